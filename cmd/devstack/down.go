@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/wellcomecollection/devstack/emulator"
+)
+
+func newDown(a *app) *cobra.Command {
+	var volumes, yes bool
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Remove containers and network; keep volumes (--volumes purges data too)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			if volumes && !yes {
+				if err := a.confirm(fmt.Sprintf("Delete all data of project %s (MySQL, Redis, shared directory)?", cfg.Project)); err != nil {
+					return err
+				}
+			}
+			e, err := emulator.Connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			return emulator.Down(cmd.Context(), e, cfg.Project, emulator.DownOptions{Volumes: volumes, Progress: a.stderr})
+		},
+	}
+	// Destructive flags have no environment equivalent: they must be typed.
+	cmd.Flags().BoolVar(&volumes, "volumes", false, "also delete the stack's volumes (its data)")
+	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	return cmd
+}
+
+// confirm asks on a terminal; elsewhere the caller must pass --yes.
+func (a *app) confirm(question string) error {
+	f, ok := a.stdin.(*os.File)
+	if st, err := f.Stat(); !ok || err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return usage("this deletes data: pass --yes to confirm")
+	}
+	fmt.Fprintf(a.stderr, "%s [y/N] ", question)
+	answer, _ := bufio.NewReader(f).ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+		return usage("not confirmed; nothing removed")
+	}
+	return nil
+}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/wellcomecollection/devstack/emulator"
+)
+
+func newEnv(a *app) *cobra.Command {
+	var format string
+	var network bool
+	cmd := &cobra.Command{
+		Use:   "env",
+		Short: "Print connection settings (--format dotenv|shell|json)",
+		Example: `  devstack env
+  eval "$(devstack env --format shell)"
+  devstack env --network > app.env   # for containers on the stack's network`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("format") && a.output == "json" {
+				format = "json"
+			}
+			if _, err := emulator.FormatEnv(nil, format); err != nil {
+				return err
+			}
+			cfg, e, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			vars, err := emulator.Env(cmd.Context(), e, cfg, emulator.EnvOptions{Network: network})
+			if err != nil {
+				return err
+			}
+			out, err := emulator.FormatEnv(vars, format)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(a.stdout, out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "dotenv", "dotenv, shell or json")
+	cmd.Flags().BoolVar(&network, "network", false, "in-network addresses (mysql:3306, redis:6379)")
+	return cmd
+}

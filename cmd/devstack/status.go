@@ -1,0 +1,54 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/wellcomecollection/devstack/emulator"
+)
+
+func newStatus(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show services, state, health and endpoints",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, e, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			r, err := emulator.Status(cmd.Context(), e, cfg)
+			if err != nil {
+				return err
+			}
+			return a.printStatus(r, false)
+		},
+	}
+}
+
+// printStatus writes one JSON document, or a table for people.
+func (a *app) printStatus(r *emulator.StatusReport, afterUp bool) error {
+	if a.output == "json" {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	fmt.Fprintf(a.stdout, "project %s: %s\n", r.Project, r.State)
+	if r.State == emulator.StateAbsent {
+		fmt.Fprintln(a.stdout, "no stack; `devstack up` makes one")
+		return nil
+	}
+	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "SERVICE\tSTATE\tHEALTH\tENDPOINT\tIMAGE\tCONTAINER")
+	for _, s := range r.Services {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s:%d\t%s\t%s\n", s.Name, s.State, s.Health, s.Host, s.Port, s.Image, s.Container)
+	}
+	w.Flush()
+	if afterUp {
+		fmt.Fprintln(a.stdout, "connection settings: devstack env   (in a shell: eval \"$(devstack env --format shell)\")")
+	}
+	return nil
+}

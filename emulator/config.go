@@ -1,0 +1,270 @@
+package emulator
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the user's configuration after file, environment and flags have
+// been merged. Zero ports mean "pick a free one once"; empty passwords mean
+// "generate once".
+type Config struct {
+	Project string
+	MySQL   MySQLConfig
+	Redis   RedisConfig
+	Shared  SharedConfig
+	// Fixtures is a directory whose files override the embedded defaults.
+	Fixtures string
+	// Schema is "builtin" or "none" (the apps run their own migrations).
+	Schema string
+	// Host is the address published ports are reached on.
+	Host string
+}
+
+type MySQLConfig struct {
+	Image        string
+	Port         int
+	RootPassword string
+	Password     string
+}
+
+type RedisConfig struct {
+	Image    string
+	Port     int
+	Password string
+}
+
+type SharedConfig struct {
+	UID int
+	GID int
+}
+
+// DefaultConfig is what devstack uses when nothing is configured.
+func DefaultConfig() Config {
+	return Config{
+		Project: DefaultProject,
+		MySQL:   MySQLConfig{Image: "mysql:8.0", Port: 63306},
+		Redis:   RedisConfig{Image: "redis:7.2", Port: 63379},
+		Shared:  SharedConfig{UID: 1000, GID: 1000},
+		Schema:  "builtin",
+		Host:    "127.0.0.1",
+	}
+}
+
+// setting is one row of DESIGN.md's configuration table: the key in
+// devstack.yaml, its environment variable, and how a string value is applied.
+type setting struct {
+	key   string
+	env   string
+	apply func(c *Config, v string) error
+}
+
+var settings = []setting{
+	{"project", "DEVSTACK_PROJECT", func(c *Config, v string) error { c.Project = v; return nil }},
+	{"mysql.image", "DEVSTACK_MYSQL_IMAGE", setString(func(c *Config) *string { return &c.MySQL.Image })},
+	{"mysql.port", "DEVSTACK_MYSQL_PORT", setPort(func(c *Config) *int { return &c.MySQL.Port })},
+	{"mysql.root_password", "DEVSTACK_MYSQL_ROOT_PASSWORD", setPassword(func(c *Config) *string { return &c.MySQL.RootPassword })},
+	{"mysql.password", "DEVSTACK_MYSQL_PASSWORD", setPassword(func(c *Config) *string { return &c.MySQL.Password })},
+	{"redis.image", "DEVSTACK_REDIS_IMAGE", setString(func(c *Config) *string { return &c.Redis.Image })},
+	{"redis.port", "DEVSTACK_REDIS_PORT", setPort(func(c *Config) *int { return &c.Redis.Port })},
+	{"redis.password", "DEVSTACK_REDIS_PASSWORD", func(c *Config, v string) error { c.Redis.Password = v; return nil }},
+	{"shared.uid", "DEVSTACK_SHARED_UID", setID(func(c *Config) *int { return &c.Shared.UID })},
+	{"shared.gid", "DEVSTACK_SHARED_GID", setID(func(c *Config) *int { return &c.Shared.GID })},
+	{"fixtures", "DEVSTACK_FIXTURES", setString(func(c *Config) *string { return &c.Fixtures })},
+	{"schema", "DEVSTACK_SCHEMA", func(c *Config, v string) error {
+		if v != "builtin" && v != "none" {
+			return fmt.Errorf("must be builtin or none, not %q", v)
+		}
+		c.Schema = v
+		return nil
+	}},
+	{"host", "DEVSTACK_HOST", setString(func(c *Config) *string { return &c.Host })},
+}
+
+func setString(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if strings.TrimSpace(v) == "" {
+			return errors.New("must not be empty")
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+func setPassword(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		// Passwords travel in URLs, env files and SQL: refuse what would need
+		// quoting in one of them rather than quote it wrongly somewhere.
+		if v == "" || strings.ContainsAny(v, "'\"\\`$ \t\n") {
+			return errors.New("must be non-empty, without quotes, backslashes, '$' or spaces")
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+func setPort(field func(*Config) *int) func(*Config, string) error {
+	return setInt(field, 0, 65535, "a port from 0 to 65535 (0 = a free port)")
+}
+
+func setID(field func(*Config) *int) func(*Config, string) error {
+	return setInt(field, 0, 1<<31-1, "a numeric uid/gid")
+}
+
+func setInt(field func(*Config) *int, lo, hi int, what string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("must be %s, not %q", what, v)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+// LoadOptions says where configuration comes from. Flags hold only the
+// settings given on the command line.
+type LoadOptions struct {
+	// File is the config file; empty means ./devstack.yaml when it exists.
+	File string
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+	// Project is the --project flag, empty when not given.
+	Project string
+}
+
+// LoadConfig merges default < file < environment < flags and validates the
+// result. Every error names the key, variable or flag at fault.
+func LoadConfig(opts LoadOptions) (Config, error) {
+	cfg := DefaultConfig()
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	file := opts.File
+	if file == "" {
+		if _, err := os.Stat("devstack.yaml"); err == nil {
+			file = "devstack.yaml"
+		}
+	}
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return cfg, usageError("cannot read config %s: %v", file, errors.Unwrap(err))
+		}
+		if err := applyFile(&cfg, file, data); err != nil {
+			return cfg, err
+		}
+	}
+	for _, s := range settings {
+		if v, ok := lookupEnv(getenv, s.env); ok {
+			if err := s.apply(&cfg, v); err != nil {
+				return cfg, usageError("%s: %v", s.env, err)
+			}
+		}
+	}
+	if opts.Project != "" {
+		cfg.Project = opts.Project
+	}
+	if err := ValidateProject(cfg.Project); err != nil {
+		return cfg, err
+	}
+	if cfg.MySQL.Port != 0 && cfg.MySQL.Port == cfg.Redis.Port {
+		return cfg, usageError("mysql.port and redis.port are both %d: give them different ports", cfg.MySQL.Port)
+	}
+	if cfg.Fixtures != "" {
+		if st, err := os.Stat(cfg.Fixtures); err != nil || !st.IsDir() {
+			return cfg, usageError("fixtures: %q is not a directory", cfg.Fixtures)
+		}
+	}
+	return cfg, nil
+}
+
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+// applyFile reads devstack.yaml. Keys are checked against the table before any
+// value is applied, so a typo is reported as the typo it is.
+func applyFile(cfg *Config, file string, data []byte) error {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if err.Error() == "EOF" {
+			return nil
+		}
+		return usageError("%s: invalid YAML: %v", file, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(root.Content) == 0 {
+		return nil
+	}
+	values := map[string]*yaml.Node{}
+	if err := flatten(file, "", root.Content[0], values); err != nil {
+		return err
+	}
+	for _, s := range settings {
+		n, ok := values[s.key]
+		if !ok {
+			continue
+		}
+		if err := s.apply(cfg, n.Value); err != nil {
+			return usageError("%s:%d: %s %v", file, n.Line, s.key, err)
+		}
+	}
+	return nil
+}
+
+func flatten(file, prefix string, n *yaml.Node, out map[string]*yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		where := "the top level"
+		if prefix != "" {
+			where = strings.TrimSuffix(prefix, ".")
+		}
+		return usageError("%s:%d: %s must be a mapping of keys to values", file, n.Line, where)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := prefix + k.Value
+		if v.Kind == yaml.MappingNode {
+			if !isSection(key) {
+				return unknownKey(file, k.Line, key)
+			}
+			if err := flatten(file, key+".", v, out); err != nil {
+				return err
+			}
+			continue
+		}
+		if !isKey(key) {
+			return unknownKey(file, k.Line, key)
+		}
+		if v.Kind != yaml.ScalarNode {
+			return usageError("%s:%d: %s must be a single value", file, v.Line, key)
+		}
+		out[key] = v
+	}
+	return nil
+}
+
+func isKey(key string) bool {
+	return slices.ContainsFunc(settings, func(s setting) bool { return s.key == key })
+}
+
+func isSection(key string) bool {
+	return slices.ContainsFunc(settings, func(s setting) bool { return strings.HasPrefix(s.key, key+".") })
+}
+
+func unknownKey(file string, line int, key string) error {
+	keys := make([]string, len(settings))
+	for i, s := range settings {
+		keys[i] = s.key
+	}
+	return usageError("%s:%d: unknown key %q (known keys: %s)", file, line, key, strings.Join(keys, ", "))
+}

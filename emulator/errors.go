@@ -1,0 +1,51 @@
+package emulator
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Exit codes are part of the CLI contract (DESIGN.md): scripts branch on them.
+const (
+	ExitOK    = 0
+	ExitEnv   = 1 // the environment or a service failed: Docker, images, readiness
+	ExitUsage = 2 // bad input: flags, config, project name, a port that is taken
+)
+
+// Error carries the exit code that a failure maps to, so that the CLI never has
+// to guess from message text.
+type Error struct {
+	Code int
+	Msg  string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil && e.Msg == "" {
+		return e.Err.Error()
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func usageError(format string, args ...any) error {
+	return &Error{Code: ExitUsage, Msg: fmt.Sprintf(format, args...)}
+}
+
+func envError(err error, format string, args ...any) error {
+	return &Error{Code: ExitEnv, Msg: fmt.Sprintf(format, args...), Err: err}
+}
+
+// ExitCode maps any error to the CLI's exit code: errors devstack did not
+// classify are failures of the environment.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ExitEnv
+}

@@ -1,0 +1,43 @@
+package emulator
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// lockProject makes this process the one writer of a project. It is an flock
+// on a file in the temp directory: the kernel releases it when the process
+// dies, so a crashed devstack cannot hold it.
+func lockProject(ctx context.Context, project string, progress io.Writer) (func(), error) {
+	path := filepath.Join(os.TempDir(), "devstack-"+project+".lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, envError(err, "cannot open lock file %s: %v", path, err)
+	}
+	told := false
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if err != syscall.EWOULDBLOCK {
+			f.Close()
+			return nil, envError(err, "cannot lock %s: %v", path, err)
+		}
+		if !told {
+			fmt.Fprintf(progress, "waiting for another devstack command on project %s to finish\n", project)
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

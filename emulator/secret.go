@@ -1,0 +1,57 @@
+package emulator
+
+import (
+	"crypto/rand"
+	"fmt"
+	"net"
+	"strconv"
+)
+
+const secretAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// NewSecret returns 32 characters from [A-Za-z0-9]: safe unquoted in env files
+// and shells, and about 190 bits of entropy.
+func NewSecret() string {
+	out := make([]byte, 0, 32)
+	var buf [64]byte
+	for len(out) < 32 {
+		_, _ = rand.Read(buf[:])
+		for _, b := range buf {
+			// 248 is the largest multiple of 62 below 256: rejecting above it
+			// keeps every character equally likely.
+			if b < 248 && len(out) < 32 {
+				out = append(out, secretAlphabet[b%62])
+			}
+		}
+	}
+	return string(out)
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// freePort asks the kernel for a port that is free on host right now.
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// portFree reports whether nothing listens on host:port.
+func portFree(host string, port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
