@@ -242,6 +242,9 @@ func flatten(file, prefix string, n *yaml.Node, out map[string]*yaml.Node) error
 			}
 			continue
 		}
+		if isSection(key) {
+			return usageError("%s:%d: %s must be a mapping of keys to values", file, v.Line, key)
+		}
 		if !isKey(key) {
 			return unknownKey(file, k.Line, key)
 		}

@@ -40,7 +40,7 @@ func Connect(ctx context.Context) (*Engine, error) {
 	ping, err := cli.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true})
 	if err != nil {
 		cli.Close()
-		return nil, envError(err, "cannot reach Docker at %s: %v\nStart Docker (Docker Desktop, `sudo systemctl start docker`, or `make docker` on a Debian machine) or point DOCKER_HOST at a running engine.", endpoint, shortErr(err))
+		return nil, envError(err, "cannot reach Docker at %s (%v): start Docker, or point DOCKER_HOST at a running engine", endpoint, shortErr(err))
 	}
 	os.Setenv("DOCKER_HOST", endpoint)
 	// Stacks made here must outlive this process; Ryuk would remove them

@@ -121,7 +121,7 @@ func isPlain(s string) bool {
 	return s != "" && strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.:/@%+=,") == ""
 }
 
-// shellQuote single-quotes unless the value is plain; a quote inside becomes '\''.
+// shellQuote single-quotes unless the value is plain; a quote inside becomes '\”.
 func shellQuote(s string) string {
 	if isPlain(s) {
 		return s

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/wellcomecollection/devstack/emulator"
+	"golang.org/x/term"
 )
 
 func newDown(a *app) *cobra.Command {
@@ -43,7 +44,7 @@ func newDown(a *app) *cobra.Command {
 // confirm asks on a terminal; elsewhere the caller must pass --yes.
 func (a *app) confirm(question string) error {
 	f, ok := a.stdin.(*os.File)
-	if st, err := f.Stat(); !ok || err != nil || st.Mode()&os.ModeCharDevice == 0 {
+	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return usage("this deletes data: pass --yes to confirm")
 	}
 	fmt.Fprintf(a.stderr, "%s [y/N] ", question)

@@ -1,0 +1,121 @@
+package emulator
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "devstack.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := LoadConfig(LoadOptions{File: writeConfig(t, ""), Getenv: envMap(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg != DefaultConfig() {
+		t.Fatalf("empty config = %+v, want defaults %+v", cfg, DefaultConfig())
+	}
+	if cfg.Project != "archivematica" || cfg.MySQL.Port != 63306 || cfg.Redis.Port != 63379 || cfg.MySQL.Image != "mysql:8.0" || cfg.Redis.Image != "redis:7.2" || cfg.Shared.UID != 1000 {
+		t.Fatalf("defaults differ from DESIGN.md: %+v", cfg)
+	}
+}
+
+func TestPrecedenceFlagEnvFileDefault(t *testing.T) {
+	file := writeConfig(t, "project: fromfile\nmysql:\n  port: 1111\n  image: file/mysql\nredis:\n  port: 2222\nshared:\n  uid: 333\n")
+	env := map[string]string{"DEVSTACK_PROJECT": "fromenv", "DEVSTACK_MYSQL_PORT": "0"}
+	cfg, err := LoadConfig(LoadOptions{File: file, Getenv: envMap(env), Project: "fromflag"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Project != "fromflag" {
+		t.Errorf("flag must beat env and file: project = %q", cfg.Project)
+	}
+	if cfg.MySQL.Port != 0 {
+		t.Errorf("env must beat file: mysql.port = %d", cfg.MySQL.Port)
+	}
+	if cfg.MySQL.Image != "file/mysql" || cfg.Redis.Port != 2222 || cfg.Shared.UID != 333 {
+		t.Errorf("file must beat defaults: %+v", cfg)
+	}
+	if cfg.Shared.GID != 1000 || cfg.Redis.Image != "redis:7.2" {
+		t.Errorf("unset keys keep defaults: %+v", cfg)
+	}
+	cfg, err = LoadConfig(LoadOptions{File: file, Getenv: envMap(env)})
+	if err != nil || cfg.Project != "fromenv" {
+		t.Errorf("env must beat file: project = %q, %v", cfg.Project, err)
+	}
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	cases := []struct {
+		name, file string
+		env        map[string]string
+		project    string
+		want       []string
+	}{
+		{"unknown key", "mysql:\n  imgae: x\n", nil, "", []string{`unknown key "mysql.imgae"`, ":2:", "mysql.image"}},
+		{"unknown section", "postgres:\n  port: 1\n", nil, "", []string{`unknown key "postgres"`}},
+		{"unknown top key", "projcet: x\n", nil, "", []string{`unknown key "projcet"`}},
+		{"bad port in file", "redis:\n  port: 70000\n", nil, "", []string{"redis.port", "70000"}},
+		{"bad port in env", "", map[string]string{"DEVSTACK_MYSQL_PORT": "abc"}, "", []string{"DEVSTACK_MYSQL_PORT", "abc"}},
+		{"bad schema", "schema: django\n", nil, "", []string{"schema", "builtin or none"}},
+		{"bad yaml", "mysql: [\n", nil, "", []string{"invalid YAML"}},
+		{"bad project flag", "", nil, "Bad_Name", []string{"invalid project name", "Bad_Name"}},
+		{"bad project env", "", map[string]string{"DEVSTACK_PROJECT": "-x"}, "", []string{"invalid project name"}},
+		{"same ports", "mysql:\n  port: 5000\nredis:\n  port: 5000\n", nil, "", []string{"both 5000"}},
+		{"password with quote", "mysql:\n  password: \"a'b\"\n", nil, "", []string{"mysql.password"}},
+		{"missing fixtures dir", "fixtures: /nonexistent/dir\n", nil, "", []string{"fixtures", "not a directory"}},
+		{"scalar where mapping", "mysql: 5\n", nil, "", []string{"mysql must be a mapping"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := LoadConfig(LoadOptions{File: writeConfig(t, c.file), Getenv: envMap(c.env), Project: c.project})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if ExitCode(err) != ExitUsage {
+				t.Errorf("exit code %d, want %d", ExitCode(err), ExitUsage)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+		})
+	}
+}
+
+func TestMissingExplicitConfigFile(t *testing.T) {
+	_, err := LoadConfig(LoadOptions{File: "/nonexistent/devstack.yaml", Getenv: envMap(nil)})
+	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "/nonexistent/devstack.yaml") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestValidateProject(t *testing.T) {
+	for _, ok := range []string{"archivematica", "a", "0", "my-stack_2", strings.Repeat("a", 31)} {
+		if err := ValidateProject(ok); err != nil {
+			t.Errorf("%q rejected: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "A", "-a", "_a", "a.b", "a b", "a/b", strings.Repeat("a", 32), "ümlaut"} {
+		if err := ValidateProject(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,39 @@
+package emulator
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestResolveEndpoint(t *testing.T) {
+	home := t.TempDir()
+	if got := ResolveEndpoint(envMap(map[string]string{"DOCKER_HOST": "tcp://h:2375"}), home); got != "tcp://h:2375" {
+		t.Errorf("DOCKER_HOST ignored: %s", got)
+	}
+	if got := ResolveEndpoint(envMap(nil), home); got != defaultEndpoint {
+		t.Errorf("no config: %s", got)
+	}
+	// A docker CLI context, as colima or OrbStack set one up.
+	dir := filepath.Join(home, ".docker")
+	sum := sha256.Sum256([]byte("colima"))
+	meta := filepath.Join(dir, "contexts", "meta", hex.EncodeToString(sum[:]))
+	must(t, os.MkdirAll(meta, 0o700))
+	must(t, os.WriteFile(filepath.Join(meta, "meta.json"), []byte(`{"Name":"colima","Endpoints":{"docker":{"Host":"unix:///home/u/.colima/docker.sock"}}}`), 0o600))
+	must(t, os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"currentContext":"colima"}`), 0o600))
+	if got := ResolveEndpoint(envMap(nil), home); got != "unix:///home/u/.colima/docker.sock" {
+		t.Errorf("current context not followed: %s", got)
+	}
+	if got := ResolveEndpoint(envMap(map[string]string{"DOCKER_CONTEXT": "default"}), home); got != defaultEndpoint {
+		t.Errorf("DOCKER_CONTEXT=default: %s", got)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,113 @@
+package emulator
+
+import (
+	"encoding/json"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestNewSecret(t *testing.T) {
+	re := regexp.MustCompile(`^[A-Za-z0-9]{32}$`)
+	seen := map[string]bool{}
+	for range 100 {
+		s := NewSecret()
+		if !re.MatchString(s) {
+			t.Fatalf("secret %q is not 32 characters of [A-Za-z0-9]", s)
+		}
+		if seen[s] {
+			t.Fatalf("secret %q repeated", s)
+		}
+		seen[s] = true
+	}
+}
+
+func TestNewUUID(t *testing.T) {
+	if u := newUUID(); !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(u) {
+		t.Fatalf("not a version 4 UUID: %s", u)
+	}
+}
+
+func testVars(redisPassword string) []EnvVar {
+	v := values{RootPassword: "rootpw", AppPassword: "apppw", MySQLPort: 63306, RedisPort: 63379}
+	return connectionEnv(NamesFor("p1"), "127.0.0.1", 63306, 63379, v, redisPassword)
+}
+
+func lookup(vars []EnvVar, name string) string {
+	for _, v := range vars {
+		if v.Name == name {
+			return v.Value
+		}
+	}
+	return "<unset>"
+}
+
+func TestConnectionEnv(t *testing.T) {
+	vars := testVars("")
+	want := map[string]string{
+		"MYSQL_HOST": "127.0.0.1", "MYSQL_PORT": "63306", "MYSQL_USER": "archivematica", "MYSQL_PASSWORD": "apppw",
+		"REDIS_URL": "redis://127.0.0.1:63379/0",
+		"SS_DB_URL": "mysql://archivematica:apppw@127.0.0.1:63306/SS",
+	}
+	for _, c := range []string{"DASHBOARD", "MCPSERVER", "MCPCLIENT"} {
+		p := "ARCHIVEMATICA_" + c + "_CLIENT_"
+		want[p+"HOST"], want[p+"PORT"], want[p+"USER"], want[p+"PASSWORD"], want[p+"DATABASE"] = "127.0.0.1", "63306", "archivematica", "apppw", "MCP"
+	}
+	for k, w := range want {
+		if got := lookup(vars, k); got != w {
+			t.Errorf("%s = %q, want %q", k, got, w)
+		}
+	}
+	if got := lookup(testVars("s3cret"), "REDIS_URL"); got != "redis://:s3cret@127.0.0.1:63379/0" {
+		t.Errorf("REDIS_URL with password = %q", got)
+	}
+	inNet := connectionEnv(NamesFor("p1"), "", 3306, 6379, values{AppPassword: "x"}, "")
+	if lookup(inNet, "MYSQL_HOST") != "mysql" || lookup(inNet, "MYSQL_PORT") != "3306" || lookup(inNet, "REDIS_URL") != "redis://redis:6379/0" {
+		t.Errorf("in-network addresses wrong: %v", inNet)
+	}
+}
+
+func TestFormatsCarryTheSameVariables(t *testing.T) {
+	vars := append(testVars(""), EnvVar{"ODD", `it's a "$HOME" \ test`})
+	var names []string
+	for _, v := range vars {
+		names = append(names, v.Name)
+	}
+	js, err := FormatEnv(vars, "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(js), &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != len(vars) {
+		t.Fatalf("json has %d variables, want %d", len(m), len(vars))
+	}
+	dot, _ := FormatEnv(vars, "dotenv")
+	var dotNames []string
+	for _, line := range strings.Split(strings.TrimSpace(dot), "\n") {
+		dotNames = append(dotNames, strings.SplitN(line, "=", 2)[0])
+	}
+	if !slices.Equal(dotNames, names) {
+		t.Fatalf("dotenv names %v, want %v", dotNames, names)
+	}
+	if _, err := FormatEnv(vars, "xml"); ExitCode(err) != ExitUsage {
+		t.Fatalf("unknown format: %v", err)
+	}
+}
+
+// The shell format must survive eval in a real shell, odd characters included.
+func TestShellFormatEvaluates(t *testing.T) {
+	vars := append(testVars(""), EnvVar{"ODD", `it's a "$HOME" \ test`})
+	sh, _ := FormatEnv(vars, "shell")
+	out, err := exec.Command("sh", "-c", sh+`printf '%s|%s|%s' "$ODD" "$SS_DB_URL" "$REDIS_PASSWORD"`).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `it's a "$HOME" \ test|mysql://archivematica:apppw@127.0.0.1:63306/SS|`; string(out) != want {
+		t.Fatalf("eval gave %q, want %q", out, want)
+	}
+}
