@@ -332,7 +332,7 @@ func TestForeignResourcesAreNeverTouched(t *testing.T) {
 	docker(t, "create", "--name", name, mysqlImage())
 	docker(t, "volume", "create", vol)
 	t.Cleanup(func() {
-		docker(t, "rm", "-f", name)
+		docker(t, "rm", "-f", "-v", name)
 		docker(t, "volume", "rm", vol)
 	})
 
