@@ -219,10 +219,18 @@ func TestUpStatusConnectAndLayout(t *testing.T) {
 		f := strings.SplitN(l, " ", 3)
 		got[strings.TrimPrefix(f[2], "./")] = f[0] + " " + f[1]
 	}
-	layout, _ := os.ReadFile("../../../shared/reference/archivematica/shared-directory-layout.txt")
-	want := append(strings.Fields(string(layout)), "wellcome-storage-service", "s3_transfers")
-	if len(want) != 47 {
-		t.Fatalf("reference layout has %d folders, want 45+2", len(want))
+	layout, err := os.ReadFile("../../fixtures/shared-directory.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, l := range strings.Split(string(layout), "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			want = append(want, l)
+		}
+	}
+	if len(want) != 47 || !slices.Contains(want, "wellcome-storage-service") || !slices.Contains(want, "s3_transfers") || !slices.Contains(want, "watchedDirectories/activeTransfers/standardTransfer") {
+		t.Fatalf("layout fixture has %d folders, want Archivematica's 45 and Wellcome's 2", len(want))
 	}
 	for _, d := range want {
 		if got[d] != "770 1234:2345" {
