@@ -6,7 +6,6 @@ import (
 	"io"
 	"sync"
 
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
 
@@ -35,17 +34,16 @@ func Down(ctx context.Context, e *Engine, project string, opts DownOptions) erro
 	if err != nil {
 		return err
 	}
-	var all []container.Summary
-	for _, c := range o.services {
-		all = append(all, c)
-	}
-	all = append(all, o.helpers...)
-	errs := make([]error, len(all))
+	var errs []error
+	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for i, c := range all {
+	for _, c := range o.services {
 		wg.Go(func() {
 			fmt.Fprintf(progress, "removing container %s\n", containerName(c))
-			errs[i] = e.removeContainer(ctx, c.ID)
+			err := e.removeContainer(ctx, c.ID)
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
 		})
 	}
 	wg.Wait()

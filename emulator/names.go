@@ -62,6 +62,9 @@ type Names struct {
 	MySQLData string
 	RedisData string
 	Shared    string
+	// Helper is an idle container that mounts the shared volume, so that
+	// seeding and resets reach it by exec instead of starting a container.
+	Helper string
 }
 
 func NamesFor(project string) Names {
@@ -74,5 +77,6 @@ func NamesFor(project string) Names {
 		MySQLData: p + "-mysql-data",
 		RedisData: p + "-redis-data",
 		Shared:    p + "-shared",
+		Helper:    p + "-helper",
 	}
 }

@@ -14,10 +14,8 @@ import (
 // observed is what Docker holds of one project's stack, found by label.
 type observed struct {
 	names Names
-	// services maps mysql/redis to their containers.
+	// services maps mysql, redis and helper to their containers.
 	services map[string]container.Summary
-	// helpers are devstack's short-lived containers (left over after a crash).
-	helpers []container.Summary
 	volumes map[string]volume.Volume
 	network *network.Summary
 	// clashes are the stack's names held by resources without its label.
@@ -37,12 +35,7 @@ func (e *Engine) observe(ctx context.Context, names Names) (*observed, error) {
 		return nil, envError(err, "cannot list containers: %v", shortErr(err))
 	}
 	for _, c := range cs.Items {
-		switch svc := c.Labels[LabelService]; svc {
-		case ServiceMySQL, ServiceRedis:
-			o.services[svc] = c
-		default:
-			o.helpers = append(o.helpers, c)
-		}
+		o.services[c.Labels[LabelService]] = c
 	}
 	vs, err := e.Client.VolumeList(ctx, client.VolumeListOptions{Filters: projectFilter(names.Project)})
 	if err != nil {
@@ -67,7 +60,7 @@ func (e *Engine) observe(ctx context.Context, names Names) (*observed, error) {
 // return: if Docker has it anyway, somebody else made it.
 func (e *Engine) findClashes(ctx context.Context, o *observed) error {
 	n := o.names
-	for svc, name := range map[string]string{ServiceMySQL: n.MySQL, ServiceRedis: n.Redis} {
+	for svc, name := range map[string]string{ServiceMySQL: n.MySQL, ServiceRedis: n.Redis, ServiceHelper: n.Helper} {
 		if _, ok := o.services[svc]; ok {
 			continue
 		}
@@ -110,7 +103,7 @@ func (o *observed) clashError() error {
 
 // absent reports whether the project has no resource at all.
 func (o *observed) absent() bool {
-	return len(o.services) == 0 && len(o.helpers) == 0 && len(o.volumes) == 0 && o.network == nil
+	return len(o.services) == 0 && len(o.volumes) == 0 && o.network == nil
 }
 
 // stableLabels returns the labels of the MySQL data volume, where the values

@@ -20,16 +20,22 @@ import (
 // serviceSpec is everything a service container is made from. Its hash is
 // the config-hash label, so up can tell "running and right" from "stale".
 type serviceSpec struct {
-	Service   string
-	Name      string
-	Image     string
-	Env       map[string]string
-	Cmd       []string
-	Volume    string
-	MountPath string
-	Port      int // inside the container
-	HostPort  int
-	Health    []string
+	Service    string
+	Name       string
+	Image      string
+	Entrypoint []string
+	Env        map[string]string
+	Cmd        []string
+	Volume     string
+	MountPath  string
+	Port       int // inside the container; 0 publishes nothing
+	HostPort   int
+	Health     []string
+	StopSignal string
+}
+
+func (s serviceSpec) port() network.Port {
+	return network.MustParsePort(fmt.Sprintf("%d/tcp", s.Port))
 }
 
 func (s serviceSpec) hash() string {
@@ -75,6 +81,21 @@ func redisSpec(cfg Config, n Names, v values) serviceSpec {
 	return s
 }
 
+// helperSpec is the stack's idle helper: on the MySQL image, so nothing extra
+// is pulled, with the shared volume where Archivematica's containers mount it.
+// It holds no state, so it is killed rather than asked to stop.
+func helperSpec(cfg Config, n Names) serviceSpec {
+	return serviceSpec{
+		Service:    ServiceHelper,
+		Name:       n.Helper,
+		Image:      cfg.MySQL.Image,
+		Entrypoint: []string{"sleep", "infinity"},
+		Volume:     n.Shared,
+		MountPath:  SharedDir,
+		StopSignal: "SIGKILL",
+	}
+}
+
 // baseLabels are the labels every resource of a stack carries.
 func baseLabels(project, service string, meta Meta) map[string]string {
 	l := map[string]string{
@@ -105,28 +126,35 @@ func (Meta) owner() string {
 func (e *Engine) createService(ctx context.Context, n Names, s serviceSpec, meta Meta) error {
 	labels := baseLabels(n.Project, s.Service, meta)
 	labels[LabelConfigHash] = s.hash()
-	port := network.MustParsePort(fmt.Sprintf("%d/tcp", s.Port))
 	req := testcontainers.GenericContainerRequest{
 		Started: true,
 		ContainerRequest: testcontainers.ContainerRequest{
 			Name:           s.Name,
 			Image:          s.Image,
+			Entrypoint:     s.Entrypoint,
 			Env:            s.Env,
 			Cmd:            s.Cmd,
 			Labels:         labels,
-			ExposedPorts:   []string{port.String()},
 			Networks:       []string{n.Network},
 			NetworkAliases: map[string][]string{n.Network: {s.Service}},
 			Mounts:         testcontainers.Mounts(testcontainers.VolumeMount(s.Volume, testcontainers.ContainerMountTarget(s.MountPath))),
 			ConfigModifier: func(c *container.Config) {
-				// No StartInterval: engines before 25 (API 1.44) reject it.
-				c.Healthcheck = &container.HealthConfig{Test: s.Health, Interval: time.Second, Timeout: 5 * time.Second, Retries: 30}
+				if s.Health != nil {
+					// No StartInterval: engines before 25 (API 1.44) reject it.
+					c.Healthcheck = &container.HealthConfig{Test: s.Health, Interval: time.Second, Timeout: 5 * time.Second, Retries: 30}
+				}
+				c.StopSignal = s.StopSignal
 			},
 			HostConfigModifier: func(hc *container.HostConfig) {
-				hc.PortBindings = network.PortMap{port: {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: strconv.Itoa(s.HostPort)}}}
 				hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
+				if s.Port != 0 {
+					hc.PortBindings = network.PortMap{s.port(): {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: strconv.Itoa(s.HostPort)}}}
+				}
 			},
 		},
+	}
+	if s.Port != 0 {
+		req.ExposedPorts = []string{s.port().String()}
 	}
 	ctr, err := testcontainers.GenericContainer(ctx, req)
 	if err != nil {

@@ -56,7 +56,7 @@ func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusRepo
 	if err != nil {
 		return nil, err
 	}
-	specs := []serviceSpec{mysqlSpec(cfg, names, v), redisSpec(cfg, names, v)}
+	specs := []serviceSpec{mysqlSpec(cfg, names, v), redisSpec(cfg, names, v), helperSpec(cfg, names)}
 	plan := map[string]action{}
 	for _, s := range specs {
 		plan[s.Service] = planFor(o.services, s)
@@ -72,12 +72,24 @@ func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusRepo
 	// The shared layout needs no database: it runs while MySQL boots when the
 	// volume is new, and otherwise only when MySQL's set-up is redone. Once
 	// makes a second caller wait for the first run rather than repeat it.
-	layout := sync.OnceValue(func() error { return e.layoutShared(ctx, cfg, names, opts.Meta) })
+	helper := sync.OnceValue(func() error {
+		return e.apply(ctx, o, specs[2], plan[ServiceHelper], opts.Meta, progress)
+	})
+	layout := sync.OnceValue(func() error {
+		if err := helper(); err != nil {
+			return err
+		}
+		return e.layoutShared(ctx, cfg, names)
+	})
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
-	if _, ok := o.volumes[names.Shared]; !ok {
-		wg.Go(func() { errs[2] = layout() })
-	}
+	wg.Go(func() {
+		if _, ok := o.volumes[names.Shared]; ok {
+			errs[2] = helper()
+		} else {
+			errs[2] = layout()
+		}
+	})
 	wg.Go(func() {
 		errs[0] = e.upMySQL(ctx, cfg, o, specs[0], plan[ServiceMySQL], v, opts.Meta, progress, layout)
 	})
@@ -116,7 +128,7 @@ func (e *Engine) preflight(ctx context.Context, cfg Config, specs []serviceSpec,
 	for _, s := range specs {
 		switch plan[s.Service] {
 		case create, start:
-			if e.local() && !portFree("127.0.0.1", s.HostPort) {
+			if s.Port != 0 && e.local() && !portFree("127.0.0.1", s.HostPort) {
 				return portTaken(s.Service, s.HostPort)
 			}
 			fallthrough

@@ -250,8 +250,8 @@ func TestUpStatusConnectAndLayout(t *testing.T) {
 			}
 		}
 	}
-	if n := len(resources(t, s.project)); n != 6 {
-		t.Errorf("want 2 containers, 1 network, 3 volumes labelled; got %v", resources(t, s.project))
+	if n := len(resources(t, s.project)); n != 7 {
+		t.Errorf("want 3 containers (mysql, redis, helper), 1 network, 3 volumes labelled; got %v", resources(t, s.project))
 	}
 }
 
