@@ -11,7 +11,7 @@ IMAGES := eval "$$(scripts/images.sh)"; export DEVSTACK_MYSQL_IMAGE DEVSTACK_RED
 # address when this machine looks like a container.
 TEST_ENV := TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1
 
-.PHONY: build up down status docker local-images test-deps test unit vet
+.PHONY: build up down status docker local-images test-deps test unit vet bench
 
 build:
 	go build -o $(BIN) ./cmd/devstack
@@ -44,3 +44,8 @@ unit:
 vet:
 	gofmt -l . | (! grep .)
 	go vet ./...
+
+# Seed and reset times on a running stack, with medians and ratios against an
+# exec round trip measured in the same run.
+bench: docker
+	@$(IMAGES); $(TEST_ENV) go test -run '^$$' -bench . -benchtime 20x -timeout 10m ./emulator/

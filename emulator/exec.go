@@ -11,8 +11,8 @@ import (
 
 // execIn runs argv in a running container and returns its standard output.
 // A non-zero exit is an error carrying the command's standard error.
-func (e *Engine) execIn(ctx context.Context, containerName string, argv []string) (string, error) {
-	ex, err := e.Client.ExecCreate(ctx, containerName, client.ExecCreateOptions{Cmd: argv, AttachStdout: true, AttachStderr: true})
+func (e *Engine) execIn(ctx context.Context, containerName string, argv []string, env ...string) (string, error) {
+	ex, err := e.Client.ExecCreate(ctx, containerName, client.ExecCreateOptions{Cmd: argv, Env: env, AttachStdout: true, AttachStderr: true})
 	if err != nil {
 		return "", envError(err, "cannot run %s in %s: %v", argv[0], containerName, shortErr(err))
 	}

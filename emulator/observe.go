@@ -16,8 +16,8 @@ type observed struct {
 	names Names
 	// services maps mysql, redis and helper to their containers.
 	services map[string]container.Summary
-	volumes map[string]volume.Volume
-	network *network.Summary
+	volumes  map[string]volume.Volume
+	network  *network.Summary
 	// clashes are the stack's names held by resources without its label.
 	clashes []string
 }

@@ -5,26 +5,14 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-)
 
-const secretAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	"github.com/wellcomecollection/devstack/emulator/seed"
+)
 
 // NewSecret returns 32 characters from [A-Za-z0-9]: safe unquoted in env files
 // and shells, and about 190 bits of entropy.
 func NewSecret() string {
-	out := make([]byte, 0, 32)
-	var buf [64]byte
-	for len(out) < 32 {
-		_, _ = rand.Read(buf[:])
-		for _, b := range buf {
-			// 248 is the largest multiple of 62 below 256: rejecting above it
-			// keeps every character equally likely.
-			if b < 248 && len(out) < 32 {
-				out = append(out, secretAlphabet[b%62])
-			}
-		}
-	}
-	return string(out)
+	return seed.RandomString(32)
 }
 
 // newUUID returns a random (version 4) UUID.

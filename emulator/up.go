@@ -3,6 +3,7 @@ package emulator
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+	"github.com/wellcomecollection/devstack/emulator/seed"
 )
 
 // UpOptions tune Up; the zero value makes an everyday stack quietly.
@@ -31,7 +33,7 @@ const (
 
 // Up brings a project's stack to the configured state: it creates what is
 // missing, starts what is stopped, replaces what is stale, waits for real
-// readiness and sets MySQL and the shared volume up. On a running, up-to-date
+// readiness, sets MySQL up and seeds the fixtures. On a running, up-to-date
 // stack it creates and starts nothing.
 func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusReport, error) {
 	progress := opts.Progress
@@ -39,6 +41,10 @@ func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusRepo
 		progress = io.Discard
 	}
 	names := NamesFor(cfg.Project)
+	fx, err := loadFixtures(cfg)
+	if err != nil {
+		return nil, err
+	}
 	unlock, err := lockProject(ctx, cfg.Project, progress)
 	if err != nil {
 		return nil, err
@@ -69,29 +75,20 @@ func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusRepo
 	if err := e.ensureNetworkAndVolumes(ctx, o, v, opts.Meta, progress); err != nil {
 		return nil, err
 	}
-	// The shared layout needs no database: it runs while MySQL boots when the
-	// volume is new, and otherwise only when MySQL's set-up is redone. Once
-	// makes a second caller wait for the first run rather than repeat it.
-	helper := sync.OnceValue(func() error {
-		return e.apply(ctx, o, specs[2], plan[ServiceHelper], opts.Meta, progress)
-	})
-	layout := sync.OnceValue(func() error {
-		if err := helper(); err != nil {
-			return err
-		}
-		return e.layoutShared(ctx, cfg, names)
-	})
+	sd := seed.NewSeeder(fx)
+	if plan[ServiceMySQL] != keep {
+		// Hashing needs no container: do it while MySQL boots.
+		go sd.Prehash()
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	wg.Go(func() {
-		if _, ok := o.volumes[names.Shared]; ok {
-			errs[2] = helper()
-		} else {
-			errs[2] = layout()
+		if errs[2] = e.apply(ctx, o, specs[2], plan[ServiceHelper], opts.Meta, progress); errs[2] == nil {
+			_, errs[2] = e.syncShared(ctx, cfg, names, fx, false)
 		}
 	})
 	wg.Go(func() {
-		errs[0] = e.upMySQL(ctx, cfg, o, specs[0], plan[ServiceMySQL], v, opts.Meta, progress, layout)
+		errs[0] = e.upMySQL(ctx, cfg, o, specs[0], plan[ServiceMySQL], v, sd, opts.Meta, progress)
 	})
 	wg.Go(func() {
 		errs[1] = e.upRedis(ctx, cfg, o, specs[1], plan[ServiceRedis], opts.Meta, progress)
@@ -133,7 +130,9 @@ func (e *Engine) preflight(ctx context.Context, cfg Config, specs []serviceSpec,
 			}
 			fallthrough
 		case recreate:
-			images[s.Image] = "DEVSTACK_" + strings.ToUpper(s.Service) + "_IMAGE"
+			if s.Service != ServiceHelper {
+				images[s.Image] = "DEVSTACK_" + strings.ToUpper(s.Service) + "_IMAGE"
+			}
 		}
 	}
 	for ref, setting := range images {
@@ -201,7 +200,7 @@ func (e *Engine) apply(ctx context.Context, o *observed, s serviceSpec, a action
 	return nil
 }
 
-func (e *Engine) upMySQL(ctx context.Context, cfg Config, o *observed, s serviceSpec, a action, v values, meta Meta, progress io.Writer, layout func() error) error {
+func (e *Engine) upMySQL(ctx context.Context, cfg Config, o *observed, s serviceSpec, a action, v values, sd *seed.Seeder, meta Meta, progress io.Writer) error {
 	t0 := time.Now()
 	if err := e.apply(ctx, o, s, a, meta, progress); err != nil {
 		return err
@@ -211,8 +210,16 @@ func (e *Engine) upMySQL(ctx context.Context, cfg Config, o *observed, s service
 		return err
 	}
 	defer root.Close()
-	if err := e.setUpMySQL(ctx, cfg, s, v, root, layout, progress); err != nil {
+	if err := e.setUpMySQL(ctx, cfg, s, v, root, progress); err != nil {
 		return err
+	}
+	c, err := seedMySQL(ctx, cfg, root, sd, v)
+	if errors.Is(err, errNoAppTables) {
+		fmt.Fprintln(progress, "mysql: not seeded:", noAppTablesHint(err))
+	} else if err != nil {
+		return err
+	} else if c.Added+c.Updated > 0 {
+		fmt.Fprintf(progress, "mysql: seeded %d rows, updated %d\n", c.Added, c.Updated)
 	}
 	if err := e.waitHealthy(ctx, s.Name); err != nil {
 		return err
@@ -226,9 +233,8 @@ func (e *Engine) upMySQL(ctx context.Context, cfg Config, o *observed, s service
 // setUpMySQL runs the set-up when its marker is missing (a first start, or
 // one that was interrupted) or when the app user is refused (its password was
 // changed in the config), and proves readiness with the app user.
-func (e *Engine) setUpMySQL(ctx context.Context, cfg Config, s serviceSpec, v values, root *sql.DB, layout func() error, progress io.Writer) error {
-	done := bootstrapped(ctx, root)
-	if done {
+func (e *Engine) setUpMySQL(ctx context.Context, cfg Config, s serviceSpec, v values, root *sql.DB, progress io.Writer) error {
+	if bootstrapped(ctx, root) {
 		err := checkAppUser(ctx, cfg.Host, s.HostPort, v.AppPassword)
 		if err == nil || !isAccessDenied(err) {
 			return err
@@ -241,11 +247,6 @@ func (e *Engine) setUpMySQL(ctx context.Context, cfg Config, s serviceSpec, v va
 	fmt.Fprintf(progress, "mysql: setting up databases %s and user %s on %s\n", strings.Join(Databases, ", "), AppUser, f.version)
 	if err := bootstrapMySQL(ctx, root, f, v.AppPassword); err != nil {
 		return err
-	}
-	if !done {
-		if err := layout(); err != nil {
-			return err
-		}
 	}
 	if err := checkAppUser(ctx, cfg.Host, s.HostPort, v.AppPassword); err != nil {
 		return envError(err, "MySQL is up but the app user cannot connect: %v", err)

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"strconv"
+	"time"
 )
 
 // values are the settings chosen once per stack: passwords and ports that the
@@ -13,6 +14,8 @@ type values struct {
 	MySQLPort     int
 	RedisPort     int
 	DashboardUUID string
+	// Created is when the stack was first brought up; seeded rows carry it.
+	Created time.Time
 }
 
 // resolveValues takes each value from the config when it fixes one, else from
@@ -24,6 +27,10 @@ func resolveValues(cfg Config, labels map[string]string) (values, error) {
 		MySQLPort:     cfg.MySQL.Port,
 		RedisPort:     cfg.Redis.Port,
 		DashboardUUID: labels[labelDashboardUUID],
+		Created:       time.Now().UTC().Truncate(time.Second),
+	}
+	if t, err := time.Parse(time.RFC3339, labels[LabelCreated]); err == nil {
+		v.Created = t
 	}
 	if v.RootPassword == "" {
 		v.RootPassword = NewSecret()
@@ -70,6 +77,8 @@ func (v values) labels() map[string]string {
 		labelMySQLPort:     strconv.Itoa(v.MySQLPort),
 		labelRedisPort:     strconv.Itoa(v.RedisPort),
 		labelDashboardUUID: v.DashboardUUID,
+		// The seeded rows' timestamp: the label and the first seed must agree.
+		LabelCreated: v.Created.Format(time.RFC3339),
 	}
 }
 

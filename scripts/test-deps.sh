@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The tests check devstack's work with real clients: mysql (MariaDB's client)
-# and redis-cli. Install them on a root Debian machine; elsewhere say what is
+# The tests check devstack's work with real clients: mysql (MariaDB's client),
+# redis-cli, and Django itself for the seeded password hashes. Install them on a root Debian machine; elsewhere say what is
 # missing.
 set -euo pipefail
 
 missing=()
 command -v mysql >/dev/null 2>&1 || missing+=(mariadb-client)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+# Debian's python3-django goes with Debian's python3, which may not be first on PATH.
+/usr/bin/python3 -c 'import django' >/dev/null 2>&1 || python3 -c 'import django' >/dev/null 2>&1 || missing+=(python3-django)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -43,6 +43,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return emulator.ExitOK
 	}
+	var status exitStatus
+	if errors.As(err, &status) {
+		return int(status)
+	}
 	code := emulator.ExitCode(err)
 	var e *emulator.Error
 	if !errors.As(err, &e) && isCobraUsage(err) {
@@ -92,7 +96,7 @@ func newRoot(a *app) *cobra.Command {
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usage("%v (see devstack %s --help)", err, cmd.Name())
 	})
-	root.AddCommand(newUp(a), newDown(a), newStatus(a), newEnv(a), newVersion(a))
+	root.AddCommand(newUp(a), newDown(a), newStatus(a), newEnv(a), newSeed(a), newReset(a), newUsers(a), newVersion(a), newRun(a), newLs(a), newPrune(a))
 	return root
 }
 

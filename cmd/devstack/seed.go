@@ -1,0 +1,52 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/wellcomecollection/devstack/emulator"
+)
+
+func newSeed(a *app) *cobra.Command {
+	var reset bool
+	cmd := &cobra.Command{
+		Use:   "seed",
+		Short: "Re-apply the fixtures (--reset: wipe app data first)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.seed(cmd, reset)
+		},
+	}
+	// Destructive: no environment equivalent, it must be typed.
+	cmd.Flags().BoolVar(&reset, "reset", false, "empty the app tables, Redis and the shared directory first")
+	return cmd
+}
+
+func newReset(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "reset",
+		Short: "Back to the freshly seeded state, fast",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.seed(cmd, true)
+		},
+	}
+}
+
+func (a *app) seed(cmd *cobra.Command, reset bool) error {
+	cfg, e, err := a.connect(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	r, err := emulator.Seed(cmd.Context(), e, cfg, emulator.SeedOptions{Reset: reset, Progress: a.stderr})
+	if err != nil {
+		return err
+	}
+	if a.output == "json" {
+		return json.NewEncoder(a.stdout).Encode(r)
+	}
+	fmt.Fprintln(a.stdout, r)
+	return nil
+}

@@ -1,0 +1,453 @@
+package main
+
+import (
+	"database/sql"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/wellcomecollection/devstack/emulator"
+)
+
+// Tables of the built-in schema, by database.
+var builtinTables = map[string][]string{
+	"MCP": {"auth_user", "Agents", "main_userprofile", "tastypie_apikey", "DashboardSettings", "Transfers", "SIPs", "Jobs", "Tasks"},
+	"SS":  {"auth_user", "tastypie_apikey"},
+}
+
+const processingDir = emulator.SharedDir + "/sharedMicroServiceTasksConfigs/processingMCPConfigs"
+
+func (s *stack) root() *sql.DB {
+	s.t.Helper()
+	env := s.envMap()
+	port, _ := strconv.Atoi(env["MYSQL_PORT"])
+	db := emulator.OpenMySQL(env["MYSQL_HOST"], port, "root", env["MYSQL_ROOT_PASSWORD"], "")
+	s.t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// state is a fingerprint of everything seeding writes: a checksum per table,
+// and every path on the shared volume with its content's hash.
+func (s *stack) state() map[string]string {
+	s.t.Helper()
+	db := s.root()
+	out := map[string]string{}
+	for d, tables := range builtinTables {
+		for _, t := range tables {
+			var name string
+			var sum sql.NullInt64
+			if err := db.QueryRow(fmt.Sprintf("CHECKSUM TABLE `%s`.`%s`", d, t)).Scan(&name, &sum); err != nil {
+				s.t.Fatalf("checksum %s.%s: %v", d, t, err)
+			}
+			out[d+"."+t] = fmt.Sprint(sum.Int64)
+		}
+	}
+	listing := s.helper("sh", "-c", "cd "+emulator.SharedDir+" && find . -type f -exec sha256sum {} + ; find . -type d -printf 'dir %p %m %u:%g\\n'")
+	for _, l := range strings.Split(strings.TrimSpace(listing), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 {
+			out["file "+f[1]] = strings.Join(append(f[:1:1], f[2:]...), " ")
+		}
+	}
+	return out
+}
+
+// helper runs a command in the stack's helper container, which mounts the
+// shared volume.
+func (s *stack) helper(argv ...string) string {
+	s.t.Helper()
+	return docker(s.t, append([]string{"exec", "devstack-" + s.project + "-helper"}, argv...)...)
+}
+
+func diffState(a, b map[string]string) []string {
+	var d []string
+	for k, v := range a {
+		if b[k] != v {
+			d = append(d, fmt.Sprintf("%s: %q -> %q", k, v, b[k]))
+		}
+	}
+	for k, v := range b {
+		if _, ok := a[k]; !ok {
+			d = append(d, fmt.Sprintf("%s: added %q", k, v))
+		}
+	}
+	sort.Strings(d)
+	return d
+}
+
+func queryStrings(t *testing.T, db *sql.DB, q string, args ...any) []string {
+	t.Helper()
+	rows, err := db.Query(q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out []string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		var parts []string
+		for _, v := range vals {
+			parts = append(parts, v.String)
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	return out
+}
+
+func TestSeededStateIsWhatFixturesSay(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.mustRun("up")
+	db := s.root()
+
+	want := map[string][]string{
+		"SELECT username, email, is_superuser, is_staff, is_active FROM MCP.auth_user":                   {"admin|wellcomedigitalworkflow@wellcome.ac.uk|1|1|1"},
+		"SELECT username, email, is_superuser, is_active FROM SS.auth_user":                              {"admin|wellcomedigitalworkflow@wellcome.ac.uk|1|1"},
+		"SELECT u.username, k.`key` FROM MCP.tastypie_apikey k JOIN MCP.auth_user u ON u.id = k.user_id": {"admin|devstack-dashboard-admin-api-key"},
+		"SELECT u.username, k.`key` FROM SS.tastypie_apikey k JOIN SS.auth_user u ON u.id = k.user_id":   {"admin|devstack-storage-admin-api-key"},
+		"SELECT pk, agentIdentifierType, agentIdentifierValue, agentName, agentType FROM MCP.Agents ORDER BY pk": {
+			"1|preservation system|Archivematica|Archivematica|software",
+			"2|repository code|wellcome|wellcome|organization",
+			`3|Archivematica user pk|1|username="admin", first_name="", last_name=""|Archivematica user`,
+		},
+		"SELECT p.user_id, p.agent_id, p.system_emails FROM MCP.main_userprofile p": {"1|3|1"},
+	}
+	for q, w := range want {
+		if got := queryStrings(t, db, q); strings.Join(got, "\n") != strings.Join(w, "\n") {
+			t.Errorf("%s\n got: %q\nwant: %q", q, got, w)
+		}
+	}
+	settings := map[string]string{}
+	for _, r := range queryStrings(t, db, "SELECT name, value FROM MCP.DashboardSettings WHERE scope = ''") {
+		kv := strings.SplitN(r, "|", 2)
+		settings[kv[0]] = kv[1]
+	}
+	wantSettings := map[string]string{
+		"storage_service_url": "http://127.0.0.1:62081", "storage_service_user": "admin", "storage_service_apikey": "devstack-storage-admin-api-key",
+		"site_url": "http://127.0.0.1:62080", "checksum_type": "sha256", "api_whitelist": "",
+	}
+	for k, v := range wantSettings {
+		if settings[k] != v {
+			t.Errorf("DashboardSettings %s = %q, want %q", k, settings[k], v)
+		}
+	}
+	if !regexp.MustCompile(`^[0-9a-f-]{36}$`).MatchString(settings["dashboard_uuid"]) || len(settings) != len(wantSettings)+1 {
+		t.Errorf("DashboardSettings: %v", settings)
+	}
+
+	// Every processing config on the volume parses, with a label comment
+	// before each choice.
+	names := strings.Fields(s.helper("ls", processingDir))
+	if strings.Join(names, " ") != "automatedProcessingMCP.xml b_dig_accessionsProcessingMCP.xml born_digitalProcessingMCP.xml defaultProcessingMCP.xml" {
+		t.Errorf("processing configs on the volume: %v", names)
+	}
+	for _, n := range names {
+		data := s.helper("cat", processingDir+"/"+n)
+		var doc struct {
+			Choices []struct {
+				AppliesTo string `xml:"appliesTo"`
+				GoToChain string `xml:"goToChain"`
+			} `xml:"preconfiguredChoices>preconfiguredChoice"`
+		}
+		if err := xml.Unmarshal([]byte(data), &doc); err != nil || len(doc.Choices) == 0 {
+			t.Errorf("%s does not parse: %v", n, err)
+		}
+		if c := strings.Count(data, "<!--"); c != len(doc.Choices) {
+			t.Errorf("%s: %d comments for %d choices", n, c, len(doc.Choices))
+		}
+	}
+	// The volume's automated config is Archivematica's, pair for pair.
+	auto := s.helper("cat", processingDir+"/automatedProcessingMCP.xml")
+	ref, err := os.ReadFile("../../emulator/processing/testdata/automatedProcessingMCP.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := choicePairs(t, auto), choicePairs(t, string(ref)); strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Errorf("automated config differs from Archivematica's:\n%v\n%v", a, b)
+	}
+}
+
+func choicePairs(t *testing.T, data string) []string {
+	t.Helper()
+	var doc struct {
+		Choices []struct {
+			AppliesTo string `xml:"appliesTo"`
+			GoToChain string `xml:"goToChain"`
+		} `xml:"preconfiguredChoices>preconfiguredChoice"`
+	}
+	if err := xml.Unmarshal([]byte(data), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, c := range doc.Choices {
+		out = append(out, c.AppliesTo+" "+c.GoToChain)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkDjangoPassword asks Django's own check_password whether hash verifies
+// password. Debian's python3-django belongs to /usr/bin/python3, which may
+// not be the python3 first on PATH.
+func checkDjangoPassword(t *testing.T, password, hash string) bool {
+	t.Helper()
+	const script = `import sys, django
+from django.conf import settings
+settings.configure()
+django.setup()
+from django.contrib.auth.hashers import check_password
+print(check_password(sys.argv[1], sys.argv[2]))`
+	for _, py := range []string{"/usr/bin/python3", "python3"} {
+		out, err := exec.Command(py, "-c", script, password, hash).CombinedOutput()
+		if err == nil {
+			return strings.TrimSpace(string(out)) == "True"
+		}
+		if !strings.Contains(string(out), "No module named") && !strings.Contains(err.Error(), "not found") && !strings.Contains(err.Error(), "no such file") {
+			t.Fatalf("%s: %v %s", py, err, out)
+		}
+	}
+	t.Fatal("no python3 with Django: run scripts/test-deps.sh")
+	return false
+}
+
+// Django itself must accept the seeded hashes: a real login would.
+func TestDjangoAcceptsSeededPasswords(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.mustRun("up")
+	db := s.root()
+	for _, d := range []string{"MCP", "SS"} {
+		var hash string
+		if err := db.QueryRow("SELECT password FROM " + d + ".auth_user WHERE username = 'admin'").Scan(&hash); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(hash, "pbkdf2_sha256$600000$") {
+			t.Errorf("%s hash %q is not Django's pbkdf2_sha256 with 600000 iterations", d, hash)
+		}
+		if !checkDjangoPassword(t, "archivematica", hash) || checkDjangoPassword(t, "archivematicx", hash) {
+			t.Errorf("%s: Django's check_password does not accept exactly the fixture password", d)
+		}
+	}
+}
+
+func TestSeedTwiceChangesNothing(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.mustRun("up")
+	before := s.state()
+	r := s.mustRun("seed")
+	if !strings.Contains(r.stdout, "0 rows added, 0 updated, 0 files written") {
+		t.Errorf("second seed reported work: %s", r.stdout)
+	}
+	if d := diffState(before, s.state()); len(d) > 0 {
+		t.Errorf("seed changed:\n%s", strings.Join(d, "\n"))
+	}
+	var hash1, hash2 string
+	db := s.root()
+	_ = db.QueryRow("SELECT password FROM MCP.auth_user WHERE username='admin'").Scan(&hash1)
+	s.mustRun("up")
+	_ = db.QueryRow("SELECT password FROM MCP.auth_user WHERE username='admin'").Scan(&hash2)
+	if hash1 != hash2 {
+		t.Errorf("up re-hashed an unchanged password")
+	}
+}
+
+// copyFixtures copies the embedded defaults' source files into a directory
+// that the test can edit.
+func copyFixtures(t *testing.T, names ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, n := range names {
+		data, err := os.ReadFile(filepath.Join("../../fixtures", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		must(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, n)), 0o755))
+		must(t, os.WriteFile(filepath.Join(dir, n), data, 0o644))
+	}
+	return dir
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func edit(t *testing.T, path, old, new string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	must(t, err)
+	if !strings.Contains(string(data), old) {
+		t.Fatalf("%s has no %q", path, old)
+	}
+	must(t, os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644))
+}
+
+func TestEditedFixtureIsApplied(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.mustRun("up")
+	before := s.state()
+	dir := copyFixtures(t, "settings.yaml", "processing/born_digital.yaml")
+	edit(t, filepath.Join(dir, "settings.yaml"), "site_url: http://127.0.0.1:62080", "site_url: http://dashboard.test")
+	edit(t, filepath.Join(dir, "processing/born_digital.yaml"), "choices:", "choices:\n  normative_structmap: \"Yes\"")
+	r := s.runEnv([]string{"DEVSTACK_FIXTURES=" + dir}, "seed")
+	if r.code != 0 || !strings.Contains(r.stdout, "0 rows added, 1 updated, 1 files written") {
+		t.Fatalf("seed after edit: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var site string
+	must(t, s.root().QueryRow("SELECT value FROM MCP.DashboardSettings WHERE name = 'site_url'").Scan(&site))
+	if site != "http://dashboard.test" {
+		t.Errorf("site_url = %q", site)
+	}
+	changed := diffState(before, s.state())
+	if len(changed) != 2 || !strings.HasPrefix(changed[0], "MCP.DashboardSettings") || !strings.HasPrefix(changed[1], "file ./sharedMicroServiceTasksConfigs/processingMCPConfigs/born_digitalProcessingMCP.xml") {
+		t.Errorf("want exactly DashboardSettings and born_digital changed, got:\n%s", strings.Join(changed, "\n"))
+	}
+}
+
+func TestResetRestoresSeededState(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.mustRun("up")
+	before := s.state()
+	db := s.root()
+	for _, q := range []string{
+		"INSERT INTO MCP.Transfers (transferUUID, currentLocation, type, accessionID, sourceOfAcquisition, typeOfTransfer, description, notes, access_system_id, hidden, transferMetadataSetRowUUID, dirUUIDs, status, completed_at) VALUES ('11111111-1111-1111-1111-111111111111', '/tmp/x', 'standard', '', '', '', '', '', '', 0, NULL, 0, 0, NULL)",
+		"UPDATE MCP.DashboardSettings SET value = 'md5' WHERE name = 'checksum_type'",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	s.mustRun("users", "add", "--username", "extra", "--email", "extra@example.org", "--password", "pw")
+	out, err := exec.Command("redis-cli", "-u", s.envMap()["REDIS_URL"], "SET", "leftover", "1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis: %v %s", err, out)
+	}
+	s.helper("sh", "-c", "mkdir -p "+emulator.SharedDir+"/currentlyProcessing/job && echo x > "+emulator.SharedDir+"/currentlyProcessing/job/file && rm -rf "+emulator.SharedDir+"/failed")
+
+	r := s.mustRun("reset")
+	if !regexp.MustCompile(`removed \d+ rows .*1 Redis keys, [1-9]\d* shared-directory entries`).MatchString(r.stdout) {
+		t.Errorf("reset did not say what it removed: %s", r.stdout)
+	}
+	if d := diffState(before, s.state()); len(d) > 0 {
+		t.Errorf("reset did not restore the seeded state:\n%s", strings.Join(d, "\n"))
+	}
+	if out, _ := exec.Command("redis-cli", "-u", s.envMap()["REDIS_URL"], "DBSIZE").CombinedOutput(); strings.TrimSpace(string(out)) != "0" {
+		t.Errorf("redis after reset: %s", out)
+	}
+	// seed --reset is the same operation.
+	s.mustRun("seed", "--reset")
+	if d := diffState(before, s.state()); len(d) > 0 {
+		t.Errorf("seed --reset:\n%s", strings.Join(d, "\n"))
+	}
+}
+
+func TestUsersAddRemoveRoundTrip(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.mustRun("up")
+	before := s.state()
+	r := s.mustRun("users", "add", "--username", "alice", "--email", "alice@example.org", "--superuser")
+	m := regexp.MustCompile(`password: ([A-Za-z0-9]{32})`).FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("generated password not shown: %s", r.stdout)
+	}
+	db := s.root()
+	var hash string
+	must(t, db.QueryRow("SELECT password FROM MCP.auth_user WHERE username = 'alice'").Scan(&hash))
+	if !checkDjangoPassword(t, m[1], hash) {
+		t.Errorf("printed password does not verify")
+	}
+	counts := func() string {
+		return strings.Join(queryStrings(t, db, `SELECT
+			(SELECT COUNT(*) FROM MCP.auth_user WHERE username = 'alice'),
+			(SELECT COUNT(*) FROM MCP.tastypie_apikey k JOIN MCP.auth_user u ON u.id = k.user_id WHERE u.username = 'alice'),
+			(SELECT COUNT(*) FROM MCP.main_userprofile p JOIN MCP.auth_user u ON u.id = p.user_id WHERE u.username = 'alice'),
+			(SELECT COUNT(*) FROM MCP.Agents WHERE agentName LIKE 'username="alice"%')`), "")
+	}
+	if c := counts(); c != "1|1|1|1" {
+		t.Errorf("alice's rows after add: %s", c)
+	}
+	list := s.mustRun("users", "list", "-o", "json").stdout
+	if !strings.Contains(list, `"username":"alice"`) {
+		t.Errorf("users list: %s", list)
+	}
+	if r := s.run("users", "add", "--username", "alice", "--email", "alice@example.org"); r.code != 2 {
+		t.Errorf("adding alice twice: exit %d %s", r.code, r.stderr)
+	}
+	s.mustRun("users", "remove", "--username", "alice")
+	if c := counts(); c != "0|0|0|0" {
+		t.Errorf("alice's rows after remove: %s", c)
+	}
+	if r := s.run("users", "remove", "--username", "alice"); r.code != 2 {
+		t.Errorf("removing a missing user: exit %d", r.code)
+	}
+	if r := s.run("users", "add", "--username", "bad name", "--email", "x@y.org"); r.code != 2 || !strings.Contains(r.stderr, "--username") {
+		t.Errorf("bad username: exit %d %s", r.code, r.stderr)
+	}
+	after := s.state()
+	delete(before, "MCP.auth_user")
+	delete(after, "MCP.auth_user")
+	// Storage users are untouched by dashboard user changes.
+	if before["SS.auth_user"] != after["SS.auth_user"] {
+		t.Errorf("storage users changed")
+	}
+}
+
+func TestBadFixturesAreRefusedBeforeWriting(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.mustRun("up")
+	before := s.state()
+	const user = "\n  - username: admin\n    email: wellcomedigitalworkflow@wellcome.ac.uk\n    password: archivematica\n    api_key: devstack-dashboard-admin-api-key\n"
+	cases := []struct {
+		name, file, body, cause string
+	}{
+		{"unknown field", "processing/default.yaml", "choices:\n  virus_scaning: \"Yes\"\n", "virus_scaning"},
+		{"unknown choice", "processing/default.yaml", "choices:\n  virus_scanning: Maybe\n", "Maybe"},
+		{"duplicate username", "users.yaml", "dashboard:" + user + user + "storage:" + strings.Replace(user, "dashboard", "storage", 1), "duplicate"},
+		{"invalid email", "users.yaml", strings.Replace("dashboard:"+user+"storage:"+user, "wellcomedigitalworkflow@wellcome.ac.uk", "nobody", 1), "nobody"},
+		{"empty password", "users.yaml", strings.Replace("dashboard:"+user+"storage:"+user, "password: archivematica", "password: ''", 1), "password"},
+		{"malformed yaml", "settings.yaml", "dashboard: [\n", "invalid YAML"},
+		{"extends loop", "processing/born_digital.yaml", "extends: b_dig_accessions\n", "loop"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, c.file)
+			must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+			must(t, os.WriteFile(p, []byte(c.body), 0o644))
+			if c.name == "extends loop" {
+				must(t, os.WriteFile(filepath.Join(dir, "processing/b_dig_accessions.yaml"), []byte("extends: born_digital\n"), 0o644))
+			}
+			for _, cmd := range []string{"seed", "up", "reset"} {
+				r := s.runEnv([]string{"DEVSTACK_FIXTURES=" + dir}, cmd)
+				if r.code != 2 || !strings.Contains(r.stderr, c.cause) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+					t.Errorf("%s: exit %d, want 2 and one line naming %q: %s", cmd, r.code, c.cause, r.stderr)
+				}
+			}
+		})
+	}
+	if d := diffState(before, s.state()); len(d) > 0 {
+		t.Errorf("bad fixtures changed the stack:\n%s", strings.Join(d, "\n"))
+	}
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/seed"
+	"golang.org/x/term"
+)
+
+func newUsers(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "users",
+		Short: "List, add and remove dashboard and storage-service users",
+	}
+	cmd.AddCommand(newUsersList(a), newUsersAdd(a), newUsersRemove(a))
+	return cmd
+}
+
+func newUsersList(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List users of both services",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, e, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			rows, err := emulator.ListUsers(cmd.Context(), e, cfg)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return json.NewEncoder(a.stdout).Encode(rows)
+			}
+			w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "SERVICE\tUSERNAME\tEMAIL\tSUPERUSER\tACTIVE\tAPI KEY")
+			for _, r := range rows {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%t\t%s\n", r.Service, r.Username, r.Email, r.Superuser, r.Active, r.APIKey)
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func newUsersAdd(a *app) *cobra.Command {
+	var u seed.User
+	var service string
+	var passwordStdin bool
+	cmd := &cobra.Command{
+		Use:   "add",
+		Short: "Add a user (password and API key generated and printed once unless given)",
+		Example: `  devstack users add --username alice --email alice@example.org
+  printf '%s' "$PW" | devstack users add --service storage --username bot --email bot@example.org --password-stdin --api-key KEY`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if passwordStdin {
+				p, err := a.readPassword()
+				if err != nil {
+					return err
+				}
+				u.Password = p
+			}
+			generated := u.Password == ""
+			cfg, e, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			u.Active = true
+			added, err := emulator.AddUser(cmd.Context(), e, cfg, service, u)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "added %s user %s\napi key: %s\n", service, added.Username, added.APIKey)
+			if generated {
+				fmt.Fprintf(a.stdout, "password: %s   (shown once)\n", added.Password)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&service, "service", seed.Dashboard, "dashboard or storage")
+	f.StringVar(&u.Username, "username", "", "username (required)")
+	f.StringVar(&u.Email, "email", "", "email address (required)")
+	f.StringVar(&u.Password, "password", "", "password (default: generated and printed once)")
+	f.BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input")
+	f.StringVar(&u.APIKey, "api-key", "", "API key (default: generated)")
+	f.BoolVar(&u.Superuser, "superuser", false, "make the user an administrator")
+	f.StringVar(&u.FirstName, "first-name", "", "first name")
+	f.StringVar(&u.LastName, "last-name", "", "last name")
+	return cmd
+}
+
+// readPassword reads one line from stdin; on a terminal without echo.
+func (a *app) readPassword() (string, error) {
+	if f, ok := a.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(a.stderr, "password: ")
+		p, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(a.stderr)
+		return string(p), err
+	}
+	line, err := bufio.NewReader(a.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", usage("--password-stdin: no password on standard input")
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func newUsersRemove(a *app) *cobra.Command {
+	var service, username string
+	cmd := &cobra.Command{
+		Use:   "remove",
+		Short: "Remove a user and its API key, profile and agent",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, e, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if err := emulator.RemoveUser(cmd.Context(), e, cfg, service, username); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "removed %s user %s\n", service, username)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&service, "service", seed.Dashboard, "dashboard or storage")
+	cmd.Flags().StringVar(&username, "username", "", "username (required)")
+	return cmd
+}

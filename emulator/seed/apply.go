@@ -1,0 +1,279 @@
+package seed
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Changes counts what a seed or reset did, for the one line it reports.
+type Changes struct {
+	Added, Updated, Removed int
+	// Tables lists the tables rows were removed from, with counts.
+	Tables []string
+}
+
+func (c *Changes) Add(o Changes) {
+	c.Added += o.Added
+	c.Updated += o.Updated
+	c.Removed += o.Removed
+	c.Tables = append(c.Tables, o.Tables...)
+}
+
+// Seeder applies one set of fixtures. It remembers the password hashes it
+// made or found, so that repeated seeds and resets hash each password once.
+type Seeder struct {
+	F  *Fixtures
+	mu sync.Mutex
+	// synced holds hashes known to be in the stack's cache table; fresh
+	// holds hashes made before the database could be asked.
+	synced, fresh map[string]string
+}
+
+func NewSeeder(f *Fixtures) *Seeder {
+	return &Seeder{F: f, synced: map[string]string{}, fresh: map[string]string{}}
+}
+
+// Prehash hashes every fixture password in parallel. Up calls it while the
+// containers boot, so the ~0.1 s per hash costs no wall time.
+func (s *Seeder) Prehash() {
+	var wg sync.WaitGroup
+	for _, u := range append(s.F.Users.Dashboard, s.F.Users.Storage...) {
+		wg.Go(func() {
+			h := HashPassword(u.Password, s.F.Users.Iterations)
+			s.mu.Lock()
+			s.fresh[s.digest(u.Password)] = h
+			s.mu.Unlock()
+		})
+	}
+	wg.Wait()
+}
+
+// digest names a password in devstack's hash cache. The passwords cached are
+// the fixtures', which are plain text in users.yaml anyway.
+func (s *Seeder) digest(password string) string {
+	sum := sha256.Sum256([]byte("devstack/password\x00" + strconv.Itoa(s.F.Users.Iterations) + "\x00" + password))
+	return hex.EncodeToString(sum[:])
+}
+
+// cached returns the stack's hash for password, or "".
+func (s *Seeder) cached(q querier, d string) string {
+	s.mu.Lock()
+	h := s.synced[d]
+	s.mu.Unlock()
+	if h == "" {
+		_ = q.QueryRow("SELECT encoded FROM devstack.password_hashes WHERE digest = ?", d).Scan(&h)
+	}
+	return h
+}
+
+// remember records that h is the stack's hash for password d. A failed cache
+// write costs one hash on a later seed, nothing else.
+func (s *Seeder) remember(q querier, d, h string) {
+	_, _ = q.Exec("INSERT IGNORE INTO devstack.password_hashes (digest, encoded) VALUES (?, ?)", d, h)
+	s.mu.Lock()
+	s.synced[d] = h
+	s.mu.Unlock()
+}
+
+// hash returns the stack's Django hash of password, making one if it has none.
+// Reusing it keeps reseeded rows identical to the first seed's.
+func (s *Seeder) hash(q querier, password string) string {
+	d := s.digest(password)
+	if h := s.cached(q, d); h != "" {
+		return h
+	}
+	s.mu.Lock()
+	h := s.fresh[d]
+	s.mu.Unlock()
+	if h == "" {
+		h = HashPassword(password, s.F.Users.Iterations)
+	}
+	s.remember(q, d, h)
+	return h
+}
+
+// verifies reports whether a stored hash verifies password with the configured
+// work factor. The cache answers without PBKDF2's cost; a hash that verifies
+// the slow way is cached, so the next seed is fast too.
+func (s *Seeder) verifies(q querier, stored, password string) bool {
+	d := s.digest(password)
+	if stored == s.cached(q, d) {
+		return true
+	}
+	ok, iterations := CheckPassword(password, stored)
+	if ok = ok && iterations == s.F.Users.Iterations; ok {
+		s.remember(q, d, stored)
+	}
+	return ok
+}
+
+type querier interface {
+	Exec(query string, args ...any) (sql.Result, error)
+	QueryRow(query string, args ...any) *sql.Row
+}
+
+// Apply adds and updates what the fixtures describe, in one transaction, as
+// root (who reaches MCP, SS and devstack's own schema). Rows the fixtures do
+// not name are left alone; nothing is written where nothing changed. Seeded
+// rows are stamped with at, the stack's creation time, so that a reset
+// reproduces them exactly.
+func (s *Seeder) Apply(ctx context.Context, db *sql.DB, dashboardUUID string, at time.Time) (Changes, error) {
+	var c Changes
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return c, err
+	}
+	defer tx.Rollback()
+	w := &writer{tx: tx, ctx: ctx, at: at.UTC().Truncate(time.Microsecond)}
+	if err := s.applyAgents(w); err != nil {
+		return c, err
+	}
+	for _, u := range s.F.Users.Dashboard {
+		if err := s.applyUser(w, "MCP", u, true); err != nil {
+			return c, fmt.Errorf("dashboard user %s: %w", u.Username, err)
+		}
+	}
+	for _, u := range s.F.Users.Storage {
+		if err := s.applyUser(w, "SS", u, false); err != nil {
+			return c, fmt.Errorf("storage user %s: %w", u.Username, err)
+		}
+	}
+	for _, st := range s.F.Settings.DashboardRows(s.F.Users, dashboardUUID) {
+		if err := w.upsert("MCP.DashboardSettings", "scope = '' AND name = ?", []any{st.Name},
+			[]string{"value"}, []any{st.Value},
+			map[string]any{"scope": "", "name": st.Name, "lastModified": w.at}, map[string]any{"lastModified": w.at}); err != nil {
+			return c, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return c, err
+	}
+	return w.changes, nil
+}
+
+// The agents Archivematica's migrations create: the software itself, and the
+// organisation the installer names.
+func (s *Seeder) applyAgents(w *writer) error {
+	org := s.F.Settings
+	if err := w.upsert("MCP.Agents", "pk = 1", nil,
+		[]string{"agentIdentifierType", "agentIdentifierValue", "agentName", "agentType"},
+		[]any{"preservation system", "Archivematica", "Archivematica", "software"}, map[string]any{"pk": 1}, nil); err != nil {
+		return err
+	}
+	if org.OrganizationName == "" {
+		return nil
+	}
+	return w.upsert("MCP.Agents", "pk = 2", nil,
+		[]string{"agentIdentifierType", "agentIdentifierValue", "agentName", "agentType"},
+		[]any{"repository code", org.OrganizationIdentifier, org.OrganizationName, "organization"}, map[string]any{"pk": 2}, nil)
+}
+
+// applyUser writes auth_user and tastypie_apikey, and for the dashboard the
+// user's Agents and main_userprofile rows, as Archivematica's user form does.
+func (s *Seeder) applyUser(w *writer, db string, u User, dashboard bool) error {
+	var id int64
+	var stored string
+	err := w.tx.QueryRowContext(w.ctx, "SELECT id, password FROM "+db+".auth_user WHERE username = ?", u.Username).Scan(&id, &stored)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	cols := []string{"email", "is_superuser", "is_staff", "is_active", "first_name", "last_name"}
+	vals := []any{u.Email, u.Superuser, u.Superuser, u.Active, u.FirstName, u.LastName}
+	if id == 0 || !s.verifies(w.tx, stored, u.Password) {
+		cols, vals = append(cols, "password"), append(vals, s.hash(w.tx, u.Password))
+	}
+	if err := w.upsert(db+".auth_user", "username = ?", []any{u.Username}, cols, vals,
+		map[string]any{"username": u.Username, "date_joined": w.at}, nil); err != nil {
+		return err
+	}
+	if err := w.tx.QueryRowContext(w.ctx, "SELECT id FROM "+db+".auth_user WHERE username = ?", u.Username).Scan(&id); err != nil {
+		return err
+	}
+	if err := w.upsert(db+".tastypie_apikey", "user_id = ?", []any{id}, []string{"`key`"}, []any{u.APIKey},
+		map[string]any{"user_id": id, "created": w.at}, nil); err != nil {
+		return err
+	}
+	if !dashboard {
+		return nil
+	}
+	name := fmt.Sprintf("username=%q, first_name=%q, last_name=%q", u.Username, u.FirstName, u.LastName)
+	if err := w.upsert("MCP.Agents", "agentIdentifierType = 'Archivematica user pk' AND agentIdentifierValue = ?", []any{strconv.FormatInt(id, 10)},
+		[]string{"agentName", "agentType"}, []any{name, "Archivematica user"},
+		map[string]any{"agentIdentifierType": "Archivematica user pk", "agentIdentifierValue": strconv.FormatInt(id, 10)}, nil); err != nil {
+		return err
+	}
+	var agent int64
+	if err := w.tx.QueryRowContext(w.ctx, "SELECT pk FROM MCP.Agents WHERE agentIdentifierType = 'Archivematica user pk' AND agentIdentifierValue = ?", strconv.FormatInt(id, 10)).Scan(&agent); err != nil {
+		return err
+	}
+	return w.upsert("MCP.main_userprofile", "user_id = ?", []any{id}, []string{"agent_id"}, []any{agent},
+		map[string]any{"user_id": id, "system_emails": true}, nil)
+}
+
+// writer runs upserts that write only what differs, and counts them.
+type writer struct {
+	tx      *sql.Tx
+	ctx     context.Context
+	at      time.Time
+	changes Changes
+}
+
+// upsert makes the row matched by where/args carry cols = vals. A missing row
+// is inserted with insertOnly as well; a differing row is updated with
+// updateAlso as well (lastModified); an equal row is not written at all.
+func (w *writer) upsert(table, where string, args []any, cols []string, vals []any, insertOnly, updateAlso map[string]any) error {
+	var found int
+	q := fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s", table, where)
+	if err := w.tx.QueryRowContext(w.ctx, q, args...).Scan(&found); err != nil {
+		return fmt.Errorf("%s: %w", table, err)
+	}
+	if found == 0 {
+		names, marks, all := append([]string{}, cols...), []string{}, append([]any{}, vals...)
+		for k, v := range insertOnly {
+			names, all = append(names, k), append(all, v)
+		}
+		for range names {
+			marks = append(marks, "?")
+		}
+		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", table, strings.Join(names, ", "), strings.Join(marks, ", "))
+		if _, err := w.tx.ExecContext(w.ctx, q, all...); err != nil {
+			return fmt.Errorf("%s: %w", table, err)
+		}
+		w.changes.Added++
+		return nil
+	}
+	// Compare in SQL, with NULL-safe equality, so types convert as MySQL does.
+	var same []string
+	for _, c := range cols {
+		same = append(same, c+" <=> ?")
+	}
+	var equal int
+	q = fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s AND %s", table, where, strings.Join(same, " AND "))
+	if err := w.tx.QueryRowContext(w.ctx, q, append(append([]any{}, args...), vals...)...).Scan(&equal); err != nil {
+		return fmt.Errorf("%s: %w", table, err)
+	}
+	if equal > 0 {
+		return nil
+	}
+	sets, all := []string{}, []any{}
+	for i, c := range cols {
+		sets, all = append(sets, c+" = ?"), append(all, vals[i])
+	}
+	for k, v := range updateAlso {
+		sets, all = append(sets, k+" = ?"), append(all, v)
+	}
+	q = fmt.Sprintf("UPDATE %s SET %s WHERE %s", table, strings.Join(sets, ", "), where)
+	if _, err := w.tx.ExecContext(w.ctx, q, append(all, args...)...); err != nil {
+		return fmt.Errorf("%s: %w", table, err)
+	}
+	w.changes.Updated++
+	return nil
+}

@@ -1,0 +1,190 @@
+package seed
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io/fs"
+	"maps"
+	"os"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/wellcomecollection/devstack/emulator/processing"
+	"github.com/wellcomecollection/devstack/fixtures"
+)
+
+// Fixtures is everything devstack seeds, read and validated up front so that
+// bad fixtures are refused before anything is written.
+type Fixtures struct {
+	// Layout is the shared directory's folders, relative to its root.
+	Layout   []string
+	Users    Users
+	Settings Settings
+	// Schema is the built-in schema, one script per database.
+	Schema []Schema
+	// Files are written under the shared directory, by relative path.
+	Files []File
+}
+
+type Schema struct {
+	Database string
+	Tables   []string
+	// Statements are idempotent CREATE TABLE IF NOT EXISTS statements.
+	Statements []string
+}
+
+type File struct {
+	Path string
+	Data []byte
+}
+
+// Load reads the fixtures: dir's files where it has them, else the embedded
+// defaults.
+func Load(dir string) (*Fixtures, error) {
+	src := Source{Dir: dir}
+	f := &Fixtures{}
+	var err error
+	if f.Layout, err = readLayout(src); err != nil {
+		return nil, err
+	}
+	data, p, err := src.Read("users.yaml")
+	if err != nil {
+		return nil, err
+	}
+	if f.Users, err = parseUsers(p, data); err != nil {
+		return nil, err
+	}
+	if data, p, err = src.Read("settings.yaml"); err != nil {
+		return nil, err
+	}
+	if f.Settings, err = parseSettings(p, data, f.Users); err != nil {
+		return nil, err
+	}
+	for _, db := range []string{"MCP", "SS"} {
+		data, p, err := src.Read("schema/" + db + ".sql")
+		if err != nil {
+			return nil, err
+		}
+		s, err := parseSchema(p, db, data)
+		if err != nil {
+			return nil, err
+		}
+		f.Schema = append(f.Schema, s)
+	}
+	if f.Files, err = processingFiles(src); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// readLayout reads the folders to create on the shared volume. Each must be a
+// clean relative path: they become arguments of mkdir inside a container.
+func readLayout(src Source) ([]string, error) {
+	data, p, err := src.Read("shared-directory.txt")
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for line := 1; sc.Scan(); line++ {
+		d := strings.TrimSpace(sc.Text())
+		if d == "" || strings.HasPrefix(d, "#") {
+			continue
+		}
+		if path.IsAbs(d) || path.Clean(d) != d || d == "." || strings.HasPrefix(d, "..") || strings.HasPrefix(d, "-") {
+			return nil, &Error{Path: p, Line: line, Msg: "\"" + d + "\" is not a clean relative folder path"}
+		}
+		dirs = append(dirs, d)
+	}
+	return dirs, nil
+}
+
+var createTable = regexp.MustCompile("(?is)^CREATE TABLE IF NOT EXISTS `?([A-Za-z0-9_]+)`?")
+
+// parseSchema splits a schema script into statements and names its tables.
+// Only CREATE TABLE IF NOT EXISTS is accepted: the schema is applied on every
+// seed and must change nothing the second time.
+func parseSchema(p, db string, data []byte) (Schema, error) {
+	s := Schema{Database: db}
+	var cur strings.Builder
+	start := 0
+	for i, line := range strings.Split(string(data), "\n") {
+		t := strings.TrimSpace(line)
+		if cur.Len() == 0 && (t == "" || strings.HasPrefix(t, "--")) {
+			continue
+		}
+		if cur.Len() == 0 {
+			start = i + 1
+		}
+		cur.WriteString(line + "\n")
+		if !strings.HasSuffix(t, ";") {
+			continue
+		}
+		stmt := strings.TrimSuffix(strings.TrimSpace(cur.String()), ";")
+		cur.Reset()
+		m := createTable.FindStringSubmatch(stmt)
+		if m == nil {
+			return s, &Error{Path: p, Line: start, Msg: "only CREATE TABLE IF NOT EXISTS statements are allowed"}
+		}
+		s.Tables = append(s.Tables, m[1])
+		s.Statements = append(s.Statements, stmt)
+	}
+	if cur.Len() > 0 {
+		return s, &Error{Path: p, Line: start, Msg: "statement does not end with ;"}
+	}
+	return s, nil
+}
+
+// ProcessingDir is where Archivematica reads processing configurations,
+// relative to the shared directory.
+const ProcessingDir = "sharedMicroServiceTasksConfigs/processingMCPConfigs"
+
+// processingFiles reads every processing/*.yaml (the embedded ones and the
+// override directory's, the latter winning by name), validates them together
+// (extends may cross files) and renders the configs the shared volume gets.
+func processingFiles(src Source) ([]File, error) {
+	names := map[string]bool{}
+	collect := func(fsys fs.FS) error {
+		return fs.WalkDir(fsys, "processing", func(p string, d fs.DirEntry, err error) error {
+			if errors.Is(err, fs.ErrNotExist) && p == "processing" {
+				return fs.SkipDir
+			}
+			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".yaml") {
+				names[p] = true
+			}
+			return err
+		})
+	}
+	if err := collect(fixtures.FS); err != nil {
+		return nil, err
+	}
+	if src.Dir != "" {
+		if err := collect(os.DirFS(src.Dir)); err != nil {
+			return nil, &Error{Path: src.Dir, Msg: err.Error()}
+		}
+	}
+	var files []processing.File
+	for _, n := range slices.Sorted(maps.Keys(names)) {
+		data, p, err := src.Read(n)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, processing.File{Name: strings.TrimSuffix(strings.TrimPrefix(n, "processing/"), ".yaml"), Path: p, Data: data})
+	}
+	configs, err := processing.Load(files)
+	var pe *processing.Error
+	if errors.As(err, &pe) {
+		return nil, &Error{Path: pe.Path, Line: pe.Line, Msg: pe.Msg}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []File
+	for _, name := range processing.ShippedNames(configs) {
+		out = append(out, File{Path: ProcessingDir + "/" + processing.FileName(name), Data: processing.Render(configs[name])})
+	}
+	return out, nil
+}

@@ -1,0 +1,104 @@
+package seed
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// override writes one fixture file into a fresh override directory.
+func override(t *testing.T, name, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestDefaultFixtures(t *testing.T) {
+	f, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Layout) != 47 {
+		t.Errorf("layout has %d folders, want 47", len(f.Layout))
+	}
+	if len(f.Users.Dashboard) != 1 || f.Users.Dashboard[0].Username != "admin" || !f.Users.Dashboard[0].Superuser {
+		t.Errorf("dashboard users: %+v", f.Users.Dashboard)
+	}
+	if len(f.Users.Storage) != 1 || f.Users.Storage[0].Username != "admin" {
+		t.Errorf("storage users: %+v", f.Users.Storage)
+	}
+	rows := f.Settings.DashboardRows(f.Users, "uuid-1")
+	got := map[string]string{}
+	for _, r := range rows {
+		got[r.Name] = r.Value
+	}
+	for _, name := range []string{"dashboard_uuid", "storage_service_url", "storage_service_user", "storage_service_apikey", "site_url", "checksum_type", "api_whitelist"} {
+		if _, ok := got[name]; !ok {
+			t.Errorf("dashboard setting %s missing", name)
+		}
+	}
+	if got["storage_service_apikey"] != f.Users.Storage[0].APIKey || got["checksum_type"] != "sha256" || got["dashboard_uuid"] != "uuid-1" {
+		t.Errorf("derived settings wrong: %v", got)
+	}
+	if f.Users.Iterations != 600000 {
+		t.Errorf("iterations %d", f.Users.Iterations)
+	}
+}
+
+func TestBadFixturesNameFileLineAndValid(t *testing.T) {
+	const goodUser = "  - username: admin\n    email: a@b.org\n    password: pw\n    api_key: k\n"
+	cases := []struct {
+		name, file, body string
+		want             []string
+	}{
+		{"unknown user field", "users.yaml", "dashboard:\n" + goodUser + "    colour: red\n", []string{"users.yaml:6", `unknown field "colour"`, "username, email"}},
+		{"duplicate username", "users.yaml", "dashboard:\n" + goodUser + goodUser, []string{"users.yaml:6", `duplicate dashboard user "admin"`, "line 2"}},
+		{"invalid email", "users.yaml", "storage:\n  - username: x\n    email: not-an-email\n    password: pw\n    api_key: k\n", []string{"users.yaml:3", "not-an-email"}},
+		{"empty password", "users.yaml", "dashboard:\n  - username: x\n    email: a@b.org\n    password: \"\"\n    api_key: k\n", []string{"users.yaml:4", "password must not be empty"}},
+		{"malformed yaml", "users.yaml", "dashboard: [\n", []string{"users.yaml", "invalid YAML"}},
+		{"bad superuser", "users.yaml", "dashboard:\n" + goodUser + "    superuser: maybe\n", []string{"users.yaml:6", "true or false"}},
+		{"bad checksum", "settings.yaml", "dashboard:\n  storage_service_url: u\n  storage_service_user: admin\n  site_url: s\n  checksum_type: crc32\n", []string{"settings.yaml:5", "crc32", "sha256"}},
+		{"unknown ss user", "settings.yaml", "dashboard:\n  storage_service_url: u\n  storage_service_user: nobody\n  site_url: s\n  checksum_type: md5\n", []string{"settings.yaml:3", "nobody"}},
+		{"derived setting", "settings.yaml", "dashboard:\n  dashboard_uuid: x\n", []string{"settings.yaml:2", "set by devstack"}},
+		{"bad layout", "shared-directory.txt", "ok\n../escape\n", []string{"shared-directory.txt:2", "../escape"}},
+		{"schema not idempotent", "schema/MCP.sql", "CREATE TABLE t (id int);\n", []string{"MCP.sql:1", "CREATE TABLE IF NOT EXISTS"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(override(t, c.file, c.body))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("not one line: %q", err)
+			}
+		})
+	}
+}
+
+func TestOverrideIsFileByFile(t *testing.T) {
+	dir := override(t, "users.yaml", "password_iterations: 1000\ndashboard:\n  - username: bob\n    email: bob@example.org\n    password: pw\n    api_key: k\nstorage:\n  - username: admin\n    email: a@b.org\n    password: pw\n    api_key: k2\n")
+	f, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Users.Dashboard[0].Username != "bob" || f.Users.Iterations != 1000 {
+		t.Errorf("override not used: %+v", f.Users)
+	}
+	if len(f.Layout) != 47 {
+		t.Errorf("files not overridden must come from the defaults")
+	}
+}

@@ -1,0 +1,87 @@
+package emulator
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/wellcomecollection/devstack/emulator/seed"
+)
+
+// ListUsers returns the dashboard and storage-service users of a running stack.
+func ListUsers(ctx context.Context, e *Engine, cfg Config) ([]seed.UserRow, error) {
+	a, err := e.attach(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	rows, err := seed.ListUsers(ctx, a.root)
+	if err != nil {
+		return nil, envError(err, "cannot list users: %v", err)
+	}
+	return rows, nil
+}
+
+// AddUser creates a user as the dashboard or storage service's user form
+// does. An empty password or API key is generated; the returned user carries
+// the values used, to be shown once.
+func AddUser(ctx context.Context, e *Engine, cfg Config, service string, u seed.User) (seed.User, error) {
+	if err := checkService(service); err != nil {
+		return u, err
+	}
+	if u.Password == "" {
+		u.Password = NewSecret()
+	}
+	if u.APIKey == "" {
+		u.APIKey = strings.ToLower(NewSecret())
+	}
+	if err := seed.ValidateUser(u, func(key, format string, args ...any) error {
+		return usageError("--%s: "+format, append([]any{strings.ReplaceAll(key, "_", "-")}, args...)...)
+	}); err != nil {
+		return u, err
+	}
+	fx, err := loadFixtures(cfg)
+	if err != nil {
+		return u, err
+	}
+	a, err := e.attach(ctx, cfg)
+	if err != nil {
+		return u, err
+	}
+	defer a.Close()
+	err = seed.NewSeeder(fx).AddUser(ctx, a.root, service, u)
+	if errors.Is(err, seed.ErrUserExists) {
+		return u, usageError("%s user %q exists already", service, u.Username)
+	}
+	if err != nil {
+		return u, envError(err, "cannot add %s user %s: %v", service, u.Username, err)
+	}
+	return u, nil
+}
+
+// RemoveUser deletes a user and the rows that belong to it.
+func RemoveUser(ctx context.Context, e *Engine, cfg Config, service, username string) error {
+	if err := checkService(service); err != nil {
+		return err
+	}
+	a, err := e.attach(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	err = seed.RemoveUser(ctx, a.root, service, username)
+	if errors.Is(err, seed.ErrNoUser) {
+		return usageError("no %s user %q", service, username)
+	}
+	if err != nil {
+		return envError(err, "cannot remove %s user %s: %v", service, username, err)
+	}
+	return nil
+}
+
+func checkService(service string) error {
+	if service != seed.Dashboard && service != seed.Storage {
+		return usageError("--service must be dashboard or storage, not %q", service)
+	}
+	return nil
+}
