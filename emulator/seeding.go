@@ -216,8 +216,7 @@ func (e *Engine) seedAttached(ctx context.Context, cfg Config, a *attached, sd *
 }
 
 // emptyTables deletes every row of the built-in schema's tables that exist
-// (never django_migrations or other tables devstack did not create) and
-// resets their AUTO_INCREMENT, so that reseeded rows get the same ids.
+// (never django_migrations or other tables devstack did not create).
 func emptyTables(ctx context.Context, root *sql.DB, schemas []seed.Schema) (seed.Changes, error) {
 	var c seed.Changes
 	conn, err := root.Conn(ctx)
@@ -230,7 +229,6 @@ func emptyTables(ctx context.Context, root *sql.DB, schemas []seed.Schema) (seed
 		return c, err
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "SET FOREIGN_KEY_CHECKS = 1")
-	var emptied []string
 	for _, s := range schemas {
 		for _, t := range s.Tables {
 			table := "`" + s.Database + "`.`" + t + "`"
@@ -241,16 +239,10 @@ func emptyTables(ctx context.Context, root *sql.DB, schemas []seed.Schema) (seed
 			if err != nil {
 				return c, envError(err, "cannot empty %s: %v", table, err)
 			}
-			emptied = append(emptied, table)
 			if n, _ := res.RowsAffected(); n > 0 {
 				c.Removed += int(n)
 				c.Tables = append(c.Tables, fmt.Sprintf("%s.%s %d", s.Database, t, n))
 			}
-		}
-	}
-	for _, table := range emptied {
-		if _, err := conn.ExecContext(ctx, "ALTER TABLE "+table+" AUTO_INCREMENT = 1"); err != nil {
-			return c, envError(err, "cannot reset AUTO_INCREMENT of %s: %v", table, err)
 		}
 	}
 	return c, nil

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -147,9 +149,9 @@ func (s *Seeder) Apply(ctx context.Context, db *sql.DB, dashboardUUID string, at
 		}
 	}
 	for _, st := range s.F.Settings.DashboardRows(s.F.Users, dashboardUUID) {
-		if err := w.upsert("MCP.DashboardSettings", "scope = '' AND name = ?", []any{st.Name},
-			[]string{"value"}, []any{st.Value},
-			map[string]any{"scope": "", "name": st.Name, "lastModified": w.at}, map[string]any{"lastModified": w.at}); err != nil {
+		if err := w.upsert(row{Table: "MCP.DashboardSettings", PK: "pk", Where: "scope = '' AND name = ?", Args: []any{st.Name},
+			Cols: []string{"value"}, Vals: []any{st.Value},
+			InsertOnly: map[string]any{"scope": "", "name": st.Name, "lastModified": w.at}, UpdateAlso: map[string]any{"lastModified": w.at}}); err != nil {
 			return c, err
 		}
 	}
@@ -163,17 +165,16 @@ func (s *Seeder) Apply(ctx context.Context, db *sql.DB, dashboardUUID string, at
 // organisation the installer names.
 func (s *Seeder) applyAgents(w *writer) error {
 	org := s.F.Settings
-	if err := w.upsert("MCP.Agents", "pk = 1", nil,
-		[]string{"agentIdentifierType", "agentIdentifierValue", "agentName", "agentType"},
-		[]any{"preservation system", "Archivematica", "Archivematica", "software"}, map[string]any{"pk": 1}, nil); err != nil {
+	agentCols := []string{"agentIdentifierType", "agentIdentifierValue", "agentName", "agentType"}
+	if err := w.upsert(row{Table: "MCP.Agents", PK: "pk", Where: "pk = 1", Cols: agentCols,
+		Vals: []any{"preservation system", "Archivematica", "Archivematica", "software"}, InsertOnly: map[string]any{"pk": 1}}); err != nil {
 		return err
 	}
 	if org.OrganizationName == "" {
 		return nil
 	}
-	return w.upsert("MCP.Agents", "pk = 2", nil,
-		[]string{"agentIdentifierType", "agentIdentifierValue", "agentName", "agentType"},
-		[]any{"repository code", org.OrganizationIdentifier, org.OrganizationName, "organization"}, map[string]any{"pk": 2}, nil)
+	return w.upsert(row{Table: "MCP.Agents", PK: "pk", Where: "pk = 2", Cols: agentCols,
+		Vals: []any{"repository code", org.OrganizationIdentifier, org.OrganizationName, "organization"}, InsertOnly: map[string]any{"pk": 2}})
 }
 
 // applyUser writes auth_user and tastypie_apikey, and for the dashboard the
@@ -190,32 +191,33 @@ func (s *Seeder) applyUser(w *writer, db string, u User, dashboard bool) error {
 	if id == 0 || !s.verifies(w.tx, stored, u.Password) {
 		cols, vals = append(cols, "password"), append(vals, s.hash(w.tx, u.Password))
 	}
-	if err := w.upsert(db+".auth_user", "username = ?", []any{u.Username}, cols, vals,
-		map[string]any{"username": u.Username, "date_joined": w.at}, nil); err != nil {
+	if err := w.upsert(row{Table: db + ".auth_user", PK: "id", Where: "username = ?", Args: []any{u.Username}, Cols: cols, Vals: vals,
+		InsertOnly: map[string]any{"username": u.Username, "date_joined": w.at}}); err != nil {
 		return err
 	}
 	if err := w.tx.QueryRowContext(w.ctx, "SELECT id FROM "+db+".auth_user WHERE username = ?", u.Username).Scan(&id); err != nil {
 		return err
 	}
-	if err := w.upsert(db+".tastypie_apikey", "user_id = ?", []any{id}, []string{"`key`"}, []any{u.APIKey},
-		map[string]any{"user_id": id, "created": w.at}, nil); err != nil {
+	if err := w.upsert(row{Table: db + ".tastypie_apikey", PK: "id", Where: "user_id = ?", Args: []any{id}, Cols: []string{"`key`"}, Vals: []any{u.APIKey},
+		InsertOnly: map[string]any{"user_id": id, "created": w.at}}); err != nil {
 		return err
 	}
 	if !dashboard {
 		return nil
 	}
 	name := fmt.Sprintf("username=%q, first_name=%q, last_name=%q", u.Username, u.FirstName, u.LastName)
-	if err := w.upsert("MCP.Agents", "agentIdentifierType = 'Archivematica user pk' AND agentIdentifierValue = ?", []any{strconv.FormatInt(id, 10)},
-		[]string{"agentName", "agentType"}, []any{name, "Archivematica user"},
-		map[string]any{"agentIdentifierType": "Archivematica user pk", "agentIdentifierValue": strconv.FormatInt(id, 10)}, nil); err != nil {
+	userPK := strconv.FormatInt(id, 10)
+	if err := w.upsert(row{Table: "MCP.Agents", PK: "pk", Where: "agentIdentifierType = 'Archivematica user pk' AND agentIdentifierValue = ?", Args: []any{userPK},
+		Cols: []string{"agentName", "agentType"}, Vals: []any{name, "Archivematica user"},
+		InsertOnly: map[string]any{"agentIdentifierType": "Archivematica user pk", "agentIdentifierValue": userPK}}); err != nil {
 		return err
 	}
 	var agent int64
-	if err := w.tx.QueryRowContext(w.ctx, "SELECT pk FROM MCP.Agents WHERE agentIdentifierType = 'Archivematica user pk' AND agentIdentifierValue = ?", strconv.FormatInt(id, 10)).Scan(&agent); err != nil {
+	if err := w.tx.QueryRowContext(w.ctx, "SELECT pk FROM MCP.Agents WHERE agentIdentifierType = 'Archivematica user pk' AND agentIdentifierValue = ?", userPK).Scan(&agent); err != nil {
 		return err
 	}
-	return w.upsert("MCP.main_userprofile", "user_id = ?", []any{id}, []string{"agent_id"}, []any{agent},
-		map[string]any{"user_id": id, "system_emails": true}, nil)
+	return w.upsert(row{Table: "MCP.main_userprofile", PK: "id", Where: "user_id = ?", Args: []any{id}, Cols: []string{"agent_id"}, Vals: []any{agent},
+		InsertOnly: map[string]any{"user_id": id, "system_emails": true}})
 }
 
 // writer runs upserts that write only what differs, and counts them.
@@ -226,53 +228,73 @@ type writer struct {
 	changes Changes
 }
 
-// upsert makes the row matched by where/args carry cols = vals. A missing row
-// is inserted with insertOnly as well; a differing row is updated with
-// updateAlso as well (lastModified); an equal row is not written at all.
-func (w *writer) upsert(table, where string, args []any, cols []string, vals []any, insertOnly, updateAlso map[string]any) error {
+// row is one upsert: the row matched by Where/Args must carry Cols = Vals.
+type row struct {
+	Table string
+	// PK is the primary key column, given explicitly on insert.
+	PK    string
+	Where string
+	Args  []any
+	Cols  []string
+	Vals  []any
+	// InsertOnly is written with a new row; UpdateAlso with a changed one.
+	InsertOnly, UpdateAlso map[string]any
+}
+
+// upsert inserts a missing row, updates a differing one, and does not write
+// an equal one at all. A new row's key is MAX+1 rather than AUTO_INCREMENT's
+// next value, so that a reset's reseed (after DELETE, which keeps the counter)
+// gives rows the same keys as the first seed, without an ALTER TABLE per
+// table (~20 ms each).
+func (w *writer) upsert(r row) error {
 	var found int
-	q := fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s", table, where)
-	if err := w.tx.QueryRowContext(w.ctx, q, args...).Scan(&found); err != nil {
-		return fmt.Errorf("%s: %w", table, err)
+	q := fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s", r.Table, r.Where)
+	if err := w.tx.QueryRowContext(w.ctx, q, r.Args...).Scan(&found); err != nil {
+		return fmt.Errorf("%s: %w", r.Table, err)
 	}
 	if found == 0 {
-		names, marks, all := append([]string{}, cols...), []string{}, append([]any{}, vals...)
-		for k, v := range insertOnly {
-			names, all = append(names, k), append(all, v)
+		names, all := append([]string{}, r.Cols...), append([]any{}, r.Vals...)
+		for _, k := range slices.Sorted(maps.Keys(r.InsertOnly)) {
+			names, all = append(names, k), append(all, r.InsertOnly[k])
 		}
-		for range names {
-			marks = append(marks, "?")
+		if !slices.Contains(names, r.PK) {
+			var next int64
+			if err := w.tx.QueryRowContext(w.ctx, fmt.Sprintf("SELECT COALESCE(MAX(%s), 0) + 1 FROM %s", r.PK, r.Table)).Scan(&next); err != nil {
+				return fmt.Errorf("%s: %w", r.Table, err)
+			}
+			names, all = append(names, r.PK), append(all, next)
 		}
-		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", table, strings.Join(names, ", "), strings.Join(marks, ", "))
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", ")
+		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", r.Table, strings.Join(names, ", "), marks)
 		if _, err := w.tx.ExecContext(w.ctx, q, all...); err != nil {
-			return fmt.Errorf("%s: %w", table, err)
+			return fmt.Errorf("%s: %w", r.Table, err)
 		}
 		w.changes.Added++
 		return nil
 	}
 	// Compare in SQL, with NULL-safe equality, so types convert as MySQL does.
 	var same []string
-	for _, c := range cols {
+	for _, c := range r.Cols {
 		same = append(same, c+" <=> ?")
 	}
 	var equal int
-	q = fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s AND %s", table, where, strings.Join(same, " AND "))
-	if err := w.tx.QueryRowContext(w.ctx, q, append(append([]any{}, args...), vals...)...).Scan(&equal); err != nil {
-		return fmt.Errorf("%s: %w", table, err)
+	q = fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s AND %s", r.Table, r.Where, strings.Join(same, " AND "))
+	if err := w.tx.QueryRowContext(w.ctx, q, append(append([]any{}, r.Args...), r.Vals...)...).Scan(&equal); err != nil {
+		return fmt.Errorf("%s: %w", r.Table, err)
 	}
 	if equal > 0 {
 		return nil
 	}
 	sets, all := []string{}, []any{}
-	for i, c := range cols {
-		sets, all = append(sets, c+" = ?"), append(all, vals[i])
+	for i, c := range r.Cols {
+		sets, all = append(sets, c+" = ?"), append(all, r.Vals[i])
 	}
-	for k, v := range updateAlso {
-		sets, all = append(sets, k+" = ?"), append(all, v)
+	for _, k := range slices.Sorted(maps.Keys(r.UpdateAlso)) {
+		sets, all = append(sets, k+" = ?"), append(all, r.UpdateAlso[k])
 	}
-	q = fmt.Sprintf("UPDATE %s SET %s WHERE %s", table, strings.Join(sets, ", "), where)
-	if _, err := w.tx.ExecContext(w.ctx, q, append(all, args...)...); err != nil {
-		return fmt.Errorf("%s: %w", table, err)
+	q = fmt.Sprintf("UPDATE %s SET %s WHERE %s", r.Table, strings.Join(sets, ", "), r.Where)
+	if _, err := w.tx.ExecContext(w.ctx, q, append(all, r.Args...)...); err != nil {
+		return fmt.Errorf("%s: %w", r.Table, err)
 	}
 	w.changes.Updated++
 	return nil
