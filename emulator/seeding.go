@@ -15,15 +15,16 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wellcomecollection/devstack/emulator/seed"
+	"github.com/wellcomecollection/devstack/fixtures"
 )
 
 // loadFixtures reads and validates the fixtures before anything is written;
 // a bad fixture is bad input.
 func loadFixtures(cfg Config) (*seed.Fixtures, error) {
 	fx, err := seed.Load(cfg.Fixtures)
-	var se *seed.Error
-	if errors.As(err, &se) {
-		return nil, usageError("%v", se)
+	var fe *fixtures.Error
+	if errors.As(err, &fe) {
+		return nil, usageError("%v", fe)
 	}
 	if err != nil {
 		return nil, envError(err, "cannot read fixtures: %v", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -17,19 +18,15 @@ func newEnv(a *app) *cobra.Command {
   eval "$(devstack env --format shell)"
   devstack env --network > app.env   # for containers on the stack's network`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("format") && a.output == "json" {
 				format = "json"
 			}
-			if _, err := emulator.FormatEnv(nil, format); err != nil {
-				return err
-			}
-			cfg, e, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			vars, err := emulator.Env(cmd.Context(), e, cfg, emulator.EnvOptions{Network: network})
+			_, err := emulator.FormatEnv(nil, format)
+			return err
+		},
+		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
+			vars, err := emulator.Env(ctx, e, cfg, emulator.EnvOptions{Network: network})
 			if err != nil {
 				return err
 			}
@@ -39,7 +36,7 @@ func newEnv(a *app) *cobra.Command {
 			}
 			fmt.Fprint(a.stdout, out)
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&format, "format", "dotenv", "dotenv, shell or json")
 	cmd.Flags().BoolVar(&network, "network", false, "in-network addresses (mysql:3306, redis:6379)")

@@ -118,3 +118,18 @@ func (a *app) connect(ctx context.Context) (emulator.Config, *emulator.Engine, e
 	e, err := emulator.Connect(ctx)
 	return cfg, e, err
 }
+
+// engineRun is a command body that needs the config and Docker.
+type engineRun func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error
+
+// withEngine makes f a cobra RunE: it connects, runs f, and lets go of Docker.
+func (a *app) withEngine(f engineRun) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		cfg, e, err := a.connect(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		return f(cmd.Context(), cfg, e)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -14,9 +15,9 @@ func newSeed(a *app) *cobra.Command {
 		Use:   "seed",
 		Short: "Re-apply the fixtures (--reset: wipe app data first)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.seed(cmd, reset)
-		},
+		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
+			return a.seed(ctx, cfg, e, reset)
+		}),
 	}
 	// Destructive: no environment equivalent, it must be typed.
 	cmd.Flags().BoolVar(&reset, "reset", false, "empty the app tables, Redis and the shared directory first")
@@ -28,19 +29,14 @@ func newReset(a *app) *cobra.Command {
 		Use:   "reset",
 		Short: "Back to the freshly seeded state, fast",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.seed(cmd, true)
-		},
+		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
+			return a.seed(ctx, cfg, e, true)
+		}),
 	}
 }
 
-func (a *app) seed(cmd *cobra.Command, reset bool) error {
-	cfg, e, err := a.connect(cmd.Context())
-	if err != nil {
-		return err
-	}
-	defer e.Close()
-	r, err := emulator.Seed(cmd.Context(), e, cfg, emulator.SeedOptions{Reset: reset, Progress: a.stderr})
+func (a *app) seed(ctx context.Context, cfg emulator.Config, e *emulator.Engine, reset bool) error {
+	r, err := emulator.Seed(ctx, e, cfg, emulator.SeedOptions{Reset: reset, Progress: a.stderr})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
@@ -14,18 +15,13 @@ func newStatus(a *app) *cobra.Command {
 		Use:   "status",
 		Short: "Show services, state, health and endpoints",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, e, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			r, err := emulator.Status(cmd.Context(), e, cfg)
+		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
+			r, err := emulator.Status(ctx, e, cfg)
 			if err != nil {
 				return err
 			}
 			return a.printStatus(r, false)
-		},
+		}),
 	}
 }
 

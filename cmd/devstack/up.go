@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 	"github.com/wellcomecollection/devstack/emulator"
 )
@@ -10,17 +12,12 @@ func newUp(a *app) *cobra.Command {
 		Use:   "up",
 		Short: "Bring the stack up (idempotent) and print its endpoints",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, e, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			r, err := emulator.Up(cmd.Context(), e, cfg, emulator.UpOptions{Progress: a.stderr})
+		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
+			r, err := emulator.Up(ctx, e, cfg, emulator.UpOptions{Progress: a.stderr})
 			if err != nil {
 				return err
 			}
 			return a.printStatus(r, true)
-		},
+		}),
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -28,13 +29,8 @@ func newUsersList(a *app) *cobra.Command {
 		Use:   "list",
 		Short: "List users of both services",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, e, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			rows, err := emulator.ListUsers(cmd.Context(), e, cfg)
+		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
+			rows, err := emulator.ListUsers(ctx, e, cfg)
 			if err != nil {
 				return err
 			}
@@ -47,7 +43,7 @@ func newUsersList(a *app) *cobra.Command {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%t\t%s\n", r.Service, r.Username, r.Email, r.Superuser, r.Active, r.APIKey)
 			}
 			return w.Flush()
-		},
+		}),
 	}
 }
 
@@ -61,22 +57,18 @@ func newUsersAdd(a *app) *cobra.Command {
 		Example: `  devstack users add --username alice --email alice@example.org
   printf '%s' "$PW" | devstack users add --service storage --username bot --email bot@example.org --password-stdin --api-key KEY`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if passwordStdin {
-				p, err := a.readPassword()
-				if err != nil {
-					return err
-				}
-				u.Password = p
+		PreRunE: func(*cobra.Command, []string) error {
+			if !passwordStdin {
+				return nil
 			}
+			p, err := a.readPassword()
+			u.Password = p
+			return err
+		},
+		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
 			generated := u.Password == ""
-			cfg, e, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer e.Close()
 			u.Active = true
-			added, err := emulator.AddUser(cmd.Context(), e, cfg, service, u)
+			added, err := emulator.AddUser(ctx, e, cfg, service, u)
 			if err != nil {
 				return err
 			}
@@ -85,7 +77,7 @@ func newUsersAdd(a *app) *cobra.Command {
 				fmt.Fprintf(a.stdout, "password: %s   (shown once)\n", added.Password)
 			}
 			return nil
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&service, "service", seed.Dashboard, "dashboard or storage")
@@ -121,18 +113,13 @@ func newUsersRemove(a *app) *cobra.Command {
 		Use:   "remove",
 		Short: "Remove a user and its API key, profile and agent",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, e, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			if err := emulator.RemoveUser(cmd.Context(), e, cfg, service, username); err != nil {
+		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
+			if err := emulator.RemoveUser(ctx, e, cfg, service, username); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "removed %s user %s\n", service, username)
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&service, "service", seed.Dashboard, "dashboard or storage")
 	cmd.Flags().StringVar(&username, "username", "", "username (required)")

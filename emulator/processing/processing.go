@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wellcomecollection/devstack/fixtures"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -117,25 +118,6 @@ type File struct {
 	Data []byte
 }
 
-// Error is a configuration that cannot be used: it names the file, the line
-// when there is one, and what is wrong.
-type Error struct {
-	Path string
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
-	}
-	return e.Path + ": " + e.Msg
-}
-
-func errAt(path string, n *yaml.Node, format string, args ...any) error {
-	return &Error{Path: path, Line: n.Line, Msg: fmt.Sprintf(format, args...)}
-}
-
 // source is one file as written: its own choices, nil meaning "remove the
 // inherited one".
 type source struct {
@@ -155,7 +137,7 @@ func Load(files []File) (map[string]Config, error) {
 			return nil, err
 		}
 		if prev, dup := l.srcs[f.Name]; dup {
-			return nil, &Error{Path: f.Path, Msg: fmt.Sprintf("config %q is also defined by %s", f.Name, prev.file.Path)}
+			return nil, &fixtures.Error{Path: f.Path, Msg: fmt.Sprintf("config %q is also defined by %s", f.Name, prev.file.Path)}
 		}
 		l.srcs[f.Name] = s
 		l.names = append(l.names, f.Name)
@@ -171,11 +153,11 @@ func Load(files []File) (map[string]Config, error) {
 
 func parse(f File) (*source, error) {
 	if !configName.MatchString(f.Name) {
-		return nil, &Error{Path: f.Path, Msg: fmt.Sprintf("config name %q must be 1 to 16 letters, digits or underscores, as Archivematica's dashboard requires", f.Name)}
+		return nil, &fixtures.Error{Path: f.Path, Msg: fmt.Sprintf("config name %q must be 1 to 16 letters, digits or underscores, as Archivematica's dashboard requires", f.Name)}
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(f.Data, &doc); err != nil {
-		e := &Error{Path: f.Path, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		e := &fixtures.Error{Path: f.Path, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 			e.Line, _ = strconv.Atoi(m[1])
 			e.Msg = "invalid YAML: " + m[2]
@@ -188,19 +170,19 @@ func parse(f File) (*source, error) {
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return nil, errAt(f.Path, root, "a processing config must be a mapping with extends and choices")
+		return nil, fixtures.ErrorAt(f.Path, root, "a processing config must be a mapping with extends and choices")
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		if seen[k.Value] {
-			return nil, errAt(f.Path, k, "%q given twice", k.Value)
+			return nil, fixtures.ErrorAt(f.Path, k, "%q given twice", k.Value)
 		}
 		seen[k.Value] = true
 		switch k.Value {
 		case "extends":
 			if v.Kind != yaml.ScalarNode {
-				return nil, errAt(f.Path, v, "extends must be a config name")
+				return nil, fixtures.ErrorAt(f.Path, v, "extends must be a config name")
 			}
 			if v.Tag != "!!null" {
 				s.extends, s.extendsLine = v.Value, v.Line
@@ -210,7 +192,7 @@ func parse(f File) (*source, error) {
 				return nil, err
 			}
 		default:
-			return nil, errAt(f.Path, k, "unknown key %q (valid: extends, choices)", k.Value)
+			return nil, fixtures.ErrorAt(f.Path, k, "unknown key %q (valid: extends, choices)", k.Value)
 		}
 	}
 	return s, nil
@@ -222,7 +204,7 @@ func (s *source) parseChoices(n *yaml.Node) error {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		return errAt(path, n, "choices must be a mapping of field: choice")
+		return fixtures.ErrorAt(path, n, "choices must be a mapping of field: choice")
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -232,20 +214,20 @@ func (s *source) parseChoices(n *yaml.Node) error {
 			for _, f := range fields {
 				names = append(names, f.Name)
 			}
-			return errAt(path, k, "unknown field %q (valid: %s)", k.Value, strings.Join(names, ", "))
+			return fixtures.ErrorAt(path, k, "unknown field %q (valid: %s)", k.Value, strings.Join(names, ", "))
 		}
 		if _, dup := s.choices[k.Value]; dup {
-			return errAt(path, k, "field %q given twice", k.Value)
+			return fixtures.ErrorAt(path, k, "field %q given twice", k.Value)
 		}
 		if v.Kind != yaml.ScalarNode {
-			return errAt(path, v, "%s: the choice must be a single value (valid: %s)", k.Value, f.valid())
+			return fixtures.ErrorAt(path, v, "%s: the choice must be a single value (valid: %s)", k.Value, f.valid())
 		}
 		if v.Tag == "!!null" {
 			s.choices[k.Value] = nil
 			continue
 		}
 		if !f.accepts(v.Value) {
-			return errAt(path, v, "%s: unknown choice %q (valid: %s)", k.Value, v.Value, f.valid())
+			return fixtures.ErrorAt(path, v, "%s: unknown choice %q (valid: %s)", k.Value, v.Value, f.valid())
 		}
 		value := v.Value
 		s.choices[k.Value] = &value
@@ -270,11 +252,11 @@ func (l *loader) resolve(name string, chain []string) (Config, error) {
 	c := Config{Name: name, Choices: map[string]string{}}
 	if s.extends != "" {
 		if _, ok := l.srcs[s.extends]; !ok {
-			return Config{}, &Error{Path: s.file.Path, Line: s.extendsLine, Msg: fmt.Sprintf("extends unknown config %q (known: %s)", s.extends, strings.Join(l.names, ", "))}
+			return Config{}, &fixtures.Error{Path: s.file.Path, Line: s.extendsLine, Msg: fmt.Sprintf("extends unknown config %q (known: %s)", s.extends, strings.Join(l.names, ", "))}
 		}
 		if i := slices.Index(chain, s.extends); i >= 0 {
 			loop := append(slices.Clone(chain[i:]), s.extends)
-			return Config{}, &Error{Path: s.file.Path, Line: s.extendsLine, Msg: "extends loop: " + strings.Join(loop, " -> ")}
+			return Config{}, &fixtures.Error{Path: s.file.Path, Line: s.extendsLine, Msg: "extends loop: " + strings.Join(loop, " -> ")}
 		}
 		base, err := l.resolve(s.extends, chain)
 		if err != nil {

@@ -11,9 +11,9 @@ import (
 	"testing"
 )
 
-// fixtures reads fixtures/processing from disk, named the way the seeder
+// fixtureFiles reads fixtures/processing from disk, named the way the seeder
 // names them: the path below that folder without ".yaml".
-func fixtures(t *testing.T) []File {
+func fixtureFiles(t *testing.T) []File {
 	t.Helper()
 	root := "../../fixtures/processing"
 	var files []File
@@ -35,7 +35,7 @@ func fixtures(t *testing.T) []File {
 
 func loadFixtures(t *testing.T) map[string]Config {
 	t.Helper()
-	configs, err := Load(fixtures(t))
+	configs, err := Load(fixtureFiles(t))
 	if err != nil {
 		t.Fatal(err)
 	}

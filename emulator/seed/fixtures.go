@@ -95,7 +95,7 @@ func readLayout(src Source) ([]string, error) {
 			continue
 		}
 		if path.IsAbs(d) || path.Clean(d) != d || d == "." || strings.HasPrefix(d, "..") || strings.HasPrefix(d, "-") {
-			return nil, &Error{Path: p, Line: line, Msg: "\"" + d + "\" is not a clean relative folder path"}
+			return nil, &fixtures.Error{Path: p, Line: line, Msg: "\"" + d + "\" is not a clean relative folder path"}
 		}
 		dirs = append(dirs, d)
 	}
@@ -127,13 +127,13 @@ func parseSchema(p, db string, data []byte) (Schema, error) {
 		cur.Reset()
 		m := createTable.FindStringSubmatch(stmt)
 		if m == nil {
-			return s, &Error{Path: p, Line: start, Msg: "only CREATE TABLE IF NOT EXISTS statements are allowed"}
+			return s, &fixtures.Error{Path: p, Line: start, Msg: "only CREATE TABLE IF NOT EXISTS statements are allowed"}
 		}
 		s.Tables = append(s.Tables, m[1])
 		s.Statements = append(s.Statements, stmt)
 	}
 	if cur.Len() > 0 {
-		return s, &Error{Path: p, Line: start, Msg: "statement does not end with ;"}
+		return s, &fixtures.Error{Path: p, Line: start, Msg: "statement does not end with ;"}
 	}
 	return s, nil
 }
@@ -163,7 +163,7 @@ func processingFiles(src Source) ([]File, error) {
 	}
 	if src.Dir != "" {
 		if err := collect(os.DirFS(src.Dir)); err != nil {
-			return nil, &Error{Path: src.Dir, Msg: err.Error()}
+			return nil, &fixtures.Error{Path: src.Dir, Msg: err.Error()}
 		}
 	}
 	var files []processing.File
@@ -175,10 +175,6 @@ func processingFiles(src Source) ([]File, error) {
 		files = append(files, processing.File{Name: strings.TrimSuffix(strings.TrimPrefix(n, "processing/"), ".yaml"), Path: p, Data: data})
 	}
 	configs, err := processing.Load(files)
-	var pe *processing.Error
-	if errors.As(err, &pe) {
-		return nil, &Error{Path: pe.Path, Line: pe.Line, Msg: pe.Msg}
-	}
 	if err != nil {
 		return nil, err
 	}

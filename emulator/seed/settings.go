@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/wellcomecollection/devstack/fixtures"
 )
 
 // Settings are the dashboard settings and the organisation the pipeline is
@@ -59,7 +61,7 @@ func parseSettings(path string, data []byte, users Users) (Settings, error) {
 	}
 	dashNode := top["dashboard"]
 	if dashNode == nil {
-		return s, errAt(path, root, "dashboard settings are missing (need %s)", strings.Join(requiredFields, ", "))
+		return s, fixtures.ErrorAt(path, root, "dashboard settings are missing (need %s)", strings.Join(requiredFields, ", "))
 	}
 	dash, err := fields(path, "dashboard", dashNode)
 	if err != nil {
@@ -70,9 +72,9 @@ func parseSettings(path string, data []byte, users Users) (Settings, error) {
 		name := k.Value
 		switch {
 		case !settingName.MatchString(name):
-			return s, errAt(path, k, "setting name %q is invalid: use lower-case letters, digits and _", name)
+			return s, fixtures.ErrorAt(path, k, "setting name %q is invalid: use lower-case letters, digits and _", name)
 		case name == settingDashboardUUID || name == settingSSKey:
-			return s, errAt(path, k, "%s is set by devstack (the stack's UUID; the storage user's API key), remove it", name)
+			return s, fixtures.ErrorAt(path, k, "%s is set by devstack (the stack's UUID; the storage user's API key), remove it", name)
 		}
 		v, err := scalar(path, name, dash)
 		if err != nil {
@@ -82,14 +84,14 @@ func parseSettings(path string, data []byte, users Users) (Settings, error) {
 	}
 	for _, req := range requiredFields {
 		if _, ok := dash[req]; !ok {
-			return s, errAt(path, dashNode, "dashboard setting %s is missing", req)
+			return s, fixtures.ErrorAt(path, dashNode, "dashboard setting %s is missing", req)
 		}
 	}
 	if v := s.value("checksum_type"); !slices.Contains(checksumTypes, v) {
-		return s, errAt(path, dash["checksum_type"], "checksum_type %q is not one of %s", v, strings.Join(checksumTypes, ", "))
+		return s, fixtures.ErrorAt(path, dash["checksum_type"], "checksum_type %q is not one of %s", v, strings.Join(checksumTypes, ", "))
 	}
 	if ssUser := s.value(settingSSUser); !slices.ContainsFunc(users.Storage, func(u User) bool { return u.Username == ssUser }) {
-		return s, errAt(path, dash[settingSSUser], "storage_service_user %q is not a storage user in users.yaml", ssUser)
+		return s, fixtures.ErrorAt(path, dash[settingSSUser], "storage_service_user %q is not a storage user in users.yaml", ssUser)
 	}
 	return s, nil
 }

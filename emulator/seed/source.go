@@ -2,7 +2,6 @@ package seed
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -27,34 +26,11 @@ func (s Source) Read(name string) (data []byte, path string, err error) {
 			return data, p, nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
-			return nil, p, &Error{Path: p, Msg: err.Error()}
+			return nil, p, &fixtures.Error{Path: p, Msg: err.Error()}
 		}
 	}
 	data, err = fixtures.FS.ReadFile(name)
 	return data, "fixtures/" + name, err
-}
-
-// Error is a fixture that cannot be used: it names the file, the line when
-// there is one, and what is wrong.
-type Error struct {
-	Path string
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
-	}
-	return e.Path + ": " + e.Msg
-}
-
-func errAt(path string, n *yaml.Node, format string, args ...any) error {
-	line := 0
-	if n != nil {
-		line = n.Line
-	}
-	return &Error{Path: path, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
 // parseYAML reads a YAML document into its root node; an empty file is an
@@ -62,7 +38,7 @@ func errAt(path string, n *yaml.Node, format string, args ...any) error {
 func parseYAML(path string, data []byte) (*yaml.Node, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &Error{Path: path, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, &fixtures.Error{Path: path, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	if len(doc.Content) == 0 {
 		return &yaml.Node{Kind: yaml.MappingNode}, nil
@@ -74,16 +50,16 @@ func parseYAML(path string, data []byte) (*yaml.Node, error) {
 // the values by key. Unknown keys are errors that list the allowed ones.
 func fields(path, what string, n *yaml.Node, allowed ...string) (map[string]*yaml.Node, error) {
 	if n.Kind != yaml.MappingNode {
-		return nil, errAt(path, n, "%s must be a mapping", what)
+		return nil, fixtures.ErrorAt(path, n, "%s must be a mapping", what)
 	}
 	out := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if len(allowed) > 0 && !slices.Contains(allowed, k.Value) {
-			return nil, errAt(path, k, "unknown field %q in %s (valid: %s)", k.Value, what, strings.Join(allowed, ", "))
+			return nil, fixtures.ErrorAt(path, k, "unknown field %q in %s (valid: %s)", k.Value, what, strings.Join(allowed, ", "))
 		}
 		if _, dup := out[k.Value]; dup {
-			return nil, errAt(path, k, "%s: %q given twice", what, k.Value)
+			return nil, fixtures.ErrorAt(path, k, "%s: %q given twice", what, k.Value)
 		}
 		out[k.Value] = v
 	}
@@ -97,7 +73,7 @@ func scalar(path, key string, m map[string]*yaml.Node) (string, error) {
 		return "", nil
 	}
 	if n.Kind != yaml.ScalarNode {
-		return "", errAt(path, n, "%s must be a single value", key)
+		return "", fixtures.ErrorAt(path, n, "%s must be a single value", key)
 	}
 	return n.Value, nil
 }
@@ -114,5 +90,5 @@ func boolean(path, key string, m map[string]*yaml.Node, def bool) (bool, error) 
 	case "false":
 		return false, nil
 	}
-	return false, errAt(path, n, "%s must be true or false, not %q", key, n.Value)
+	return false, fixtures.ErrorAt(path, n, "%s must be true or false, not %q", key, n.Value)
 }

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/wellcomecollection/devstack/fixtures"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -54,7 +55,7 @@ func parseUsers(path string, data []byte) (Users, error) {
 	}
 	if n, ok := top["password_iterations"]; ok {
 		if u.Iterations, err = strconv.Atoi(n.Value); err != nil || u.Iterations < 1000 {
-			return u, errAt(path, n, "password_iterations must be a whole number of at least 1000, not %q", n.Value)
+			return u, fixtures.ErrorAt(path, n, "password_iterations must be a whole number of at least 1000, not %q", n.Value)
 		}
 	}
 	for _, svc := range []string{Dashboard, Storage} {
@@ -63,7 +64,7 @@ func parseUsers(path string, data []byte) (Users, error) {
 			continue
 		}
 		if n.Kind != yaml.SequenceNode {
-			return u, errAt(path, n, "%s must be a list of users", svc)
+			return u, fixtures.ErrorAt(path, n, "%s must be a list of users", svc)
 		}
 		seen := map[string]int{}
 		for _, item := range n.Content {
@@ -72,7 +73,7 @@ func parseUsers(path string, data []byte) (Users, error) {
 				return u, err
 			}
 			if line, dup := seen[user.Username]; dup {
-				return u, errAt(path, item, "duplicate %s user %q (first at line %d)", svc, user.Username, line)
+				return u, fixtures.ErrorAt(path, item, "duplicate %s user %q (first at line %d)", svc, user.Username, line)
 			}
 			seen[user.Username] = item.Line
 			if svc == Dashboard {
@@ -107,7 +108,7 @@ func parseUser(path, svc string, n *yaml.Node) (User, error) {
 		if v, ok := m[key]; ok {
 			at = v
 		}
-		return errAt(path, at, format, args...)
+		return fixtures.ErrorAt(path, at, format, args...)
 	})
 }
 
