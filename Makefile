@@ -48,4 +48,4 @@ vet:
 # Seed and reset times on a running stack, with medians and ratios against an
 # exec round trip measured in the same run.
 bench: docker
-	@$(IMAGES); $(TEST_ENV) go test -run '^$$' -bench . -benchtime 20x -timeout 10m ./emulator/
+	@$(IMAGES); $(TEST_ENV) go test -run '^$$' -bench . -benchtime 20x -timeout 10m ./emulator/ ./emulator/devstacktest/

@@ -12,12 +12,19 @@ import (
 )
 
 func newDown(a *app) *cobra.Command {
-	var volumes, yes bool
+	var volumes, yes, all bool
 	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Remove containers and network; keep volumes (--volumes purges data too)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if all {
+				// An everyday stack goes only by naming it.
+				if cmd.Flags().Changed("project") {
+					return usage("--all removes every throw-away stack and names none: drop -p, or drop --all to remove project %s", a.project)
+				}
+				return a.prune(cmd, emulator.PruneOptions{All: true})
+			}
 			cfg, err := a.config()
 			if err != nil {
 				return err
@@ -38,6 +45,7 @@ func newDown(a *app) *cobra.Command {
 	// Destructive flags have no environment equivalent: they must be typed.
 	cmd.Flags().BoolVar(&volumes, "volumes", false, "also delete the stack's volumes (its data)")
 	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&all, "all", false, "remove every throw-away stack (devstack run, the Go harness) with its data, in use or not; everyday stacks stay")
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"encoding/xml"
 	"fmt"
@@ -449,5 +450,60 @@ func TestBadFixturesAreRefusedBeforeWriting(t *testing.T) {
 	}
 	if d := diffState(before, s.state()); len(d) > 0 {
 		t.Errorf("bad fixtures changed the stack:\n%s", strings.Join(d, "\n"))
+	}
+}
+
+// With `schema: none` the apps migrate their own tables: up waits for them,
+// seed fills them, and reset empties only the tables devstack knows.
+func TestSchemaNoneSeedsTheAppsTables(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, "DEVSTACK_SCHEMA=none")
+	up := s.mustRun("up")
+	if !strings.Contains(up.stderr, "run the apps' migrations, then `devstack seed`") {
+		t.Errorf("up did not say to migrate first:\n%s", up.stderr)
+	}
+	db := s.root()
+	var n int
+	must(t, db.QueryRow("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'MCP'").Scan(&n))
+	if n != 0 {
+		t.Fatalf("schema none created %d tables in MCP", n)
+	}
+	if r := s.run("seed"); r.code != 1 || !strings.Contains(r.stderr, "migrations") {
+		t.Errorf("seed before migrations: exit %d %s", r.code, r.stderr)
+	}
+
+	// What the apps' migrations would make, django_migrations included.
+	for _, d := range []string{"MCP", "SS"} {
+		data, err := os.ReadFile("../../fixtures/schema/" + d + ".sql")
+		must(t, err)
+		conn, err := db.Conn(context.Background())
+		must(t, err)
+		_, err = conn.ExecContext(context.Background(), "USE "+d)
+		must(t, err)
+		for _, stmt := range strings.Split(string(data), ";\n") {
+			if strings.Contains(stmt, "CREATE TABLE") {
+				_, err := conn.ExecContext(context.Background(), stmt)
+				must(t, err)
+			}
+		}
+		_, err = conn.ExecContext(context.Background(), "CREATE TABLE django_migrations (id int AUTO_INCREMENT PRIMARY KEY, app varchar(255), name varchar(255), applied datetime(6))")
+		must(t, err)
+		_, err = conn.ExecContext(context.Background(), "INSERT INTO django_migrations (app, name, applied) VALUES ('main', '0001_initial', NOW(6))")
+		must(t, err)
+		conn.Close()
+	}
+	if r := s.mustRun("seed"); !strings.Contains(r.stdout, "15 rows added") {
+		t.Errorf("seed after migrations: %s", r.stdout)
+	}
+	s.mustRun("reset")
+	for _, d := range []string{"MCP", "SS"} {
+		must(t, db.QueryRow("SELECT COUNT(*) FROM "+d+".django_migrations").Scan(&n))
+		if n != 1 {
+			t.Errorf("reset touched %s.django_migrations: %d rows", d, n)
+		}
+	}
+	must(t, db.QueryRow("SELECT COUNT(*) FROM MCP.auth_user").Scan(&n))
+	if n != 1 {
+		t.Errorf("auth_user after reset: %d rows", n)
 	}
 }

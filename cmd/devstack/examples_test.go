@@ -1,0 +1,20 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// The README's Python example, run the way it says: under `devstack run`.
+func TestPythonExampleUnderRun(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(binary, "run", "--", "/usr/bin/python3", "-m", "unittest", "-v", "examples/python/test_stack.py")
+	cmd.Dir = "../.."
+	cmd.Env = os.Environ()
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Ran 3 tests") || !strings.Contains(string(out), "\nOK") {
+		t.Fatalf("python example: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/wellcomecollection/devstack/emulator"
+)
+
+func newLs(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "ls",
+		Short: "List every devstack stack on this Docker host (-o json)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := emulator.Connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			stacks, err := emulator.ListStacks(cmd.Context(), e)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(stacks)
+			}
+			if len(stacks) == 0 {
+				fmt.Fprintln(a.stdout, "no stacks; `devstack up` makes one")
+				return nil
+			}
+			w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "PROJECT\tSTATE\tAGE\tOWNER")
+			for _, s := range stacks {
+				owner := "-"
+				if s.Ephemeral {
+					owner = s.Owner
+					if !s.OwnerAlive {
+						owner += " (gone: devstack prune removes it)"
+					}
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", s.Project, s.State, s.Age(), owner)
+			}
+			return w.Flush()
+		},
+	}
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/wellcomecollection/devstack/emulator"
+)
+
+func newPrune(a *app) *cobra.Command {
+	var olderThan time.Duration
+	cmd := &cobra.Command{
+		Use:   "prune",
+		Short: "Remove throw-away stacks whose owner process is gone (--older-than: by age)",
+		Long: `Prune removes throw-away stacks (made by devstack run and the Go harness) with
+their data: by default those whose owning process has died, with --older-than
+those older than the duration whether or not their owner lives. Everyday stacks
+are never pruned.`,
+		Example: `  devstack prune
+  devstack prune --older-than 24h`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if olderThan < 0 {
+				return usage("--older-than must not be negative, got %v", olderThan)
+			}
+			return a.prune(cmd, emulator.PruneOptions{OlderThan: olderThan})
+		},
+	}
+	cmd.Flags().DurationVar(&olderThan, "older-than", 0, "remove throw-away stacks older than this (e.g. 2h), owner alive or not")
+	return cmd
+}
+
+// prune removes the stacks opts select and prints their projects, one a line
+// or one JSON array.
+func (a *app) prune(cmd *cobra.Command, opts emulator.PruneOptions) error {
+	e, err := emulator.Connect(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	opts.Progress = a.stderr
+	removed, err := emulator.Prune(cmd.Context(), e, opts)
+	if removed == nil { // the stacks could not even be listed
+		return err
+	}
+	if a.output == "json" {
+		if jerr := json.NewEncoder(a.stdout).Encode(removed); jerr != nil {
+			return jerr
+		}
+	} else {
+		for _, p := range removed {
+			fmt.Fprintln(a.stdout, p)
+		}
+		if len(removed) == 0 && err == nil {
+			fmt.Fprintln(a.stderr, "no throw-away stacks to remove")
+		}
+	}
+	return err
+}

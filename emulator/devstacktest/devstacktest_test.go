@@ -1,0 +1,223 @@
+package devstacktest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/seed"
+)
+
+// leftovers lists the containers, networks and volumes labelled for project.
+func leftovers(t testing.TB, project string) []string {
+	t.Helper()
+	e, err := emulator.Connect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx := context.Background()
+	f := make(client.Filters).Add("label", emulator.LabelProject+"="+project)
+	var out []string
+	cs, err := e.Client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs.Items {
+		out = append(out, "container "+c.Names[0])
+	}
+	ns, err := e.Client.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range ns.Items {
+		out = append(out, "network "+n.Name)
+	}
+	vs, err := e.Client.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs.Items {
+		out = append(out, "volume "+v.Name)
+	}
+	return out
+}
+
+func TestFourParallelStacksAreIsolatedAndRemoved(t *testing.T) {
+	var mu sync.Mutex
+	var projects, ports []string
+	t.Run("stacks", func(t *testing.T) {
+		for i := range 4 {
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				t.Parallel()
+				s := Start(t)
+				env := s.Env()
+				var one int
+				if err := s.MySQL(t, "MCP").QueryRow("SELECT 1").Scan(&one); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Redis(t).Ping(context.Background()).Err(); err != nil {
+					t.Fatal(err)
+				}
+				labels := leftovers(t, s.Project)
+				if len(labels) != 7 {
+					t.Errorf("stack %s has %d labelled resources, want 7: %v", s.Project, len(labels), labels)
+				}
+				mu.Lock()
+				projects = append(projects, s.Project)
+				ports = append(ports, env["MYSQL_PORT"], env["REDIS_PORT"])
+				mu.Unlock()
+			})
+		}
+	})
+	if len(projects) != 4 || len(slices.Compact(slices.Sorted(slices.Values(projects)))) != 4 {
+		t.Fatalf("projects: %v", projects)
+	}
+	if len(slices.Compact(slices.Sorted(slices.Values(ports)))) != 8 {
+		t.Errorf("ports clash: %v", ports)
+	}
+	for _, p := range projects {
+		if left := leftovers(t, p); len(left) > 0 {
+			t.Errorf("%s left %v", p, left)
+		}
+	}
+}
+
+func TestResetRestoresRowsKeysAndFiles(t *testing.T) {
+	t.Parallel()
+	s := Start(t, WithUsers(seed.Dashboard, seed.User{Username: "tester", Email: "tester@example.org", Password: "pw", APIKey: "tester-key"}))
+	db := s.MySQL(t, "MCP")
+	rdb := s.Redis(t)
+	ctx := context.Background()
+	if _, err := db.Exec("INSERT INTO SIPs (sipUUID, createdTime, hidden, sipType, dirUUIDs, status) VALUES ('22222222-2222-2222-2222-222222222222', NOW(6), 0, 'SIP', 0, 0)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("DELETE FROM auth_user WHERE username = 'tester'"); err == nil {
+		t.Log("deleted tester (no FK from a profile would stop it)")
+	}
+	if err := rdb.Set(ctx, "job:1", "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.WriteFile(t, "watchedDirectories/activeTransfers/standardTransfer/t1/a.txt", []byte("hello"))
+	if got := string(s.ReadFile(t, "watchedDirectories/activeTransfers/standardTransfer/t1/a.txt")); got != "hello" {
+		t.Fatalf("read back %q", got)
+	}
+
+	s.Reset(t)
+
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM SIPs").Scan(&n); err != nil || n != 0 {
+		t.Errorf("SIPs after reset: %d %v", n, err)
+	}
+	var users []string
+	rows, err := db.Query("SELECT username FROM auth_user ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var u string
+		_ = rows.Scan(&u)
+		users = append(users, u)
+	}
+	rows.Close()
+	if strings.Join(users, ",") != "admin,tester" {
+		t.Errorf("users after reset: %v (want the fixture's admin and the extra tester)", users)
+	}
+	if k, err := rdb.DBSize(ctx).Result(); err != nil || k != 0 {
+		t.Errorf("redis keys after reset: %d %v", k, err)
+	}
+	if _, err := s.h.ReadFile(ctx, "watchedDirectories/activeTransfers/standardTransfer/t1/a.txt"); err == nil {
+		t.Error("file survived reset")
+	}
+	if cfg := s.ReadFile(t, "sharedMicroServiceTasksConfigs/processingMCPConfigs/defaultProcessingMCP.xml"); !bytes.Contains(cfg, []byte("<processingMCP>")) {
+		t.Error("processing config missing after reset")
+	}
+}
+
+// Helper tests: run only as a child `go test` by the test below, to prove a
+// failing or panicking test still removes its stack.
+func TestHelperFailing(t *testing.T) {
+	if os.Getenv("DEVSTACKTEST_CHILD") != "fail" {
+		t.Skip("run by TestFailingAndPanickingTestsLeaveNothing")
+	}
+	s := Start(t)
+	fmt.Println("PROJECT", s.Project)
+	t.Fatal("failing on purpose")
+}
+
+func TestHelperPanicking(t *testing.T) {
+	if os.Getenv("DEVSTACKTEST_CHILD") != "panic" {
+		t.Skip("run by TestFailingAndPanickingTestsLeaveNothing")
+	}
+	s := Start(t)
+	fmt.Println("PROJECT", s.Project)
+	panic("panicking on purpose")
+}
+
+func TestFailingAndPanickingTestsLeaveNothing(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"fail", "panic"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			name := map[string]string{"fail": "TestHelperFailing", "panic": "TestHelperPanicking"}[mode]
+			cmd := exec.Command("go", "test", "-count=1", "-v", "-run", "^"+name+"$", ".")
+			cmd.Env = append(os.Environ(), "DEVSTACKTEST_CHILD="+mode)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("child test passed:\n%s", out)
+			}
+			var project string
+			sc := bufio.NewScanner(bytes.NewReader(out))
+			for sc.Scan() {
+				if m := regexp.MustCompile(`^PROJECT (\S+)`).FindStringSubmatch(sc.Text()); m != nil {
+					project = m[1]
+				}
+			}
+			if project == "" {
+				t.Fatalf("child made no stack:\n%s", out)
+			}
+			if left := leftovers(t, project); len(left) > 0 {
+				t.Errorf("a %sing test left %v", mode, left)
+			}
+		})
+	}
+}
+
+// BenchmarkReset reports Reset's median against a MySQL round trip measured
+// in the same run.
+func BenchmarkReset(b *testing.B) {
+	s := Start(b)
+	db := s.MySQL(b, "MCP")
+	var resets, trips []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		var one int
+		if err := db.QueryRow("SELECT 1").Scan(&one); err != nil {
+			b.Fatal(err)
+		}
+		trips = append(trips, time.Since(t0))
+		t0 = time.Now()
+		s.Reset(b)
+		resets = append(resets, time.Since(t0))
+	}
+	mr, mt := median(resets), median(trips)
+	b.ReportMetric(float64(mr.Microseconds())/1000, "reset-median-ms")
+	b.ReportMetric(float64(mt.Microseconds())/1000, "select1-median-ms")
+	b.ReportMetric(float64(mr)/float64(mt), "reset/select1")
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Sorted(slices.Values(d))
+	return s[len(s)/2]
+}

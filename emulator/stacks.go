@@ -1,0 +1,202 @@
+package emulator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+)
+
+// StackInfo is one stack of `devstack ls`; its JSON shape is a contract.
+type StackInfo struct {
+	Project   string    `json:"project"`
+	State     string    `json:"state"` // running, partial or stopped
+	Created   time.Time `json:"created"`
+	Ephemeral bool      `json:"ephemeral"`
+	// Owner is <hostname>/<pid> of the process that made an ephemeral stack;
+	// empty for everyday stacks.
+	Owner      string `json:"owner"`
+	OwnerAlive bool   `json:"owner_alive"`
+}
+
+// Age is how long ago the stack was made: "3m12s", or "2h5m" past an hour.
+func (s StackInfo) Age() string {
+	d := max(time.Since(s.Created), 0)
+	if d < time.Hour {
+		return d.Round(time.Second).String()
+	}
+	return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+}
+
+// MarshalJSON adds age, which is computed, after created.
+func (s StackInfo) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Project    string    `json:"project"`
+		State      string    `json:"state"`
+		Created    time.Time `json:"created"`
+		Age        string    `json:"age"`
+		Ephemeral  bool      `json:"ephemeral"`
+		Owner      string    `json:"owner"`
+		OwnerAlive bool      `json:"owner_alive"`
+	}{s.Project, s.State, s.Created, s.Age(), s.Ephemeral, s.Owner, s.OwnerAlive})
+}
+
+// stackTally gathers one project's resources while they are listed.
+type stackTally struct {
+	info                StackInfo
+	resources, marked   int // all of them, and those labelled ephemeral
+	containers, running int
+}
+
+// ListStacks returns every devstack stack on the Docker host, found by the
+// project label on containers, networks and volumes, sorted by project.
+func ListStacks(ctx context.Context, e *Engine) ([]StackInfo, error) {
+	f := make(client.Filters).Add("label", LabelProject)
+	tallies := map[string]*stackTally{}
+	add := func(labels map[string]string) *stackTally {
+		p := labels[LabelProject]
+		t := tallies[p]
+		if t == nil {
+			t = &stackTally{info: StackInfo{Project: p}}
+			tallies[p] = t
+		}
+		t.resources++
+		if labels[LabelEphemeral] == "true" {
+			t.marked++
+		}
+		if c, err := time.Parse(time.RFC3339, labels[LabelCreated]); err == nil && (t.info.Created.IsZero() || c.Before(t.info.Created)) {
+			t.info.Created = c
+		}
+		if t.info.Owner == "" {
+			t.info.Owner = labels[LabelOwner]
+		}
+		return t
+	}
+	cs, err := e.Client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, envError(err, "cannot list containers: %v", shortErr(err))
+	}
+	for _, c := range cs.Items {
+		t := add(c.Labels)
+		t.containers++
+		if c.State == container.StateRunning {
+			t.running++
+		}
+	}
+	ns, err := e.Client.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err != nil {
+		return nil, envError(err, "cannot list networks: %v", shortErr(err))
+	}
+	for _, n := range ns.Items {
+		add(n.Labels)
+	}
+	vs, err := e.Client.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	if err != nil {
+		return nil, envError(err, "cannot list volumes: %v", shortErr(err))
+	}
+	for _, v := range vs.Items {
+		add(v.Labels)
+	}
+	stacks := make([]StackInfo, 0, len(tallies))
+	for _, t := range tallies {
+		s := t.info
+		switch {
+		case t.containers > 0 && t.running == t.containers:
+			s.State = StateRunning
+		case t.running > 0:
+			s.State = StatePartial
+		default:
+			s.State = StateStopped
+		}
+		// Ephemeral only when every resource says so: a stack that is partly
+		// everyday must not be pruned with its data.
+		s.Ephemeral = t.marked == t.resources
+		if s.Ephemeral {
+			s.OwnerAlive = ownerAlive(s.Owner)
+		} else {
+			s.Owner = ""
+		}
+		stacks = append(stacks, s)
+	}
+	sort.Slice(stacks, func(i, j int) bool { return stacks[i].Project < stacks[j].Project })
+	return stacks, nil
+}
+
+// ownerAlive reports whether the process that made a stack may still use it.
+// An owner on another host, or one that cannot be read, counts as alive: we
+// cannot know, and a live stack must never be removed by accident.
+func ownerAlive(owner string) bool {
+	host, p, ok := strings.Cut(owner, "/")
+	pid, err := strconv.Atoi(p)
+	if !ok || err != nil || pid <= 0 {
+		return true
+	}
+	if h, _ := os.Hostname(); h != host {
+		return true
+	}
+	err = syscall.Kill(pid, 0)
+	return err == nil || err == syscall.EPERM
+}
+
+// PruneOptions choose which ephemeral stacks go: All of them; else those
+// older than OlderThan, owner alive or not; else those whose owner is dead.
+type PruneOptions struct {
+	OlderThan time.Duration
+	All       bool
+	Progress  io.Writer
+}
+
+func (o PruneOptions) selects(s StackInfo, now time.Time) bool {
+	switch {
+	case !s.Ephemeral:
+		return false
+	case o.All:
+		return true
+	case o.OlderThan > 0:
+		return now.Sub(s.Created) > o.OlderThan
+	default:
+		return !s.OwnerAlive
+	}
+}
+
+// Prune removes ephemeral stacks, volumes included: throw-away data is what
+// ephemeral means. Everyday stacks are never touched. It returns the projects
+// removed; one that fails does not stop the others, and its error is returned.
+func Prune(ctx context.Context, e *Engine, opts PruneOptions) ([]string, error) {
+	progress := opts.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	stacks, err := ListStacks(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	removed := []string{}
+	var first error
+	for _, s := range stacks {
+		if !opts.selects(s, now) {
+			continue
+		}
+		fmt.Fprintf(progress, "removing throw-away stack %s (made %s ago by %s)\n", s.Project, s.Age(), s.Owner)
+		// Down finds the stack by label, so one that vanished meanwhile is
+		// simply nothing to remove.
+		if err := Down(ctx, e, s.Project, DownOptions{Volumes: true, Progress: progress}); err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		removed = append(removed, s.Project)
+	}
+	return removed, first
+}
