@@ -221,3 +221,87 @@ func median(d []time.Duration) time.Duration {
 	s := slices.Sorted(slices.Values(d))
 	return s[len(s)/2]
 }
+
+// TestHelperStartForever is run as a child process that is killed during Start.
+func TestHelperStartForever(t *testing.T) {
+	if os.Getenv("DEVSTACKTEST_CHILD") != "kill" {
+		t.Skip("run by TestKilledDuringStartIsPrunedLater")
+	}
+	Start(t)
+	select {}
+}
+
+// A test process killed with SIGKILL in the middle of Start never runs its
+// cleanup: its half-made stack must show as orphaned and go with a prune.
+func TestKilledDuringStartIsPrunedLater(t *testing.T) {
+	t.Parallel()
+	bin := t.TempDir() + "/devstacktest.test"
+	if out, err := exec.Command("go", "test", "-c", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	child := exec.Command(bin, "-test.run", "^TestHelperStartForever$")
+	child.Env = append(os.Environ(), "DEVSTACKTEST_CHILD=kill")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	e, err := emulator.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	host, _ := os.Hostname()
+	owner := fmt.Sprintf("%s/%d", host, child.Process.Pid)
+	mine := func() *emulator.StackInfo {
+		stacks, err := emulator.ListStacks(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range stacks {
+			if stacks[i].Owner == owner {
+				return &stacks[i]
+			}
+		}
+		return nil
+	}
+	// Kill it as soon as its first resource exists, long before Start returns.
+	deadline := time.Now().Add(time.Minute)
+	for mine() == nil {
+		if time.Now().After(deadline) {
+			child.Process.Kill()
+			t.Fatal("the child made no stack")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	must(t, child.Process.Kill())
+	_ = child.Wait()
+	// Docker finishes requests the dead process had already sent: let the
+	// stack settle, as a later prune would find it.
+	for prev, stable := "", time.Now(); time.Since(stable) < time.Second; time.Sleep(100 * time.Millisecond) {
+		if cur := strings.Join(leftovers(t, mine().Project), ","); cur != prev {
+			prev, stable = cur, time.Now()
+		}
+	}
+
+	st := mine()
+	if st == nil || !st.Ephemeral || st.OwnerAlive {
+		t.Fatalf("killed stack not listed as an orphan: %+v", st)
+	}
+	removed, err := emulator.Prune(ctx, e, emulator.PruneOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(removed, st.Project) {
+		t.Errorf("prune removed %v, not %s", removed, st.Project)
+	}
+	if left := leftovers(t, st.Project); len(left) > 0 {
+		t.Errorf("after prune: %v", left)
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
