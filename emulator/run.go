@@ -63,7 +63,7 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 	defer signal.Stop(sigs)
 
 	cfg := opts.Config
-	cfg.Project = "run-" + randomHex(4)
+	cfg.Project = EphemeralProject("run")
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
 	fmt.Fprintf(progress, "devstack: starting throw-away stack %s\n", cfg.Project)
 
@@ -188,8 +188,9 @@ func keyboardReachedCommand(sig os.Signal) bool {
 	return err == nil && fg == unix.Getpgrp()
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
+// EphemeralProject returns a fresh project name for a throw-away stack.
+func EphemeralProject(prefix string) string {
+	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return prefix + "-" + hex.EncodeToString(b)
 }

@@ -21,9 +21,7 @@ package devstacktest
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -104,7 +102,7 @@ func start(opts []Option) (*Stack, func(), error) {
 		return nil, func() {}, err
 	}
 	cfg := emulator.DefaultConfig()
-	cfg.Project = "t-" + randomHex(5)
+	cfg.Project = emulator.EphemeralProject("t")
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
 	cfg.MySQL.Image = firstSet(os.Getenv("DEVSTACK_MYSQL_IMAGE"), o.mysqlImg, cfg.MySQL.Image)
 	cfg.Redis.Image = firstSet(os.Getenv("DEVSTACK_REDIS_IMAGE"), o.redisImg, cfg.Redis.Image)
@@ -234,12 +232,6 @@ func Shared(t testing.TB) *Stack {
 	}
 	shared.Reset(t)
 	return shared
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func firstSet(s ...string) string {
