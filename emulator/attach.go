@@ -33,11 +33,7 @@ func (e *Engine) attach(ctx context.Context, cfg Config) (*attached, error) {
 			return nil, envError(nil, "the %s stack is not running (%s is down): run `devstack up` first", cfg.Project, svc)
 		}
 	}
-	r, err := e.report(ctx, cfg, o)
-	if err != nil {
-		return nil, err
-	}
-	v, err := resolveValues(cfg, o.stableLabels())
+	r, v, err := e.report(ctx, cfg, o)
 	if err != nil {
 		return nil, err
 	}

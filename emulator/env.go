@@ -32,11 +32,7 @@ func Env(ctx context.Context, e *Engine, cfg Config, opts EnvOptions) ([]EnvVar,
 	if o.stableLabels() == nil {
 		return nil, envError(nil, "no stack for project %s: run `devstack up` first", cfg.Project)
 	}
-	r, err := e.report(ctx, cfg, o)
-	if err != nil {
-		return nil, err
-	}
-	v, err := resolveValues(cfg, o.stableLabels())
+	r, v, err := e.report(ctx, cfg, o)
 	if err != nil {
 		return nil, err
 	}

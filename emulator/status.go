@@ -42,13 +42,16 @@ func Status(ctx context.Context, e *Engine, cfg Config) (*StatusReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.report(ctx, cfg, o)
+	r, _, err := e.report(ctx, cfg, o)
+	return r, err
 }
 
-func (e *Engine) report(ctx context.Context, cfg Config, o *observed) (*StatusReport, error) {
+// report describes an observed stack, and returns the values it was made
+// with, which the callers that connect to it need too.
+func (e *Engine) report(ctx context.Context, cfg Config, o *observed) (*StatusReport, values, error) {
 	v, err := resolveValues(cfg, o.stableLabels())
 	if err != nil {
-		return nil, err
+		return nil, v, err
 	}
 	r := &StatusReport{Project: cfg.Project, Services: []ServiceStatus{}}
 	running := 0
@@ -57,7 +60,7 @@ func (e *Engine) report(ctx context.Context, cfg Config, o *observed) (*StatusRe
 		if c, ok := o.services[spec.Service]; ok {
 			res, err := e.Client.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
 			if err != nil {
-				return nil, envError(err, "cannot inspect %s: %v", spec.Name, shortErr(err))
+				return nil, v, envError(err, "cannot inspect %s: %v", spec.Name, shortErr(err))
 			}
 			fillFromContainer(&s, res.Container)
 		}
@@ -76,7 +79,7 @@ func (e *Engine) report(ctx context.Context, cfg Config, o *observed) (*StatusRe
 	default:
 		r.State = StateStopped
 	}
-	return r, nil
+	return r, v, nil
 }
 
 // fillFromContainer reports what the container really has, which may differ

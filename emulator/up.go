@@ -101,7 +101,8 @@ func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusRepo
 	if err != nil {
 		return nil, err
 	}
-	return e.report(ctx, cfg, o)
+	r, _, err := e.report(ctx, cfg, o)
+	return r, err
 }
 
 func planFor(services map[string]container.Summary, s serviceSpec) action {

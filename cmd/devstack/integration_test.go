@@ -79,11 +79,17 @@ func (s *stack) run(args ...string) result {
 
 func (s *stack) runEnv(extra []string, args ...string) result {
 	s.t.Helper()
+	return runBinary(s.t, s.dir, slices.Concat(s.env, extra), append([]string{"-p", s.project}, args...)...)
+}
+
+// runBinary runs devstack in dir with env added to this process's.
+func runBinary(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, append([]string{"-p", s.project}, args...)...)
-	cmd.Dir = s.dir
-	cmd.Env = append(append(os.Environ(), s.env...), extra...)
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -91,7 +97,7 @@ func (s *stack) runEnv(extra []string, args ...string) result {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		s.t.Fatalf("run devstack %v: %v", args, err)
+		t.Fatalf("run devstack %v: %v", args, err)
 	}
 	return result{out.String(), errb.String(), code}
 }

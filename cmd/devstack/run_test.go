@@ -38,21 +38,7 @@ var runProject = regexp.MustCompile(`throw-away stack (run-[0-9a-f]{8})`)
 // themselves, and down --all refuses one.
 func devstack(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run devstack %v: %v", args, err)
-	}
-	return result{out.String(), errb.String(), code}
+	return runBinary(t, t.TempDir(), env, args...)
 }
 
 // ownRun finds the project a `devstack run` announced, and makes sure it is
@@ -351,7 +337,7 @@ func newDockerView(t *testing.T) *dockerView {
 	real := emulator.ResolveEndpoint(os.Getenv, os.Getenv("HOME"))
 	sock, ok := strings.CutPrefix(real, "unix://")
 	if !ok {
-		t.Skipf("the Docker view proxies a local socket, not %s", real)
+		t.Fatalf("the Docker view proxies a local socket, not %s: run these tests against a local engine", real)
 	}
 	dir, err := os.MkdirTemp("", "dv") // short: socket paths are limited
 	if err != nil {
