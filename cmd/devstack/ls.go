@@ -34,16 +34,16 @@ func newLs(a *app) *cobra.Command {
 				return nil
 			}
 			w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "PROJECT\tSTATE\tAGE\tOWNER")
+			fmt.Fprintln(w, "PROJECT\tSTATE\tAGE\tEPHEMERAL\tOWNER")
 			for _, s := range stacks {
-				owner := "-"
+				ephemeral, owner := "no", "-"
 				if s.Ephemeral {
-					owner = s.Owner
+					ephemeral, owner = "yes", s.Owner
 					if !s.OwnerAlive {
 						owner += " (gone: devstack prune removes it)"
 					}
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", s.Project, s.State, s.Age(), owner)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.Project, s.State, s.Age(), ephemeral, owner)
 			}
 			return w.Flush()
 		},
