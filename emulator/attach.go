@@ -43,7 +43,7 @@ func (e *Engine) attach(ctx context.Context, cfg Config) (*attached, error) {
 		case ServiceMySQL:
 			a.root = OpenMySQL(cfg.Host, s.Port, "root", v.RootPassword, "")
 		case ServiceRedis:
-			a.redis = OpenRedis(cfg.Host, s.Port, cfg.Redis.Password)
+			a.redis = OpenRedis(cfg.Host, s.Port, v.RedisPassword)
 		}
 	}
 	if err := a.root.PingContext(ctx); err != nil {

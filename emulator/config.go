@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -198,7 +200,7 @@ func applyFile(cfg *Config, file string, data []byte) error {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
-		if err.Error() == "EOF" {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		return usageError("%s: invalid YAML: %v", file, strings.TrimPrefix(err.Error(), "yaml: "))
@@ -219,6 +221,11 @@ func applyFile(cfg *Config, file string, data []byte) error {
 			return usageError("%s:%d: %s %v", file, n.Line, s.key, err)
 		}
 	}
+	// A relative fixtures path in a file means relative to that file, so the
+	// config works from any directory.
+	if _, ok := values["fixtures"]; ok && !filepath.IsAbs(cfg.Fixtures) {
+		cfg.Fixtures = filepath.Join(filepath.Dir(file), cfg.Fixtures)
+	}
 	return nil
 }
 
@@ -230,9 +237,14 @@ func flatten(file, prefix string, n *yaml.Node, out map[string]*yaml.Node) error
 		}
 		return usageError("%s:%d: %s must be a mapping of keys to values", file, n.Line, where)
 	}
+	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		key := prefix + k.Value
+		if seen[key] {
+			return usageError("%s:%d: %s is given twice", file, k.Line, key)
+		}
+		seen[key] = true
 		if v.Kind == yaml.MappingNode {
 			if !isSection(key) {
 				return unknownKey(file, k.Line, key)

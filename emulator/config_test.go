@@ -77,6 +77,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"same ports", "mysql:\n  port: 5000\nredis:\n  port: 5000\n", nil, "", []string{"both 5000"}},
 		{"password with quote", "mysql:\n  password: \"a'b\"\n", nil, "", []string{"mysql.password"}},
 		{"missing fixtures dir", "fixtures: /nonexistent/dir\n", nil, "", []string{"fixtures", "not a directory"}},
+		{"duplicate key", "project: a\nproject: b\n", nil, "", []string{":2:", "project is given twice"}},
 		{"scalar where mapping", "mysql: 5\n", nil, "", []string{"mysql must be a mapping"}},
 	}
 	for _, c := range cases {
@@ -117,5 +118,16 @@ func TestValidateProject(t *testing.T) {
 		if err := ValidateProject(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestRelativeFixturesFollowTheConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.Mkdir(filepath.Join(dir, "fx"), 0o755))
+	p := filepath.Join(dir, "devstack.yaml")
+	must(t, os.WriteFile(p, []byte("fixtures: ./fx\n"), 0o600))
+	cfg, err := LoadConfig(LoadOptions{File: p, Getenv: envMap(nil)})
+	if err != nil || cfg.Fixtures != filepath.Join(dir, "fx") {
+		t.Fatalf("fixtures = %q, %v", cfg.Fixtures, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -42,15 +43,21 @@ func Connect(ctx context.Context) (*Engine, error) {
 		cli.Close()
 		return nil, envError(err, "cannot reach Docker at %s (%v): start Docker, or point DOCKER_HOST at a running engine", endpoint, shortErr(err))
 	}
-	os.Setenv("DOCKER_HOST", endpoint)
-	// Stacks made here must outlive this process; Ryuk would remove them
-	// shortly after it exits. A caller that wants Ryuk sets the variable.
-	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
-		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-	}
-	tclog.SetDefault(tclog.NewNoopLogger())
+	handOver.Do(func() {
+		os.Setenv("DOCKER_HOST", endpoint)
+		// Stacks made here must outlive this process; Ryuk would remove them
+		// shortly after it exits. A caller that wants Ryuk sets the variable.
+		if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
+			os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+		}
+		tclog.SetDefault(tclog.NewNoopLogger())
+	})
 	return &Engine{Client: cli, Endpoint: endpoint, APIVersion: ping.APIVersion}, nil
 }
+
+// handOver sets up testcontainers once per process: it reads its
+// configuration once anyway, and parallel Connects must not race on it.
+var handOver sync.Once
 
 // Close releases the engine's connections.
 func (e *Engine) Close() error { return e.Client.Close() }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/moby/moby/client"
@@ -50,19 +53,41 @@ func Down(ctx context.Context, e *Engine, project string, opts DownOptions) erro
 	if err := firstClassified(errs); err != nil {
 		return err
 	}
+	// Containers devstack did not create may still use the network or the
+	// volumes (an app joined with --network); they are named, never touched,
+	// and the rest is removed anyway.
+	var blocked error
 	if o.network != nil {
 		fmt.Fprintf(progress, "removing network %s\n", o.network.Name)
 		if _, err := e.Client.NetworkRemove(ctx, o.network.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
-			return envError(err, "cannot remove network %s: %v", o.network.Name, shortErr(err))
+			blocked = envError(err, "cannot remove network %s: %v; stop or disconnect them, then run down again", o.network.Name, e.networkUsers(ctx, o.network.ID, err))
 		}
 	}
 	if opts.Volumes {
-		for name := range o.volumes {
+		for _, name := range slices.Sorted(maps.Keys(o.volumes)) {
 			fmt.Fprintf(progress, "removing volume %s\n", name)
-			if _, err := e.Client.VolumeRemove(ctx, name, client.VolumeRemoveOptions{}); err != nil && !isNotFound(err) {
-				return envError(err, "cannot remove volume %s: %v", name, shortErr(err))
+			if _, err := e.Client.VolumeRemove(ctx, name, client.VolumeRemoveOptions{}); err != nil && !isNotFound(err) && blocked == nil {
+				blocked = envError(err, "cannot remove volume %s: %v; stop the containers that use it, then run down again", name, shortErr(err))
 			}
 		}
 	}
+	if blocked != nil {
+		return blocked
+	}
 	return o.clashError()
+}
+
+// networkUsers names the containers still attached to a network, to explain
+// why it cannot be removed; failing that, Docker's own words.
+func (e *Engine) networkUsers(ctx context.Context, id string, cause error) string {
+	res, err := e.Client.NetworkInspect(ctx, id, client.NetworkInspectOptions{})
+	if err != nil || len(res.Network.Containers) == 0 {
+		return shortErr(cause)
+	}
+	var names []string
+	for _, c := range res.Network.Containers {
+		names = append(names, c.Name)
+	}
+	slices.Sort(names)
+	return "containers devstack did not create still use it: " + strings.Join(names, ", ")
 }

@@ -44,12 +44,13 @@ func Env(ctx context.Context, e *Engine, cfg Config, opts EnvOptions) ([]EnvVar,
 	if opts.Network {
 		host, mysqlP, redisP = "", mysqlPort, redisPort
 	}
-	return connectionEnv(o.names, host, mysqlP, redisP, v, cfg.Redis.Password), nil
+	return connectionEnv(o.names, host, mysqlP, redisP, v), nil
 }
 
 // connectionEnv builds the variables. An empty host means in-network
 // addresses, where each service is reached by its own hostname.
-func connectionEnv(n Names, host string, mysqlP, redisP int, v values, redisPassword string) []EnvVar {
+func connectionEnv(n Names, host string, mysqlP, redisP int, v values) []EnvVar {
+	redisPassword := v.RedisPassword
 	mysqlHost, redisHost := host, host
 	if host == "" {
 		mysqlHost, redisHost = ServiceMySQL, ServiceRedis
@@ -128,7 +129,8 @@ func shellQuote(s string) string {
 // dotenvQuote double-quotes unless the value is plain, escaping what dotenv
 // parsers (docker compose, python-dotenv) expand inside double quotes.
 func dotenvQuote(s string) string {
-	if isPlain(s) {
+	// docker run --env-file keeps quotes: an empty value must be bare.
+	if s == "" || isPlain(s) {
 		return s
 	}
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`, "\n", `\n`)

@@ -46,6 +46,9 @@ func OpenMySQL(host string, port int, user, password, database string) *sql.DB {
 // flavour is read from the server, never guessed from the image name.
 type flavour struct {
 	version string
+	// native reports whether mysql_native_password can be used: MySQL 8.4
+	// and 9 no longer load it by default.
+	native bool
 }
 
 func (f flavour) mariaDB() bool { return strings.Contains(strings.ToLower(f.version), "mariadb") }
@@ -62,7 +65,7 @@ func (f flavour) collation() string {
 // 3 does by default, so that clients connect without TLS set-up. MariaDB uses
 // mysql_native_password for IDENTIFIED BY already.
 func (f flavour) identified() string {
-	if f.mariaDB() {
+	if f.mariaDB() || !f.native {
 		return "IDENTIFIED BY ?"
 	}
 	return "IDENTIFIED WITH mysql_native_password BY ?"
@@ -70,7 +73,12 @@ func (f flavour) identified() string {
 
 func readFlavour(ctx context.Context, db *sql.DB) (flavour, error) {
 	var f flavour
-	err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&f.version)
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&f.version); err != nil {
+		return f, err
+	}
+	var n int
+	err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'mysql_native_password' AND PLUGIN_STATUS = 'ACTIVE'").Scan(&n)
+	f.native = n > 0
 	return f, err
 }
 

@@ -11,6 +11,8 @@ const (
 	LabelEphemeral  = "io.devstack.ephemeral"
 	LabelOwner      = "io.devstack.owner"
 	LabelCreated    = "io.devstack.created"
+	// LabelKeep marks an ephemeral stack left up on purpose (`run --keep`).
+	LabelKeep = "io.devstack.keep"
 
 	// Values chosen once per stack live on the MySQL data volume, which goes
 	// only with a purge, together with the data they belong to.

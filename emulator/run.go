@@ -68,7 +68,7 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 	fmt.Fprintf(progress, "devstack: starting throw-away stack %s\n", cfg.Project)
 
 	code := ExitRunFailed
-	vars, sig, err := startStack(ctx, e, cfg, sigs, progress)
+	vars, sig, err := startStack(ctx, e, cfg, Meta{Ephemeral: true, Keep: opts.Keep}, sigs, progress)
 	switch {
 	case sig != nil:
 		fmt.Fprintf(progress, "devstack: %v while starting stack %s\n", sig, cfg.Project)
@@ -86,7 +86,7 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 
 	remove := fmt.Sprintf("devstack down -p %s --volumes --yes", cfg.Project)
 	if opts.Keep {
-		fmt.Fprintf(progress, "devstack: kept stack %s; remove it with `%s` (or `devstack prune` once nothing uses it)\n", cfg.Project, remove)
+		fmt.Fprintf(progress, "devstack: kept stack %s; connect with `devstack env -p %s`, remove with `%s`\n", cfg.Project, cfg.Project, remove)
 		return code
 	}
 	// The caller's context may be cancelled by now: cleanup must still run.
@@ -112,13 +112,13 @@ func removeStack(ctx context.Context, e *Engine, project string, progress io.Wri
 
 // startStack runs Up and reads the stack's connection settings. A signal
 // stops it early and is returned, so the caller can clean up and report it.
-func startStack(ctx context.Context, e *Engine, cfg Config, sigs <-chan os.Signal, progress io.Writer) ([]EnvVar, os.Signal, error) {
+func startStack(ctx context.Context, e *Engine, cfg Config, meta Meta, sigs <-chan os.Signal, progress io.Writer) ([]EnvVar, os.Signal, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var vars []EnvVar
 	done := make(chan error, 1)
 	go func() {
-		_, err := Up(ctx, e, cfg, UpOptions{Meta: Meta{Ephemeral: true}, Progress: progress})
+		_, err := Up(ctx, e, cfg, UpOptions{Meta: meta, Progress: progress})
 		if err == nil {
 			vars, err = Env(ctx, e, cfg, EnvOptions{})
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -187,7 +188,7 @@ func (e *Engine) seedAttached(ctx context.Context, cfg Config, a *attached, sd *
 	errs := make([]error, 3)
 	wg.Go(func() {
 		if reset {
-			removed, err := emptyTables(ctx, a.root, sd.F.Schema)
+			removed, err := emptyTables(ctx, a.root, sd.F.Schema, cfg.Schema == "builtin")
 			if err != nil {
 				errs[0] = err
 				return
@@ -216,26 +217,34 @@ func (e *Engine) seedAttached(ctx context.Context, cfg Config, a *attached, sd *
 	return r, nil
 }
 
-// emptyTables deletes every row of the built-in schema's tables that exist
-// (never django_migrations or other tables devstack did not create).
-func emptyTables(ctx context.Context, root *sql.DB, schemas []seed.Schema) (seed.Changes, error) {
+// emptyTables deletes every row of the built-in schema's tables that exist,
+// never django_migrations or other tables devstack did not create. On its own
+// schema it turns foreign-key checks off; on the apps' tables (`schema: none`)
+// it keeps them on and deletes children first, so that rows of tables it does
+// not know are never left pointing at nothing.
+func emptyTables(ctx context.Context, root *sql.DB, schemas []seed.Schema, builtin bool) (seed.Changes, error) {
 	var c seed.Changes
 	conn, err := root.Conn(ctx)
 	if err != nil {
 		return c, err
 	}
 	defer conn.Close()
-	// Session-wide, so that tables can be emptied in any order.
-	if _, err := conn.ExecContext(ctx, "SET FOREIGN_KEY_CHECKS = 0"); err != nil {
-		return c, err
+	if builtin {
+		if _, err := conn.ExecContext(ctx, "SET FOREIGN_KEY_CHECKS = 0"); err != nil {
+			return c, err
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SET FOREIGN_KEY_CHECKS = 1")
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SET FOREIGN_KEY_CHECKS = 1")
 	for _, s := range schemas {
-		for _, t := range s.Tables {
+		// The schema lists parents before children.
+		for _, t := range slices.Backward(s.Tables) {
 			table := "`" + s.Database + "`.`" + t + "`"
 			res, err := conn.ExecContext(ctx, "DELETE FROM "+table)
 			if isNoSuchTable(err) {
 				continue
+			}
+			if isReferenced(err) {
+				return c, envError(err, "cannot empty %s: rows of the apps' other tables refer to it; reset only empties devstack's tables, so clear those first (or reset the apps' database)", table)
 			}
 			if err != nil {
 				return c, envError(err, "cannot empty %s: %v", table, err)
@@ -247,6 +256,11 @@ func emptyTables(ctx context.Context, root *sql.DB, schemas []seed.Schema) (seed
 		}
 	}
 	return c, nil
+}
+
+func isReferenced(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1451 || me.Number == 1217)
 }
 
 func isNoSuchTable(err error) bool {

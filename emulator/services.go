@@ -32,6 +32,7 @@ type serviceSpec struct {
 	HostPort   int
 	Health     []string
 	StopSignal string
+	Tmpfs      map[string]string
 }
 
 func (s serviceSpec) port() network.Port {
@@ -49,7 +50,9 @@ func mysqlSpec(cfg Config, n Names, v values) serviceSpec {
 		Service:   ServiceMySQL,
 		Name:      n.MySQL,
 		Image:     cfg.MySQL.Image,
-		Env:       map[string]string{"MYSQL_ROOT_PASSWORD": v.RootPassword},
+		// The app user's password rides along so that a later change of it
+		// in the config is visible on the container, where env reads it.
+		Env:       map[string]string{"MYSQL_ROOT_PASSWORD": v.RootPassword, "MYSQL_USER": AppUser, "MYSQL_PASSWORD": v.AppPassword},
 		Volume:    n.MySQLData,
 		MountPath: "/var/lib/mysql",
 		Port:      mysqlPort,
@@ -73,10 +76,11 @@ func redisSpec(cfg Config, n Names, v values) serviceSpec {
 		HostPort:  v.RedisPort,
 		Health:    []string{"CMD", "redis-cli", "ping"},
 	}
-	if cfg.Redis.Password != "" {
-		s.Cmd = append(s.Cmd, "--requirepass", cfg.Redis.Password)
-		// redis-cli reads it, so the healthcheck needs no password in argv.
-		s.Env["REDISCLI_AUTH"] = cfg.Redis.Password
+	if v.RedisPassword != "" {
+		s.Cmd = append(s.Cmd, "--requirepass", v.RedisPassword)
+		// redis-cli reads it, so the healthcheck needs no password in argv;
+		// env and seed read it back from here.
+		s.Env["REDISCLI_AUTH"] = v.RedisPassword
 	}
 	return s
 }
@@ -93,6 +97,7 @@ func helperSpec(cfg Config, n Names) serviceSpec {
 		Volume:     n.Shared,
 		MountPath:  SharedDir,
 		StopSignal: "SIGKILL",
+		Tmpfs:      map[string]string{"/var/lib/mysql": ""},
 	}
 }
 
@@ -107,6 +112,9 @@ func baseLabels(project, service string, meta Meta) map[string]string {
 		l[LabelEphemeral] = "true"
 		l[LabelOwner] = meta.owner()
 	}
+	if meta.Keep {
+		l[LabelKeep] = "true"
+	}
 	return l
 }
 
@@ -114,6 +122,8 @@ func baseLabels(project, service string, meta Meta) map[string]string {
 // harness and `devstack run` make throw-away ones owned by a process.
 type Meta struct {
 	Ephemeral bool
+	// Keep marks an ephemeral stack that is to outlive its owner.
+	Keep bool
 }
 
 func (Meta) owner() string {
@@ -147,6 +157,10 @@ func (e *Engine) createService(ctx context.Context, n Names, s serviceSpec, meta
 			},
 			HostConfigModifier: func(hc *container.HostConfig) {
 				hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
+				// Volumes the image declares that the spec does not mount
+				// (the helper runs on the MySQL image) would otherwise become
+				// anonymous volumes without devstack's label.
+				hc.Tmpfs = s.Tmpfs
 				if s.Port != 0 {
 					hc.PortBindings = network.PortMap{s.port(): {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: strconv.Itoa(s.HostPort)}}}
 				}

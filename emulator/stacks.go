@@ -26,6 +26,9 @@ type StackInfo struct {
 	// empty for everyday stacks.
 	Owner      string `json:"owner"`
 	OwnerAlive bool   `json:"owner_alive"`
+	// Kept stacks were left up on purpose (`run --keep`): a plain prune
+	// spares them although their owner is gone.
+	Kept bool `json:"kept"`
 }
 
 // Age is how long ago the stack was made: "3m12s", or "2h5m" past an hour.
@@ -47,7 +50,8 @@ func (s StackInfo) MarshalJSON() ([]byte, error) {
 		Ephemeral  bool      `json:"ephemeral"`
 		Owner      string    `json:"owner"`
 		OwnerAlive bool      `json:"owner_alive"`
-	}{s.Project, s.State, s.Created, s.Age(), s.Ephemeral, s.Owner, s.OwnerAlive})
+		Kept       bool      `json:"kept"`
+	}{s.Project, s.State, s.Created, s.Age(), s.Ephemeral, s.Owner, s.OwnerAlive, s.Kept})
 }
 
 // stackTally gathers one project's resources while they are listed.
@@ -79,6 +83,7 @@ func ListStacks(ctx context.Context, e *Engine) ([]StackInfo, error) {
 		if t.info.Owner == "" {
 			t.info.Owner = labels[LabelOwner]
 		}
+		t.info.Kept = t.info.Kept || labels[LabelKeep] == "true"
 		return t
 	}
 	cs, err := e.Client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
@@ -148,11 +153,15 @@ func ownerAlive(owner string) bool {
 }
 
 // PruneOptions choose which ephemeral stacks go: All of them; else those
-// older than OlderThan, owner alive or not; else those whose owner is dead.
+// older than OlderThan, owner alive or not; else those whose owner is dead,
+// unless kept or younger than Grace.
 type PruneOptions struct {
 	OlderThan time.Duration
 	All       bool
-	Progress  io.Writer
+	// Grace spares orphans this young: the harness prunes on every Start, and
+	// must not race a test that is still looking at a stack it just orphaned.
+	Grace    time.Duration
+	Progress io.Writer
 }
 
 func (o PruneOptions) selects(s StackInfo, now time.Time) bool {
@@ -164,7 +173,7 @@ func (o PruneOptions) selects(s StackInfo, now time.Time) bool {
 	case o.OlderThan > 0:
 		return now.Sub(s.Created) > o.OlderThan
 	default:
-		return !s.OwnerAlive
+		return !s.OwnerAlive && !s.Kept && now.Sub(s.Created) >= o.Grace
 	}
 }
 

@@ -3,6 +3,7 @@ package emulator
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -47,22 +48,34 @@ func Status(ctx context.Context, e *Engine, cfg Config) (*StatusReport, error) {
 }
 
 // report describes an observed stack, and returns the values it was made
-// with, which the callers that connect to it need too.
+// with, which the callers that connect to it need too. It chooses nothing: a
+// port that is not known yet is 0.
 func (e *Engine) report(ctx context.Context, cfg Config, o *observed) (*StatusReport, values, error) {
-	v, err := resolveValues(cfg, o.stableLabels())
-	if err != nil {
-		return nil, v, err
+	inspected := map[string]container.InspectResponse{}
+	env := map[string]string{}
+	for _, svc := range []string{ServiceMySQL, ServiceRedis} {
+		c, ok := o.services[svc]
+		if !ok {
+			continue
+		}
+		res, err := e.Client.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+		if err != nil {
+			return nil, values{}, envError(err, "cannot inspect %s: %v", containerName(c), shortErr(err))
+		}
+		inspected[svc] = res.Container
+		for _, kv := range res.Container.Config.Env {
+			if k, val, ok := strings.Cut(kv, "="); ok {
+				env[k] = val
+			}
+		}
 	}
+	v := knownValues(cfg, o.stableLabels(), env)
 	r := &StatusReport{Project: cfg.Project, Services: []ServiceStatus{}}
 	running := 0
 	for _, spec := range []serviceSpec{mysqlSpec(cfg, o.names, v), redisSpec(cfg, o.names, v)} {
 		s := ServiceStatus{Name: spec.Service, Container: spec.Name, Image: spec.Image, State: ServiceMissing, Health: "none", Host: cfg.Host, Port: spec.HostPort}
-		if c, ok := o.services[spec.Service]; ok {
-			res, err := e.Client.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
-			if err != nil {
-				return nil, v, envError(err, "cannot inspect %s: %v", spec.Name, shortErr(err))
-			}
-			fillFromContainer(&s, res.Container)
+		if c, ok := inspected[spec.Service]; ok {
+			fillFromContainer(&s, c)
 		}
 		if s.State == StateRunning {
 			running++

@@ -260,7 +260,7 @@ func (e *Engine) upRedis(ctx context.Context, cfg Config, o *observed, s service
 	if err := e.apply(ctx, o, s, a, meta, progress); err != nil {
 		return err
 	}
-	if err := e.waitRedis(ctx, s, cfg.Host, cfg.Redis.Password); err != nil {
+	if err := e.waitRedis(ctx, s, cfg.Host, s.Env["REDISCLI_AUTH"]); err != nil {
 		return err
 	}
 	if err := e.waitHealthy(ctx, s.Name); err != nil {
@@ -297,7 +297,8 @@ func (e *Engine) removeContainer(ctx context.Context, id string) error {
 	if _, err := e.Client.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &timeout}); err != nil && !isNotFound(err) {
 		return envError(err, "cannot stop container %s: %v", id[:12], shortErr(err))
 	}
-	if _, err := e.Client.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+	// RemoveVolumes takes only anonymous volumes: named ones stay for a purge.
+	if _, err := e.Client.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
 		return envError(err, "cannot remove container %s: %v", id[:12], shortErr(err))
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 type values struct {
 	RootPassword  string
 	AppPassword   string
+	RedisPassword string
 	MySQLPort     int
 	RedisPort     int
 	DashboardUUID string
@@ -18,19 +19,37 @@ type values struct {
 	Created time.Time
 }
 
-// resolveValues takes each value from the config when it fixes one, else from
-// the volume labels, else chooses it now.
-func resolveValues(cfg Config, labels map[string]string) (values, error) {
+// knownValues takes each value from the config when it fixes one, else from
+// the running containers (env holds their environment: what they were made
+// with, which a later config change to a password does not alter until the
+// next up), else from the volume labels. It chooses nothing: unknown values
+// stay empty, unknown ports 0.
+func knownValues(cfg Config, labels map[string]string, env map[string]string) values {
 	v := values{
 		RootPassword:  firstNonEmpty(cfg.MySQL.RootPassword, labels[labelRootPassword]),
-		AppPassword:   firstNonEmpty(cfg.MySQL.Password, labels[labelAppPassword]),
+		AppPassword:   firstNonEmpty(cfg.MySQL.Password, env["MYSQL_PASSWORD"], labels[labelAppPassword]),
+		RedisPassword: firstNonEmpty(cfg.Redis.Password, env["REDISCLI_AUTH"]),
 		MySQLPort:     cfg.MySQL.Port,
 		RedisPort:     cfg.Redis.Port,
 		DashboardUUID: labels[labelDashboardUUID],
-		Created:       time.Now().UTC().Truncate(time.Second),
 	}
-	if t, err := time.Parse(time.RFC3339, labels[LabelCreated]); err == nil {
-		v.Created = t
+	if v.MySQLPort == 0 {
+		v.MySQLPort, _ = strconv.Atoi(labels[labelMySQLPort])
+	}
+	if v.RedisPort == 0 {
+		v.RedisPort, _ = strconv.Atoi(labels[labelRedisPort])
+	}
+	v.Created, _ = time.Parse(time.RFC3339, labels[LabelCreated])
+	return v
+}
+
+// resolveValues is knownValues with what is still open chosen now, for up.
+// The Redis password is never chosen: production runs without AUTH.
+func resolveValues(cfg Config, labels map[string]string) (values, error) {
+	v := knownValues(cfg, labels, nil)
+	v.RedisPassword = cfg.Redis.Password
+	if v.Created.IsZero() {
+		v.Created = time.Now().UTC().Truncate(time.Second)
 	}
 	if v.RootPassword == "" {
 		v.RootPassword = NewSecret()
@@ -42,21 +61,17 @@ func resolveValues(cfg Config, labels map[string]string) (values, error) {
 		v.DashboardUUID = newUUID()
 	}
 	var err error
-	if v.MySQLPort, err = stablePort(cfg.MySQL.Port, labels[labelMySQLPort], 0); err != nil {
+	if v.MySQLPort, err = stablePort(v.MySQLPort, 0); err != nil {
 		return v, err
 	}
-	v.RedisPort, err = stablePort(cfg.Redis.Port, labels[labelRedisPort], v.MySQLPort)
+	v.RedisPort, err = stablePort(v.RedisPort, v.MySQLPort)
 	return v, err
 }
 
-// stablePort returns the configured port, or for 0 the one picked at the
-// stack's first up, or a free one now (never the same as avoid).
-func stablePort(configured int, label string, avoid int) (int, error) {
-	if configured != 0 {
-		return configured, nil
-	}
-	if p, err := strconv.Atoi(label); err == nil && p > 0 {
-		return p, nil
+// stablePort returns a known port, or a free one now (never avoid).
+func stablePort(known int, avoid int) (int, error) {
+	if known != 0 {
+		return known, nil
 	}
 	for {
 		p, err := freePort("127.0.0.1")

@@ -256,6 +256,28 @@ func TestUpStatusConnectAndLayout(t *testing.T) {
 			}
 		}
 	}
+	for _, name := range []string{"devstack-" + s.project, "devstack-" + s.project + "-mysql-data", "devstack-" + s.project + "-redis-data", "devstack-" + s.project + "-shared"} {
+		kind := "volume"
+		if name == "devstack-"+s.project {
+			kind = "network"
+		}
+		labels := docker(t, kind, "inspect", "-f", "{{json .Labels}}", name)
+		for _, l := range []string{emulator.LabelProject, emulator.LabelService, emulator.LabelCreated} {
+			if !strings.Contains(labels, `"`+l+`"`) {
+				t.Errorf("%s %s lacks label %s: %s", kind, name, l, labels)
+			}
+		}
+	}
+	// No container may bring a volume of its own (an image's VOLUME would
+	// become an unlabelled anonymous volume): only the stack's named ones.
+	for _, svc := range []string{"mysql", "redis", "helper"} {
+		mounts := docker(t, "inspect", "-f", `{{range .Mounts}}{{.Type}}:{{.Name}} {{end}}`, "devstack-"+s.project+"-"+svc)
+		for _, m := range strings.Fields(mounts) {
+			if !strings.HasPrefix(m, "volume:devstack-"+s.project+"-") {
+				t.Errorf("%s mounts %s, not one of the stack's volumes", svc, m)
+			}
+		}
+	}
 	if n := len(resources(t, s.project)); n != 7 {
 		t.Errorf("want 3 containers (mysql, redis, helper), 1 network, 3 volumes labelled; got %v", resources(t, s.project))
 	}
@@ -302,6 +324,22 @@ func TestDataSurvivesDownAndGoesWithVolumes(t *testing.T) {
 	}
 	if r := redis("SET", "devstack:test", "kept"); r != "OK" {
 		t.Fatalf("SET: %s", r)
+	}
+
+	// Stopped behind devstack's back: up starts the same containers again.
+	ids := docker(t, "ps", "-aq", "--no-trunc", "--filter", "label="+emulator.LabelProject+"="+s.project)
+	docker(t, append([]string{"stop"}, strings.Fields(ids)...)...)
+	if st := s.status(); st.State != "stopped" || st.Services[0].State != "exited" {
+		t.Errorf("after docker stop: %+v", st)
+	}
+	if r := s.mustRun("up"); !strings.Contains(r.stderr, "starting") {
+		t.Errorf("up on a stopped stack did not start it:\n%s", r.stderr)
+	}
+	if again := docker(t, "ps", "-q", "--no-trunc", "--filter", "label="+emulator.LabelProject+"="+s.project); len(strings.Fields(again)) != 3 || !sameSet(again, ids) {
+		t.Errorf("up on a stopped stack replaced containers: %q -> %q", ids, again)
+	}
+	if err := s.mysql("MCP").QueryRow("SELECT v FROM keepme").Scan(new(string)); err != nil {
+		t.Errorf("row after stop/up: %v", err)
 	}
 
 	s.mustRun("down")
@@ -466,4 +504,11 @@ func TestBadInputExitCodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+func sameSet(a, b string) bool {
+	x, y := strings.Fields(a), strings.Fields(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
 }

@@ -39,7 +39,10 @@ func newLs(a *app) *cobra.Command {
 				ephemeral, owner := "no", "-"
 				if s.Ephemeral {
 					ephemeral, owner = "yes", s.Owner
-					if !s.OwnerAlive {
+					switch {
+					case s.Kept:
+						owner += " (kept: devstack down -p " + s.Project + " --volumes --yes removes it)"
+					case !s.OwnerAlive:
 						owner += " (gone: devstack prune removes it)"
 					}
 				}

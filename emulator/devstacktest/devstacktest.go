@@ -15,8 +15,12 @@
 // gone, and every Start first prunes the stacks of processes that died before
 // cleaning up (a killed `go test`, say).
 //
-// Images come from DEVSTACK_MYSQL_IMAGE and DEVSTACK_REDIS_IMAGE when set
-// (`make test` selects them), else from WithImages, else the defaults.
+// Stacks are configured as the CLI is (DEVSTACK_* variables, devstack.yaml),
+// except for the project and ports, which are always their own. Images come
+// from DEVSTACK_MYSQL_IMAGE and DEVSTACK_REDIS_IMAGE when set (`make test`
+// selects them), else from WithImages, else the configuration. devstack turns
+// testcontainers' Ryuk off for the process unless TESTCONTAINERS_RYUK_DISABLED
+// is set.
 package devstacktest
 
 import (
@@ -98,18 +102,26 @@ func start(opts []Option) (*Stack, func(), error) {
 		return nil, func() {}, err
 	}
 	// Stacks of test processes that died before their cleanup ran.
-	if _, err := emulator.Prune(ctx, e, emulator.PruneOptions{}); err != nil {
+	if _, err := emulator.Prune(ctx, e, emulator.PruneOptions{Grace: time.Minute}); err != nil {
 		return nil, func() {}, err
 	}
-	cfg := emulator.DefaultConfig()
+	// The same configuration as the CLI (DEVSTACK_* variables, a
+	// devstack.yaml beside the tests), but always a project and ports of its own.
+	cfg, err := emulator.LoadConfig(emulator.LoadOptions{})
+	if err != nil {
+		return nil, func() {}, err
+	}
 	cfg.Project = emulator.EphemeralProject("t")
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
-	cfg.MySQL.Image = firstSet(os.Getenv("DEVSTACK_MYSQL_IMAGE"), o.mysqlImg, cfg.MySQL.Image)
-	cfg.Redis.Image = firstSet(os.Getenv("DEVSTACK_REDIS_IMAGE"), o.redisImg, cfg.Redis.Image)
-	cfg.Fixtures = o.fixtures
+	if o.mysqlImg != "" && os.Getenv("DEVSTACK_MYSQL_IMAGE") == "" {
+		cfg.MySQL.Image, cfg.Redis.Image = o.mysqlImg, o.redisImg
+	}
+	if o.fixtures != "" {
+		cfg.Fixtures = o.fixtures
+	}
 	var tmp string
 	if len(o.users) > 0 {
-		if tmp, err = fixturesWithUsers(o.fixtures, o.users); err != nil {
+		if tmp, err = fixturesWithUsers(cfg.Fixtures, o.users); err != nil {
 			return nil, func() {}, err
 		}
 		cfg.Fixtures = tmp
@@ -232,15 +244,6 @@ func Shared(t testing.TB) *Stack {
 	}
 	shared.Reset(t)
 	return shared
-}
-
-func firstSet(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }
 
 // fixturesWithUsers makes a fixtures directory that is dir (when given) plus

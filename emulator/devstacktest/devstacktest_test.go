@@ -54,6 +54,33 @@ func leftovers(t testing.TB, project string) []string {
 	return out
 }
 
+// ephemeralOf lists project's resources labelled ephemeral and owned by this process.
+func ephemeralOf(t testing.TB, project string) []string {
+	t.Helper()
+	host, _ := os.Hostname()
+	e, err := emulator.Connect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx := context.Background()
+	f := make(client.Filters).Add("label", emulator.LabelProject+"="+project, emulator.LabelEphemeral+"=true", fmt.Sprintf("%s=%s/%d", emulator.LabelOwner, host, os.Getpid()))
+	var out []string
+	cs, _ := e.Client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	for _, c := range cs.Items {
+		out = append(out, c.ID)
+	}
+	ns, _ := e.Client.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	for _, n := range ns.Items {
+		out = append(out, n.ID)
+	}
+	vs, _ := e.Client.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	for _, v := range vs.Items {
+		out = append(out, v.Name)
+	}
+	return out
+}
+
 func TestFourParallelStacksAreIsolatedAndRemoved(t *testing.T) {
 	var mu sync.Mutex
 	var projects, ports []string
@@ -73,6 +100,9 @@ func TestFourParallelStacksAreIsolatedAndRemoved(t *testing.T) {
 				labels := leftovers(t, s.Project)
 				if len(labels) != 7 {
 					t.Errorf("stack %s has %d labelled resources, want 7: %v", s.Project, len(labels), labels)
+				}
+				if n := len(ephemeralOf(t, s.Project)); n != 7 {
+					t.Errorf("stack %s: %d of 7 resources carry the ephemeral label and this process as owner", s.Project, n)
 				}
 				mu.Lock()
 				projects = append(projects, s.Project)
@@ -273,12 +303,13 @@ func TestKilledDuringStartIsPrunedLater(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	project := mine().Project
 	must(t, child.Process.Kill())
 	_ = child.Wait()
 	// Docker finishes requests the dead process had already sent: let the
 	// stack settle, as a later prune would find it.
 	for prev, stable := "", time.Now(); time.Since(stable) < time.Second; time.Sleep(100 * time.Millisecond) {
-		if cur := strings.Join(leftovers(t, mine().Project), ","); cur != prev {
+		if cur := strings.Join(leftovers(t, project), ","); cur != prev {
 			prev, stable = cur, time.Now()
 		}
 	}

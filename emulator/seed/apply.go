@@ -272,10 +272,11 @@ func (w *writer) upsert(r row) error {
 		w.changes.Added++
 		return nil
 	}
-	// Compare in SQL, with NULL-safe equality, so types convert as MySQL does.
+	// Compare in SQL, NULL-safe, so types convert as MySQL does; BINARY, as
+	// the columns' collations ignore case and accents and so would an edit.
 	var same []string
 	for _, c := range r.Cols {
-		same = append(same, c+" <=> ?")
+		same = append(same, "BINARY "+c+" <=> BINARY ?")
 	}
 	var equal int
 	q = fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s AND %s", r.Table, r.Where, strings.Join(same, " AND "))
