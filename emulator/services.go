@@ -47,9 +47,9 @@ func (s serviceSpec) hash() string {
 
 func mysqlSpec(cfg Config, n Names, v values) serviceSpec {
 	return serviceSpec{
-		Service:   ServiceMySQL,
-		Name:      n.MySQL,
-		Image:     cfg.MySQL.Image,
+		Service: ServiceMySQL,
+		Name:    n.MySQL,
+		Image:   cfg.MySQL.Image,
 		// The app user's password rides along so that a later change of it
 		// in the config is visible on the container, where env reads it.
 		Env:       map[string]string{"MYSQL_ROOT_PASSWORD": v.RootPassword, "MYSQL_USER": AppUser, "MYSQL_PASSWORD": v.AppPassword},
