@@ -39,7 +39,7 @@ test: docker test-deps
 
 # Pure logic only: no Docker needed.
 unit:
-	go test -count=1 ./emulator/
+	go test -count=1 ./emulator/ ./emulator/seed/ ./emulator/processing/
 
 vet:
 	gofmt -l . | (! grep .)

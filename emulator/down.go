@@ -37,6 +37,9 @@ func Down(ctx context.Context, e *Engine, project string, opts DownOptions) erro
 	if err != nil {
 		return err
 	}
+	if o.absent() {
+		fmt.Fprintf(progress, "project %s: nothing to remove\n", project)
+	}
 	var errs []error
 	var mu sync.Mutex
 	var wg sync.WaitGroup

@@ -3,6 +3,7 @@ package emulator
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -112,6 +113,27 @@ type SeedReport struct {
 	SharedRemoved int
 	FilesWritten  []string
 	Took          time.Duration
+}
+
+// MarshalJSON is `seed -o json` and `reset -o json`: stable, snake_case keys.
+func (r SeedReport) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		RowsAdded     int      `json:"rows_added"`
+		RowsUpdated   int      `json:"rows_updated"`
+		RowsRemoved   int      `json:"rows_removed"`
+		Tables        []string `json:"tables_emptied"`
+		RedisKeys     int      `json:"redis_keys_removed"`
+		SharedRemoved int      `json:"shared_entries_removed"`
+		FilesWritten  []string `json:"files_written"`
+		TookMS        int64    `json:"took_ms"`
+	}{r.Rows.Added, r.Rows.Updated, r.Rows.Removed, nonNil(r.Rows.Tables), r.RedisKeys, r.SharedRemoved, nonNil(r.FilesWritten), r.Took.Milliseconds()})
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func (r SeedReport) String() string {

@@ -184,6 +184,6 @@ func (e *Engine) createService(ctx context.Context, n Names, s serviceSpec, meta
 }
 
 func portTaken(service string, port int) error {
-	return usageError("port %d on 127.0.0.1 is taken, so %s cannot publish on it: stop what uses it, or set %s.port (DEVSTACK_%s_PORT) to another port, or 0 for a free one",
+	return usageError("port %d on 127.0.0.1 is taken, so %s cannot publish on it: stop what uses it, or set %s.port (DEVSTACK_%s_PORT) to another port (0 picks a free one for a new stack)",
 		port, service, service, strings.ToUpper(service))
 }

@@ -17,7 +17,7 @@ devstack: no Docker engine answers (`docker info` failed).
 Start one, then retry:
   - macOS/Windows: start Docker Desktop (or colima / OrbStack / Rancher Desktop)
   - Linux:         sudo systemctl start docker
-  - remote engine: export DOCKER_HOST=tcp://HOST:2376 (or ssh://user@host)
+  - remote engine: export DOCKER_HOST=tcp://HOST:2376
 MSG
 	exit 1
 }

@@ -116,6 +116,8 @@ func parseUser(path, svc string, n *yaml.Node) (User, error) {
 // for a key, so callers can point at a file line or at a flag.
 func ValidateUser(u User, fail func(key, format string, args ...any) error) error {
 	switch {
+	case u.Username == "":
+		return fail("username", "username is required")
 	case !usernamePattern.MatchString(u.Username):
 		return fail("username", "username %q is invalid: use 1-150 characters from letters, digits and @.+-_", u.Username)
 	case !validEmail(u.Email):

@@ -3,7 +3,7 @@ package seed
 import (
 	"context"
 	"database/sql"
-	"fmt"
+	"errors"
 	"strconv"
 	"time"
 )
@@ -48,8 +48,8 @@ func ListUsers(ctx context.Context, db *sql.DB) ([]UserRow, error) {
 
 // ErrUserExists and ErrNoUser are what AddUser and RemoveUser refuse.
 var (
-	ErrUserExists = fmt.Errorf("user exists")
-	ErrNoUser     = fmt.Errorf("no such user")
+	ErrUserExists = errors.New("user exists")
+	ErrNoUser     = errors.New("no such user")
 )
 
 // AddUser creates a user with every row Archivematica's user form makes.
@@ -83,7 +83,7 @@ func RemoveUser(ctx context.Context, db *sql.DB, service, username string) error
 	}
 	defer tx.Rollback()
 	var id int64
-	if err := tx.QueryRowContext(ctx, "SELECT id FROM "+d+".auth_user WHERE username = ?", username).Scan(&id); err == sql.ErrNoRows {
+	if err := tx.QueryRowContext(ctx, "SELECT id FROM "+d+".auth_user WHERE username = ?", username).Scan(&id); errors.Is(err, sql.ErrNoRows) {
 		return ErrNoUser
 	} else if err != nil {
 		return err
