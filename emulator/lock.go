@@ -14,7 +14,12 @@ import (
 // on a file in the temp directory: the kernel releases it when the process
 // dies, so a crashed devstack cannot hold it.
 func lockProject(ctx context.Context, project string, progress io.Writer) (func(), error) {
-	path := filepath.Join(os.TempDir(), "devstack-"+project+".lock")
+	// One directory per user: another user's lock files must not get in the way.
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("devstack-locks-%d", os.Getuid()))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, envError(err, "cannot make lock directory %s: %v", dir, err)
+	}
+	path := filepath.Join(dir, project+".lock")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, envError(err, "cannot open lock file %s: %v", path, err)

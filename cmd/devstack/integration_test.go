@@ -443,6 +443,21 @@ func TestChangedSettingsReplaceContainerKeepData(t *testing.T) {
 	if docker(t, "inspect", "-f", "{{.Id}}", "devstack-"+s.project+"-mysql") != mysqlBefore {
 		t.Errorf("unchanged mysql container replaced")
 	}
+	// Without the variable, env and reset still know the password the
+	// running Redis was made with.
+	if url := s.envMap()["REDIS_URL"]; !strings.Contains(url, ":n3wpass@") {
+		t.Errorf("env lost the Redis password: %s", url)
+	}
+	s.mustRun("reset")
+	// And a changed app password reaches MySQL and env alike.
+	s.runEnv([]string{"DEVSTACK_REDIS_PASSWORD=n3wpass", "DEVSTACK_MYSQL_PASSWORD=Changed1"}, "up")
+	if env := s.envMap(); env["MYSQL_PASSWORD"] != "Changed1" {
+		t.Errorf("env after a password change: %s", env["MYSQL_PASSWORD"])
+	}
+	var one int
+	if err := s.mysql("MCP").QueryRow("SELECT 1").Scan(&one); err != nil {
+		t.Errorf("app user with the changed password: %v", err)
+	}
 }
 
 func TestStatusOfAbsentStack(t *testing.T) {
