@@ -54,7 +54,7 @@ func (e *Engine) alive(ctx context.Context, name string) error {
 	if st.Running {
 		return nil
 	}
-	return permanent{envError(nil, "container %s stopped (exit code %d)%s", name, st.ExitCode, e.logTail(ctx, name, 5))}
+	return permanent{envError(nil, "container %s stopped (exit code %d)%s; see `docker logs %s`", name, st.ExitCode, e.lastLogLine(ctx, name), name)}
 }
 
 // waitHealthy waits for Docker's own healthcheck to agree, so that status
@@ -72,23 +72,19 @@ func (e *Engine) waitHealthy(ctx context.Context, name string) error {
 	})
 }
 
-// logTail returns the last lines of a container's log, indented for an error message.
-func (e *Engine) logTail(ctx context.Context, name string, lines int) string {
-	rc, err := e.Client.ContainerLogs(ctx, name, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(lines)})
+// lastLogLine returns the last line a container logged, as ": line", which is
+// usually the reason it stopped; the whole log is one docker logs away.
+func (e *Engine) lastLogLine(ctx context.Context, name string) string {
+	rc, err := e.Client.ContainerLogs(ctx, name, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "5"})
 	if err != nil {
 		return ""
 	}
 	defer rc.Close()
 	var buf strings.Builder
 	_, _ = stdcopy.StdCopy(&buf, &buf, rc)
-	var out []string
-	for _, l := range strings.Split(buf.String(), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, "  "+l)
-		}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if last := strings.TrimSpace(lines[len(lines)-1]); last != "" {
+		return ": " + last
 	}
-	if len(out) == 0 {
-		return ""
-	}
-	return "; its log ends:\n" + strings.Join(out, "\n")
+	return ""
 }
