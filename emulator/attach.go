@@ -33,18 +33,15 @@ func (e *Engine) attach(ctx context.Context, cfg Config) (*attached, error) {
 			return nil, envError(nil, "the %s stack is not running (%s is down): run `devstack up` first", cfg.Project, svc)
 		}
 	}
-	r, v, err := e.report(ctx, cfg, o)
+	_, v, err := e.report(ctx, cfg, o)
 	if err != nil {
 		return nil, err
 	}
-	a := &attached{names: o.names, values: v}
-	for _, s := range r.Services {
-		switch s.Name {
-		case ServiceMySQL:
-			a.root = OpenMySQL(cfg.Host, s.Port, "root", v.RootPassword, "")
-		case ServiceRedis:
-			a.redis = OpenRedis(cfg.Host, s.Port, v.RedisPassword)
-		}
+	a := &attached{
+		names:  o.names,
+		values: v,
+		root:   OpenMySQL(cfg.Host, v.MySQLPort, "root", v.RootPassword, ""),
+		redis:  OpenRedis(cfg.Host, v.RedisPort, v.RedisPassword),
 	}
 	if err := a.root.PingContext(ctx); err != nil {
 		a.Close()

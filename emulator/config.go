@@ -48,6 +48,9 @@ type SharedConfig struct {
 	GID int
 }
 
+// owner is the uid:gid that chown takes.
+func (s SharedConfig) owner() string { return fmt.Sprintf("%d:%d", s.UID, s.GID) }
+
 // DefaultConfig is what devstack uses when nothing is configured.
 func DefaultConfig() Config {
 	return Config{

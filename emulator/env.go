@@ -32,33 +32,29 @@ func Env(ctx context.Context, e *Engine, cfg Config, opts EnvOptions) ([]EnvVar,
 	if o.stableLabels() == nil {
 		return nil, envError(nil, "no stack for project %s: run `devstack up` first", cfg.Project)
 	}
-	r, v, err := e.report(ctx, cfg, o)
+	_, v, err := e.report(ctx, cfg, o)
 	if err != nil {
 		return nil, err
 	}
-	ports := map[string]int{}
-	for _, s := range r.Services {
-		ports[s.Name] = s.Port
-	}
-	host, mysqlP, redisP := cfg.Host, ports[ServiceMySQL], ports[ServiceRedis]
+	host := cfg.Host
 	if opts.Network {
-		host, mysqlP, redisP = "", mysqlPort, redisPort
+		host = ""
 	}
-	return connectionEnv(o.names, host, mysqlP, redisP, v), nil
+	return connectionEnv(o.names, host, v), nil
 }
 
 // connectionEnv builds the variables. An empty host means in-network
-// addresses, where each service is reached by its own hostname.
-func connectionEnv(n Names, host string, mysqlP, redisP int, v values) []EnvVar {
-	redisPassword := v.RedisPassword
+// addresses, where each service is reached by its own hostname and port.
+func connectionEnv(n Names, host string, v values) []EnvVar {
 	mysqlHost, redisHost := host, host
+	mp, rp := strconv.Itoa(v.MySQLPort), strconv.Itoa(v.RedisPort)
 	if host == "" {
 		mysqlHost, redisHost = ServiceMySQL, ServiceRedis
+		mp, rp = strconv.Itoa(mysqlPort), strconv.Itoa(redisPort)
 	}
-	mp, rp := strconv.Itoa(mysqlP), strconv.Itoa(redisP)
 	redisURL := url.URL{Scheme: "redis", Host: net.JoinHostPort(redisHost, rp), Path: "/0"}
-	if redisPassword != "" {
-		redisURL.User = url.UserPassword("", redisPassword)
+	if v.RedisPassword != "" {
+		redisURL.User = url.UserPassword("", v.RedisPassword)
 	}
 	ssURL := url.URL{Scheme: "mysql", User: url.UserPassword(AppUser, v.AppPassword), Host: net.JoinHostPort(mysqlHost, mp), Path: "/SS"}
 	vars := []EnvVar{
@@ -72,7 +68,7 @@ func connectionEnv(n Names, host string, mysqlP, redisP int, v values) []EnvVar 
 		{"MYSQL_ROOT_PASSWORD", v.RootPassword},
 		{"REDIS_HOST", redisHost},
 		{"REDIS_PORT", rp},
-		{"REDIS_PASSWORD", redisPassword},
+		{"REDIS_PASSWORD", v.RedisPassword},
 		{"REDIS_URL", redisURL.String()},
 	}
 	for _, component := range []string{"DASHBOARD", "MCPSERVER", "MCPCLIENT"} {

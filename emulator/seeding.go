@@ -34,13 +34,6 @@ func loadFixtures(cfg Config) (*seed.Fixtures, error) {
 	return fx, nil
 }
 
-// seededTables are the tables seeding writes; with `schema: none` they must
-// come from the apps' migrations first.
-var seededTables = map[string][]string{
-	"MCP": {"auth_user", "Agents", "main_userprofile", "tastypie_apikey", "DashboardSettings"},
-	"SS":  {"auth_user", "tastypie_apikey"},
-}
-
 // errNoAppTables means `schema: none` and the apps have not migrated yet.
 var errNoAppTables = errors.New("no app tables")
 
@@ -82,7 +75,7 @@ func applySchema(ctx context.Context, root *sql.DB, schemas []seed.Schema) error
 
 func missingTables(ctx context.Context, root *sql.DB) []string {
 	var missing []string
-	for db, tables := range seededTables {
+	for db, tables := range seed.WrittenTables {
 		for _, t := range tables {
 			var n int
 			_ = root.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", db, t).Scan(&n)

@@ -175,12 +175,18 @@ func (e *Engine) createService(ctx context.Context, n Names, s serviceSpec, meta
 		// A container that was made but would not start is removed, so the
 		// next up does not find it and take it for a stopped service.
 		_ = testcontainers.TerminateContainer(ctr)
-		if strings.Contains(err.Error(), "port is already allocated") || strings.Contains(err.Error(), "address already in use") {
+		if isPortConflict(err) {
 			return portTaken(s.Service, s.HostPort)
 		}
 		return envError(err, "cannot start %s (%s): %v", s.Service, s.Image, shortErr(err))
 	}
 	return nil
+}
+
+// isPortConflict recognises Docker's refusal to bind a host port, which it
+// reports only as text.
+func isPortConflict(err error) bool {
+	return strings.Contains(err.Error(), "port is already allocated") || strings.Contains(err.Error(), "address already in use")
 }
 
 func portTaken(service string, port int) error {

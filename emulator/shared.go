@@ -66,8 +66,7 @@ func (e *Engine) syncShared(ctx context.Context, cfg Config, n Names, fx *seed.F
 	for i, f := range fx.Files {
 		env = append(env, fmt.Sprintf("DEVSTACK_FILE_%d_PATH=%s", i, f.Path), fmt.Sprintf("DEVSTACK_FILE_%d_DATA=%s", i, f.Data))
 	}
-	owner := fmt.Sprintf("%d:%d", cfg.Shared.UID, cfg.Shared.GID)
-	out, err := e.execIn(ctx, n.Helper, append([]string{"sh", "-c", syncScript, "sync", mode, owner}, fx.Layout...), env...)
+	out, err := e.execIn(ctx, n.Helper, append([]string{"sh", "-c", syncScript, "sync", mode, cfg.Shared.owner()}, fx.Layout...), env...)
 	if err != nil {
 		return r, err
 	}
@@ -108,7 +107,7 @@ func (h *Handle) WriteFile(ctx context.Context, p string, data []byte) error {
 		return err
 	}
 	dir := path.Dir(full)
-	owner := fmt.Sprintf("%d:%d", h.cfg.Shared.UID, h.cfg.Shared.GID)
+	owner := h.cfg.Shared.owner()
 	if _, err := h.e.execIn(ctx, h.a.names.Helper, []string{"sh", "-c", `mkdir -p -- "$1" && chown -- "$2" "$1"`, "mkdir", dir, owner}); err != nil {
 		return err
 	}

@@ -92,6 +92,8 @@ func (e *Engine) report(ctx context.Context, cfg Config, o *observed) (*StatusRe
 	default:
 		r.State = StateStopped
 	}
+	// What the containers publish is the truth for whoever connects next.
+	v.MySQLPort, v.RedisPort = r.Services[0].Port, r.Services[1].Port
 	return r, v, nil
 }
 

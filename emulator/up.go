@@ -122,7 +122,9 @@ func planFor(services map[string]container.Summary, s serviceSpec) action {
 // preflight refuses a taken port and fetches missing images before any
 // resource is created.
 func (e *Engine) preflight(ctx context.Context, cfg Config, specs []serviceSpec, plan map[string]action) error {
-	images := map[string]string{cfg.MySQL.Image: "DEVSTACK_MYSQL_IMAGE"}
+	// The helper runs on the MySQL image, so its setting is MySQL's.
+	setting := map[string]string{ServiceMySQL: "DEVSTACK_MYSQL_IMAGE", ServiceRedis: "DEVSTACK_REDIS_IMAGE", ServiceHelper: "DEVSTACK_MYSQL_IMAGE"}
+	images := map[string]string{}
 	for _, s := range specs {
 		switch plan[s.Service] {
 		case create, start:
@@ -131,9 +133,7 @@ func (e *Engine) preflight(ctx context.Context, cfg Config, specs []serviceSpec,
 			}
 			fallthrough
 		case recreate:
-			if s.Service != ServiceHelper {
-				images[s.Image] = "DEVSTACK_" + strings.ToUpper(s.Service) + "_IMAGE"
-			}
+			images[s.Image] = setting[s.Service]
 		}
 	}
 	for ref, setting := range images {
@@ -182,7 +182,7 @@ func (e *Engine) apply(ctx context.Context, o *observed, s serviceSpec, a action
 	case start:
 		fmt.Fprintf(progress, "%s: starting %s\n", s.Service, s.Name)
 		if _, err := e.Client.ContainerStart(ctx, o.services[s.Service].ID, client.ContainerStartOptions{}); err != nil {
-			if strings.Contains(err.Error(), "port is already allocated") || strings.Contains(err.Error(), "address already in use") {
+			if isPortConflict(err) {
 				return portTaken(s.Service, s.HostPort)
 			}
 			return envError(err, "cannot start %s: %v", s.Name, shortErr(err))

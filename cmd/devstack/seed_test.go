@@ -412,6 +412,17 @@ func TestUsersAddRemoveRoundTrip(t *testing.T) {
 	if before["SS.auth_user"] != after["SS.auth_user"] {
 		t.Errorf("storage users changed")
 	}
+
+	// A password from standard input, as scripts pass one.
+	add := exec.Command("sh", "-c", `printf 'from-stdin\n' | "$0" -p "$1" users add --service storage --username bot --email bot@example.org --password-stdin`, binary, s.project)
+	add.Env = append(os.Environ(), s.env...)
+	if out, err := add.CombinedOutput(); err != nil || strings.Contains(string(out), "password:") {
+		t.Errorf("users add --password-stdin: %v %s", err, out)
+	}
+	must(t, db.QueryRow("SELECT password FROM SS.auth_user WHERE username = 'bot'").Scan(&hash))
+	if !checkDjangoPassword(t, "from-stdin", hash) {
+		t.Errorf("password from stdin does not verify")
+	}
 }
 
 func TestBadFixturesAreRefusedBeforeWriting(t *testing.T) {

@@ -22,13 +22,26 @@ import (
 // leftovers lists the containers, networks and volumes labelled for project.
 func leftovers(t testing.TB, project string) []string {
 	t.Helper()
+	return labelled(t, emulator.LabelProject+"="+project)
+}
+
+// ephemeralOf lists project's resources labelled ephemeral and owned by this process.
+func ephemeralOf(t testing.TB, project string) []string {
+	t.Helper()
+	host, _ := os.Hostname()
+	return labelled(t, emulator.LabelProject+"="+project, emulator.LabelEphemeral+"=true", fmt.Sprintf("%s=%s/%d", emulator.LabelOwner, host, os.Getpid()))
+}
+
+// labelled lists the containers, networks and volumes carrying every label.
+func labelled(t testing.TB, labels ...string) []string {
+	t.Helper()
 	e, err := emulator.Connect(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
 	ctx := context.Background()
-	f := make(client.Filters).Add("label", emulator.LabelProject+"="+project)
+	f := make(client.Filters).Add("label", labels...)
 	var out []string
 	cs, err := e.Client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {
@@ -50,33 +63,6 @@ func leftovers(t testing.TB, project string) []string {
 	}
 	for _, v := range vs.Items {
 		out = append(out, "volume "+v.Name)
-	}
-	return out
-}
-
-// ephemeralOf lists project's resources labelled ephemeral and owned by this process.
-func ephemeralOf(t testing.TB, project string) []string {
-	t.Helper()
-	host, _ := os.Hostname()
-	e, err := emulator.Connect(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	ctx := context.Background()
-	f := make(client.Filters).Add("label", emulator.LabelProject+"="+project, emulator.LabelEphemeral+"=true", fmt.Sprintf("%s=%s/%d", emulator.LabelOwner, host, os.Getpid()))
-	var out []string
-	cs, _ := e.Client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
-	for _, c := range cs.Items {
-		out = append(out, c.ID)
-	}
-	ns, _ := e.Client.NetworkList(ctx, client.NetworkListOptions{Filters: f})
-	for _, n := range ns.Items {
-		out = append(out, n.ID)
-	}
-	vs, _ := e.Client.VolumeList(ctx, client.VolumeListOptions{Filters: f})
-	for _, v := range vs.Items {
-		out = append(out, v.Name)
 	}
 	return out
 }
@@ -126,8 +112,21 @@ func TestFourParallelStacksAreIsolatedAndRemoved(t *testing.T) {
 
 func TestResetRestoresRowsKeysAndFiles(t *testing.T) {
 	t.Parallel()
-	s := Start(t, WithUsers(seed.Dashboard, seed.User{Username: "tester", Email: "tester@example.org", Password: "pw", APIKey: "tester-key"}))
+	// Own fixtures and an extra user: both must be seeded, and survive Reset.
+	fixtures := t.TempDir()
+	settings, err := os.ReadFile("../../fixtures/settings.yaml")
+	must(t, err)
+	must(t, os.WriteFile(fixtures+"/settings.yaml", bytes.Replace(settings, []byte("site_url: http://127.0.0.1:62080"), []byte("site_url: http://harness.test"), 1), 0o644))
+	s := Start(t, WithFixtures(fixtures), WithUsers(seed.Dashboard, seed.User{Username: "tester", Email: "tester@example.org", Password: "pw", APIKey: "tester-key"}))
 	db := s.MySQL(t, "MCP")
+	siteURL := func() string {
+		var v string
+		must(t, db.QueryRow("SELECT value FROM DashboardSettings WHERE name = 'site_url'").Scan(&v))
+		return v
+	}
+	if got := siteURL(); got != "http://harness.test" {
+		t.Errorf("WithFixtures: site_url = %q", got)
+	}
 	rdb := s.Redis(t)
 	ctx := context.Background()
 	if _, err := db.Exec("INSERT INTO SIPs (sipUUID, createdTime, hidden, sipType, dirUUIDs, status) VALUES ('22222222-2222-2222-2222-222222222222', NOW(6), 0, 'SIP', 0, 0)"); err != nil {
@@ -161,6 +160,9 @@ func TestResetRestoresRowsKeysAndFiles(t *testing.T) {
 		users = append(users, u)
 	}
 	rows.Close()
+	if got := siteURL(); got != "http://harness.test" {
+		t.Errorf("site_url after reset = %q", got)
+	}
 	if strings.Join(users, ",") != "admin,tester" {
 		t.Errorf("users after reset: %v (want the fixture's admin and the extra tester)", users)
 	}

@@ -15,6 +15,13 @@ import (
 	"time"
 )
 
+// WrittenTables are the tables Apply writes, by database; with `schema: none`
+// they must come from the apps' migrations first.
+var WrittenTables = map[string][]string{
+	"MCP": {"auth_user", "Agents", "main_userprofile", "tastypie_apikey", "DashboardSettings"},
+	"SS":  {"auth_user", "tastypie_apikey"},
+}
+
 // Changes counts what a seed or reset did, for the one line it reports.
 type Changes struct {
 	Added, Updated, Removed int
