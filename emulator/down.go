@@ -40,21 +40,19 @@ func Down(ctx context.Context, e *Engine, project string, opts DownOptions) erro
 	if o.absent() {
 		fmt.Fprintf(progress, "project %s: nothing to remove\n", project)
 	}
-	var errs []error
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, c := range o.services {
-		wg.Go(func() {
-			fmt.Fprintf(progress, "removing container %s\n", containerName(c))
-			err := e.removeContainer(ctx, c.ID)
-			mu.Lock()
-			errs = append(errs, err)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if err := firstClassified(errs); err != nil {
-		return err
+	// A create that an interrupted up had already sent is finished by Docker
+	// after its client died, possibly after this listing: look once more, so
+	// that such a container cannot keep the network and volumes in use.
+	for range 2 {
+		if len(o.services) == 0 {
+			break
+		}
+		if err := e.removeContainers(ctx, o, progress); err != nil {
+			return err
+		}
+		if o, err = e.observe(ctx, NamesFor(project)); err != nil {
+			return err
+		}
 	}
 	// Containers devstack did not create may still use the network or the
 	// volumes (an app joined with --network); they are named, never touched,
@@ -78,6 +76,21 @@ func Down(ctx context.Context, e *Engine, project string, opts DownOptions) erro
 		return blocked
 	}
 	return o.clashError()
+}
+
+// removeContainers stops and removes the stack's containers in parallel.
+func (e *Engine) removeContainers(ctx context.Context, o *observed, progress io.Writer) error {
+	cs := slices.Collect(maps.Values(o.services))
+	errs := make([]error, len(cs))
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Go(func() {
+			fmt.Fprintf(progress, "removing container %s\n", containerName(c))
+			errs[i] = e.removeContainer(ctx, c.ID)
+		})
+	}
+	wg.Wait()
+	return firstClassified(errs)
 }
 
 // networkUsers names the containers still attached to a network, to explain

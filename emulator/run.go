@@ -90,24 +90,11 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 		return code
 	}
 	// The caller's context may be cancelled by now: cleanup must still run.
-	if err := removeStack(context.WithoutCancel(ctx), e, cfg.Project, progress); err != nil {
+	if err := Down(context.WithoutCancel(ctx), e, cfg.Project, DownOptions{Volumes: true, Progress: progress}); err != nil {
 		fmt.Fprintf(progress, "devstack: cannot remove stack %s: %v; remove it with `%s`\n", cfg.Project, err, remove)
 		return ExitRunFailed
 	}
 	return code
-}
-
-// removeStack removes a throw-away stack with its volumes. Docker finishes
-// a create whose request an interrupted up cancelled, possibly after the
-// first pass listed the stack (whose volume removal then fails, "in use"):
-// a second pass removes what that left.
-func removeStack(ctx context.Context, e *Engine, project string, progress io.Writer) error {
-	opts := DownOptions{Volumes: true, Progress: progress}
-	err := Down(ctx, e, project, opts)
-	if o, oerr := e.observe(ctx, NamesFor(project)); oerr == nil && !o.absent() {
-		err = Down(ctx, e, project, opts)
-	}
-	return err
 }
 
 // startStack runs Up and reads the stack's connection settings. A signal
