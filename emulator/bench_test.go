@@ -31,7 +31,7 @@ func BenchmarkSeedAndReset(b *testing.B) {
 	if _, err := Up(ctx, e, cfg, UpOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = Down(context.Background(), e, cfg.Project, DownOptions{Volumes: true}) })
+	b.Cleanup(func() { _ = Down(context.Background(), e, cfg, DownOptions{Volumes: true}) })
 
 	var base, seedT, resetT []time.Duration
 	timed := func(into *[]time.Duration, f func() error) {
@@ -43,7 +43,7 @@ func BenchmarkSeedAndReset(b *testing.B) {
 	}
 	for b.Loop() {
 		timed(&base, func() error {
-			_, err := e.execIn(ctx, NamesFor(cfg.Project).Helper, []string{"true"})
+			_, err := e.helper(NamesFor(cfg.Project)).Exec(ctx, "true")
 			return err
 		})
 		timed(&seedT, func() error { _, err := Seed(ctx, e, cfg, SeedOptions{}); return err })

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/wellcomecollection/devstack/emulator/shared"
 )
 
 // Config is the user's configuration after file, environment and flags have
@@ -24,7 +26,8 @@ type Config struct {
 	Shared  SharedConfig
 	// Fixtures is a directory whose files override the embedded defaults.
 	Fixtures string
-	// Schema is "builtin" or "none" (the apps run their own migrations).
+	// Schema is SchemaBuiltin or SchemaNone (the apps run their own
+	// migrations).
 	Schema string
 	// Host is the address published ports are reached on.
 	Host string
@@ -48,8 +51,15 @@ type SharedConfig struct {
 	GID int
 }
 
-// owner is the uid:gid that chown takes.
-func (s SharedConfig) owner() string { return fmt.Sprintf("%d:%d", s.UID, s.GID) }
+// owner is who owns what devstack writes to the shared directory.
+func (s SharedConfig) owner() shared.Owner { return shared.Owner{UID: s.UID, GID: s.GID} }
+
+// The values of the schema setting: devstack's built-in schema, or none
+// (the apps migrate their own tables).
+const (
+	SchemaBuiltin = "builtin"
+	SchemaNone    = "none"
+)
 
 // DefaultConfig is what devstack uses when nothing is configured.
 func DefaultConfig() Config {
@@ -58,7 +68,7 @@ func DefaultConfig() Config {
 		MySQL:   MySQLConfig{Image: "mysql:8.0", Port: 63306},
 		Redis:   RedisConfig{Image: "redis:7.2", Port: 63379},
 		Shared:  SharedConfig{UID: 1000, GID: 1000},
-		Schema:  "builtin",
+		Schema:  SchemaBuiltin,
 		Host:    "127.0.0.1",
 	}
 }
@@ -84,8 +94,8 @@ var settings = []setting{
 	{"shared.gid", "DEVSTACK_SHARED_GID", setID(func(c *Config) *int { return &c.Shared.GID })},
 	{"fixtures", "DEVSTACK_FIXTURES", setString(func(c *Config) *string { return &c.Fixtures })},
 	{"schema", "DEVSTACK_SCHEMA", func(c *Config, v string) error {
-		if v != "builtin" && v != "none" {
-			return fmt.Errorf("must be builtin or none, not %q", v)
+		if v != SchemaBuiltin && v != SchemaNone {
+			return fmt.Errorf("must be %s or %s, not %q", SchemaBuiltin, SchemaNone, v)
 		}
 		c.Schema = v
 		return nil

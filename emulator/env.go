@@ -25,17 +25,18 @@ type EnvOptions struct {
 // Env returns the connection settings of a project's stack: plain names and
 // the names Archivematica's components read. The stack must exist.
 func Env(ctx context.Context, e *Engine, cfg Config, opts EnvOptions) ([]EnvVar, error) {
-	o, err := e.observe(ctx, NamesFor(cfg.Project))
+	o, err := e.observe(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
 	}
-	if o.stableLabels() == nil {
+	if o.pinnedLabels() == nil {
 		return nil, envError(nil, "no stack for project %s: run `devstack up` first", cfg.Project)
 	}
-	_, v, err := e.report(ctx, cfg, o)
+	live, err := e.inspect(ctx, o)
 	if err != nil {
 		return nil, err
 	}
+	v := connection(cfg, o, live)
 	host := cfg.Host
 	if opts.Network {
 		host = ""
@@ -45,7 +46,7 @@ func Env(ctx context.Context, e *Engine, cfg Config, opts EnvOptions) ([]EnvVar,
 
 // connectionEnv builds the variables. An empty host means in-network
 // addresses, where each service is reached by its own hostname and port.
-func connectionEnv(n Names, host string, v values) []EnvVar {
+func connectionEnv(n Names, host string, v pinned) []EnvVar {
 	mysqlHost, redisHost := host, host
 	mp, rp := strconv.Itoa(v.MySQLPort), strconv.Itoa(v.RedisPort)
 	if host == "" {

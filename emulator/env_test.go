@@ -31,7 +31,7 @@ func TestNewUUID(t *testing.T) {
 }
 
 func testVars(redisPassword string) []EnvVar {
-	v := values{RootPassword: "rootpw", AppPassword: "apppw", RedisPassword: redisPassword, MySQLPort: 63306, RedisPort: 63379}
+	v := pinned{RootPassword: "rootpw", AppPassword: "apppw", RedisPassword: redisPassword, MySQLPort: 63306, RedisPort: 63379}
 	return connectionEnv(NamesFor("p1"), "127.0.0.1", v)
 }
 
@@ -63,7 +63,7 @@ func TestConnectionEnv(t *testing.T) {
 	if got := lookup(testVars("s3cret"), "REDIS_URL"); got != "redis://:s3cret@127.0.0.1:63379/0" {
 		t.Errorf("REDIS_URL with password = %q", got)
 	}
-	inNet := connectionEnv(NamesFor("p1"), "", values{AppPassword: "x", MySQLPort: 40000, RedisPort: 40001})
+	inNet := connectionEnv(NamesFor("p1"), "", pinned{AppPassword: "x", MySQLPort: 40000, RedisPort: 40001})
 	if lookup(inNet, "MYSQL_HOST") != "mysql" || lookup(inNet, "MYSQL_PORT") != "3306" || lookup(inNet, "REDIS_URL") != "redis://redis:6379/0" {
 		t.Errorf("in-network addresses wrong: %v", inNet)
 	}

@@ -3,6 +3,7 @@ package emulator
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Exit codes are part of the CLI contract (DESIGN.md): scripts branch on them.
@@ -48,4 +49,9 @@ func ExitCode(err error) int {
 		return e.Code
 	}
 	return ExitEnv
+}
+
+func portTaken(service string, port int) error {
+	return usageError("port %d on 127.0.0.1 is taken, so %s cannot publish on it: stop what uses it, or set %s.port (DEVSTACK_%s_PORT) to another port (0 picks a free one for a new stack)",
+		port, service, service, strings.ToUpper(service))
 }

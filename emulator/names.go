@@ -1,9 +1,17 @@
 package emulator
 
-import "regexp"
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"regexp"
 
-// Labels that mark ownership. Docker is the source of truth: every lookup goes
-// through LabelProject, so a resource without it is never touched.
+	"github.com/wellcomecollection/devstack/emulator/setup"
+	"github.com/wellcomecollection/devstack/emulator/shared"
+)
+
+// Labels that mark ownership (docs/architecture.md lists them). Docker is the
+// source of truth: every lookup goes through LabelProject, so a resource
+// without it is never touched.
 const (
 	LabelProject    = "io.devstack.project"
 	LabelService    = "io.devstack.service"
@@ -14,8 +22,8 @@ const (
 	// LabelKeep marks an ephemeral stack left up on purpose (`run --keep`).
 	LabelKeep = "io.devstack.keep"
 
-	// Values chosen once per stack live on the MySQL data volume, which goes
-	// only with a purge, together with the data they belong to.
+	// Values chosen once per stack are pinned on the MySQL data volume,
+	// which goes only with a purge, together with the data they belong to.
 	labelRootPassword  = "io.devstack.mysql-root-password"
 	labelAppPassword   = "io.devstack.mysql-password"
 	labelMySQLPort     = "io.devstack.mysql-port"
@@ -23,23 +31,28 @@ const (
 	labelDashboardUUID = "io.devstack.dashboard-uuid"
 )
 
-// Service names, also used as the io.devstack.service label and as the
-// hostnames on the stack's network.
+// The services: each is a container, the value of its LabelService, and its
+// hostname on the stack's network.
 const (
-	ServiceMySQL   = "mysql"
-	ServiceRedis   = "redis"
-	ServiceShared  = "shared"
-	ServiceNetwork = "network"
-	ServiceHelper  = "helper"
+	ServiceMySQL = "mysql"
+	ServiceRedis = "redis"
+)
+
+// The other values of LabelService name the parts of a stack that are not
+// services: its helper container, shared volume and network.
+const (
+	partHelper  = "helper"
+	partShared  = "shared"
+	partNetwork = "network"
 )
 
 // SharedDir is where every container that does Archivematica's work mounts the
 // shared volume, as production mounts its EBS volume.
-const SharedDir = "/var/archivematica/sharedDirectory"
+const SharedDir = shared.Dir
 
 const (
 	DefaultProject = "archivematica"
-	AppUser        = "archivematica"
+	AppUser        = setup.AppUser
 	mysqlPort      = 3306
 	redisPort      = 6379
 )
@@ -53,6 +66,14 @@ func ValidateProject(name string) error {
 		return usageError("invalid project name %q: use 1-31 characters from a-z, 0-9, '_' and '-', starting with a letter or digit", name)
 	}
 	return nil
+}
+
+// EphemeralProject returns a fresh project name for a throw-away stack:
+// prefix, a dash and 8 random hex digits.
+func EphemeralProject(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
 }
 
 // Names are the Docker resource names of one project's stack.

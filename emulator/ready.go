@@ -7,9 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moby/moby/api/pkg/stdcopy"
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/client"
+	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/setup"
 )
 
 // permanent marks an error that polling must not retry.
@@ -35,7 +34,7 @@ func poll(ctx context.Context, timeout time.Duration, what string, check func(co
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return envError(err, "%s did not become ready within %s: %v", what, timeout, shortErr(err))
+			return envError(err, "%s did not become ready within %s: %s", what, timeout, shortErr(err))
 		case <-time.After(interval):
 		}
 		interval = min(interval*2, 250*time.Millisecond)
@@ -46,42 +45,54 @@ func poll(ctx context.Context, timeout time.Duration, what string, check func(co
 // log, so that a crashing service is reported at once rather than at the
 // readiness timeout.
 func (e *Engine) alive(ctx context.Context, name string) error {
-	res, err := e.Client.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
+	c, err := e.d.Inspect(ctx, name)
 	if err != nil {
 		return err
 	}
-	st := res.Container.State
-	if st.Running {
+	if c.State.Running {
 		return nil
 	}
-	return permanent{envError(nil, "container %s stopped (exit code %d)%s; see `docker logs %s`", name, st.ExitCode, e.lastLogLine(ctx, name), name)}
+	return permanent{envError(nil, "container %s stopped (exit code %d)%s; see `docker logs %s`", name, c.State.ExitCode, e.lastLogLine(ctx, name), name)}
 }
 
 // waitHealthy waits for Docker's own healthcheck to agree, so that status
 // right after up reports healthy.
 func (e *Engine) waitHealthy(ctx context.Context, name string) error {
 	return poll(ctx, 60*time.Second, name+" healthcheck", func(ctx context.Context) error {
-		res, err := e.Client.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
+		c, err := e.d.Inspect(ctx, name)
 		if err != nil {
 			return err
 		}
-		if h := res.Container.State.Health; h != nil && h.Status != container.Healthy {
-			return fmt.Errorf("health is %s", h.Status)
+		if h := c.State.Health; h != "" && h != "healthy" {
+			return fmt.Errorf("health is %s", h)
 		}
 		return nil
+	})
+}
+
+// waitRedis polls until Redis answers PING.
+func (e *Engine) waitRedis(ctx context.Context, name, host string, v pinned) error {
+	rdb := setup.OpenRedis(host, v.RedisPort, v.RedisPassword)
+	defer rdb.Close()
+	return poll(ctx, 60*time.Second, "Redis ("+name+")", func(ctx context.Context) error {
+		err := rdb.Ping(ctx).Err()
+		if err == nil {
+			return nil
+		}
+		if aerr := e.alive(ctx, name); aerr != nil {
+			return aerr
+		}
+		return err
 	})
 }
 
 // lastLogLine returns the last line a container logged, as ": line", which is
 // usually the reason it stopped; the whole log is one docker logs away.
 func (e *Engine) lastLogLine(ctx context.Context, name string) string {
-	rc, err := e.Client.ContainerLogs(ctx, name, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "5"})
-	if err != nil {
+	var buf strings.Builder
+	if err := e.d.Logs(ctx, name, docker.LogOptions{Tail: "5"}, &buf, &buf); err != nil {
 		return ""
 	}
-	defer rc.Close()
-	var buf strings.Builder
-	_, _ = stdcopy.StdCopy(&buf, &buf, rc)
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if last := strings.TrimSpace(lines[len(lines)-1]); last != "" {
 		return ": " + last

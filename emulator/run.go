@@ -2,8 +2,6 @@ package emulator
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -42,10 +40,7 @@ var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sys
 // and ExitRunFailed when devstack itself failed. Its own errors go to
 // opts.Progress as one line each.
 func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
-	progress := opts.Progress
-	if progress == nil {
-		progress = io.Discard
-	}
+	progress := orDiscard(opts.Progress)
 	if len(argv) == 0 {
 		fmt.Fprintln(progress, "devstack: no command to run: pass one after --")
 		return ExitRunFailed
@@ -68,7 +63,7 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 	fmt.Fprintf(progress, "devstack: starting throw-away stack %s\n", cfg.Project)
 
 	code := ExitRunFailed
-	vars, sig, err := startStack(ctx, e, cfg, Meta{Ephemeral: true, Keep: opts.Keep}, sigs, progress)
+	vars, sig, err := startStack(ctx, e, cfg, Lifetime{Ephemeral: true, Keep: opts.Keep}, sigs, progress)
 	switch {
 	case sig != nil:
 		fmt.Fprintf(progress, "devstack: %v while starting stack %s\n", sig, cfg.Project)
@@ -90,7 +85,7 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 		return code
 	}
 	// The caller's context may be cancelled by now: cleanup must still run.
-	if err := Down(context.WithoutCancel(ctx), e, cfg.Project, DownOptions{Volumes: true, Progress: progress}); err != nil {
+	if err := Down(context.WithoutCancel(ctx), e, cfg, DownOptions{Volumes: true, Progress: progress}); err != nil {
 		fmt.Fprintf(progress, "devstack: cannot remove stack %s: %v; remove it with `%s`\n", cfg.Project, err, remove)
 		return ExitRunFailed
 	}
@@ -99,13 +94,13 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 
 // startStack runs Up and reads the stack's connection settings. A signal
 // stops it early and is returned, so the caller can clean up and report it.
-func startStack(ctx context.Context, e *Engine, cfg Config, meta Meta, sigs <-chan os.Signal, progress io.Writer) ([]EnvVar, os.Signal, error) {
+func startStack(ctx context.Context, e *Engine, cfg Config, life Lifetime, sigs <-chan os.Signal, progress io.Writer) ([]EnvVar, os.Signal, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var vars []EnvVar
 	done := make(chan error, 1)
 	go func() {
-		_, err := Up(ctx, e, cfg, UpOptions{Meta: meta, Progress: progress})
+		_, err := Up(ctx, e, cfg, UpOptions{Lifetime: life, Progress: progress})
 		if err == nil {
 			vars, err = Env(ctx, e, cfg, EnvOptions{})
 		}
@@ -173,11 +168,4 @@ func keyboardReachedCommand(sig os.Signal) bool {
 	defer tty.Close()
 	fg, err := unix.IoctlGetInt(int(tty.Fd()), unix.TIOCGPGRP)
 	return err == nil && fg == unix.Getpgrp()
-}
-
-// EphemeralProject returns a fresh project name for a throw-away stack.
-func EphemeralProject(prefix string) string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return prefix + "-" + hex.EncodeToString(b)
 }

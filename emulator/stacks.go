@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/client"
 )
 
 // StackInfo is one stack of `devstack ls`; its JSON shape is a contract.
@@ -64,7 +62,6 @@ type stackTally struct {
 // ListStacks returns every devstack stack on the Docker host, found by the
 // project label on containers, networks and volumes, sorted by project.
 func ListStacks(ctx context.Context, e *Engine) ([]StackInfo, error) {
-	f := make(client.Filters).Add("label", LabelProject)
 	tallies := map[string]*stackTally{}
 	add := func(labels map[string]string) *stackTally {
 		p := labels[LabelProject]
@@ -86,29 +83,29 @@ func ListStacks(ctx context.Context, e *Engine) ([]StackInfo, error) {
 		t.info.Kept = t.info.Kept || labels[LabelKeep] == "true"
 		return t
 	}
-	cs, err := e.Client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	cs, err := e.d.Containers(ctx, LabelProject)
 	if err != nil {
-		return nil, envError(err, "cannot list containers: %v", shortErr(err))
+		return nil, envError(err, "cannot list containers: %s", shortErr(err))
 	}
-	for _, c := range cs.Items {
+	for _, c := range cs {
 		t := add(c.Labels)
 		t.containers++
-		if c.State == container.StateRunning {
+		if c.State.Running {
 			t.running++
 		}
 	}
-	ns, err := e.Client.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	ns, err := e.d.Networks(ctx, LabelProject)
 	if err != nil {
-		return nil, envError(err, "cannot list networks: %v", shortErr(err))
+		return nil, envError(err, "cannot list networks: %s", shortErr(err))
 	}
-	for _, n := range ns.Items {
+	for _, n := range ns {
 		add(n.Labels)
 	}
-	vs, err := e.Client.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	vs, err := e.d.Volumes(ctx, LabelProject)
 	if err != nil {
-		return nil, envError(err, "cannot list volumes: %v", shortErr(err))
+		return nil, envError(err, "cannot list volumes: %s", shortErr(err))
 	}
-	for _, v := range vs.Items {
+	for _, v := range vs {
 		add(v.Labels)
 	}
 	stacks := make([]StackInfo, 0, len(tallies))
@@ -181,10 +178,7 @@ func (o PruneOptions) selects(s StackInfo, now time.Time) bool {
 // ephemeral means. Everyday stacks are never touched. It returns the projects
 // removed; one that fails does not stop the others, and its error is returned.
 func Prune(ctx context.Context, e *Engine, opts PruneOptions) ([]string, error) {
-	progress := opts.Progress
-	if progress == nil {
-		progress = io.Discard
-	}
+	progress := orDiscard(opts.Progress)
 	stacks, err := ListStacks(ctx, e)
 	if err != nil {
 		return nil, err
@@ -199,7 +193,7 @@ func Prune(ctx context.Context, e *Engine, opts PruneOptions) ([]string, error) 
 		fmt.Fprintf(progress, "removing throw-away stack %s (made %s ago by %s)\n", s.Project, s.Age(), s.Owner)
 		// Down finds the stack by label, so one that vanished meanwhile is
 		// simply nothing to remove.
-		if err := Down(ctx, e, s.Project, DownOptions{Volumes: true, Progress: progress}); err != nil {
+		if err := e.down(ctx, s.Project, DownOptions{Volumes: true, Progress: progress}); err != nil {
 			if first == nil {
 				first = err
 			}

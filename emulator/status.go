@@ -2,14 +2,11 @@ package emulator
 
 import (
 	"context"
-	"strconv"
-	"strings"
 
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/client"
+	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 )
 
-// Stack states and service states of DESIGN.md's status JSON.
+// Stack states and service states of the status JSON (docs/architecture.md).
 const (
 	StateRunning = "running"
 	StatePartial = "partial"
@@ -37,45 +34,88 @@ type ServiceStatus struct {
 	Port      int    `json:"port"`
 }
 
+// services are the roles status reports, in order.
+var services = []string{ServiceMySQL, ServiceRedis}
+
 // Status reports a project's stack as Docker has it, found by label.
 func Status(ctx context.Context, e *Engine, cfg Config) (*StatusReport, error) {
-	o, err := e.observe(ctx, NamesFor(cfg.Project))
+	o, err := e.observe(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
 	}
-	r, _, err := e.report(ctx, cfg, o)
-	return r, err
+	live, err := e.inspect(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return statusOf(cfg, o, live), nil
 }
 
-// report describes an observed stack, and returns the values it was made
-// with, which the callers that connect to it need too. It chooses nothing: a
-// port that is not known yet is 0.
-func (e *Engine) report(ctx context.Context, cfg Config, o *observed) (*StatusReport, values, error) {
-	inspected := map[string]container.InspectResponse{}
-	env := map[string]string{}
-	for _, svc := range []string{ServiceMySQL, ServiceRedis} {
-		c, ok := o.services[svc]
+// inspect reads the stack's service containers in full, by role.
+func (e *Engine) inspect(ctx context.Context, o *observed) (map[string]docker.Container, error) {
+	live := map[string]docker.Container{}
+	for _, role := range services {
+		c, ok := o.containers[role]
 		if !ok {
 			continue
 		}
-		res, err := e.Client.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
-		if err != nil {
-			return nil, values{}, envError(err, "cannot inspect %s: %v", containerName(c), shortErr(err))
+		full, err := e.d.Inspect(ctx, c.ID)
+		if isNotFound(err) {
+			continue // removed since it was listed
 		}
-		inspected[svc] = res.Container
-		for _, kv := range res.Container.Config.Env {
-			if k, val, ok := strings.Cut(kv, "="); ok {
-				env[k] = val
-			}
+		if err != nil {
+			return nil, envError(err, "cannot inspect %s: %s", c.Name, shortErr(err))
+		}
+		live[role] = full
+	}
+	return live, nil
+}
+
+// connection are the values a client connects with: what the containers
+// really run with, which may differ from the config until the next up.
+func connection(cfg Config, o *observed, live map[string]docker.Container) pinned {
+	env := map[string]string{}
+	for _, role := range services {
+		for k, v := range live[role].Env {
+			env[k] = v
 		}
 	}
-	v := knownValues(cfg, o.stableLabels(), env)
+	v := knownPinned(cfg, o.pinnedLabels(), env)
+	if p := publishedPort(live[ServiceMySQL]); p != 0 {
+		v.MySQLPort = p
+	}
+	if p := publishedPort(live[ServiceRedis]); p != 0 {
+		v.RedisPort = p
+	}
+	return v
+}
+
+func publishedPort(c docker.Container) int {
+	for _, p := range c.Ports {
+		if p.HostPort > 0 {
+			return p.HostPort
+		}
+	}
+	return 0
+}
+
+// statusOf describes an observed stack. It chooses nothing: a port that is
+// not known yet is 0.
+func statusOf(cfg Config, o *observed, live map[string]docker.Container) *StatusReport {
+	v := connection(cfg, o, live)
+	want := specs(cfg, o.names, v)
 	r := &StatusReport{Project: cfg.Project, Services: []ServiceStatus{}}
 	running := 0
-	for _, spec := range []serviceSpec{mysqlSpec(cfg, o.names, v), redisSpec(cfg, o.names, v)} {
-		s := ServiceStatus{Name: spec.Service, Container: spec.Name, Image: spec.Image, State: ServiceMissing, Health: "none", Host: cfg.Host, Port: spec.HostPort}
-		if c, ok := inspected[spec.Service]; ok {
-			fillFromContainer(&s, c)
+	for _, role := range services {
+		s := ServiceStatus{Name: role, Container: want[role].Name, Image: want[role].Image, State: ServiceMissing, Health: "none", Host: cfg.Host, Port: want[role].Ports[0].HostPort}
+		if c, ok := live[role]; ok {
+			s.Image = c.Image
+			s.State = ServiceExited
+			if c.State.Running {
+				s.State = StateRunning
+				if c.State.Health != "" {
+					s.Health = c.State.Health
+				}
+			}
 		}
 		if s.State == StateRunning {
 			running++
@@ -92,27 +132,5 @@ func (e *Engine) report(ctx context.Context, cfg Config, o *observed) (*StatusRe
 	default:
 		r.State = StateStopped
 	}
-	// What the containers publish is the truth for whoever connects next.
-	v.MySQLPort, v.RedisPort = r.Services[0].Port, r.Services[1].Port
-	return r, v, nil
-}
-
-// fillFromContainer reports what the container really has, which may differ
-// from the current config until the next up.
-func fillFromContainer(s *ServiceStatus, c container.InspectResponse) {
-	s.Image = c.Config.Image
-	s.State = ServiceExited
-	if c.State.Running {
-		s.State = StateRunning
-	}
-	if c.State.Running && c.State.Health != nil {
-		s.Health = string(c.State.Health.Status)
-	}
-	for _, bindings := range c.HostConfig.PortBindings {
-		for _, b := range bindings {
-			if p, err := strconv.Atoi(b.HostPort); err == nil && p > 0 {
-				s.Port = p
-			}
-		}
-	}
+	return r
 }

@@ -10,12 +10,12 @@ import (
 
 // ListUsers returns the dashboard and storage-service users of a running stack.
 func ListUsers(ctx context.Context, e *Engine, cfg Config) ([]seed.UserRow, error) {
-	a, err := e.attach(ctx, cfg)
+	s, err := Attach(ctx, e, cfg)
 	if err != nil {
 		return nil, err
 	}
-	defer a.Close()
-	rows, err := seed.ListUsers(ctx, a.root)
+	defer s.Close()
+	rows, err := seed.ListUsers(ctx, s.root)
 	if err != nil {
 		return nil, envError(err, "cannot list users: %v", err)
 	}
@@ -40,16 +40,12 @@ func AddUser(ctx context.Context, e *Engine, cfg Config, service string, u seed.
 	}); err != nil {
 		return u, err
 	}
-	fx, err := loadFixtures(cfg)
+	s, err := Attach(ctx, e, cfg)
 	if err != nil {
 		return u, err
 	}
-	a, err := e.attach(ctx, cfg)
-	if err != nil {
-		return u, err
-	}
-	defer a.Close()
-	err = seed.NewSeeder(fx).AddUser(ctx, a.root, service, u)
+	defer s.Close()
+	err = s.seeder.AddUser(ctx, s.root, service, u)
 	if errors.Is(err, seed.ErrUserExists) {
 		return u, usageError("%s user %q exists already", service, u.Username)
 	}
@@ -64,12 +60,12 @@ func RemoveUser(ctx context.Context, e *Engine, cfg Config, service, username st
 	if err := checkService(service); err != nil {
 		return err
 	}
-	a, err := e.attach(ctx, cfg)
+	s, err := Attach(ctx, e, cfg)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	err = seed.RemoveUser(ctx, a.root, service, username)
+	defer s.Close()
+	err = seed.RemoveUser(ctx, s.root, service, username)
 	if errors.Is(err, seed.ErrNoUser) {
 		return usageError("no %s user %q", service, username)
 	}

@@ -34,12 +34,9 @@ func newDown(a *app) *cobra.Command {
 					return err
 				}
 			}
-			e, err := emulator.Connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			return emulator.Down(cmd.Context(), e, cfg.Project, emulator.DownOptions{Volumes: volumes, Progress: a.stderr})
+			return a.withDocker(cmd.Context(), func(e *emulator.Engine) error {
+				return emulator.Down(cmd.Context(), e, cfg, emulator.DownOptions{Volumes: volumes, Progress: a.stderr})
+			})
 		},
 	}
 	// Destructive flags have no environment equivalent: they must be typed.

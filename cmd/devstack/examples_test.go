@@ -9,6 +9,7 @@ import (
 
 // The README's Python example, run the way it says: under `devstack run`.
 func TestPythonExampleUnderRun(t *testing.T) {
+	integration(t)
 	t.Parallel()
 	cmd := exec.Command(binary, "run", "--", "/usr/bin/python3", "-m", "unittest", "-v", "examples/python/test_stack.py")
 	cmd.Dir = "../.."

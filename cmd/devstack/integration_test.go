@@ -6,12 +6,8 @@ package main
 // name and removes it by label afterwards.
 
 import (
-	"bytes"
-	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -21,14 +17,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/wellcomecollection/devstack/emulator"
 )
 
-var binary string
-
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "devstack-bin")
 	if err != nil {
 		panic(err)
@@ -41,138 +38,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-type result struct {
-	stdout, stderr string
-	code           int
-}
-
-// stack is one test's project; its commands run with free ports unless the
-// test sets them.
-type stack struct {
-	t       *testing.T
-	project string
-	env     []string
-	dir     string
-}
-
-func newStack(t *testing.T, env ...string) *stack {
-	t.Helper()
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	s := &stack{t: t, project: "it-" + hex.EncodeToString(b), dir: t.TempDir()}
-	s.env = append([]string{"DEVSTACK_MYSQL_PORT=0", "DEVSTACK_REDIS_PORT=0"}, env...)
-	t.Cleanup(func() {
-		s.run("down", "--volumes", "--yes")
-		if left := resources(t, s.project); len(left) > 0 {
-			t.Errorf("left behind after down --volumes: %v", left)
-		}
-	})
-	return s
-}
-
-func (s *stack) run(args ...string) result {
-	s.t.Helper()
-	return s.runEnv(nil, args...)
-}
-
-func (s *stack) runEnv(extra []string, args ...string) result {
-	s.t.Helper()
-	return runBinary(s.t, s.dir, slices.Concat(s.env, extra), append([]string{"-p", s.project}, args...)...)
-}
-
-// runBinary runs devstack in dir with env added to this process's.
-func runBinary(t *testing.T, dir string, env []string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run devstack %v: %v", args, err)
-	}
-	return result{out.String(), errb.String(), code}
-}
-
-func (s *stack) mustRun(args ...string) result {
-	s.t.Helper()
-	r := s.run(args...)
-	if r.code != 0 {
-		s.t.Fatalf("devstack %v: exit %d\nstderr: %s", args, r.code, r.stderr)
-	}
-	return r
-}
-
-func (s *stack) envMap() map[string]string {
-	s.t.Helper()
-	var m map[string]string
-	if err := json.Unmarshal([]byte(s.mustRun("env", "--format", "json").stdout), &m); err != nil {
-		s.t.Fatal(err)
-	}
-	return m
-}
-
-func (s *stack) status() emulator.StatusReport {
-	s.t.Helper()
-	var r emulator.StatusReport
-	out := s.mustRun("status", "-o", "json").stdout
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		s.t.Fatalf("status -o json is not JSON: %v\n%s", err, out)
-	}
-	return r
-}
-
-func (s *stack) mysql(db string) *sql.DB {
-	s.t.Helper()
-	env := s.envMap()
-	port, _ := strconv.Atoi(env["MYSQL_PORT"])
-	conn := emulator.OpenMySQL(env["MYSQL_HOST"], port, env["MYSQL_USER"], env["MYSQL_PASSWORD"], db)
-	s.t.Cleanup(func() { conn.Close() })
-	return conn
-}
-
-// docker runs the docker CLI: tests check state independently of devstack.
-func docker(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("docker", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("docker %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// resources lists every container, network and volume labelled for project.
-func resources(t *testing.T, project string) []string {
-	t.Helper()
-	f := "label=" + emulator.LabelProject + "=" + project
-	var all []string
-	for _, args := range [][]string{
-		{"ps", "-a", "--filter", f, "--format", "container {{.Names}}"},
-		{"network", "ls", "--filter", f, "--format", "network {{.Name}}"},
-		{"volume", "ls", "--filter", f, "--format", "volume {{.Name}}"},
-	} {
-		for _, l := range strings.Split(docker(t, args...), "\n") {
-			if l != "" {
-				all = append(all, l)
-			}
-		}
-	}
-	return all
-}
-
-func mysqlImage() string {
-	if v := os.Getenv("DEVSTACK_MYSQL_IMAGE"); v != "" {
-		return v
-	}
-	return "mysql:8.0"
 }
 
 func TestUpStatusConnectAndLayout(t *testing.T) {
@@ -519,11 +384,4 @@ func TestBadInputExitCodes(t *testing.T) {
 			}
 		})
 	}
-}
-
-func sameSet(a, b string) bool {
-	x, y := strings.Fields(a), strings.Fields(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	return slices.Equal(x, y)
 }

@@ -5,12 +5,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -48,10 +48,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return int(status)
 	}
 	code := emulator.ExitCode(err)
-	var e *emulator.Error
-	if !errors.As(err, &e) && isCobraUsage(err) {
-		code = emulator.ExitUsage
-	}
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "devstack: interrupted; run the command again to complete it")
 		return emulator.ExitEnv
@@ -62,17 +58,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "devstack: %v\n", err)
 	}
 	return code
-}
-
-// isCobraUsage recognises cobra's own usage errors, which are plain errors.
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires ", "invalid argument", "flag needs"} {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
 }
 
 func newRoot(a *app) *cobra.Command {
@@ -93,11 +78,40 @@ func newRoot(a *app) *cobra.Command {
 	f.StringVarP(&a.configFile, "config", "c", "", "config file (default ./devstack.yaml when present)")
 	f.StringVarP(&a.output, "output", "o", "text", "output: text or json")
 	f.BoolVar(&a.debug, "debug", false, "show full error detail")
-	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return usage("%v (see devstack %s --help)", err, cmd.Name())
-	})
 	root.AddCommand(newUp(a), newDown(a), newStatus(a), newEnv(a), newSeed(a), newReset(a), newUsers(a), newVersion(a), newRun(a), newLs(a), newPrune(a))
+	usageErrors(root)
 	return root
+}
+
+// usageErrors makes cobra's own refusals usage errors where cobra makes them:
+// bad flags, bad arguments, unknown commands.
+func usageErrors(cmd *cobra.Command) {
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usage("%v (see devstack %s --help)", err, c.CommandPath())
+	})
+	args := cmd.Args
+	if args == nil && cmd.HasSubCommands() {
+		args = unknownSubcommand
+	}
+	if args != nil {
+		cmd.Args = func(c *cobra.Command, argv []string) error {
+			if err := args(c, argv); err != nil {
+				return usage("%v (see %s --help)", err, c.CommandPath())
+			}
+			return nil
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		usageErrors(sub)
+	}
+}
+
+// unknownSubcommand refuses arguments to a command that only groups others.
+func unknownSubcommand(c *cobra.Command, argv []string) error {
+	if len(argv) > 0 {
+		return fmt.Errorf("unknown command %q for %q", argv[0], c.CommandPath())
+	}
+	return nil
 }
 
 func usage(format string, args ...any) error {
@@ -108,28 +122,37 @@ func (a *app) config() (emulator.Config, error) {
 	return emulator.LoadConfig(emulator.LoadOptions{File: a.configFile, Project: a.project})
 }
 
-// connect loads the config, then reaches Docker: bad input is reported before
-// the environment is looked at.
-func (a *app) connect(ctx context.Context) (emulator.Config, *emulator.Engine, error) {
-	cfg, err := a.config()
-	if err != nil {
-		return cfg, nil, err
-	}
-	e, err := emulator.Connect(ctx)
-	return cfg, e, err
-}
-
 // engineRun is a command body that needs the config and Docker.
 type engineRun func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error
 
-// withEngine makes f a cobra RunE: it connects, runs f, and lets go of Docker.
+// withEngine makes f a cobra RunE: it loads the config, then reaches Docker
+// (bad input is reported before the environment is looked at), runs f, and
+// lets go of Docker.
 func (a *app) withEngine(f engineRun) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, _ []string) error {
-		cfg, e, err := a.connect(cmd.Context())
+		cfg, err := a.config()
 		if err != nil {
 			return err
 		}
-		defer e.Close()
-		return f(cmd.Context(), cfg, e)
+		return a.withDocker(cmd.Context(), func(e *emulator.Engine) error { return f(cmd.Context(), cfg, e) })
 	}
+}
+
+// withDocker reaches Docker, runs f and lets go of Docker. Commands that
+// clean up (ls, prune, down --all) use it without the config, so that a
+// broken devstack.yaml cannot stop a cleanup.
+func (a *app) withDocker(ctx context.Context, f func(e *emulator.Engine) error) error {
+	e, err := emulator.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	return f(e)
+}
+
+// printJSON writes one JSON document: what -o json prints.
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -35,18 +34,18 @@ are never pruned.`,
 // prune removes the stacks opts select and prints their projects, one a line
 // or one JSON array.
 func (a *app) prune(cmd *cobra.Command, opts emulator.PruneOptions) error {
-	e, err := emulator.Connect(cmd.Context())
-	if err != nil {
-		return err
-	}
-	defer e.Close()
-	opts.Progress = a.stderr
-	removed, err := emulator.Prune(cmd.Context(), e, opts)
+	return a.withDocker(cmd.Context(), func(e *emulator.Engine) error {
+		opts.Progress = a.stderr
+		return a.printPruned(emulator.Prune(cmd.Context(), e, opts))
+	})
+}
+
+func (a *app) printPruned(removed []string, err error) error {
 	if removed == nil { // the stacks could not even be listed
 		return err
 	}
 	if a.output == "json" {
-		if jerr := json.NewEncoder(a.stdout).Encode(removed); jerr != nil {
+		if jerr := a.printJSON(removed); jerr != nil {
 			return jerr
 		}
 	} else {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -27,15 +28,16 @@ devstack itself failed. SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed to CMD.`,
   devstack run --keep -- python manage.py migrate`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			cfg, e, err := a.connect(cmd.Context())
+			code := emulator.ExitRunFailed
+			err := a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
+				code = emulator.Run(ctx, e, argv, emulator.RunOptions{
+					Keep: keep, Config: cfg, Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Progress: a.stderr,
+				})
+				return nil
+			})(cmd, nil)
 			if err != nil {
 				fmt.Fprintf(a.stderr, "devstack: %v\n", err)
-				return exitStatus(emulator.ExitRunFailed)
 			}
-			defer e.Close()
-			code := emulator.Run(cmd.Context(), e, argv, emulator.RunOptions{
-				Keep: keep, Config: cfg, Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Progress: a.stderr,
-			})
 			if code != 0 {
 				return exitStatus(code)
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -41,7 +40,7 @@ func (a *app) seed(ctx context.Context, cfg emulator.Config, e *emulator.Engine,
 		return err
 	}
 	if a.output == "json" {
-		return json.NewEncoder(a.stdout).Encode(r)
+		return a.printJSON(r)
 	}
 	fmt.Fprintln(a.stdout, r)
 	return nil

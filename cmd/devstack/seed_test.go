@@ -2,113 +2,18 @@ package main
 
 import (
 	"context"
-	"database/sql"
+	"encoding/json"
 	"encoding/xml"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
-	"strconv"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/wellcomecollection/devstack/emulator"
 )
-
-// Tables of the built-in schema, by database.
-var builtinTables = map[string][]string{
-	"MCP": {"auth_user", "Agents", "main_userprofile", "tastypie_apikey", "DashboardSettings", "Transfers", "SIPs", "Jobs", "Tasks"},
-	"SS":  {"auth_user", "tastypie_apikey"},
-}
-
-const processingDir = emulator.SharedDir + "/sharedMicroServiceTasksConfigs/processingMCPConfigs"
-
-func (s *stack) root() *sql.DB {
-	s.t.Helper()
-	env := s.envMap()
-	port, _ := strconv.Atoi(env["MYSQL_PORT"])
-	db := emulator.OpenMySQL(env["MYSQL_HOST"], port, "root", env["MYSQL_ROOT_PASSWORD"], "")
-	s.t.Cleanup(func() { db.Close() })
-	return db
-}
-
-// state is a fingerprint of everything seeding writes: a checksum per table,
-// and every path on the shared volume with its content's hash.
-func (s *stack) state() map[string]string {
-	s.t.Helper()
-	db := s.root()
-	out := map[string]string{}
-	for d, tables := range builtinTables {
-		for _, t := range tables {
-			var name string
-			var sum sql.NullInt64
-			if err := db.QueryRow(fmt.Sprintf("CHECKSUM TABLE `%s`.`%s`", d, t)).Scan(&name, &sum); err != nil {
-				s.t.Fatalf("checksum %s.%s: %v", d, t, err)
-			}
-			out[d+"."+t] = fmt.Sprint(sum.Int64)
-		}
-	}
-	listing := s.helper("sh", "-c", "cd "+emulator.SharedDir+" && find . -type f -exec sha256sum {} + ; find . -type d -printf 'dir %p %m %u:%g\\n'")
-	for _, l := range strings.Split(strings.TrimSpace(listing), "\n") {
-		f := strings.Fields(l)
-		if len(f) >= 2 {
-			out["file "+f[1]] = strings.Join(append(f[:1:1], f[2:]...), " ")
-		}
-	}
-	return out
-}
-
-// helper runs a command in the stack's helper container, which mounts the
-// shared volume.
-func (s *stack) helper(argv ...string) string {
-	s.t.Helper()
-	return docker(s.t, append([]string{"exec", "devstack-" + s.project + "-helper"}, argv...)...)
-}
-
-func diffState(a, b map[string]string) []string {
-	var d []string
-	for k, v := range a {
-		if b[k] != v {
-			d = append(d, fmt.Sprintf("%s: %q -> %q", k, v, b[k]))
-		}
-	}
-	for k, v := range b {
-		if _, ok := a[k]; !ok {
-			d = append(d, fmt.Sprintf("%s: added %q", k, v))
-		}
-	}
-	sort.Strings(d)
-	return d
-}
-
-func queryStrings(t *testing.T, db *sql.DB, q string, args ...any) []string {
-	t.Helper()
-	rows, err := db.Query(q, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var out []string
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		var parts []string
-		for _, v := range vals {
-			parts = append(parts, v.String)
-		}
-		out = append(out, strings.Join(parts, "|"))
-	}
-	return out
-}
 
 func TestSeededStateIsWhatFixturesSay(t *testing.T) {
 	t.Parallel()
@@ -183,49 +88,6 @@ func TestSeededStateIsWhatFixturesSay(t *testing.T) {
 	}
 }
 
-func choicePairs(t *testing.T, data string) []string {
-	t.Helper()
-	var doc struct {
-		Choices []struct {
-			AppliesTo string `xml:"appliesTo"`
-			GoToChain string `xml:"goToChain"`
-		} `xml:"preconfiguredChoices>preconfiguredChoice"`
-	}
-	if err := xml.Unmarshal([]byte(data), &doc); err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, c := range doc.Choices {
-		out = append(out, c.AppliesTo+" "+c.GoToChain)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// checkDjangoPassword asks Django's own check_password whether hash verifies
-// password. Debian's python3-django belongs to /usr/bin/python3, which may
-// not be the python3 first on PATH.
-func checkDjangoPassword(t *testing.T, password, hash string) bool {
-	t.Helper()
-	const script = `import sys, django
-from django.conf import settings
-settings.configure()
-django.setup()
-from django.contrib.auth.hashers import check_password
-print(check_password(sys.argv[1], sys.argv[2]))`
-	for _, py := range []string{"/usr/bin/python3", "python3"} {
-		out, err := exec.Command(py, "-c", script, password, hash).CombinedOutput()
-		if err == nil {
-			return strings.TrimSpace(string(out)) == "True"
-		}
-		if !strings.Contains(string(out), "No module named") && !strings.Contains(err.Error(), "not found") && !strings.Contains(err.Error(), "no such file") {
-			t.Fatalf("%s: %v %s", py, err, out)
-		}
-	}
-	t.Fatal("no python3 with Django: run scripts/test-deps.sh")
-	return false
-}
-
 // Django itself must accept the seeded hashes: a real login would.
 func TestDjangoAcceptsSeededPasswords(t *testing.T) {
 	t.Parallel()
@@ -266,39 +128,6 @@ func TestSeedTwiceChangesNothing(t *testing.T) {
 	if hash1 != hash2 {
 		t.Errorf("up re-hashed an unchanged password")
 	}
-}
-
-// copyFixtures copies the embedded defaults' source files into a directory
-// that the test can edit.
-func copyFixtures(t *testing.T, names ...string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, n := range names {
-		data, err := os.ReadFile(filepath.Join("../../fixtures", n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		must(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, n)), 0o755))
-		must(t, os.WriteFile(filepath.Join(dir, n), data, 0o644))
-	}
-	return dir
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func edit(t *testing.T, path, old, new string) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	must(t, err)
-	if !strings.Contains(string(data), old) {
-		t.Fatalf("%s has no %q", path, old)
-	}
-	must(t, os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644))
 }
 
 func TestEditedFixtureIsApplied(t *testing.T) {
@@ -389,7 +218,9 @@ func TestUsersAddRemoveRoundTrip(t *testing.T) {
 		t.Errorf("alice's rows after add: %s", c)
 	}
 	list := s.mustRun("users", "list", "-o", "json").stdout
-	if !strings.Contains(list, `"username":"alice"`) {
+	var users []struct{ Service, Username string }
+	must(t, json.Unmarshal([]byte(list), &users))
+	if !slices.Contains(users, struct{ Service, Username string }{"dashboard", "alice"}) {
 		t.Errorf("users list: %s", list)
 	}
 	if r := s.run("users", "add", "--username", "alice", "--email", "alice@example.org"); r.code != 2 {

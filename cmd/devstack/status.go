@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -28,9 +27,7 @@ func newStatus(a *app) *cobra.Command {
 // printStatus writes one JSON document, or a table for people.
 func (a *app) printStatus(r *emulator.StatusReport, afterUp bool) error {
 	if a.output == "json" {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return a.printJSON(r)
 	}
 	fmt.Fprintf(a.stdout, "project %s: %s\n", r.Project, r.State)
 	if r.State == emulator.StateAbsent {

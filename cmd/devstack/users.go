@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -35,7 +34,7 @@ func newUsersList(a *app) *cobra.Command {
 				return err
 			}
 			if a.output == "json" {
-				return json.NewEncoder(a.stdout).Encode(rows)
+				return a.printJSON(rows)
 			}
 			w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "SERVICE\tUSERNAME\tEMAIL\tSUPERUSER\tACTIVE\tAPI KEY")

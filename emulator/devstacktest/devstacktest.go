@@ -36,6 +36,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/wellcomecollection/devstack/emulator"
 	"github.com/wellcomecollection/devstack/emulator/seed"
+	"github.com/wellcomecollection/devstack/emulator/setup"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -72,7 +73,7 @@ func WithUsers(service string, users ...seed.User) Option {
 type Stack struct {
 	Project string
 	env     map[string]string
-	h       *emulator.Handle
+	h       *emulator.Stack
 }
 
 const startTimeout = 5 * time.Minute
@@ -133,7 +134,7 @@ func start(opts []Option) (*Stack, func(), error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		if err := emulator.Down(ctx, e, cfg.Project, emulator.DownOptions{Volumes: true}); err != nil {
+		if err := emulator.Down(ctx, e, cfg, emulator.DownOptions{Volumes: true}); err != nil {
 			fmt.Fprintf(os.Stderr, "devstacktest: removing %s: %v\n", cfg.Project, err)
 		}
 		if tmp != "" {
@@ -141,7 +142,7 @@ func start(opts []Option) (*Stack, func(), error) {
 		}
 		e.Close()
 	}
-	if _, err := emulator.Up(ctx, e, cfg, emulator.UpOptions{Meta: emulator.Meta{Ephemeral: true}}); err != nil {
+	if _, err := emulator.Up(ctx, e, cfg, emulator.UpOptions{Lifetime: emulator.Lifetime{Ephemeral: true}}); err != nil {
 		return nil, cleanup, err
 	}
 	if s.h, err = emulator.Attach(ctx, e, cfg); err != nil {
@@ -171,7 +172,7 @@ func (s *Stack) Env() map[string]string {
 func (s *Stack) MySQL(t testing.TB, database string) *sql.DB {
 	t.Helper()
 	port, _ := strconv.Atoi(s.env["MYSQL_PORT"])
-	db := emulator.OpenMySQL(s.env["MYSQL_HOST"], port, s.env["MYSQL_USER"], s.env["MYSQL_PASSWORD"], database)
+	db := setup.OpenMySQL(s.env["MYSQL_HOST"], port, s.env["MYSQL_USER"], s.env["MYSQL_PASSWORD"], database)
 	t.Cleanup(func() { db.Close() })
 	return db
 }
@@ -180,7 +181,7 @@ func (s *Stack) MySQL(t testing.TB, database string) *sql.DB {
 func (s *Stack) Redis(t testing.TB) *redis.Client {
 	t.Helper()
 	port, _ := strconv.Atoi(s.env["REDIS_PORT"])
-	rdb := emulator.OpenRedis(s.env["REDIS_HOST"], port, s.env["REDIS_PASSWORD"])
+	rdb := setup.OpenRedis(s.env["REDIS_HOST"], port, s.env["REDIS_PASSWORD"])
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
 }

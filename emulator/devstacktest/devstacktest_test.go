@@ -19,6 +19,14 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/seed"
 )
 
+// integration skips a test that needs Docker under -short (make unit).
+func integration(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs Docker; runs without -short")
+	}
+}
+
 // leftovers lists the containers, networks and volumes labelled for project.
 func leftovers(t testing.TB, project string) []string {
 	t.Helper()
@@ -35,29 +43,30 @@ func ephemeralOf(t testing.TB, project string) []string {
 // labelled lists the containers, networks and volumes carrying every label.
 func labelled(t testing.TB, labels ...string) []string {
 	t.Helper()
-	e, err := emulator.Connect(context.Background())
+	// The test looks at Docker itself, not through devstack.
+	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
+	defer cli.Close()
 	ctx := context.Background()
 	f := make(client.Filters).Add("label", labels...)
 	var out []string
-	cs, err := e.Client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range cs.Items {
 		out = append(out, "container "+c.Names[0])
 	}
-	ns, err := e.Client.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range ns.Items {
 		out = append(out, "network "+n.Name)
 	}
-	vs, err := e.Client.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	vs, err := cli.VolumeList(ctx, client.VolumeListOptions{Filters: f})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +77,7 @@ func labelled(t testing.TB, labels ...string) []string {
 }
 
 func TestFourParallelStacksAreIsolatedAndRemoved(t *testing.T) {
+	integration(t)
 	var mu sync.Mutex
 	var projects, ports []string
 	t.Run("stacks", func(t *testing.T) {
@@ -111,6 +121,7 @@ func TestFourParallelStacksAreIsolatedAndRemoved(t *testing.T) {
 }
 
 func TestResetRestoresRowsKeysAndFiles(t *testing.T) {
+	integration(t)
 	t.Parallel()
 	// Own fixtures and an extra user: both must be seeded, and survive Reset.
 	fixtures := t.TempDir()
@@ -198,6 +209,7 @@ func TestHelperPanicking(t *testing.T) {
 }
 
 func TestFailingAndPanickingTestsLeaveNothing(t *testing.T) {
+	integration(t)
 	t.Parallel()
 	for _, mode := range []string{"fail", "panic"} {
 		t.Run(mode, func(t *testing.T) {
@@ -266,6 +278,7 @@ func TestHelperStartForever(t *testing.T) {
 // A test process killed with SIGKILL in the middle of Start never runs its
 // cleanup: its half-made stack must show as orphaned and go with a prune.
 func TestKilledDuringStartIsPrunedLater(t *testing.T) {
+	integration(t)
 	t.Parallel()
 	bin := t.TempDir() + "/devstacktest.test"
 	if out, err := exec.Command("go", "test", "-c", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -318,7 +331,8 @@ func TestKilledDuringStartIsPrunedLater(t *testing.T) {
 
 	st := mine()
 	if st == nil || !st.Ephemeral || st.OwnerAlive {
-		t.Fatalf("killed stack not listed as an orphan: %+v", st)
+		all, _ := emulator.ListStacks(ctx, e)
+		t.Fatalf("killed stack %s of %s not listed as an orphan: %+v; its resources: %v; stacks: %+v", project, owner, st, leftovers(t, project), all)
 	}
 	removed, err := emulator.Prune(ctx, e, emulator.PruneOptions{})
 	if err != nil {

@@ -4,6 +4,7 @@ package example
 
 import (
 	"context"
+	"flag"
 	"os"
 	"testing"
 
@@ -11,6 +12,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(0) // these tests need Docker
+	}
 	os.Exit(devstacktest.Main(m))
 }
 

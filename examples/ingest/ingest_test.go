@@ -9,6 +9,9 @@ import (
 )
 
 func TestIngest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Docker")
+	}
 	stack := devstacktest.Start(t) // own project, free ports, seeded; removed in t.Cleanup
 	db := stack.MySQL(t, "MCP")    // *sql.DB as the app user
 	rdb := stack.Redis(t)          // *redis.Client

@@ -5,10 +5,11 @@ import (
 	"time"
 )
 
-// values are the settings chosen once per stack: passwords and ports that the
-// config leaves open. They are read back from the MySQL data volume's labels
-// so that every later command, from any directory, sees the same ones.
-type values struct {
+// pinned are the values chosen once per stack: passwords and ports that the
+// config leaves open, the pipeline's UUID and the creation time. They are
+// pinned as labels on the MySQL data volume, so that every later command,
+// from any directory, sees the same ones.
+type pinned struct {
 	RootPassword  string
 	AppPassword   string
 	RedisPassword string
@@ -19,13 +20,13 @@ type values struct {
 	Created time.Time
 }
 
-// knownValues takes each value from the config when it fixes one, else from
+// knownPinned takes each value from the config when it fixes one, else from
 // the running containers (env holds their environment: what they were made
 // with, which a later config change to a password does not alter until the
 // next up), else from the volume labels. It chooses nothing: unknown values
 // stay empty, unknown ports 0.
-func knownValues(cfg Config, labels map[string]string, env map[string]string) values {
-	v := values{
+func knownPinned(cfg Config, labels map[string]string, env map[string]string) pinned {
+	v := pinned{
 		RootPassword:  firstNonEmpty(cfg.MySQL.RootPassword, labels[labelRootPassword]),
 		AppPassword:   firstNonEmpty(cfg.MySQL.Password, env["MYSQL_PASSWORD"], labels[labelAppPassword]),
 		RedisPassword: firstNonEmpty(cfg.Redis.Password, env["REDISCLI_AUTH"]),
@@ -43,10 +44,11 @@ func knownValues(cfg Config, labels map[string]string, env map[string]string) va
 	return v
 }
 
-// resolveValues is knownValues with what is still open chosen now, for up.
-// The Redis password is never chosen: production runs without AUTH.
-func resolveValues(cfg Config, labels map[string]string) (values, error) {
-	v := knownValues(cfg, labels, nil)
+// choosePinned is knownPinned with what is still open chosen now, for up.
+// freePort finds a free host port. The Redis password is never chosen:
+// production runs without AUTH.
+func choosePinned(cfg Config, labels map[string]string, freePort func() (int, error)) (pinned, error) {
+	v := knownPinned(cfg, labels, nil)
 	v.RedisPassword = cfg.Redis.Password
 	if v.Created.IsZero() {
 		v.Created = time.Now().UTC().Truncate(time.Second)
@@ -61,20 +63,20 @@ func resolveValues(cfg Config, labels map[string]string) (values, error) {
 		v.DashboardUUID = newUUID()
 	}
 	var err error
-	if v.MySQLPort, err = stablePort(v.MySQLPort, 0); err != nil {
+	if v.MySQLPort, err = stablePort(v.MySQLPort, 0, freePort); err != nil {
 		return v, err
 	}
-	v.RedisPort, err = stablePort(v.RedisPort, v.MySQLPort)
+	v.RedisPort, err = stablePort(v.RedisPort, v.MySQLPort, freePort)
 	return v, err
 }
 
 // stablePort returns a known port, or a free one now (never avoid).
-func stablePort(known int, avoid int) (int, error) {
+func stablePort(known, avoid int, freePort func() (int, error)) (int, error) {
 	if known != 0 {
 		return known, nil
 	}
 	for {
-		p, err := freePort("127.0.0.1")
+		p, err := freePort()
 		if err != nil {
 			return 0, envError(err, "cannot find a free port on 127.0.0.1: %v", err)
 		}
@@ -84,8 +86,8 @@ func stablePort(known int, avoid int) (int, error) {
 	}
 }
 
-// labels is how values are kept on the MySQL data volume.
-func (v values) labels() map[string]string {
+// labels is how the values are pinned on the MySQL data volume.
+func (v pinned) labels() map[string]string {
 	return map[string]string{
 		labelRootPassword:  v.RootPassword,
 		labelAppPassword:   v.AppPassword,

@@ -1,0 +1,159 @@
+package emulator
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+)
+
+// Engine is a Docker engine devstack has reached. Every later call goes to
+// the same endpoint, testcontainers included.
+type Engine struct {
+	d docker.Client
+}
+
+// Endpoint is where the engine answers.
+func (e *Engine) Endpoint() string { return e.d.Endpoint() }
+
+// APIVersion is the API version negotiated with the engine.
+func (e *Engine) APIVersion() string { return e.d.APIVersion() }
+
+// Close releases the engine's connections.
+func (e *Engine) Close() error { return e.d.Close() }
+
+const defaultEndpoint = "unix:///var/run/docker.sock"
+
+// Connect resolves the Docker endpoint the way the docker CLI does and pings
+// it. It must run before the first testcontainers call: testcontainers
+// reads its configuration once per process and otherwise falls back to the
+// default socket on its own.
+func Connect(ctx context.Context) (*Engine, error) {
+	endpoint := ResolveEndpoint(os.Getenv, userHome())
+	d, err := docker.Dial(ctx, endpoint)
+	if err != nil {
+		return nil, envError(err, "cannot reach Docker at %s (%s): start Docker, or point DOCKER_HOST at a running engine", endpoint, shortErr(err))
+	}
+	return &Engine{d: d}, nil
+}
+
+// ResolveEndpoint picks the engine like the docker CLI: DOCKER_HOST, then the
+// current context (DOCKER_CONTEXT or ~/.docker/config.json), then the default
+// socket. testcontainers does not follow contexts, so devstack does it.
+func ResolveEndpoint(getenv func(string) string, home string) string {
+	if h := getenv("DOCKER_HOST"); h != "" {
+		return h
+	}
+	configDir := getenv("DOCKER_CONFIG")
+	if configDir == "" {
+		configDir = filepath.Join(home, ".docker")
+	}
+	name := getenv("DOCKER_CONTEXT")
+	if name == "" {
+		var cfg struct{ CurrentContext string }
+		if data, err := os.ReadFile(filepath.Join(configDir, "config.json")); err == nil {
+			_ = json.Unmarshal(data, &cfg)
+		}
+		name = cfg.CurrentContext
+	}
+	if name == "" || name == "default" {
+		return defaultEndpoint
+	}
+	sum := sha256.Sum256([]byte(name))
+	data, err := os.ReadFile(filepath.Join(configDir, "contexts", "meta", hex.EncodeToString(sum[:]), "meta.json"))
+	if err != nil {
+		return defaultEndpoint
+	}
+	var meta struct {
+		Endpoints map[string]struct{ Host string }
+	}
+	if json.Unmarshal(data, &meta) != nil || meta.Endpoints["docker"].Host == "" {
+		return defaultEndpoint
+	}
+	return meta.Endpoints["docker"].Host
+}
+
+func userHome() string {
+	h, _ := os.UserHomeDir()
+	return h
+}
+
+// local reports whether published ports are on this machine, where a port
+// can be checked before Docker is asked to bind it.
+func (e *Engine) local() bool {
+	ep := e.Endpoint()
+	return strings.HasPrefix(ep, "unix://") || strings.HasPrefix(ep, "npipe://")
+}
+
+// ensureImage makes an image available locally, pulling it when missing. A
+// failure names the image and the setting that chose it.
+func (e *Engine) ensureImage(ctx context.Context, ref, setting string) error {
+	_, err := e.d.Image(ctx, ref)
+	if err == nil {
+		return nil
+	}
+	if !isNotFound(err) {
+		return envError(err, "cannot inspect image %s: %s", ref, shortErr(err))
+	}
+	if err := e.d.Pull(ctx, ref); err != nil {
+		return envError(err, "image %s is not available and could not be pulled: %s\nCheck registry access, or build local stand-ins with `make local-images` and set %s to one of them.", ref, shortErr(err), setting)
+	}
+	return nil
+}
+
+// shortErr keeps the first line of an error: Docker's messages can carry
+// whole response bodies.
+func shortErr(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func isNotFound(err error) bool { return errors.Is(err, docker.ErrNotFound) }
+
+// inContainer runs commands in, and copies into and out of, one running
+// container: the way the shared directory is reached (shared.Container).
+type inContainer struct {
+	d    docker.Client
+	name string
+}
+
+func (c inContainer) Exec(ctx context.Context, argv ...string) (string, error) {
+	var stdout, stderr strings.Builder
+	code, err := c.d.Exec(ctx, c.name, docker.Exec{Cmd: argv, Stdout: &stdout, Stderr: &stderr})
+	if err != nil {
+		return "", envError(err, "cannot run %s in %s: %s", argv[0], c.name, shortErr(err))
+	}
+	if code != 0 {
+		return stdout.String(), envError(nil, "%s in %s exited with code %d: %s", argv[0], c.name, code, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+func (c inContainer) CopyTo(ctx context.Context, dir string, tar io.Reader) error {
+	if err := c.d.CopyTo(ctx, c.name, dir, tar); err != nil {
+		return envError(err, "cannot copy into %s:%s: %s", c.name, dir, shortErr(err))
+	}
+	return nil
+}
+
+func (c inContainer) CopyFrom(ctx context.Context, path string) (io.ReadCloser, error) {
+	rc, err := c.d.CopyFrom(ctx, c.name, path)
+	if isNotFound(err) {
+		return nil, &fs.PathError{Op: "copy", Path: path, Err: fs.ErrNotExist}
+	}
+	if err != nil {
+		return nil, envError(err, "cannot copy %s:%s: %s", c.name, path, shortErr(err))
+	}
+	return rc, nil
+}

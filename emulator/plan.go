@@ -1,0 +1,109 @@
+package emulator
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+)
+
+// action is what up does with one container.
+type action int
+
+const (
+	keep     action = iota // running and made from the current settings
+	start                  // stopped, current settings: start it, data intact
+	create                 // missing
+	recreate               // made from other settings: replace it, volume kept
+)
+
+// planFor decides what up does with a container, given what it was made
+// from (nil when it is missing) and what the settings ask for.
+func planFor(current *docker.Container, want docker.ContainerSpec) action {
+	switch {
+	case current == nil:
+		return create
+	case current.Labels[LabelConfigHash] != specHash(want):
+		return recreate
+	case !current.State.Running:
+		return start
+	default:
+		return keep
+	}
+}
+
+// upPlan is everything up will do, decided before anything is done.
+type upPlan struct {
+	names  Names
+	life   Lifetime
+	pinned pinned
+	// newNetwork is true when the network must be made.
+	newNetwork bool
+	// newVolumes are the volumes to make, with their labels.
+	newVolumes []docker.Volume
+	// specs are the containers as they are to be, labelled, by role.
+	specs   map[string]docker.ContainerSpec
+	actions map[string]action
+	// current are the existing containers by role.
+	current map[string]docker.Container
+}
+
+// planUp decides what up does to bring the observed stack to cfg; it
+// chooses the values still open (freePort finds a host port).
+func planUp(cfg Config, o *observed, life Lifetime, freePort func() (int, error)) (*upPlan, error) {
+	v, err := choosePinned(cfg, o.pinnedLabels(), freePort)
+	if err != nil {
+		return nil, err
+	}
+	p := &upPlan{names: o.names, life: life, pinned: v, newNetwork: o.network == nil, specs: map[string]docker.ContainerSpec{},
+		actions: map[string]action{}, current: o.containers}
+	n := o.names
+	for _, vol := range []struct{ name, part string }{{n.MySQLData, ServiceMySQL}, {n.RedisData, ServiceRedis}, {n.Shared, partShared}} {
+		if _, ok := o.volumes[vol.name]; ok {
+			continue
+		}
+		labels := life.labels(n.Project, vol.part)
+		if vol.name == n.MySQLData {
+			maps.Copy(labels, v.labels())
+		}
+		p.newVolumes = append(p.newVolumes, docker.Volume{Name: vol.name, Labels: labels})
+	}
+	for role, s := range specs(cfg, n, v) {
+		var cur *docker.Container
+		if c, ok := o.containers[role]; ok {
+			cur = &c
+		}
+		p.actions[role] = planFor(cur, s)
+		p.specs[role] = labelled(s, n.Project, role, life)
+	}
+	return p, nil
+}
+
+// portChecks are the host ports that must be free before up starts
+// anything: those of containers it creates or starts.
+func (p *upPlan) portChecks() map[string]int {
+	ports := map[string]int{}
+	for _, role := range containerRoles {
+		if a := p.actions[role]; a == create || a == start {
+			for _, port := range p.specs[role].Ports {
+				ports[role] = port.HostPort
+			}
+		}
+	}
+	return ports
+}
+
+// imageSetting names the setting that chooses each container's image. The
+// helper runs on the MySQL image, so its setting is MySQL's.
+var imageSetting = map[string]string{ServiceMySQL: "DEVSTACK_MYSQL_IMAGE", ServiceRedis: "DEVSTACK_REDIS_IMAGE", partHelper: "DEVSTACK_MYSQL_IMAGE"}
+
+// images are the images up needs, with the setting that chose each.
+func (p *upPlan) images() map[string]string {
+	out := map[string]string{}
+	for _, role := range slices.Sorted(maps.Keys(p.actions)) {
+		if p.actions[role] != keep {
+			out[p.specs[role].Image] = imageSetting[role]
+		}
+	}
+	return out
+}

@@ -1,0 +1,350 @@
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
+)
+
+// Unit tests of the decisions devstack makes, against a fake engine: no
+// Docker needed.
+
+func testConfig(project string) Config {
+	cfg := DefaultConfig()
+	cfg.Project = project
+	return cfg
+}
+
+func countingPorts() func() (int, error) {
+	next := 40000
+	return func() (int, error) { next++; return next, nil }
+}
+
+// container is what Docker would hold for role after an up with cfg.
+func container(cfg Config, role string, v pinned, status string) docker.Container {
+	s := labelled(specs(cfg, NamesFor(cfg.Project), v)[role], cfg.Project, role, Lifetime{})
+	return docker.Container{Name: s.Name, Image: s.Image, Labels: s.Labels, State: docker.State{Status: status, Running: status == "running"}}
+}
+
+func TestPlanFor(t *testing.T) {
+	cfg := testConfig("p")
+	v := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2}
+	want := mysqlSpec(cfg, NamesFor("p"), v)
+	running := container(cfg, ServiceMySQL, v, "running")
+	stopped := container(cfg, ServiceMySQL, v, "exited")
+	stale := container(cfg, ServiceMySQL, v, "running")
+	stale.Labels[LabelConfigHash] = "0000"
+	other := cfg
+	other.MySQL.Image = "mysql:8.4"
+	for _, tc := range []struct {
+		name    string
+		current *docker.Container
+		want    docker.ContainerSpec
+		action  action
+	}{
+		{"missing", nil, want, create},
+		{"running, same settings", &running, want, keep},
+		{"stopped, same settings", &stopped, want, start},
+		{"made from other settings", &stale, want, recreate},
+		{"image changed in the config", &running, mysqlSpec(other, NamesFor("p"), v), recreate},
+	} {
+		if got := planFor(tc.current, tc.want); got != tc.action {
+			t.Errorf("%s: planned %d, want %d", tc.name, got, tc.action)
+		}
+	}
+}
+
+func TestPlanUpNewStack(t *testing.T) {
+	cfg := testConfig("p")
+	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
+	o := &observed{names: NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
+	p, err := planUp(cfg, o, Lifetime{Ephemeral: true}, countingPorts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.newNetwork || len(p.newVolumes) != 3 {
+		t.Fatalf("new stack: network %v, volumes %v", p.newNetwork, p.newVolumes)
+	}
+	for _, role := range containerRoles {
+		if p.actions[role] != create {
+			t.Errorf("%s: %d, want create", role, p.actions[role])
+		}
+	}
+	// Values chosen now are pinned on the MySQL data volume only.
+	for _, vol := range p.newVolumes {
+		_, pinnedHere := vol.Labels[labelRootPassword]
+		if pinnedHere != (vol.Name == o.names.MySQLData) {
+			t.Errorf("volume %s carries pinned values: %v", vol.Name, pinnedHere)
+		}
+		if vol.Labels[LabelEphemeral] != "true" || vol.Labels[LabelProject] != "p" {
+			t.Errorf("volume %s labels: %v", vol.Name, vol.Labels)
+		}
+	}
+	if p.pinned.MySQLPort == 0 || p.pinned.MySQLPort == p.pinned.RedisPort {
+		t.Errorf("ports %d, %d", p.pinned.MySQLPort, p.pinned.RedisPort)
+	}
+	if got := p.portChecks(); len(got) != 2 || got[ServiceMySQL] != p.pinned.MySQLPort {
+		t.Errorf("port checks %v", got)
+	}
+	if got := p.images(); len(got) != 2 || got[cfg.MySQL.Image] != "DEVSTACK_MYSQL_IMAGE" {
+		t.Errorf("images %v", got)
+	}
+}
+
+func TestPlanUpWarmStackDoesNothing(t *testing.T) {
+	cfg := testConfig("p")
+	v := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 63306, RedisPort: 63379, DashboardUUID: "u", Created: time.Unix(0, 0).UTC()}
+	n := NamesFor("p")
+	o := &observed{names: n, containers: map[string]docker.Container{}, network: &docker.Network{Name: n.Network},
+		volumes: map[string]docker.Volume{n.MySQLData: {Name: n.MySQLData, Labels: v.labels()}, n.RedisData: {Name: n.RedisData}, n.Shared: {Name: n.Shared}}}
+	for _, role := range containerRoles {
+		o.containers[role] = container(cfg, role, v, "running")
+	}
+	p, err := planUp(cfg, o, Lifetime{}, countingPorts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.newNetwork || len(p.newVolumes) > 0 || len(p.portChecks()) > 0 || len(p.images()) > 0 {
+		t.Fatalf("warm stack: %+v", p)
+	}
+	for role, a := range p.actions {
+		if a != keep {
+			t.Errorf("%s: %d, want keep", role, a)
+		}
+	}
+	if p.pinned != v {
+		t.Errorf("pinned values not kept: %+v, want %+v", p.pinned, v)
+	}
+}
+
+func TestChoosePinned(t *testing.T) {
+	cfg := testConfig("p")
+	labels := pinned{RootPassword: "root-from-volume", AppPassword: "app-from-volume", MySQLPort: 41000, RedisPort: 41001, DashboardUUID: "uuid", Created: time.Unix(100, 0).UTC()}.labels()
+	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
+	v, err := choosePinned(cfg, labels, countingPorts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.RootPassword != "root-from-volume" || v.MySQLPort != 41000 || v.RedisPort != 41001 || v.DashboardUUID != "uuid" {
+		t.Errorf("pinned values not kept: %+v", v)
+	}
+	cfg.MySQL.Password, cfg.MySQL.Port = "from-config", 50000
+	if v, _ = choosePinned(cfg, labels, countingPorts()); v.AppPassword != "from-config" || v.MySQLPort != 50000 {
+		t.Errorf("the config does not win: %+v", v)
+	}
+	// A free port equal to MySQL's is not taken twice.
+	ports := []int{42000, 42000, 42001}
+	fresh := testConfig("q")
+	fresh.MySQL.Port, fresh.Redis.Port = 0, 0
+	v, err = choosePinned(fresh, nil, func() (int, error) { p := ports[0]; ports = ports[1:]; return p, nil })
+	if err != nil || v.MySQLPort != 42000 || v.RedisPort != 42001 {
+		t.Errorf("fresh ports %d, %d (%v)", v.MySQLPort, v.RedisPort, err)
+	}
+	if len(v.RootPassword) != 32 || v.RootPassword == v.AppPassword || v.DashboardUUID == "" || v.Created.IsZero() {
+		t.Errorf("fresh values: %+v", v)
+	}
+	if _, err := choosePinned(fresh, nil, func() (int, error) { return 0, errors.New("no ports") }); ExitCode(err) != ExitEnv {
+		t.Errorf("no free port: %v", err)
+	}
+}
+
+func stackOnFake(t *testing.T, project string) (*fake.Engine, *Engine) {
+	t.Helper()
+	f := fake.New()
+	cfg := testConfig(project)
+	v := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2}
+	n := NamesFor(project)
+	f.AddNetwork(n.Network, map[string]string{LabelProject: project})
+	for _, name := range []string{n.MySQLData, n.RedisData, n.Shared} {
+		f.AddVolume(docker.Volume{Name: name, Labels: map[string]string{LabelProject: project}})
+	}
+	for _, role := range containerRoles {
+		c := container(cfg, role, v, "running")
+		c.Networks = map[string]string{n.Network: "x"}
+		f.AddContainer(c)
+	}
+	return f, &Engine{d: f}
+}
+
+func TestDownRemovesContainersAndNetworkKeepsVolumes(t *testing.T) {
+	f, e := stackOnFake(t, "p")
+	if err := Down(context.Background(), e, testConfig("p"), DownOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	o, _ := e.observe(context.Background(), "p")
+	if len(o.containers) != 0 || o.network != nil || len(o.volumes) != 3 {
+		t.Fatalf("after down: %d containers, network %v, %d volumes", len(o.containers), o.network, len(o.volumes))
+	}
+	if !slices.ContainsFunc(f.Calls, func(c string) bool { return strings.HasPrefix(c, "stop ") }) {
+		t.Errorf("containers were not stopped before removal: %v", f.Calls)
+	}
+	if err := Down(context.Background(), e, testConfig("p"), DownOptions{Volumes: true}); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ = e.observe(context.Background(), "p"); !o.absent() {
+		t.Fatalf("after down --volumes: %+v", o)
+	}
+}
+
+// A container that a killed up had asked for is created by Docker after
+// down's first look: down looks again and removes it too.
+func TestDownRemovesAContainerCreatedLate(t *testing.T) {
+	f, e := stackOnFake(t, "p")
+	late := container(testConfig("p"), partHelper, pinned{}, "created")
+	late.Name += "-late"
+	f.BeforeList = func(call int) {
+		if call == 1 {
+			f.AddContainer(late)
+		}
+	}
+	if err := Down(context.Background(), e, testConfig("p"), DownOptions{Volumes: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(f.Calls, "remove "+late.Name) {
+		t.Errorf("late container not removed: %v", f.Calls)
+	}
+	if o, _ := e.observe(context.Background(), "p"); !o.absent() {
+		t.Fatalf("left behind: %+v", o)
+	}
+}
+
+func TestDownNeverTouchesUnlabelledResources(t *testing.T) {
+	f := fake.New()
+	n := NamesFor("p")
+	f.AddVolume(docker.Volume{Name: n.MySQLData})
+	f.AddContainer(docker.Container{Name: n.MySQL})
+	err := Down(context.Background(), &Engine{d: f}, testConfig("p"), DownOptions{Volumes: true})
+	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "did not create") {
+		t.Fatalf("clash: %v", err)
+	}
+	if len(f.Calls) > 0 {
+		t.Fatalf("touched: %v", f.Calls)
+	}
+}
+
+func TestPruneSelects(t *testing.T) {
+	now := time.Now()
+	old := now.Add(-3 * time.Hour)
+	young := now.Add(-10 * time.Second)
+	for _, tc := range []struct {
+		name  string
+		s     StackInfo
+		opts  PruneOptions
+		taken bool
+	}{
+		{"everyday stacks never", StackInfo{Created: old}, PruneOptions{All: true}, false},
+		{"orphan", StackInfo{Ephemeral: true, Created: old}, PruneOptions{}, true},
+		{"owner alive", StackInfo{Ephemeral: true, OwnerAlive: true, Created: old}, PruneOptions{}, false},
+		{"kept orphan", StackInfo{Ephemeral: true, Kept: true, Created: old}, PruneOptions{}, false},
+		{"young orphan within grace", StackInfo{Ephemeral: true, Created: young}, PruneOptions{Grace: time.Minute}, false},
+		{"all, owner alive", StackInfo{Ephemeral: true, OwnerAlive: true, Kept: true, Created: young}, PruneOptions{All: true}, true},
+		{"older than, owner alive", StackInfo{Ephemeral: true, OwnerAlive: true, Created: old}, PruneOptions{OlderThan: time.Hour}, true},
+		{"not older than", StackInfo{Ephemeral: true, Created: young}, PruneOptions{OlderThan: time.Hour}, false},
+	} {
+		if got := tc.opts.selects(tc.s, now); got != tc.taken {
+			t.Errorf("%s: selected %v, want %v", tc.name, got, tc.taken)
+		}
+	}
+}
+
+func TestOwnerAlive(t *testing.T) {
+	host, _ := os.Hostname()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for owner, alive := range map[string]bool{
+		fmt.Sprintf("%s/%d", host, os.Getpid()):         true,
+		fmt.Sprintf("%s/%d", host, dead.Process.Pid):    false,
+		"another-host/" + strconv.Itoa(dead.Process.Pid): true, // cannot know: never remove
+		"garbage":        true,
+		host + "/0":      true,
+		host + "/banana": true,
+	} {
+		if got := ownerAlive(owner); got != alive {
+			t.Errorf("ownerAlive(%q) = %v, want %v", owner, got, alive)
+		}
+	}
+}
+
+func TestStatusStates(t *testing.T) {
+	cfg := testConfig("p")
+	n := NamesFor("p")
+	for _, tc := range []struct {
+		name  string
+		up    []string // running services
+		down  []string // exited services
+		state string
+	}{
+		{"absent", nil, nil, StateAbsent},
+		{"running", []string{ServiceMySQL, ServiceRedis}, nil, StateRunning},
+		{"partial", []string{ServiceMySQL}, []string{ServiceRedis}, StatePartial},
+		{"stopped", nil, []string{ServiceMySQL, ServiceRedis}, StateStopped},
+	} {
+		o := &observed{names: n, containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
+		live := map[string]docker.Container{}
+		for _, role := range tc.up {
+			live[role] = docker.Container{Image: "img", State: docker.State{Running: true, Health: "healthy"}}
+			o.containers[role] = live[role]
+		}
+		for _, role := range tc.down {
+			live[role] = docker.Container{Image: "img"}
+			o.containers[role] = live[role]
+		}
+		r := statusOf(cfg, o, live)
+		if r.State != tc.state || len(r.Services) != 2 {
+			t.Errorf("%s: %+v", tc.name, r)
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code int
+	}{
+		{nil, ExitOK},
+		{usageError("bad"), ExitUsage},
+		{envError(nil, "broken"), ExitEnv},
+		{fmt.Errorf("wrapped: %w", usageError("bad")), ExitUsage},
+		{errors.New("unclassified"), ExitEnv},
+		{portTaken(ServiceMySQL, 1), ExitUsage},
+	} {
+		if got := ExitCode(tc.err); got != tc.code {
+			t.Errorf("ExitCode(%v) = %d, want %d", tc.err, got, tc.code)
+		}
+	}
+	// Bad input outranks the failures it caused elsewhere.
+	if err := firstClassified([]error{nil, envError(nil, "env"), usageError("usage")}); ExitCode(err) != ExitUsage {
+		t.Errorf("firstClassified: %v", err)
+	}
+	if err := firstClassified([]error{nil, nil}); err != nil {
+		t.Errorf("firstClassified of nothing: %v", err)
+	}
+}
+
+func TestSpecsPublishOnLoopbackOnly(t *testing.T) {
+	cfg := testConfig("p")
+	all := specs(cfg, NamesFor("p"), pinned{MySQLPort: 1, RedisPort: 2})
+	for _, role := range slices.Sorted(maps.Keys(all)) {
+		for _, p := range all[role].Ports {
+			if p.HostIP != "127.0.0.1" {
+				t.Errorf("%s publishes on %s", role, p.HostIP)
+			}
+		}
+	}
+	if len(all[partHelper].Ports) != 0 {
+		t.Errorf("the helper publishes %v", all[partHelper].Ports)
+	}
+}

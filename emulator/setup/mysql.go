@@ -1,0 +1,164 @@
+// Package setup brings a MySQL server and a Redis to what devstack promises:
+// Archivematica's databases, the app user and its grants, the schema, and a
+// marker that says the set-up finished. It works on connections, not on
+// containers: a reader sees what happens to the servers here, and where they
+// run is the caller's business.
+package setup
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Databases are the schemas Archivematica uses: the dashboard, MCPServer and
+// MCPClient share MCP; the storage service has SS.
+var Databases = []string{"MCP", "SS"}
+
+// AppUser is the account Archivematica's components connect as.
+const AppUser = "archivematica"
+
+// BootstrapVersion is written to the marker last; a server without it (an
+// interrupted first start, or an older devstack) gets the set-up again.
+const BootstrapVersion = 2
+
+func init() {
+	// The driver logs every refused connection while a server boots, which
+	// polling expects; errors reach the caller anyway.
+	_ = mysql.SetLogger(log.New(io.Discard, "", 0))
+}
+
+// OpenMySQL opens a connection pool; nothing is dialled until it is used.
+func OpenMySQL(host string, port int, user, password, database string) *sql.DB {
+	c := mysql.NewConfig()
+	c.User, c.Passwd, c.Net = user, password, "tcp"
+	c.Addr = net.JoinHostPort(host, strconv.Itoa(port))
+	c.DBName = database
+	// Client-side interpolation lets DDL such as CREATE USER take arguments.
+	c.InterpolateParams = true
+	c.Timeout = 2 * time.Second
+	c.ParseTime = true
+	db, _ := sql.Open("mysql", c.FormatDSN()) // only fails for an unknown driver
+	return db
+}
+
+// Flavour is read from the server, never guessed from the image name.
+type Flavour struct {
+	Version string
+	// Native reports whether mysql_native_password can be used: MySQL 8.4
+	// and 9 no longer load it by default.
+	Native bool
+}
+
+func (f Flavour) MariaDB() bool { return strings.Contains(strings.ToLower(f.Version), "mariadb") }
+
+// Collation is utf8mb4's default on MySQL 8; MariaDB has no 0900 collations.
+func (f Flavour) Collation() string {
+	if f.MariaDB() {
+		return "utf8mb4_unicode_ci"
+	}
+	return "utf8mb4_0900_ai_ci"
+}
+
+// identified names the password plugin explicitly on MySQL 8, as Aurora MySQL
+// 3 does by default, so that clients connect without TLS set-up. MariaDB uses
+// mysql_native_password for IDENTIFIED BY already.
+func (f Flavour) identified() string {
+	if f.MariaDB() || !f.Native {
+		return "IDENTIFIED BY ?"
+	}
+	return "IDENTIFIED WITH mysql_native_password BY ?"
+}
+
+// ReadFlavour asks the server what it is.
+func ReadFlavour(ctx context.Context, db *sql.DB) (Flavour, error) {
+	var f Flavour
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&f.Version); err != nil {
+		return f, err
+	}
+	var n int
+	err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'mysql_native_password' AND PLUGIN_STATUS = 'ACTIVE'").Scan(&n)
+	f.Native = n > 0
+	return f, err
+}
+
+// IsAccessDenied recognises a refused password.
+func IsAccessDenied(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1045
+}
+
+// Bootstrapped reports whether the set-up marker is present.
+func Bootstrapped(ctx context.Context, root *sql.DB) bool {
+	var n int
+	err := root.QueryRowContext(ctx, "SELECT COUNT(*) FROM devstack.bootstrap WHERE version >= ?", BootstrapVersion).Scan(&n)
+	return err == nil && n > 0
+}
+
+// statements are the set-up: the databases, the app user with ALL on them,
+// and devstack's own schema. Every statement is idempotent.
+func statements(f Flavour, appPassword string) []statement {
+	user := "'" + AppUser + "'@'%'"
+	var s []statement
+	add := func(q string, args ...any) { s = append(s, statement{q, args}) }
+	for _, db := range Databases {
+		add(fmt.Sprintf("CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4 COLLATE %s", db, f.Collation()))
+	}
+	add("CREATE USER IF NOT EXISTS "+user+" "+f.identified(), appPassword)
+	// ALTER as well: the password may have been changed in the config.
+	add("ALTER USER "+user+" "+f.identified(), appPassword)
+	for _, db := range Databases {
+		add(fmt.Sprintf("GRANT ALL PRIVILEGES ON `%s`.* TO %s", db, user))
+	}
+	add("CREATE DATABASE IF NOT EXISTS devstack CHARACTER SET utf8mb4")
+	add("CREATE TABLE IF NOT EXISTS devstack.bootstrap (version INT NOT NULL PRIMARY KEY, completed_at DATETIME NOT NULL)")
+	// Seeding's cache of fixture password hashes: PBKDF2 costs 0.1 s a hash.
+	add("CREATE TABLE IF NOT EXISTS devstack.password_hashes (digest CHAR(64) NOT NULL PRIMARY KEY, encoded VARCHAR(128) NOT NULL)")
+	return s
+}
+
+type statement struct {
+	query string
+	args  []any
+}
+
+// Bootstrap creates the databases, the app user and its grants. The marker
+// is written by MarkBootstrapped, once the caller has checked the result.
+func Bootstrap(ctx context.Context, root *sql.DB, f Flavour, appPassword string) error {
+	for _, s := range statements(f, appPassword) {
+		if _, err := root.ExecContext(ctx, s.query, s.args...); err != nil {
+			return fmt.Errorf("MySQL set-up failed at %q: %w", strings.Join(strings.Fields(s.query)[:3], " "), err)
+		}
+	}
+	return nil
+}
+
+// MarkBootstrapped writes the marker, last.
+func MarkBootstrapped(ctx context.Context, root *sql.DB) error {
+	_, err := root.ExecContext(ctx, "REPLACE INTO devstack.bootstrap (version, completed_at) VALUES (?, UTC_TIMESTAMP())", BootstrapVersion)
+	return err
+}
+
+// CheckAppUser is devstack's readiness test: a real round trip as the app
+// user, on each database it must reach. open connects as the app user.
+func CheckAppUser(ctx context.Context, open func(database string) *sql.DB) error {
+	for _, name := range Databases {
+		db := open(name)
+		var one int
+		err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+		db.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

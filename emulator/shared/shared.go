@@ -1,0 +1,265 @@
+// Package shared lays out and reaches the shared directory: the volume that
+// every Archivematica container mounts at Dir, as production mounts its EBS
+// volume. It works through a container that mounts the volume, with tar
+// streams for content and plain argv for the rest, so it also works where the
+// volume is not on this machine's disk.
+package shared
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wellcomecollection/devstack/emulator/seed"
+)
+
+// Dir is where the shared volume is mounted in every container of a stack.
+const Dir = "/var/archivematica/sharedDirectory"
+
+// Container is a running container that mounts the shared volume at Dir.
+type Container interface {
+	// Exec runs argv and returns its standard output; a non-zero exit is an
+	// error carrying its standard error.
+	Exec(ctx context.Context, argv ...string) (string, error)
+	// CopyTo extracts a tar stream into dir, keeping the stream's owners.
+	CopyTo(ctx context.Context, dir string, tar io.Reader) error
+	// CopyFrom returns a path as a tar stream; a missing path is an error
+	// that is fs.ErrNotExist.
+	CopyFrom(ctx context.Context, path string) (io.ReadCloser, error)
+}
+
+// Owner is who owns what devstack writes to the shared directory.
+type Owner struct{ UID, GID int }
+
+// Modes of what devstack writes: Archivematica's services share a group.
+const (
+	dirMode  = 0o770
+	fileMode = 0o660
+)
+
+// ErrOutside is a path that leaves the shared directory.
+var ErrOutside = errors.New("not a path inside the shared directory")
+
+// Path checks that p, relative to Dir (or absolute under it), names
+// something inside the shared directory, and returns it relative to Dir.
+func Path(p string) (string, error) {
+	c := path.Clean(strings.TrimPrefix(p, Dir+"/"))
+	if p == "" || path.IsAbs(c) || c == "." || c == ".." || strings.HasPrefix(c, "../") {
+		return "", fmt.Errorf("%q: %w", p, ErrOutside)
+	}
+	return c, nil
+}
+
+// SyncResult is what a sync did.
+type SyncResult struct {
+	// Removed counts the entries a reset deleted.
+	Removed int
+	// Written are the files written, relative to Dir.
+	Written []string
+}
+
+// tmpSuffix marks a file being written: it is renamed into place once
+// complete, so a reader never sees half a file.
+const tmpSuffix = ".devstack-tmp"
+
+// renameScript renames each argument, a temporary file, into place. It is
+// constant: paths reach it as arguments, never as shell text.
+const renameScript = `for t; do mv -f -- "$t" "${t%` + tmpSuffix + `}"; done`
+
+// Sync brings the shared directory to the fixtures: every layout folder
+// exists with its owner and mode, and every file holds its content. A file
+// that already does is not written. With reset, the directory is emptied
+// first.
+func Sync(ctx context.Context, c Container, layout []string, files []seed.File, owner Owner, reset bool) (SyncResult, error) {
+	var r SyncResult
+	existing := map[string][]byte{}
+	if reset {
+		out, err := c.Exec(ctx, "find", Dir, "-mindepth", "1", "-delete", "-print")
+		if err != nil {
+			return r, err
+		}
+		r.Removed = strings.Count(out, "\n")
+	} else {
+		var err error
+		if existing, err = readFiles(ctx, c, files); err != nil {
+			return r, err
+		}
+	}
+	var changed []seed.File
+	for _, f := range files {
+		if old, ok := existing[f.Path]; !ok || !bytes.Equal(old, f.Data) {
+			changed = append(changed, f)
+		}
+	}
+	dirs := slices.Clone(layout)
+	for _, f := range changed {
+		dirs = append(dirs, path.Dir(f.Path))
+	}
+	var tw archive
+	tw.dirs(owner, dirs...)
+	for _, f := range changed {
+		tw.file(f.Path+tmpSuffix, f.Data, owner)
+	}
+	if err := c.CopyTo(ctx, path.Dir(Dir), tw.stream()); err != nil {
+		return r, err
+	}
+	if len(changed) == 0 {
+		return r, nil
+	}
+	argv := []string{"sh", "-c", renameScript, "rename"}
+	for _, f := range changed {
+		argv = append(argv, Dir+"/"+f.Path+tmpSuffix)
+		r.Written = append(r.Written, f.Path)
+	}
+	_, err := c.Exec(ctx, argv...)
+	return r, err
+}
+
+// readFiles returns the current content of the fixtures' files that exist,
+// reading each folder they are in once.
+func readFiles(ctx context.Context, c Container, files []seed.File) (map[string][]byte, error) {
+	got := map[string][]byte{}
+	var dirs []string
+	for _, f := range files {
+		if d := path.Dir(f.Path); !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	for _, d := range dirs {
+		entries, err := readTree(ctx, c, d)
+		if err != nil {
+			return nil, err
+		}
+		for p, data := range entries {
+			got[p] = data
+		}
+	}
+	return got, nil
+}
+
+// readTree returns the regular files under p (relative to Dir), by their
+// paths relative to Dir; a missing p is empty.
+func readTree(ctx context.Context, c Container, p string) (map[string][]byte, error) {
+	rc, err := c.CopyFrom(ctx, Dir+"/"+p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	// The stream's names start with p's last element.
+	base := path.Dir(p)
+	out := map[string][]byte{}
+	tr := tar.NewReader(rc)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			return nil, err
+		}
+		out[path.Join(base, hdr.Name)] = data
+	}
+}
+
+// ReadFile returns a file of the shared directory; p is relative to Dir.
+func ReadFile(ctx context.Context, c Container, p string) ([]byte, error) {
+	rel, err := Path(p)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := c.CopyFrom(ctx, Dir+"/"+rel)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	hdr, err := tr.Next()
+	if err != nil {
+		return nil, err
+	}
+	if hdr.Typeflag != tar.TypeReg {
+		return nil, fmt.Errorf("%s is not a regular file", p)
+	}
+	return io.ReadAll(tr)
+}
+
+// WriteFile writes a file into the shared directory with owner, making its
+// folders as needed; p is relative to Dir.
+func WriteFile(ctx context.Context, c Container, p string, data []byte, owner Owner) error {
+	rel, err := Path(p)
+	if err != nil {
+		return err
+	}
+	var tw archive
+	tw.dirs(owner, path.Dir(rel))
+	tw.file(rel, data, owner)
+	return c.CopyTo(ctx, path.Dir(Dir), tw.stream())
+}
+
+// archive builds a tar stream rooted at Dir's parent, so that Dir itself
+// gets the owner and mode too.
+type archive struct {
+	buf  bytes.Buffer
+	tw   *tar.Writer
+	seen map[string]bool
+}
+
+func (a *archive) writer() *tar.Writer {
+	if a.tw == nil {
+		a.tw = tar.NewWriter(&a.buf)
+		a.seen = map[string]bool{}
+	}
+	return a.tw
+}
+
+// dirs adds each folder (relative to Dir) with its parents, Dir first and
+// parents before children.
+func (a *archive) dirs(o Owner, dirs ...string) {
+	tw := a.writer()
+	all := []string{"."}
+	for _, d := range dirs {
+		for p := d; p != "." && p != "/"; p = path.Dir(p) {
+			all = append(all, p)
+		}
+	}
+	// A parent's path is a prefix of its children's, so it sorts first.
+	slices.Sort(all[1:])
+	for _, d := range all {
+		if a.seen[d] {
+			continue
+		}
+		a.seen[d] = true
+		_ = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: a.name(d) + "/", Mode: dirMode, Uid: o.UID, Gid: o.GID, ModTime: time.Now()})
+	}
+}
+
+func (a *archive) file(p string, data []byte, o Owner) {
+	tw := a.writer()
+	_ = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: a.name(p), Mode: fileMode, Size: int64(len(data)), Uid: o.UID, Gid: o.GID, ModTime: time.Now()})
+	_, _ = tw.Write(data)
+}
+
+func (a *archive) name(p string) string { return path.Join(path.Base(Dir), p) }
+
+func (a *archive) stream() io.Reader {
+	_ = a.writer().Close()
+	return &a.buf
+}

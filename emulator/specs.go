@@ -1,0 +1,141 @@
+package emulator
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"maps"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+)
+
+// The containers of a stack, in the order they are reported.
+var containerRoles = []string{ServiceMySQL, ServiceRedis, partHelper}
+
+// specs are the containers the configuration asks for, by role.
+func specs(cfg Config, n Names, v pinned) map[string]docker.ContainerSpec {
+	return map[string]docker.ContainerSpec{
+		ServiceMySQL: mysqlSpec(cfg, n, v),
+		ServiceRedis: redisSpec(cfg, n, v),
+		partHelper:   helperSpec(cfg, n),
+	}
+}
+
+// local publishes a service port on 127.0.0.1 only.
+func local(containerPort, hostPort int) []docker.Port {
+	return []docker.Port{{ContainerPort: containerPort, HostIP: "127.0.0.1", HostPort: hostPort}}
+}
+
+func mysqlSpec(cfg Config, n Names, v pinned) docker.ContainerSpec {
+	return docker.ContainerSpec{
+		Name:  n.MySQL,
+		Image: cfg.MySQL.Image,
+		// The app user's password rides along so that a later change of it
+		// in the config is visible on the container, where env reads it.
+		Env:     map[string]string{"MYSQL_ROOT_PASSWORD": v.RootPassword, "MYSQL_USER": AppUser, "MYSQL_PASSWORD": v.AppPassword},
+		Network: n.Network, Aliases: []string{ServiceMySQL},
+		Mounts: []docker.Mount{{Volume: n.MySQLData, Target: "/var/lib/mysql"}},
+		Ports:  local(mysqlPort, v.MySQLPort),
+		// "alive" is enough for Docker's view; devstack's own readiness is a
+		// real SQL round trip as the app user.
+		Health:  healthcheck("mysqladmin", "ping", "-h", "127.0.0.1", "--silent"),
+		Restart: "unless-stopped",
+	}
+}
+
+func redisSpec(cfg Config, n Names, v pinned) docker.ContainerSpec {
+	s := docker.ContainerSpec{
+		Name:    n.Redis,
+		Image:   cfg.Redis.Image,
+		Env:     map[string]string{},
+		Cmd:     []string{"redis-server", "--appendonly", "yes"},
+		Network: n.Network, Aliases: []string{ServiceRedis},
+		Mounts:  []docker.Mount{{Volume: n.RedisData, Target: "/data"}},
+		Ports:   local(redisPort, v.RedisPort),
+		Health:  healthcheck("redis-cli", "ping"),
+		Restart: "unless-stopped",
+	}
+	if v.RedisPassword != "" {
+		s.Cmd = append(s.Cmd, "--requirepass", v.RedisPassword)
+		// redis-cli reads it, so the healthcheck needs no password in argv;
+		// env and seed read it back from here.
+		s.Env["REDISCLI_AUTH"] = v.RedisPassword
+	}
+	return s
+}
+
+func healthcheck(test ...string) *docker.Healthcheck {
+	// No StartInterval: engines before 25 (API 1.44) reject it.
+	return &docker.Healthcheck{Test: append([]string{"CMD"}, test...), Interval: time.Second, Timeout: 5 * time.Second, Retries: 30}
+}
+
+// helperSpec is the stack's idle helper: on the MySQL image, so nothing extra
+// is pulled, with the shared volume where Archivematica's containers mount it.
+// It holds no state, so it is killed rather than asked to stop.
+func helperSpec(cfg Config, n Names) docker.ContainerSpec {
+	return docker.ContainerSpec{
+		Name:       n.Helper,
+		Image:      cfg.MySQL.Image,
+		Entrypoint: []string{"sleep", "infinity"},
+		Network:    n.Network,
+		Mounts:     []docker.Mount{{Volume: n.Shared, Target: SharedDir}},
+		StopSignal: "SIGKILL",
+		// The MySQL image declares a volume there; without a tmpfs it would
+		// become an anonymous volume without devstack's label.
+		Tmpfs:   map[string]string{"/var/lib/mysql": ""},
+		Restart: "unless-stopped",
+	}
+}
+
+// specHash is the config-hash label: a digest of everything a container is
+// made from but its labels, so that up can tell "running and right" from
+// "running but stale".
+func specHash(s docker.ContainerSpec) string {
+	s.Labels = nil
+	b, _ := json.Marshal(s)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// Lifetime says how long a stack is meant to live: everyday stacks until
+// they are taken down; throw-away ones (the harness, `devstack run`) as long
+// as the process that made them.
+type Lifetime struct {
+	Ephemeral bool
+	// Keep marks an ephemeral stack that is to outlive its owner.
+	Keep bool
+}
+
+func (Lifetime) owner() string {
+	h, _ := os.Hostname()
+	return h + "/" + strconv.Itoa(os.Getpid())
+}
+
+// labels are the labels every resource of a stack carries; part is the
+// value of LabelService.
+func (l Lifetime) labels(project, part string) map[string]string {
+	m := map[string]string{
+		LabelProject: project,
+		LabelService: part,
+		LabelCreated: time.Now().UTC().Format(time.RFC3339),
+	}
+	if l.Ephemeral {
+		m[LabelEphemeral] = "true"
+		m[LabelOwner] = l.owner()
+	}
+	if l.Keep {
+		m[LabelKeep] = "true"
+	}
+	return m
+}
+
+// labelled returns the spec as it is created: with the stack's labels and
+// its config hash.
+func labelled(s docker.ContainerSpec, project, role string, l Lifetime) docker.ContainerSpec {
+	s.Labels = l.labels(project, role)
+	maps.Copy(s.Labels, map[string]string{LabelConfigHash: specHash(s)})
+	return s
+}

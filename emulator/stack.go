@@ -1,0 +1,79 @@
+package emulator
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wellcomecollection/devstack/emulator/seed"
+	"github.com/wellcomecollection/devstack/emulator/setup"
+	"github.com/wellcomecollection/devstack/emulator/shared"
+)
+
+// Stack is a running stack held open: connected as root to MySQL and to
+// Redis, with its fixtures read. Its clients and the password hashes of its
+// fixtures stay between calls, which is what makes repeated resets (the test
+// harness's) fast.
+type Stack struct {
+	e      *Engine
+	cfg    Config
+	names  Names
+	pinned pinned
+	root   *sql.DB
+	redis  *redis.Client
+	seeder *seed.Seeder
+}
+
+// Attach reads the fixtures, finds a project's running stack by label and
+// connects to it.
+func Attach(ctx context.Context, e *Engine, cfg Config) (*Stack, error) {
+	fx, err := loadFixtures(cfg)
+	if err != nil {
+		return nil, err
+	}
+	o, err := e.observe(ctx, cfg.Project)
+	if err != nil {
+		return nil, err
+	}
+	for _, role := range containerRoles {
+		if c, ok := o.containers[role]; !ok || !c.State.Running {
+			return nil, envError(nil, "the %s stack is not running (%s is down): run `devstack up` first", cfg.Project, role)
+		}
+	}
+	live, err := e.inspect(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	v := connection(cfg, o, live)
+	s := &Stack{e: e, cfg: cfg, names: o.names, pinned: v,
+		root:   setup.OpenMySQL(cfg.Host, v.MySQLPort, "root", v.RootPassword, ""),
+		redis:  setup.OpenRedis(cfg.Host, v.RedisPort, v.RedisPassword),
+		seeder: seed.NewSeeder(fx),
+	}
+	if err := s.root.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, envError(err, "cannot connect to MySQL of the %s stack as root: %v", cfg.Project, err)
+	}
+	return s, nil
+}
+
+// Close lets go of the stack's connections; the stack keeps running.
+func (s *Stack) Close() {
+	s.root.Close()
+	s.redis.Close()
+}
+
+func (s *Stack) sharedDir() shared.Container { return s.e.helper(s.names) }
+
+// ReadFile returns a file from the shared directory; p is relative to it.
+func (s *Stack) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	data, err := shared.ReadFile(ctx, s.sharedDir(), p)
+	return data, sharedError(err)
+}
+
+// WriteFile writes a file into the shared directory with the configured
+// owner, making its folders as needed; p is relative to the directory.
+func (s *Stack) WriteFile(ctx context.Context, p string, data []byte) error {
+	return sharedError(shared.WriteFile(ctx, s.sharedDir(), p, data, s.cfg.Shared.owner()))
+}
