@@ -265,8 +265,8 @@ func TestOwnerAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 	for owner, alive := range map[string]bool{
-		fmt.Sprintf("%s/%d", host, os.Getpid()):         true,
-		fmt.Sprintf("%s/%d", host, dead.Process.Pid):    false,
+		fmt.Sprintf("%s/%d", host, os.Getpid()):          true,
+		fmt.Sprintf("%s/%d", host, dead.Process.Pid):     false,
 		"another-host/" + strconv.Itoa(dead.Process.Pid): true, // cannot know: never remove
 		"garbage":        true,
 		host + "/0":      true,

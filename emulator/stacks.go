@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
 )
 
 // StackInfo is one stack of `devstack ls`; its JSON shape is a contract.
