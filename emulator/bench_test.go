@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"slices"
 	"testing"
@@ -20,7 +19,7 @@ func BenchmarkSeedAndReset(b *testing.B) {
 		b.Fatal(err)
 	}
 	cfg := DefaultConfig()
-	cfg.Project = fmt.Sprintf("bench-%d", os.Getpid())
+	cfg.Project = EphemeralProject("bench")
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
 	if v := os.Getenv("DEVSTACK_MYSQL_IMAGE"); v != "" {
 		cfg.MySQL.Image = v

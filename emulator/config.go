@@ -73,7 +73,7 @@ func DefaultConfig() Config {
 	}
 }
 
-// setting is one row of DESIGN.md's configuration table: the key in
+// setting is one row of the configuration table (docs/architecture.md): the key in
 // devstack.yaml, its environment variable, and how a string value is applied.
 type setting struct {
 	key   string

@@ -29,7 +29,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("empty config = %+v, want defaults %+v", cfg, DefaultConfig())
 	}
 	if cfg.Project != "archivematica" || cfg.MySQL.Port != 63306 || cfg.Redis.Port != 63379 || cfg.MySQL.Image != "mysql:8.0" || cfg.Redis.Image != "redis:7.2" || cfg.Shared.UID != 1000 {
-		t.Fatalf("defaults differ from DESIGN.md: %+v", cfg)
+		t.Fatalf("defaults differ from the configuration table (docs/architecture.md): %+v", cfg)
 	}
 }
 

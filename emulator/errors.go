@@ -6,7 +6,8 @@ import (
 	"strings"
 )
 
-// Exit codes are part of the CLI contract (DESIGN.md): scripts branch on them.
+// Exit codes are part of the CLI contract (docs/architecture.md): scripts
+// branch on them.
 const (
 	ExitOK    = 0
 	ExitEnv   = 1 // the environment or a service failed: Docker, images, readiness

@@ -61,7 +61,7 @@ func noAppTablesHint(err error) string {
 
 // syncShared lays out the shared directory and writes the fixtures' files.
 func syncShared(ctx context.Context, c shared.Container, cfg Config, fx *seed.Fixtures, reset bool) (shared.SyncResult, error) {
-	return shared.Sync(ctx, c, fx.Layout, fx.Files, cfg.Shared.owner(), reset)
+	return shared.Sync(ctx, c, shared.Tree{Dirs: fx.Layout, Files: fx.Files, Owner: cfg.Shared.owner()}, reset)
 }
 
 // sharedError makes a path outside the shared directory bad input.

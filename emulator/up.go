@@ -55,7 +55,7 @@ func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusRepo
 		return nil, err
 	}
 	u := &upRun{e: e, cfg: cfg, plan: p, seeder: seed.NewSeeder(fx), progress: progress}
-	if err := u.apply(ctx); err != nil {
+	if err := u.applyPlan(ctx); err != nil {
 		return nil, err
 	}
 	return Status(ctx, e, cfg)
@@ -96,7 +96,7 @@ type upRun struct {
 
 func (u *upRun) say(format string, args ...any) { fmt.Fprintf(u.progress, format+"\n", args...) }
 
-func (u *upRun) apply(ctx context.Context) error {
+func (u *upRun) applyPlan(ctx context.Context) error {
 	if err := u.makeNetworkAndVolumes(ctx); err != nil {
 		return err
 	}

@@ -74,11 +74,19 @@ const tmpSuffix = ".devstack-tmp"
 // constant: paths reach it as arguments, never as shell text.
 const renameScript = `for t; do mv -f -- "$t" "${t%` + tmpSuffix + `}"; done`
 
-// Sync brings the shared directory to the fixtures: every layout folder
-// exists with its owner and mode, and every file holds its content. A file
-// that already does is not written. With reset, the directory is emptied
-// first.
-func Sync(ctx context.Context, c Container, layout []string, files []seed.File, owner Owner, reset bool) (SyncResult, error) {
+// Tree is what the shared directory must hold: folders and files, relative
+// to Dir, and who owns them.
+type Tree struct {
+	Dirs  []string
+	Files []seed.File
+	Owner Owner
+}
+
+// Sync brings the shared directory to t: every folder exists with its owner
+// and mode, and every file holds its content. A file that already does is
+// not written. With reset, the directory is emptied first.
+func Sync(ctx context.Context, c Container, t Tree, reset bool) (SyncResult, error) {
+	owner, files := t.Owner, t.Files
 	var r SyncResult
 	existing := map[string][]byte{}
 	if reset {
@@ -99,7 +107,7 @@ func Sync(ctx context.Context, c Container, layout []string, files []seed.File, 
 			changed = append(changed, f)
 		}
 	}
-	dirs := slices.Clone(layout)
+	dirs := slices.Clone(t.Dirs)
 	for _, f := range changed {
 		dirs = append(dirs, path.Dir(f.Path))
 	}
