@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -89,7 +91,7 @@ var settings = []setting{
 	{"mysql.password", "DEVSTACK_MYSQL_PASSWORD", setPassword(func(c *Config) *string { return &c.MySQL.Password })},
 	{"redis.image", "DEVSTACK_REDIS_IMAGE", setString(func(c *Config) *string { return &c.Redis.Image })},
 	{"redis.port", "DEVSTACK_REDIS_PORT", setPort(func(c *Config) *int { return &c.Redis.Port })},
-	{"redis.password", "DEVSTACK_REDIS_PASSWORD", func(c *Config, v string) error { c.Redis.Password = v; return nil }},
+	{"redis.password", "DEVSTACK_REDIS_PASSWORD", setPassword(func(c *Config) *string { return &c.Redis.Password })},
 	{"shared.uid", "DEVSTACK_SHARED_UID", setID(func(c *Config) *int { return &c.Shared.UID })},
 	{"shared.gid", "DEVSTACK_SHARED_GID", setID(func(c *Config) *int { return &c.Shared.GID })},
 	{"fixtures", "DEVSTACK_FIXTURES", setString(func(c *Config) *string { return &c.Fixtures })},
@@ -100,7 +102,7 @@ var settings = []setting{
 		c.Schema = v
 		return nil
 	}},
-	{"host", "DEVSTACK_HOST", setString(func(c *Config) *string { return &c.Host })},
+	{"host", "DEVSTACK_HOST", setHost},
 }
 
 func setString(field func(*Config) *string) func(*Config, string) error {
@@ -113,16 +115,35 @@ func setString(field func(*Config) *string) func(*Config, string) error {
 	}
 }
 
+// setPassword takes any password a line of an env file can carry: quotes,
+// '$', '#', '!' and backticks are quoted where they are written. Refused:
+// newline, CR and NUL, which no env file can hold, and the backslash, which
+// dotenv parsers read back differently inside quotes (compose keeps it, the
+// dotenv libraries drop it before a quote or another backslash).
 func setPassword(field func(*Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error {
-		// Passwords travel in URLs, env files and SQL: refuse what would need
-		// quoting in one of them rather than quote it wrongly somewhere.
-		if v == "" || strings.ContainsAny(v, "'\"\\`$ \t\n") {
-			return errors.New("must be non-empty, without quotes, backslashes, '$' or spaces")
+		if v == "" || strings.ContainsAny(v, "\n\r\x00\\") {
+			return errors.New("must be non-empty, without newline, CR, NUL or backslash")
 		}
 		*field(c) = v
 		return nil
 	}
+}
+
+// setHost takes the address published ports are reached on: an IP address,
+// or a name that resolves now.
+func setHost(c *Config, v string) error {
+	v = strings.TrimSpace(v)
+	if _, err := netip.ParseAddr(v); err != nil {
+		if v == "" {
+			return errors.New("must not be empty")
+		}
+		if _, err := net.LookupHost(v); err != nil {
+			return fmt.Errorf("%q is neither an IP address nor a name that resolves", v)
+		}
+	}
+	c.Host = v
+	return nil
 }
 
 func setPort(field func(*Config) *int) func(*Config, string) error {

@@ -75,7 +75,10 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"bad project flag", "", nil, "Bad_Name", []string{"invalid project name", "Bad_Name"}},
 		{"bad project env", "", map[string]string{"DEVSTACK_PROJECT": "-x"}, "", []string{"invalid project name"}},
 		{"same ports", "mysql:\n  port: 5000\nredis:\n  port: 5000\n", nil, "", []string{"both 5000"}},
-		{"password with quote", "mysql:\n  password: \"a'b\"\n", nil, "", []string{"mysql.password"}},
+		{"password with newline", "mysql:\n  password: \"a\\nb\"\n", nil, "", []string{"mysql.password", "newline"}},
+		{"password with CR in env", "", map[string]string{"DEVSTACK_REDIS_PASSWORD": "a\rb"}, "", []string{"DEVSTACK_REDIS_PASSWORD"}},
+		{"password with backslash", "mysql:\n  root_password: 'a\\b'\n", nil, "", []string{"mysql.root_password", "backslash"}},
+		{"host that does not resolve", "host: no-such-host.invalid\n", nil, "", []string{"host", "no-such-host.invalid", "resolves"}},
 		{"missing fixtures dir", "fixtures: /nonexistent/dir\n", nil, "", []string{"fixtures", "not a directory"}},
 		{"duplicate key", "project: a\nproject: b\n", nil, "", []string{":2:", "project is given twice"}},
 		{"scalar where mapping", "mysql: 5\n", nil, "", []string{"mysql must be a mapping"}},
@@ -98,6 +101,16 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 				t.Errorf("error is not one line: %q", err)
 			}
 		})
+	}
+}
+
+// Passwords with the characters shells and env files care about are taken:
+// they are quoted where they are written.
+func TestPasswordsTakeShellCharacters(t *testing.T) {
+	pw := `a'b"c$d#e!f` + "`g` h"
+	cfg, err := LoadConfig(LoadOptions{File: writeConfig(t, ""), Getenv: envMap(map[string]string{"DEVSTACK_MYSQL_PASSWORD": pw, "DEVSTACK_REDIS_PASSWORD": pw, "DEVSTACK_HOST": "localhost"})})
+	if err != nil || cfg.MySQL.Password != pw || cfg.Redis.Password != pw || cfg.Host != "localhost" {
+		t.Fatalf("%+v, %v", cfg, err)
 	}
 }
 

@@ -40,7 +40,13 @@ func (e *Engine) down(ctx context.Context, project string, opts DownOptions) err
 	if o.absent() {
 		fmt.Fprintf(progress, "project %s: nothing to remove\n", project)
 	}
-	if o, err = e.removeAllContainers(ctx, o, progress); err != nil {
+	return e.remove(ctx, o, opts.Volumes, progress)
+}
+
+// remove takes an observed stack down; the caller holds the project lock.
+func (e *Engine) remove(ctx context.Context, o *observed, volumes bool, progress io.Writer) error {
+	o, err := e.removeAllContainers(ctx, o, progress)
+	if err != nil {
 		return err
 	}
 	// Containers devstack did not create may still use the network or the
@@ -53,7 +59,7 @@ func (e *Engine) down(ctx context.Context, project string, opts DownOptions) err
 			blocked = envError(err, "cannot remove network %s: %s; stop or disconnect them, then run down again", o.network.Name, e.networkUsers(ctx, o.network.ID, err))
 		}
 	}
-	if opts.Volumes {
+	if volumes {
 		for _, name := range slices.Sorted(maps.Keys(o.volumes)) {
 			fmt.Fprintf(progress, "removing volume %s\n", name)
 			if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) && blocked == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strconv"
@@ -17,9 +18,11 @@ type EnvVar struct {
 }
 
 // EnvOptions: Network gives the in-network addresses (mysql:3306), for
-// containers that join the stack's network.
+// containers that join the stack's network. Progress gets a note when the
+// config sets passwords the stack does not use yet.
 type EnvOptions struct {
-	Network bool
+	Network  bool
+	Progress io.Writer
 }
 
 // Env returns the connection settings of a project's stack: plain names and
@@ -37,6 +40,9 @@ func Env(ctx context.Context, e *Engine, cfg Config, opts EnvOptions) ([]EnvVar,
 		return nil, err
 	}
 	v := connection(cfg, o, live)
+	if pending := pendingChanges(cfg, v); len(pending) > 0 {
+		fmt.Fprintf(orDiscard(opts.Progress), "devstack: the config changes %s, which the running stack does not use yet: these are the values in use until `devstack up` applies the change\n", strings.Join(pending, " and "))
+	}
 	host := cfg.Host
 	if opts.Network {
 		host = ""
@@ -85,13 +91,28 @@ func connectionEnv(n Names, host string, v pinned) []EnvVar {
 	return append(vars, EnvVar{"SS_DB_URL", ssURL.String()})
 }
 
-// FormatEnv renders variables as dotenv, shell (to eval) or one JSON object.
+// EnvFormats are the formats of `devstack env`, one per consumer.
+var EnvFormats = []string{"dotenv", "docker", "shell", "json"}
+
+// FormatEnv renders variables for their consumer:
+//   - docker: NAME=value verbatim, for `docker run --env-file`, which takes
+//     the rest of the line as the value and keeps quotes literally;
+//   - dotenv: NAME='value', a quote inside as \', for compose's env_file and
+//     dotenv libraries;
+//   - shell: export NAME='value', for eval in a POSIX shell;
+//   - json: one object, name → value.
+//
+// Values never hold a newline, CR or NUL: the config refuses them.
 func FormatEnv(vars []EnvVar, format string) (string, error) {
 	var b strings.Builder
 	switch format {
+	case "docker":
+		for _, v := range vars {
+			fmt.Fprintf(&b, "%s=%s\n", v.Name, v.Value)
+		}
 	case "dotenv":
 		for _, v := range vars {
-			fmt.Fprintf(&b, "%s=%s\n", v.Name, dotenvQuote(v.Value))
+			fmt.Fprintf(&b, "%s='%s'\n", v.Name, strings.ReplaceAll(v.Value, "'", `\'`))
 		}
 	case "shell":
 		for _, v := range vars {
@@ -106,30 +127,15 @@ func FormatEnv(vars []EnvVar, format string) (string, error) {
 		b.Write(out)
 		b.WriteByte('\n')
 	default:
-		return "", usageError("unknown env format %q: use dotenv, shell or json", format)
+		return "", usageError("unknown env format %q: use %s", format, strings.Join(EnvFormats, ", "))
 	}
 	return b.String(), nil
 }
 
-func isPlain(s string) bool {
-	return s != "" && strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.:/@%+=,") == ""
-}
-
-// shellQuote single-quotes unless the value is plain; a quote inside becomes '\”.
+// shellQuote single-quotes unless the value is plain; a quote inside becomes '\''.
 func shellQuote(s string) string {
-	if isPlain(s) {
+	if s != "" && strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.:/@%+=,") == "" {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// dotenvQuote double-quotes unless the value is plain, escaping what dotenv
-// parsers (docker compose, python-dotenv) expand inside double quotes.
-func dotenvQuote(s string) string {
-	// docker run --env-file keeps quotes: an empty value must be bare.
-	if s == "" || isPlain(s) {
-		return s
-	}
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`, "\n", `\n`)
-	return `"` + r.Replace(s) + `"`
 }

@@ -86,28 +86,45 @@ func TestFormatsCarryTheSameVariables(t *testing.T) {
 	if len(m) != len(vars) {
 		t.Fatalf("json has %d variables, want %d", len(m), len(vars))
 	}
-	dot, _ := FormatEnv(vars, "dotenv")
-	var dotNames []string
-	for _, line := range strings.Split(strings.TrimSpace(dot), "\n") {
-		dotNames = append(dotNames, strings.SplitN(line, "=", 2)[0])
-	}
-	if !slices.Equal(dotNames, names) {
-		t.Fatalf("dotenv names %v, want %v", dotNames, names)
+	for _, format := range []string{"dotenv", "docker", "shell"} {
+		out, _ := FormatEnv(vars, format)
+		var got []string
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			got = append(got, strings.TrimPrefix(strings.SplitN(line, "=", 2)[0], "export "))
+		}
+		if !slices.Equal(got, names) {
+			t.Fatalf("%s names %v, want %v", format, got, names)
+		}
 	}
 	if _, err := FormatEnv(vars, "xml"); ExitCode(err) != ExitUsage {
 		t.Fatalf("unknown format: %v", err)
 	}
 }
 
+// tough is a value with everything env files and shells care about.
+const tough = `it's a "$HOME" #1 !x ` + "`id`" + ` \ test`
+
+func TestDockerAndDotenvLines(t *testing.T) {
+	vars := []EnvVar{{"A", tough}, {"E", ""}}
+	docker, _ := FormatEnv(vars, "docker")
+	if want := "A=" + tough + "\nE=\n"; docker != want {
+		t.Errorf("docker format:\n%s\nwant verbatim:\n%s", docker, want)
+	}
+	dotenv, _ := FormatEnv(vars, "dotenv")
+	if want := "A='it\\'s a \"$HOME\" #1 !x `id` \\ test'\nE=''\n"; dotenv != want {
+		t.Errorf("dotenv format:\n%s\nwant:\n%s", dotenv, want)
+	}
+}
+
 // The shell format must survive eval in a real shell, odd characters included.
 func TestShellFormatEvaluates(t *testing.T) {
-	vars := append(testVars(""), EnvVar{"ODD", `it's a "$HOME" \ test`})
+	vars := append(testVars(""), EnvVar{"ODD", tough})
 	sh, _ := FormatEnv(vars, "shell")
 	out, err := exec.Command("sh", "-c", sh+`printf '%s|%s|%s' "$ODD" "$SS_DB_URL" "$REDIS_PASSWORD"`).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `it's a "$HOME" \ test|mysql://archivematica:apppw@127.0.0.1:63306/SS|`; string(out) != want {
+	if want := tough + `|mysql://archivematica:apppw@127.0.0.1:63306/SS|`; string(out) != want {
 		t.Fatalf("eval gave %q, want %q", out, want)
 	}
 }

@@ -21,15 +21,13 @@ type pinned struct {
 }
 
 // knownPinned takes each value from the config when it fixes one, else from
-// the running containers (env holds their environment: what they were made
-// with, which a later config change to a password does not alter until the
-// next up), else from the volume labels. It chooses nothing: unknown values
-// stay empty, unknown ports 0.
-func knownPinned(cfg Config, labels map[string]string, env map[string]string) pinned {
+// the volume labels. It chooses nothing: unknown values stay empty, unknown
+// ports 0.
+func knownPinned(cfg Config, labels map[string]string) pinned {
 	v := pinned{
 		RootPassword:  firstNonEmpty(cfg.MySQL.RootPassword, labels[labelRootPassword]),
-		AppPassword:   firstNonEmpty(cfg.MySQL.Password, env["MYSQL_PASSWORD"], labels[labelAppPassword]),
-		RedisPassword: firstNonEmpty(cfg.Redis.Password, env["REDISCLI_AUTH"]),
+		AppPassword:   firstNonEmpty(cfg.MySQL.Password, labels[labelAppPassword]),
+		RedisPassword: cfg.Redis.Password,
 		MySQLPort:     cfg.MySQL.Port,
 		RedisPort:     cfg.Redis.Port,
 		DashboardUUID: labels[labelDashboardUUID],
@@ -48,8 +46,7 @@ func knownPinned(cfg Config, labels map[string]string, env map[string]string) pi
 // freePort finds a free host port. The Redis password is never chosen:
 // production runs without AUTH.
 func choosePinned(cfg Config, labels map[string]string, freePort func() (int, error)) (pinned, error) {
-	v := knownPinned(cfg, labels, nil)
-	v.RedisPassword = cfg.Redis.Password
+	v := knownPinned(cfg, labels)
 	if v.Created.IsZero() {
 		v.Created = time.Now().UTC().Truncate(time.Second)
 	}

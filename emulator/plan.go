@@ -18,12 +18,17 @@ const (
 )
 
 // planFor decides what up does with a container, given what it was made
-// from (nil when it is missing) and what the settings ask for.
-func planFor(current *docker.Container, want docker.ContainerSpec) action {
+// from (nil when it is missing), what the settings ask for, and the ID of
+// the stack's network ("" when it must be made).
+func planFor(current *docker.Container, want docker.ContainerSpec, networkID string) action {
 	switch {
 	case current == nil:
 		return create
 	case current.Labels[LabelConfigHash] != specHash(want):
+		return recreate
+	// A container keeps the ID of the network it was made on: if that
+	// network was removed, starting it fails until it is made again.
+	case current.Networks[want.Network] != networkID:
 		return recreate
 	case !current.State.Running:
 		return start
@@ -44,8 +49,9 @@ type upPlan struct {
 	// specs are the containers as they are to be, labelled, by role.
 	specs   map[string]docker.ContainerSpec
 	actions map[string]action
-	// current are the existing containers by role.
+	// current are the existing containers by role, volumes by name.
 	current map[string]docker.Container
+	volumes map[string]docker.Volume
 }
 
 // planUp decides what up does to bring the observed stack to cfg; it
@@ -56,8 +62,12 @@ func planUp(cfg Config, o *observed, life Lifetime, freePort func() (int, error)
 		return nil, err
 	}
 	p := &upPlan{names: o.names, life: life, pinned: v, newNetwork: o.network == nil, specs: map[string]docker.ContainerSpec{},
-		actions: map[string]action{}, current: o.containers}
+		actions: map[string]action{}, current: o.containers, volumes: o.volumes}
 	n := o.names
+	networkID := ""
+	if o.network != nil {
+		networkID = o.network.ID
+	}
 	for _, vol := range []struct{ name, part string }{{n.MySQLData, ServiceMySQL}, {n.RedisData, ServiceRedis}, {n.Shared, partShared}} {
 		if _, ok := o.volumes[vol.name]; ok {
 			continue
@@ -73,10 +83,20 @@ func planUp(cfg Config, o *observed, life Lifetime, freePort func() (int, error)
 		if c, ok := o.containers[role]; ok {
 			cur = &c
 		}
-		p.actions[role] = planFor(cur, s)
+		p.actions[role] = planFor(cur, s, networkID)
 		p.specs[role] = labelled(s, n.Project, role, life)
 	}
 	return p, nil
+}
+
+// volumeLabels are the labels a stack volume has or is made with.
+func (p *upPlan) volumeLabels(name string) map[string]string {
+	for _, v := range p.newVolumes {
+		if v.Name == name {
+			return v.Labels
+		}
+	}
+	return p.volumes[name].Labels
 }
 
 // portChecks are the host ports that must be free before up starts

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"slices"
@@ -31,10 +32,14 @@ func countingPorts() func() (int, error) {
 	return func() (int, error) { next++; return next, nil }
 }
 
+// netID is the ID of the stacks' networks in these tests.
+const netID = "net-1"
+
 // container is what Docker would hold for role after an up with cfg.
 func container(cfg Config, role string, v pinned, status string) docker.Container {
 	s := labelled(specs(cfg, NamesFor(cfg.Project), v)[role], cfg.Project, role, Lifetime{})
-	return docker.Container{Name: s.Name, Image: s.Image, Labels: s.Labels, State: docker.State{Status: status, Running: status == "running"}}
+	return docker.Container{Name: s.Name, Image: s.Image, Labels: s.Labels, State: docker.State{Status: status, Running: status == "running"},
+		Networks: map[string]string{s.Network: netID}}
 }
 
 func TestPlanFor(t *testing.T) {
@@ -51,15 +56,18 @@ func TestPlanFor(t *testing.T) {
 		name    string
 		current *docker.Container
 		want    docker.ContainerSpec
+		network string
 		action  action
 	}{
-		{"missing", nil, want, create},
-		{"running, same settings", &running, want, keep},
-		{"stopped, same settings", &stopped, want, start},
-		{"made from other settings", &stale, want, recreate},
-		{"image changed in the config", &running, mysqlSpec(other, NamesFor("p"), v), recreate},
+		{"missing", nil, want, netID, create},
+		{"running, same settings", &running, want, netID, keep},
+		{"stopped, same settings", &stopped, want, netID, start},
+		{"made from other settings", &stale, want, netID, recreate},
+		{"image changed in the config", &running, mysqlSpec(other, NamesFor("p"), v), netID, recreate},
+		{"its network was removed", &stopped, want, "", recreate},
+		{"its network was made again", &stopped, want, "net-2", recreate},
 	} {
-		if got := planFor(tc.current, tc.want); got != tc.action {
+		if got := planFor(tc.current, tc.want, tc.network); got != tc.action {
 			t.Errorf("%s: planned %d, want %d", tc.name, got, tc.action)
 		}
 	}
@@ -106,7 +114,7 @@ func TestPlanUpWarmStackDoesNothing(t *testing.T) {
 	cfg := testConfig("p")
 	v := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 63306, RedisPort: 63379, DashboardUUID: "u", Created: time.Unix(0, 0).UTC()}
 	n := NamesFor("p")
-	o := &observed{names: n, containers: map[string]docker.Container{}, network: &docker.Network{Name: n.Network},
+	o := &observed{names: n, containers: map[string]docker.Container{}, network: &docker.Network{ID: netID, Name: n.Network},
 		volumes: map[string]docker.Volume{n.MySQLData: {Name: n.MySQLData, Labels: v.labels()}, n.RedisData: {Name: n.RedisData}, n.Shared: {Name: n.Shared}}}
 	for _, role := range containerRoles {
 		o.containers[role] = container(cfg, role, v, "running")
@@ -170,9 +178,7 @@ func stackOnFake(t *testing.T, project string) (*fake.Engine, *Engine) {
 		f.AddVolume(docker.Volume{Name: name, Labels: map[string]string{LabelProject: project}})
 	}
 	for _, role := range containerRoles {
-		c := container(cfg, role, v, "running")
-		c.Networks = map[string]string{n.Network: "x"}
-		f.AddContainer(c)
+		f.AddContainer(container(cfg, role, v, "running"))
 	}
 	return f, &Engine{d: f}
 }
@@ -282,29 +288,58 @@ func TestStatusStates(t *testing.T) {
 	cfg := testConfig("p")
 	n := NamesFor("p")
 	for _, tc := range []struct {
-		name  string
-		up    []string // running services
-		down  []string // exited services
-		state string
+		name     string
+		states   map[string]docker.State // by role; missing roles have no container
+		state    string
+		services []string
 	}{
-		{"absent", nil, nil, StateAbsent},
-		{"running", []string{ServiceMySQL, ServiceRedis}, nil, StateRunning},
-		{"partial", []string{ServiceMySQL}, []string{ServiceRedis}, StatePartial},
-		{"stopped", nil, []string{ServiceMySQL, ServiceRedis}, StateStopped},
+		{"absent", nil, StateAbsent, []string{ServiceMissing, ServiceMissing}},
+		{"running", map[string]docker.State{ServiceMySQL: up, ServiceRedis: up, partHelper: up}, StateRunning, []string{StateRunning, StateRunning}},
+		{"no helper", map[string]docker.State{ServiceMySQL: up, ServiceRedis: up}, StatePartial, []string{StateRunning, StateRunning}},
+		{"helper only", map[string]docker.State{partHelper: up}, StatePartial, []string{ServiceMissing, ServiceMissing}},
+		{"one exited", map[string]docker.State{ServiceMySQL: up, ServiceRedis: {Status: "exited"}, partHelper: up}, StatePartial, []string{StateRunning, ServiceExited}},
+		{"crash loop", map[string]docker.State{ServiceMySQL: {Status: "restarting", Running: true, Restarting: true, RestartCount: 4}, ServiceRedis: up, partHelper: up}, StatePartial, []string{ServiceRestarting, StateRunning}},
+		{"stopped", map[string]docker.State{ServiceMySQL: {Status: "exited"}, ServiceRedis: {Status: "exited"}, partHelper: {Status: "exited"}}, StateStopped, []string{ServiceExited, ServiceExited}},
 	} {
 		o := &observed{names: n, containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
 		live := map[string]docker.Container{}
-		for _, role := range tc.up {
-			live[role] = docker.Container{Image: "img", State: docker.State{Running: true, Health: "healthy"}}
-			o.containers[role] = live[role]
-		}
-		for _, role := range tc.down {
-			live[role] = docker.Container{Image: "img"}
-			o.containers[role] = live[role]
+		for role, st := range tc.states {
+			c := docker.Container{Image: "img", State: st, Labels: map[string]string{LabelService: role}}
+			o.containers[role] = c
+			if role != partHelper {
+				live[role] = c
+			}
 		}
 		r := statusOf(cfg, o, live)
-		if r.State != tc.state || len(r.Services) != 2 {
-			t.Errorf("%s: %+v", tc.name, r)
+		var got []string
+		for _, s := range r.Services {
+			got = append(got, s.State)
+		}
+		if r.State != tc.state || !slices.Equal(got, tc.services) {
+			t.Errorf("%s: stack %s, services %v; want %s, %v", tc.name, r.State, got, tc.state, tc.services)
+		}
+	}
+}
+
+var up = docker.State{Status: "running", Running: true, Health: "healthy"}
+
+func TestFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		state    docker.State
+		restarts int
+		failed   bool
+	}{
+		{"running", up, 0, false},
+		{"starting", docker.State{Status: "running", Running: true, Health: "starting"}, 0, false},
+		{"restart loop between restarts", docker.State{Status: "running", Running: true, RestartCount: 2}, 0, true},
+		{"restart loop, restarting", docker.State{Status: "restarting", Running: true, Restarting: true, RestartCount: 1, ExitCode: 3}, 0, true},
+		{"restarted long before up", docker.State{Status: "running", Running: true, RestartCount: 2}, 2, false},
+		{"exited", docker.State{Status: "exited", ExitCode: 3}, 0, true},
+		{"unhealthy", docker.State{Status: "running", Running: true, Health: "unhealthy"}, 0, true},
+	} {
+		if got := failure(tc.state, tc.restarts) != ""; got != tc.failed {
+			t.Errorf("%s: failed %v, want %v", tc.name, got, tc.failed)
 		}
 	}
 }
@@ -346,5 +381,37 @@ func TestSpecsPublishOnLoopbackOnly(t *testing.T) {
 	}
 	if len(all[partHelper].Ports) != 0 {
 		t.Errorf("the helper publishes %v", all[partHelper].Ports)
+	}
+}
+
+// A port that a container of the stack itself holds (started by the engine
+// after a killed up) is no conflict; anyone else's is.
+func TestPreflightPortHeldByTheStackItself(t *testing.T) {
+	f := fake.New()
+	cfg := testConfig("p")
+	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
+	o := &observed{names: NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	port := held.Addr().(*net.TCPAddr).Port
+	p, err := planUp(cfg, o, Lifetime{}, func() (int, error) { port++; return port - 1, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.AddImage(cfg.MySQL.Image)
+	f.AddImage(cfg.Redis.Image)
+	e := &Engine{d: f}
+	err = e.preflight(context.Background(), p)
+	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "is taken") {
+		t.Fatalf("port held by another process: %v", err)
+	}
+	own := container(cfg, ServiceMySQL, p.pinned, "running")
+	own.Ports = []docker.Port{{ContainerPort: 3306, HostIP: "127.0.0.1", HostPort: p.pinned.MySQLPort}}
+	f.AddContainer(own)
+	if err := e.preflight(context.Background(), p); err != nil {
+		t.Fatalf("port held by the stack's own container: %v", err)
 	}
 }

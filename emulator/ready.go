@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
-	"github.com/wellcomecollection/devstack/emulator/setup"
 )
 
 // permanent marks an error that polling must not retry.
@@ -41,18 +42,35 @@ func poll(ctx context.Context, timeout time.Duration, what string, check func(co
 	}
 }
 
-// alive fails permanently when a container has stopped, with the end of its
+// failure says what is wrong with a container that should be coming up, or
+// "" while it may still get there: it has stopped, it is in a restart loop
+// (restarted since restarts was seen), or Docker's health check has given up
+// on it. With a restart policy Docker keeps a crashing container "running"
+// between restarts, so the count matters as much as the state.
+func failure(s docker.State, restarts int) string {
+	switch {
+	case s.Restarting || s.RestartCount > restarts:
+		return fmt.Sprintf("keeps crashing (restarted %d times, last exit code %d)", s.RestartCount, s.ExitCode)
+	case !s.Running:
+		return fmt.Sprintf("stopped (exit code %d)", s.ExitCode)
+	case s.Health == "unhealthy":
+		return "is unhealthy: Docker's health check failed"
+	}
+	return ""
+}
+
+// alive fails permanently when a container has failed, with the end of its
 // log, so that a crashing service is reported at once rather than at the
-// readiness timeout.
-func (e *Engine) alive(ctx context.Context, name string) error {
+// readiness timeout. restarts is its restart count when up began with it.
+func (e *Engine) alive(ctx context.Context, name string, restarts int) error {
 	c, err := e.d.Inspect(ctx, name)
 	if err != nil {
 		return err
 	}
-	if c.State.Running {
-		return nil
+	if f := failure(c.State, restarts); f != "" {
+		return permanent{envError(nil, "container %s %s; its last lines:\n%s\nsee `docker logs %s`", name, f, e.lastLines(ctx, name), name)}
 	}
-	return permanent{envError(nil, "container %s stopped (exit code %d)%s; see `docker logs %s`", name, c.State.ExitCode, e.lastLogLine(ctx, name), name)}
+	return nil
 }
 
 // waitHealthy waits for Docker's own healthcheck to agree, so that status
@@ -63,6 +81,9 @@ func (e *Engine) waitHealthy(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
+		if c.State.Health == "unhealthy" {
+			return permanent{envError(nil, "container %s is unhealthy: Docker's health check failed; its last lines:\n%s", name, e.lastLines(ctx, name))}
+		}
 		if h := c.State.Health; h != "" && h != "healthy" {
 			return fmt.Errorf("health is %s", h)
 		}
@@ -70,32 +91,27 @@ func (e *Engine) waitHealthy(ctx context.Context, name string) error {
 	})
 }
 
-// waitRedis polls until Redis answers PING.
-func (e *Engine) waitRedis(ctx context.Context, name, host string, v pinned) error {
-	rdb := setup.OpenRedis(host, v.RedisPort, v.RedisPassword)
-	defer rdb.Close()
-	return poll(ctx, 60*time.Second, "Redis ("+name+")", func(ctx context.Context) error {
-		err := rdb.Ping(ctx).Err()
-		if err == nil {
-			return nil
-		}
-		if aerr := e.alive(ctx, name); aerr != nil {
-			return aerr
-		}
-		return err
-	})
+// lastLines returns the last lines a container logged, indented, which
+// usually say why it failed; the whole log is one docker logs away.
+func (e *Engine) lastLines(ctx context.Context, name string) string {
+	var buf strings.Builder
+	if err := e.d.Logs(context.WithoutCancel(ctx), name, docker.LogOptions{Tail: "5"}, &buf, &buf); err != nil || strings.TrimSpace(buf.String()) == "" {
+		return "  (nothing logged)"
+	}
+	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = "  " + l
+	}
+	return strings.Join(lines, "\n")
 }
 
-// lastLogLine returns the last line a container logged, as ": line", which is
-// usually the reason it stopped; the whole log is one docker logs away.
-func (e *Engine) lastLogLine(ctx context.Context, name string) string {
-	var buf strings.Builder
-	if err := e.d.Logs(ctx, name, docker.LogOptions{Tail: "5"}, &buf, &buf); err != nil {
-		return ""
+// unreachable recognises a dial error that waiting will not cure: no route,
+// no such host, no answer at all. A booting server on a reachable host
+// refuses connections instead, and that is worth waiting for.
+func unreachable(err error) bool {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "dial" {
+		return false
 	}
-	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if last := strings.TrimSpace(lines[len(lines)-1]); last != "" {
-		return ": " + last
-	}
-	return ""
+	return !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ECONNRESET)
 }

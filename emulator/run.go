@@ -45,12 +45,21 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 		fmt.Fprintln(progress, "devstack: no command to run: pass one after --")
 		return ExitRunFailed
 	}
-	// A command that cannot be found is refused before any stack is made.
-	cmd := exec.Command(argv[0], argv[1:]...)
-	if cmd.Err != nil {
-		fmt.Fprintf(progress, "devstack: cannot run %s: %v\n", argv[0], errors.Unwrap(cmd.Err))
+	// A command that cannot be found or run is refused before any stack is
+	// made. LookPath checks a path with a slash as well as a bare name.
+	path, err := exec.LookPath(argv[0])
+	if err == nil {
+		// As root, LookPath takes a file without any execute bit.
+		if fi, serr := os.Stat(path); serr == nil && fi.Mode()&0o111 == 0 {
+			err = fmt.Errorf("exec: %q: %w", argv[0], os.ErrPermission)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(progress, "devstack: cannot run %s: %v\n", argv[0], errors.Unwrap(err))
 		return ExitRunFailed
 	}
+	cmd := exec.Command(path, argv[1:]...)
+	cmd.Args[0] = argv[0]
 	// Caught from the start, so that no signal can end devstack before it
 	// has removed the stack.
 	sigs := make(chan os.Signal, len(forwarded))

@@ -125,24 +125,38 @@ func (r SeedReport) String() string {
 // rows and files, and changes nothing where nothing changed. With
 // opts.Reset it first empties the built-in schema's tables, Redis and the
 // shared directory, so the stack ends as the fixtures seed it.
+//
+// It takes the project lock before it looks at the stack, so a reset during
+// an up of the same project waits for the up and then finds its stack.
 func Seed(ctx context.Context, e *Engine, cfg Config, opts SeedOptions) (*SeedReport, error) {
+	unlock, err := lockProject(ctx, cfg.Project, orDiscard(opts.Progress))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	s, err := Attach(ctx, e, cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	return s.Seed(ctx, opts)
+	return s.seedLocked(ctx, opts)
 }
 
-// Seed is the package's Seed on a held stack. The database, Redis and the
-// shared directory share nothing, so their work runs in parallel.
+// Seed is the package's Seed on a held stack.
 func (s *Stack) Seed(ctx context.Context, opts SeedOptions) (*SeedReport, error) {
 	unlock, err := lockProject(ctx, s.cfg.Project, orDiscard(opts.Progress))
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	return s.seedLocked(ctx, opts)
+}
+
+// seedLocked seeds; the caller holds the project lock. The database, Redis
+// and the shared directory share nothing, so their work runs in parallel.
+func (s *Stack) seedLocked(ctx context.Context, opts SeedOptions) (*SeedReport, error) {
 	t0 := time.Now()
+	var err error
 	r := &SeedReport{}
 	err = parallel(ctx,
 		func(ctx context.Context) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,9 +54,23 @@ func (s StackInfo) MarshalJSON() ([]byte, error) {
 
 // stackTally gathers one project's resources while they are listed.
 type stackTally struct {
-	info                StackInfo
-	resources, marked   int // all of them, and those labelled ephemeral
-	containers, running int
+	info              StackInfo
+	resources, marked int // all of them, and those labelled ephemeral
+	// running are the roles of its running containers; containers counts all.
+	running    []string
+	containers int
+}
+
+// state is running when every container a stack needs runs, stopped when
+// none does, else partial.
+func (t *stackTally) state() string {
+	switch {
+	case len(t.running) == 0:
+		return StateStopped
+	case len(t.running) == len(containerRoles) && t.containers == len(containerRoles):
+		return StateRunning
+	}
+	return StatePartial
 }
 
 // ListStacks returns every devstack stack on the Docker host, found by the
@@ -89,8 +104,8 @@ func ListStacks(ctx context.Context, e *Engine) ([]StackInfo, error) {
 	for _, c := range cs {
 		t := add(c.Labels)
 		t.containers++
-		if c.State.Running {
-			t.running++
+		if c.State.Running && !c.State.Restarting && slices.Contains(containerRoles, c.Labels[LabelService]) {
+			t.running = append(t.running, c.Labels[LabelService])
 		}
 	}
 	ns, err := e.d.Networks(ctx, LabelProject)
@@ -110,14 +125,7 @@ func ListStacks(ctx context.Context, e *Engine) ([]StackInfo, error) {
 	stacks := make([]StackInfo, 0, len(tallies))
 	for _, t := range tallies {
 		s := t.info
-		switch {
-		case t.containers > 0 && t.running == t.containers:
-			s.State = StateRunning
-		case t.running > 0:
-			s.State = StatePartial
-		default:
-			s.State = StateStopped
-		}
+		s.State = t.state()
 		// Ephemeral only when every resource says so: a stack that is partly
 		// everyday must not be pruned with its data.
 		s.Ephemeral = t.marked == t.resources

@@ -13,8 +13,9 @@ const (
 	StateStopped = "stopped"
 	StateAbsent  = "absent"
 
-	ServiceExited  = "exited"
-	ServiceMissing = "missing"
+	ServiceExited     = "exited"
+	ServiceMissing    = "missing"
+	ServiceRestarting = "restarting"
 )
 
 // StatusReport is `devstack status -o json`; its shape is a contract.
@@ -71,15 +72,16 @@ func (e *Engine) inspect(ctx context.Context, o *observed) (map[string]docker.Co
 }
 
 // connection are the values a client connects with: what the containers
-// really run with, which may differ from the config until the next up.
+// really run with (their environment holds the passwords they were made
+// with), which may differ from the config until the next up.
 func connection(cfg Config, o *observed, live map[string]docker.Container) pinned {
-	env := map[string]string{}
-	for _, role := range services {
-		for k, v := range live[role].Env {
-			env[k] = v
-		}
+	v := knownPinned(cfg, o.pinnedLabels())
+	if c, ok := live[ServiceMySQL]; ok {
+		v.AppPassword = firstNonEmpty(c.Env["MYSQL_PASSWORD"], v.AppPassword)
 	}
-	v := knownPinned(cfg, o.pinnedLabels(), env)
+	if c, ok := live[ServiceRedis]; ok {
+		v.RedisPassword = c.Env["REDISCLI_AUTH"]
+	}
 	if p := publishedPort(live[ServiceMySQL]); p != 0 {
 		v.MySQLPort = p
 	}
@@ -109,12 +111,9 @@ func statusOf(cfg Config, o *observed, live map[string]docker.Container) *Status
 		s := ServiceStatus{Name: role, Container: want[role].Name, Image: want[role].Image, State: ServiceMissing, Health: "none", Host: cfg.Host, Port: want[role].Ports[0].HostPort}
 		if c, ok := live[role]; ok {
 			s.Image = c.Image
-			s.State = ServiceExited
-			if c.State.Running {
-				s.State = StateRunning
-				if c.State.Health != "" {
-					s.Health = c.State.Health
-				}
+			s.State = serviceState(c.State)
+			if s.State == StateRunning && c.State.Health != "" {
+				s.Health = c.State.Health
 			}
 		}
 		if s.State == StateRunning {
@@ -122,15 +121,42 @@ func statusOf(cfg Config, o *observed, live map[string]docker.Container) *Status
 		}
 		r.Services = append(r.Services, s)
 	}
+	// The helper is no service, but a stack without it cannot be seeded.
+	helper := o.containers[partHelper].State.Running
 	switch {
 	case o.absent():
 		r.State = StateAbsent
-	case running == len(r.Services):
+	case running == len(r.Services) && helper:
 		r.State = StateRunning
-	case running > 0:
+	case running > 0 || helper:
 		r.State = StatePartial
 	default:
 		r.State = StateStopped
 	}
 	return r
+}
+
+// serviceState is running, restarting (a crash loop: Docker keeps such a
+// container "running" between restarts) or exited.
+func serviceState(s docker.State) string {
+	switch {
+	case s.Restarting:
+		return ServiceRestarting
+	case s.Running:
+		return StateRunning
+	}
+	return ServiceExited
+}
+
+// pendingChanges names the passwords the config sets that the running
+// containers do not use yet: the next up applies them.
+func pendingChanges(cfg Config, live pinned) []string {
+	var pending []string
+	if cfg.MySQL.Password != "" && cfg.MySQL.Password != live.AppPassword {
+		pending = append(pending, "mysql.password")
+	}
+	if cfg.Redis.Password != live.RedisPassword {
+		pending = append(pending, "redis.password")
+	}
+	return pending
 }

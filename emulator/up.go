@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -56,9 +58,27 @@ func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusRepo
 	}
 	u := &upRun{e: e, cfg: cfg, plan: p, seeder: seed.NewSeeder(fx), progress: progress}
 	if err := u.applyPlan(ctx); err != nil {
+		// Bad input found only once the stack existed (a schema fixture the
+		// server refuses) leaves nothing behind on a new stack, as bad input
+		// found earlier does.
+		if o.absent() && ExitCode(err) == ExitUsage {
+			fmt.Fprintf(progress, "removing the new stack %s: %v\n", cfg.Project, err)
+			if rerr := e.removeNew(context.WithoutCancel(ctx), cfg.Project, progress); rerr != nil {
+				return nil, fmt.Errorf("%w (and removing what up made failed: %v)", err, rerr)
+			}
+		}
 		return nil, err
 	}
 	return Status(ctx, e, cfg)
+}
+
+// removeNew removes a stack up has just made, volumes included.
+func (e *Engine) removeNew(ctx context.Context, project string, progress io.Writer) error {
+	o, err := e.observe(ctx, project)
+	if err != nil {
+		return err
+	}
+	return e.remove(ctx, o, true, progress)
 }
 
 func orDiscard(w io.Writer) io.Writer {
@@ -72,7 +92,18 @@ func orDiscard(w io.Writer) io.Writer {
 func (e *Engine) preflight(ctx context.Context, p *upPlan) error {
 	if e.local() {
 		for _, role := range containerRoles {
-			if port, ok := p.portChecks()[role]; ok && !portFree("127.0.0.1", port) {
+			port, ok := p.portChecks()[role]
+			if !ok || portFree("127.0.0.1", port) {
+				continue
+			}
+			// The engine may have started a container of this stack since it
+			// was observed (the create of an up that was killed): its port is
+			// no conflict.
+			own, err := e.d.Containers(ctx, projectLabel(p.names.Project))
+			if err != nil {
+				return envError(err, "cannot list containers: %s", shortErr(err))
+			}
+			if !publishes(own, port) {
 				return portTaken(role, port)
 			}
 		}
@@ -85,6 +116,18 @@ func (e *Engine) preflight(ctx context.Context, p *upPlan) error {
 	return nil
 }
 
+// publishes reports whether one of the containers publishes host port port.
+func publishes(cs []docker.Container, port int) bool {
+	for _, c := range cs {
+		for _, p := range c.Ports {
+			if p.HostPort == port {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // upRun is one up applying its plan.
 type upRun struct {
 	e        *Engine
@@ -92,6 +135,9 @@ type upRun struct {
 	plan     *upPlan
 	seeder   *seed.Seeder
 	progress io.Writer
+	// restarts are the containers' restart counts when up took them on: a
+	// higher count later means a crash.
+	restarts sync.Map
 }
 
 func (u *upRun) say(format string, args ...any) { fmt.Fprintf(u.progress, format+"\n", args...) }
@@ -138,6 +184,13 @@ func (u *upRun) makeNetworkAndVolumes(ctx context.Context) error {
 // converge brings one container to its planned state.
 func (u *upRun) converge(ctx context.Context, role string) error {
 	s := u.plan.specs[role]
+	if a := u.plan.actions[role]; a == keep || a == start {
+		c, err := u.e.d.Inspect(ctx, u.plan.current[role].ID)
+		if err != nil {
+			return envError(err, "cannot inspect %s: %s", s.Name, shortErr(err))
+		}
+		u.restarts.Store(role, c.State.RestartCount)
+	}
 	switch u.plan.actions[role] {
 	case start:
 		u.say("%s: starting %s", role, s.Name)
@@ -175,6 +228,25 @@ func (u *upRun) create(ctx context.Context, role string) error {
 	return nil
 }
 
+// alive fails permanently when role's container has failed since up took
+// it on.
+func (u *upRun) alive(ctx context.Context, role string) error {
+	restarts, _ := u.restarts.Load(role)
+	n, _ := restarts.(int)
+	return u.e.alive(ctx, u.plan.specs[role].Name, n)
+}
+
+// probeError makes a failed readiness probe final when waiting cannot help.
+func (u *upRun) probeError(ctx context.Context, role string, err error) error {
+	if unreachable(err) {
+		return permanent{envError(err, "cannot reach %s at %s: %v; check the host setting (DEVSTACK_HOST)", role, u.cfg.Host, err)}
+	}
+	if aerr := u.alive(ctx, role); aerr != nil {
+		return aerr
+	}
+	return err
+}
+
 // ready reports a service that up had to start.
 func (u *upRun) ready(role string, since time.Time) {
 	if u.plan.actions[role] != keep {
@@ -189,6 +261,9 @@ func (u *upRun) upMySQL(ctx context.Context) error {
 		return err
 	}
 	root, err := u.waitMySQL(ctx)
+	if errors.Is(err, errDenied) {
+		root, err = u.reinitialise(ctx)
+	}
 	if err != nil {
 		return err
 	}
@@ -210,31 +285,82 @@ func (u *upRun) upMySQL(ctx context.Context) error {
 func (u *upRun) waitMySQL(ctx context.Context) (*sql.DB, error) {
 	name, v := u.plan.names.MySQL, u.plan.pinned
 	root := setup.OpenMySQL(u.cfg.Host, v.MySQLPort, "root", v.RootPassword, "")
-	var denied time.Time
 	err := poll(ctx, 180*time.Second, "MySQL ("+name+")", func(ctx context.Context) error {
 		err := root.PingContext(ctx)
 		if err == nil {
 			return nil
 		}
 		if setup.IsAccessDenied(err) {
-			// The server is up but refuses the password: the volume was made
-			// with another one. Allow a moment for a first start to finish.
-			if denied.IsZero() {
-				denied = time.Now()
-			} else if time.Since(denied) > 5*time.Second {
-				return permanent{usageError("MySQL refuses the root password devstack has for %s: the data volume was initialised with another one. Set mysql.root_password back, or remove the data with `devstack down --volumes --yes`.", name)}
-			}
+			return permanent{errDenied}
 		}
-		if aerr := u.e.alive(ctx, name); aerr != nil {
-			return aerr
-		}
-		return err
+		return u.probeError(ctx, ServiceMySQL, err)
 	})
 	if err != nil {
 		root.Close()
 		return nil, err
 	}
 	return root, nil
+}
+
+// errDenied is a MySQL server that refuses the root password devstack has.
+var errDenied = errors.New("MySQL refuses the root password")
+
+// systemDatabases are what a server's data directory holds before anybody
+// has used it.
+var systemDatabases = []string{"mysql", "sys", "performance_schema"}
+
+// reinitialise handles a data volume whose server refuses devstack's root
+// password. One that was never set up (an earlier up with a wrong image, say:
+// no devstack marker, no database but the system ones) is emptied and
+// initialised again; any other holds somebody's data, which devstack never
+// deletes unasked.
+func (u *upRun) reinitialise(ctx context.Context) (*sql.DB, error) {
+	name, volume := u.plan.names.MySQL, u.plan.names.MySQLData
+	listed, err := inContainer{d: u.e.d, name: name}.Exec(ctx, "ls", "-1p", "/var/lib/mysql")
+	if err != nil {
+		return nil, err
+	}
+	if dbs := databaseDirs(listed); len(dbs) > 0 {
+		return nil, usageError("MySQL in %s refuses the root password devstack has: its data volume %s was initialised with other credentials and holds %s. Set mysql.root_password back, or delete the data with `devstack down -p %s --volumes --yes`.",
+			name, volume, strings.Join(dbs, ", "), u.cfg.Project)
+	}
+	u.say("mysql: %s was never set up by devstack; initialising it again", volume)
+	labels := maps.Clone(u.plan.volumeLabels(volume))
+	maps.Copy(labels, u.plan.pinned.labels())
+	if c, err := u.e.d.Inspect(ctx, name); err == nil {
+		if err := u.e.removeContainer(ctx, c.ID); err != nil {
+			return nil, err
+		}
+	}
+	if err := u.e.d.RemoveVolume(ctx, volume); err != nil {
+		return nil, envError(err, "cannot remove %s: %s", volume, shortErr(err))
+	}
+	if err := u.e.d.CreateVolume(ctx, docker.Volume{Name: volume, Labels: labels}); err != nil {
+		return nil, envError(err, "cannot create volume %s: %s", volume, shortErr(err))
+	}
+	if err := u.create(ctx, ServiceMySQL); err != nil {
+		return nil, err
+	}
+	u.restarts.Store(ServiceMySQL, 0)
+	root, err := u.waitMySQL(ctx)
+	if errors.Is(err, errDenied) {
+		return nil, envError(err, "MySQL in %s refuses the root password even on a fresh data volume: is %s an image with the official mysql image's interface (MYSQL_ROOT_PASSWORD)?", name, u.plan.specs[ServiceMySQL].Image)
+	}
+	return root, err
+}
+
+// databaseDirs returns the databases in a data directory listing (`ls -1p`,
+// folders end in /) beyond the system ones; a devstack marker counts.
+func databaseDirs(listing string) []string {
+	var dbs []string
+	for _, entry := range strings.Fields(listing) {
+		d, isDir := strings.CutSuffix(entry, "/")
+		if !isDir || strings.HasPrefix(d, "#") || d == "lost+found" || slices.Contains(systemDatabases, d) {
+			continue
+		}
+		dbs = append(dbs, d)
+	}
+	return dbs
 }
 
 // setUpMySQL runs the set-up when its marker is missing (a first start, or
@@ -290,7 +416,7 @@ func (u *upRun) upRedis(ctx context.Context) error {
 	if err := u.converge(ctx, ServiceRedis); err != nil {
 		return err
 	}
-	if err := u.e.waitRedis(ctx, u.plan.names.Redis, u.cfg.Host, u.plan.pinned); err != nil {
+	if err := u.waitRedis(ctx); err != nil {
 		return err
 	}
 	if err := u.e.waitHealthy(ctx, u.plan.names.Redis); err != nil {
@@ -298,6 +424,19 @@ func (u *upRun) upRedis(ctx context.Context) error {
 	}
 	u.ready(ServiceRedis, t0)
 	return nil
+}
+
+// waitRedis polls until Redis answers PING.
+func (u *upRun) waitRedis(ctx context.Context) error {
+	v := u.plan.pinned
+	rdb := setup.OpenRedis(u.cfg.Host, v.RedisPort, v.RedisPassword)
+	defer rdb.Close()
+	return poll(ctx, 60*time.Second, "Redis ("+u.plan.names.Redis+")", func(ctx context.Context) error {
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			return u.probeError(ctx, ServiceRedis, err)
+		}
+		return nil
+	})
 }
 
 // upHelper: the helper container and the shared directory's layout and files.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The tests check devstack's work with real clients: mysql (MariaDB's client),
-# redis-cli, Django itself for the seeded password hashes, and the Python
+# redis-cli, Django itself for the seeded password hashes, python-dotenv for
+# the dotenv format of `devstack env`, and the Python
 # clients of the Python example (examples/python). Install them on a root
 # Debian machine; elsewhere say what is missing.
 set -euo pipefail
@@ -9,7 +10,7 @@ missing=()
 command -v mysql >/dev/null 2>&1 || missing+=(mariadb-client)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 # Debian's python3-django goes with Debian's python3, which may not be first on PATH.
-for mod in django:python3-django MySQLdb:python3-mysqldb redis:python3-redis; do
+for mod in django:python3-django MySQLdb:python3-mysqldb redis:python3-redis dotenv:python3-dotenv; do
 	/usr/bin/python3 -c "import ${mod%%:*}" >/dev/null 2>&1 || missing+=("${mod#*:}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -13,10 +13,10 @@ func newEnv(a *app) *cobra.Command {
 	var network bool
 	cmd := &cobra.Command{
 		Use:   "env",
-		Short: "Print connection settings (--format dotenv|shell|json)",
-		Example: `  devstack env
+		Short: "Print connection settings (--format dotenv|docker|shell|json)",
+		Example: `  devstack env > .env                                   # compose env_file, dotenv libraries
   eval "$(devstack env --format shell)"
-  devstack env --network > app.env   # for containers on the stack's network`,
+  docker run --env-file <(devstack env --network --format docker) ...   # on the stack's network`,
 		Args: cobra.NoArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("format") && a.output == "json" {
@@ -26,7 +26,7 @@ func newEnv(a *app) *cobra.Command {
 			return err
 		},
 		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
-			vars, err := emulator.Env(ctx, e, cfg, emulator.EnvOptions{Network: network})
+			vars, err := emulator.Env(ctx, e, cfg, emulator.EnvOptions{Network: network, Progress: a.stderr})
 			if err != nil {
 				return err
 			}
@@ -38,7 +38,7 @@ func newEnv(a *app) *cobra.Command {
 			return nil
 		}),
 	}
-	cmd.Flags().StringVar(&format, "format", "dotenv", "dotenv, shell or json")
+	cmd.Flags().StringVar(&format, "format", "dotenv", "dotenv (compose env_file, dotenv libraries), docker (docker run --env-file), shell (eval) or json")
 	cmd.Flags().BoolVar(&network, "network", false, "in-network addresses (mysql:3306, redis:6379)")
 	return cmd
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -168,6 +170,27 @@ func resources(t *testing.T, project string) []string {
 		}
 	}
 	return all
+}
+
+// testImage builds (once per content) an image FROM the MySQL image with one
+// more Dockerfile line, for tests that need a broken or odd MySQL.
+func testImage(t *testing.T, name, line string) string {
+	t.Helper()
+	dockerfile := "FROM " + mysqlImage() + "\n" + line + "\n"
+	sum := sha256.Sum256([]byte(dockerfile))
+	tag := "devstack-test/" + name + ":" + hex.EncodeToString(sum[:6])
+	if exec.Command("docker", "image", "inspect", tag).Run() == nil {
+		return tag
+	}
+	cmd := exec.Command("docker", "build", "-q", "-t", tag, "-")
+	cmd.Stdin = strings.NewReader(dockerfile)
+	if exec.Command("docker", "buildx", "version").Run() != nil {
+		cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docker build %s: %v\n%s", tag, err, out)
+	}
+	return tag
 }
 
 func mysqlImage() string {

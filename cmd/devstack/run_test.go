@@ -14,6 +14,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +50,14 @@ func TestRunRefusals(t *testing.T) {
 	r := devstack(t, nil, "run", "--", "devstack-no-such-command")
 	if r.code != 125 || !strings.Contains(r.stderr, "devstack-no-such-command") || strings.Contains(r.stderr, "throw-away stack") {
 		t.Errorf("unknown command: exit %d, want 125 before any stack\n%s", r.code, r.stderr)
+	}
+	plain := filepath.Join(t.TempDir(), "plain.txt")
+	must(t, os.WriteFile(plain, []byte("not a program"), 0o644))
+	for _, missing := range []string{"/path/that/does/not/exist", "./no-such-script.sh", plain} {
+		r := devstack(t, nil, "run", "--", missing)
+		if r.code != 125 || !strings.Contains(r.stderr, missing) || strings.Contains(r.stderr, "throw-away stack") {
+			t.Errorf("%s: exit %d, want 125 before any stack\n%s", missing, r.code, r.stderr)
+		}
 	}
 	if r := devstack(t, nil, "run"); r.code != 2 {
 		t.Errorf("run without a command: exit %d, want 2\n%s", r.code, r.stderr)

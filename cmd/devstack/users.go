@@ -56,7 +56,10 @@ func newUsersAdd(a *app) *cobra.Command {
 		Example: `  devstack users add --username alice --email alice@example.org
   printf '%s' "$PW" | devstack users add --service storage --username bot --email bot@example.org --password-stdin --api-key KEY`,
 		Args: cobra.NoArgs,
-		PreRunE: func(*cobra.Command, []string) error {
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("password") && u.Password == "" {
+				return usage("--password is empty: give a password, or leave the flag out to have one generated")
+			}
 			if !passwordStdin {
 				return nil
 			}
@@ -97,13 +100,19 @@ func (a *app) readPassword() (string, error) {
 		fmt.Fprint(a.stderr, "password: ")
 		p, err := term.ReadPassword(int(f.Fd()))
 		fmt.Fprintln(a.stderr)
+		if err == nil && len(p) == 0 {
+			return "", usage("the password is empty")
+		}
 		return string(p), err
 	}
 	line, err := bufio.NewReader(a.stdin).ReadString('\n')
+	if p := strings.TrimRight(line, "\r\n"); p != "" {
+		return p, nil
+	}
 	if err != nil && line == "" {
 		return "", usage("--password-stdin: no password on standard input")
 	}
-	return strings.TrimRight(line, "\r\n"), nil
+	return "", usage("--password-stdin: the password on standard input is empty")
 }
 
 func newUsersRemove(a *app) *cobra.Command {

@@ -4,6 +4,8 @@ import (
 	"net/mail"
 	"regexp"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/wellcomecollection/devstack/fixtures"
 	"go.yaml.in/yaml/v3"
@@ -115,6 +117,11 @@ func parseUser(path, svc string, n *yaml.Node) (User, error) {
 // ValidateUser checks a user as Django's forms would; fail builds the error
 // for a key, so callers can point at a file line or at a flag.
 func ValidateUser(u User, fail func(key, format string, args ...any) error) error {
+	for key, v := range map[string]string{"username": u.Username, "email": u.Email, "password": u.Password, "api_key": u.APIKey, "first_name": u.FirstName, "last_name": u.LastName} {
+		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+			return fail(key, "%s is not valid UTF-8 text", key)
+		}
+	}
 	switch {
 	case u.Username == "":
 		return fail("username", "username is required")

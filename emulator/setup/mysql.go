@@ -91,10 +91,12 @@ func ReadFlavour(ctx context.Context, db *sql.DB) (Flavour, error) {
 	return f, err
 }
 
-// IsAccessDenied recognises a refused password.
+// IsAccessDenied recognises refused credentials: a wrong password (1045),
+// or no account for the client's host (1130), which a data directory made
+// by another image gives.
 func IsAccessDenied(err error) bool {
 	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == 1045
+	return errors.As(err, &me) && (me.Number == 1045 || me.Number == 1130)
 }
 
 // Bootstrapped reports whether the set-up marker is present.

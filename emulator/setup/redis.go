@@ -10,13 +10,25 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+func init() {
+	// go-redis logs dial failures, which polling a booting server expects;
+	// errors reach the caller anyway.
+	redis.SetLogger(quiet{})
+}
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
 // OpenRedis returns a client; nothing is dialled until it is used.
 func OpenRedis(host string, port int, password string) *redis.Client {
 	return redis.NewClient(&redis.Options{
 		Addr:        net.JoinHostPort(host, strconv.Itoa(port)),
 		Password:    password,
 		DialTimeout: 2 * time.Second,
-		MaxRetries:  -1, // callers poll; the client must not add its own back-off
+		// Callers poll; the client must not add its own retries and back-off.
+		MaxRetries:    -1,
+		DialerRetries: 1,
 	})
 }
 
