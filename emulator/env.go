@@ -132,7 +132,7 @@ func FormatEnv(vars []EnvVar, format string) (string, error) {
 	return b.String(), nil
 }
 
-// shellQuote single-quotes unless the value is plain; a quote inside becomes '\''.
+// shellQuote single-quotes unless the value is plain; a quote inside becomes '\”.
 func shellQuote(s string) string {
 	if s != "" && strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.:/@%+=,") == "" {
 		return s
