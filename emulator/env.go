@@ -132,7 +132,8 @@ func FormatEnv(vars []EnvVar, format string) (string, error) {
 	return b.String(), nil
 }
 
-// shellQuote single-quotes unless the value is plain; a quote inside becomes '\”.
+// shellQuote single-quotes unless the value is plain; a single quote inside
+// closes the quoting, is escaped with a backslash, and reopens it.
 func shellQuote(s string) string {
 	if s != "" && strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.:/@%+=,") == "" {
 		return s
