@@ -11,7 +11,7 @@ IMAGES := eval "$$(scripts/images.sh)"; export DEVSTACK_MYSQL_IMAGE DEVSTACK_RED
 # address when this machine looks like a container.
 TEST_ENV := TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1
 
-.PHONY: build up down status docker local-images test-deps test unit vet bench
+.PHONY: build up down status docker local-images test-deps test unit chaos vet bench
 
 build:
 	go build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o $(BIN) ./cmd/devstack
@@ -36,6 +36,12 @@ test-deps:
 
 test: docker test-deps
 	@$(IMAGES); $(TEST_ENV) go test -count=1 -timeout 25m ./...
+
+# The fault suite: kills, crashes, removed networks, taken ports, an engine
+# restart (only of an engine this run started); one case at a time, then a
+# table of the cases.
+chaos: docker test-deps
+	@$(IMAGES); $(TEST_ENV) go test -tags chaos -run '^TestChaos$$' -count=1 -v -timeout 15m ./cmd/devstack/
 
 # Unit tests only: -short skips every test that needs Docker, so this runs
 # anywhere (CI runs it with DOCKER_HOST pointing nowhere).

@@ -6,6 +6,9 @@
 set -euo pipefail
 
 LOG=/var/log/devstack-dockerd.log
+# Left when this script started the engine: the fault suite restarts only an
+# engine that the run started itself.
+MARKER=/run/devstack-started-dockerd
 
 if docker info >/dev/null 2>&1; then
 	exit 0
@@ -50,6 +53,7 @@ fi
 for _ in $(seq 120); do # 0.5 s x 120 = 60 s
 	if docker info >/dev/null 2>&1; then
 		echo "devstack: started a Docker engine (log: $LOG)" >&2
+		touch "$MARKER"
 		exit 0
 	fi
 	sleep 0.5

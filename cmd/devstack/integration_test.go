@@ -286,7 +286,7 @@ redis-cli -u "$REDIS_URL" ping`
 	if err != nil || !strings.Contains(string(out), "42") || !strings.Contains(string(out), "PONG") {
 		t.Fatalf("eval'd env did not connect: %v\n%s", err, out)
 	}
-	net := s.mustRun("env", "--network").stdout
+	net := s.mustRun("env", "--network", "--format", "docker").stdout
 	if !strings.Contains(net, "MYSQL_HOST=mysql\n") || !strings.Contains(net, "MYSQL_PORT=3306\n") {
 		t.Errorf("--network output:\n%s", net)
 	}

@@ -1,0 +1,395 @@
+//go:build chaos
+
+package main
+
+// The fault suite (make chaos): each case puts a stack through one fault a
+// laptop deals out (a kill, a crash, a removed network, a taken port, a
+// restarted engine) and asserts three things: the data written before the
+// fault is intact, nothing of the stack is left without a purpose, and the
+// next plain command succeeds. Cases run one at a time, against real
+// Docker; the suite ends with a table of them.
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"text/tabwriter"
+	"time"
+)
+
+type chaosRow struct {
+	name, result, data, leftovers string
+}
+
+// chaos is one case's stack and its findings.
+type chaos struct {
+	*stack
+	data      string // "yes", "no" or "n/a"
+	leftovers []string
+}
+
+// written puts data in all three stores: a table, a key and a file.
+func (c *chaos) written() {
+	c.t.Helper()
+	db := c.mysql("MCP")
+	for _, q := range []string{"CREATE TABLE chaos_data (v VARCHAR(20))", "INSERT INTO chaos_data VALUES ('kept')"} {
+		if _, err := db.Exec(q); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	c.redisCLI("SET", "chaos:key", "kept")
+	docker(c.t, "exec", "devstack-"+c.project+"-helper", "sh", "-c", "echo kept > "+shared+"/chaos.txt")
+}
+
+const shared = "/var/archivematica/sharedDirectory"
+
+func (c *chaos) redisCLI(args ...string) string {
+	c.t.Helper()
+	env := c.envMap()
+	out, err := exec.Command("redis-cli", append([]string{"-h", env["REDIS_HOST"], "-p", env["REDIS_PORT"]}, args...)...).CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("redis-cli %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// intact checks the data written before the fault.
+func (c *chaos) intact() {
+	c.t.Helper()
+	var v string
+	err := c.mysql("MCP").QueryRow("SELECT v FROM chaos_data").Scan(&v)
+	key := c.redisCLI("GET", "chaos:key")
+	file, ferr := exec.Command("docker", "exec", "devstack-"+c.project+"-helper", "cat", shared+"/chaos.txt").Output()
+	if err != nil || v != "kept" || key != "kept" || ferr != nil || strings.TrimSpace(string(file)) != "kept" {
+		c.data = "no"
+		c.t.Errorf("data after the fault: row %q (%v), key %q, file %q (%v)", v, err, key, file, ferr)
+		return
+	}
+	c.data = "yes"
+}
+
+// seeded checks that a stack made under a fault ends seeded.
+func (c *chaos) seeded() {
+	c.t.Helper()
+	var users int
+	if err := c.mysql("MCP").QueryRow("SELECT COUNT(*) FROM auth_user").Scan(&users); err != nil || users < 1 {
+		c.t.Errorf("not seeded after the fault: %d users, %v", users, err)
+	}
+	docker(c.t, "exec", "devstack-"+c.project+"-helper", "test", "-f", shared+"/sharedMicroServiceTasksConfigs/processingMCPConfigs/defaultProcessingMCP.xml")
+}
+
+// tidy checks that the stack is exactly what a stack is: its network,
+// three volumes and three containers, and no container under its names
+// without its label.
+func (c *chaos) tidy() {
+	c.t.Helper()
+	p := "devstack-" + c.project
+	want := []string{"container " + p + "-helper", "container " + p + "-mysql", "container " + p + "-redis",
+		"network " + p, "volume " + p + "-mysql-data", "volume " + p + "-redis-data", "volume " + p + "-shared"}
+	got := resources(c.t, c.project)
+	for _, r := range got {
+		if !slices.Contains(want, r) {
+			c.leftovers = append(c.leftovers, r)
+		}
+	}
+	for _, name := range strings.Fields(docker(c.t, "ps", "-a", "--filter", "name="+p+"-", "--format", "{{.Names}}")) {
+		if !slices.Contains(want, "container "+name) {
+			c.leftovers = append(c.leftovers, "container "+name)
+		}
+	}
+	if len(c.leftovers) > 0 {
+		c.t.Errorf("left without a purpose: %v", c.leftovers)
+	}
+}
+
+// upNow is the next plain command: it must succeed.
+func (c *chaos) upNow(env ...string) {
+	c.t.Helper()
+	if r := c.runEnv(env, "up"); r.code != 0 {
+		c.t.Fatalf("the next up: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// killAt starts a cold up and sends sig once ready() holds, then returns.
+func (c *chaos) killAt(sig syscall.Signal, ready func(stderr string) bool) {
+	c.t.Helper()
+	cmd := exec.Command(binary, "-p", c.project, "up")
+	cmd.Env = append(os.Environ(), c.env...)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !ready(stderr.String()) {
+		select {
+		case <-done:
+			c.t.Fatalf("up ended before the fault point: %s", stderr.String())
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("the fault point never came: %s", stderr.String())
+		}
+	}
+	_ = cmd.Process.Signal(sig)
+	<-done
+}
+
+func containerExists(name string) bool {
+	return exec.Command("docker", "inspect", name).Run() == nil
+}
+
+func TestChaos(t *testing.T) {
+	var rows []chaosRow
+	run := func(name string, f func(c *chaos)) {
+		var c *chaos
+		ok := t.Run(name, func(t *testing.T) {
+			c = &chaos{stack: newStack(t), data: "n/a"}
+			f(c)
+			c.tidy()
+		})
+		row := chaosRow{name: name, result: "pass", data: "n/a", leftovers: "none"}
+		if !ok {
+			row.result = "FAIL"
+		}
+		if c != nil {
+			row.data = c.data
+			if len(c.leftovers) > 0 {
+				row.leftovers = strings.Join(c.leftovers, ", ")
+			}
+		}
+		rows = append(rows, row)
+	}
+
+	run("crash-looping MySQL image", func(c *chaos) {
+		c.mustRun("up")
+		c.written()
+		crash := testImage(c.t, "crash", `ENTRYPOINT ["sh", "-c", "echo boom >&2; exit 3"]`)
+		t0 := time.Now()
+		if r := c.runEnv([]string{"DEVSTACK_MYSQL_IMAGE=" + crash}, "up"); r.code != 1 || time.Since(t0) > 30*time.Second || !strings.Contains(r.stderr, "boom") {
+			c.t.Errorf("up with a crashing image: exit %d after %s\n%s", r.code, time.Since(t0), r.stderr)
+		}
+		c.upNow()
+		c.intact()
+	})
+	run("first up with an image that ships a data directory", func(c *chaos) {
+		ships := testImage(c.t, "ships-data", `RUN mariadb-install-db --user=mysql --datadir=/var/lib/mysql --skip-test-db >/dev/null || mysqld --initialize-insecure --user=mysql --datadir=/var/lib/mysql`)
+		c.runEnv([]string{"DEVSTACK_MYSQL_IMAGE=" + ships}, "up")
+		c.upNow()
+		c.seeded()
+	})
+	run("network removed under a stopped stack", func(c *chaos) {
+		c.mustRun("up")
+		c.written()
+		for _, s := range []string{"mysql", "redis", "helper"} {
+			docker(c.t, "stop", "devstack-"+c.project+"-"+s)
+		}
+		docker(c.t, "network", "rm", "devstack-"+c.project)
+		c.upNow()
+		c.intact()
+	})
+	run("helper publishes nothing", func(c *chaos) {
+		c.mustRun("up")
+		if ports := docker(c.t, "port", "devstack-"+c.project+"-helper"); ports != "" {
+			c.t.Errorf("the helper publishes %s", ports)
+		}
+		c.upNow()
+	})
+	run("killed up, then an immediate up (own port)", func(c *chaos) {
+		c.killAt(syscall.SIGKILL, func(string) bool { return containerExists("devstack-" + c.project + "-redis") })
+		c.upNow()
+		c.seeded()
+	})
+	run("hostile password through env --format docker", func(c *chaos) {
+		pw := `a!b#c$d'e"f` + "`g`"
+		c.mustRun("up")
+		c.written()
+		c.upNow("DEVSTACK_MYSQL_PASSWORD=" + pw)
+		f := filepath.Join(c.t.TempDir(), "env")
+		if err := os.WriteFile(f, []byte(c.runEnv([]string{"DEVSTACK_MYSQL_PASSWORD=" + pw}, "env", "--network", "--format", "docker").stdout), 0o600); err != nil {
+			c.t.Fatal(err)
+		}
+		out := docker(c.t, "run", "--rm", "--network", "devstack-"+c.project, "--env-file", f, "--entrypoint", "sh", mysqlImage(), "-c",
+			`mysql -h"$MYSQL_HOST" -u"$MYSQL_USER" -p"$MYSQL_PASSWORD" -N -e 'SELECT v FROM chaos_data' MCP`)
+		if out != "kept" {
+			c.t.Errorf("a client with the docker env file: %q", out)
+		}
+		c.intact()
+	})
+
+	points := []struct {
+		name  string
+		ready func(c *chaos, stderr string) bool
+	}{
+		{"after the network", func(c *chaos, e string) bool { return strings.Contains(e, "creating volume") }},
+		{"after the volumes", func(c *chaos, e string) bool { return strings.Contains(e, ": creating devstack-") }},
+		{"after the MySQL container is created", func(c *chaos, e string) bool { return containerExists("devstack-" + c.project + "-mysql") }},
+		{"during MySQL's initialisation", func(c *chaos, e string) bool {
+			return containerExists("devstack-"+c.project+"-mysql") && strings.Contains(docker(c.t, "logs", "devstack-"+c.project+"-mysql"), "nitializ")
+		}},
+		{"during seeding", func(c *chaos, e string) bool { return strings.Contains(e, "mysql: setting up") }},
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
+		for _, p := range points {
+			run(fmt.Sprintf("%s %s of a cold up, then up", map[syscall.Signal]string{syscall.SIGINT: "SIGINT", syscall.SIGKILL: "SIGKILL"}[sig], p.name), func(c *chaos) {
+				c.killAt(sig, func(e string) bool { return p.ready(c, e) })
+				c.upNow()
+				c.seeded()
+			})
+		}
+	}
+
+	run("four concurrent ups", func(c *chaos) {
+		var wg sync.WaitGroup
+		codes := make([]int, 4)
+		for i := range codes {
+			wg.Go(func() { codes[i] = c.run("up").code })
+		}
+		wg.Wait()
+		if slices.ContainsFunc(codes, func(code int) bool { return code != 0 }) {
+			c.t.Errorf("exit codes %v", codes)
+		}
+		c.seeded()
+	})
+	run("up during down --volumes", func(c *chaos) {
+		c.mustRun("up")
+		down := exec.Command(binary, "-p", c.project, "down", "--volumes", "--yes")
+		down.Env = append(os.Environ(), c.env...)
+		if err := down.Start(); err != nil {
+			c.t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		c.upNow()
+		if err := down.Wait(); err != nil {
+			c.t.Errorf("down: %v", err)
+		}
+		c.upNow()
+		c.seeded()
+	})
+	for _, s := range []string{"mysql", "redis", "helper"} {
+		run("docker rm -f of "+s+", then up", func(c *chaos) {
+			c.mustRun("up")
+			c.written()
+			docker(c.t, "rm", "-f", "devstack-"+c.project+"-"+s)
+			c.upNow()
+			c.intact()
+		})
+	}
+	run("image change killed in the middle of the recreate", func(c *chaos) {
+		c.mustRun("up")
+		c.written()
+		other := testImage(c.t, "other", `LABEL devstack.test=other`)
+		cmd := exec.Command(binary, "-p", c.project, "up")
+		cmd.Env = append(os.Environ(), append(c.env, "DEVSTACK_MYSQL_IMAGE="+other)...)
+		var stderr lockedBuffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			c.t.Fatal(err)
+		}
+		for !strings.Contains(stderr.String(), "replacing") {
+			time.Sleep(5 * time.Millisecond)
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		c.upNow("DEVSTACK_MYSQL_IMAGE=" + other)
+		c.intact()
+	})
+	run("port taken by another process", func(c *chaos) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+		if r := c.runEnv([]string{"DEVSTACK_MYSQL_PORT=" + port}, "up"); r.code != 2 || !strings.Contains(r.stderr, port) {
+			c.t.Errorf("up on a taken port: exit %d\n%s", r.code, r.stderr)
+		}
+		if left := resources(c.t, c.project); len(left) > 0 {
+			c.t.Errorf("a refused up left %v", left)
+		}
+		l.Close()
+		c.upNow("DEVSTACK_MYSQL_PORT=" + port)
+		c.seeded()
+	})
+	run("port taken by another stack", func(c *chaos) {
+		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+		l.Close()
+		c.upNow("DEVSTACK_MYSQL_PORT=" + port)
+		c.written()
+		other := newStack(c.t, "DEVSTACK_MYSQL_PORT="+port)
+		if r := other.run("up"); r.code != 2 {
+			c.t.Errorf("a second stack on the same port: exit %d\n%s", r.code, r.stderr)
+		}
+		c.upNow("DEVSTACK_MYSQL_PORT=" + port)
+		c.intact()
+	})
+	run("fixture made invalid between two runs", func(c *chaos) {
+		dir := c.t.TempDir()
+		users, _ := os.ReadFile("../../fixtures/users.yaml")
+		if err := os.WriteFile(filepath.Join(dir, "users.yaml"), users, 0o644); err != nil {
+			c.t.Fatal(err)
+		}
+		c.upNow("DEVSTACK_FIXTURES=" + dir)
+		c.written()
+		if err := os.WriteFile(filepath.Join(dir, "users.yaml"), []byte("dashboard:\n  - username: x\n    colour: blue\n"), 0o644); err != nil {
+			c.t.Fatal(err)
+		}
+		if r := c.runEnv([]string{"DEVSTACK_FIXTURES=" + dir}, "up"); r.code != 2 || !strings.Contains(r.stderr, "colour") {
+			c.t.Errorf("up with an invalid fixture: exit %d\n%s", r.code, r.stderr)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "users.yaml"), users, 0o644); err != nil {
+			c.t.Fatal(err)
+		}
+		c.upNow("DEVSTACK_FIXTURES=" + dir)
+		c.intact()
+	})
+	// Last: an engine restart, only when this run started the engine itself
+	// (scripts/ensure-docker.sh leaves a marker), so nobody else's engine is
+	// bounced.
+	if _, err := os.Stat(startedEngineMarker); err == nil {
+		run("engine restart", func(c *chaos) {
+			c.mustRun("up")
+			c.written()
+			if out, err := exec.Command("pkill", "-TERM", "-x", "dockerd").CombinedOutput(); err != nil {
+				c.t.Fatalf("stop dockerd: %v %s", err, out)
+			}
+			for exec.Command("docker", "info").Run() == nil {
+				time.Sleep(200 * time.Millisecond)
+			}
+			if out, err := exec.Command("../../scripts/ensure-docker.sh").CombinedOutput(); err != nil {
+				c.t.Fatalf("start dockerd: %v %s", err, out)
+			}
+			st := c.status()
+			for _, s := range st.Services {
+				if s.State != "running" && s.State != "exited" && s.State != "restarting" {
+					c.t.Errorf("status after the restart: %+v", st)
+				}
+			}
+			c.upNow()
+			c.intact()
+		})
+	} else {
+		rows = append(rows, chaosRow{"engine restart", "skipped: this run did not start the engine", "n/a", "n/a"})
+	}
+
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "\nCASE\tRESULT\tDATA INTACT\tLEFTOVERS")
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.name, r.result, r.data, r.leftovers)
+	}
+	w.Flush()
+}
+
+// startedEngineMarker is left by scripts/ensure-docker.sh when it started
+// dockerd itself.
+const startedEngineMarker = "/run/devstack-started-dockerd"
