@@ -3,7 +3,8 @@
 #
 #   scripts/schema/regenerate.sh       (as root, on Debian with Docker and Go)
 #
-# About two minutes the first time (two debootstrap roots), about one after.
+# About four minutes the first time (it debootstraps two roots, then caches
+# them), a minute and a half after that.
 # What it does, in order (everything it prints also goes to
 # fixtures/schema/regenerate.log):
 #   1. Gets Archivematica and the Storage Service at the pinned commits below.
@@ -706,7 +707,7 @@ if [ "${SCHEMAGEN_MYSQL:-1}" != 0 ]; then
 			head -n 40 "$CACHE/$1.summary.diff"
 			die "MySQL: $1 differs from MariaDB $2"
 		}
-		log "  $1: same tables, columns, indexes, foreign keys, checks and rows as on MariaDB $2"
+		log "  $1: same tables, columns, indexes, foreign keys, checks and rows as on MariaDB${2:+ $2}"
 	}
 	same_as_mariadb MCP ""
 	same_as_mariadb SS ""
