@@ -1,0 +1,2 @@
+# The Storage Service includes these URLs whatever its settings say.
+urlpatterns = []
