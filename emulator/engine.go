@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/shared"
 )
 
 // Engine is a Docker engine devstack has reached. Every later call goes to
@@ -135,7 +136,8 @@ func (c inContainer) Exec(ctx context.Context, argv ...string) (string, error) {
 		return "", envError(err, "cannot run %s in %s: %s", argv[0], c.name, shortErr(err))
 	}
 	if code != 0 {
-		return stdout.String(), envError(nil, "%s in %s exited with code %d: %s", argv[0], c.name, code, strings.TrimSpace(stderr.String()))
+		exit := &shared.ExitError{Command: argv[0], Code: code, Stderr: strings.TrimSpace(stderr.String())}
+		return stdout.String(), envError(exit, "%s in %s exited with code %d: %s", argv[0], c.name, code, exit.Stderr)
 	}
 	return stdout.String(), nil
 }

@@ -42,8 +42,10 @@ type upPlan struct {
 	names  Names
 	life   Lifetime
 	pinned pinned
-	// newNetwork is true when the network must be made.
+	// newNetwork is true when the network must be made; networkID is its
+	// ID once it exists.
 	newNetwork bool
+	networkID  string
 	// newVolumes are the volumes to make, with their labels.
 	newVolumes []docker.Volume
 	// specs are the containers as they are to be, labelled, by role.
@@ -54,9 +56,10 @@ type upPlan struct {
 	volumes map[string]docker.Volume
 }
 
-// planUp decides what up does to bring the observed stack to cfg; it
-// chooses the values still open (freePort finds a host port).
-func planUp(cfg Config, o *observed, life Lifetime, freePort func() (int, error)) (*upPlan, error) {
+// planUp decides what up does to bring the observed stack to cfg and the
+// fixtures' shared tree (its digest); it chooses the values still open
+// (freePort finds a host port).
+func planUp(cfg Config, o *observed, life Lifetime, tree string, freePort func() (int, error)) (*upPlan, error) {
 	v, err := choosePinned(cfg, o.pinnedLabels(), freePort)
 	if err != nil {
 		return nil, err
@@ -64,9 +67,8 @@ func planUp(cfg Config, o *observed, life Lifetime, freePort func() (int, error)
 	p := &upPlan{names: o.names, life: life, pinned: v, newNetwork: o.network == nil, specs: map[string]docker.ContainerSpec{},
 		actions: map[string]action{}, current: o.containers, volumes: o.volumes}
 	n := o.names
-	networkID := ""
 	if o.network != nil {
-		networkID = o.network.ID
+		p.networkID = o.network.ID
 	}
 	for _, vol := range []struct{ name, part string }{{n.MySQLData, ServiceMySQL}, {n.RedisData, ServiceRedis}, {n.Shared, partShared}} {
 		if _, ok := o.volumes[vol.name]; ok {
@@ -78,15 +80,20 @@ func planUp(cfg Config, o *observed, life Lifetime, freePort func() (int, error)
 		}
 		p.newVolumes = append(p.newVolumes, docker.Volume{Name: vol.name, Labels: labels})
 	}
-	for role, s := range specs(cfg, n, v) {
+	for role, s := range specs(cfg, n, v, tree) {
 		var cur *docker.Container
 		if c, ok := o.containers[role]; ok {
 			cur = &c
 		}
-		p.actions[role] = planFor(cur, s, networkID)
+		p.actions[role] = planFor(cur, s, p.networkID)
 		p.specs[role] = labelled(s, n.Project, role, life)
 	}
 	return p, nil
+}
+
+// newVolume reports whether the plan makes the volume.
+func (p *upPlan) newVolume(name string) bool {
+	return slices.ContainsFunc(p.newVolumes, func(v docker.Volume) bool { return v.Name == name })
 }
 
 // volumeLabels are the labels a stack volume has or is made with.

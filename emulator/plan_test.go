@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"os"
@@ -37,7 +38,7 @@ const netID = "net-1"
 
 // container is what Docker would hold for role after an up with cfg.
 func container(cfg Config, role string, v pinned, status string) docker.Container {
-	s := labelled(specs(cfg, NamesFor(cfg.Project), v)[role], cfg.Project, role, Lifetime{})
+	s := labelled(specs(cfg, NamesFor(cfg.Project), v, "tree")[role], cfg.Project, role, Lifetime{})
 	return docker.Container{Name: s.Name, Image: s.Image, Labels: s.Labels, State: docker.State{Status: status, Running: status == "running"},
 		Networks: map[string]string{s.Network: netID}}
 }
@@ -77,7 +78,7 @@ func TestPlanUpNewStack(t *testing.T) {
 	cfg := testConfig("p")
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
 	o := &observed{names: NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
-	p, err := planUp(cfg, o, Lifetime{Ephemeral: true}, countingPorts())
+	p, err := planUp(cfg, o, Lifetime{Ephemeral: true}, "tree", countingPorts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestPlanUpWarmStackDoesNothing(t *testing.T) {
 	for _, role := range containerRoles {
 		o.containers[role] = container(cfg, role, v, "running")
 	}
-	p, err := planUp(cfg, o, Lifetime{}, countingPorts())
+	p, err := planUp(cfg, o, Lifetime{}, "tree", countingPorts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +372,7 @@ func TestExitCodes(t *testing.T) {
 
 func TestSpecsPublishOnLoopbackOnly(t *testing.T) {
 	cfg := testConfig("p")
-	all := specs(cfg, NamesFor("p"), pinned{MySQLPort: 1, RedisPort: 2})
+	all := specs(cfg, NamesFor("p"), pinned{MySQLPort: 1, RedisPort: 2}, "tree")
 	for _, role := range slices.Sorted(maps.Keys(all)) {
 		for _, p := range all[role].Ports {
 			if p.HostIP != "127.0.0.1" {
@@ -397,7 +398,7 @@ func TestPreflightPortHeldByTheStackItself(t *testing.T) {
 	}
 	defer held.Close()
 	port := held.Addr().(*net.TCPAddr).Port
-	p, err := planUp(cfg, o, Lifetime{}, func() (int, error) { port++; return port - 1, nil })
+	p, err := planUp(cfg, o, Lifetime{}, "tree", func() (int, error) { port++; return port - 1, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,5 +414,38 @@ func TestPreflightPortHeldByTheStackItself(t *testing.T) {
 	f.AddContainer(own)
 	if err := e.preflight(context.Background(), p); err != nil {
 		t.Fatalf("port held by the stack's own container: %v", err)
+	}
+}
+
+// The engine finishes a create that a killed up had sent after the next up
+// looked: that up takes the container over (starting it) instead of failing
+// on its name; a container of that name without the stack's label is
+// somebody else's.
+func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
+	ctx := context.Background()
+	f := fake.New()
+	cfg := testConfig("p")
+	f.AddImage(cfg.MySQL.Image)
+	o := &observed{names: NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
+	p, err := planUp(cfg, o, Lifetime{}, "tree", countingPorts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &upRun{e: &Engine{d: f}, cfg: cfg, plan: p, progress: io.Discard}
+	s := p.specs[partHelper]
+	f.AddContainer(docker.Container{Name: s.Name, Labels: s.Labels, State: docker.State{Status: "created"}, Networks: map[string]string{s.Network: p.networkID}})
+	if err := u.converge(ctx, partHelper); err != nil {
+		t.Fatalf("a late create of the stack's own: %v", err)
+	}
+	if !slices.Contains(f.Calls, "start "+s.Name) {
+		t.Errorf("the late container was not started: %v", f.Calls)
+	}
+
+	f = fake.New()
+	f.AddImage(cfg.MySQL.Image)
+	f.AddContainer(docker.Container{Name: s.Name, Labels: map[string]string{"owner": "someone"}})
+	u.e = &Engine{d: f}
+	if err := u.converge(ctx, partHelper); ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "did not create") {
+		t.Fatalf("a foreign container under the name: %v", err)
 	}
 }

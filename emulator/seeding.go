@@ -37,11 +37,8 @@ var errNoAppTables = errors.New("no app tables")
 // the fixtures' rows.
 func seedMySQL(ctx context.Context, cfg Config, root *sql.DB, sd *seed.Seeder, v pinned) (seed.Changes, error) {
 	if cfg.Schema == SchemaBuiltin {
-		if err := setup.ApplySchema(ctx, root, sd.F.Schema); err != nil {
-			if errors.Is(err, setup.ErrBadSchema) {
-				return seed.Changes{}, usageError("%v", strings.TrimPrefix(err.Error(), setup.ErrBadSchema.Error()+": "))
-			}
-			return seed.Changes{}, envError(err, "cannot create the schema: %v", err)
+		if err := setup.LoadSchema(ctx, root, sd.F.Schema); err != nil {
+			return seed.Changes{}, schemaError(cfg, err)
 		}
 	} else if missing := setup.MissingTables(ctx, root); len(missing) > 0 {
 		return seed.Changes{}, fmt.Errorf("%w: %s", errNoAppTables, strings.Join(missing, ", "))
@@ -53,15 +50,35 @@ func seedMySQL(ctx context.Context, cfg Config, root *sql.DB, sd *seed.Seeder, v
 	return c, nil
 }
 
+// schemaError classifies a failed schema load.
+func schemaError(cfg Config, err error) error {
+	switch {
+	case errors.Is(err, setup.ErrBadSchema):
+		return usageError("%s", strings.ReplaceAll(err.Error(), setup.ErrBadSchema.Error()+": ", ""))
+	case errors.Is(err, setup.ErrOldSchema):
+		return usageError("%v with its 9-table schema, which Archivematica's own migrations cannot complete: delete the stack's data with `devstack down -p %s --volumes --yes`, then run `devstack up` again", err, cfg.Project)
+	}
+	return envError(err, "cannot load the schema: %v", err)
+}
+
 // noAppTablesHint is what to do when the apps' tables are not there yet.
 func noAppTablesHint(err error) string {
 	return fmt.Sprintf("schema is none and the apps' tables are missing (%s): run the apps' migrations, then `devstack seed`",
 		strings.TrimPrefix(err.Error(), errNoAppTables.Error()+": "))
 }
 
-// syncShared lays out the shared directory and writes the fixtures' files.
+// sharedTree is what the fixtures put in the shared directory.
+func sharedTree(cfg Config, fx *seed.Fixtures) shared.Tree {
+	return shared.Tree{Dirs: fx.Layout, Files: fx.Files, Owner: cfg.Shared.owner()}
+}
+
+// syncShared lays out the shared directory and writes the fixtures' files;
+// with reset, it empties the directory first.
 func syncShared(ctx context.Context, c shared.Container, cfg Config, fx *seed.Fixtures, reset bool) (shared.SyncResult, error) {
-	return shared.Sync(ctx, c, shared.Tree{Dirs: fx.Layout, Files: fx.Files, Owner: cfg.Shared.owner()}, reset)
+	if reset {
+		return shared.Reset(ctx, c, sharedTree(cfg, fx))
+	}
+	return shared.Sync(ctx, c, sharedTree(cfg, fx))
 }
 
 // sharedError makes a path outside the shared directory bad input.
@@ -187,23 +204,47 @@ func (s *Stack) seedLocked(ctx context.Context, opts SeedOptions) (*SeedReport, 
 	return r, nil
 }
 
-// seedMySQL empties the tables on reset, then seeds.
+// seedMySQL brings the tables back to the state after up on reset, then
+// seeds.
 func (s *Stack) seedMySQL(ctx context.Context, reset bool) (seed.Changes, error) {
 	var c seed.Changes
+	var touched []string
 	if reset {
-		removed, err := setup.EmptyTables(ctx, s.root, s.seeder.F.Schema, s.cfg.Schema == SchemaBuiltin)
-		if errors.Is(err, setup.ErrReferenced) {
-			return c, envError(err, "%v; reset only empties devstack's tables, so clear those first (or reset the apps' database)", err)
-		}
+		removed, t, err := s.restore(ctx)
 		if err != nil {
-			return c, envError(err, "%v", err)
+			return c, err
 		}
 		c.Add(removed)
+		touched = t
 	}
 	added, err := seedMySQL(ctx, s.cfg, s.root, s.seeder, s.pinned)
 	if errors.Is(err, errNoAppTables) {
 		err = envError(err, "%s", noAppTablesHint(err))
 	}
 	c.Add(added)
+	if err == nil && len(touched) > 0 {
+		err = setup.RecordBaseline(ctx, s.root, s.seeder.F.Schema, touched...)
+	}
 	return c, err
+}
+
+// restore undoes what was done to the tables since up: with devstack's
+// schema, every table that changed goes back to the migrations' rows; in the
+// apps' own database (`schema: none`) the tables seeding writes are emptied.
+func (s *Stack) restore(ctx context.Context) (seed.Changes, []string, error) {
+	if s.cfg.Schema == SchemaBuiltin {
+		c, touched, err := setup.Restore(ctx, s.root, s.seeder.F.Schema)
+		if err != nil {
+			return c, nil, envError(err, "%v", err)
+		}
+		return c, touched, nil
+	}
+	c, err := setup.EmptyTables(ctx, s.root)
+	if errors.Is(err, setup.ErrReferenced) {
+		return c, nil, envError(err, "%v; reset only empties the tables devstack seeds, so clear those first (or reset the apps' database)", err)
+	}
+	if err != nil {
+		return c, nil, envError(err, "%v", err)
+	}
+	return c, nil, nil
 }

@@ -15,12 +15,13 @@ import (
 // The containers of a stack, in the order they are reported.
 var containerRoles = []string{ServiceMySQL, ServiceRedis, partHelper}
 
-// specs are the containers the configuration asks for, by role.
-func specs(cfg Config, n Names, v pinned) map[string]docker.ContainerSpec {
+// specs are the containers the configuration asks for, by role; tree is
+// the digest of what the fixtures put in the shared directory.
+func specs(cfg Config, n Names, v pinned, tree string) map[string]docker.ContainerSpec {
 	return map[string]docker.ContainerSpec{
 		ServiceMySQL: mysqlSpec(cfg, n, v),
 		ServiceRedis: redisSpec(cfg, n, v),
-		partHelper:   helperSpec(cfg, n),
+		partHelper:   helperSpec(cfg, n, tree),
 	}
 }
 
@@ -74,12 +75,16 @@ func healthcheck(test ...string) *docker.Healthcheck {
 
 // helperSpec is the stack's idle helper: on the MySQL image, so nothing extra
 // is pulled, with the shared volume where Archivematica's containers mount it.
-// It holds no state, so it is killed rather than asked to stop.
-func helperSpec(cfg Config, n Names) docker.ContainerSpec {
+// It holds no state, so it is killed rather than asked to stop. The digest
+// of the fixtures' shared tree is part of it: a helper that runs was made
+// after the shared directory was laid out with those fixtures, and up leaves
+// both alone.
+func helperSpec(cfg Config, n Names, tree string) docker.ContainerSpec {
 	return docker.ContainerSpec{
 		Name:       n.Helper,
 		Image:      cfg.MySQL.Image,
 		Entrypoint: []string{"sleep", "infinity"},
+		Env:        map[string]string{"DEVSTACK_SHARED_TREE": tree},
 		Network:    n.Network,
 		Mounts:     []docker.Mount{{Volume: n.Shared, Target: SharedDir}},
 		StopSignal: "SIGKILL",

@@ -104,7 +104,7 @@ func publishedPort(c docker.Container) int {
 // not known yet is 0.
 func statusOf(cfg Config, o *observed, live map[string]docker.Container) *StatusReport {
 	v := connection(cfg, o, live)
-	want := specs(cfg, o.names, v)
+	want := specs(cfg, o.names, v, "")
 	r := &StatusReport{Project: cfg.Project, Services: []ServiceStatus{}}
 	running := 0
 	for _, role := range services {

@@ -47,7 +47,7 @@ func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusRepo
 	if err := o.clashError(); err != nil {
 		return nil, err
 	}
-	p, err := planUp(cfg, o, opts.Lifetime, freeLocalPort)
+	p, err := planUp(cfg, o, opts.Lifetime, sharedTree(cfg, fx).Digest(), freeLocalPort)
 	if err != nil {
 		return nil, err
 	}
@@ -168,9 +168,11 @@ func (u *upRun) makeNetworkAndVolumes(ctx context.Context) error {
 	n := u.plan.names
 	if u.plan.newNetwork {
 		u.say("creating network %s", n.Network)
-		if _, err := u.e.d.CreateNetwork(ctx, n.Network, u.plan.life.labels(n.Project, partNetwork)); err != nil {
+		id, err := u.e.d.CreateNetwork(ctx, n.Network, u.plan.life.labels(n.Project, partNetwork))
+		if err != nil {
 			return envError(err, "cannot create network %s: %s", n.Network, shortErr(err))
 		}
+		u.plan.networkID = id
 	}
 	for _, v := range u.plan.newVolumes {
 		u.say("creating volume %s", v.Name)
@@ -215,15 +217,52 @@ func (u *upRun) converge(ctx context.Context, role string) error {
 func (u *upRun) create(ctx context.Context, role string) error {
 	s := u.plan.specs[role]
 	u.say("%s: creating %s from %s", role, s.Name, s.Image)
-	run := u.e.d.RunService
-	if role == partHelper {
-		run = u.e.d.RunHelper
+	err := u.runContainer(ctx, role)
+	if errors.Is(err, docker.ErrNameTaken) {
+		return u.adopt(ctx, role, err)
 	}
-	if err := run(ctx, s); err != nil {
-		if errors.Is(err, docker.ErrPortTaken) {
-			return portTaken(role, s.Ports[0].HostPort)
-		}
+	if errors.Is(err, docker.ErrPortTaken) {
+		return portTaken(role, s.Ports[0].HostPort)
+	}
+	if err != nil {
 		return envError(err, "cannot start %s (%s): %s", role, s.Image, shortErr(err))
+	}
+	return nil
+}
+
+// runContainer makes and starts role's container: a service through
+// testcontainers, the helper (which publishes nothing) directly.
+func (u *upRun) runContainer(ctx context.Context, role string) error {
+	if role == partHelper {
+		return u.e.d.RunHelper(ctx, u.plan.specs[role])
+	}
+	return u.e.d.RunService(ctx, u.plan.specs[role])
+}
+
+// adopt handles a container that appeared under role's name after up
+// looked: the engine finishing a create that a killed up had sent. One with
+// the stack's label is the stack's: planned again and brought in line. Any
+// other is somebody else's.
+func (u *upRun) adopt(ctx context.Context, role string, taken error) error {
+	s := u.plan.specs[role]
+	c, err := u.e.d.Inspect(ctx, s.Name)
+	if err != nil || c.Labels[LabelProject] != u.plan.names.Project {
+		return usageError("name taken by a container devstack did not create: %s; remove or rename it, or use another project (-p)", s.Name)
+	}
+	switch planFor(&c, s, u.plan.networkID) {
+	case keep:
+		return nil
+	case start:
+		if err := u.e.d.Start(ctx, c.ID); err != nil {
+			return envError(err, "cannot start %s: %s", s.Name, shortErr(err))
+		}
+		return nil
+	}
+	if err := u.e.removeContainer(ctx, c.ID); err != nil {
+		return err
+	}
+	if err := u.runContainer(ctx, role); err != nil {
+		return envError(err, "cannot start %s (%s): %s (after %v)", role, s.Image, shortErr(err), taken)
 	}
 	return nil
 }
@@ -268,11 +307,18 @@ func (u *upRun) upMySQL(ctx context.Context) error {
 		return err
 	}
 	defer root.Close()
-	if err := u.setUpMySQL(ctx, root); err != nil {
+	fresh, err := u.setUpMySQL(ctx, root)
+	if err != nil {
 		return err
 	}
 	if err := u.seedMySQL(ctx, root); err != nil {
 		return err
+	}
+	// Written last: a first up cut short anywhere before is done again.
+	if fresh {
+		if err := setup.MarkBootstrapped(ctx, root); err != nil {
+			return envError(err, "cannot record MySQL set-up: %v", err)
+		}
 	}
 	if err := u.e.waitHealthy(ctx, u.plan.names.MySQL); err != nil {
 		return err
@@ -364,31 +410,30 @@ func databaseDirs(listing string) []string {
 }
 
 // setUpMySQL runs the set-up when its marker is missing (a first start, or
-// one that was interrupted) or when the app user is refused (its password was
-// changed in the config), and proves readiness with the app user.
-func (u *upRun) setUpMySQL(ctx context.Context, root *sql.DB) error {
+// one that was cut short) or when the app user is refused (its password was
+// changed in the config), and proves readiness with the app user. It
+// reports whether the marker was missing: up writes it once it has seeded.
+func (u *upRun) setUpMySQL(ctx context.Context, root *sql.DB) (fresh bool, err error) {
 	openApp := u.openApp()
-	if setup.Bootstrapped(ctx, root) {
+	marked := setup.Bootstrapped(ctx, root)
+	if marked {
 		err := setup.CheckAppUser(ctx, openApp)
 		if err == nil || !setup.IsAccessDenied(err) {
-			return err
+			return false, err
 		}
 	}
 	f, err := setup.ReadFlavour(ctx, root)
 	if err != nil {
-		return envError(err, "cannot read the MySQL version: %v", err)
+		return false, envError(err, "cannot read the MySQL version: %v", err)
 	}
 	u.say("mysql: setting up databases %s and user %s on %s", strings.Join(setup.Databases, ", "), AppUser, f.Version)
 	if err := setup.Bootstrap(ctx, root, f, u.plan.pinned.AppPassword); err != nil {
-		return envError(err, "%v", err)
+		return false, envError(err, "%v", err)
 	}
 	if err := setup.CheckAppUser(ctx, openApp); err != nil {
-		return envError(err, "MySQL is up but the app user cannot connect: %v", err)
+		return false, envError(err, "MySQL is up but the app user cannot connect: %v", err)
 	}
-	if err := setup.MarkBootstrapped(ctx, root); err != nil {
-		return envError(err, "cannot record MySQL set-up: %v", err)
-	}
-	return nil
+	return !marked, nil
 }
 
 // openApp connects as the app user to a database.
@@ -402,10 +447,23 @@ func (u *upRun) seedMySQL(ctx context.Context, root *sql.DB) error {
 	switch {
 	case errors.Is(err, errNoAppTables):
 		u.say("mysql: not seeded: %s", noAppTablesHint(err))
+		return nil
 	case err != nil:
 		return err
 	case c.Added+c.Updated > 0:
 		u.say("mysql: seeded %d rows, updated %d", c.Added, c.Updated)
+	}
+	if u.cfg.Schema != SchemaBuiltin {
+		return nil
+	}
+	// The state a reset returns to is this one, recorded once: a later up
+	// finds the tests' rows too.
+	var recorded int
+	if err := root.QueryRowContext(ctx, "SELECT COUNT(*) FROM devstack.baseline").Scan(&recorded); err != nil || recorded > 0 {
+		return err
+	}
+	if err := setup.RecordBaseline(ctx, root, u.seeder.F.Schema); err != nil {
+		return envError(err, "cannot record the seeded state: %v", err)
 	}
 	return nil
 }
@@ -439,12 +497,27 @@ func (u *upRun) waitRedis(ctx context.Context) error {
 	})
 }
 
-// upHelper: the helper container and the shared directory's layout and files.
+// upHelper: the helper container and the shared directory's layout and
+// files. A helper that is kept was made with the current fixtures, after
+// they were laid out: nothing to do.
 func (u *upRun) upHelper(ctx context.Context) error {
+	a := u.plan.actions[partHelper]
+	if a == keep {
+		return nil
+	}
 	if err := u.converge(ctx, partHelper); err != nil {
 		return err
 	}
-	_, err := syncShared(ctx, u.e.helper(u.plan.names), u.cfg, u.seeder.F, false)
+	c, tree := u.e.helper(u.plan.names), sharedTree(u.cfg, u.seeder.F)
+	// The copy a reset starts from, made now while MySQL boots.
+	if err := shared.Prepare(ctx, c, tree); err != nil {
+		return err
+	}
+	if u.plan.newVolume(u.plan.names.Shared) {
+		_, err := shared.Reset(ctx, c, tree)
+		return err
+	}
+	_, err := shared.Sync(ctx, c, tree)
 	return err
 }
 

@@ -433,12 +433,6 @@ func (v *dockerView) keep(list json.RawMessage) (json.RawMessage, error) {
 	return json.Marshal(kept)
 }
 
-// Tables of the built-in schema, by database.
-var builtinTables = map[string][]string{
-	"MCP": {"auth_user", "Agents", "main_userprofile", "tastypie_apikey", "DashboardSettings", "Transfers", "SIPs", "Jobs", "Tasks"},
-	"SS":  {"auth_user", "tastypie_apikey"},
-}
-
 const processingDir = emulator.SharedDir + "/sharedMicroServiceTasksConfigs/processingMCPConfigs"
 
 func (s *stack) root() *sql.DB {
@@ -450,21 +444,20 @@ func (s *stack) root() *sql.DB {
 	return db
 }
 
-// state is a fingerprint of everything seeding writes: a checksum per table,
-// and every path on the shared volume with its content's hash.
+// state is a fingerprint of the stack's data: a checksum of every table of
+// MCP and SS, and every path on the shared volume with its content's hash.
 func (s *stack) state() map[string]string {
 	s.t.Helper()
 	db := s.root()
 	out := map[string]string{}
-	for d, tables := range builtinTables {
-		for _, t := range tables {
-			var name string
-			var sum sql.NullInt64
-			if err := db.QueryRow(fmt.Sprintf("CHECKSUM TABLE `%s`.`%s`", d, t)).Scan(&name, &sum); err != nil {
-				s.t.Fatalf("checksum %s.%s: %v", d, t, err)
-			}
-			out[d+"."+t] = fmt.Sprint(sum.Int64)
+	for _, table := range queryStrings(s.t, db, "SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables WHERE table_schema IN ('MCP', 'SS')") {
+		d, t, _ := strings.Cut(table, ".")
+		var name string
+		var sum sql.NullInt64
+		if err := db.QueryRow(fmt.Sprintf("CHECKSUM TABLE `%s`.`%s`", d, t)).Scan(&name, &sum); err != nil {
+			s.t.Fatalf("checksum %s.%s: %v", d, t, err)
 		}
+		out[table] = fmt.Sprint(sum.Int64)
 	}
 	listing := s.helper("sh", "-c", "cd "+emulator.SharedDir+" && find . -type f -exec sha256sum {} + ; find . -type d -printf 'dir %p %m %u:%g\\n'")
 	for _, l := range strings.Split(strings.TrimSpace(listing), "\n") {

@@ -26,12 +26,33 @@ func TestSeededStateIsWhatFixturesSay(t *testing.T) {
 		"SELECT username, email, is_superuser, is_active FROM SS.auth_user":                              {"admin|wellcomedigitalworkflow@wellcome.ac.uk|1|1"},
 		"SELECT u.username, k.`key` FROM MCP.tastypie_apikey k JOIN MCP.auth_user u ON u.id = k.user_id": {"admin|devstack-dashboard-admin-api-key"},
 		"SELECT u.username, k.`key` FROM SS.tastypie_apikey k JOIN SS.auth_user u ON u.id = k.user_id":   {"admin|devstack-storage-admin-api-key"},
+		// As Archivematica 1.17's installer leaves them: no software agent
+		// (pk 1; built in code since 0080), the organisation named in the
+		// migrations' pk 2, the admin's agent next.
 		"SELECT pk, agentIdentifierType, agentIdentifierValue, agentName, agentType FROM MCP.Agents ORDER BY pk": {
-			"1|preservation system|Archivematica|Archivematica|software",
 			"2|repository code|wellcome|wellcome|organization",
 			`3|Archivematica user pk|1|username="admin", first_name="", last_name=""|Archivematica user`,
 		},
 		"SELECT p.user_id, p.agent_id, p.system_emails FROM MCP.main_userprofile p": {"1|3|1"},
+		// The storage service as its first start and the installer's
+		// registration leave it: a space, the default locations, the
+		// pipeline (the dashboard's UUID) linked to all but the internal one.
+		"SELECT access_protocol, path, staging_path, used, verified FROM SS.locations_space": {"FS|/|/var/archivematica/storage_service|0|0"},
+		"SELECT purpose, relative_path, COALESCE(description, 'NULL'), enabled FROM SS.locations_location ORDER BY id": {
+			"TS|home|Default transfer source|1",
+			"AS|var/archivematica/sharedDirectory/www/AIPsStore|Store AIP in standard Archivematica Directory|1",
+			"DS|var/archivematica/sharedDirectory/www/DIPsStore|Store DIP in standard Archivematica Directory|1",
+			"BL|var/archivematica/sharedDirectory/www/AIPsStore/transferBacklog|Default transfer backlog|1",
+			"SS|var/archivematica/storage_service|For storage service internal usage.|1",
+			"AR|var/archivematica/storage_service/recover|Default AIP recovery|1",
+			"CP|var/archivematica/sharedDirectory/|NULL|1",
+		},
+		"SELECT l.purpose FROM SS.locations_locationpipeline lp JOIN SS.locations_location l ON l.uuid = lp.location_id JOIN SS.locations_pipeline p ON p.uuid = lp.pipeline_id ORDER BY lp.id": {"CP", "TS", "AS", "DS", "BL", "AR"},
+		"SELECT api_username, api_key, remote_name, enabled FROM SS.locations_pipeline": {"admin|devstack-dashboard-admin-api-key|http://127.0.0.1:62080|1"},
+		"SELECT COUNT(*) FROM SS.locations_localfilesystem f JOIN SS.locations_space s ON s.uuid = f.space_id": {"1"},
+		"SELECT name FROM SS.administration_settings ORDER BY id": {"default_transfer_source", "default_aip_storage", "default_dip_storage", "default_backlog", "default_recovery",
+			"default_TS_location", "default_AS_location", "default_DS_location", "default_BL_location", "default_AR_location"},
+		"SELECT COUNT(*) FROM SS.administration_settings a JOIN SS.locations_location l ON a.value IN (l.uuid, CONCAT('[', QUOTE(l.uuid), ']'))": {"10"},
 	}
 	for q, w := range want {
 		if got := queryStrings(t, db, q); strings.Join(got, "\n") != strings.Join(w, "\n") {
@@ -45,7 +66,7 @@ func TestSeededStateIsWhatFixturesSay(t *testing.T) {
 	}
 	wantSettings := map[string]string{
 		"storage_service_url": "http://127.0.0.1:62081", "storage_service_user": "admin", "storage_service_apikey": "devstack-storage-admin-api-key",
-		"site_url": "http://127.0.0.1:62080", "checksum_type": "sha256", "api_whitelist": "",
+		"site_url": "http://127.0.0.1:62080", "checksum_type": "sha256", "api_whitelist": "", "storage_service_use_default_config": "False",
 	}
 	for k, v := range wantSettings {
 		if settings[k] != v {
@@ -54,6 +75,9 @@ func TestSeededStateIsWhatFixturesSay(t *testing.T) {
 	}
 	if !regexp.MustCompile(`^[0-9a-f-]{36}$`).MatchString(settings["dashboard_uuid"]) || len(settings) != len(wantSettings)+1 {
 		t.Errorf("DashboardSettings: %v", settings)
+	}
+	if got := queryStrings(t, db, "SELECT uuid FROM SS.locations_pipeline"); len(got) != 1 || got[0] != settings["dashboard_uuid"] {
+		t.Errorf("the pipeline %v is not the dashboard's %s", got, settings["dashboard_uuid"])
 	}
 
 	// Every processing config on the volume parses, with a label comment
@@ -139,7 +163,9 @@ func TestEditedFixtureIsApplied(t *testing.T) {
 	edit(t, filepath.Join(dir, "settings.yaml"), "site_url: http://127.0.0.1:62080", "site_url: http://dashboard.test")
 	edit(t, filepath.Join(dir, "processing/born_digital.yaml"), "choices:", "choices:\n  normative_structmap: \"Yes\"")
 	r := s.runEnv([]string{"DEVSTACK_FIXTURES=" + dir}, "seed")
-	if r.code != 0 || !strings.Contains(r.stdout, "0 rows added, 1 updated, 1 files written") {
+	// site_url is the dashboard's setting and the storage service's name for
+	// the pipeline (remote_name): two rows.
+	if r.code != 0 || !strings.Contains(r.stdout, "0 rows added, 2 updated, 1 files written") {
 		t.Fatalf("seed after edit: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	var site string
@@ -148,8 +174,8 @@ func TestEditedFixtureIsApplied(t *testing.T) {
 		t.Errorf("site_url = %q", site)
 	}
 	changed := diffState(before, s.state())
-	if len(changed) != 2 || !strings.HasPrefix(changed[0], "MCP.DashboardSettings") || !strings.HasPrefix(changed[1], "file ./sharedMicroServiceTasksConfigs/processingMCPConfigs/born_digitalProcessingMCP.xml") {
-		t.Errorf("want exactly DashboardSettings and born_digital changed, got:\n%s", strings.Join(changed, "\n"))
+	if len(changed) != 3 || !strings.HasPrefix(changed[0], "MCP.DashboardSettings") || !strings.HasPrefix(changed[1], "SS.locations_pipeline") || !strings.HasPrefix(changed[2], "file ./sharedMicroServiceTasksConfigs/processingMCPConfigs/born_digitalProcessingMCP.xml") {
+		t.Errorf("want exactly DashboardSettings, the pipeline and born_digital changed, got:\n%s", strings.Join(changed, "\n"))
 	}
 }
 
@@ -314,7 +340,7 @@ func TestSchemaNoneSeedsTheAppsTables(t *testing.T) {
 		t.Errorf("seed before migrations: exit %d %s", r.code, r.stderr)
 	}
 
-	// What the apps' migrations would make, django_migrations included.
+	// What the apps' migrations make: the schema files are their dump.
 	for _, d := range []string{"MCP", "SS"} {
 		data, err := os.ReadFile("../../fixtures/schema/" + d + ".sql")
 		must(t, err)
@@ -323,25 +349,30 @@ func TestSchemaNoneSeedsTheAppsTables(t *testing.T) {
 		_, err = conn.ExecContext(context.Background(), "USE "+d)
 		must(t, err)
 		for _, stmt := range strings.Split(string(data), ";\n") {
-			if strings.Contains(stmt, "CREATE TABLE") {
+			if strings.TrimSpace(stmt) != "" {
 				_, err := conn.ExecContext(context.Background(), stmt)
 				must(t, err)
 			}
 		}
-		_, err = conn.ExecContext(context.Background(), "CREATE TABLE django_migrations (id int AUTO_INCREMENT PRIMARY KEY, app varchar(255), name varchar(255), applied datetime(6))")
-		must(t, err)
-		_, err = conn.ExecContext(context.Background(), "INSERT INTO django_migrations (app, name, applied) VALUES ('main', '0001_initial', NOW(6))")
-		must(t, err)
 		conn.Close()
 	}
-	if r := s.mustRun("seed"); !strings.Contains(r.stdout, "15 rows added") {
+	// The installer's rows: the users, their agents, profiles and keys, seven
+	// dashboard settings, the storage service's space, locations, settings
+	// and pipeline; and the organisation agent the migrations made, named.
+	if r := s.mustRun("seed"); !strings.Contains(r.stdout, "39 rows added, 1 updated") {
 		t.Errorf("seed after migrations: %s", r.stdout)
+	}
+	migrations := map[string]int{}
+	for _, d := range []string{"MCP", "SS"} {
+		var n int
+		must(t, db.QueryRow("SELECT COUNT(*) FROM "+d+".django_migrations").Scan(&n))
+		migrations[d] = n
 	}
 	s.mustRun("reset")
 	for _, d := range []string{"MCP", "SS"} {
 		must(t, db.QueryRow("SELECT COUNT(*) FROM "+d+".django_migrations").Scan(&n))
-		if n != 1 {
-			t.Errorf("reset touched %s.django_migrations: %d rows", d, n)
+		if n != migrations[d] || n == 0 {
+			t.Errorf("reset touched %s.django_migrations: %d rows, were %d", d, n, migrations[d])
 		}
 	}
 	must(t, db.QueryRow("SELECT COUNT(*) FROM MCP.auth_user").Scan(&n))

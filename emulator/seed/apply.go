@@ -17,9 +17,11 @@ import (
 
 // WrittenTables are the tables Apply writes, by database; with `schema: none`
 // they must come from the apps' migrations first.
+// Each database's tables come parents first.
 var WrittenTables = map[string][]string{
 	"MCP": {"auth_user", "Agents", "main_userprofile", "tastypie_apikey", "DashboardSettings"},
-	"SS":  {"auth_user", "tastypie_apikey"},
+	"SS": {"auth_user", "tastypie_apikey", "locations_space", "locations_localfilesystem", "locations_pipeline",
+		"locations_location", "locations_locationpipeline", "administration_settings"},
 }
 
 // Changes counts what a seed or reset did, for the one line it reports.
@@ -54,21 +56,25 @@ func NewSeeder(f *Fixtures) *Seeder {
 // containers boot, so the ~0.1 s per hash costs no wall time.
 func (s *Seeder) Prehash() {
 	var wg sync.WaitGroup
-	for _, u := range append(s.F.Users.Dashboard, s.F.Users.Storage...) {
-		wg.Go(func() {
-			h := HashPassword(u.Password, s.F.Users.Iterations)
-			s.mu.Lock()
-			s.fresh[s.digest(u.Password)] = h
-			s.mu.Unlock()
-		})
+	for svc, users := range map[string][]User{Dashboard: s.F.Users.Dashboard, Storage: s.F.Users.Storage} {
+		iterations := s.F.Users.Iterations.For(svc)
+		for _, u := range users {
+			wg.Go(func() {
+				h := HashPassword(u.Password, iterations)
+				s.mu.Lock()
+				s.fresh[digest(iterations, u.Password)] = h
+				s.mu.Unlock()
+			})
+		}
 	}
 	wg.Wait()
 }
 
-// digest names a password in devstack's hash cache. The passwords cached are
-// the fixtures', which are plain text in users.yaml anyway.
-func (s *Seeder) digest(password string) string {
-	sum := sha256.Sum256([]byte("devstack/password\x00" + strconv.Itoa(s.F.Users.Iterations) + "\x00" + password))
+// digest names a password and work factor in devstack's hash cache. The
+// passwords cached are the fixtures', which are plain text in users.yaml
+// anyway.
+func digest(iterations int, password string) string {
+	sum := sha256.Sum256([]byte("devstack/password\x00" + strconv.Itoa(iterations) + "\x00" + password))
 	return hex.EncodeToString(sum[:])
 }
 
@@ -94,8 +100,8 @@ func (s *Seeder) remember(q querier, d, h string) {
 
 // hash returns the stack's Django hash of password, making one if it has none.
 // Reusing it keeps reseeded rows identical to the first seed's.
-func (s *Seeder) hash(q querier, password string) string {
-	d := s.digest(password)
+func (s *Seeder) hash(q querier, iterations int, password string) string {
+	d := digest(iterations, password)
 	if h := s.cached(q, d); h != "" {
 		return h
 	}
@@ -103,7 +109,7 @@ func (s *Seeder) hash(q querier, password string) string {
 	h := s.fresh[d]
 	s.mu.Unlock()
 	if h == "" {
-		h = HashPassword(password, s.F.Users.Iterations)
+		h = HashPassword(password, iterations)
 	}
 	s.remember(q, d, h)
 	return h
@@ -112,13 +118,13 @@ func (s *Seeder) hash(q querier, password string) string {
 // verifies reports whether a stored hash verifies password with the configured
 // work factor. The cache answers without PBKDF2's cost; a hash that verifies
 // the slow way is cached, so the next seed is fast too.
-func (s *Seeder) verifies(q querier, stored, password string) bool {
-	d := s.digest(password)
+func (s *Seeder) verifies(q querier, iterations int, stored, password string) bool {
+	d := digest(iterations, password)
 	if stored == s.cached(q, d) {
 		return true
 	}
-	ok, iterations := CheckPassword(password, stored)
-	if ok = ok && iterations == s.F.Users.Iterations; ok {
+	ok, used := CheckPassword(password, stored)
+	if ok = ok && used == iterations; ok {
 		s.remember(q, d, stored)
 	}
 	return ok
@@ -146,12 +152,12 @@ func (s *Seeder) Apply(ctx context.Context, db *sql.DB, dashboardUUID string, at
 		return c, err
 	}
 	for _, u := range s.F.Users.Dashboard {
-		if err := s.applyUser(w, "MCP", u, true); err != nil {
+		if err := s.applyUser(w, Dashboard, u); err != nil {
 			return c, fmt.Errorf("dashboard user %s: %w", u.Username, err)
 		}
 	}
 	for _, u := range s.F.Users.Storage {
-		if err := s.applyUser(w, "SS", u, false); err != nil {
+		if err := s.applyUser(w, Storage, u); err != nil {
 			return c, fmt.Errorf("storage user %s: %w", u.Username, err)
 		}
 	}
@@ -162,31 +168,31 @@ func (s *Seeder) Apply(ctx context.Context, db *sql.DB, dashboardUUID string, at
 			return c, err
 		}
 	}
+	if err := s.applyPipeline(w, dashboardUUID); err != nil {
+		return c, fmt.Errorf("storage service pipeline: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return c, err
 	}
 	return w.changes, nil
 }
 
-// The agents Archivematica's migrations create: the software itself, and the
-// organisation the installer names.
+// applyAgents names the organisation in the agent Archivematica's migrations
+// make for it (pk 2), as the installer does. (The software's own agent, pk
+// 1, is gone since 1.17: Archivematica builds it in code.)
 func (s *Seeder) applyAgents(w *writer) error {
 	org := s.F.Settings
-	agentCols := []string{"agentIdentifierType", "agentIdentifierValue", "agentName", "agentType"}
-	if err := w.upsert(row{Table: "MCP.Agents", PK: "pk", Where: "pk = 1", Cols: agentCols,
-		Vals: []any{"preservation system", "Archivematica", "Archivematica", "software"}, InsertOnly: map[string]any{"pk": 1}}); err != nil {
-		return err
-	}
 	if org.OrganizationName == "" {
 		return nil
 	}
-	return w.upsert(row{Table: "MCP.Agents", PK: "pk", Where: "pk = 2", Cols: agentCols,
+	return w.upsert(row{Table: "MCP.Agents", PK: "pk", Where: "pk = 2", Cols: []string{"agentIdentifierType", "agentIdentifierValue", "agentName", "agentType"},
 		Vals: []any{"repository code", org.OrganizationIdentifier, org.OrganizationName, "organization"}, InsertOnly: map[string]any{"pk": 2}})
 }
 
 // applyUser writes auth_user and tastypie_apikey, and for the dashboard the
 // user's Agents and main_userprofile rows, as Archivematica's user form does.
-func (s *Seeder) applyUser(w *writer, db string, u User, dashboard bool) error {
+func (s *Seeder) applyUser(w *writer, service string, u User) error {
+	db, dashboard, iterations := userDatabase[service], service == Dashboard, s.F.Users.Iterations.For(service)
 	var id int64
 	var stored string
 	err := w.tx.QueryRowContext(w.ctx, "SELECT id, password FROM "+db+".auth_user WHERE username = ?", u.Username).Scan(&id, &stored)
@@ -195,8 +201,8 @@ func (s *Seeder) applyUser(w *writer, db string, u User, dashboard bool) error {
 	}
 	cols := []string{"email", "is_superuser", "is_staff", "is_active", "first_name", "last_name"}
 	vals := []any{u.Email, u.Superuser, u.Superuser, u.Active, u.FirstName, u.LastName}
-	if id == 0 || !s.verifies(w.tx, stored, u.Password) {
-		cols, vals = append(cols, "password"), append(vals, s.hash(w.tx, u.Password))
+	if id == 0 || !s.verifies(w.tx, iterations, stored, u.Password) {
+		cols, vals = append(cols, "password"), append(vals, s.hash(w.tx, iterations, u.Password))
 	}
 	if err := w.upsert(row{Table: db + ".auth_user", PK: "id", Where: "username = ?", Args: []any{u.Username}, Cols: cols, Vals: vals,
 		InsertOnly: map[string]any{"username": u.Username, "date_joined": w.at}}); err != nil {
@@ -278,6 +284,9 @@ func (w *writer) upsert(r row) error {
 		}
 		w.changes.Added++
 		return nil
+	}
+	if len(r.Cols) == 0 {
+		return nil // the row is all key: found is right
 	}
 	// Compare in SQL, NULL-safe, so types convert as MySQL does; BINARY, as
 	// the columns' collations ignore case and accents and so would an edit.

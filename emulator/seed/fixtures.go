@@ -3,6 +3,8 @@ package seed
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"maps"
@@ -29,11 +31,22 @@ type Fixtures struct {
 	Files []File
 }
 
+// Schema is one database's schema file: Archivematica's migrated database
+// as SET, CREATE TABLE and INSERT statements, loaded once into an empty
+// database.
 type Schema struct {
 	Database string
-	Tables   []string
-	// Statements are idempotent CREATE TABLE IF NOT EXISTS statements.
+	// Statements are the file's statements, in order.
 	Statements []string
+	// Tables are the tables the file creates, in file order.
+	Tables []string
+	// Rows are the INSERT statements of each table: the rows the
+	// migrations leave (reference data such as the format policy registry).
+	Rows map[string][]string
+	// AutoIncrement holds the tables with an AUTO_INCREMENT key.
+	AutoIncrement map[string]bool
+	// Digest identifies the file's content.
+	Digest string
 }
 
 type File struct {
@@ -102,13 +115,19 @@ func readLayout(src Source) ([]string, error) {
 	return dirs, nil
 }
 
-var createTable = regexp.MustCompile("(?is)^CREATE TABLE IF NOT EXISTS `?([A-Za-z0-9_]+)`?")
+var (
+	createTable = regexp.MustCompile("(?is)^CREATE TABLE (?:IF NOT EXISTS )?`?([A-Za-z0-9_]+)`?")
+	insertInto  = regexp.MustCompile("(?is)^INSERT INTO `?([A-Za-z0-9_]+)`?")
+	setVariable = regexp.MustCompile(`(?is)^SET [A-Za-z_ ]+=? ?[A-Za-z0-9_']+$`)
+)
 
-// parseSchema splits a schema script into statements and names its tables.
-// Only CREATE TABLE IF NOT EXISTS is accepted: the schema is applied on every
-// seed and must change nothing the second time.
+// parseSchema splits a schema file into statements, each ending with ";" at
+// the end of a line, and sorts them: SET for the session, CREATE TABLE and
+// INSERT. Anything else is refused: the file is loaded into an empty
+// database as it stands.
 func parseSchema(p, db string, data []byte) (Schema, error) {
-	s := Schema{Database: db}
+	sum := sha256.Sum256(data)
+	s := Schema{Database: db, Rows: map[string][]string{}, AutoIncrement: map[string]bool{}, Digest: hex.EncodeToString(sum[:8])}
 	var cur strings.Builder
 	start := 0
 	for i, line := range strings.Split(string(data), "\n") {
@@ -125,15 +144,23 @@ func parseSchema(p, db string, data []byte) (Schema, error) {
 		}
 		stmt := strings.TrimSuffix(strings.TrimSpace(cur.String()), ";")
 		cur.Reset()
-		m := createTable.FindStringSubmatch(stmt)
-		if m == nil {
-			return s, &fixtures.Error{Path: p, Line: start, Msg: "only CREATE TABLE IF NOT EXISTS statements are allowed"}
+		if m := createTable.FindStringSubmatch(stmt); m != nil {
+			s.Tables = append(s.Tables, m[1])
+			s.AutoIncrement[m[1]] = strings.Contains(stmt, "AUTO_INCREMENT")
+		} else if m := insertInto.FindStringSubmatch(stmt); m != nil {
+			s.Rows[m[1]] = append(s.Rows[m[1]], stmt)
+		} else if !setVariable.MatchString(stmt) {
+			return s, &fixtures.Error{Path: p, Line: start, Msg: "only SET, CREATE TABLE and INSERT statements are allowed"}
 		}
-		s.Tables = append(s.Tables, m[1])
 		s.Statements = append(s.Statements, stmt)
 	}
 	if cur.Len() > 0 {
 		return s, &fixtures.Error{Path: p, Line: start, Msg: "statement does not end with ;"}
+	}
+	for table := range s.Rows {
+		if !slices.Contains(s.Tables, table) {
+			return s, &fixtures.Error{Path: p, Msg: "rows for table " + table + ", which the file does not create"}
+		}
 	}
 	return s, nil
 }

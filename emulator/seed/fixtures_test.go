@@ -3,6 +3,7 @@ package seed
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -48,8 +49,13 @@ func TestDefaultFixtures(t *testing.T) {
 	if got["storage_service_apikey"] != f.Users.Storage[0].APIKey || got["checksum_type"] != "sha256" || got["dashboard_uuid"] != "uuid-1" {
 		t.Errorf("derived settings wrong: %v", got)
 	}
-	if f.Users.Iterations != 600000 {
-		t.Errorf("iterations %d", f.Users.Iterations)
+	if f.Users.Iterations != (Iterations{600000, 600000}) {
+		t.Errorf("iterations %+v", f.Users.Iterations)
+	}
+	for _, s := range f.Schema {
+		if len(s.Tables) < 40 || !slices.Contains(s.Tables, "django_migrations") || len(s.Rows["django_migrations"]) == 0 {
+			t.Errorf("schema %s: %d tables, django_migrations rows %d", s.Database, len(s.Tables), len(s.Rows["django_migrations"]))
+		}
 	}
 }
 
@@ -69,7 +75,10 @@ func TestBadFixturesNameFileLineAndValid(t *testing.T) {
 		{"unknown ss user", "settings.yaml", "dashboard:\n  storage_service_url: u\n  storage_service_user: nobody\n  site_url: s\n  checksum_type: md5\n", []string{"settings.yaml:3", "nobody"}},
 		{"derived setting", "settings.yaml", "dashboard:\n  dashboard_uuid: x\n", []string{"settings.yaml:2", "set by devstack"}},
 		{"bad layout", "shared-directory.txt", "ok\n../escape\n", []string{"shared-directory.txt:2", "../escape"}},
-		{"schema not idempotent", "schema/MCP.sql", "CREATE TABLE t (id int);\n", []string{"MCP.sql:1", "CREATE TABLE IF NOT EXISTS"}},
+		{"schema with other statements", "schema/MCP.sql", "CREATE TABLE t (id int);\n\nDROP TABLE t;\n", []string{"MCP.sql:3", "only SET, CREATE TABLE and INSERT"}},
+		{"rows for a table not made", "schema/MCP.sql", "INSERT INTO `u` VALUES\n(1);\n", []string{"MCP.sql", "table u"}},
+		{"bad iterations", "users.yaml", "password_iterations: {dashboard: 12}\n", []string{"users.yaml:1", "at least 1000"}},
+		{"unknown iterations service", "users.yaml", "password_iterations: {gearman: 1000}\n", []string{"users.yaml:1", "gearman"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -95,8 +104,12 @@ func TestOverrideIsFileByFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Users.Dashboard[0].Username != "bob" || f.Users.Iterations != 1000 {
+	if f.Users.Dashboard[0].Username != "bob" || f.Users.Iterations != (Iterations{1000, 1000}) {
 		t.Errorf("override not used: %+v", f.Users)
+	}
+	dir = override(t, "users.yaml", "password_iterations:\n  storage: 1000000\nstorage:\n  - username: admin\n    email: a@b.org\n    password: pw\n    api_key: k2\n")
+	if f, err = Load(dir); err != nil || f.Users.Iterations != (Iterations{DefaultIterations, 1000000}) {
+		t.Fatalf("per-service iterations: %v", err)
 	}
 	if len(f.Layout) != 47 {
 		t.Errorf("files not overridden must come from the defaults")

@@ -32,9 +32,24 @@ type User struct {
 
 // Users are the fixture users by service, in file order.
 type Users struct {
-	Iterations int
+	Iterations Iterations
 	Dashboard  []User
 	Storage    []User
+}
+
+// Iterations are each service's PBKDF2 work factor: Django 4.2, which both
+// pinned apps use, takes 600000; Django 5.2 1000000.
+type Iterations struct {
+	Dashboard int `yaml:"dashboard"`
+	Storage   int `yaml:"storage"`
+}
+
+// For returns a service's work factor.
+func (i Iterations) For(service string) int {
+	if service == Storage {
+		return i.Storage
+	}
+	return i.Dashboard
 }
 
 var (
@@ -46,7 +61,7 @@ var (
 var userFields = []string{"username", "email", "password", "api_key", "superuser", "active", "first_name", "last_name"}
 
 func parseUsers(path string, data []byte) (Users, error) {
-	u := Users{Iterations: DefaultIterations}
+	u := Users{Iterations: Iterations{DefaultIterations, DefaultIterations}}
 	root, err := parseYAML(path, data)
 	if err != nil {
 		return u, err
@@ -56,8 +71,8 @@ func parseUsers(path string, data []byte) (Users, error) {
 		return u, err
 	}
 	if n, ok := top["password_iterations"]; ok {
-		if u.Iterations, err = strconv.Atoi(n.Value); err != nil || u.Iterations < 1000 {
-			return u, fixtures.ErrorAt(path, n, "password_iterations must be a whole number of at least 1000, not %q", n.Value)
+		if u.Iterations, err = parseIterations(path, n); err != nil {
+			return u, err
 		}
 	}
 	for _, svc := range []string{Dashboard, Storage} {
@@ -86,6 +101,35 @@ func parseUsers(path string, data []byte) (Users, error) {
 		}
 	}
 	return u, nil
+}
+
+// parseIterations reads password_iterations: one number for both services,
+// or a mapping of dashboard and storage.
+func parseIterations(path string, n *yaml.Node) (Iterations, error) {
+	one := func(n *yaml.Node) (int, error) {
+		v, err := strconv.Atoi(n.Value)
+		if n.Kind != yaml.ScalarNode || err != nil || v < 1000 {
+			return 0, fixtures.ErrorAt(path, n, "password_iterations must be a whole number of at least 1000 (or one for each of dashboard and storage), not %q", n.Value)
+		}
+		return v, nil
+	}
+	if n.Kind != yaml.MappingNode {
+		v, err := one(n)
+		return Iterations{v, v}, err
+	}
+	m, err := fields(path, "password_iterations", n, Dashboard, Storage)
+	if err != nil {
+		return Iterations{}, err
+	}
+	it := Iterations{DefaultIterations, DefaultIterations}
+	for svc, dst := range map[string]*int{Dashboard: &it.Dashboard, Storage: &it.Storage} {
+		if v, ok := m[svc]; ok {
+			if *dst, err = one(v); err != nil {
+				return it, err
+			}
+		}
+	}
+	return it, nil
 }
 
 func parseUser(path, svc string, n *yaml.Node) (User, error) {

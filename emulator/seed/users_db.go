@@ -67,7 +67,7 @@ func (s *Seeder) AddUser(ctx context.Context, db *sql.DB, service string, u User
 		return ErrUserExists
 	}
 	w := &writer{tx: tx, ctx: ctx, at: time.Now().UTC().Truncate(time.Microsecond)}
-	if err := s.applyUser(w, userDatabase[service], u, service == Dashboard); err != nil {
+	if err := s.applyUser(w, service, u); err != nil {
 		return err
 	}
 	return tx.Commit()

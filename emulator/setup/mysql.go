@@ -29,7 +29,8 @@ const AppUser = "archivematica"
 
 // BootstrapVersion is written to the marker last; a server without it (an
 // interrupted first start, or an older devstack) gets the set-up again.
-const BootstrapVersion = 2
+// Version 3 brought Archivematica's complete migrated schema.
+const BootstrapVersion = 3
 
 func init() {
 	// The driver logs every refused connection while a server boots, which
@@ -125,6 +126,9 @@ func statements(f Flavour, appPassword string) []statement {
 	add("CREATE TABLE IF NOT EXISTS devstack.bootstrap (version INT NOT NULL PRIMARY KEY, completed_at DATETIME NOT NULL)")
 	// Seeding's cache of fixture password hashes: PBKDF2 costs 0.1 s a hash.
 	add("CREATE TABLE IF NOT EXISTS devstack.password_hashes (digest CHAR(64) NOT NULL PRIMARY KEY, encoded VARCHAR(128) NOT NULL)")
+	// Complete schema loads, and the tables' checksums a reset returns to.
+	add("CREATE TABLE IF NOT EXISTS devstack.schema_loads (db VARCHAR(64) NOT NULL PRIMARY KEY, digest VARCHAR(64) NOT NULL, loaded_at DATETIME NOT NULL)")
+	add("CREATE TABLE IF NOT EXISTS devstack.baseline (db VARCHAR(64) NOT NULL, tbl VARCHAR(64) NOT NULL, checksum BIGINT NOT NULL, PRIMARY KEY (db, tbl))")
 	return s
 }
 

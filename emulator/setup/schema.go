@@ -3,10 +3,13 @@ package setup
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+	"sync"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -17,28 +20,98 @@ import (
 // broken server.
 var ErrBadSchema = errors.New("bad schema")
 
+// ErrOldSchema is a database an older devstack made with its partial
+// schema: real Archivematica cannot migrate it, and devstack will not drop
+// data it did not make just now.
+var ErrOldSchema = errors.New("made by an older devstack")
+
 // ErrReferenced is a table that rows of tables devstack does not know
 // still point at.
 var ErrReferenced = errors.New("rows of other tables refer to it")
 
-// ApplySchema creates the built-in schema's tables that are missing.
-func ApplySchema(ctx context.Context, root *sql.DB, schemas []seed.Schema) error {
+// LoadSchema loads each database's schema file into it, once. A load is
+// recorded in devstack.schema when it is complete, so one that was cut short
+// (its database never finished a first up) is dropped and done again. A
+// database with tables and no record was made by the apps' own migrations
+// (`schema: none` before), which devstack leaves alone, or by an older
+// devstack (ErrOldSchema).
+func LoadSchema(ctx context.Context, root *sql.DB, schemas []seed.Schema) error {
+	errs := make([]error, len(schemas))
+	var wg sync.WaitGroup
+	for i, s := range schemas {
+		wg.Go(func() { errs[i] = loadOne(ctx, root, s) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func loadOne(ctx context.Context, root *sql.DB, s seed.Schema) error {
+	var loaded int
+	if err := root.QueryRowContext(ctx, "SELECT COUNT(*) FROM devstack.schema_loads WHERE db = ?", s.Database).Scan(&loaded); err != nil {
+		return err
+	}
+	if loaded > 0 {
+		return nil
+	}
+	var tables int
+	if err := root.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ?", s.Database).Scan(&tables); err != nil {
+		return err
+	}
+	if tables > 0 {
+		var marks, older int
+		if err := root.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(version < ?), 0) FROM devstack.bootstrap", BootstrapVersion).Scan(&marks, &older); err != nil {
+			return err
+		}
+		switch {
+		case older > 0:
+			return fmt.Errorf("database %s: %w", s.Database, ErrOldSchema)
+		case marks > 0:
+			return nil // the apps' own migrations made it
+		}
+		// A load of ours that was cut short: nothing else can be in it.
+		if err := recreate(ctx, root, s.Database); err != nil {
+			return err
+		}
+	}
 	conn, err := root.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	for _, s := range schemas {
-		if _, err := conn.ExecContext(ctx, "USE `"+s.Database+"`"); err != nil {
-			return fmt.Errorf("cannot use database %s: %w", s.Database, err)
+	if _, err := conn.ExecContext(ctx, "USE `"+s.Database+"`"); err != nil {
+		return err
+	}
+	// The session's settings (foreign-key checks off) must not outlive the
+	// load: the connection is discarded rather than pooled.
+	defer conn.Raw(func(any) error { return driver.ErrBadConn })
+	for _, stmt := range s.Statements {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%w: schema for %s: %q failed: %v", ErrBadSchema, s.Database, firstLine(stmt), err)
 		}
-		for i, stmt := range s.Statements {
-			if _, err := conn.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("%w: schema for %s: creating table %s failed: %v", ErrBadSchema, s.Database, s.Tables[i], err)
-			}
+	}
+	_, err = conn.ExecContext(ctx, "INSERT INTO devstack.schema_loads (db, digest, loaded_at) VALUES (?, ?, UTC_TIMESTAMP())", s.Database, s.Digest)
+	return err
+}
+
+func recreate(ctx context.Context, root *sql.DB, db string) error {
+	var charset, collation string
+	if err := root.QueryRowContext(ctx, "SELECT default_character_set_name, default_collation_name FROM information_schema.schemata WHERE schema_name = ?", db).Scan(&charset, &collation); err != nil {
+		return err
+	}
+	for _, q := range []string{"DROP DATABASE `" + db + "`", "CREATE DATABASE `" + db + "` CHARACTER SET " + charset + " COLLATE " + collation} {
+		if _, err := root.ExecContext(ctx, q); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+func firstLine(stmt string) string {
+	line, _, _ := strings.Cut(stmt, "\n")
+	if len(line) > 80 {
+		line = line[:80] + "..."
+	}
+	return line
 }
 
 // MissingTables lists the tables seeding writes that do not exist yet, as
@@ -57,29 +130,17 @@ func MissingTables(ctx context.Context, root *sql.DB) []string {
 	return missing
 }
 
-// EmptyTables deletes every row of the built-in schema's tables that exist,
-// never django_migrations or other tables devstack did not create. On its own
-// schema it turns foreign-key checks off; on the apps' tables (`schema: none`)
-// it keeps them on and deletes children first, so that rows of tables it does
-// not know are never left pointing at nothing.
-func EmptyTables(ctx context.Context, root *sql.DB, schemas []seed.Schema, builtin bool) (seed.Changes, error) {
+// EmptyTables deletes every row of the tables seeding writes, in the apps'
+// own database (`schema: none`): with foreign-key checks on, children first,
+// so that rows of tables devstack does not know are never left pointing at
+// nothing.
+func EmptyTables(ctx context.Context, root *sql.DB) (seed.Changes, error) {
 	var c seed.Changes
-	conn, err := root.Conn(ctx)
-	if err != nil {
-		return c, err
-	}
-	defer conn.Close()
-	if builtin {
-		if _, err := conn.ExecContext(ctx, "SET FOREIGN_KEY_CHECKS = 0"); err != nil {
-			return c, err
-		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "SET FOREIGN_KEY_CHECKS = 1")
-	}
-	for _, s := range schemas {
-		// The schema lists parents before children.
-		for _, t := range slices.Backward(s.Tables) {
-			table := "`" + s.Database + "`.`" + t + "`"
-			res, err := conn.ExecContext(ctx, "DELETE FROM "+table)
+	for _, db := range slices.Sorted(maps.Keys(seed.WrittenTables)) {
+		// WrittenTables lists parents before children.
+		for _, t := range slices.Backward(seed.WrittenTables[db]) {
+			table := "`" + db + "`.`" + t + "`"
+			res, err := root.ExecContext(ctx, "DELETE FROM "+table)
 			if isMySQLError(err, 1146) { // no such table
 				continue
 			}
@@ -91,7 +152,7 @@ func EmptyTables(ctx context.Context, root *sql.DB, schemas []seed.Schema, built
 			}
 			if n, _ := res.RowsAffected(); n > 0 {
 				c.Removed += int(n)
-				c.Tables = append(c.Tables, fmt.Sprintf("%s.%s %d", s.Database, t, n))
+				c.Tables = append(c.Tables, fmt.Sprintf("%s.%s %d", db, t, n))
 			}
 		}
 	}

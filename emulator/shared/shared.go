@@ -9,12 +9,15 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -84,22 +87,13 @@ type Tree struct {
 
 // Sync brings the shared directory to t: every folder exists with its owner
 // and mode, and every file holds its content. A file that already does is
-// not written. With reset, the directory is emptied first.
-func Sync(ctx context.Context, c Container, t Tree, reset bool) (SyncResult, error) {
+// not written, and nothing else is touched.
+func Sync(ctx context.Context, c Container, t Tree) (SyncResult, error) {
 	owner, files := t.Owner, t.Files
 	var r SyncResult
-	existing := map[string][]byte{}
-	if reset {
-		out, err := c.Exec(ctx, "find", Dir, "-mindepth", "1", "-delete", "-print")
-		if err != nil {
-			return r, err
-		}
-		r.Removed = strings.Count(out, "\n")
-	} else {
-		var err error
-		if existing, err = readFiles(ctx, c, files); err != nil {
-			return r, err
-		}
+	existing, err := readFiles(ctx, c, files)
+	if err != nil {
+		return r, err
 	}
 	var changed []seed.File
 	for _, f := range files {
@@ -111,7 +105,7 @@ func Sync(ctx context.Context, c Container, t Tree, reset bool) (SyncResult, err
 	for _, f := range changed {
 		dirs = append(dirs, path.Dir(f.Path))
 	}
-	var tw archive
+	tw := archive{root: path.Base(Dir)}
 	tw.dirs(owner, dirs...)
 	for _, f := range changed {
 		tw.file(f.Path+tmpSuffix, f.Data, owner)
@@ -127,8 +121,80 @@ func Sync(ctx context.Context, c Container, t Tree, reset bool) (SyncResult, err
 		argv = append(argv, Dir+"/"+f.Path+tmpSuffix)
 		r.Written = append(r.Written, f.Path)
 	}
-	_, err := c.Exec(ctx, argv...)
+	_, err = c.Exec(ctx, argv...)
 	return r, err
+}
+
+// ExitError is a command that ran in the container and failed.
+type ExitError struct {
+	Command string
+	Code    int
+	Stderr  string
+}
+
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("%s exited with code %d: %s", e.Command, e.Code, e.Stderr)
+}
+
+// Digest identifies a tree: its folders, files and owner.
+func (t Tree) Digest() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d:%d\n", t.Owner.UID, t.Owner.GID)
+	for _, d := range t.Dirs {
+		fmt.Fprintf(h, "d %s\n", d)
+	}
+	for _, f := range t.Files {
+		fmt.Fprintf(h, "f %s %d\n", f.Path, len(f.Data))
+		h.Write(f.Data)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// pristineDir is where a container keeps a fresh copy of a tree, outside the
+// shared volume, so that a reset is one command: empty the directory, copy
+// the copy. It lives as long as the container.
+func pristineDir(t Tree) string { return "/tmp/devstack-pristine-" + t.Digest() }
+
+// resetScript empties the shared directory and copies the pristine tree in,
+// owners and modes included; it exits 3 when there is no pristine tree yet.
+// It is constant: paths reach it as arguments, never as shell text.
+const resetScript = `[ -d "$2" ] || exit 3
+set -e
+echo "$(find "$1" -mindepth 1 -delete -print | wc -l)"
+cp -a "$2"/. "$1"/`
+
+// Reset empties the shared directory and lays t out afresh, in one command
+// once the container holds a pristine copy of t (made here when missing).
+func Reset(ctx context.Context, c Container, t Tree) (SyncResult, error) {
+	r := SyncResult{}
+	pristine := pristineDir(t)
+	argv := []string{"sh", "-c", resetScript, "reset", Dir, pristine}
+	out, err := c.Exec(ctx, argv...)
+	var exit *ExitError
+	if errors.As(err, &exit) && exit.Code == 3 {
+		if err = Prepare(ctx, c, t); err == nil {
+			out, err = c.Exec(ctx, argv...)
+		}
+	}
+	if err != nil {
+		return r, err
+	}
+	r.Removed, _ = strconv.Atoi(strings.TrimSpace(out))
+	for _, f := range t.Files {
+		r.Written = append(r.Written, f.Path)
+	}
+	return r, nil
+}
+
+// Prepare puts a pristine copy of t into the container, for Reset.
+func Prepare(ctx context.Context, c Container, t Tree) error {
+	tw := archive{root: path.Base(pristineDir(t))}
+	tw.dirs(t.Owner, t.Dirs...)
+	for _, f := range t.Files {
+		tw.dirs(t.Owner, path.Dir(f.Path))
+		tw.file(f.Path, f.Data, t.Owner)
+	}
+	return c.CopyTo(ctx, path.Dir(pristineDir(t)), tw.stream())
 }
 
 // readFiles returns the current content of the fixtures' files that exist,
@@ -216,15 +282,17 @@ func WriteFile(ctx context.Context, c Container, p string, data []byte, owner Ow
 	if err != nil {
 		return err
 	}
-	var tw archive
+	tw := archive{root: path.Base(Dir)}
 	tw.dirs(owner, path.Dir(rel))
 	tw.file(rel, data, owner)
 	return c.CopyTo(ctx, path.Dir(Dir), tw.stream())
 }
 
-// archive builds a tar stream rooted at Dir's parent, so that Dir itself
-// gets the owner and mode too.
+// archive builds a tar stream whose entries sit under root, a folder that
+// is itself an entry: extracted into root's parent, root gets the owner and
+// mode too.
 type archive struct {
+	root string
 	buf  bytes.Buffer
 	tw   *tar.Writer
 	seen map[string]bool
@@ -265,7 +333,7 @@ func (a *archive) file(p string, data []byte, o Owner) {
 	_, _ = tw.Write(data)
 }
 
-func (a *archive) name(p string) string { return path.Join(path.Base(Dir), p) }
+func (a *archive) name(p string) string { return path.Join(a.root, p) }
 
 func (a *archive) stream() io.Reader {
 	_ = a.writer().Close()

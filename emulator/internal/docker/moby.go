@@ -28,6 +28,9 @@ import (
 // ErrPortTaken is a host port Docker could not bind.
 var ErrPortTaken = errors.New("port is already allocated")
 
+// ErrNameTaken is a container name already in use.
+var ErrNameTaken = errors.New("name is already in use")
+
 // Dial connects to the engine at endpoint and pings it. It also points
 // testcontainers at the same endpoint: see handOver.
 func Dial(ctx context.Context, endpoint string) (Client, error) {
@@ -90,6 +93,8 @@ func wrap(err error) error {
 	case strings.Contains(err.Error(), "port is already allocated") || strings.Contains(err.Error(), "address already in use"):
 		// Docker reports a host port it cannot bind only as text.
 		return fmt.Errorf("%w: %v", ErrPortTaken, err)
+	case cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "is already in use"):
+		return fmt.Errorf("%w: %v", ErrNameTaken, err)
 	}
 	return err
 }

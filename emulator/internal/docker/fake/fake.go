@@ -166,7 +166,7 @@ func (e *Engine) run(s docker.ContainerSpec, kind string) error {
 		return notFound("image", s.Image)
 	}
 	if e.find(s.Name) != nil {
-		return fmt.Errorf("conflict: the container name %q is already in use", s.Name)
+		return fmt.Errorf("%w: the container name %q is already in use", docker.ErrNameTaken, s.Name)
 	}
 	for _, p := range s.Ports {
 		if e.portHolder(p.HostPort) != nil {

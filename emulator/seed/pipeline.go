@@ -1,0 +1,130 @@
+package seed
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"strings"
+)
+
+// What the storage service holds once bootstrapped (storage service 0.23):
+// the default space and locations its first start makes, and the pipeline
+// the dashboard's installer registers, with its currently processing
+// location and links to the defaults. The storage service makes these with
+// random UUIDs; devstack derives them from the pipeline's UUID, so that a
+// reset makes the same rows again.
+
+// SharedPath is the shared directory as the installer registers it.
+const SharedPath = "/var/archivematica/sharedDirectory/"
+
+// location is one of the default locations.
+type location struct {
+	purpose, path, description string
+	// setting is the administration setting that names it the default (the
+	// list-valued one of the first start), "" for none.
+	setting string
+	// pipeline says whether the pipeline is linked to it.
+	pipeline bool
+}
+
+// locations are the first start's, in the order it makes them, and the
+// pipeline's currently processing location, made last.
+var locations = []location{
+	{"TS", "home", "Default transfer source", "default_transfer_source", true},
+	{"AS", "var/archivematica/sharedDirectory/www/AIPsStore", "Store AIP in standard Archivematica Directory", "default_aip_storage", true},
+	{"DS", "var/archivematica/sharedDirectory/www/DIPsStore", "Store DIP in standard Archivematica Directory", "default_dip_storage", true},
+	{"BL", "var/archivematica/sharedDirectory/www/AIPsStore/transferBacklog", "Default transfer backlog", "default_backlog", true},
+	{"SS", "var/archivematica/storage_service", "For storage service internal usage.", "", false},
+	{"AR", "var/archivematica/storage_service/recover", "Default AIP recovery", "default_recovery", true},
+	{"CP", strings.TrimPrefix(SharedPath, "/"), "", "", true},
+}
+
+// derivedUUID is a name-based (version 5) UUID in the namespace of base.
+func derivedUUID(base, name string) string {
+	ns, _ := hex.DecodeString(strings.ReplaceAll(base, "-", ""))
+	sum := sha1.Sum(append(ns, name...))
+	b := sum[:16]
+	b[6] = b[6]&0x0f | 0x50
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// applyPipeline writes the storage service's space, locations, settings and
+// the dashboard's pipeline, whose UUID is the dashboard's.
+func (s *Seeder) applyPipeline(w *writer, dashboardUUID string) error {
+	space := derivedUUID(dashboardUUID, "space")
+	if err := w.upsert(row{Table: "SS.locations_space", PK: "id", Where: "uuid = ?", Args: []any{space},
+		Cols: []string{"access_protocol", "size", "used", "path", "verified", "last_verified", "staging_path"},
+		Vals: []any{"FS", nil, 0, "/", false, nil, "/var/archivematica/storage_service"}, InsertOnly: map[string]any{"uuid": space}}); err != nil {
+		return err
+	}
+	if err := w.upsert(row{Table: "SS.locations_localfilesystem", PK: "id", Where: "space_id = ?", Args: []any{space},
+		InsertOnly: map[string]any{"space_id": space}}); err != nil {
+		return err
+	}
+	user, key := s.pipelineUser()
+	remote := s.F.Settings.value("site_url")
+	if err := w.upsert(row{Table: "SS.locations_pipeline", PK: "id", Where: "uuid = ?", Args: []any{dashboardUUID},
+		Cols: []string{"description", "enabled", "api_key", "api_username", "remote_name"},
+		Vals: []any{"Archivematica on devstack", true, key, user, remote}, InsertOnly: map[string]any{"uuid": dashboardUUID}}); err != nil {
+		return err
+	}
+	for _, l := range locations {
+		id := derivedUUID(dashboardUUID, "location/"+l.purpose)
+		var description any = l.description
+		if l.description == "" {
+			description = nil
+		}
+		if err := w.upsert(row{Table: "SS.locations_location", PK: "id", Where: "uuid = ?", Args: []any{id},
+			Cols: []string{"purpose", "relative_path", "description", "quota", "used", "enabled", "space_id"},
+			Vals: []any{l.purpose, l.path, description, nil, 0, true, space}, InsertOnly: map[string]any{"uuid": id}}); err != nil {
+			return err
+		}
+	}
+	// The first start's settings name the defaults as Python lists; the
+	// pipeline's registration names them one by one.
+	var settings [][2]string
+	for _, l := range locations {
+		if l.setting != "" {
+			settings = append(settings, [2]string{l.setting, fmt.Sprintf("['%s']", derivedUUID(dashboardUUID, "location/"+l.purpose))})
+		}
+	}
+	for _, l := range locations {
+		if l.setting != "" {
+			settings = append(settings, [2]string{"default_" + l.purpose + "_location", derivedUUID(dashboardUUID, "location/"+l.purpose)})
+		}
+	}
+	for _, st := range settings {
+		if err := w.upsert(row{Table: "SS.administration_settings", PK: "id", Where: "name = ?", Args: []any{st[0]},
+			Cols: []string{"value"}, Vals: []any{st[1]}, InsertOnly: map[string]any{"name": st[0]}}); err != nil {
+			return err
+		}
+	}
+	// The links, the currently processing location's first.
+	for _, l := range append(locations[len(locations)-1:], locations[:len(locations)-1]...) {
+		if !l.pipeline {
+			continue
+		}
+		id := derivedUUID(dashboardUUID, "location/"+l.purpose)
+		if err := w.upsert(row{Table: "SS.locations_locationpipeline", PK: "id", Where: "location_id = ? AND pipeline_id = ?", Args: []any{id, dashboardUUID},
+			InsertOnly: map[string]any{"location_id": id, "pipeline_id": dashboardUUID}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pipelineUser is the dashboard user the storage service calls back as: the
+// installer's, which is the first superuser (else the first user).
+func (s *Seeder) pipelineUser() (username, apiKey any) {
+	users := s.F.Users.Dashboard
+	for _, u := range users {
+		if u.Superuser {
+			return u.Username, u.APIKey
+		}
+	}
+	if len(users) > 0 {
+		return users[0].Username, users[0].APIKey
+	}
+	return nil, nil
+}
