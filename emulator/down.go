@@ -80,10 +80,10 @@ func (e *Engine) remove(ctx context.Context, o *observed, volumes bool, progress
 // network and volumes in use.
 func (e *Engine) removeAllContainers(ctx context.Context, o *observed, progress io.Writer) (*observed, error) {
 	for range 2 {
-		if len(o.containers) == 0 {
+		if len(o.all()) == 0 {
 			break
 		}
-		if err := e.removeContainers(ctx, slices.Collect(maps.Values(o.containers)), progress); err != nil {
+		if err := e.removeContainers(ctx, o.all(), progress); err != nil {
 			return nil, err
 		}
 		var err error

@@ -2,6 +2,8 @@ package emulator
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
@@ -10,8 +12,10 @@ import (
 // observed is what Docker holds of one project's stack, found by label.
 type observed struct {
 	names Names
-	// containers are the stack's containers by role (mysql, redis, helper).
+	// containers are the stack's containers by role (mysql, redis, helper);
+	// others are its short-lived ones (a template copy cut short, say).
 	containers map[string]docker.Container
+	others     []docker.Container
 	volumes    map[string]docker.Volume
 	network    *docker.Network
 	// clashes are the stack's names held by resources without its label.
@@ -28,8 +32,13 @@ func (e *Engine) observe(ctx context.Context, project string) (*observed, error)
 	if err != nil {
 		return nil, envError(err, "cannot list containers: %s", shortErr(err))
 	}
+	byName := map[string]string{o.names.MySQL: ServiceMySQL, o.names.Redis: ServiceRedis, o.names.Helper: partHelper}
 	for _, c := range cs {
-		o.containers[c.Labels[LabelService]] = c
+		if role, ok := byName[c.Name]; ok {
+			o.containers[role] = c
+		} else {
+			o.others = append(o.others, c)
+		}
 	}
 	vs, err := e.d.Volumes(ctx, projectLabel(project))
 	if err != nil {
@@ -98,7 +107,12 @@ func (o *observed) clashError() error {
 
 // absent reports whether the project has no resource at all.
 func (o *observed) absent() bool {
-	return len(o.containers) == 0 && len(o.volumes) == 0 && o.network == nil
+	return len(o.containers) == 0 && len(o.others) == 0 && len(o.volumes) == 0 && o.network == nil
+}
+
+// all are every container of the stack.
+func (o *observed) all() []docker.Container {
+	return append(slices.Collect(maps.Values(o.containers)), o.others...)
 }
 
 // pinnedLabels returns the labels of the MySQL data volume, where the values

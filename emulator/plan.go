@@ -54,18 +54,47 @@ type upPlan struct {
 	// current are the existing containers by role, volumes by name.
 	current map[string]docker.Container
 	volumes map[string]docker.Volume
+	// template fills the new data volume, when there is one to use.
+	template *template
 }
 
-// planUp decides what up does to bring the observed stack to cfg and the
-// fixtures' shared tree (its digest); it chooses the values still open
-// (freePort finds a host port).
-func planUp(cfg Config, o *observed, life Lifetime, tree string, freePort func() (int, error)) (*upPlan, error) {
-	v, err := choosePinned(cfg, o.pinnedLabels(), freePort)
+// planInput is what up plans from.
+type planInput struct {
+	cfg  Config
+	o    *observed
+	life Lifetime
+	// tree is the digest of the fixtures' shared tree; api the engine's API
+	// version.
+	tree, api string
+	// freePort finds a free host port, for the values still open.
+	freePort func() (int, error)
+	// template is the seeded template for a new data volume: found
+	// complete, or to be made (build). nil when there is none to use.
+	template *template
+}
+
+// planUp decides what up does to bring the observed stack to the
+// configuration; it chooses the values still open.
+func planUp(in planInput) (*upPlan, error) {
+	cfg, o, life := in.cfg, in.o, in.life
+	v, err := choosePinned(cfg, o.pinnedLabels(), in.freePort)
 	if err != nil {
 		return nil, err
 	}
+	_, haveData := o.volumes[o.names.MySQLData]
+	if in.template != nil && !haveData {
+		if in.template.build {
+			in.template.created = v.Created
+		} else {
+			// Seeded rows carry the template's time: a reset reseeds them
+			// the same.
+			v.Created = in.template.created
+		}
+	} else {
+		in.template = nil
+	}
 	p := &upPlan{names: o.names, life: life, pinned: v, newNetwork: o.network == nil, specs: map[string]docker.ContainerSpec{},
-		actions: map[string]action{}, current: o.containers, volumes: o.volumes}
+		actions: map[string]action{}, current: o.containers, volumes: o.volumes, template: in.template}
 	n := o.names
 	if o.network != nil {
 		p.networkID = o.network.ID
@@ -77,10 +106,13 @@ func planUp(cfg Config, o *observed, life Lifetime, tree string, freePort func()
 		labels := life.labels(n.Project, vol.part)
 		if vol.name == n.MySQLData {
 			maps.Copy(labels, v.labels())
+			if in.template != nil {
+				labels[labelFromTemplate] = in.template.key
+			}
 		}
 		p.newVolumes = append(p.newVolumes, docker.Volume{Name: vol.name, Labels: labels})
 	}
-	for role, s := range specs(cfg, n, v, tree) {
+	for role, s := range (target{cfg: cfg, names: n, pinned: v, tree: in.tree, api: in.api}).specs() {
 		var cur *docker.Container
 		if c, ok := o.containers[role]; ok {
 			cur = &c

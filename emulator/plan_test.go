@@ -38,7 +38,7 @@ const netID = "net-1"
 
 // container is what Docker would hold for role after an up with cfg.
 func container(cfg Config, role string, v pinned, status string) docker.Container {
-	s := labelled(specs(cfg, NamesFor(cfg.Project), v, "tree")[role], cfg.Project, role, Lifetime{})
+	s := labelled(target{cfg: cfg, names: NamesFor(cfg.Project), pinned: v, tree: "tree"}.specs()[role], cfg.Project, role, Lifetime{})
 	return docker.Container{Name: s.Name, Image: s.Image, Labels: s.Labels, State: docker.State{Status: status, Running: status == "running"},
 		Networks: map[string]string{s.Network: netID}}
 }
@@ -46,7 +46,7 @@ func container(cfg Config, role string, v pinned, status string) docker.Containe
 func TestPlanFor(t *testing.T) {
 	cfg := testConfig("p")
 	v := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2}
-	want := mysqlSpec(cfg, NamesFor("p"), v)
+	want := target{cfg: cfg, names: NamesFor("p"), pinned: v}.mysql()
 	running := container(cfg, ServiceMySQL, v, "running")
 	stopped := container(cfg, ServiceMySQL, v, "exited")
 	stale := container(cfg, ServiceMySQL, v, "running")
@@ -64,7 +64,7 @@ func TestPlanFor(t *testing.T) {
 		{"running, same settings", &running, want, netID, keep},
 		{"stopped, same settings", &stopped, want, netID, start},
 		{"made from other settings", &stale, want, netID, recreate},
-		{"image changed in the config", &running, mysqlSpec(other, NamesFor("p"), v), netID, recreate},
+		{"image changed in the config", &running, target{cfg: other, names: NamesFor("p"), pinned: v}.mysql(), netID, recreate},
 		{"its network was removed", &stopped, want, "", recreate},
 		{"its network was made again", &stopped, want, "net-2", recreate},
 	} {
@@ -78,7 +78,7 @@ func TestPlanUpNewStack(t *testing.T) {
 	cfg := testConfig("p")
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
 	o := &observed{names: NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
-	p, err := planUp(cfg, o, Lifetime{Ephemeral: true}, "tree", countingPorts())
+	p, err := planUp(planInput{cfg: cfg, o: o, life: Lifetime{Ephemeral: true}, tree: "tree", freePort: countingPorts()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestPlanUpWarmStackDoesNothing(t *testing.T) {
 	for _, role := range containerRoles {
 		o.containers[role] = container(cfg, role, v, "running")
 	}
-	p, err := planUp(cfg, o, Lifetime{}, "tree", countingPorts())
+	p, err := planUp(planInput{cfg: cfg, o: o, life: Lifetime{}, tree: "tree", freePort: countingPorts()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +372,7 @@ func TestExitCodes(t *testing.T) {
 
 func TestSpecsPublishOnLoopbackOnly(t *testing.T) {
 	cfg := testConfig("p")
-	all := specs(cfg, NamesFor("p"), pinned{MySQLPort: 1, RedisPort: 2}, "tree")
+	all := target{cfg: cfg, names: NamesFor("p"), pinned: pinned{MySQLPort: 1, RedisPort: 2}, tree: "tree"}.specs()
 	for _, role := range slices.Sorted(maps.Keys(all)) {
 		for _, p := range all[role].Ports {
 			if p.HostIP != "127.0.0.1" {
@@ -398,7 +398,7 @@ func TestPreflightPortHeldByTheStackItself(t *testing.T) {
 	}
 	defer held.Close()
 	port := held.Addr().(*net.TCPAddr).Port
-	p, err := planUp(cfg, o, Lifetime{}, "tree", func() (int, error) { port++; return port - 1, nil })
+	p, err := planUp(planInput{cfg: cfg, o: o, life: Lifetime{}, tree: "tree", freePort: func() (int, error) { port++; return port - 1, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +427,7 @@ func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	cfg := testConfig("p")
 	f.AddImage(cfg.MySQL.Image)
 	o := &observed{names: NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
-	p, err := planUp(cfg, o, Lifetime{}, "tree", countingPorts())
+	p, err := planUp(planInput{cfg: cfg, o: o, life: Lifetime{}, tree: "tree", freePort: countingPorts()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,5 +447,26 @@ func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	u.e = &Engine{d: f}
 	if err := u.converge(ctx, partHelper); ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "did not create") {
 		t.Fatalf("a foreign container under the name: %v", err)
+	}
+}
+
+// Engines from API 1.44 take a health check's start interval, so Docker
+// agrees soon after devstack's own probes; older ones reject the field.
+func TestHealthCheckStartIntervalFollowsTheEngine(t *testing.T) {
+	for api, interval := range map[string]time.Duration{"1.41": 0, "1.43": 0, "1.44": 100 * time.Millisecond, "1.51": 100 * time.Millisecond, "2.0": 100 * time.Millisecond, "": 0} {
+		f := fake.New()
+		f.API = api
+		cfg := testConfig("p")
+		o := &observed{names: NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
+		e := &Engine{d: f}
+		p, err := planUp(planInput{cfg: cfg, o: o, tree: "tree", api: e.APIVersion(), freePort: countingPorts()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, role := range []string{ServiceMySQL, ServiceRedis} {
+			if h := p.specs[role].Health; h == nil || h.StartInterval != interval {
+				t.Errorf("API %q, %s: health check %+v, want start interval %s", api, role, h, interval)
+			}
+		}
 	}
 }

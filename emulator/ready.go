@@ -73,24 +73,6 @@ func (e *Engine) alive(ctx context.Context, name string, restarts int) error {
 	return nil
 }
 
-// waitHealthy waits for Docker's own healthcheck to agree, so that status
-// right after up reports healthy.
-func (e *Engine) waitHealthy(ctx context.Context, name string) error {
-	return poll(ctx, 60*time.Second, name+" healthcheck", func(ctx context.Context) error {
-		c, err := e.d.Inspect(ctx, name)
-		if err != nil {
-			return err
-		}
-		if c.State.Health == "unhealthy" {
-			return permanent{envError(nil, "container %s is unhealthy: Docker's health check failed; its last lines:\n%s", name, e.lastLines(ctx, name))}
-		}
-		if h := c.State.Health; h != "" && h != "healthy" {
-			return fmt.Errorf("health is %s", h)
-		}
-		return nil
-	})
-}
-
 // lastLines returns the last lines a container logged, indented, which
 // usually say why it failed; the whole log is one docker logs away.
 func (e *Engine) lastLines(ctx context.Context, name string) string {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"strconv"
@@ -15,13 +16,23 @@ import (
 // The containers of a stack, in the order they are reported.
 var containerRoles = []string{ServiceMySQL, ServiceRedis, partHelper}
 
-// specs are the containers the configuration asks for, by role; tree is
-// the digest of what the fixtures put in the shared directory.
-func specs(cfg Config, n Names, v pinned, tree string) map[string]docker.ContainerSpec {
+// target is what a stack's containers are made from.
+type target struct {
+	cfg    Config
+	names  Names
+	pinned pinned
+	// tree is the digest of what the fixtures put in the shared directory.
+	tree string
+	// api is the engine's API version: newer engines take more settings.
+	api string
+}
+
+// specs are the containers the target asks for, by role.
+func (t target) specs() map[string]docker.ContainerSpec {
 	return map[string]docker.ContainerSpec{
-		ServiceMySQL: mysqlSpec(cfg, n, v),
-		ServiceRedis: redisSpec(cfg, n, v),
-		partHelper:   helperSpec(cfg, n, tree),
+		ServiceMySQL: t.mysql(),
+		ServiceRedis: t.redis(),
+		partHelper:   t.helper(),
 	}
 }
 
@@ -30,7 +41,8 @@ func local(containerPort, hostPort int) []docker.Port {
 	return []docker.Port{{ContainerPort: containerPort, HostIP: "127.0.0.1", HostPort: hostPort}}
 }
 
-func mysqlSpec(cfg Config, n Names, v pinned) docker.ContainerSpec {
+func (t target) mysql() docker.ContainerSpec {
+	cfg, n, v := t.cfg, t.names, t.pinned
 	return docker.ContainerSpec{
 		Name:  n.MySQL,
 		Image: cfg.MySQL.Image,
@@ -42,12 +54,13 @@ func mysqlSpec(cfg Config, n Names, v pinned) docker.ContainerSpec {
 		Ports:  local(mysqlPort, v.MySQLPort),
 		// "alive" is enough for Docker's view; devstack's own readiness is a
 		// real SQL round trip as the app user.
-		Health:  healthcheck("mysqladmin", "ping", "-h", "127.0.0.1", "--silent"),
+		Health:  t.healthcheck("mysqladmin", "ping", "-h", "127.0.0.1", "--silent"),
 		Restart: "unless-stopped",
 	}
 }
 
-func redisSpec(cfg Config, n Names, v pinned) docker.ContainerSpec {
+func (t target) redis() docker.ContainerSpec {
+	cfg, n, v := t.cfg, t.names, t.pinned
 	s := docker.ContainerSpec{
 		Name:    n.Redis,
 		Image:   cfg.Redis.Image,
@@ -56,7 +69,7 @@ func redisSpec(cfg Config, n Names, v pinned) docker.ContainerSpec {
 		Network: n.Network, Aliases: []string{ServiceRedis},
 		Mounts:  []docker.Mount{{Volume: n.RedisData, Target: "/data"}},
 		Ports:   local(redisPort, v.RedisPort),
-		Health:  healthcheck("redis-cli", "ping"),
+		Health:  t.healthcheck("redis-cli", "ping"),
 		Restart: "unless-stopped",
 	}
 	if v.RedisPassword != "" {
@@ -68,18 +81,37 @@ func redisSpec(cfg Config, n Names, v pinned) docker.ContainerSpec {
 	return s
 }
 
-func healthcheck(test ...string) *docker.Healthcheck {
-	// No StartInterval: engines before 25 (API 1.44) reject it.
-	return &docker.Healthcheck{Test: append([]string{"CMD"}, test...), Interval: time.Second, Timeout: 5 * time.Second, Retries: 30}
+// healthcheck is Docker's own view of a service: devstack's readiness does
+// not wait for it, but status reports it. Where the engine takes a start
+// interval (API 1.44, Docker 25), Docker probes every 100 ms while the
+// service starts, so it agrees soon after devstack's own probes; older
+// engines reject the field, and status then asks the service itself while
+// Docker still says "starting".
+func (t target) healthcheck(test ...string) *docker.Healthcheck {
+	h := &docker.Healthcheck{Test: append([]string{"CMD"}, test...), Interval: time.Second, Timeout: 5 * time.Second, Retries: 30}
+	if apiAtLeast(t.api, 1, 44) {
+		h.StartPeriod, h.StartInterval = time.Minute, 100*time.Millisecond
+	}
+	return h
 }
 
-// helperSpec is the stack's idle helper: on the MySQL image, so nothing extra
+// apiAtLeast compares an API version "major.minor" with major.minor.
+func apiAtLeast(version string, major, minor int) bool {
+	var ma, mi int
+	if _, err := fmt.Sscanf(version, "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
+}
+
+// helper is the stack's idle helper: on the MySQL image, so nothing extra
 // is pulled, with the shared volume where Archivematica's containers mount it.
 // It holds no state, so it is killed rather than asked to stop. The digest
 // of the fixtures' shared tree is part of it: a helper that runs was made
 // after the shared directory was laid out with those fixtures, and up leaves
 // both alone.
-func helperSpec(cfg Config, n Names, tree string) docker.ContainerSpec {
+func (t target) helper() docker.ContainerSpec {
+	cfg, n, tree := t.cfg, t.names, t.tree
 	return docker.ContainerSpec{
 		Name:       n.Helper,
 		Image:      cfg.MySQL.Image,

@@ -164,8 +164,17 @@ type PruneOptions struct {
 	All       bool
 	// Grace spares orphans this young: the harness prunes on every Start, and
 	// must not race a test that is still looking at a stack it just orphaned.
-	Grace    time.Duration
-	Progress io.Writer
+	Grace time.Duration
+	// Templates removes every seeded template as well; without it only
+	// those whose image is gone, or whose builder died half way, go.
+	Templates bool
+	Progress  io.Writer
+}
+
+// Pruned is what a prune removed; its JSON shape is a contract.
+type Pruned struct {
+	Stacks    []string `json:"stacks"`
+	Templates []string `json:"templates"`
 }
 
 func (o PruneOptions) selects(s StackInfo, now time.Time) bool {
@@ -182,9 +191,11 @@ func (o PruneOptions) selects(s StackInfo, now time.Time) bool {
 }
 
 // Prune removes ephemeral stacks, volumes included: throw-away data is what
-// ephemeral means. Everyday stacks are never touched. It returns the projects
-// removed; one that fails does not stop the others, and its error is returned.
-func Prune(ctx context.Context, e *Engine, opts PruneOptions) ([]string, error) {
+// ephemeral means, and seeded templates (see PruneOptions.Templates).
+// Everyday stacks are never touched. One that fails does not stop the
+// others, and its error is returned with what was removed; nil means the
+// stacks could not even be listed.
+func Prune(ctx context.Context, e *Engine, opts PruneOptions) (*Pruned, error) {
 	progress := orDiscard(opts.Progress)
 	stacks, err := ListStacks(ctx, e)
 	if err != nil {
@@ -208,5 +219,10 @@ func Prune(ctx context.Context, e *Engine, opts PruneOptions) ([]string, error) 
 		}
 		removed = append(removed, s.Project)
 	}
-	return removed, first
+	// Templates go with --all only when asked: they are no stack's.
+	templates, err := e.pruneTemplates(ctx, opts.Templates, progress)
+	if first == nil {
+		first = err
+	}
+	return &Pruned{Stacks: removed, Templates: templates}, first
 }

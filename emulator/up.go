@@ -2,13 +2,9 @@ package emulator
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -47,7 +43,13 @@ func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusRepo
 	if err := o.clashError(); err != nil {
 		return nil, err
 	}
-	p, err := planUp(cfg, o, opts.Lifetime, sharedTree(cfg, fx).Digest(), freeLocalPort)
+	in := planInput{cfg: cfg, o: o, life: opts.Lifetime, tree: sharedTree(cfg, fx).Digest(), api: e.APIVersion(), freePort: freeLocalPort}
+	if _, ok := o.volumes[o.names.MySQLData]; !ok {
+		if in.template, err = e.templateFor(ctx, cfg, fx); err != nil {
+			return nil, err
+		}
+	}
+	p, err := planUp(in)
 	if err != nil {
 		return nil, err
 	}
@@ -293,181 +295,6 @@ func (u *upRun) ready(role string, since time.Time) {
 	}
 }
 
-// upMySQL: the container, a server that answers root, the set-up, the seed.
-func (u *upRun) upMySQL(ctx context.Context) error {
-	t0 := time.Now()
-	if err := u.converge(ctx, ServiceMySQL); err != nil {
-		return err
-	}
-	root, err := u.waitMySQL(ctx)
-	if errors.Is(err, errDenied) {
-		root, err = u.reinitialise(ctx)
-	}
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	fresh, err := u.setUpMySQL(ctx, root)
-	if err != nil {
-		return err
-	}
-	if err := u.seedMySQL(ctx, root); err != nil {
-		return err
-	}
-	// Written last: a first up cut short anywhere before is done again.
-	if fresh {
-		if err := setup.MarkBootstrapped(ctx, root); err != nil {
-			return envError(err, "cannot record MySQL set-up: %v", err)
-		}
-	}
-	if err := u.e.waitHealthy(ctx, u.plan.names.MySQL); err != nil {
-		return err
-	}
-	u.ready(ServiceMySQL, t0)
-	return nil
-}
-
-// waitMySQL polls until root can run a query over the published port.
-func (u *upRun) waitMySQL(ctx context.Context) (*sql.DB, error) {
-	name, v := u.plan.names.MySQL, u.plan.pinned
-	root := setup.OpenMySQL(u.cfg.Host, v.MySQLPort, "root", v.RootPassword, "")
-	err := poll(ctx, 180*time.Second, "MySQL ("+name+")", func(ctx context.Context) error {
-		err := root.PingContext(ctx)
-		if err == nil {
-			return nil
-		}
-		if setup.IsAccessDenied(err) {
-			return permanent{errDenied}
-		}
-		return u.probeError(ctx, ServiceMySQL, err)
-	})
-	if err != nil {
-		root.Close()
-		return nil, err
-	}
-	return root, nil
-}
-
-// errDenied is a MySQL server that refuses the root password devstack has.
-var errDenied = errors.New("MySQL refuses the root password")
-
-// systemDatabases are what a server's data directory holds before anybody
-// has used it.
-var systemDatabases = []string{"mysql", "sys", "performance_schema"}
-
-// reinitialise handles a data volume whose server refuses devstack's root
-// password. One that was never set up (an earlier up with a wrong image, say:
-// no devstack marker, no database but the system ones) is emptied and
-// initialised again; any other holds somebody's data, which devstack never
-// deletes unasked.
-func (u *upRun) reinitialise(ctx context.Context) (*sql.DB, error) {
-	name, volume := u.plan.names.MySQL, u.plan.names.MySQLData
-	listed, err := inContainer{d: u.e.d, name: name}.Exec(ctx, "ls", "-1p", "/var/lib/mysql")
-	if err != nil {
-		return nil, err
-	}
-	if dbs := databaseDirs(listed); len(dbs) > 0 {
-		return nil, usageError("MySQL in %s refuses the root password devstack has: its data volume %s was initialised with other credentials and holds %s. Set mysql.root_password back, or delete the data with `devstack down -p %s --volumes --yes`.",
-			name, volume, strings.Join(dbs, ", "), u.cfg.Project)
-	}
-	u.say("mysql: %s was never set up by devstack; initialising it again", volume)
-	labels := maps.Clone(u.plan.volumeLabels(volume))
-	maps.Copy(labels, u.plan.pinned.labels())
-	if c, err := u.e.d.Inspect(ctx, name); err == nil {
-		if err := u.e.removeContainer(ctx, c.ID); err != nil {
-			return nil, err
-		}
-	}
-	if err := u.e.d.RemoveVolume(ctx, volume); err != nil {
-		return nil, envError(err, "cannot remove %s: %s", volume, shortErr(err))
-	}
-	if err := u.e.d.CreateVolume(ctx, docker.Volume{Name: volume, Labels: labels}); err != nil {
-		return nil, envError(err, "cannot create volume %s: %s", volume, shortErr(err))
-	}
-	if err := u.create(ctx, ServiceMySQL); err != nil {
-		return nil, err
-	}
-	u.restarts.Store(ServiceMySQL, 0)
-	root, err := u.waitMySQL(ctx)
-	if errors.Is(err, errDenied) {
-		return nil, envError(err, "MySQL in %s refuses the root password even on a fresh data volume: is %s an image with the official mysql image's interface (MYSQL_ROOT_PASSWORD)?", name, u.plan.specs[ServiceMySQL].Image)
-	}
-	return root, err
-}
-
-// databaseDirs returns the databases in a data directory listing (`ls -1p`,
-// folders end in /) beyond the system ones; a devstack marker counts.
-func databaseDirs(listing string) []string {
-	var dbs []string
-	for _, entry := range strings.Fields(listing) {
-		d, isDir := strings.CutSuffix(entry, "/")
-		if !isDir || strings.HasPrefix(d, "#") || d == "lost+found" || slices.Contains(systemDatabases, d) {
-			continue
-		}
-		dbs = append(dbs, d)
-	}
-	return dbs
-}
-
-// setUpMySQL runs the set-up when its marker is missing (a first start, or
-// one that was cut short) or when the app user is refused (its password was
-// changed in the config), and proves readiness with the app user. It
-// reports whether the marker was missing: up writes it once it has seeded.
-func (u *upRun) setUpMySQL(ctx context.Context, root *sql.DB) (fresh bool, err error) {
-	openApp := u.openApp()
-	marked := setup.Bootstrapped(ctx, root)
-	if marked {
-		err := setup.CheckAppUser(ctx, openApp)
-		if err == nil || !setup.IsAccessDenied(err) {
-			return false, err
-		}
-	}
-	f, err := setup.ReadFlavour(ctx, root)
-	if err != nil {
-		return false, envError(err, "cannot read the MySQL version: %v", err)
-	}
-	u.say("mysql: setting up databases %s and user %s on %s", strings.Join(setup.Databases, ", "), AppUser, f.Version)
-	if err := setup.Bootstrap(ctx, root, f, u.plan.pinned.AppPassword); err != nil {
-		return false, envError(err, "%v", err)
-	}
-	if err := setup.CheckAppUser(ctx, openApp); err != nil {
-		return false, envError(err, "MySQL is up but the app user cannot connect: %v", err)
-	}
-	return !marked, nil
-}
-
-// openApp connects as the app user to a database.
-func (u *upRun) openApp() func(string) *sql.DB {
-	v := u.plan.pinned
-	return func(db string) *sql.DB { return setup.OpenMySQL(u.cfg.Host, v.MySQLPort, AppUser, v.AppPassword, db) }
-}
-
-func (u *upRun) seedMySQL(ctx context.Context, root *sql.DB) error {
-	c, err := seedMySQL(ctx, u.cfg, root, u.seeder, u.plan.pinned)
-	switch {
-	case errors.Is(err, errNoAppTables):
-		u.say("mysql: not seeded: %s", noAppTablesHint(err))
-		return nil
-	case err != nil:
-		return err
-	case c.Added+c.Updated > 0:
-		u.say("mysql: seeded %d rows, updated %d", c.Added, c.Updated)
-	}
-	if u.cfg.Schema != SchemaBuiltin {
-		return nil
-	}
-	// The state a reset returns to is this one, recorded once: a later up
-	// finds the tests' rows too.
-	var recorded int
-	if err := root.QueryRowContext(ctx, "SELECT COUNT(*) FROM devstack.baseline").Scan(&recorded); err != nil || recorded > 0 {
-		return err
-	}
-	if err := setup.RecordBaseline(ctx, root, u.seeder.F.Schema); err != nil {
-		return envError(err, "cannot record the seeded state: %v", err)
-	}
-	return nil
-}
-
 // upRedis: the container and a Redis that answers PING.
 func (u *upRun) upRedis(ctx context.Context) error {
 	t0 := time.Now()
@@ -475,9 +302,6 @@ func (u *upRun) upRedis(ctx context.Context) error {
 		return err
 	}
 	if err := u.waitRedis(ctx); err != nil {
-		return err
-	}
-	if err := u.e.waitHealthy(ctx, u.plan.names.Redis); err != nil {
 		return err
 	}
 	u.ready(ServiceRedis, t0)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/wellcomecollection/devstack/emulator"
@@ -25,8 +26,18 @@ func (a *app) ls(ctx context.Context, e *emulator.Engine) error {
 	if err != nil {
 		return err
 	}
+	templates, err := emulator.ListTemplates(ctx, e)
+	if err != nil {
+		return err
+	}
 	if a.output == "json" {
-		return a.printJSON(stacks)
+		return a.printJSON(struct {
+			Stacks    []emulator.StackInfo    `json:"stacks"`
+			Templates []emulator.TemplateInfo `json:"templates"`
+		}{stacks, templates})
+	}
+	if err := a.printTemplates(templates); err != nil {
+		return err
 	}
 	if len(stacks) == 0 {
 		fmt.Fprintln(a.stdout, "no stacks; `devstack up` makes one")
@@ -48,4 +59,32 @@ func (a *app) ls(ctx context.Context, e *emulator.Engine) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.Project, s.State, s.Age(), ephemeral, owner)
 	}
 	return w.Flush()
+}
+
+// printTemplates lists the seeded templates apart from the stacks: they
+// belong to none.
+func (a *app) printTemplates(templates []emulator.TemplateInfo) error {
+	if len(templates) == 0 {
+		return nil
+	}
+	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "TEMPLATE\tIMAGE\tSIZE\tCREATED\tNOTE")
+	for _, t := range templates {
+		size, note := "?", ""
+		if t.SizeBytes >= 0 {
+			size = fmt.Sprintf("%.0f MB", float64(t.SizeBytes)/1e6)
+		}
+		switch {
+		case t.Building:
+			note = "being made (or its maker died: devstack prune removes it)"
+		case !t.ImagePresent:
+			note = "image gone: devstack prune removes it"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.Volume, t.Image, size, t.Created.Format(time.RFC3339), note)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout)
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 func newPrune(a *app) *cobra.Command {
 	var olderThan time.Duration
+	var templates bool
 	cmd := &cobra.Command{
 		Use:   "prune",
 		Short: "Remove throw-away stacks whose owner process is gone (--older-than: by age)",
@@ -24,15 +25,17 @@ are never pruned.`,
 			if olderThan < 0 {
 				return usage("--older-than must not be negative, got %v", olderThan)
 			}
-			return a.prune(cmd, emulator.PruneOptions{OlderThan: olderThan})
+			return a.prune(cmd, emulator.PruneOptions{OlderThan: olderThan, Templates: templates})
 		},
 	}
 	cmd.Flags().DurationVar(&olderThan, "older-than", 0, "remove throw-away stacks older than this (e.g. 2h), owner alive or not")
+	// Destructive: no environment equivalent.
+	cmd.Flags().BoolVar(&templates, "templates", false, "also remove every seeded template (the next cold up makes one again)")
 	return cmd
 }
 
-// prune removes the stacks opts select and prints their projects, one a line
-// or one JSON array.
+// prune removes the stacks and templates opts select and prints them, one
+// a line or one JSON document.
 func (a *app) prune(cmd *cobra.Command, opts emulator.PruneOptions) error {
 	return a.withDocker(cmd.Context(), func(e *emulator.Engine) error {
 		opts.Progress = a.stderr
@@ -40,7 +43,7 @@ func (a *app) prune(cmd *cobra.Command, opts emulator.PruneOptions) error {
 	})
 }
 
-func (a *app) printPruned(removed []string, err error) error {
+func (a *app) printPruned(removed *emulator.Pruned, err error) error {
 	if removed == nil { // the stacks could not even be listed
 		return err
 	}
@@ -49,11 +52,11 @@ func (a *app) printPruned(removed []string, err error) error {
 			return jerr
 		}
 	} else {
-		for _, p := range removed {
+		for _, p := range append(removed.Stacks, removed.Templates...) {
 			fmt.Fprintln(a.stdout, p)
 		}
-		if len(removed) == 0 && err == nil {
-			fmt.Fprintln(a.stderr, "no throw-away stacks to remove")
+		if len(removed.Stacks)+len(removed.Templates) == 0 && err == nil {
+			fmt.Fprintln(a.stderr, "nothing to remove")
 		}
 	}
 	return err

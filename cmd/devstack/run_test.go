@@ -132,10 +132,11 @@ func TestRunKeepLsPruneAndDownAll(t *testing.T) {
 
 	stacks := map[string]emulator.StackInfo{}
 	ls := view.devstack(t, "ls", "-o", "json")
-	var list []emulator.StackInfo
-	if err := json.Unmarshal([]byte(ls.stdout), &list); err != nil || ls.code != 0 {
+	var listing struct{ Stacks []emulator.StackInfo }
+	if err := json.Unmarshal([]byte(ls.stdout), &listing); err != nil || ls.code != 0 {
 		t.Fatalf("ls -o json: exit %d, %v\n%s%s", ls.code, err, ls.stdout, ls.stderr)
 	}
+	list := listing.Stacks
 	for _, s := range list {
 		stacks[s.Project] = s
 	}

@@ -338,7 +338,7 @@ func TestKilledDuringStartIsPrunedLater(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(removed, st.Project) {
+	if !slices.Contains(removed.Stacks, st.Project) {
 		t.Errorf("prune removed %v, not %s", removed, st.Project)
 	}
 	if left := leftovers(t, st.Project); len(left) > 0 {

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"errors"
 	"io/fs"
 	"maps"
@@ -52,6 +54,20 @@ type Schema struct {
 type File struct {
 	Path string
 	Data []byte
+}
+
+// SeedDigest identifies what seeding writes into MySQL: the schema files,
+// the users and the settings.
+func (f *Fixtures) SeedDigest() string {
+	h := sha256.New()
+	for _, s := range f.Schema {
+		fmt.Fprintf(h, "schema %s %s\n", s.Database, s.Digest)
+	}
+	users, _ := json.Marshal(f.Users)
+	settings, _ := json.Marshal(f.Settings)
+	h.Write(users)
+	h.Write(settings)
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // Load reads the fixtures: dir's files where it has them, else the embedded

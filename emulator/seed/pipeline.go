@@ -1,18 +1,28 @@
 package seed
 
 import (
+	"context"
 	"crypto/sha1"
+	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // What the storage service holds once bootstrapped (storage service 0.23):
 // the default space and locations its first start makes, and the pipeline
 // the dashboard's installer registers, with its currently processing
-// location and links to the defaults. The storage service makes these with
-// random UUIDs; devstack derives them from the pipeline's UUID, so that a
-// reset makes the same rows again.
+// location and links to the defaults. The storage service makes the space
+// and locations with random UUIDs; devstack derives them from a namespace of
+// its own, so that a reset makes the same rows again and only the pipeline
+// (the dashboard's UUID) differs from stack to stack.
+
+// locationSpace is the namespace of the space's and locations' UUIDs.
+const locationSpace = "6f1c3a2e-9d4b-4e8a-b7c5-2a9e0d3f6b81"
 
 // SharedPath is the shared directory as the installer registers it.
 const SharedPath = "/var/archivematica/sharedDirectory/"
@@ -52,7 +62,7 @@ func derivedUUID(base, name string) string {
 // applyPipeline writes the storage service's space, locations, settings and
 // the dashboard's pipeline, whose UUID is the dashboard's.
 func (s *Seeder) applyPipeline(w *writer, dashboardUUID string) error {
-	space := derivedUUID(dashboardUUID, "space")
+	space := derivedUUID(locationSpace, "space")
 	if err := w.upsert(row{Table: "SS.locations_space", PK: "id", Where: "uuid = ?", Args: []any{space},
 		Cols: []string{"access_protocol", "size", "used", "path", "verified", "last_verified", "staging_path"},
 		Vals: []any{"FS", nil, 0, "/", false, nil, "/var/archivematica/storage_service"}, InsertOnly: map[string]any{"uuid": space}}); err != nil {
@@ -70,7 +80,7 @@ func (s *Seeder) applyPipeline(w *writer, dashboardUUID string) error {
 		return err
 	}
 	for _, l := range locations {
-		id := derivedUUID(dashboardUUID, "location/"+l.purpose)
+		id := derivedUUID(locationSpace, "location/"+l.purpose)
 		var description any = l.description
 		if l.description == "" {
 			description = nil
@@ -86,12 +96,12 @@ func (s *Seeder) applyPipeline(w *writer, dashboardUUID string) error {
 	var settings [][2]string
 	for _, l := range locations {
 		if l.setting != "" {
-			settings = append(settings, [2]string{l.setting, fmt.Sprintf("['%s']", derivedUUID(dashboardUUID, "location/"+l.purpose))})
+			settings = append(settings, [2]string{l.setting, fmt.Sprintf("['%s']", derivedUUID(locationSpace, "location/"+l.purpose))})
 		}
 	}
 	for _, l := range locations {
 		if l.setting != "" {
-			settings = append(settings, [2]string{"default_" + l.purpose + "_location", derivedUUID(dashboardUUID, "location/"+l.purpose)})
+			settings = append(settings, [2]string{"default_" + l.purpose + "_location", derivedUUID(locationSpace, "location/"+l.purpose)})
 		}
 	}
 	for _, st := range settings {
@@ -105,7 +115,7 @@ func (s *Seeder) applyPipeline(w *writer, dashboardUUID string) error {
 		if !l.pipeline {
 			continue
 		}
-		id := derivedUUID(dashboardUUID, "location/"+l.purpose)
+		id := derivedUUID(locationSpace, "location/"+l.purpose)
 		if err := w.upsert(row{Table: "SS.locations_locationpipeline", PK: "id", Where: "location_id = ? AND pipeline_id = ?", Args: []any{id, dashboardUUID},
 			InsertOnly: map[string]any{"location_id": id, "pipeline_id": dashboardUUID}}); err != nil {
 			return err
@@ -127,4 +137,40 @@ func (s *Seeder) pipelineUser() (username, apiKey any) {
 		return users[0].Username, users[0].APIKey
 	}
 	return nil, nil
+}
+
+// Rekey moves the pipeline from one UUID to another: the dashboard's
+// dashboard_uuid setting and the storage service's pipeline with its links.
+// A stack made from a seeded template gets its own UUID this way.
+func Rekey(ctx context.Context, db *sql.DB, from, to string) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// The links point at the pipeline's UUID: move both at once.
+	defer conn.Raw(func(any) error { return driver.ErrBadConn })
+	for _, q := range []string{
+		"SET FOREIGN_KEY_CHECKS = 0",
+		"UPDATE MCP.DashboardSettings SET value = ? WHERE scope = '' AND name = 'dashboard_uuid' AND value = ?",
+		"UPDATE SS.locations_pipeline SET uuid = ? WHERE uuid = ?",
+		"UPDATE SS.locations_locationpipeline SET pipeline_id = ? WHERE pipeline_id = ?",
+	} {
+		var args []any
+		if strings.Contains(q, "?") {
+			args = []any{to, from}
+		}
+		if _, err := conn.ExecContext(ctx, q, args...); err != nil && !isNoSuchTable(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// RekeyedTables are the tables Rekey changes, as db.table.
+var RekeyedTables = []string{"MCP.DashboardSettings", "SS.locations_pipeline", "SS.locations_locationpipeline"}
+
+func isNoSuchTable(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1146
 }

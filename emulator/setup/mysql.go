@@ -148,6 +148,31 @@ func Bootstrap(ctx context.Context, root *sql.DB, f Flavour, appPassword string)
 	return nil
 }
 
+// RotateRoot gives root a new password, for every host root may come from:
+// a server made from a template starts with the template's.
+func RotateRoot(ctx context.Context, root *sql.DB, f Flavour, password string) error {
+	rows, err := root.QueryContext(ctx, "SELECT Host FROM mysql.user WHERE User = 'root'")
+	if err != nil {
+		return err
+	}
+	var hosts []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			rows.Close()
+			return err
+		}
+		hosts = append(hosts, h)
+	}
+	rows.Close()
+	for _, h := range hosts {
+		if _, err := root.ExecContext(ctx, "ALTER USER 'root'@'"+strings.ReplaceAll(h, "'", "''")+"' "+f.identified(), password); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // MarkBootstrapped writes the marker, last.
 func MarkBootstrapped(ctx context.Context, root *sql.DB) error {
 	_, err := root.ExecContext(ctx, "REPLACE INTO devstack.bootstrap (version, completed_at) VALUES (?, UTC_TIMESTAMP())", BootstrapVersion)

@@ -1,0 +1,162 @@
+package main
+
+// Seeded templates: a cold up copies a data directory seeded once, instead
+// of initialising and seeding again.
+
+import (
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/wellcomecollection/devstack/emulator"
+)
+
+// templates lists the template volumes on the engine.
+func templates(t *testing.T) []string {
+	t.Helper()
+	return strings.Fields(docker(t, "volume", "ls", "-q", "--filter", "label="+emulator.LabelTemplate))
+}
+
+var madeTemplate = regexp.MustCompile(`making seeded template (devstack-template-[0-9a-f]+)`)
+
+// made returns the templates an up says it made, and removes them when the
+// test ends.
+func made(t *testing.T, r result) []string {
+	t.Helper()
+	var out []string
+	for _, m := range madeTemplate.FindAllStringSubmatch(r.stderr, -1) {
+		out = append(out, m[1])
+		t.Cleanup(func() { _ = exec.Command("docker", "volume", "rm", m[1]).Run() })
+	}
+	return out
+}
+
+// ownFixtures makes a fixtures directory whose seed no other test shares, so
+// that its template is this test's.
+func ownFixtures(t *testing.T) string {
+	t.Helper()
+	dir := copyFixtures(t, "settings.yaml")
+	edit(t, filepath.Join(dir, "settings.yaml"), "site_url: http://127.0.0.1:62080", "site_url: http://"+emulator.EphemeralProject("site")+".test")
+	return dir
+}
+
+func TestColdUpsShareASeededTemplate(t *testing.T) {
+	t.Parallel()
+	fixtures := ownFixtures(t)
+	a := newStack(t, "DEVSTACK_FIXTURES="+fixtures)
+	r := a.mustRun("up")
+	ts := made(t, r)
+	if len(ts) != 1 || !slices.Contains(templates(t), ts[0]) {
+		t.Fatalf("the first cold up made templates %v:\n%s", ts, r.stderr)
+	}
+	tmpl := ts[0]
+	b := newStack(t, "DEVSTACK_FIXTURES="+fixtures)
+	if r := b.mustRun("up"); !strings.Contains(r.stderr, "starting from seeded template "+tmpl) || strings.Contains(r.stderr, "making seeded template") {
+		t.Errorf("the second cold up did not start from %s:\n%s", tmpl, r.stderr)
+	}
+
+	// No stack's secret or identity is shared.
+	ea, eb := a.envMap(), b.envMap()
+	labels := docker(t, "volume", "inspect", "-f", "{{json .Labels}}", tmpl)
+	for _, k := range []string{"MYSQL_ROOT_PASSWORD", "MYSQL_PASSWORD"} {
+		if ea[k] == eb[k] || strings.Contains(labels, eb[k]) || strings.Contains(labels, ea[k]) {
+			t.Errorf("%s shared between stacks or with the template", k)
+		}
+	}
+	if strings.Contains(labels, emulator.LabelProject) {
+		t.Errorf("the template carries a project label: %s", labels)
+	}
+	if files := docker(t, "run", "--rm", "--entrypoint", "sh", "-v", tmpl+":/t:ro", mysqlImage(), "-c", "ls /t; ls /t/*.pem /t/auto.cnf 2>/dev/null || true"); strings.Contains(files, ".pem") || strings.Contains(files, "auto.cnf") {
+		t.Errorf("the template holds a server's identity or keys:\n%s", files)
+	}
+	uuidOf := func(s *stack) (dash, pipeline string) {
+		db := s.root()
+		must(t, db.QueryRow("SELECT value FROM MCP.DashboardSettings WHERE scope = '' AND name = 'dashboard_uuid'").Scan(&dash))
+		must(t, db.QueryRow("SELECT uuid FROM SS.locations_pipeline").Scan(&pipeline))
+		return
+	}
+	da, pa := uuidOf(a)
+	db, pb := uuidOf(b)
+	if da == db || db != pb || da != pa {
+		t.Errorf("pipelines: a %s/%s, b %s/%s: want each its own, the dashboard's", da, pa, db, pb)
+	}
+	// The copy is seeded as a first up seeds: seed finds nothing to do, and a
+	// reset keeps it so.
+	if r := b.mustRun("seed"); !strings.Contains(r.stdout, "0 rows added, 0 updated") {
+		t.Errorf("seed on a stack made from a template: %s", r.stdout)
+	}
+	state := b.state()
+	b.mustRun("reset")
+	if d := diffState(state, b.state()); len(d) > 0 {
+		t.Errorf("reset changed %v", d)
+	}
+
+	// ls shows it apart, with its size; purging a stack leaves it.
+	var listing struct {
+		Stacks    []emulator.StackInfo
+		Templates []emulator.TemplateInfo
+	}
+	must(t, json.Unmarshal([]byte(a.mustRun("ls", "-o", "json").stdout), &listing))
+	i := slices.IndexFunc(listing.Templates, func(ti emulator.TemplateInfo) bool { return ti.Volume == tmpl })
+	if i < 0 || listing.Templates[i].SizeBytes <= 0 || !listing.Templates[i].ImagePresent || listing.Templates[i].Building {
+		t.Errorf("ls templates: %+v", listing.Templates)
+	}
+	b.mustRun("down", "--volumes", "--yes")
+	if !slices.Contains(templates(t), tmpl) {
+		t.Errorf("down --volumes removed the template")
+	}
+}
+
+// Two processes making the same template at once end up with one; a
+// half-made template (no done file) is never used but made again.
+func TestTemplatesUnderConcurrencyAndHalfMade(t *testing.T) {
+	t.Parallel()
+	fixtures := ownFixtures(t)
+	stacks := []*stack{newStack(t, "DEVSTACK_FIXTURES="+fixtures), newStack(t, "DEVSTACK_FIXTURES="+fixtures)}
+	var wg sync.WaitGroup
+	results := make([]result, len(stacks))
+	for i, s := range stacks {
+		wg.Go(func() { results[i] = s.run("up") })
+	}
+	wg.Wait()
+	var ts []string
+	for i, r := range results {
+		if r.code != 0 {
+			t.Fatalf("concurrent up %d: exit %d\n%s", i, r.code, r.stderr)
+		}
+		ts = append(ts, made(t, r)...)
+	}
+	if len(ts) != 1 {
+		t.Fatalf("two concurrent ups made templates %v, want one", ts)
+	}
+	docker(t, "run", "--rm", "--entrypoint", "rm", "-v", ts[0]+":/t", mysqlImage(), "/t/.devstack-template-complete")
+	c := newStack(t, "DEVSTACK_FIXTURES="+fixtures)
+	if again := made(t, c.mustRun("up")); !slices.Equal(again, ts) {
+		t.Errorf("a half-made template was not made again: %v", again)
+	}
+	c.mustRun("seed")
+}
+
+// A template whose image is gone goes with a plain prune.
+func TestPruneRemovesTemplatesOfGoneImages(t *testing.T) {
+	t.Parallel()
+	img := testImage(t, "pruned", "LABEL devstack.test="+emulator.EphemeralProject("img"))
+	s := newStack(t, "DEVSTACK_MYSQL_IMAGE="+img)
+	ts := made(t, s.mustRun("up"))
+	if len(ts) != 1 {
+		t.Fatalf("templates made: %v", ts)
+	}
+	s.mustRun("down", "--volumes", "--yes")
+	docker(t, "rmi", img)
+	r := s.mustRun("prune", "-o", "json")
+	var pruned emulator.Pruned
+	must(t, json.Unmarshal([]byte(r.stdout), &pruned))
+	if !slices.Contains(pruned.Templates, ts[0]) || slices.Contains(templates(t), ts[0]) {
+		t.Errorf("prune left the template of a gone image: %+v", pruned)
+	}
+}

@@ -1,0 +1,348 @@
+package emulator
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"database/sql"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/seed"
+	"github.com/wellcomecollection/devstack/emulator/setup"
+)
+
+// A seeded template is a MySQL data directory as a first up leaves it:
+// initialised, set up and seeded, then shut down cleanly. A cold up starts
+// from a copy of one instead of initialising and seeding again. A template
+// is a volume of its own that outlives every stack, so it never carries
+// io.devstack.project; it carries io.devstack.template=<key>, where the key
+// is a digest of everything its content depends on (the image, the set-up
+// and schema versions, the fixtures).
+//
+// It holds no stack's secret or identity: it is built by a throw-away
+// server of its own, with passwords of its own that each stack replaces on
+// its copy at its first start, and a placeholder pipeline UUID that each
+// stack replaces with its own. The server's own UUID (auto.cnf) and
+// generated keys are deleted; a server makes new ones.
+
+const (
+	LabelTemplate = "io.devstack.template"
+	// labelTemplateImageID lets prune find templates whose image is gone.
+	labelTemplateImageID      = "io.devstack.template-image-id"
+	labelTemplateImage        = "io.devstack.template-image"
+	labelTemplateRootPassword = "io.devstack.template-root-password"
+	// labelFromTemplate, on a stack's data volume, names the template it
+	// was copied from: an up cut short before the copy got the stack's own
+	// passwords logs in with the template's.
+	labelFromTemplate = "io.devstack.from-template"
+)
+
+// templateFormat is the version of how templates are made; a change makes
+// new ones.
+const templateFormat = 1
+
+// templateUUID is the pipeline UUID a template is seeded with; each stack's
+// copy gets its own.
+const templateUUID = "00000000-0000-4000-8000-000000000000"
+
+// templateDone is the file written into a template last: a template
+// without it is half made and never used.
+const templateDone = ".devstack-template-complete"
+
+func templateVolume(key string) string { return "devstack-template-" + key }
+
+// templateKey is the digest of what a template's content depends on.
+func templateKey(imageID string, cfg Config, fx *seed.Fixtures) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "format %d\nimage %s\nbootstrap %d\nschema %s\nseed %s\nuser %s\n",
+		templateFormat, imageID, setup.BootstrapVersion, cfg.Schema, fx.SeedDigest(), AppUser)
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// template is a template found on the engine, or one to be made (build).
+type template struct {
+	key          string
+	volume       string
+	rootPassword string
+	created      time.Time
+	// build: none was found; imageID is what it is made for.
+	build   bool
+	imageID string
+}
+
+func templateBuilder(key string) string { return templateVolume(key) + "-build" }
+
+// findTemplate returns the template with key, or nil: one whose builder is
+// gone, which finished it or died. The copy tells which (the done file),
+// and a half-made one is made again.
+func (e *Engine) findTemplate(ctx context.Context, key string) (*template, error) {
+	v, err := e.d.Volume(ctx, templateVolume(key))
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, envError(err, "cannot inspect template %s: %s", templateVolume(key), shortErr(err))
+	}
+	if v.Labels[LabelTemplate] != key {
+		return nil, nil
+	}
+	if _, err := e.d.Inspect(ctx, templateBuilder(key)); err == nil {
+		return nil, nil // being built, or its builder died
+	}
+	created, _ := time.Parse(time.RFC3339, v.Labels[LabelCreated])
+	return &template{key: key, volume: v.Name, rootPassword: v.Labels[labelTemplateRootPassword], created: created, imageID: v.Labels[labelTemplateImageID]}, nil
+}
+
+// buildTemplate makes the template with key, unless another process has
+// made it meanwhile: a throw-away MySQL server on its own volume is set up
+// and seeded as a first up would, shut down cleanly, stripped of its
+// identity, and marked complete last. One process at a time builds a given
+// template (a lock per key); a half-made one is removed and made again.
+func (e *Engine) buildTemplate(ctx context.Context, cfg Config, fx *seed.Fixtures, want *template, progress io.Writer) (*template, error) {
+	key := want.key
+	unlock, err := lockProject(ctx, "template-"+key, progress)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if t, err := e.findTemplate(ctx, key); t != nil || err != nil {
+		return t, err
+	}
+	if err := e.removeTemplate(ctx, key); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(progress, "mysql: making seeded template %s (once for this image and these fixtures)\n", templateVolume(key))
+	b := templateBuild{e: e, cfg: cfg, fx: fx, key: key, root: NewSecret(), app: NewSecret(), created: want.created}
+	if err := b.run(ctx, want.imageID); err != nil {
+		_ = e.removeTemplate(context.WithoutCancel(ctx), key)
+		return nil, err
+	}
+	return &template{key: key, volume: templateVolume(key), rootPassword: b.root, created: b.created}, nil
+}
+
+// templateFor finds the template a new data volume would start from, or
+// plans to make it.
+func (e *Engine) templateFor(ctx context.Context, cfg Config, fx *seed.Fixtures) (*template, error) {
+	if err := e.ensureImage(ctx, cfg.MySQL.Image, "DEVSTACK_MYSQL_IMAGE"); err != nil {
+		return nil, err
+	}
+	img, err := e.d.Image(ctx, cfg.MySQL.Image)
+	if err != nil {
+		return nil, envError(err, "cannot inspect image %s: %s", cfg.MySQL.Image, shortErr(err))
+	}
+	key := templateKey(img.ID, cfg, fx)
+	t, err := e.findTemplate(ctx, key)
+	if t == nil && err == nil {
+		t = &template{key: key, volume: templateVolume(key), build: true, imageID: img.ID}
+	}
+	return t, err
+}
+
+// templateBuild is one template being made.
+type templateBuild struct {
+	e         *Engine
+	cfg       Config
+	fx        *seed.Fixtures
+	key       string
+	root, app string // the template's own passwords
+	created   time.Time
+}
+
+func (b *templateBuild) run(ctx context.Context, imageID string) error {
+	e, name := b.e, templateBuilder(b.key)
+	labels := map[string]string{LabelTemplate: b.key, labelTemplateImageID: imageID, labelTemplateImage: b.cfg.MySQL.Image,
+		LabelCreated: b.created.Format(time.RFC3339), labelTemplateRootPassword: b.root}
+	if err := e.d.CreateVolume(ctx, docker.Volume{Name: templateVolume(b.key), Labels: labels}); err != nil {
+		return envError(err, "cannot create volume %s: %s", templateVolume(b.key), shortErr(err))
+	}
+	port, err := freeLocalPort()
+	if err != nil {
+		return envError(err, "cannot find a free port: %v", err)
+	}
+	spec := docker.ContainerSpec{Name: name, Image: b.cfg.MySQL.Image,
+		Env:    map[string]string{"MYSQL_ROOT_PASSWORD": b.root, "MYSQL_USER": AppUser, "MYSQL_PASSWORD": b.app},
+		Labels: map[string]string{LabelTemplate: b.key, LabelService: partHelper, LabelOwner: Lifetime{}.owner(), LabelCreated: labels[LabelCreated]},
+		Mounts: []docker.Mount{{Volume: templateVolume(b.key), Target: "/var/lib/mysql"}},
+		Ports:  local(mysqlPort, port)}
+	if err := e.d.RunService(ctx, spec); err != nil {
+		return envError(err, "cannot start a MySQL server to make the template (%s): %s", b.cfg.MySQL.Image, shortErr(err))
+	}
+	root := setup.OpenMySQL("127.0.0.1", port, "root", b.root, "")
+	defer root.Close()
+	if err := poll(ctx, 180*time.Second, "MySQL ("+name+")", func(ctx context.Context) error {
+		err := root.PingContext(ctx)
+		if err != nil {
+			if aerr := e.alive(ctx, name, 0); aerr != nil {
+				return aerr
+			}
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := b.setUp(ctx, root); err != nil {
+		return err
+	}
+	// The server's identity and keys stay out of the template: every copy's
+	// server makes its own.
+	if _, err := (inContainer{d: e.d, name: name}).Exec(ctx, "sh", "-c", "rm -f /var/lib/mysql/auto.cnf /var/lib/mysql/*.pem"); err != nil {
+		return err
+	}
+	// A clean shutdown makes the data directory consistent.
+	if err := e.d.Stop(ctx, name, time.Minute); err != nil {
+		return envError(err, "cannot stop %s: %s", name, shortErr(err))
+	}
+	var done bytes.Buffer
+	tw := tar.NewWriter(&done)
+	_ = tw.WriteHeader(&tar.Header{Name: templateDone, Mode: 0o644, ModTime: b.created})
+	_ = tw.Close()
+	if err := e.d.CopyTo(ctx, name, "/var/lib/mysql", &done); err != nil {
+		return envError(err, "cannot mark template %s complete: %s", templateVolume(b.key), shortErr(err))
+	}
+	return e.removeContainer(ctx, name)
+}
+
+// setUp does to the template's server what a first up does: databases, app
+// user, schema, seed (with a placeholder pipeline UUID), the state a reset
+// returns to, and the set-up marker, last.
+func (b *templateBuild) setUp(ctx context.Context, root *sql.DB) error {
+	f, err := setup.ReadFlavour(ctx, root)
+	if err != nil {
+		return envError(err, "cannot read the MySQL version: %v", err)
+	}
+	if err := setup.Bootstrap(ctx, root, f, b.app); err != nil {
+		return envError(err, "%v", err)
+	}
+	sd := seed.NewSeeder(b.fx)
+	if _, err := seedMySQL(ctx, b.cfg, root, sd, pinned{DashboardUUID: templateUUID, Created: b.created}); err != nil && !errors.Is(err, errNoAppTables) {
+		return err
+	}
+	if b.cfg.Schema == SchemaBuiltin {
+		if err := setup.RecordBaseline(ctx, root, b.fx.Schema); err != nil {
+			return envError(err, "cannot record the seeded state: %v", err)
+		}
+	}
+	if err := setup.MarkBootstrapped(ctx, root); err != nil {
+		return envError(err, "cannot record MySQL set-up: %v", err)
+	}
+	return nil
+}
+
+// removeTemplate removes a template and its builder, if they exist.
+func (e *Engine) removeTemplate(ctx context.Context, key string) error {
+	if err := e.removeContainer(ctx, templateBuilder(key)); err != nil {
+		return err
+	}
+	if err := e.d.RemoveVolume(ctx, templateVolume(key)); err != nil && !isNotFound(err) {
+		return envError(err, "cannot remove template %s: %s", templateVolume(key), shortErr(err))
+	}
+	return nil
+}
+
+// copyScript copies a template into a new data volume; it exits 3 when the
+// template is not complete.
+const copyScript = `[ -f /from/` + templateDone + ` ] || exit 3
+cp -a /from/. /to/ && rm -f /to/` + templateDone
+
+// errHalfMade is a template without its done file.
+var errHalfMade = errors.New("the template is not complete")
+
+// copyTemplate fills a stack's new data volume from a template, by a
+// short-lived container of the stack.
+func (e *Engine) copyTemplate(ctx context.Context, t *template, n Names, image string, life Lifetime) error {
+	name := "devstack-" + n.Project + "-copy"
+	spec := docker.ContainerSpec{Name: name, Image: image, Entrypoint: []string{"sh", "-c", copyScript, "copy"},
+		Labels: life.labels(n.Project, partHelper),
+		Mounts: []docker.Mount{{Volume: t.volume, Target: "/from", ReadOnly: true}, {Volume: n.MySQLData, Target: "/to"}}}
+	if err := e.d.RunHelper(ctx, spec); err != nil {
+		return envError(err, "cannot copy template %s: %s", t.volume, shortErr(err))
+	}
+	defer e.d.Remove(context.WithoutCancel(ctx), name)
+	code, err := e.d.Wait(ctx, name)
+	switch {
+	case err != nil:
+		return envError(err, "copying template %s: %s", t.volume, shortErr(err))
+	case code == 3:
+		return errHalfMade
+	case code != 0:
+		return envError(nil, "copying template %s failed (exit code %d):\n%s", t.volume, code, e.lastLines(ctx, name))
+	}
+	return nil
+}
+
+// TemplateInfo is one seeded template, as `devstack ls` shows it; its JSON
+// shape is a contract (docs/architecture.md).
+type TemplateInfo struct {
+	Volume  string    `json:"volume"`
+	Image   string    `json:"image"`
+	Created time.Time `json:"created"`
+	// SizeBytes is the volume's disk usage, -1 when the engine cannot tell.
+	SizeBytes int64 `json:"size_bytes"`
+	// ImagePresent is false once the image it was made from is gone: prune
+	// removes it then.
+	ImagePresent bool `json:"image_present"`
+	// Building is true while its builder container exists (or after the
+	// builder died, until a prune or the next up).
+	Building bool `json:"building"`
+}
+
+// ListTemplates returns the seeded templates on the engine.
+func ListTemplates(ctx context.Context, e *Engine) ([]TemplateInfo, error) {
+	vs, err := e.d.Volumes(ctx, LabelTemplate)
+	if err != nil {
+		return nil, envError(err, "cannot list volumes: %s", shortErr(err))
+	}
+	sizes, _ := e.d.VolumeSizes(ctx)
+	out := []TemplateInfo{}
+	for _, v := range vs {
+		key := v.Labels[LabelTemplate]
+		t := TemplateInfo{Volume: v.Name, Image: v.Labels[labelTemplateImage], SizeBytes: -1}
+		t.Created, _ = time.Parse(time.RFC3339, v.Labels[LabelCreated])
+		if size, ok := sizes[v.Name]; ok {
+			t.SizeBytes = size
+		}
+		img, err := e.d.Image(ctx, v.Labels[labelTemplateImageID])
+		t.ImagePresent = err == nil && img.ID != ""
+		_, err = e.d.Inspect(ctx, templateBuilder(key))
+		t.Building = err == nil
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// pruneTemplates removes templates: all of them, or those whose image is
+// gone and those whose builder died half way. One in use (being copied)
+// stays. It returns the volumes removed.
+func (e *Engine) pruneTemplates(ctx context.Context, all bool, progress io.Writer) ([]string, error) {
+	vs, err := e.d.Volumes(ctx, LabelTemplate)
+	if err != nil {
+		return nil, envError(err, "cannot list volumes: %s", shortErr(err))
+	}
+	removed := []string{}
+	var first error
+	for _, v := range vs {
+		key := v.Labels[LabelTemplate]
+		img, ierr := e.d.Image(ctx, v.Labels[labelTemplateImageID])
+		gone := ierr != nil || img.ID == ""
+		builder, berr := e.d.Inspect(ctx, templateBuilder(key))
+		died := berr == nil && !ownerAlive(builder.Labels[LabelOwner])
+		if !all && !gone && !died {
+			continue
+		}
+		fmt.Fprintf(progress, "removing template %s\n", v.Name)
+		if err := e.removeTemplate(ctx, key); err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		removed = append(removed, v.Name)
+	}
+	return removed, first
+}
