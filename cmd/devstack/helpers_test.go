@@ -176,6 +176,7 @@ func resources(t *testing.T, project string) []string {
 // more Dockerfile line, for tests that need a broken or odd MySQL.
 func testImage(t *testing.T, name, line string) string {
 	t.Helper()
+	integration(t)
 	dockerfile := "FROM " + mysqlImage() + "\n" + line + "\n"
 	sum := sha256.Sum256([]byte(dockerfile))
 	tag := "devstack-test/" + name + ":" + hex.EncodeToString(sum[:6])
