@@ -52,7 +52,9 @@ vet:
 	gofmt -l . | (! grep .)
 	go vet ./...
 
-# Seed and reset times on a running stack, with medians and ratios against an
-# exec round trip measured in the same run.
-bench: docker
-	@$(IMAGES); $(TEST_ENV) go test -run '^$$' -bench . -benchtime 20x -timeout 10m ./emulator/ ./emulator/devstacktest/
+# devstack against docker compose plus a bootstrap script, on each MySQL
+# flavour this machine has, in one run: medians, spreads and ratios, as a
+# table and as JSON (bench.json). BENCH_RUNS sets the runs per figure.
+bench: docker test-deps
+	@scripts/compose.sh
+	@$(IMAGES); $(TEST_ENV) BENCH_JSON=$(CURDIR)/bench.json go test -run '^$$' -bench '^BenchmarkStack$$' -benchtime 1x -timeout 60m ./cmd/devstack/

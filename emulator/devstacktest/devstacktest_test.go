@@ -238,34 +238,6 @@ func TestFailingAndPanickingTestsLeaveNothing(t *testing.T) {
 	}
 }
 
-// BenchmarkReset reports Reset's median against a MySQL round trip measured
-// in the same run.
-func BenchmarkReset(b *testing.B) {
-	s := Start(b)
-	db := s.MySQL(b, "MCP")
-	var resets, trips []time.Duration
-	for b.Loop() {
-		t0 := time.Now()
-		var one int
-		if err := db.QueryRow("SELECT 1").Scan(&one); err != nil {
-			b.Fatal(err)
-		}
-		trips = append(trips, time.Since(t0))
-		t0 = time.Now()
-		s.Reset(b)
-		resets = append(resets, time.Since(t0))
-	}
-	mr, mt := median(resets), median(trips)
-	b.ReportMetric(float64(mr.Microseconds())/1000, "reset-median-ms")
-	b.ReportMetric(float64(mt.Microseconds())/1000, "select1-median-ms")
-	b.ReportMetric(float64(mr)/float64(mt), "reset/select1")
-}
-
-func median(d []time.Duration) time.Duration {
-	s := slices.Sorted(slices.Values(d))
-	return s[len(s)/2]
-}
-
 // TestHelperStartForever is run as a child process that is killed during Start.
 func TestHelperStartForever(t *testing.T) {
 	if os.Getenv("DEVSTACKTEST_CHILD") != "kill" {
