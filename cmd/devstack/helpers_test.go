@@ -74,6 +74,9 @@ func newStack(t *testing.T, env ...string) *stack {
 	return s
 }
 
+// envAppend adds settings to the stack's later commands.
+func (s *stack) envAppend(env ...string) { s.env = append(s.env, env...) }
+
 func (s *stack) run(args ...string) result {
 	s.t.Helper()
 	return s.runEnv(nil, args...)

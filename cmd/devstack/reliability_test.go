@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,16 +18,37 @@ import (
 )
 
 // A MySQL image whose entrypoint exits at once: up reports the crash and
-// its log line within 30 s, and status says the service is restarting.
+// its log line within 30 s, on a new stack (where the crash comes in making
+// the seeded template) and on one that ran; status then says the service is
+// restarting.
 func TestCrashingServiceIsReportedAtOnce(t *testing.T) {
 	t.Parallel()
 	crash := testImage(t, "crash", `ENTRYPOINT ["sh", "-c", "echo boom >&2; exit 3"]`)
-	s := newStack(t, "DEVSTACK_MYSQL_IMAGE="+crash)
-	t0 := time.Now()
-	r := s.run("up")
-	if took := time.Since(t0); r.code != 1 || took > 30*time.Second || !strings.Contains(r.stderr, "boom") || !strings.Contains(r.stderr, "devstack-"+s.project+"-mysql") {
-		t.Fatalf("up with a crashing MySQL: exit %d after %s, want 1 within 30 s naming the container and its log\n%s", r.code, took.Round(time.Second), r.stderr)
+	for _, existing := range []bool{false, true} {
+		s := newStack(t)
+		if existing {
+			s.mustRun("up")
+		}
+		t0 := time.Now()
+		r := s.runEnv([]string{"DEVSTACK_MYSQL_IMAGE=" + crash}, "up")
+		if took := time.Since(t0); r.code != 1 || took > 30*time.Second || !strings.Contains(r.stderr, "boom") || !strings.Contains(r.stderr, "devstack-") {
+			t.Fatalf("up with a crashing MySQL (stack existed: %v): exit %d after %s, want 1 within 30 s naming the container and its log\n%s", existing, r.code, took.Round(time.Second), r.stderr)
+		}
+		if !existing {
+			if left := slices.DeleteFunc(resources(t, s.project), func(r string) bool {
+				return !strings.HasPrefix(r, "container") || strings.HasSuffix(r, "-redis") || strings.HasSuffix(r, "-helper")
+			}); len(left) > 0 {
+				t.Errorf("a failed template left %v", left)
+			}
+			continue
+		}
+		s.envAppend("DEVSTACK_MYSQL_IMAGE=" + crash)
+		checkRestarting(t, s)
 	}
+}
+
+func checkRestarting(t *testing.T, s *stack) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st := s.status()

@@ -195,10 +195,11 @@ func TestKilledRunLeavesOrphanThatPruneRemoves(t *testing.T) {
 	if len(resources(t, b.project)) == 0 {
 		t.Fatal("no stack left to prune")
 	}
-	var list []emulator.StackInfo
-	if err := json.Unmarshal([]byte(view.devstack(t, "ls", "-o", "json").stdout), &list); err != nil {
+	var listing struct{ Stacks []emulator.StackInfo }
+	if err := json.Unmarshal([]byte(view.devstack(t, "ls", "-o", "json").stdout), &listing); err != nil {
 		t.Fatal(err)
 	}
+	list := listing.Stacks
 	if len(list) != 1 || list[0].Project != b.project || !list[0].Ephemeral || list[0].OwnerAlive {
 		t.Errorf("ls after SIGKILL: %+v, want %s orphaned", list, b.project)
 	}
