@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -25,7 +26,9 @@ type Config struct {
 	Project string
 	MySQL   MySQLConfig
 	Redis   RedisConfig
-	Shared  SharedConfig
+	// Gearmand is the job server, off unless enabled.
+	Gearmand GearmandConfig
+	Shared   SharedConfig
 	// Fixtures is a directory whose files override the embedded defaults.
 	Fixtures string
 	// Schema is SchemaBuiltin or SchemaNone (the apps run their own
@@ -46,6 +49,23 @@ type RedisConfig struct {
 	Image    string
 	Port     int
 	Password string
+}
+
+// GearmandConfig is the opt-in job server: gearmand with its queue in the
+// stack's Redis, as production ran it.
+type GearmandConfig struct {
+	Enabled bool
+	Image   string
+	Port    int
+}
+
+// Services are the stack's services under this configuration, in the order
+// they are reported.
+func (c Config) Services() []string {
+	if c.Gearmand.Enabled {
+		return []string{ServiceMySQL, ServiceRedis, ServiceGearmand}
+	}
+	return []string{ServiceMySQL, ServiceRedis}
 }
 
 type SharedConfig struct {
@@ -69,6 +89,8 @@ func DefaultConfig() Config {
 		Project: DefaultProject,
 		MySQL:   MySQLConfig{Image: "mysql:8.0", Port: 63306},
 		Redis:   RedisConfig{Image: "redis:7.2", Port: 63379},
+		// The image Archivematica's own development environment runs.
+		Gearmand: GearmandConfig{Image: "artefactual/gearmand:1.1.18-alpine", Port: 64730},
 		Shared:  SharedConfig{UID: 1000, GID: 1000},
 		Schema:  SchemaBuiltin,
 		Host:    "127.0.0.1",
@@ -92,6 +114,9 @@ var settings = []setting{
 	{"redis.image", "DEVSTACK_REDIS_IMAGE", setString(func(c *Config) *string { return &c.Redis.Image })},
 	{"redis.port", "DEVSTACK_REDIS_PORT", setPort(func(c *Config) *int { return &c.Redis.Port })},
 	{"redis.password", "DEVSTACK_REDIS_PASSWORD", setPassword(func(c *Config) *string { return &c.Redis.Password })},
+	{"gearmand.enabled", "DEVSTACK_GEARMAND_ENABLED", setBool(func(c *Config) *bool { return &c.Gearmand.Enabled })},
+	{"gearmand.image", "DEVSTACK_GEARMAND_IMAGE", setString(func(c *Config) *string { return &c.Gearmand.Image })},
+	{"gearmand.port", "DEVSTACK_GEARMAND_PORT", setPort(func(c *Config) *int { return &c.Gearmand.Port })},
 	{"shared.uid", "DEVSTACK_SHARED_UID", setID(func(c *Config) *int { return &c.Shared.UID })},
 	{"shared.gid", "DEVSTACK_SHARED_GID", setID(func(c *Config) *int { return &c.Shared.GID })},
 	{"fixtures", "DEVSTACK_FIXTURES", setString(func(c *Config) *string { return &c.Fixtures })},
@@ -111,6 +136,17 @@ func setString(field func(*Config) *string) func(*Config, string) error {
 			return errors.New("must not be empty")
 		}
 		*field(c) = v
+		return nil
+	}
+}
+
+func setBool(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("must be true or false, not %q", v)
+		}
+		*field(c) = b
 		return nil
 	}
 }
@@ -212,8 +248,8 @@ func LoadConfig(opts LoadOptions) (Config, error) {
 	if err := ValidateProject(cfg.Project); err != nil {
 		return cfg, err
 	}
-	if cfg.MySQL.Port != 0 && cfg.MySQL.Port == cfg.Redis.Port {
-		return cfg, usageError("mysql.port and redis.port are both %d: give them different ports", cfg.MySQL.Port)
+	if err := distinctPorts(cfg); err != nil {
+		return cfg, err
 	}
 	if cfg.Fixtures != "" {
 		if st, err := os.Stat(cfg.Fixtures); err != nil || !st.IsDir() {
@@ -221,6 +257,23 @@ func LoadConfig(opts LoadOptions) (Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// distinctPorts refuses two services on one fixed host port.
+func distinctPorts(cfg Config) error {
+	ports := map[string]int{"mysql.port": cfg.MySQL.Port, "redis.port": cfg.Redis.Port}
+	if cfg.Gearmand.Enabled {
+		ports["gearmand.port"] = cfg.Gearmand.Port
+	}
+	seen := map[int]string{}
+	for _, key := range slices.Sorted(maps.Keys(ports)) {
+		p := ports[key]
+		if other, ok := seen[p]; ok && p != 0 {
+			return usageError("%s and %s are both %d: give them different ports", other, key, p)
+		}
+		seen[p] = key
+	}
+	return nil
 }
 
 func lookupEnv(getenv func(string) string, name string) (string, bool) {

@@ -88,7 +88,23 @@ func connectionEnv(n Names, host string, v pinned) []EnvVar {
 			EnvVar{p + "DATABASE", "MCP"},
 		)
 	}
-	return append(vars, EnvVar{"SS_DB_URL", ssURL.String()})
+	vars = append(vars, EnvVar{"SS_DB_URL", ssURL.String()})
+	if v.GearmandPort == 0 {
+		return vars // gearmand is off
+	}
+	gh, gp := host, strconv.Itoa(v.GearmandPort)
+	if host == "" {
+		gh, gp = ServiceGearmand, strconv.Itoa(gearmandPort)
+	}
+	server := net.JoinHostPort(gh, gp)
+	// The names Archivematica's components read the job server from.
+	return append(vars,
+		EnvVar{"GEARMAN_HOST", gh},
+		EnvVar{"GEARMAN_PORT", gp},
+		EnvVar{"ARCHIVEMATICA_MCPSERVER_MCPSERVER_MCPARCHIVEMATICASERVER", server},
+		EnvVar{"ARCHIVEMATICA_MCPCLIENT_MCPCLIENT_MCPARCHIVEMATICASERVER", server},
+		EnvVar{"ARCHIVEMATICA_DASHBOARD_DASHBOARD_GEARMAN_SERVER", server},
+	)
 }
 
 // EnvFormats are the formats of `devstack env`, one per consumer.

@@ -28,14 +28,16 @@ const (
 	labelAppPassword   = "io.devstack.mysql-password"
 	labelMySQLPort     = "io.devstack.mysql-port"
 	labelRedisPort     = "io.devstack.redis-port"
+	labelGearmandPort  = "io.devstack.gearmand-port"
 	labelDashboardUUID = "io.devstack.dashboard-uuid"
 )
 
 // The services: each is a container, the value of its LabelService, and its
 // hostname on the stack's network.
 const (
-	ServiceMySQL = "mysql"
-	ServiceRedis = "redis"
+	ServiceMySQL    = "mysql"
+	ServiceRedis    = "redis"
+	ServiceGearmand = "gearmand"
 )
 
 // The other values of LabelService name the parts of a stack that are not
@@ -55,6 +57,7 @@ const (
 	AppUser        = setup.AppUser
 	mysqlPort      = 3306
 	redisPort      = 6379
+	gearmandPort   = 4730
 )
 
 var projectPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,30}$`)
@@ -82,6 +85,7 @@ type Names struct {
 	Network   string
 	MySQL     string
 	Redis     string
+	Gearmand  string
 	MySQLData string
 	RedisData string
 	Shared    string
@@ -97,6 +101,7 @@ func NamesFor(project string) Names {
 		Network:   p,
 		MySQL:     p + "-mysql",
 		Redis:     p + "-redis",
+		Gearmand:  p + "-gearmand",
 		MySQLData: p + "-mysql-data",
 		RedisData: p + "-redis-data",
 		Shared:    p + "-shared",

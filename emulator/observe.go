@@ -32,7 +32,7 @@ func (e *Engine) observe(ctx context.Context, project string) (*observed, error)
 	if err != nil {
 		return nil, envError(err, "cannot list containers: %s", shortErr(err))
 	}
-	byName := map[string]string{o.names.MySQL: ServiceMySQL, o.names.Redis: ServiceRedis, o.names.Helper: partHelper}
+	byName := map[string]string{o.names.MySQL: ServiceMySQL, o.names.Redis: ServiceRedis, o.names.Gearmand: ServiceGearmand, o.names.Helper: partHelper}
 	for _, c := range cs {
 		if role, ok := byName[c.Name]; ok {
 			o.containers[role] = c
@@ -63,7 +63,7 @@ func (e *Engine) observe(ctx context.Context, project string) (*observed, error)
 // return: if Docker has it anyway, somebody else made it.
 func (e *Engine) findClashes(ctx context.Context, o *observed) error {
 	n := o.names
-	for role, name := range map[string]string{ServiceMySQL: n.MySQL, ServiceRedis: n.Redis, partHelper: n.Helper} {
+	for role, name := range map[string]string{ServiceMySQL: n.MySQL, ServiceRedis: n.Redis, ServiceGearmand: n.Gearmand, partHelper: n.Helper} {
 		if _, ok := o.containers[role]; ok {
 			continue
 		}

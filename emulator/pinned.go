@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"slices"
 	"strconv"
 	"time"
 )
@@ -15,6 +16,8 @@ type pinned struct {
 	RedisPassword string
 	MySQLPort     int
 	RedisPort     int
+	// GearmandPort is 0 while gearmand was never enabled.
+	GearmandPort  int
 	DashboardUUID string
 	// Created is when the stack was first brought up; seeded rows carry it.
 	Created time.Time
@@ -38,15 +41,26 @@ func knownPinned(cfg Config, labels map[string]string) pinned {
 	if v.RedisPort == 0 {
 		v.RedisPort, _ = strconv.Atoi(labels[labelRedisPort])
 	}
+	if cfg.Gearmand.Enabled {
+		v.GearmandPort = cfg.Gearmand.Port
+		if v.GearmandPort == 0 {
+			v.GearmandPort, _ = strconv.Atoi(labels[labelGearmandPort])
+		}
+	}
 	v.Created, _ = time.Parse(time.RFC3339, labels[LabelCreated])
 	return v
 }
 
 // choosePinned is knownPinned with what is still open chosen now, for up.
-// freePort finds a free host port. The Redis password is never chosen:
-// production runs without AUTH.
-func choosePinned(cfg Config, labels map[string]string, freePort func() (int, error)) (pinned, error) {
+// freePort finds a free host port; gearmand's port is the one its container
+// publishes (current) when the volume does not pin it (gearmand was enabled
+// after the stack was made). The Redis password is never chosen: production
+// runs without AUTH.
+func choosePinned(cfg Config, labels map[string]string, current int, freePort func() (int, error)) (pinned, error) {
 	v := knownPinned(cfg, labels)
+	if cfg.Gearmand.Enabled && v.GearmandPort == 0 {
+		v.GearmandPort = current
+	}
 	if v.Created.IsZero() {
 		v.Created = time.Now().UTC().Truncate(time.Second)
 	}
@@ -60,15 +74,20 @@ func choosePinned(cfg Config, labels map[string]string, freePort func() (int, er
 		v.DashboardUUID = newUUID()
 	}
 	var err error
-	if v.MySQLPort, err = stablePort(v.MySQLPort, 0, freePort); err != nil {
+	if v.MySQLPort, err = stablePort(v.MySQLPort, freePort); err != nil {
 		return v, err
 	}
-	v.RedisPort, err = stablePort(v.RedisPort, v.MySQLPort, freePort)
+	if v.RedisPort, err = stablePort(v.RedisPort, freePort, v.MySQLPort); err != nil {
+		return v, err
+	}
+	if cfg.Gearmand.Enabled {
+		v.GearmandPort, err = stablePort(v.GearmandPort, freePort, v.MySQLPort, v.RedisPort)
+	}
 	return v, err
 }
 
-// stablePort returns a known port, or a free one now (never avoid).
-func stablePort(known, avoid int, freePort func() (int, error)) (int, error) {
+// stablePort returns a known port, or a free one now (never one to avoid).
+func stablePort(known int, freePort func() (int, error), avoid ...int) (int, error) {
 	if known != 0 {
 		return known, nil
 	}
@@ -77,7 +96,7 @@ func stablePort(known, avoid int, freePort func() (int, error)) (int, error) {
 		if err != nil {
 			return 0, envError(err, "cannot find a free port on 127.0.0.1: %v", err)
 		}
-		if p != avoid {
+		if !slices.Contains(avoid, p) {
 			return p, nil
 		}
 	}
@@ -85,7 +104,7 @@ func stablePort(known, avoid int, freePort func() (int, error)) (int, error) {
 
 // labels is how the values are pinned on the MySQL data volume.
 func (v pinned) labels() map[string]string {
-	return map[string]string{
+	l := map[string]string{
 		labelRootPassword:  v.RootPassword,
 		labelAppPassword:   v.AppPassword,
 		labelMySQLPort:     strconv.Itoa(v.MySQLPort),
@@ -94,6 +113,10 @@ func (v pinned) labels() map[string]string {
 		// The seeded rows' timestamp: the label and the first seed must agree.
 		LabelCreated: v.Created.Format(time.RFC3339),
 	}
+	if v.GearmandPort != 0 {
+		l[labelGearmandPort] = strconv.Itoa(v.GearmandPort)
+	}
+	return l
 }
 
 func firstNonEmpty(s ...string) string {

@@ -15,6 +15,7 @@ const (
 	start                  // stopped, current settings: start it, data intact
 	create                 // missing
 	recreate               // made from other settings: replace it, volume kept
+	remove                 // no longer asked for (gearmand turned off)
 )
 
 // planFor decides what up does with a container, given what it was made
@@ -77,7 +78,7 @@ type planInput struct {
 // configuration; it chooses the values still open.
 func planUp(in planInput) (*upPlan, error) {
 	cfg, o, life := in.cfg, in.o, in.life
-	v, err := choosePinned(cfg, o.pinnedLabels(), in.freePort)
+	v, err := choosePinned(cfg, o.pinnedLabels(), publishedPort(o.containers[ServiceGearmand]), in.freePort)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +121,11 @@ func planUp(in planInput) (*upPlan, error) {
 		p.actions[role] = planFor(cur, s, p.networkID)
 		p.specs[role] = labelled(s, n.Project, role, life)
 	}
+	for role := range o.containers {
+		if _, wanted := p.specs[role]; !wanted {
+			p.actions[role] = remove
+		}
+	}
 	return p, nil
 }
 
@@ -142,7 +148,7 @@ func (p *upPlan) volumeLabels(name string) map[string]string {
 // anything: those of containers it creates or starts.
 func (p *upPlan) portChecks() map[string]int {
 	ports := map[string]int{}
-	for _, role := range containerRoles {
+	for _, role := range allRoles {
 		if a := p.actions[role]; a == create || a == start {
 			for _, port := range p.specs[role].Ports {
 				ports[role] = port.HostPort
@@ -154,13 +160,13 @@ func (p *upPlan) portChecks() map[string]int {
 
 // imageSetting names the setting that chooses each container's image. The
 // helper runs on the MySQL image, so its setting is MySQL's.
-var imageSetting = map[string]string{ServiceMySQL: "DEVSTACK_MYSQL_IMAGE", ServiceRedis: "DEVSTACK_REDIS_IMAGE", partHelper: "DEVSTACK_MYSQL_IMAGE"}
+var imageSetting = map[string]string{ServiceMySQL: "DEVSTACK_MYSQL_IMAGE", ServiceRedis: "DEVSTACK_REDIS_IMAGE", ServiceGearmand: "DEVSTACK_GEARMAND_IMAGE", partHelper: "DEVSTACK_MYSQL_IMAGE"}
 
 // images are the images up needs, with the setting that chose each.
 func (p *upPlan) images() map[string]string {
 	out := map[string]string{}
 	for _, role := range slices.Sorted(maps.Keys(p.actions)) {
-		if p.actions[role] != keep {
+		if a := p.actions[role]; a != keep && a != remove {
 			out[p.specs[role].Image] = imageSetting[role]
 		}
 	}

@@ -85,7 +85,7 @@ func TestPlanUpNewStack(t *testing.T) {
 	if !p.newNetwork || len(p.newVolumes) != 3 {
 		t.Fatalf("new stack: network %v, volumes %v", p.newNetwork, p.newVolumes)
 	}
-	for _, role := range containerRoles {
+	for _, role := range coreRoles {
 		if p.actions[role] != create {
 			t.Errorf("%s: %d, want create", role, p.actions[role])
 		}
@@ -117,7 +117,7 @@ func TestPlanUpWarmStackDoesNothing(t *testing.T) {
 	n := NamesFor("p")
 	o := &observed{names: n, containers: map[string]docker.Container{}, network: &docker.Network{ID: netID, Name: n.Network},
 		volumes: map[string]docker.Volume{n.MySQLData: {Name: n.MySQLData, Labels: v.labels()}, n.RedisData: {Name: n.RedisData}, n.Shared: {Name: n.Shared}}}
-	for _, role := range containerRoles {
+	for _, role := range coreRoles {
 		o.containers[role] = container(cfg, role, v, "running")
 	}
 	p, err := planUp(planInput{cfg: cfg, o: o, life: Lifetime{}, tree: "tree", freePort: countingPorts()})
@@ -141,7 +141,7 @@ func TestChoosePinned(t *testing.T) {
 	cfg := testConfig("p")
 	labels := pinned{RootPassword: "root-from-volume", AppPassword: "app-from-volume", MySQLPort: 41000, RedisPort: 41001, DashboardUUID: "uuid", Created: time.Unix(100, 0).UTC()}.labels()
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
-	v, err := choosePinned(cfg, labels, countingPorts())
+	v, err := choosePinned(cfg, labels, 0, countingPorts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,21 +149,21 @@ func TestChoosePinned(t *testing.T) {
 		t.Errorf("pinned values not kept: %+v", v)
 	}
 	cfg.MySQL.Password, cfg.MySQL.Port = "from-config", 50000
-	if v, _ = choosePinned(cfg, labels, countingPorts()); v.AppPassword != "from-config" || v.MySQLPort != 50000 {
+	if v, _ = choosePinned(cfg, labels, 0, countingPorts()); v.AppPassword != "from-config" || v.MySQLPort != 50000 {
 		t.Errorf("the config does not win: %+v", v)
 	}
 	// A free port equal to MySQL's is not taken twice.
 	ports := []int{42000, 42000, 42001}
 	fresh := testConfig("q")
 	fresh.MySQL.Port, fresh.Redis.Port = 0, 0
-	v, err = choosePinned(fresh, nil, func() (int, error) { p := ports[0]; ports = ports[1:]; return p, nil })
+	v, err = choosePinned(fresh, nil, 0, func() (int, error) { p := ports[0]; ports = ports[1:]; return p, nil })
 	if err != nil || v.MySQLPort != 42000 || v.RedisPort != 42001 {
 		t.Errorf("fresh ports %d, %d (%v)", v.MySQLPort, v.RedisPort, err)
 	}
 	if len(v.RootPassword) != 32 || v.RootPassword == v.AppPassword || v.DashboardUUID == "" || v.Created.IsZero() {
 		t.Errorf("fresh values: %+v", v)
 	}
-	if _, err := choosePinned(fresh, nil, func() (int, error) { return 0, errors.New("no ports") }); ExitCode(err) != ExitEnv {
+	if _, err := choosePinned(fresh, nil, 0, func() (int, error) { return 0, errors.New("no ports") }); ExitCode(err) != ExitEnv {
 		t.Errorf("no free port: %v", err)
 	}
 }
@@ -178,7 +178,7 @@ func stackOnFake(t *testing.T, project string) (*fake.Engine, *Engine) {
 	for _, name := range []string{n.MySQLData, n.RedisData, n.Shared} {
 		f.AddVolume(docker.Volume{Name: name, Labels: map[string]string{LabelProject: project}})
 	}
-	for _, role := range containerRoles {
+	for _, role := range coreRoles {
 		f.AddContainer(container(cfg, role, v, "running"))
 	}
 	return f, &Engine{d: f}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -190,7 +192,7 @@ func (s *Stack) seedLocked(ctx context.Context, opts SeedOptions) (*SeedReport, 
 				return envError(err, "cannot flush Redis: %v", err)
 			}
 			r.RedisKeys = n
-			return nil
+			return s.restartGearmand(ctx)
 		},
 		func(ctx context.Context) error {
 			res, err := syncShared(ctx, s.sharedDir(), s.cfg, s.seeder.F, opts.Reset)
@@ -247,4 +249,23 @@ func (s *Stack) restore(ctx context.Context) (seed.Changes, []string, error) {
 		return c, nil, envError(err, "%v", err)
 	}
 	return c, nil, nil
+}
+
+// restartGearmand empties gearmand's queue on reset: gearmand keeps its
+// queue in memory as well as in Redis (flushed already), so it starts again
+// with nothing to replay.
+func (s *Stack) restartGearmand(ctx context.Context) error {
+	if !s.cfg.Gearmand.Enabled {
+		return nil
+	}
+	name := s.names.Gearmand
+	// Nothing to keep: it is killed rather than asked to stop.
+	if err := s.e.d.Restart(ctx, name, 0); err != nil {
+		return envError(err, "cannot restart %s: %s", name, shortErr(err))
+	}
+	addr := net.JoinHostPort(s.cfg.Host, strconv.Itoa(s.pinned.GearmandPort))
+	return poll(ctx, 30*time.Second, "gearmand ("+name+")", func(ctx context.Context) error {
+		_, err := gearmanStatus(ctx, addr)
+		return err
+	})
 }

@@ -13,8 +13,16 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 )
 
-// The containers of a stack, in the order they are reported.
-var containerRoles = []string{ServiceMySQL, ServiceRedis, partHelper}
+// roles are the containers a configuration asks for: its services, and the
+// helper.
+func roles(cfg Config) []string { return append(cfg.Services(), partHelper) }
+
+// allRoles are every container a stack may have, whatever its
+// configuration.
+var allRoles = []string{ServiceMySQL, ServiceRedis, ServiceGearmand, partHelper}
+
+// coreRoles are the containers every stack has.
+var coreRoles = []string{ServiceMySQL, ServiceRedis, partHelper}
 
 // target is what a stack's containers are made from.
 type target struct {
@@ -29,11 +37,15 @@ type target struct {
 
 // specs are the containers the target asks for, by role.
 func (t target) specs() map[string]docker.ContainerSpec {
-	return map[string]docker.ContainerSpec{
+	s := map[string]docker.ContainerSpec{
 		ServiceMySQL: t.mysql(),
 		ServiceRedis: t.redis(),
 		partHelper:   t.helper(),
 	}
+	if t.cfg.Gearmand.Enabled {
+		s[ServiceGearmand] = t.gearmand()
+	}
+	return s
 }
 
 // local publishes a service port on 127.0.0.1 only.
@@ -79,6 +91,26 @@ func (t target) redis() docker.ContainerSpec {
 		s.Env["REDISCLI_AUTH"] = v.RedisPassword
 	}
 	return s
+}
+
+// gearmand is the job server with its queue in the stack's Redis, as
+// production ran it (gearmand --queue-type=redis against ElastiCache). The
+// command line is what artefactual/gearmand takes: options alone. It has no
+// Docker health check: the images differ in what they could run for one;
+// devstack's readiness is a real round trip.
+func (t target) gearmand() docker.ContainerSpec {
+	cmd := []string{"--queue-type=redis", "--redis-server=" + ServiceRedis, "--redis-port=" + strconv.Itoa(redisPort)}
+	if t.pinned.RedisPassword != "" {
+		cmd = append(cmd, "--redis-password="+t.pinned.RedisPassword)
+	}
+	return docker.ContainerSpec{
+		Name:    t.names.Gearmand,
+		Image:   t.cfg.Gearmand.Image,
+		Cmd:     cmd,
+		Network: t.names.Network, Aliases: []string{ServiceGearmand},
+		Ports:   local(gearmandPort, t.pinned.GearmandPort),
+		Restart: "unless-stopped",
+	}
 }
 
 // healthcheck is Docker's own view of a service: devstack's readiness does

@@ -36,7 +36,7 @@ func Attach(ctx context.Context, e *Engine, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, role := range containerRoles {
+	for _, role := range roles(cfg) {
 		if c, ok := o.containers[role]; !ok || !c.State.Running {
 			return nil, envError(nil, "the %s stack is not running (%s is down): run `devstack up` first", cfg.Project, role)
 		}

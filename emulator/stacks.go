@@ -61,13 +61,13 @@ type stackTally struct {
 	containers int
 }
 
-// state is running when every container a stack needs runs, stopped when
-// none does, else partial.
+// state is running when every container of the stack runs, those every
+// stack has among them; stopped when none does; else partial.
 func (t *stackTally) state() string {
 	switch {
 	case len(t.running) == 0:
 		return StateStopped
-	case len(t.running) == len(containerRoles) && t.containers == len(containerRoles):
+	case len(t.running) == t.containers && !slices.ContainsFunc(coreRoles, func(r string) bool { return !slices.Contains(t.running, r) }):
 		return StateRunning
 	}
 	return StatePartial
@@ -104,7 +104,7 @@ func ListStacks(ctx context.Context, e *Engine) ([]StackInfo, error) {
 	for _, c := range cs {
 		t := add(c.Labels)
 		t.containers++
-		if c.State.Running && !c.State.Restarting && slices.Contains(containerRoles, c.Labels[LabelService]) {
+		if c.State.Running && !c.State.Restarting && slices.Contains(allRoles, c.Labels[LabelService]) {
 			t.running = append(t.running, c.Labels[LabelService])
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
@@ -38,9 +40,6 @@ type ServiceStatus struct {
 	Host      string `json:"host"`
 	Port      int    `json:"port"`
 }
-
-// services are the roles status reports, in order.
-var services = []string{ServiceMySQL, ServiceRedis}
 
 // Status reports a project's stack as Docker has it, found by label.
 func Status(ctx context.Context, e *Engine, cfg Config) (*StatusReport, error) {
@@ -80,6 +79,9 @@ func probe(ctx context.Context, cfg Config, v pinned, service string) error {
 		rdb := setup.OpenRedis(cfg.Host, v.RedisPort, v.RedisPassword)
 		defer rdb.Close()
 		return rdb.Ping(ctx).Err()
+	case ServiceGearmand:
+		_, err := gearmanStatus(ctx, net.JoinHostPort(cfg.Host, strconv.Itoa(v.GearmandPort)))
+		return err
 	}
 	return fmt.Errorf("no probe for %s", service)
 }
@@ -87,7 +89,7 @@ func probe(ctx context.Context, cfg Config, v pinned, service string) error {
 // inspect reads the stack's service containers in full, by role.
 func (e *Engine) inspect(ctx context.Context, o *observed) (map[string]docker.Container, error) {
 	live := map[string]docker.Container{}
-	for _, role := range services {
+	for _, role := range []string{ServiceMySQL, ServiceRedis, ServiceGearmand} {
 		c, ok := o.containers[role]
 		if !ok {
 			continue
@@ -121,6 +123,9 @@ func connection(cfg Config, o *observed, live map[string]docker.Container) pinne
 	if p := publishedPort(live[ServiceRedis]); p != 0 {
 		v.RedisPort = p
 	}
+	if p := publishedPort(live[ServiceGearmand]); p != 0 && cfg.Gearmand.Enabled {
+		v.GearmandPort = p
+	}
 	return v
 }
 
@@ -140,7 +145,7 @@ func statusOf(cfg Config, o *observed, live map[string]docker.Container) *Status
 	want := target{cfg: cfg, names: o.names, pinned: v}.specs()
 	r := &StatusReport{Project: cfg.Project, Services: []ServiceStatus{}}
 	running := 0
-	for _, role := range services {
+	for _, role := range cfg.Services() {
 		s := ServiceStatus{Name: role, Container: want[role].Name, Image: want[role].Image, State: ServiceMissing, Health: "none", Host: cfg.Host, Port: want[role].Ports[0].HostPort}
 		if c, ok := live[role]; ok {
 			s.Image = c.Image

@@ -58,7 +58,7 @@ func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusRepo
 	if err := e.preflight(ctx, p); err != nil {
 		return nil, err
 	}
-	u := &upRun{e: e, cfg: cfg, plan: p, seeder: seed.NewSeeder(fx), progress: progress}
+	u := &upRun{e: e, cfg: cfg, plan: p, seeder: seed.NewSeeder(fx), progress: progress, redisUp: make(chan error, 1)}
 	if err := u.applyPlan(ctx); err != nil {
 		// Bad input found only once the stack existed (a schema fixture the
 		// server refuses) leaves nothing behind on a new stack, as bad input
@@ -93,7 +93,7 @@ func orDiscard(w io.Writer) io.Writer {
 // preflight refuses a taken port and fetches missing images.
 func (e *Engine) preflight(ctx context.Context, p *upPlan) error {
 	if e.local() {
-		for _, role := range containerRoles {
+		for _, role := range allRoles {
 			port, ok := p.portChecks()[role]
 			if !ok || portFree("127.0.0.1", port) {
 				continue
@@ -140,6 +140,8 @@ type upRun struct {
 	// restarts are the containers' restart counts when up took them on: a
 	// higher count later means a crash.
 	restarts sync.Map
+	// redisUp carries Redis's outcome to gearmand, whose queue lives there.
+	redisUp chan error
 }
 
 func (u *upRun) say(format string, args ...any) { fmt.Fprintf(u.progress, format+"\n", args...) }
@@ -152,7 +154,7 @@ func (u *upRun) applyPlan(ctx context.Context) error {
 		// Hashing needs no container: do it while MySQL boots.
 		go u.seeder.Prehash()
 	}
-	return parallel(ctx, u.upMySQL, u.upRedis, u.upHelper)
+	return parallel(ctx, u.upMySQL, u.upRedis, u.upGearmand, u.upHelper)
 }
 
 // parallel runs steps at once and returns the most telling error.
@@ -212,6 +214,9 @@ func (u *upRun) converge(ctx context.Context, role string) error {
 		return u.create(ctx, role)
 	case create:
 		return u.create(ctx, role)
+	case remove:
+		u.say("%s: not configured any more, removing %s", role, u.plan.current[role].Name)
+		return u.e.removeContainer(ctx, u.plan.current[role].ID)
 	}
 	return nil
 }
@@ -296,7 +301,8 @@ func (u *upRun) ready(role string, since time.Time) {
 }
 
 // upRedis: the container and a Redis that answers PING.
-func (u *upRun) upRedis(ctx context.Context) error {
+func (u *upRun) upRedis(ctx context.Context) (err error) {
+	defer func() { u.redisUp <- err }()
 	t0 := time.Now()
 	if err := u.converge(ctx, ServiceRedis); err != nil {
 		return err

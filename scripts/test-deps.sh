@@ -9,6 +9,7 @@ set -euo pipefail
 missing=()
 command -v mysql >/dev/null 2>&1 || missing+=(mariadb-client)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+command -v gearadmin >/dev/null 2>&1 || missing+=(gearman-tools)
 # Debian's python3-django goes with Debian's python3, which may not be first on PATH.
 for mod in django:python3-django MySQLdb:python3-mysqldb redis:python3-redis dotenv:python3-dotenv; do
 	/usr/bin/python3 -c "import ${mod%%:*}" >/dev/null 2>&1 || missing+=("${mod#*:}")

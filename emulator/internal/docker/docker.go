@@ -84,8 +84,10 @@ type Container struct {
 	State   State
 	// Ports are the published ports.
 	Ports []Port
-	// Networks maps each network the container is attached to to its ID.
-	Networks map[string]string
+	// Networks maps each network the container is attached to to its ID,
+	// Addresses to the container's IP address there (Inspect only).
+	Networks  map[string]string
+	Addresses map[string]string
 }
 
 // State is a container's run state.

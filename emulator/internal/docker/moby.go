@@ -145,7 +145,7 @@ func (m *moby) Inspect(ctx context.Context, nameOrID string) (Container, error) 
 		return Container{}, wrap(err)
 	}
 	r := res.Container
-	c := Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), ImageID: r.Image, Env: map[string]string{}, Networks: map[string]string{}}
+	c := Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), ImageID: r.Image, Env: map[string]string{}, Networks: map[string]string{}, Addresses: map[string]string{}}
 	if r.Config != nil {
 		c.Image, c.Labels = r.Config.Image, r.Config.Labels
 		for _, kv := range r.Config.Env {
@@ -176,6 +176,9 @@ func (m *moby) Inspect(ctx context.Context, nameOrID string) (Container, error) 
 	if r.NetworkSettings != nil {
 		for name, ep := range r.NetworkSettings.Networks {
 			c.Networks[name] = ep.NetworkID
+			if ep.IPAddress.IsValid() {
+				c.Addresses[name] = ep.IPAddress.String()
+			}
 		}
 	}
 	return c, nil
