@@ -91,9 +91,9 @@ func DefaultConfig() Config {
 		Redis:   RedisConfig{Image: "redis:7.2", Port: 63379},
 		// The image Archivematica's own development environment runs.
 		Gearmand: GearmandConfig{Image: "artefactual/gearmand:1.1.18-alpine", Port: 64730},
-		Shared:  SharedConfig{UID: 1000, GID: 1000},
-		Schema:  SchemaBuiltin,
-		Host:    "127.0.0.1",
+		Shared:   SharedConfig{UID: 1000, GID: 1000},
+		Schema:   SchemaBuiltin,
+		Host:     "127.0.0.1",
 	}
 }
 
