@@ -28,7 +28,8 @@ func TestDefaults(t *testing.T) {
 	if cfg != DefaultConfig() {
 		t.Fatalf("empty config = %+v, want defaults %+v", cfg, DefaultConfig())
 	}
-	if cfg.Project != "archivematica" || cfg.MySQL.Port != 63306 || cfg.Redis.Port != 63379 || cfg.MySQL.Image != "mysql:8.0" || cfg.Redis.Image != "redis:7.2" || cfg.Shared.UID != 1000 {
+	if cfg.Project != "archivematica" || cfg.MySQL.Port != 63306 || cfg.Redis.Port != 63379 || cfg.MySQL.Image != "mysql:8.0" || cfg.Redis.Image != "redis:7.2" || cfg.Shared.UID != 1000 ||
+		cfg.Gearmand != (GearmandConfig{Enabled: false, Image: "artefactual/gearmand:1.1.18-alpine", Port: 64730}) {
 		t.Fatalf("defaults differ from the configuration table (docs/architecture.md): %+v", cfg)
 	}
 }
@@ -75,6 +76,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"bad project flag", "", nil, "Bad_Name", []string{"invalid project name", "Bad_Name"}},
 		{"bad project env", "", map[string]string{"DEVSTACK_PROJECT": "-x"}, "", []string{"invalid project name"}},
 		{"same ports", "mysql:\n  port: 5000\nredis:\n  port: 5000\n", nil, "", []string{"both 5000"}},
+		{"gearmand on mysql's port", "gearmand:\n  enabled: true\n  port: 63306\n", nil, "", []string{"gearmand.port", "mysql.port", "63306"}},
+		{"gearmand enabled not a bool", "", map[string]string{"DEVSTACK_GEARMAND_ENABLED": "perhaps"}, "", []string{"DEVSTACK_GEARMAND_ENABLED", "true or false"}},
 		{"password with newline", "mysql:\n  password: \"a\\nb\"\n", nil, "", []string{"mysql.password", "newline"}},
 		{"password with CR in env", "", map[string]string{"DEVSTACK_REDIS_PASSWORD": "a\rb"}, "", []string{"DEVSTACK_REDIS_PASSWORD"}},
 		{"password with backslash", "mysql:\n  root_password: 'a\\b'\n", nil, "", []string{"mysql.root_password", "backslash"}},
