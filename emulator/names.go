@@ -92,6 +92,9 @@ type Names struct {
 	// Helper is an idle container that mounts the shared volume, so that
 	// seeding and resets reach it by exec instead of starting a container.
 	Helper string
+	// Copy is the short-lived container that fills a new data volume from a
+	// seeded template; left behind, it says that copy was cut short.
+	Copy string
 }
 
 func NamesFor(project string) Names {
@@ -106,5 +109,6 @@ func NamesFor(project string) Names {
 		RedisData: p + "-redis-data",
 		Shared:    p + "-shared",
 		Helper:    p + "-helper",
+		Copy:      p + "-copy",
 	}
 }

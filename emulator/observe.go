@@ -110,6 +110,12 @@ func (o *observed) absent() bool {
 	return len(o.containers) == 0 && len(o.others) == 0 && len(o.volumes) == 0 && o.network == nil
 }
 
+// copyCutShort reports whether a template copy into the data volume was
+// cut short: its short-lived container is still there.
+func (o *observed) copyCutShort() bool {
+	return slices.ContainsFunc(o.others, func(c docker.Container) bool { return c.Name == o.names.Copy })
+}
+
 // all are every container of the stack.
 func (o *observed) all() []docker.Container {
 	return append(slices.Collect(maps.Values(o.containers)), o.others...)

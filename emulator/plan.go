@@ -57,6 +57,8 @@ type upPlan struct {
 	volumes map[string]docker.Volume
 	// template fills the new data volume, when there is one to use.
 	template *template
+	// leftovers are short-lived containers a process that died left.
+	leftovers []docker.Container
 }
 
 // planInput is what up plans from.
@@ -83,7 +85,10 @@ func planUp(in planInput) (*upPlan, error) {
 		return nil, err
 	}
 	_, haveData := o.volumes[o.names.MySQLData]
-	if in.template != nil && !haveData {
+	switch {
+	case in.template != nil && haveData && o.copyCutShort():
+		// A copy cut short is done again; the volume keeps its values.
+	case in.template != nil && !haveData:
 		if in.template.build {
 			in.template.created = v.Created
 		} else {
@@ -91,11 +96,11 @@ func planUp(in planInput) (*upPlan, error) {
 			// the same.
 			v.Created = in.template.created
 		}
-	} else {
+	default:
 		in.template = nil
 	}
 	p := &upPlan{names: o.names, life: life, pinned: v, newNetwork: o.network == nil, specs: map[string]docker.ContainerSpec{},
-		actions: map[string]action{}, current: o.containers, volumes: o.volumes, template: in.template}
+		actions: map[string]action{}, current: o.containers, volumes: o.volumes, template: in.template, leftovers: o.others}
 	n := o.names
 	if o.network != nil {
 		p.networkID = o.network.ID

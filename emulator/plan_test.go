@@ -470,3 +470,26 @@ func TestHealthCheckStartIntervalFollowsTheEngine(t *testing.T) {
 		}
 	}
 }
+
+// A template copy cut short (its container left behind) is done again, and
+// the short-lived container goes.
+func TestPlanRefillsADataVolumeWhoseCopyWasCutShort(t *testing.T) {
+	cfg := testConfig("p")
+	n := NamesFor("p")
+	v := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2, Created: time.Unix(100, 0).UTC()}
+	o := &observed{names: n, containers: map[string]docker.Container{}, network: &docker.Network{ID: netID, Name: n.Network},
+		volumes: map[string]docker.Volume{n.MySQLData: {Name: n.MySQLData, Labels: v.labels()}, n.RedisData: {Name: n.RedisData}, n.Shared: {Name: n.Shared}},
+		others:  []docker.Container{{Name: n.Copy}}}
+	tmpl := &template{key: "k", volume: templateVolume("k"), rootPassword: "t", created: time.Unix(50, 0).UTC()}
+	p, err := planUp(planInput{cfg: cfg, o: o, tree: "tree", freePort: countingPorts(), template: tmpl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.template != tmpl || len(p.leftovers) != 1 || p.pinned.Created != v.Created {
+		t.Errorf("cut-short copy: template %v, leftovers %v, created %v", p.template, p.leftovers, p.pinned.Created)
+	}
+	o.others = nil
+	if p, _ = planUp(planInput{cfg: cfg, o: o, tree: "tree", freePort: countingPorts(), template: tmpl}); p.template != nil {
+		t.Errorf("an existing data volume got a template copy")
+	}
+}

@@ -245,10 +245,11 @@ func (e *Engine) removeTemplate(ctx context.Context, key string) error {
 	return nil
 }
 
-// copyScript copies a template into a new data volume; it exits 3 when the
-// template is not complete.
+// copyScript copies a template into a data volume, emptied first (a copy
+// that was cut short is done again); it exits 3 when the template is not
+// complete.
 const copyScript = `[ -f /from/` + templateDone + ` ] || exit 3
-cp -a /from/. /to/ && rm -f /to/` + templateDone
+find /to -mindepth 1 -delete && cp -a /from/. /to/ && rm -f /to/` + templateDone
 
 // errHalfMade is a template without its done file.
 var errHalfMade = errors.New("the template is not complete")
@@ -256,7 +257,7 @@ var errHalfMade = errors.New("the template is not complete")
 // copyTemplate fills a stack's new data volume from a template, by a
 // short-lived container of the stack.
 func (e *Engine) copyTemplate(ctx context.Context, t *template, n Names, image string, life Lifetime) error {
-	name := "devstack-" + n.Project + "-copy"
+	name := n.Copy
 	spec := docker.ContainerSpec{Name: name, Image: image, Entrypoint: []string{"sh", "-c", copyScript, "copy"},
 		Labels: life.labels(n.Project, partHelper),
 		Mounts: []docker.Mount{{Volume: t.volume, Target: "/from", ReadOnly: true}, {Volume: n.MySQLData, Target: "/to"}}}

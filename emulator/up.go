@@ -44,7 +44,7 @@ func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusRepo
 		return nil, err
 	}
 	in := planInput{cfg: cfg, o: o, life: opts.Lifetime, tree: sharedTree(cfg, fx).Digest(), api: e.APIVersion(), freePort: freeLocalPort}
-	if _, ok := o.volumes[o.names.MySQLData]; !ok {
+	if _, ok := o.volumes[o.names.MySQLData]; !ok || o.copyCutShort() {
 		if in.template, err = e.templateFor(ctx, cfg, fx); err != nil {
 			return nil, err
 		}
@@ -147,6 +147,10 @@ type upRun struct {
 func (u *upRun) say(format string, args ...any) { fmt.Fprintf(u.progress, format+"\n", args...) }
 
 func (u *upRun) applyPlan(ctx context.Context) error {
+	// Short-lived containers a process that died left behind.
+	if err := u.e.removeContainers(ctx, u.plan.leftovers, u.progress); err != nil {
+		return err
+	}
 	if err := u.makeNetworkAndVolumes(ctx); err != nil {
 		return err
 	}

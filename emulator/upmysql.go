@@ -18,7 +18,7 @@ import (
 func (u *upRun) upMySQL(ctx context.Context) error {
 	t0 := time.Now()
 	copied := false
-	if a := u.plan.actions[ServiceMySQL]; u.plan.template != nil && (a == create || a == recreate) {
+	if u.plan.template != nil {
 		if err := u.fromTemplate(ctx); err != nil {
 			return err
 		}

@@ -159,7 +159,10 @@ func TestChaos(t *testing.T) {
 			c.tidy()
 		})
 		row := chaosRow{name: name, result: "pass", data: "n/a", leftovers: "none"}
-		if !ok {
+		switch {
+		case c == nil:
+			row.result = "not run"
+		case !ok:
 			row.result = "FAIL"
 		}
 		if c != nil {
