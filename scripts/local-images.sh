@@ -122,16 +122,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 			{ apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2; }
 	}
 	start=$SECONDS
-	# Both bases at once: most of the time is waiting on the network.
-	pids=()
 	for m in "${missing[@]}"; do
 		read -r tag suite packages <<<"$m"
-		build_base "$tag" "$suite" "$packages" &
-		pids+=($!)
+		build_base "$tag" "$suite" "$packages"
 	done
-	failed=0
-	for p in "${pids[@]}"; do wait "$p" || failed=1; done
-	[ "$failed" -eq 0 ] || { log "building a base image failed"; exit 1; }
 	log "base images built in $((SECONDS - start)) s"
 fi
 
