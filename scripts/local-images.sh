@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# Build stand-in images for MySQL and Redis without any container registry:
-# a Debian base made by debootstrap from Debian's package servers (reachable
-# where Docker Hub is not), plus small Dockerfiles mimicking the official
-# images' interface. Tags are hashes of the inputs, so a machine reused with
-# older images rebuilds them and an unchanged machine skips all work.
-# stdout: DEVSTACK_MYSQL_IMAGE=... and DEVSTACK_REDIS_IMAGE=... (for eval).
+# Build stand-in images for MySQL, Redis and gearmand without any container
+# registry: Debian bases made by debootstrap from Debian's package servers
+# (reachable where Docker Hub is not), plus small Dockerfiles mimicking the
+# official images' interface. Tags are hashes of the inputs, so a machine
+# reused with older images rebuilds them and an unchanged machine skips all
+# work.
+#   bookworm base: MariaDB 10.11 (mysql), Redis 7 (redis), gearmand 1.1 (gearmand)
+#   sid base:      Oracle MySQL 9 (mysql-oracle)
+# stdout (for eval): DEVSTACK_MYSQL_IMAGE, DEVSTACK_REDIS_IMAGE,
+# DEVSTACK_GEARMAND_IMAGE and DEVSTACK_MYSQL_ORACLE_IMAGE, as NAME=value.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SUITE=bookworm
-PACKAGES=mariadb-server,redis-server,mariadb-client,redis-tools
+PACKAGES=mariadb-server,redis-server,mariadb-client,redis-tools,gearman-job-server,gearman-tools
+# Debian sid is where Oracle's MySQL is packaged (9.x); sid moves, but the
+# tag hashes only the recipe, so a built base is kept until the recipe changes.
+SID_SUITE=sid
+SID_PACKAGES=mysql-server-core,mysql-client
 
 log() { echo "devstack: $*" >&2; }
 
@@ -32,20 +40,20 @@ debian_mirror() {
 	echo http://deb.debian.org/debian
 }
 
-# Everything that decides the base image's content lives in this function;
-# its text is part of the base tag's hash.
+# Everything that decides a base image's content lives in this function;
+# its text is part of the base tags' hashes.
 build_base() {
-	local tag=$1 dir mirror
+	local tag=$1 suite=$2 packages=$3 dir mirror
 	mirror=$(debian_mirror)
 	dir=$(mktemp -d "${TMPDIR:-/var/tmp}/devstack-base.XXXXXX")
 	# shellcheck disable=SC2064
 	trap "cleanup_dir '$dir'" EXIT
-	log "debootstrap $SUITE from $mirror into $dir (about a minute)"
-	debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$dir" "$mirror" \
+	log "debootstrap $suite from $mirror into $dir (about a minute)"
+	debootstrap --variant=minbase --include="$packages" "$suite" "$dir" "$mirror" \
 		>"$dir.log" 2>&1 || { tail -n 30 "$dir.log" >&2; return 1; }
 	# Debian's mariadb-server initialises the data dir on install; empty it
 	# so the entrypoint's first-start path (passwords, users, init scripts) runs.
-	find "$dir/var/lib/mysql" -mindepth 1 -delete
+	[ ! -d "$dir/var/lib/mysql" ] || find "$dir/var/lib/mysql" -mindepth 1 -delete
 	# Keep the image small: caches, package lists, docs, manuals, locales.
 	rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/cache/apt/*.bin \
 		"$dir"/var/lib/apt/lists/* "$dir"/usr/share/doc/* "$dir"/usr/share/man/* \
@@ -99,20 +107,33 @@ build_from_dir() {
 	echo "$tag"
 }
 
-BASE="devstack-standin/base:$({ echo "$SUITE $PACKAGES"; declare -f build_base; } | hash)"
-if ! exists "$BASE"; then
-	[ "$(id -u)" -eq 0 ] || { log "building the base image needs root (debootstrap)"; exit 1; }
+base_tag() { echo "devstack-standin/$1:$({ echo "$2 $3"; declare -f build_base; } | hash)"; }
+BASE=$(base_tag base "$SUITE" "$PACKAGES")
+SID_BASE=$(base_tag base-sid "$SID_SUITE" "$SID_PACKAGES")
+
+missing=()
+exists "$BASE" || missing+=("$BASE $SUITE $PACKAGES")
+exists "$SID_BASE" || missing+=("$SID_BASE $SID_SUITE $SID_PACKAGES")
+if [ ${#missing[@]} -gt 0 ]; then
+	[ "$(id -u)" -eq 0 ] || { log "building the base images needs root (debootstrap)"; exit 1; }
 	command -v debootstrap >/dev/null 2>&1 || {
 		log "installing debootstrap from apt"
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2 ||
 			{ apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2; }
 	}
 	start=$SECONDS
-	build_base "$BASE"
-	log "base image built in $((SECONDS - start)) s"
+	for m in "${missing[@]}"; do
+		read -r tag suite packages <<<"$m"
+		build_base "$tag" "$suite" "$packages"
+	done
+	log "base images built in $((SECONDS - start)) s"
 fi
 
 MYSQL=$(build_from_dir mysql "$BASE")
 REDIS=$(build_from_dir redis "$BASE")
+GEARMAND=$(build_from_dir gearmand "$BASE")
+MYSQL_ORACLE=$(build_from_dir mysql-oracle "$SID_BASE")
 echo "DEVSTACK_MYSQL_IMAGE=$MYSQL"
 echo "DEVSTACK_REDIS_IMAGE=$REDIS"
+echo "DEVSTACK_GEARMAND_IMAGE=$GEARMAND"
+echo "DEVSTACK_MYSQL_ORACLE_IMAGE=$MYSQL_ORACLE"
