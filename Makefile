@@ -5,7 +5,7 @@
 
 BIN := bin/devstack
 # Export the image choice of scripts/images.sh into the recipe's shell.
-IMAGES := eval "$$(scripts/images.sh)"; export DEVSTACK_MYSQL_IMAGE DEVSTACK_REDIS_IMAGE
+IMAGES := eval "$$(scripts/images.sh)"; export DEVSTACK_MYSQL_IMAGE DEVSTACK_REDIS_IMAGE DEVSTACK_GEARMAND_IMAGE DEVSTACK_MYSQL_ORACLE_IMAGE
 # testcontainers: Ryuk cannot be pulled without a registry, and devstack
 # cleans up by label itself; the host override keeps it off the gateway
 # address when this machine looks like a container.
@@ -34,8 +34,17 @@ status: build
 test-deps:
 	@scripts/test-deps.sh
 
+# The integration tests that run again on the second MySQL flavour (Oracle
+# MySQL, when the first is the MariaDB stand-in): up, seed, users, reset,
+# env, the schema, templates and the harness.
+OTHER_FLAVOUR_TESTS := TestUpStatus|TestSecondUp|TestSeededState|TestDjango|TestSeedTwice|TestEditedFixture|TestResetRestores|TestUsersAddRemove|TestEnv|TestSchema|TestOlderStack|TestColdUps|TestFourParallel|TestIngest|TestTransfer|TestStackStartsClean|TestSeededAdmin|TestMySQLClients
+
 test: docker test-deps
 	@$(IMAGES); $(TEST_ENV) go test -count=1 -timeout 25m ./...
+	@$(IMAGES); if [ -n "$$DEVSTACK_MYSQL_ORACLE_IMAGE" ]; then \
+		echo "devstack: the integration tests again on Oracle MySQL ($$DEVSTACK_MYSQL_ORACLE_IMAGE)"; \
+		DEVSTACK_MYSQL_IMAGE=$$DEVSTACK_MYSQL_ORACLE_IMAGE $(TEST_ENV) go test -count=1 -timeout 20m \
+			-run '$(OTHER_FLAVOUR_TESTS)' ./cmd/devstack/ ./emulator/devstacktest/ ./examples/...; fi
 
 # The fault suite: kills, crashes, removed networks, taken ports, an engine
 # restart (only of an engine this run started); one case at a time, then a

@@ -334,3 +334,30 @@ func TestResetWaitsForARunningUp(t *testing.T) {
 		t.Errorf("reset during up: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// Oracle's mysql client and MariaDB's each connect with nothing but what env
+// prints, on either flavour: Oracle's from a container on the stack's
+// network (the Oracle MySQL image carries it), MariaDB's from this machine.
+func TestMySQLClientsConnectWithEnvAlone(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.mustRun("up")
+	oracle := os.Getenv("DEVSTACK_MYSQL_ORACLE_IMAGE")
+	if oracle == "" {
+		oracle = "mysql:8.0" // the official image is Oracle's
+	}
+	f := filepath.Join(t.TempDir(), "env")
+	must(t, os.WriteFile(f, []byte(s.mustRun("env", "--network", "--format", "docker").stdout), 0o600))
+	query := `mysql -h"$MYSQL_HOST" -P"$MYSQL_PORT" -u"$MYSQL_USER" -p"$MYSQL_PASSWORD" -N -e 'SELECT CONCAT(VERSION(), " ", DATABASE())' MCP`
+	out := docker(t, "run", "--rm", "--network", "devstack-"+s.project, "--env-file", f, "--entrypoint", "sh", oracle, "-c",
+		"mysql --version && "+query)
+	if !strings.Contains(out, "MCP") {
+		t.Errorf("Oracle's client with env alone:\n%s", out)
+	}
+	sh := filepath.Join(t.TempDir(), "env.sh")
+	must(t, os.WriteFile(sh, []byte(s.mustRun("env", "--format", "shell").stdout), 0o600))
+	host := exec.Command("bash", "-c", `. "$1" && mysql --version && `+query, "sh", sh)
+	if out, err := host.CombinedOutput(); err != nil || !strings.Contains(string(out), "MCP") || !strings.Contains(string(out), "MariaDB") {
+		t.Errorf("MariaDB's client with env alone: %v\n%s", err, out)
+	}
+}
