@@ -95,9 +95,9 @@ func (t target) redis() docker.ContainerSpec {
 
 // gearmand is the job server with its queue in the stack's Redis, as
 // production ran it (gearmand --queue-type=redis against ElastiCache). The
-// command line is what artefactual/gearmand takes: options alone. It has no
-// Docker health check: the images differ in what they could run for one;
-// devstack's readiness is a real round trip.
+// command line is what artefactual/gearmand takes: options alone. Its
+// health check asks gearmand's admin protocol for its version with bash,
+// which both that image and the stand-in have.
 func (t target) gearmand() docker.ContainerSpec {
 	cmd := []string{"--queue-type=redis", "--redis-server=" + ServiceRedis, "--redis-port=" + strconv.Itoa(redisPort)}
 	if t.pinned.RedisPassword != "" {
@@ -109,6 +109,7 @@ func (t target) gearmand() docker.ContainerSpec {
 		Cmd:     cmd,
 		Network: t.names.Network, Aliases: []string{ServiceGearmand},
 		Ports:   local(gearmandPort, t.pinned.GearmandPort),
+		Health:  t.healthcheck("bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/4730 && printf 'version\n' >&3 && read -r l <&3 && [[ $l == OK* ]]`),
 		Restart: "unless-stopped",
 	}
 }

@@ -28,7 +28,7 @@ func TestGearmandQueueLivesInRedis(t *testing.T) {
 	s := newStack(t, "DEVSTACK_GEARMAND_ENABLED=true", "DEVSTACK_GEARMAND_PORT=0")
 	s.mustRun("up")
 	st := s.status()
-	if len(st.Services) != 3 || st.Services[2].Name != "gearmand" || st.Services[2].State != "running" || st.State != "running" {
+	if len(st.Services) != 3 || st.Services[2].Name != "gearmand" || st.Services[2].State != "running" || st.Services[2].Health != "healthy" || st.State != "running" {
 		t.Fatalf("status with gearmand: %+v", st)
 	}
 	env := s.envMap()
