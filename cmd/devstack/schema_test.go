@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -148,5 +150,91 @@ func TestOlderStackIsRefusedWithTheWayOut(t *testing.T) {
 	}
 	if n := queryStrings(t, s.root(), "SELECT COUNT(*) FROM MCP.auth_user"); n[0] != "1" {
 		t.Errorf("the older stack's data: %v", n)
+	}
+}
+
+// installerArguments are the values Archivematica's bootstrap was given when
+// the reference rows were recorded (fixtures/schema/reference): a seeded
+// stack has its fixtures' values there instead.
+var installerArguments = []string{"test", "test@test.com", "http://archivematica-dashboard:8000", "Archivematica on schemagen"}
+
+// referenceRows reads the rows a reference file records as added, by table:
+// column → value ("NULL" for NULL), without the columns whose value is
+// generated ({placeholder}), an installer argument, or a key.
+func referenceRows(t *testing.T, name string) map[string][]map[string]string {
+	t.Helper()
+	data, err := os.ReadFile("../../fixtures/schema/reference/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string][]map[string]string{}
+	table := ""
+	value := regexp.MustCompile(`(\w+)=('(?:[^'\\]|\\.)*'|"[^"]*"|NULL|\{[^}]*\})`)
+	for _, line := range strings.Split(string(data), "\n") {
+		if m := regexp.MustCompile(`^((?:MCP|SS)\.\w+): \d+ added`).FindStringSubmatch(line); m != nil {
+			table = m[1]
+			continue
+		}
+		rest, ok := strings.CutPrefix(line, "  + ")
+		if !ok {
+			continue
+		}
+		row := map[string]string{}
+		for _, m := range value.FindAllStringSubmatch(rest, -1) {
+			col, v := m[1], m[2]
+			if v != "NULL" && !strings.HasPrefix(v, "{") {
+				v = v[1 : len(v)-1]
+			}
+			if col == "id" || col == "pk" || strings.Contains(v, "{") || slices.Contains(installerArguments, v) || strings.Contains(v, `username="test"`) {
+				continue
+			}
+			row[col] = v
+		}
+		rows[table] = append(rows[table], row)
+	}
+	return rows
+}
+
+// The rows seeding writes are the rows Archivematica's own installer (and
+// the storage service's first start and pipeline registration) write at the
+// pinned versions: the same tables, as many rows, the same values wherever
+// the value is not generated or one of the installer's arguments.
+func TestSeededRowsAreTheInstallersRows(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.mustRun("up")
+	db := s.root()
+	migrated := map[string]int{}
+	for _, r := range tsv(t, "counts.tsv") {
+		n, _ := strconv.Atoi(r[2])
+		migrated[r[0]+"."+r[1]] = n
+	}
+	for _, file := range []string{"install-mcp.txt", "install-ss.txt"} {
+		for table, rows := range referenceRows(t, file) {
+			d, name, _ := strings.Cut(table, ".")
+			var n int
+			must(t, db.QueryRow(fmt.Sprintf("SELECT COUNT(*) FROM `%s`.`%s`", d, name)).Scan(&n))
+			if added := n - migrated[table]; added != len(rows) {
+				t.Errorf("%s: seeding added %d rows, the installer %d", table, added, len(rows))
+			}
+			for _, row := range rows {
+				var where []string
+				var args []any
+				for col, v := range row {
+					if v == "NULL" {
+						where = append(where, "`"+col+"` IS NULL")
+						continue
+					}
+					where = append(where, "BINARY `"+col+"` = ?")
+					args = append(args, v)
+				}
+				var found int
+				q := fmt.Sprintf("SELECT COUNT(*) FROM `%s`.`%s` WHERE %s", d, name, strings.Join(append(where, "TRUE"), " AND "))
+				must(t, db.QueryRow(q, args...).Scan(&found))
+				if found == 0 {
+					t.Errorf("%s: no seeded row like the installer's %v", table, row)
+				}
+			}
+		}
 	}
 }
