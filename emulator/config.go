@@ -76,6 +76,9 @@ type SharedConfig struct {
 // owner is who owns what devstack writes to the shared directory.
 func (s SharedConfig) owner() shared.Owner { return shared.Owner{UID: s.UID, GID: s.GID} }
 
+// String is the owner as uid:gid.
+func (s SharedConfig) String() string { return strconv.Itoa(s.UID) + ":" + strconv.Itoa(s.GID) }
+
 // The values of the schema setting: devstack's built-in schema, or none
 // (the apps migrate their own tables).
 const (

@@ -41,11 +41,13 @@ const (
 )
 
 // The other values of LabelService name the parts of a stack that are not
-// services: its helper container, shared volume and network.
+// services: its helper container, shared volume and network, and the
+// one-shot container that sets up a stack made by compose/docker-compose.yml.
 const (
 	partHelper  = "helper"
 	partShared  = "shared"
 	partNetwork = "network"
+	partInit    = "init"
 )
 
 // SharedDir is where every container that does Archivematica's work mounts the

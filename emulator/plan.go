@@ -19,13 +19,14 @@ const (
 )
 
 // planFor decides what up does with a container, given what it was made
-// from (nil when it is missing), what the settings ask for, and the ID of
-// the stack's network ("" when it must be made).
+// from (nil when it is missing; else inspected), what the settings ask for
+// (labelled, with its config hash), and the ID of the stack's network (""
+// when it must be made).
 func planFor(current *docker.Container, want docker.ContainerSpec, networkID string) action {
 	switch {
 	case current == nil:
 		return create
-	case current.Labels[LabelConfigHash] != specHash(want):
+	case current.Labels[LabelConfigHash] != want.Labels[LabelConfigHash] || !sameValues(*current, want):
 		return recreate
 	// A container keeps the ID of the network it was made on: if that
 	// network was removed, starting it fails until it is made again.
@@ -77,7 +78,8 @@ type planInput struct {
 }
 
 // planUp decides what up does to bring the observed stack to the
-// configuration; it chooses the values still open.
+// configuration; it chooses the values still open. The observed containers
+// are inspected ones: planFor compares what they run with.
 func planUp(in planInput) (*upPlan, error) {
 	cfg, o, life := in.cfg, in.o, in.life
 	v, err := choosePinned(cfg, o.pinnedLabels(), publishedPort(o.containers[ServiceGearmand]), in.freePort)
@@ -100,7 +102,14 @@ func planUp(in planInput) (*upPlan, error) {
 		in.template = nil
 	}
 	p := &upPlan{names: o.names, life: life, pinned: v, newNetwork: o.network == nil, specs: map[string]docker.ContainerSpec{},
-		actions: map[string]action{}, current: o.containers, volumes: o.volumes, template: in.template, leftovers: o.others}
+		actions: map[string]action{}, current: o.containers, volumes: o.volumes, template: in.template}
+	for _, c := range o.others {
+		// The compose file's init container is no leftover: it did its work
+		// and stays, exited, as compose left it.
+		if c.Labels[LabelService] != partInit {
+			p.leftovers = append(p.leftovers, c)
+		}
+	}
 	n := o.names
 	if o.network != nil {
 		p.networkID = o.network.ID
@@ -118,13 +127,14 @@ func planUp(in planInput) (*upPlan, error) {
 		}
 		p.newVolumes = append(p.newVolumes, docker.Volume{Name: vol.name, Labels: labels})
 	}
-	for role, s := range (target{cfg: cfg, names: n, pinned: v, tree: in.tree, api: in.api}).specs() {
+	hashes := target{cfg: cfg, pinned: v, tree: in.tree}.template(bare)
+	for role, s := range (target{cfg: cfg, names: n, pinned: v, tree: treeID(in.tree, cfg.Shared.String()), api: in.api}).specs() {
 		var cur *docker.Container
 		if c, ok := o.containers[role]; ok {
 			cur = &c
 		}
-		p.actions[role] = planFor(cur, s, p.networkID)
-		p.specs[role] = labelled(s, n.Project, role, life)
+		p.specs[role] = labelled(s, n.Project, role, specHash(hashes[role]), life)
+		p.actions[role] = planFor(cur, p.specs[role], p.networkID)
 	}
 	for role := range o.containers {
 		if _, wanted := p.specs[role]; !wanted {

@@ -36,23 +36,33 @@ func countingPorts() func() (int, error) {
 // netID is the ID of the stacks' networks in these tests.
 const netID = "net-1"
 
+// spec is role's container as up makes it with cfg and v.
+func spec(cfg Config, role string, v pinned) docker.ContainerSpec {
+	s := target{cfg: cfg, names: NamesFor(cfg.Project), pinned: v, tree: treeID("tree", cfg.Shared.String())}.specs()[role]
+	return labelled(s, cfg.Project, role, specHash(target{cfg: cfg, pinned: v, tree: "tree"}.template(bare)[role]), Lifetime{})
+}
+
 // container is what Docker would hold for role after an up with cfg.
 func container(cfg Config, role string, v pinned, status string) docker.Container {
-	s := labelled(target{cfg: cfg, names: NamesFor(cfg.Project), pinned: v, tree: "tree"}.specs()[role], cfg.Project, role, Lifetime{})
-	return docker.Container{Name: s.Name, Image: s.Image, Labels: s.Labels, State: docker.State{Status: status, Running: status == "running"},
-		Networks: map[string]string{s.Network: netID}}
+	s := spec(cfg, role, v)
+	env := maps.Clone(s.Env)
+	env["PATH"] = "/usr/bin" // the image's own
+	return docker.Container{Name: s.Name, Image: s.Image, Labels: s.Labels, Env: env, Ports: s.Ports,
+		State: docker.State{Status: status, Running: status == "running"}, Networks: map[string]string{s.Network: netID}}
 }
 
 func TestPlanFor(t *testing.T) {
 	cfg := testConfig("p")
 	v := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2}
-	want := target{cfg: cfg, names: NamesFor("p"), pinned: v}.mysql()
+	want := spec(cfg, ServiceMySQL, v)
 	running := container(cfg, ServiceMySQL, v, "running")
 	stopped := container(cfg, ServiceMySQL, v, "exited")
 	stale := container(cfg, ServiceMySQL, v, "running")
 	stale.Labels[LabelConfigHash] = "0000"
 	other := cfg
 	other.MySQL.Image = "mysql:8.4"
+	newPassword, newPort := v, v
+	newPassword.AppPassword, newPort.MySQLPort = "b", 3
 	for _, tc := range []struct {
 		name    string
 		current *docker.Container
@@ -64,7 +74,9 @@ func TestPlanFor(t *testing.T) {
 		{"running, same settings", &running, want, netID, keep},
 		{"stopped, same settings", &stopped, want, netID, start},
 		{"made from other settings", &stale, want, netID, recreate},
-		{"image changed in the config", &running, target{cfg: other, names: NamesFor("p"), pinned: v}.mysql(), netID, recreate},
+		{"image changed in the config", &running, spec(other, ServiceMySQL, v), netID, recreate},
+		{"password changed", &running, spec(cfg, ServiceMySQL, newPassword), netID, recreate},
+		{"port changed", &stopped, spec(cfg, ServiceMySQL, newPort), netID, recreate},
 		{"its network was removed", &stopped, want, "", recreate},
 		{"its network was made again", &stopped, want, "net-2", recreate},
 	} {
@@ -433,7 +445,7 @@ func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	}
 	u := &upRun{e: &Engine{d: f}, cfg: cfg, plan: p, progress: io.Discard}
 	s := p.specs[partHelper]
-	f.AddContainer(docker.Container{Name: s.Name, Labels: s.Labels, State: docker.State{Status: "created"}, Networks: map[string]string{s.Network: p.networkID}})
+	f.AddContainer(docker.Container{Name: s.Name, Image: s.Image, Env: s.Env, Labels: s.Labels, State: docker.State{Status: "created"}, Networks: map[string]string{s.Network: p.networkID}})
 	if err := u.converge(ctx, partHelper); err != nil {
 		t.Fatalf("a late create of the stack's own: %v", err)
 	}
@@ -491,5 +503,25 @@ func TestPlanRefillsADataVolumeWhoseCopyWasCutShort(t *testing.T) {
 	o.others = nil
 	if p, _ = planUp(planInput{cfg: cfg, o: o, tree: "tree", freePort: countingPorts(), template: tmpl}); p.template != nil {
 		t.Errorf("an existing data volume got a template copy")
+	}
+}
+
+// The config hash digests what devstack's code decides, not the values a
+// configuration chooses, which planFor compares one by one: a compose file
+// that takes them from variables carries the same hashes.
+func TestConfigHashLeavesOutConfiguredValues(t *testing.T) {
+	a, b := testConfig("p"), testConfig("q")
+	a.Gearmand.Enabled, b.Gearmand.Enabled = true, true
+	b.MySQL.Image, b.Redis.Image, b.Gearmand.Image, b.Shared.UID = "mariadb:11", "valkey:8", "gearmand:1", 333
+	va := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2, GearmandPort: 3}
+	vb := pinned{RootPassword: "R", AppPassword: "A", RedisPassword: "x", MySQLPort: 4, RedisPort: 5, GearmandPort: 6}
+	ha, hb := target{cfg: a, pinned: va, tree: "tree"}.template(bare), target{cfg: b, pinned: vb, tree: "tree"}.template(bare)
+	for _, role := range roles(a) {
+		if specHash(ha[role]) != specHash(hb[role]) {
+			t.Errorf("%s: the hash follows configured values:\n%+v\n%+v", role, ha[role], hb[role])
+		}
+	}
+	if other := (target{cfg: a, pinned: va, tree: "other tree"}).template(bare); specHash(other[partHelper]) == specHash(ha[partHelper]) {
+		t.Error("the helper's hash does not follow the fixtures' shared tree")
 	}
 }

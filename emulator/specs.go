@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -29,7 +30,8 @@ type target struct {
 	cfg    Config
 	names  Names
 	pinned pinned
-	// tree is the digest of what the fixtures put in the shared directory.
+	// tree identifies what the fixtures put in the shared directory, and its
+	// owner (treeID).
 	tree string
 	// api is the engine's API version: newer engines take more settings.
 	api string
@@ -71,42 +73,38 @@ func (t target) mysql() docker.ContainerSpec {
 	}
 }
 
+// redis has the same shape with and without a password, so that a compose
+// file can take it from a variable: an empty requirepass is no password.
+// redis-cli reads REDISCLI_AUTH, so the healthcheck and `devstack shell`
+// need no password in argv; env and seed read it back from there. redis-cli
+// would send an empty one as AUTH "", hence the unset.
 func (t target) redis() docker.ContainerSpec {
 	cfg, n, v := t.cfg, t.names, t.pinned
-	s := docker.ContainerSpec{
+	return docker.ContainerSpec{
 		Name:    n.Redis,
 		Image:   cfg.Redis.Image,
-		Env:     map[string]string{},
-		Cmd:     []string{"redis-server", "--appendonly", "yes"},
+		Env:     map[string]string{"REDISCLI_AUTH": v.RedisPassword},
+		Cmd:     []string{"redis-server", "--appendonly", "yes", "--requirepass", v.RedisPassword},
 		Network: n.Network, Aliases: []string{ServiceRedis},
 		Mounts:  []docker.Mount{{Volume: n.RedisData, Target: "/data"}},
 		Ports:   local(redisPort, v.RedisPort),
-		Health:  t.healthcheck("redis-cli", "ping"),
+		Health:  t.healthcheck("CMD-SHELL", `[ -n "$REDISCLI_AUTH" ] || unset REDISCLI_AUTH; exec redis-cli ping`),
 		Restart: "unless-stopped",
 	}
-	if v.RedisPassword != "" {
-		s.Cmd = append(s.Cmd, "--requirepass", v.RedisPassword)
-		// redis-cli reads it, so the healthcheck needs no password in argv;
-		// env and seed read it back from here.
-		s.Env["REDISCLI_AUTH"] = v.RedisPassword
-	}
-	return s
 }
 
 // gearmand is the job server with its queue in the stack's Redis, as
 // production ran it (gearmand --queue-type=redis against ElastiCache). The
 // command line is what artefactual/gearmand takes: options alone. Its
 // health check asks gearmand's admin protocol for its version with bash,
-// which both that image and the stand-in have.
+// which both that image and the stand-in have. An empty Redis password is
+// none to gearmand, so the command has one shape with and without (as a
+// separate argument: gearmand refuses --redis-password= with nothing after).
 func (t target) gearmand() docker.ContainerSpec {
-	cmd := []string{"--queue-type=redis", "--redis-server=" + ServiceRedis, "--redis-port=" + strconv.Itoa(redisPort)}
-	if t.pinned.RedisPassword != "" {
-		cmd = append(cmd, "--redis-password="+t.pinned.RedisPassword)
-	}
 	return docker.ContainerSpec{
 		Name:    t.names.Gearmand,
 		Image:   t.cfg.Gearmand.Image,
-		Cmd:     cmd,
+		Cmd:     []string{"--queue-type=redis", "--redis-server=" + ServiceRedis, "--redis-port=" + strconv.Itoa(redisPort), "--redis-password", t.pinned.RedisPassword},
 		Network: t.names.Network, Aliases: []string{ServiceGearmand},
 		Ports:   local(gearmandPort, t.pinned.GearmandPort),
 		Health:  t.healthcheck("bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/4730 && printf 'version\n' >&3 && read -r l <&3 && [[ $l == OK* ]]`),
@@ -120,8 +118,13 @@ func (t target) gearmand() docker.ContainerSpec {
 // service starts, so it agrees soon after devstack's own probes; older
 // engines reject the field, and status then asks the service itself while
 // Docker still says "starting".
+//
+// test is a command, or ("CMD-SHELL", script).
 func (t target) healthcheck(test ...string) *docker.Healthcheck {
-	h := &docker.Healthcheck{Test: append([]string{"CMD"}, test...), Interval: time.Second, Timeout: 5 * time.Second, Retries: 30}
+	if test[0] != "CMD-SHELL" {
+		test = append([]string{"CMD"}, test...)
+	}
+	h := &docker.Healthcheck{Test: test, Interval: time.Second, Timeout: 5 * time.Second, Retries: 30}
 	if apiAtLeast(t.api, 1, 44) {
 		h.StartPeriod, h.StartInterval = time.Minute, 100*time.Millisecond
 	}
@@ -139,10 +142,10 @@ func apiAtLeast(version string, major, minor int) bool {
 
 // helper is the stack's idle helper: on the MySQL image, so nothing extra
 // is pulled, with the shared volume where Archivematica's containers mount it.
-// It holds no state, so it is killed rather than asked to stop. The digest
-// of the fixtures' shared tree is part of it: a helper that runs was made
-// after the shared directory was laid out with those fixtures, and up leaves
-// both alone.
+// It holds no state, so it is killed rather than asked to stop. What the
+// fixtures put in the shared directory, and its owner, are part of it: a
+// helper that runs was made after the shared directory was laid out so, and
+// up leaves both alone.
 func (t target) helper() docker.ContainerSpec {
 	cfg, n, tree := t.cfg, t.names, t.tree
 	return docker.ContainerSpec{
@@ -160,14 +163,69 @@ func (t target) helper() docker.ContainerSpec {
 	}
 }
 
-// specHash is the config-hash label: a digest of everything a container is
-// made from but its labels, so that up can tell "running and right" from
-// "running but stale".
-func specHash(s docker.ContainerSpec) string {
-	s.Labels = nil
-	b, _ := json.Marshal(s)
+// treeID identifies what the shared directory holds: the digest of the
+// fixtures' folders and files, and the owner (uid:gid).
+func treeID(digest, owner string) string { return digest + "@" + owner }
+
+// variable is a reference to a configuration variable in a spec template:
+// ${DEVSTACK_X}, or ${DEVSTACK_X:-default} for a compose file.
+type variable func(name, value string) string
+
+func bare(name, _ string) string { return "${" + name + "}" }
+
+// template is the target's specs with every value that configuration
+// chooses (project, images, passwords, the shared directory's owner)
+// replaced by a reference to its variable, host ports left out (0), and the
+// healthchecks any engine takes: what only devstack's code decides. The
+// config hash digests it; the compose file is it with defaults. t.tree is
+// the digest of the fixtures' shared tree.
+func (t target) template(ref variable) map[string]docker.ContainerSpec {
+	cfg := t.cfg
+	cfg.MySQL.Image = ref("DEVSTACK_MYSQL_IMAGE", cfg.MySQL.Image)
+	cfg.Redis.Image = ref("DEVSTACK_REDIS_IMAGE", cfg.Redis.Image)
+	cfg.Gearmand.Image = ref("DEVSTACK_GEARMAND_IMAGE", cfg.Gearmand.Image)
+	v := pinned{
+		RootPassword:  ref("DEVSTACK_MYSQL_ROOT_PASSWORD", t.pinned.RootPassword),
+		AppPassword:   ref("DEVSTACK_MYSQL_PASSWORD", t.pinned.AppPassword),
+		RedisPassword: ref("DEVSTACK_REDIS_PASSWORD", t.pinned.RedisPassword),
+	}
+	owner := ref("DEVSTACK_SHARED_UID", strconv.Itoa(cfg.Shared.UID)) + ":" + ref("DEVSTACK_SHARED_GID", strconv.Itoa(cfg.Shared.GID))
+	return target{cfg: cfg, names: NamesFor(ref("DEVSTACK_PROJECT", cfg.Project)), pinned: v, tree: treeID(t.tree, owner)}.specs()
+}
+
+// specHash is the config-hash label of a container: a digest of its
+// template, so that up can tell "running and right" from "running but
+// stale" and a compose file can carry the same label. The values the
+// template leaves out are compared one by one (sameValues).
+func specHash(template docker.ContainerSpec) string {
+	template.Labels = nil
+	b, _ := json.Marshal(template)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
+}
+
+// sameValues reports whether a container (inspected) runs with the values
+// a spec gives it: image, environment and published ports.
+func sameValues(c docker.Container, want docker.ContainerSpec) bool {
+	if c.Image != want.Image {
+		return false
+	}
+	for k, v := range want.Env {
+		if got, ok := c.Env[k]; !ok || got != v {
+			return false
+		}
+	}
+	key := func(p docker.Port) string { return fmt.Sprintf("%s:%d:%d", p.HostIP, p.HostPort, p.ContainerPort) }
+	var have, need []string
+	for _, p := range c.Ports {
+		have = append(have, key(p))
+	}
+	for _, p := range want.Ports {
+		need = append(need, key(p))
+	}
+	slices.Sort(have)
+	slices.Sort(need)
+	return slices.Equal(have, need)
 }
 
 // Lifetime says how long a stack is meant to live: everyday stacks until
@@ -203,9 +261,9 @@ func (l Lifetime) labels(project, part string) map[string]string {
 }
 
 // labelled returns the spec as it is created: with the stack's labels and
-// its config hash.
-func labelled(s docker.ContainerSpec, project, role string, l Lifetime) docker.ContainerSpec {
+// hash, the config hash of its template.
+func labelled(s docker.ContainerSpec, project, role, hash string, l Lifetime) docker.ContainerSpec {
 	s.Labels = l.labels(project, role)
-	maps.Copy(s.Labels, map[string]string{LabelConfigHash: specHash(s)})
+	maps.Copy(s.Labels, map[string]string{LabelConfigHash: hash})
 	return s
 }

@@ -103,6 +103,9 @@ func ListStacks(ctx context.Context, e *Engine) ([]StackInfo, error) {
 	}
 	for _, c := range cs {
 		t := add(c.Labels)
+		if c.Labels[LabelService] == partInit {
+			continue // one-shot: done when it has exited
+		}
 		t.containers++
 		if c.State.Running && !c.State.Restarting && slices.Contains(allRoles, c.Labels[LabelService]) {
 			t.running = append(t.running, c.Labels[LabelService])

@@ -86,10 +86,10 @@ func probe(ctx context.Context, cfg Config, v pinned, service string) error {
 	return fmt.Errorf("no probe for %s", service)
 }
 
-// inspect reads the stack's service containers in full, by role.
+// inspect reads the stack's containers in full, by role.
 func (e *Engine) inspect(ctx context.Context, o *observed) (map[string]docker.Container, error) {
 	live := map[string]docker.Container{}
-	for _, role := range []string{ServiceMySQL, ServiceRedis, ServiceGearmand} {
+	for _, role := range allRoles {
 		c, ok := o.containers[role]
 		if !ok {
 			continue

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sync"
 	"time"
 
@@ -43,6 +44,12 @@ func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusRepo
 	if err := o.clashError(); err != nil {
 		return nil, err
 	}
+	live, err := e.inspect(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	// The plan compares what the containers run with.
+	maps.Copy(o.containers, live)
 	in := planInput{cfg: cfg, o: o, life: opts.Lifetime, tree: sharedTree(cfg, fx).Digest(), api: e.APIVersion(), freePort: freeLocalPort}
 	if _, ok := o.volumes[o.names.MySQLData]; !ok || o.copyCutShort() {
 		if in.template, err = e.templateFor(ctx, cfg, fx); err != nil {

@@ -69,13 +69,13 @@ type SyncResult struct {
 	Written []string
 }
 
-// tmpSuffix marks a file being written: it is renamed into place once
+// TmpSuffix marks a file being written: it is renamed into place once
 // complete, so a reader never sees half a file.
-const tmpSuffix = ".devstack-tmp"
+const TmpSuffix = ".devstack-tmp"
 
 // renameScript renames each argument, a temporary file, into place. It is
 // constant: paths reach it as arguments, never as shell text.
-const renameScript = `for t; do mv -f -- "$t" "${t%` + tmpSuffix + `}"; done`
+const renameScript = `for t; do mv -f -- "$t" "${t%` + TmpSuffix + `}"; done`
 
 // Tree is what the shared directory must hold: folders and files, relative
 // to Dir, and who owns them.
@@ -108,7 +108,7 @@ func Sync(ctx context.Context, c Container, t Tree) (SyncResult, error) {
 	tw := archive{root: path.Base(Dir)}
 	tw.dirs(owner, dirs...)
 	for _, f := range changed {
-		tw.file(f.Path+tmpSuffix, f.Data, owner)
+		tw.file(f.Path+TmpSuffix, f.Data, owner)
 	}
 	if err := c.CopyTo(ctx, path.Dir(Dir), tw.stream()); err != nil {
 		return r, err
@@ -118,7 +118,7 @@ func Sync(ctx context.Context, c Container, t Tree) (SyncResult, error) {
 	}
 	argv := []string{"sh", "-c", renameScript, "rename"}
 	for _, f := range changed {
-		argv = append(argv, Dir+"/"+f.Path+tmpSuffix)
+		argv = append(argv, Dir+"/"+f.Path+TmpSuffix)
 		r.Written = append(r.Written, f.Path)
 	}
 	_, err = c.Exec(ctx, argv...)
@@ -136,10 +136,9 @@ func (e *ExitError) Error() string {
 	return fmt.Sprintf("%s exited with code %d: %s", e.Command, e.Code, e.Stderr)
 }
 
-// Digest identifies a tree: its folders, files and owner.
+// Digest identifies a tree's content: its folders and files.
 func (t Tree) Digest() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%d:%d\n", t.Owner.UID, t.Owner.GID)
 	for _, d := range t.Dirs {
 		fmt.Fprintf(h, "d %s\n", d)
 	}
@@ -153,7 +152,9 @@ func (t Tree) Digest() string {
 // pristineDir is where a container keeps a fresh copy of a tree, outside the
 // shared volume, so that a reset is one command: empty the directory, copy
 // the copy. It lives as long as the container.
-func pristineDir(t Tree) string { return "/tmp/devstack-pristine-" + t.Digest() }
+func pristineDir(t Tree) string {
+	return fmt.Sprintf("/tmp/devstack-pristine-%s-%d-%d", t.Digest(), t.Owner.UID, t.Owner.GID)
+}
 
 // resetScript empties the shared directory and copies the pristine tree in,
 // owners and modes included; it exits 3 when there is no pristine tree yet.
@@ -306,19 +307,36 @@ func (a *archive) writer() *tar.Writer {
 	return a.tw
 }
 
-// dirs adds each folder (relative to Dir) with its parents, Dir first and
-// parents before children.
-func (a *archive) dirs(o Owner, dirs ...string) {
-	tw := a.writer()
-	all := []string{"."}
+// Folders are the folders t lays out, relative to Dir: "." (Dir itself),
+// then each folder and the folders of its files with their parents, parents
+// first.
+func Folders(t Tree) []string {
+	dirs := slices.Clone(t.Dirs)
+	for _, f := range t.Files {
+		dirs = append(dirs, path.Dir(f.Path))
+	}
+	return withParents(dirs)
+}
+
+// withParents returns dirs with their parents, "." first and parents before
+// children, each once.
+func withParents(dirs []string) []string {
+	var all []string
 	for _, d := range dirs {
 		for p := d; p != "." && p != "/"; p = path.Dir(p) {
 			all = append(all, p)
 		}
 	}
 	// A parent's path is a prefix of its children's, so it sorts first.
-	slices.Sort(all[1:])
-	for _, d := range all {
+	slices.Sort(all)
+	return append([]string{"."}, slices.Compact(all)...)
+}
+
+// dirs adds each folder (relative to Dir) with its parents, Dir first and
+// parents before children.
+func (a *archive) dirs(o Owner, dirs ...string) {
+	tw := a.writer()
+	for _, d := range withParents(dirs) {
 		if a.seen[d] {
 			continue
 		}
