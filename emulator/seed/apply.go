@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,30 +78,30 @@ func digest(iterations int, password string) string {
 }
 
 // cached returns the stack's hash for password, or "".
-func (s *Seeder) cached(q querier, d string) string {
+func (s *Seeder) cached(db store, d string) string {
 	s.mu.Lock()
 	h := s.synced[d]
 	s.mu.Unlock()
 	if h == "" {
-		_ = q.QueryRow("SELECT encoded FROM devstack.password_hashes WHERE digest = ?", d).Scan(&h)
+		h = db.cachedHash(d)
 	}
 	return h
 }
 
 // remember records that h is the stack's hash for password d. A failed cache
 // write costs one hash on a later seed, nothing else.
-func (s *Seeder) remember(q querier, d, h string) {
-	_, _ = q.Exec("INSERT IGNORE INTO devstack.password_hashes (digest, encoded) VALUES (?, ?)", d, h)
+func (s *Seeder) remember(db store, d, h string) {
+	db.cacheHash(d, h)
 	s.mu.Lock()
 	s.synced[d] = h
 	s.mu.Unlock()
 }
 
-// hash returns the stack's Django hash of password, making one if it has none.
-// Reusing it keeps reseeded rows identical to the first seed's.
-func (s *Seeder) hash(q querier, iterations int, password string) string {
+// hashFor returns the stack's Django hash of password, making one if it has
+// none. Reusing it keeps reseeded rows identical to the first seed's.
+func (s *Seeder) hashFor(db store, iterations int, password string) string {
 	d := digest(iterations, password)
-	if h := s.cached(q, d); h != "" {
+	if h := s.cached(db, d); h != "" {
 		return h
 	}
 	s.mu.Lock()
@@ -111,28 +110,23 @@ func (s *Seeder) hash(q querier, iterations int, password string) string {
 	if h == "" {
 		h = HashPassword(password, iterations)
 	}
-	s.remember(q, d, h)
+	s.remember(db, d, h)
 	return h
 }
 
 // verifies reports whether a stored hash verifies password with the configured
 // work factor. The cache answers without PBKDF2's cost; a hash that verifies
 // the slow way is cached, so the next seed is fast too.
-func (s *Seeder) verifies(q querier, iterations int, stored, password string) bool {
+func (s *Seeder) verifies(db store, iterations int, stored, password string) bool {
 	d := digest(iterations, password)
-	if stored == s.cached(q, d) {
+	if stored == s.cached(db, d) {
 		return true
 	}
 	ok, used := CheckPassword(password, stored)
 	if ok = ok && used == iterations; ok {
-		s.remember(q, d, stored)
+		s.remember(db, d, stored)
 	}
 	return ok
-}
-
-type querier interface {
-	Exec(query string, args ...any) (sql.Result, error)
-	QueryRow(query string, args ...any) *sql.Row
 }
 
 // Apply adds and updates what the fixtures describe, in one transaction, as
@@ -141,40 +135,43 @@ type querier interface {
 // rows are stamped with at, the stack's creation time, so that a reset
 // reproduces them exactly.
 func (s *Seeder) Apply(ctx context.Context, db *sql.DB, dashboardUUID string, at time.Time) (Changes, error) {
-	var c Changes
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return c, err
+		return Changes{}, err
 	}
 	defer tx.Rollback()
-	w := &writer{tx: tx, ctx: ctx, at: at.UTC().Truncate(time.Microsecond)}
+	w := &writer{db: txStore{tx: tx, ctx: ctx}, at: at}
+	if err := s.apply(w, dashboardUUID); err != nil {
+		return Changes{}, err
+	}
+	return w.changes, tx.Commit()
+}
+
+func (s *Seeder) apply(w *writer, dashboardUUID string) error {
+	w.at = w.at.UTC().Truncate(time.Microsecond)
 	if err := s.applyAgents(w); err != nil {
-		return c, err
+		return err
 	}
 	for _, u := range s.F.Users.Dashboard {
 		if err := s.applyUser(w, Dashboard, u); err != nil {
-			return c, fmt.Errorf("dashboard user %s: %w", u.Username, err)
+			return fmt.Errorf("dashboard user %s: %w", u.Username, err)
 		}
 	}
 	for _, u := range s.F.Users.Storage {
 		if err := s.applyUser(w, Storage, u); err != nil {
-			return c, fmt.Errorf("storage user %s: %w", u.Username, err)
+			return fmt.Errorf("storage user %s: %w", u.Username, err)
 		}
 	}
 	for _, st := range s.F.Settings.DashboardRows(s.F.Users, dashboardUUID) {
-		if err := w.upsert(row{Table: "MCP.DashboardSettings", PK: "pk", Where: "scope = '' AND name = ?", Args: []any{st.Name},
-			Cols: []string{"value"}, Vals: []any{st.Value},
-			InsertOnly: map[string]any{"scope": "", "name": st.Name, "lastModified": w.at}, UpdateAlso: map[string]any{"lastModified": w.at}}); err != nil {
-			return c, err
+		if err := w.upsert(row{Table: "MCP.DashboardSettings", PK: "pk", Key: []field{{"scope", ""}, {"name", st.Name}},
+			Set: []field{{"value", st.Value}}, InsertOnly: []field{{"lastModified", w.at}}, UpdateAlso: []field{{"lastModified", w.at}}}); err != nil {
+			return err
 		}
 	}
 	if err := s.applyPipeline(w, dashboardUUID); err != nil {
-		return c, fmt.Errorf("storage service pipeline: %w", err)
+		return fmt.Errorf("storage service pipeline: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return c, err
-	}
-	return w.changes, nil
+	return nil
 }
 
 // applyAgents names the organisation in the agent Archivematica's migrations
@@ -185,73 +182,90 @@ func (s *Seeder) applyAgents(w *writer) error {
 	if org.OrganizationName == "" {
 		return nil
 	}
-	return w.upsert(row{Table: "MCP.Agents", PK: "pk", Where: "pk = 2", Cols: []string{"agentIdentifierType", "agentIdentifierValue", "agentName", "agentType"},
-		Vals: []any{"repository code", org.OrganizationIdentifier, org.OrganizationName, "organization"}, InsertOnly: map[string]any{"pk": 2}})
+	return w.upsert(row{Table: "MCP.Agents", PK: "pk", Key: []field{{"pk", 2}},
+		Set: []field{{"agentIdentifierType", "repository code"}, {"agentIdentifierValue", org.OrganizationIdentifier}, {"agentName", org.OrganizationName}, {"agentType", "organization"}}})
 }
 
 // applyUser writes auth_user and tastypie_apikey, and for the dashboard the
 // user's Agents and main_userprofile rows, as Archivematica's user form does.
 func (s *Seeder) applyUser(w *writer, service string, u User) error {
 	db, dashboard, iterations := userDatabase[service], service == Dashboard, s.F.Users.Iterations.For(service)
-	var id int64
-	var stored string
-	err := w.tx.QueryRowContext(w.ctx, "SELECT id, password FROM "+db+".auth_user WHERE username = ?", u.Username).Scan(&id, &stored)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	byName := []field{{"username", u.Username}}
+	stored, found, err := w.db.get(db+".auth_user", byName, "password")
+	if err != nil {
 		return err
 	}
-	cols := []string{"email", "is_superuser", "is_staff", "is_active", "first_name", "last_name"}
-	vals := []any{u.Email, u.Superuser, u.Superuser, u.Active, u.FirstName, u.LastName}
-	if id == 0 || !s.verifies(w.tx, iterations, stored, u.Password) {
-		cols, vals = append(cols, "password"), append(vals, s.hash(w.tx, iterations, u.Password))
+	set := []field{{"email", u.Email}, {"is_superuser", u.Superuser}, {"is_staff", u.Superuser}, {"is_active", u.Active}, {"first_name", u.FirstName}, {"last_name", u.LastName}}
+	if !found || !s.verifies(w.db, iterations, stored, u.Password) {
+		set = append(set, field{"password", s.hashFor(w.db, iterations, u.Password)})
 	}
-	if err := w.upsert(row{Table: db + ".auth_user", PK: "id", Where: "username = ?", Args: []any{u.Username}, Cols: cols, Vals: vals,
-		InsertOnly: map[string]any{"username": u.Username, "date_joined": w.at}}); err != nil {
+	if err := w.upsert(row{Table: db + ".auth_user", PK: "id", Key: byName, Set: set, InsertOnly: []field{{"date_joined", w.at}}}); err != nil {
 		return err
 	}
-	if err := w.tx.QueryRowContext(w.ctx, "SELECT id FROM "+db+".auth_user WHERE username = ?", u.Username).Scan(&id); err != nil {
+	id, _, err := w.db.get(db+".auth_user", byName, "id")
+	if err != nil {
 		return err
 	}
-	if err := w.upsert(row{Table: db + ".tastypie_apikey", PK: "id", Where: "user_id = ?", Args: []any{id}, Cols: []string{"`key`"}, Vals: []any{u.APIKey},
-		InsertOnly: map[string]any{"user_id": id, "created": w.at}}); err != nil {
+	if err := w.upsert(row{Table: db + ".tastypie_apikey", PK: "id", Key: []field{{"user_id", id}}, Set: []field{{"key", u.APIKey}},
+		InsertOnly: []field{{"created", w.at}}}); err != nil {
 		return err
 	}
 	if !dashboard {
 		return nil
 	}
 	name := fmt.Sprintf("username=%q, first_name=%q, last_name=%q", u.Username, u.FirstName, u.LastName)
-	userPK := strconv.FormatInt(id, 10)
-	if err := w.upsert(row{Table: "MCP.Agents", PK: "pk", Where: "agentIdentifierType = 'Archivematica user pk' AND agentIdentifierValue = ?", Args: []any{userPK},
-		Cols: []string{"agentName", "agentType"}, Vals: []any{name, "Archivematica user"},
-		InsertOnly: map[string]any{"agentIdentifierType": "Archivematica user pk", "agentIdentifierValue": userPK}}); err != nil {
+	agentKey := []field{{"agentIdentifierType", "Archivematica user pk"}, {"agentIdentifierValue", id}}
+	if err := w.upsert(row{Table: "MCP.Agents", PK: "pk", Key: agentKey, Set: []field{{"agentName", name}, {"agentType", "Archivematica user"}}}); err != nil {
 		return err
 	}
-	var agent int64
-	if err := w.tx.QueryRowContext(w.ctx, "SELECT pk FROM MCP.Agents WHERE agentIdentifierType = 'Archivematica user pk' AND agentIdentifierValue = ?", userPK).Scan(&agent); err != nil {
+	agent, _, err := w.db.get("MCP.Agents", agentKey, "pk")
+	if err != nil {
 		return err
 	}
-	return w.upsert(row{Table: "MCP.main_userprofile", PK: "id", Where: "user_id = ?", Args: []any{id}, Cols: []string{"agent_id"}, Vals: []any{agent},
-		InsertOnly: map[string]any{"user_id": id, "system_emails": true}})
+	return w.upsert(row{Table: "MCP.main_userprofile", PK: "id", Key: []field{{"user_id", id}}, Set: []field{{"agent_id", agent}},
+		InsertOnly: []field{{"system_emails", true}}})
+}
+
+// field is a column and its value.
+type field struct {
+	Col string
+	Val any
+}
+
+// row is one upsert: the row with Key must carry Set.
+type row struct {
+	Table string
+	// PK is the primary key column, given explicitly on insert.
+	PK  string
+	Key []field
+	Set []field
+	// InsertOnly is written with a new row; UpdateAlso with a changed one.
+	InsertOnly, UpdateAlso []field
+}
+
+// store is where seeding reads and writes rows: a live database in a
+// transaction (txStore), or the rows a freshly loaded schema holds, kept in
+// memory while their statements are recorded (Render).
+type store interface {
+	// get returns col of the row with key, as text; found is false when
+	// there is none.
+	get(table string, key []field, col string) (value string, found bool, err error)
+	// same reports whether the row with key has the values set, compared
+	// byte for byte.
+	same(table string, key []field, set []field) (bool, error)
+	// nextKey is the table's largest pk plus one.
+	nextKey(table, pk string) (int64, error)
+	insert(table string, set []field) error
+	update(table string, key, set []field) error
+	cachedHash(digest string) string
+	cacheHash(digest, encoded string)
 }
 
 // writer runs upserts that write only what differs, and counts them.
 type writer struct {
-	tx      *sql.Tx
-	ctx     context.Context
+	db      store
 	at      time.Time
 	changes Changes
-}
-
-// row is one upsert: the row matched by Where/Args must carry Cols = Vals.
-type row struct {
-	Table string
-	// PK is the primary key column, given explicitly on insert.
-	PK    string
-	Where string
-	Args  []any
-	Cols  []string
-	Vals  []any
-	// InsertOnly is written with a new row; UpdateAlso with a changed one.
-	InsertOnly, UpdateAlso map[string]any
 }
 
 // upsert inserts a missing row, updates a differing one, and does not write
@@ -260,59 +274,116 @@ type row struct {
 // gives rows the same keys as the first seed, without an ALTER TABLE per
 // table (~20 ms each).
 func (w *writer) upsert(r row) error {
-	var found int
-	q := fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s", r.Table, r.Where)
-	if err := w.tx.QueryRowContext(w.ctx, q, r.Args...).Scan(&found); err != nil {
+	_, found, err := w.db.get(r.Table, r.Key, r.PK)
+	if err != nil {
 		return fmt.Errorf("%s: %w", r.Table, err)
 	}
-	if found == 0 {
-		names, all := append([]string{}, r.Cols...), append([]any{}, r.Vals...)
-		for _, k := range slices.Sorted(maps.Keys(r.InsertOnly)) {
-			names, all = append(names, k), append(all, r.InsertOnly[k])
-		}
-		if !slices.Contains(names, r.PK) {
-			var next int64
-			if err := w.tx.QueryRowContext(w.ctx, fmt.Sprintf("SELECT COALESCE(MAX(%s), 0) + 1 FROM %s", r.PK, r.Table)).Scan(&next); err != nil {
+	if !found {
+		all := slices.Concat(r.Key, r.Set, r.InsertOnly)
+		if !slices.ContainsFunc(all, func(f field) bool { return f.Col == r.PK }) {
+			next, err := w.db.nextKey(r.Table, r.PK)
+			if err != nil {
 				return fmt.Errorf("%s: %w", r.Table, err)
 			}
-			names, all = append(names, r.PK), append(all, next)
+			all = append(all, field{r.PK, next})
 		}
-		marks := strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", ")
-		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", r.Table, strings.Join(names, ", "), marks)
-		if _, err := w.tx.ExecContext(w.ctx, q, all...); err != nil {
+		if err := w.db.insert(r.Table, all); err != nil {
 			return fmt.Errorf("%s: %w", r.Table, err)
 		}
 		w.changes.Added++
 		return nil
 	}
-	if len(r.Cols) == 0 {
+	if len(r.Set) == 0 {
 		return nil // the row is all key: found is right
 	}
-	// Compare in SQL, NULL-safe, so types convert as MySQL does; BINARY, as
-	// the columns' collations ignore case and accents and so would an edit.
-	var same []string
-	for _, c := range r.Cols {
-		same = append(same, "BINARY "+c+" <=> BINARY ?")
-	}
-	var equal int
-	q = fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s AND %s", r.Table, r.Where, strings.Join(same, " AND "))
-	if err := w.tx.QueryRowContext(w.ctx, q, append(append([]any{}, r.Args...), r.Vals...)...).Scan(&equal); err != nil {
+	equal, err := w.db.same(r.Table, r.Key, r.Set)
+	if err != nil {
 		return fmt.Errorf("%s: %w", r.Table, err)
 	}
-	if equal > 0 {
+	if equal {
 		return nil
 	}
-	sets, all := []string{}, []any{}
-	for i, c := range r.Cols {
-		sets, all = append(sets, c+" = ?"), append(all, r.Vals[i])
-	}
-	for _, k := range slices.Sorted(maps.Keys(r.UpdateAlso)) {
-		sets, all = append(sets, k+" = ?"), append(all, r.UpdateAlso[k])
-	}
-	q = fmt.Sprintf("UPDATE %s SET %s WHERE %s", r.Table, strings.Join(sets, ", "), r.Where)
-	if _, err := w.tx.ExecContext(w.ctx, q, append(all, r.Args...)...); err != nil {
+	if err := w.db.update(r.Table, r.Key, slices.Concat(r.Set, r.UpdateAlso)); err != nil {
 		return fmt.Errorf("%s: %w", r.Table, err)
 	}
 	w.changes.Updated++
 	return nil
+}
+
+// txStore is a live database, in a transaction.
+type txStore struct {
+	tx  *sql.Tx
+	ctx context.Context
+}
+
+func column(c string) string { return "`" + c + "`" }
+
+// where renders key as a condition with its arguments.
+func where(key []field) (string, []any) {
+	var conds []string
+	var args []any
+	for _, f := range key {
+		conds, args = append(conds, column(f.Col)+" = ?"), append(args, f.Val)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+func (t txStore) get(table string, key []field, col string) (string, bool, error) {
+	cond, args := where(key)
+	var v sql.NullString
+	err := t.tx.QueryRowContext(t.ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s", column(col), table, cond), args...).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return v.String, err == nil, err
+}
+
+// same compares in SQL, NULL-safe, so types convert as MySQL does; BINARY,
+// as the columns' collations ignore case and accents and so would an edit.
+func (t txStore) same(table string, key []field, set []field) (bool, error) {
+	cond, args := where(key)
+	for _, f := range set {
+		cond, args = cond+" AND BINARY "+column(f.Col)+" <=> BINARY ?", append(args, f.Val)
+	}
+	var n int
+	err := t.tx.QueryRowContext(t.ctx, fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s", table, cond), args...).Scan(&n)
+	return n > 0, err
+}
+
+func (t txStore) nextKey(table, pk string) (int64, error) {
+	var next int64
+	err := t.tx.QueryRowContext(t.ctx, fmt.Sprintf("SELECT COALESCE(MAX(%s), 0) + 1 FROM %s", column(pk), table)).Scan(&next)
+	return next, err
+}
+
+func (t txStore) insert(table string, set []field) error {
+	var cols []string
+	var args []any
+	for _, f := range set {
+		cols, args = append(cols, column(f.Col)), append(args, f.Val)
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
+	_, err := t.tx.ExecContext(t.ctx, fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", table, strings.Join(cols, ", "), marks), args...)
+	return err
+}
+
+func (t txStore) update(table string, key, set []field) error {
+	var sets []string
+	var args []any
+	for _, f := range set {
+		sets, args = append(sets, column(f.Col)+" = ?"), append(args, f.Val)
+	}
+	cond, keyArgs := where(key)
+	_, err := t.tx.ExecContext(t.ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s", table, strings.Join(sets, ", "), cond), append(args, keyArgs...)...)
+	return err
+}
+
+func (t txStore) cachedHash(d string) string {
+	var h string
+	_ = t.tx.QueryRowContext(t.ctx, "SELECT encoded FROM devstack.password_hashes WHERE digest = ?", d).Scan(&h)
+	return h
+}
+
+func (t txStore) cacheHash(d, h string) {
+	_, _ = t.tx.ExecContext(t.ctx, "INSERT IGNORE INTO devstack.password_hashes (digest, encoded) VALUES (?, ?)", d, h)
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"math/big"
 	"strconv"
 	"strings"
 )
@@ -40,9 +41,17 @@ func RandomString(n int) string {
 }
 
 // HashPassword encodes a password as Django's PBKDF2PasswordHasher does:
-// pbkdf2_sha256$<iterations>$<salt>$<base64 sha256 digest>.
+// pbkdf2_sha256$<iterations>$<salt>$<base64 sha256 digest>. The salt, 22
+// characters of [A-Za-z0-9] like Django's, is derived from the password and
+// work factor, so the same fixtures give the same rows on every stack: a
+// stack that compose/docker-compose.yml seeds is the one devstack seeds.
+// (Random salts protect many users' hashes against precomputed tables;
+// devstack's users are development accounts whose passwords are in
+// users.yaml.)
 func HashPassword(password string, iterations int) string {
-	return hashWithSalt(password, RandomString(22), iterations)
+	sum := sha256.Sum256([]byte("devstack/salt\x00" + digest(iterations, password)))
+	salt := new(big.Int).SetBytes(sum[:]).Text(62)
+	return hashWithSalt(password, salt[:22], iterations)
 }
 
 func hashWithSalt(password, salt string, iterations int) string {

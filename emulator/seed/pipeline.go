@@ -63,20 +63,17 @@ func derivedUUID(base, name string) string {
 // the dashboard's pipeline, whose UUID is the dashboard's.
 func (s *Seeder) applyPipeline(w *writer, dashboardUUID string) error {
 	space := derivedUUID(locationSpace, "space")
-	if err := w.upsert(row{Table: "SS.locations_space", PK: "id", Where: "uuid = ?", Args: []any{space},
-		Cols: []string{"access_protocol", "size", "used", "path", "verified", "last_verified", "staging_path"},
-		Vals: []any{"FS", nil, 0, "/", false, nil, "/var/archivematica/storage_service"}, InsertOnly: map[string]any{"uuid": space}}); err != nil {
+	if err := w.upsert(row{Table: "SS.locations_space", PK: "id", Key: []field{{"uuid", space}},
+		Set: []field{{"access_protocol", "FS"}, {"size", nil}, {"used", 0}, {"path", "/"}, {"verified", false}, {"last_verified", nil}, {"staging_path", "/var/archivematica/storage_service"}}}); err != nil {
 		return err
 	}
-	if err := w.upsert(row{Table: "SS.locations_localfilesystem", PK: "id", Where: "space_id = ?", Args: []any{space},
-		InsertOnly: map[string]any{"space_id": space}}); err != nil {
+	if err := w.upsert(row{Table: "SS.locations_localfilesystem", PK: "id", Key: []field{{"space_id", space}}}); err != nil {
 		return err
 	}
 	user, key := s.pipelineUser()
 	remote := s.F.Settings.value("site_url")
-	if err := w.upsert(row{Table: "SS.locations_pipeline", PK: "id", Where: "uuid = ?", Args: []any{dashboardUUID},
-		Cols: []string{"description", "enabled", "api_key", "api_username", "remote_name"},
-		Vals: []any{"Archivematica on devstack", true, key, user, remote}, InsertOnly: map[string]any{"uuid": dashboardUUID}}); err != nil {
+	if err := w.upsert(row{Table: "SS.locations_pipeline", PK: "id", Key: []field{{"uuid", dashboardUUID}},
+		Set: []field{{"description", "Archivematica on devstack"}, {"enabled", true}, {"api_key", key}, {"api_username", user}, {"remote_name", remote}}}); err != nil {
 		return err
 	}
 	for _, l := range locations {
@@ -85,9 +82,8 @@ func (s *Seeder) applyPipeline(w *writer, dashboardUUID string) error {
 		if l.description == "" {
 			description = nil
 		}
-		if err := w.upsert(row{Table: "SS.locations_location", PK: "id", Where: "uuid = ?", Args: []any{id},
-			Cols: []string{"purpose", "relative_path", "description", "quota", "used", "enabled", "space_id"},
-			Vals: []any{l.purpose, l.path, description, nil, 0, true, space}, InsertOnly: map[string]any{"uuid": id}}); err != nil {
+		if err := w.upsert(row{Table: "SS.locations_location", PK: "id", Key: []field{{"uuid", id}},
+			Set: []field{{"purpose", l.purpose}, {"relative_path", l.path}, {"description", description}, {"quota", nil}, {"used", 0}, {"enabled", true}, {"space_id", space}}}); err != nil {
 			return err
 		}
 	}
@@ -105,8 +101,7 @@ func (s *Seeder) applyPipeline(w *writer, dashboardUUID string) error {
 		}
 	}
 	for _, st := range settings {
-		if err := w.upsert(row{Table: "SS.administration_settings", PK: "id", Where: "name = ?", Args: []any{st[0]},
-			Cols: []string{"value"}, Vals: []any{st[1]}, InsertOnly: map[string]any{"name": st[0]}}); err != nil {
+		if err := w.upsert(row{Table: "SS.administration_settings", PK: "id", Key: []field{{"name", st[0]}}, Set: []field{{"value", st[1]}}}); err != nil {
 			return err
 		}
 	}
@@ -116,8 +111,7 @@ func (s *Seeder) applyPipeline(w *writer, dashboardUUID string) error {
 			continue
 		}
 		id := derivedUUID(locationSpace, "location/"+l.purpose)
-		if err := w.upsert(row{Table: "SS.locations_locationpipeline", PK: "id", Where: "location_id = ? AND pipeline_id = ?", Args: []any{id, dashboardUUID},
-			InsertOnly: map[string]any{"location_id": id, "pipeline_id": dashboardUUID}}); err != nil {
+		if err := w.upsert(row{Table: "SS.locations_locationpipeline", PK: "id", Key: []field{{"location_id", id}, {"pipeline_id", dashboardUUID}}}); err != nil {
 			return err
 		}
 	}

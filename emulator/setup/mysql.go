@@ -103,7 +103,7 @@ func IsAccessDenied(err error) bool {
 // Bootstrapped reports whether the set-up marker is present.
 func Bootstrapped(ctx context.Context, root *sql.DB) bool {
 	var n int
-	err := root.QueryRowContext(ctx, "SELECT COUNT(*) FROM devstack.bootstrap WHERE version >= ?", BootstrapVersion).Scan(&n)
+	err := root.QueryRowContext(ctx, markedQuery, BootstrapVersion).Scan(&n)
 	return err == nil && n > 0
 }
 
@@ -175,7 +175,7 @@ func RotateRoot(ctx context.Context, root *sql.DB, f Flavour, password string) e
 
 // MarkBootstrapped writes the marker, last.
 func MarkBootstrapped(ctx context.Context, root *sql.DB) error {
-	_, err := root.ExecContext(ctx, "REPLACE INTO devstack.bootstrap (version, completed_at) VALUES (?, UTC_TIMESTAMP())", BootstrapVersion)
+	_, err := root.ExecContext(ctx, markStatement, BootstrapVersion)
 	return err
 }
 

@@ -91,7 +91,7 @@ func RecordBaseline(ctx context.Context, root *sql.DB, schemas []seed.Schema, on
 	}
 	for name, sum := range sums {
 		db, tbl, _ := strings.Cut(name, ".")
-		if _, err := root.ExecContext(ctx, "REPLACE INTO devstack.baseline (db, tbl, checksum) VALUES (?, ?, ?)", db, tbl, sum); err != nil {
+		if _, err := root.ExecContext(ctx, baselineStatement, db, tbl, sum); err != nil {
 			return err
 		}
 	}

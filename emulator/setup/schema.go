@@ -89,7 +89,7 @@ func loadOne(ctx context.Context, root *sql.DB, s seed.Schema) error {
 			return fmt.Errorf("%w: schema for %s: %q failed: %v", ErrBadSchema, s.Database, firstLine(stmt), err)
 		}
 	}
-	_, err = conn.ExecContext(ctx, "INSERT INTO devstack.schema_loads (db, digest, loaded_at) VALUES (?, ?, UTC_TIMESTAMP())", s.Database, s.Digest)
+	_, err = conn.ExecContext(ctx, loadedStatement, s.Database, s.Digest)
 	return err
 }
 
