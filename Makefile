@@ -11,7 +11,7 @@ IMAGES := eval "$$(scripts/images.sh)"; export DEVSTACK_MYSQL_IMAGE DEVSTACK_RED
 # address when this machine looks like a container.
 TEST_ENV := TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1
 
-.PHONY: build up down status docker local-images test-deps test unit chaos vet bench
+.PHONY: build up down status docker local-images test-deps test unit chaos vet bench compose
 
 build:
 	go build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o $(BIN) ./cmd/devstack
@@ -33,6 +33,7 @@ status: build
 
 test-deps:
 	@scripts/test-deps.sh
+	@scripts/compose.sh
 
 # The integration tests that run again on the second MySQL flavour (Oracle
 # MySQL, when the first is the MariaDB stand-in): up, seed, users, reset,
@@ -60,6 +61,11 @@ unit:
 vet:
 	gofmt -l . | (! grep .)
 	go vet ./...
+
+# compose/docker-compose.yml is `devstack compose` for the default config:
+# no DEVSTACK_* variable, no devstack.yaml.
+compose:
+	env $$(env | sed -n 's/^\(DEVSTACK_[A-Z_]*\)=.*/-u \1/p') go run ./cmd/devstack -c /dev/null compose > compose/docker-compose.yml
 
 # devstack against docker compose plus a bootstrap script, on each MySQL
 # flavour this machine has, in one run: medians, spreads and ratios, as a

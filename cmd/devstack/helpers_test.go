@@ -598,3 +598,56 @@ func edit(t *testing.T, path, old, new string) {
 	}
 	must(t, os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644))
 }
+
+// freePort is a port on 127.0.0.1 that nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// composeFile is a file of the repository's compose/ folder.
+func composeFile(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("../../compose", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// dockerCompose runs `docker compose` (scripts/compose.sh provides it) with
+// env added to this process's.
+func dockerCompose(t *testing.T, env []string, args ...string) (string, error) {
+	t.Helper()
+	integration(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", append([]string{"compose"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// composeStack is a stack the test made with compose/docker-compose.yml,
+// as project newStack would pick, with fixed free ports; down removes it.
+func composeStack(t *testing.T) *stack {
+	t.Helper()
+	s := newStack(t)
+	s.env = []string{"DEVSTACK_PROJECT=" + s.project, fmt.Sprintf("DEVSTACK_MYSQL_PORT=%d", freePort(t)), fmt.Sprintf("DEVSTACK_REDIS_PORT=%d", freePort(t))}
+	if out, err := dockerCompose(t, s.env, "-f", composeFile(t, "docker-compose.yml"), "up", "--wait"); err != nil {
+		t.Fatalf("docker compose up --wait: %v\n%s", err, out)
+	}
+	return s
+}
+
+// started identifies each of a project's containers and when it started.
+func started(t *testing.T, project string) string {
+	t.Helper()
+	ids := docker(t, "ps", "-a", "-q", "--no-trunc", "--filter", "label="+emulator.LabelProject+"="+project)
+	return docker(t, append([]string{"inspect", "-f", "{{.Name}} {{.Id}} {{.State.StartedAt}}"}, strings.Fields(ids)...)...)
+}

@@ -1,0 +1,58 @@
+package emulator
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func TestComposeCarriesUpsHashesAndVariables(t *testing.T) {
+	cfg := DefaultConfig()
+	out, err := Compose(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Services map[string]struct {
+			Labels map[string]string
+		}
+	}
+	if err := yaml.Unmarshal(out, &f); err != nil {
+		t.Fatalf("not YAML: %v", err)
+	}
+	fx, err := loadFixtures(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &observed{names: NamesFor(cfg.Project)}
+	p, err := planUp(planInput{cfg: cfg, o: o, tree: sharedTree(cfg, fx).Digest(), freePort: countingPorts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range roles(cfg) {
+		if got, want := f.Services[role].Labels[LabelConfigHash], p.specs[role].Labels[LabelConfigHash]; got != want {
+			t.Errorf("%s: compose hash %s, up's %s", role, got, want)
+		}
+	}
+	text := string(out)
+	for _, v := range []string{"${DEVSTACK_PROJECT:-archivematica}", "${DEVSTACK_MYSQL_IMAGE:-mysql:8.0}", "${DEVSTACK_MYSQL_PORT:-63306}",
+		"${DEVSTACK_MYSQL_ROOT_PASSWORD:-devstack-root}", "${DEVSTACK_REDIS_PASSWORD:-}", "${DEVSTACK_SHARED_UID:-1000}"} {
+		if !strings.Contains(text, v) {
+			t.Errorf("no %s", v)
+		}
+	}
+	// Every other $ is escaped, or compose would substitute it.
+	if bare := regexp.MustCompile(`\$[^{$]|\$\{[^D]`).FindString(strings.ReplaceAll(text, "$$", "")); bare != "" {
+		t.Errorf("an unescaped %q", bare)
+	}
+}
+
+func TestComposeRefusesPickedPorts(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Redis.Port = 0
+	if _, err := Compose(cfg); ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "DEVSTACK_REDIS_PORT") {
+		t.Errorf("port 0: %v", err)
+	}
+}
