@@ -10,6 +10,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -650,4 +651,35 @@ func started(t *testing.T, project string) string {
 	t.Helper()
 	ids := docker(t, "ps", "-a", "-q", "--no-trunc", "--filter", "label="+emulator.LabelProject+"="+project)
 	return docker(t, append([]string{"inspect", "-f", "{{.Name}} {{.Id}} {{.State.StartedAt}}"}, strings.Fields(ids)...)...)
+}
+
+// treeListing describes a local tree: each path with its type, mode, and
+// content or link target.
+func treeListing(t *testing.T, root string) string {
+	t.Helper()
+	var lines []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		line := fmt.Sprintf("%s %v", rel, fi.Mode())
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, _ := os.Readlink(p)
+			line += " -> " + target
+		case fi.Mode().IsRegular():
+			data, _ := os.ReadFile(p)
+			sum := sha256.Sum256(data)
+			line += " " + hex.EncodeToString(sum[:8])
+		}
+		lines = append(lines, line)
+		return nil
+	})
+	must(t, err)
+	return strings.Join(lines, "\n")
 }

@@ -78,7 +78,8 @@ func newRoot(a *app) *cobra.Command {
 	f.StringVarP(&a.configFile, "config", "c", "", "config file (default ./devstack.yaml when present)")
 	f.StringVarP(&a.output, "output", "o", "text", "output: text or json")
 	f.BoolVar(&a.debug, "debug", false, "show full error detail")
-	root.AddCommand(newUp(a), newDown(a), newStatus(a), newEnv(a), newSeed(a), newReset(a), newUsers(a), newVersion(a), newRun(a), newLs(a), newPrune(a), newCompose(a))
+	root.AddCommand(newUp(a), newDown(a), newStatus(a), newEnv(a), newSeed(a), newReset(a), newUsers(a), newVersion(a), newRun(a), newLs(a), newPrune(a), newCompose(a),
+		newLogs(a), newShell(a), newShared(a))
 	usageErrors(root)
 	return root
 }
@@ -129,12 +130,19 @@ type engineRun func(ctx context.Context, cfg emulator.Config, e *emulator.Engine
 // (bad input is reported before the environment is looked at), runs f, and
 // lets go of Docker.
 func (a *app) withEngine(f engineRun) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, _ []string) error {
+	return a.withEngineArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, _ []string) error {
+		return f(ctx, cfg, e)
+	})
+}
+
+// withEngineArgs is withEngine for a body that takes the arguments.
+func (a *app) withEngineArgs(f func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
 		cfg, err := a.config()
 		if err != nil {
 			return err
 		}
-		return a.withDocker(cmd.Context(), func(e *emulator.Engine) error { return f(cmd.Context(), cfg, e) })
+		return a.withDocker(cmd.Context(), func(e *emulator.Engine) error { return f(cmd.Context(), cfg, e, args) })
 	}
 }
 

@@ -155,10 +155,12 @@ type ContainerSpec struct {
 // Exec is a command run in a container. Without a TTY, Stdout and Stderr
 // receive the streams apart; with one, Stdout receives both.
 type Exec struct {
-	Cmd    []string
-	Env    []string
-	User   string
-	TTY    bool
+	Cmd  []string
+	Env  []string
+	User string
+	TTY  bool
+	// Size is the TTY's rows and columns; zero leaves the engine's default.
+	Size   [2]uint
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer

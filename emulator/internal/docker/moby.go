@@ -354,6 +354,11 @@ func (m *moby) Exec(ctx context.Context, id string, x Exec) (int, error) {
 		return 0, wrap(err)
 	}
 	defer att.Close()
+	if x.TTY && x.Size[0] > 0 {
+		// After the start, as the docker CLI does: engines before API 1.42
+		// take no size with the create.
+		_, _ = m.cli.ExecResize(ctx, ex.ID, client.ExecResizeOptions{Height: x.Size[0], Width: x.Size[1]})
+	}
 	if x.Stdin != nil {
 		go func() {
 			_, _ = io.Copy(att.Conn, x.Stdin)

@@ -1,0 +1,70 @@
+package emulator
+
+import (
+	"context"
+	"errors"
+
+	"github.com/wellcomecollection/devstack/emulator/shared"
+)
+
+// The shared directory for people (`devstack shared`): through the stack's
+// helper container, so it works wherever the volume lives.
+
+// sharedDir finds a project's running helper.
+func (e *Engine) sharedDir(ctx context.Context, cfg Config) (shared.Container, error) {
+	o, err := e.observe(ctx, cfg.Project)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := o.containers[partHelper]; !ok || !c.State.Running {
+		return nil, envError(nil, "the %s stack's helper container is not running: run `devstack up` first", cfg.Project)
+	}
+	return e.helper(o.names), nil
+}
+
+// filesError classifies the shared package's refusals: bad paths are bad
+// input, a full volume is the environment.
+func filesError(cfg Config, err error) error {
+	switch {
+	case errors.Is(err, shared.ErrOutside), errors.Is(err, shared.ErrExists), errors.Is(err, shared.ErrNotFound):
+		return usageError("%v", err)
+	case errors.Is(err, shared.ErrFull):
+		return envError(err, "%v (%s): free space on it, or put less; nothing was left under the name", err, NamesFor(cfg.Project).Shared)
+	}
+	return err
+}
+
+// SharedList lists a folder of the shared directory, or one file.
+func SharedList(ctx context.Context, e *Engine, cfg Config, p string) ([]shared.Entry, error) {
+	c, err := e.sharedDir(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := shared.List(ctx, c, p)
+	return entries, filesError(cfg, err)
+}
+
+// SharedPut copies a local file or tree into the shared directory, owned by
+// the stack's uid:gid; it returns where it went.
+func SharedPut(ctx context.Context, e *Engine, cfg Config, local, remote string) (string, error) {
+	c, err := e.sharedDir(ctx, cfg)
+	if err != nil {
+		return "", err
+	}
+	dest, err := shared.Put(ctx, c, local, remote, cfg.Shared.owner())
+	return dest, filesError(cfg, err)
+}
+
+// SharedGet copies a file or tree of the shared directory here; it returns
+// where it went.
+func SharedGet(ctx context.Context, e *Engine, cfg Config, remote, local string) (string, error) {
+	c, err := e.sharedDir(ctx, cfg)
+	if err != nil {
+		return "", err
+	}
+	dest, err := shared.Get(ctx, c, remote, local)
+	return dest, filesError(cfg, err)
+}
+
+// SharedEntry is one item `devstack shared ls` shows.
+type SharedEntry = shared.Entry
