@@ -10,11 +10,11 @@ import (
 
 func TestResolveEndpoint(t *testing.T) {
 	home := t.TempDir()
-	if got := ResolveEndpoint(envMap(map[string]string{"DOCKER_HOST": "tcp://h:2375"}), home); got != "tcp://h:2375" {
-		t.Errorf("DOCKER_HOST ignored: %s", got)
+	if got, src := ResolveEndpoint(envMap(map[string]string{"DOCKER_HOST": "tcp://h:2375"}), home); got != "tcp://h:2375" || src != "DOCKER_HOST" {
+		t.Errorf("DOCKER_HOST ignored: %s (%s)", got, src)
 	}
-	if got := ResolveEndpoint(envMap(nil), home); got != defaultEndpoint {
-		t.Errorf("no config: %s", got)
+	if got, src := ResolveEndpoint(envMap(nil), home); got != defaultEndpoint || src != "default socket" {
+		t.Errorf("no config: %s (%s)", got, src)
 	}
 	// A docker CLI context, as colima or OrbStack set one up.
 	dir := filepath.Join(home, ".docker")
@@ -23,10 +23,10 @@ func TestResolveEndpoint(t *testing.T) {
 	must(t, os.MkdirAll(meta, 0o700))
 	must(t, os.WriteFile(filepath.Join(meta, "meta.json"), []byte(`{"Name":"colima","Endpoints":{"docker":{"Host":"unix:///home/u/.colima/docker.sock"}}}`), 0o600))
 	must(t, os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"currentContext":"colima"}`), 0o600))
-	if got := ResolveEndpoint(envMap(nil), home); got != "unix:///home/u/.colima/docker.sock" {
-		t.Errorf("current context not followed: %s", got)
+	if got, src := ResolveEndpoint(envMap(nil), home); got != "unix:///home/u/.colima/docker.sock" || src != "context colima" {
+		t.Errorf("current context not followed: %s (%s)", got, src)
 	}
-	if got := ResolveEndpoint(envMap(map[string]string{"DOCKER_CONTEXT": "default"}), home); got != defaultEndpoint {
+	if got, _ := ResolveEndpoint(envMap(map[string]string{"DOCKER_CONTEXT": "default"}), home); got != defaultEndpoint {
 		t.Errorf("DOCKER_CONTEXT=default: %s", got)
 	}
 }

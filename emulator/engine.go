@@ -20,10 +20,16 @@ import (
 // the same endpoint, testcontainers included.
 type Engine struct {
 	d docker.Client
+	// source says how the endpoint was chosen (ResolveEndpoint).
+	source string
 }
 
 // Endpoint is where the engine answers.
 func (e *Engine) Endpoint() string { return e.d.Endpoint() }
+
+// Source says how the endpoint was chosen: DOCKER_HOST, a context, or the
+// default socket.
+func (e *Engine) Source() string { return e.source }
 
 // APIVersion is the API version negotiated with the engine.
 func (e *Engine) APIVersion() string { return e.d.APIVersion() }
@@ -38,21 +44,32 @@ const defaultEndpoint = "unix:///var/run/docker.sock"
 // reads its configuration once per process and otherwise falls back to the
 // default socket on its own.
 func Connect(ctx context.Context) (*Engine, error) {
-	endpoint := ResolveEndpoint(os.Getenv, userHome())
+	endpoint, source := ResolveEndpoint(os.Getenv, userHome())
 	d, err := docker.Dial(ctx, endpoint)
 	if err != nil {
-		return nil, envError(err, "cannot reach Docker at %s (%s): start Docker, or point DOCKER_HOST at a running engine", endpoint, shortErr(err))
+		return nil, envError(err, "cannot reach Docker at %s (%s; %s): start Docker, or point DOCKER_HOST at a running engine", endpoint, source, shortErr(err))
 	}
-	return &Engine{d: d}, nil
+	return &Engine{d: d, source: source}, nil
 }
 
 // ResolveEndpoint picks the engine like the docker CLI: DOCKER_HOST, then the
 // current context (DOCKER_CONTEXT or ~/.docker/config.json), then the default
-// socket. testcontainers does not follow contexts, so devstack does it.
-func ResolveEndpoint(getenv func(string) string, home string) string {
+// socket; source says which. testcontainers does not follow contexts, so
+// devstack does it.
+func ResolveEndpoint(getenv func(string) string, home string) (endpoint, source string) {
 	if h := getenv("DOCKER_HOST"); h != "" {
-		return h
+		return h, "DOCKER_HOST"
 	}
+	endpoint, name := contextEndpoint(getenv, home)
+	if name == "" {
+		return endpoint, "default socket"
+	}
+	return endpoint, "context " + name
+}
+
+// contextEndpoint is the current context's endpoint and name; "" for the
+// default context, whose endpoint is the default socket.
+func contextEndpoint(getenv func(string) string, home string) (string, string) {
 	configDir := getenv("DOCKER_CONFIG")
 	if configDir == "" {
 		configDir = filepath.Join(home, ".docker")
@@ -66,20 +83,20 @@ func ResolveEndpoint(getenv func(string) string, home string) string {
 		name = cfg.CurrentContext
 	}
 	if name == "" || name == "default" {
-		return defaultEndpoint
+		return defaultEndpoint, ""
 	}
 	sum := sha256.Sum256([]byte(name))
 	data, err := os.ReadFile(filepath.Join(configDir, "contexts", "meta", hex.EncodeToString(sum[:]), "meta.json"))
 	if err != nil {
-		return defaultEndpoint
+		return defaultEndpoint, ""
 	}
 	var meta struct {
 		Endpoints map[string]struct{ Host string }
 	}
 	if json.Unmarshal(data, &meta) != nil || meta.Endpoints["docker"].Host == "" {
-		return defaultEndpoint
+		return defaultEndpoint, ""
 	}
-	return meta.Endpoints["docker"].Host
+	return meta.Endpoints["docker"].Host, name
 }
 
 func userHome() string {

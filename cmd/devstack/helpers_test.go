@@ -344,7 +344,7 @@ type dockerView struct {
 func newDockerView(t *testing.T) *dockerView {
 	t.Helper()
 	integration(t)
-	real := emulator.ResolveEndpoint(os.Getenv, os.Getenv("HOME"))
+	real, _ := emulator.ResolveEndpoint(os.Getenv, os.Getenv("HOME"))
 	sock, ok := strings.CutPrefix(real, "unix://")
 	if !ok {
 		t.Fatalf("the Docker view proxies a local socket, not %s: run these tests against a local engine", real)

@@ -79,7 +79,7 @@ func newRoot(a *app) *cobra.Command {
 	f.StringVarP(&a.output, "output", "o", "text", "output: text or json")
 	f.BoolVar(&a.debug, "debug", false, "show full error detail")
 	root.AddCommand(newUp(a), newDown(a), newStatus(a), newEnv(a), newSeed(a), newReset(a), newUsers(a), newVersion(a), newRun(a), newLs(a), newPrune(a), newCompose(a),
-		newLogs(a), newShell(a), newShared(a))
+		newLogs(a), newShell(a), newShared(a), newDoctor(a))
 	usageErrors(root)
 	return root
 }

@@ -54,9 +54,14 @@ type Client interface {
 	// with Follow, until ctx is done).
 	Logs(ctx context.Context, id string, opts LogOptions, stdout, stderr io.Writer) error
 
+	// Info describes the engine.
+	Info(ctx context.Context) (Info, error)
+
 	// Image returns a local image; ErrNotFound when it is not here.
 	Image(ctx context.Context, ref string) (Image, error)
 	Pull(ctx context.Context, ref string) error
+	// Pullable asks the image's registry for it, without pulling it.
+	Pullable(ctx context.Context, ref string) error
 
 	Volumes(ctx context.Context, labels ...string) ([]Volume, error)
 	Volume(ctx context.Context, name string) (Volume, error)
@@ -174,6 +179,13 @@ type LogOptions struct {
 	// Tail is the number of lines from the end, or "all".
 	Tail       string
 	Timestamps bool
+}
+
+// Info is what the engine says about itself.
+type Info struct {
+	ServerVersion string
+	// RootDir is where the engine keeps images and volumes, on its own host.
+	RootDir string
 }
 
 // Image is a local image.

@@ -427,6 +427,19 @@ func (m *moby) Logs(ctx context.Context, id string, o LogOptions, stdout, stderr
 	return err
 }
 
+func (m *moby) Info(ctx context.Context) (Info, error) {
+	res, err := m.cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return Info{}, wrap(err)
+	}
+	return Info{ServerVersion: res.Info.ServerVersion, RootDir: res.Info.DockerRootDir}, nil
+}
+
+func (m *moby) Pullable(ctx context.Context, ref string) error {
+	_, err := m.cli.DistributionInspect(ctx, ref, client.DistributionInspectOptions{})
+	return wrap(err)
+}
+
 func (m *moby) Image(ctx context.Context, ref string) (Image, error) {
 	res, err := m.cli.ImageInspect(ctx, ref)
 	if err != nil {

@@ -308,6 +308,14 @@ func (e *Engine) Pull(_ context.Context, ref string) error {
 	return fmt.Errorf("pull access denied for %s: no registry", ref)
 }
 
+func (e *Engine) Pullable(_ context.Context, ref string) error {
+	return e.Pull(context.Background(), ref)
+}
+
+func (e *Engine) Info(context.Context) (docker.Info, error) {
+	return docker.Info{ServerVersion: "20.10.24", RootDir: "/var/lib/docker"}, nil
+}
+
 func (e *Engine) Volumes(_ context.Context, labels ...string) ([]docker.Volume, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

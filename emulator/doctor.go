@@ -1,0 +1,214 @@
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Check is one of doctor's findings; its JSON shape is a contract.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+	// Fix says what to do when the check fails.
+	Fix string `json:"fix,omitempty"`
+}
+
+// DoctorReport is `devstack doctor -o json`.
+type DoctorReport struct {
+	OK     bool    `json:"ok"`
+	Checks []Check `json:"checks"`
+}
+
+// The names of doctor's checks, in the order it runs them.
+const (
+	checkEngine  = "engine"
+	checkAPI     = "api"
+	checkImages  = "images"
+	checkPorts   = "ports"
+	checkDisk    = "disk"
+	checkNetwork = "network"
+)
+
+// minFree is the disk space a new stack wants: images, the built-in schema
+// loaded into MySQL, and room to work.
+const minFree = 2 << 30
+
+// Doctor checks what devstack needs from this machine: an engine it can
+// reach, its API version, the images, free ports, disk space and room for
+// another network. It reports every check, failed ones with a fix.
+func Doctor(ctx context.Context, cfg Config) *DoctorReport {
+	r := &DoctorReport{}
+	add := func(c Check) { r.Checks = append(r.Checks, c) }
+	e, err := Connect(ctx)
+	if err != nil {
+		endpoint, source := ResolveEndpoint(os.Getenv, userHome())
+		add(Check{checkEngine, false, fmt.Sprintf("cannot reach Docker at %s (%s): %s", endpoint, source, shortErr(errors.Unwrap(err))),
+			"start Docker, or point DOCKER_HOST or the current docker context at a running engine"})
+		for _, name := range []string{checkAPI, checkImages} {
+			add(Check{name, false, "not checked: Docker is unreachable", "fix the engine first"})
+		}
+		add(portsCheck(cfg, knownPinned(cfg, nil), nil, true))
+		for _, name := range []string{checkDisk, checkNetwork} {
+			add(Check{name, false, "not checked: Docker is unreachable", "fix the engine first"})
+		}
+		return r.done()
+	}
+	defer e.Close()
+	info, err := e.d.Info(ctx)
+	detail := fmt.Sprintf("%s (%s)", e.Endpoint(), e.Source())
+	if err == nil {
+		detail += ", Docker " + info.ServerVersion
+	}
+	add(Check{Name: checkEngine, OK: true, Detail: detail})
+	add(apiCheck(e.APIVersion()))
+	add(e.imagesCheck(ctx, cfg))
+	v, own := knownPinned(cfg, nil), []int{}
+	if o, err := e.observe(ctx, cfg.Project); err == nil {
+		for _, c := range o.containers {
+			for _, p := range c.Ports {
+				own = append(own, p.HostPort)
+			}
+		}
+		v = knownPinned(cfg, o.pinnedLabels())
+	}
+	add(portsCheck(cfg, v, own, e.local()))
+	add(e.diskCheck(ctx, cfg, info.RootDir))
+	add(e.networkCheck(ctx))
+	return r.done()
+}
+
+func (r *DoctorReport) done() *DoctorReport {
+	r.OK = !slices.ContainsFunc(r.Checks, func(c Check) bool { return !c.OK })
+	return r
+}
+
+func apiCheck(version string) Check {
+	c := Check{Name: checkAPI, OK: apiAtLeast(version, 1, 41), Detail: "API " + version}
+	if !c.OK {
+		c.Detail += ", older than 1.41"
+		c.Fix = "upgrade to Docker Engine 20.10 or later"
+	}
+	return c
+}
+
+// imagesCheck finds each image here, or asks its registry for it.
+func (e *Engine) imagesCheck(ctx context.Context, cfg Config) Check {
+	images := map[string]string{}
+	for role, s := range (target{cfg: cfg, names: NamesFor(cfg.Project)}).specs() {
+		images[s.Image] = imageSetting[role]
+	}
+	c := Check{Name: checkImages, OK: true}
+	var details, fixes []string
+	for _, ref := range slices.Sorted(maps.Keys(images)) {
+		if _, err := e.d.Image(ctx, ref); err == nil {
+			details = append(details, ref+" present")
+			continue
+		}
+		if err := e.d.Pullable(ctx, ref); err == nil {
+			details = append(details, ref+" can be pulled")
+			continue
+		} else {
+			c.OK = false
+			details = append(details, fmt.Sprintf("%s is not here and cannot be pulled (%s)", ref, shortErr(err)))
+			fixes = append(fixes, images[ref])
+		}
+	}
+	c.Detail = strings.Join(details, "; ")
+	if !c.OK {
+		c.Fix = "check registry access, or build stand-ins with `make local-images` and set " + strings.Join(fixes, " and ") + " to them"
+	}
+	return c
+}
+
+// portsCheck checks that each service's host port (configured, or pinned
+// by the stack: v) is free on 127.0.0.1, or held by the stack itself
+// (own); a remote engine's ports cannot be checked from here.
+func portsCheck(cfg Config, v pinned, own []int, local bool) Check {
+	c := Check{Name: checkPorts, OK: true}
+	if !local {
+		c.Detail = "not checked: the engine is on another machine"
+		return c
+	}
+	all := target{cfg: cfg, names: NamesFor(cfg.Project), pinned: v}.specs()
+	var details []string
+	for _, s := range cfg.Services() {
+		port := all[s].Ports[0].HostPort
+		switch {
+		case port == 0:
+			details = append(details, s+": a free port is picked at the first up")
+		case slices.Contains(own, port):
+			details = append(details, fmt.Sprintf("%s: %d (held by this stack)", s, port))
+		case portFree("127.0.0.1", port):
+			details = append(details, fmt.Sprintf("%s: %d free", s, port))
+		default:
+			c.OK = false
+			details = append(details, fmt.Sprintf("%s: port %d on 127.0.0.1 is taken", s, port))
+			c.Fix = strings.TrimPrefix(c.Fix+fmt.Sprintf("; stop what uses port %d, or set %s.port (DEVSTACK_%s_PORT) to another port (0 picks a free one)", port, s, strings.ToUpper(s)), "; ")
+		}
+	}
+	c.Detail = strings.Join(details, ", ")
+	return c
+}
+
+// diskCheck measures the free space where the engine keeps volumes: on
+// this machine when the engine is local, else in the stack's helper (the
+// shared volume's filesystem).
+func (e *Engine) diskCheck(ctx context.Context, cfg Config, root string) Check {
+	c := Check{Name: checkDisk, OK: true}
+	var free uint64
+	var where string
+	var st unix.Statfs_t
+	if e.local() && root != "" && unix.Statfs(root, &st) == nil {
+		free, where = st.Bavail*uint64(st.Bsize), root
+	} else if helper, err := e.sharedDir(ctx, cfg); err == nil {
+		out, err := helper.Exec(ctx, "df", "-Pk", SharedDir)
+		if f := strings.Fields(lastLine(out)); err == nil && len(f) >= 4 {
+			kb, _ := strconv.ParseUint(f[3], 10, 64)
+			free, where = kb<<10, "the shared volume"
+		}
+	}
+	if where == "" {
+		c.Detail = "not checked: the engine's disk is not visible from here and the stack is not running"
+		return c
+	}
+	c.Detail = fmt.Sprintf("%.1f GiB free in %s", float64(free)/(1<<30), where)
+	if free < minFree {
+		c.OK = false
+		c.Fix = fmt.Sprintf("free space in %s (docker system prune removes unused images and containers); a stack wants %d GiB", where, minFree>>30)
+	}
+	return c
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// networkCheck makes and removes a network, labelled as a throw-away stack's
+// so that prune takes it if doctor is killed before it removes it.
+func (e *Engine) networkCheck(ctx context.Context) Check {
+	c := Check{Name: checkNetwork, OK: true}
+	n := NamesFor(EphemeralProject("doctor"))
+	id, err := e.d.CreateNetwork(ctx, n.Network, Lifetime{Ephemeral: true}.labels(n.Project, partNetwork))
+	if err != nil {
+		c.OK = false
+		c.Detail = "cannot make another network: " + shortErr(err)
+		c.Fix = "remove unused networks (docker network prune), or give the engine more address pools (default-address-pools in daemon.json)"
+		return c
+	}
+	if err := e.d.RemoveNetwork(context.WithoutCancel(ctx), id); err != nil {
+		c.Detail = fmt.Sprintf("room for another network (the probe %s is left: %s)", n.Network, shortErr(err))
+		return c
+	}
+	c.Detail = "room for another network"
+	return c
+}
