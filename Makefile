@@ -14,7 +14,7 @@ TEST_ENV := TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0
 .PHONY: build up down status docker local-images test-deps test unit chaos vet bench compose
 
 build:
-	go build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o $(BIN) ./cmd/devstack
+	go build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev) -X main.commit=$$(git rev-parse HEAD 2>/dev/null)" -o $(BIN) ./cmd/devstack
 
 docker:
 	@scripts/ensure-docker.sh

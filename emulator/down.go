@@ -18,24 +18,32 @@ type DownOptions struct {
 	Progress io.Writer
 }
 
+// DownReport is `devstack down -o json`: what was removed.
+type DownReport struct {
+	Project    string   `json:"project"`
+	Containers []string `json:"containers"`
+	Networks   []string `json:"networks"`
+	Volumes    []string `json:"volumes"`
+}
+
 // Down stops the project's containers gracefully and removes them and the
 // network. Volumes stay unless opts.Volumes. Only resources with the
 // project's label are touched; names held by others are reported, after the
 // rest is done, as an error.
-func Down(ctx context.Context, e *Engine, cfg Config, opts DownOptions) error {
+func Down(ctx context.Context, e *Engine, cfg Config, opts DownOptions) (*DownReport, error) {
 	return e.down(ctx, cfg.Project, opts)
 }
 
-func (e *Engine) down(ctx context.Context, project string, opts DownOptions) error {
+func (e *Engine) down(ctx context.Context, project string, opts DownOptions) (*DownReport, error) {
 	progress := orDiscard(opts.Progress)
 	unlock, err := lockProject(ctx, project, progress)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer unlock()
 	o, err := e.observe(ctx, project)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if o.absent() {
 		fmt.Fprintf(progress, "project %s: nothing to remove\n", project)
@@ -44,33 +52,40 @@ func (e *Engine) down(ctx context.Context, project string, opts DownOptions) err
 }
 
 // remove takes an observed stack down; the caller holds the project lock.
-func (e *Engine) remove(ctx context.Context, o *observed, volumes bool, progress io.Writer) error {
-	o, err := e.removeAllContainers(ctx, o, progress)
+func (e *Engine) remove(ctx context.Context, o *observed, volumes bool, progress io.Writer) (*DownReport, error) {
+	r := &DownReport{Project: o.names.Project, Containers: []string{}, Networks: []string{}, Volumes: []string{}}
+	o, err := e.removeAllContainers(ctx, o, progress, r)
 	if err != nil {
-		return err
+		return r, err
 	}
 	// Containers devstack did not create may still use the network or the
 	// volumes (an app joined with --network); they are named, never touched,
 	// and the rest is removed anyway.
 	var blocked error
 	if o.network != nil {
-		fmt.Fprintf(progress, "removing network %s\n", o.network.Name)
+		fmt.Fprintf(progress, "%s: removing %s\n", partNetwork, o.network.Name)
 		if err := e.d.RemoveNetwork(ctx, o.network.ID); err != nil && !isNotFound(err) {
 			blocked = envError(err, "cannot remove network %s: %s; stop or disconnect them, then run down again", o.network.Name, e.networkUsers(ctx, o.network.ID, err))
+		} else {
+			r.Networks = append(r.Networks, o.network.Name)
 		}
 	}
 	if volumes {
 		for _, name := range slices.Sorted(maps.Keys(o.volumes)) {
-			fmt.Fprintf(progress, "removing volume %s\n", name)
-			if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) && blocked == nil {
-				blocked = envError(err, "cannot remove volume %s: %s; stop the containers that use it, then run down again", name, shortErr(err))
+			fmt.Fprintf(progress, "%s: removing volume %s\n", o.volumes[name].Labels[LabelService], name)
+			if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) {
+				if blocked == nil {
+					blocked = envError(err, "cannot remove volume %s: %s; stop the containers that use it, then run down again", name, shortErr(err))
+				}
+				continue
 			}
+			r.Volumes = append(r.Volumes, name)
 		}
 	}
 	if blocked != nil {
-		return blocked
+		return r, blocked
 	}
-	return o.clashError()
+	return r, o.clashError()
 }
 
 // removeAllContainers removes the stack's containers and returns the stack
@@ -78,7 +93,7 @@ func (e *Engine) remove(ctx context.Context, o *observed, volumes bool, progress
 // finished by Docker after its client died, possibly after the first
 // listing: it looks once more, so that such a container cannot keep the
 // network and volumes in use.
-func (e *Engine) removeAllContainers(ctx context.Context, o *observed, progress io.Writer) (*observed, error) {
+func (e *Engine) removeAllContainers(ctx context.Context, o *observed, progress io.Writer, r *DownReport) (*observed, error) {
 	for range 2 {
 		if len(o.all()) == 0 {
 			break
@@ -86,6 +101,10 @@ func (e *Engine) removeAllContainers(ctx context.Context, o *observed, progress 
 		if err := e.removeContainers(ctx, o.all(), progress); err != nil {
 			return nil, err
 		}
+		for _, c := range o.all() {
+			r.Containers = append(r.Containers, c.Name)
+		}
+		slices.Sort(r.Containers)
 		var err error
 		if o, err = e.observe(ctx, o.names.Project); err != nil {
 			return nil, err
@@ -99,7 +118,7 @@ func (e *Engine) removeContainers(ctx context.Context, cs []docker.Container, pr
 	steps := make([]func(context.Context) error, len(cs))
 	for i, c := range cs {
 		steps[i] = func(ctx context.Context) error {
-			fmt.Fprintf(progress, "removing container %s\n", c.Name)
+			fmt.Fprintf(progress, "%s: removing container %s\n", c.Labels[LabelService], c.Name)
 			return e.removeContainer(ctx, c.ID)
 		}
 	}

@@ -198,7 +198,8 @@ func stackOnFake(t *testing.T, project string) (*fake.Engine, *Engine) {
 
 func TestDownRemovesContainersAndNetworkKeepsVolumes(t *testing.T) {
 	f, e := stackOnFake(t, "p")
-	if err := Down(context.Background(), e, testConfig("p"), DownOptions{}); err != nil {
+	r, err := Down(context.Background(), e, testConfig("p"), DownOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	o, _ := e.observe(context.Background(), "p")
@@ -208,8 +209,11 @@ func TestDownRemovesContainersAndNetworkKeepsVolumes(t *testing.T) {
 	if !slices.ContainsFunc(f.Calls, func(c string) bool { return strings.HasPrefix(c, "stop ") }) {
 		t.Errorf("containers were not stopped before removal: %v", f.Calls)
 	}
-	if err := Down(context.Background(), e, testConfig("p"), DownOptions{Volumes: true}); err != nil {
-		t.Fatal(err)
+	if len(r.Containers) != 3 || len(r.Networks) != 1 || len(r.Volumes) != 0 {
+		t.Errorf("down reports %+v", r)
+	}
+	if r, err = Down(context.Background(), e, testConfig("p"), DownOptions{Volumes: true}); err != nil || len(r.Volumes) != 3 {
+		t.Fatalf("down --volumes: %+v, %v", r, err)
 	}
 	if o, _ = e.observe(context.Background(), "p"); !o.absent() {
 		t.Fatalf("after down --volumes: %+v", o)
@@ -227,7 +231,7 @@ func TestDownRemovesAContainerCreatedLate(t *testing.T) {
 			f.AddContainer(late)
 		}
 	}
-	if err := Down(context.Background(), e, testConfig("p"), DownOptions{Volumes: true}); err != nil {
+	if _, err := Down(context.Background(), e, testConfig("p"), DownOptions{Volumes: true}); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Contains(f.Calls, "remove "+late.Name) {
@@ -243,7 +247,7 @@ func TestDownNeverTouchesUnlabelledResources(t *testing.T) {
 	n := NamesFor("p")
 	f.AddVolume(docker.Volume{Name: n.MySQLData})
 	f.AddContainer(docker.Container{Name: n.MySQL})
-	err := Down(context.Background(), &Engine{d: f}, testConfig("p"), DownOptions{Volumes: true})
+	_, err := Down(context.Background(), &Engine{d: f}, testConfig("p"), DownOptions{Volumes: true})
 	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "did not create") {
 		t.Fatalf("clash: %v", err)
 	}

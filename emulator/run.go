@@ -94,7 +94,7 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 		return code
 	}
 	// The caller's context may be cancelled by now: cleanup must still run.
-	if err := Down(context.WithoutCancel(ctx), e, cfg, DownOptions{Volumes: true, Progress: progress}); err != nil {
+	if _, err := Down(context.WithoutCancel(ctx), e, cfg, DownOptions{Volumes: true, Progress: progress}); err != nil {
 		fmt.Fprintf(progress, "devstack: cannot remove stack %s: %v; remove it with `%s`\n", cfg.Project, err, remove)
 		return ExitRunFailed
 	}

@@ -214,7 +214,7 @@ func Prune(ctx context.Context, e *Engine, opts PruneOptions) (*Pruned, error) {
 		fmt.Fprintf(progress, "removing throw-away stack %s (made %s ago by %s)\n", s.Project, s.Age(), s.Owner)
 		// Down finds the stack by label, so one that vanished meanwhile is
 		// simply nothing to remove.
-		if err := e.down(ctx, s.Project, DownOptions{Volumes: true, Progress: progress}); err != nil {
+		if _, err := e.down(ctx, s.Project, DownOptions{Volumes: true, Progress: progress}); err != nil {
 			if first == nil {
 				first = err
 			}

@@ -87,7 +87,8 @@ func (e *Engine) removeNew(ctx context.Context, project string, progress io.Writ
 	if err != nil {
 		return err
 	}
-	return e.remove(ctx, o, true, progress)
+	_, err = e.remove(ctx, o, true, progress)
+	return err
 }
 
 func orDiscard(w io.Writer) io.Writer {
@@ -182,7 +183,7 @@ func parallel(ctx context.Context, steps ...func(context.Context) error) error {
 func (u *upRun) makeNetworkAndVolumes(ctx context.Context) error {
 	n := u.plan.names
 	if u.plan.newNetwork {
-		u.say("creating network %s", n.Network)
+		u.say("%s: creating network %s", partNetwork, n.Network)
 		id, err := u.e.d.CreateNetwork(ctx, n.Network, u.plan.life.labels(n.Project, partNetwork))
 		if err != nil {
 			return envError(err, "cannot create network %s: %s", n.Network, shortErr(err))
@@ -190,7 +191,7 @@ func (u *upRun) makeNetworkAndVolumes(ctx context.Context) error {
 		u.plan.networkID = id
 	}
 	for _, v := range u.plan.newVolumes {
-		u.say("creating volume %s", v.Name)
+		u.say("%s: creating volume %s", v.Labels[LabelService], v.Name)
 		if err := u.e.d.CreateVolume(ctx, v); err != nil {
 			return envError(err, "cannot create volume %s: %s", v.Name, shortErr(err))
 		}

@@ -35,7 +35,11 @@ func newDown(a *app) *cobra.Command {
 				}
 			}
 			return a.withDocker(cmd.Context(), func(e *emulator.Engine) error {
-				return emulator.Down(cmd.Context(), e, cfg, emulator.DownOptions{Volumes: volumes, Progress: a.stderr})
+				r, err := emulator.Down(cmd.Context(), e, cfg, emulator.DownOptions{Volumes: volumes, Progress: a.stderr})
+				if err == nil && a.output == "json" {
+					return a.printJSON(r)
+				}
+				return err
 			})
 		},
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -339,6 +340,9 @@ type dockerView struct {
 	host     string
 	mu       sync.Mutex
 	projects map[string]bool
+	// templates lets the seeded templates (which belong to no project)
+	// through.
+	templates bool
 }
 
 func newDockerView(t *testing.T) *dockerView {
@@ -431,7 +435,7 @@ func (v *dockerView) keep(list json.RawMessage) (json.RawMessage, error) {
 		if err := json.Unmarshal(item, &o); err != nil {
 			return nil, err
 		}
-		if v.projects[o.Labels[emulator.LabelProject]] {
+		if v.projects[o.Labels[emulator.LabelProject]] || (v.templates && o.Labels[emulator.LabelTemplate] != "") {
 			kept = append(kept, item)
 		}
 	}
@@ -682,4 +686,86 @@ func treeListing(t *testing.T, root string) string {
 	})
 	must(t, err)
 	return strings.Join(lines, "\n")
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// golden checks that out is exactly one JSON document and that, with the
+// values that vary between runs replaced by placeholders, it is
+// testdata/<name>.json. subst maps values (project names, passwords, ports
+// inside strings) to placeholders; the values of the keys in volatile are
+// replaced by their type ("<number>", "<string>", ...).
+func golden(t *testing.T, name, out string, subst map[string]string, volatile ...string) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(out))
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("%s: stdout is not JSON: %v\n%s", name, err, out)
+	}
+	if rest, _ := io.ReadAll(dec.Buffered()); strings.TrimSpace(string(rest)) != "" || dec.More() {
+		t.Fatalf("%s: more than one JSON document on stdout:\n%s", name, out)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	must(t, enc.Encode(normalise(doc, subst, volatile)))
+	got := buf.Bytes()
+	path := filepath.Join("testdata", name+".json")
+	if *update {
+		must(t, os.WriteFile(path, got, 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test -run %s -args -update writes it)", err, t.Name())
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from %s:\n%s", name, path, got)
+	}
+}
+
+func normalise(v any, subst map[string]string, volatile []string) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if slices.Contains(volatile, k) && e != nil {
+				x[k] = placeholder(e)
+			} else {
+				x[k] = normalise(e, subst, volatile)
+			}
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normalise(e, subst, volatile)
+		}
+	case string:
+		for value, p := range subst {
+			x = strings.ReplaceAll(x, value, p)
+		}
+		return x
+	}
+	return v
+}
+
+func placeholder(v any) string {
+	switch v.(type) {
+	case float64:
+		return "<number>"
+	case bool:
+		return "<bool>"
+	case []any:
+		return "<list>"
+	case map[string]any:
+		return "<object>"
+	}
+	return "<string>"
+}
+
+// mustMarshal is json.Marshal for values that always marshal.
+func mustMarshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	must(t, err)
+	return b
 }

@@ -74,6 +74,13 @@ func newUsersAdd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			r := userReport{Service: service, Username: added.Username, Email: added.Email, Superuser: added.Superuser, APIKey: added.APIKey}
+			if generated {
+				r.Password = added.Password
+			}
+			if a.output == "json" {
+				return a.printJSON(r)
+			}
 			fmt.Fprintf(a.stdout, "added %s user %s\napi key: %s\n", service, added.Username, added.APIKey)
 			if generated {
 				fmt.Fprintf(a.stdout, "password: %s   (shown once)\n", added.Password)
@@ -92,6 +99,18 @@ func newUsersAdd(a *app) *cobra.Command {
 	f.StringVar(&u.FirstName, "first-name", "", "first name")
 	f.StringVar(&u.LastName, "last-name", "", "last name")
 	return cmd
+}
+
+// userReport is `users add -o json` and `users remove -o json`: the user
+// added, with its password when it was generated (shown once), or removed.
+type userReport struct {
+	Service   string `json:"service"`
+	Username  string `json:"username"`
+	Email     string `json:"email,omitempty"`
+	Superuser bool   `json:"superuser,omitempty"`
+	APIKey    string `json:"api_key,omitempty"`
+	Password  string `json:"password,omitempty"`
+	Removed   bool   `json:"removed,omitempty"`
 }
 
 // readPassword reads one line from stdin; on a terminal without echo.
@@ -124,6 +143,9 @@ func newUsersRemove(a *app) *cobra.Command {
 		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
 			if err := emulator.RemoveUser(ctx, e, cfg, service, username); err != nil {
 				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(userReport{Service: service, Username: username, Removed: true})
 			}
 			fmt.Fprintf(a.stdout, "removed %s user %s\n", service, username)
 			return nil

@@ -134,7 +134,7 @@ func start(opts []Option) (*Stack, func(), error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		if err := emulator.Down(ctx, e, cfg, emulator.DownOptions{Volumes: true}); err != nil {
+		if _, err := emulator.Down(ctx, e, cfg, emulator.DownOptions{Volumes: true}); err != nil {
 			fmt.Fprintf(os.Stderr, "devstacktest: removing %s: %v\n", cfg.Project, err)
 		}
 		if tmp != "" {
