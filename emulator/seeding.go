@@ -175,28 +175,43 @@ func (s *Stack) Seed(ctx context.Context, opts SeedOptions) (*SeedReport, error)
 // and the shared directory share nothing, so their work runs in parallel.
 func (s *Stack) seedLocked(ctx context.Context, opts SeedOptions) (*SeedReport, error) {
 	t0 := time.Now()
+	progress := orDiscard(opts.Progress)
+	say := func(format string, args ...any) { fmt.Fprintf(progress, format+"\n", args...) }
 	var err error
 	r := &SeedReport{}
 	err = parallel(ctx,
 		func(ctx context.Context) error {
+			say("%s: seeding", ServiceMySQL)
 			c, err := s.seedMySQL(ctx, opts.Reset)
 			r.Rows = c
+			if err == nil {
+				say("%s: done: %d rows removed, %d added, %d updated", ServiceMySQL, c.Removed, c.Added, c.Updated)
+			}
 			return err
 		},
 		func(ctx context.Context) error {
 			if !opts.Reset {
 				return nil
 			}
+			say("%s: flushing", ServiceRedis)
 			n, err := setup.FlushRedis(ctx, s.redis)
 			if err != nil {
 				return envError(err, "cannot flush Redis: %v", err)
 			}
 			r.RedisKeys = n
-			return s.restartGearmand(ctx)
+			if err := s.restartGearmand(ctx); err != nil {
+				return err
+			}
+			say("%s: done: %d keys removed", ServiceRedis, n)
+			return nil
 		},
 		func(ctx context.Context) error {
+			say("%s: laying out %s", partShared, SharedDir)
 			res, err := syncShared(ctx, s.sharedDir(), s.cfg, s.seeder.F, opts.Reset)
 			r.SharedRemoved, r.FilesWritten = res.Removed, res.Written
+			if err == nil {
+				say("%s: done: %d entries removed, %d files written", partShared, res.Removed, len(res.Written))
+			}
 			return err
 		})
 	if err != nil {

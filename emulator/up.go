@@ -189,6 +189,7 @@ func (u *upRun) makeNetworkAndVolumes(ctx context.Context) error {
 			return envError(err, "cannot create network %s: %s", n.Network, shortErr(err))
 		}
 		u.plan.networkID = id
+		u.say("%s: done: created %s", partNetwork, n.Network)
 	}
 	for _, v := range u.plan.newVolumes {
 		u.say("%s: creating volume %s", v.Labels[LabelService], v.Name)
@@ -347,6 +348,7 @@ func (u *upRun) upHelper(ctx context.Context) error {
 	if a == keep {
 		return nil
 	}
+	t0 := time.Now()
 	if err := u.converge(ctx, partHelper); err != nil {
 		return err
 	}
@@ -355,11 +357,15 @@ func (u *upRun) upHelper(ctx context.Context) error {
 	if err := shared.Prepare(ctx, c, tree); err != nil {
 		return err
 	}
+	u.ready(partHelper, t0)
+	lay := shared.Sync
 	if u.plan.newVolume(u.plan.names.Shared) {
-		_, err := shared.Reset(ctx, c, tree)
-		return err
+		lay = shared.Reset
 	}
-	_, err := shared.Sync(ctx, c, tree)
+	res, err := lay(ctx, c, tree)
+	if err == nil {
+		u.say("%s: done: %s laid out, %d files written", partShared, SharedDir, len(res.Written))
+	}
 	return err
 }
 

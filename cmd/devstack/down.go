@@ -35,11 +35,17 @@ func newDown(a *app) *cobra.Command {
 				}
 			}
 			return a.withDocker(cmd.Context(), func(e *emulator.Engine) error {
-				r, err := emulator.Down(cmd.Context(), e, cfg, emulator.DownOptions{Volumes: volumes, Progress: a.stderr})
-				if err == nil && a.output == "json" {
+				prog := a.progress()
+				r, err := emulator.Down(cmd.Context(), e, cfg, emulator.DownOptions{Volumes: volumes, Progress: prog})
+				if err != nil {
+					prog.finish(err, "")
+					return err
+				}
+				prog.finish(nil, fmt.Sprintf("%s is down: %d containers, %d networks and %d volumes removed", r.Project, len(r.Containers), len(r.Networks), len(r.Volumes)))
+				if a.output == "json" {
 					return a.printJSON(r)
 				}
-				return err
+				return nil
 			})
 		},
 	}

@@ -30,6 +30,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator"
 	"github.com/wellcomecollection/devstack/emulator/setup"
+	"golang.org/x/sys/unix"
 )
 
 // Helpers of the integration tests: the devstack binary run against a real
@@ -768,4 +769,58 @@ func mustMarshal(t *testing.T, v any) []byte {
 	b, err := json.Marshal(v)
 	must(t, err)
 	return b
+}
+
+// screen is what a terminal shows after out: it follows the carriage
+// return, erase-line and cursor-up sequences progress writes, and drops
+// colours.
+func screen(out string) []string {
+	var lines []string
+	row := 0
+	color := regexp.MustCompile(`^\x1b\[[0-9;]*m`)
+	up := regexp.MustCompile(`^\x1b\[([0-9]+)A`)
+	for i := 0; i < len(out); {
+		rest := out[i:]
+		for row >= len(lines) {
+			lines = append(lines, "")
+		}
+		switch {
+		case strings.HasPrefix(rest, "\x1b[2K"):
+			lines[row] = ""
+			i += 4
+		case up.MatchString(rest):
+			m := up.FindStringSubmatch(rest)
+			n, _ := strconv.Atoi(m[1])
+			row = max(row-n, 0)
+			i += len(m[0])
+		case color.MatchString(rest):
+			i += len(color.FindString(rest))
+		case rest[0] == '\r':
+			i++
+		case rest[0] == '\n':
+			row++
+			i++
+		default:
+			lines[row] += rest[:1]
+			i++
+		}
+	}
+	return slices.DeleteFunc(lines, func(l string) bool { return l == "" })
+}
+
+// pty opens a pseudo-terminal and returns its terminal end.
+func pty(t *testing.T) *os.File {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { ptmx.Close() })
+	must(t, unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0))
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	must(t, err)
+	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR, 0)
+	must(t, err)
+	t.Cleanup(func() { tty.Close() })
+	return tty
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/wellcomecollection/devstack/emulator"
@@ -156,6 +157,12 @@ func (a *app) withDocker(ctx context.Context, f func(e *emulator.Engine) error) 
 	}
 	defer e.Close()
 	return f(e)
+}
+
+// progress shows emulator's progress on stderr: updating lines on a
+// terminal, plain lines elsewhere.
+func (a *app) progress() *progress {
+	return newProgress(a.stderr, styleOf(a.stderr, os.Getenv), time.Now, 100*time.Millisecond)
 }
 
 // printJSON writes one JSON document: what -o json prints.

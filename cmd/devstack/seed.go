@@ -35,10 +35,13 @@ func newReset(a *app) *cobra.Command {
 }
 
 func (a *app) seed(ctx context.Context, cfg emulator.Config, e *emulator.Engine, reset bool) error {
-	r, err := emulator.Seed(ctx, e, cfg, emulator.SeedOptions{Reset: reset, Progress: a.stderr})
+	prog := a.progress()
+	r, err := emulator.Seed(ctx, e, cfg, emulator.SeedOptions{Reset: reset, Progress: prog})
 	if err != nil {
+		prog.finish(err, "")
 		return err
 	}
+	prog.finish(nil, cfg.Project+" is as its fixtures seed it")
 	if a.output == "json" {
 		return a.printJSON(r)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 	"github.com/wellcomecollection/devstack/emulator"
@@ -13,10 +14,13 @@ func newUp(a *app) *cobra.Command {
 		Short: "Bring the stack up (idempotent) and print its endpoints",
 		Args:  cobra.NoArgs,
 		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
-			r, err := emulator.Up(ctx, e, cfg, emulator.UpOptions{Progress: a.stderr})
+			prog := a.progress()
+			r, err := emulator.Up(ctx, e, cfg, emulator.UpOptions{Progress: prog})
 			if err != nil {
+				prog.finish(err, "")
 				return err
 			}
+			prog.finish(nil, fmt.Sprintf("%s is %s", r.Project, r.State))
 			return a.printStatus(r, true)
 		}),
 	}
