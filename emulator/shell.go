@@ -27,8 +27,12 @@ type ShellOptions struct {
 	Stdout, Stderr io.Writer
 }
 
-// ShellServices are the services Shell opens a client in.
-var ShellServices = []string{ServiceMySQL, ServiceRedis}
+// ShellServices are the services Shell opens a client in, and ShellDatabases
+// the databases of its --db.
+var (
+	ShellServices  = []string{ServiceMySQL, ServiceRedis}
+	ShellDatabases = setup.Databases
+)
 
 // CheckShellOptions refuses bad input before Docker is asked anything.
 func CheckShellOptions(opts ShellOptions) error {

@@ -15,7 +15,8 @@ service that sets a new stack up as up does. compose/docker-compose.yml is its
 output for the default config. It needs no Docker.`,
 		Example: `  devstack compose > compose/docker-compose.yml
   docker compose -f compose/docker-compose.yml up --wait`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
+		PreRunE: a.noJSON,
 		RunE: func(*cobra.Command, []string) error {
 			cfg, err := a.config()
 			if err != nil {

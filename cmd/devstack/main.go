@@ -40,6 +40,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := newRoot(a)
 	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return emulator.ExitOK
@@ -81,6 +84,7 @@ func newRoot(a *app) *cobra.Command {
 	f.BoolVar(&a.debug, "debug", false, "show full error detail")
 	root.AddCommand(newUp(a), newDown(a), newStatus(a), newEnv(a), newSeed(a), newReset(a), newUsers(a), newVersion(a), newRun(a), newLs(a), newPrune(a), newCompose(a),
 		newLogs(a), newShell(a), newShared(a), newDoctor(a))
+	a.completions(root)
 	usageErrors(root)
 	return root
 }
