@@ -56,3 +56,34 @@ func TestComposeRefusesPickedPorts(t *testing.T) {
 		t.Errorf("port 0: %v", err)
 	}
 }
+
+// gearmand is in the compose file when the configuration enables it, with
+// its image and port from the variables and up's config hash.
+func TestComposeHasGearmandWhenEnabled(t *testing.T) {
+	cfg := DefaultConfig()
+	out, err := Compose(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "gearmand:") {
+		t.Error("gearmand in the default compose file")
+	}
+	cfg.Gearmand.Enabled = true
+	if out, err = Compose(cfg); err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Services map[string]struct {
+			Image  string
+			Labels map[string]string
+		}
+	}
+	if err := yaml.Unmarshal(out, &f); err != nil {
+		t.Fatal(err)
+	}
+	g := f.Services[ServiceGearmand]
+	want := specHash(target{cfg: cfg, pinned: composeDefaults, tree: "x"}.template(bare)[ServiceGearmand])
+	if g.Image != "${DEVSTACK_GEARMAND_IMAGE:-"+cfg.Gearmand.Image+"}" || g.Labels[LabelConfigHash] != want || !strings.Contains(string(out), "${DEVSTACK_GEARMAND_PORT:-64730}") {
+		t.Errorf("gearmand: %+v (hash want %s)", g, want)
+	}
+}
