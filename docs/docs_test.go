@@ -3,10 +3,15 @@
 package docs
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -59,6 +64,64 @@ func TestArchitectureDiagram(t *testing.T) {
 	for _, e := range drawn {
 		if !slices.Contains(real, e) {
 			t.Errorf("the diagram has %s; the code does not", e)
+		}
+	}
+}
+
+// Every error devstack reports (the messages given to usageError, envError
+// and the CLI's usage) has an entry in the README's troubleshooting
+// section: its longest literal part appears there.
+func TestTroubleshootingCoversEveryError(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Troubleshooting\n")
+	if !ok {
+		t.Fatal("README.md has no Troubleshooting section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	verb := regexp.MustCompile(`%[-+# 0-9.]*[a-zA-Z%]`)
+	fset := token.NewFileSet()
+	for _, dir := range []string{"../emulator", "../cmd/devstack"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, name := range files {
+			if strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(fset, name, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				fn, ok := call.Fun.(*ast.Ident)
+				if !ok {
+					return true
+				}
+				arg, ok := map[string]int{"usageError": 0, "usage": 0, "envError": 1}[fn.Name]
+				if !ok || len(call.Args) <= arg {
+					return true
+				}
+				lit, ok := call.Args[arg].(*ast.BasicLit)
+				if !ok {
+					return true
+				}
+				format, _ := strconv.Unquote(lit.Value)
+				longest := ""
+				for _, part := range verb.Split(format, -1) {
+					if part = strings.Trim(part, " :;,.()`'\"\n"); len(part) > len(longest) {
+						longest = part
+					}
+				}
+				if len(longest) >= 6 && !strings.Contains(section, longest) {
+					t.Errorf("%s: no troubleshooting entry for %q", fset.Position(call.Pos()), format)
+				}
+				return true
+			})
 		}
 	}
 }
