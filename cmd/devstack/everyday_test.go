@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -73,6 +74,54 @@ func TestLogsShellAndSharedFiles(t *testing.T) {
 				t.Errorf("%v: exit %d, want 2\n%s", args, r.code, r.stderr)
 			}
 		}
+		// On a terminal the client is interactive, with a terminal of its own.
+		master, tty := ptyPair(t)
+		inter := exec.Command(binary, "-p", s.project, "shell", "redis")
+		inter.Env = append(os.Environ(), s.env...)
+		inter.Stdin, inter.Stdout, inter.Stderr = tty, tty, tty
+		must(t, inter.Start())
+		screen := &lockedBuffer{}
+		go func() {
+			// A terminal of 80 columns: it shows the output, and answers
+			// each of redis-cli's questions where the cursor is.
+			buf := make([]byte, 4096)
+			for {
+				n, err := master.Read(buf)
+				if n > 0 {
+					_, _ = screen.Write(buf[:n])
+					for range strings.Count(string(buf[:n]), "\x1b[6n") {
+						_, _ = master.WriteString("\x1b[24;80R")
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		// Type only at a prompt: the line editor reads its answers from the
+		// same input.
+		await := func(pattern string) {
+			re := regexp.MustCompile(pattern)
+			for deadline := time.Now().Add(20 * time.Second); !re.MatchString(screen.String()) && time.Now().Before(deadline); {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		await(`6379> $`)
+		_, _ = master.WriteString("PING\r")
+		await(`PONG(?s:.*)6379> $`)
+		_, _ = master.WriteString("quit\r")
+		exited := make(chan error, 1)
+		go func() { exited <- inter.Wait() }()
+		select {
+		case err := <-exited:
+			if err != nil || !strings.Contains(screen.String(), "PONG") || !strings.Contains(screen.String(), "127.0.0.1:6379>") {
+				t.Errorf("interactive redis-cli: %v\n%q", err, screen.String())
+			}
+		case <-time.After(30 * time.Second):
+			_ = inter.Process.Kill()
+			t.Errorf("interactive redis-cli did not end:\n%q", screen.String())
+		}
+
 		// Passwords are in no process's argv while the client runs.
 		env := s.envMap()
 		slow := exec.Command(binary, "-p", s.project, "shell", "mysql", "--", "-e", "SELECT SLEEP(3)")

@@ -811,6 +811,14 @@ func screen(out string) []string {
 // pty opens a pseudo-terminal and returns its terminal end.
 func pty(t *testing.T) *os.File {
 	t.Helper()
+	_, tty := ptyPair(t)
+	return tty
+}
+
+// ptyPair opens a pseudo-terminal: what a terminal emulator holds (master)
+// and what a program runs on (tty).
+func ptyPair(t *testing.T) (master, tty *os.File) {
+	t.Helper()
 	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
 	if err != nil {
 		t.Fatalf("no pseudo-terminals here: %v", err)
@@ -819,8 +827,8 @@ func pty(t *testing.T) *os.File {
 	must(t, unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0))
 	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
 	must(t, err)
-	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR, 0)
+	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR, 0)
 	must(t, err)
 	t.Cleanup(func() { tty.Close() })
-	return tty
+	return ptmx, tty
 }
