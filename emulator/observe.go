@@ -113,7 +113,7 @@ func (o *observed) absent() bool {
 // copyCutShort reports whether a template copy into the data volume was
 // cut short: its short-lived container is still there.
 func (o *observed) copyCutShort() bool {
-	return slices.ContainsFunc(o.others, func(c docker.Container) bool { return c.Name == o.names.Copy })
+	return slices.ContainsFunc(o.others, func(c docker.Container) bool { return c.Name == o.names.TemplateCopy })
 }
 
 // all are every container of the stack.

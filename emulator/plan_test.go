@@ -479,7 +479,7 @@ func TestPlanRefillsADataVolumeWhoseCopyWasCutShort(t *testing.T) {
 	v := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2, Created: time.Unix(100, 0).UTC()}
 	o := &observed{names: n, containers: map[string]docker.Container{}, network: &docker.Network{ID: netID, Name: n.Network},
 		volumes: map[string]docker.Volume{n.MySQLData: {Name: n.MySQLData, Labels: v.labels()}, n.RedisData: {Name: n.RedisData}, n.Shared: {Name: n.Shared}},
-		others:  []docker.Container{{Name: n.Copy}}}
+		others:  []docker.Container{{Name: n.TemplateCopy}}}
 	tmpl := &template{key: "k", volume: templateVolume("k"), rootPassword: "t", created: time.Unix(50, 0).UTC()}
 	p, err := planUp(planInput{cfg: cfg, o: o, tree: "tree", freePort: countingPorts(), template: tmpl})
 	if err != nil {

@@ -1,0 +1,134 @@
+package emulator
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+)
+
+// What seeded templates and snapshots share: a template is a snapshot that
+// devstack makes itself. Both are volumes without io.devstack.project, so
+// that no stack's down, status or ls takes them for its own; both are
+// copies of a MySQL data directory that a server shut down cleanly, without
+// that server's identity; both are complete only once a done marker,
+// written last, says so; and a stack that starts from one logs in with the
+// root password the copy came with and gives root its own (upRun.adoptRoot).
+
+// cleanStop is how long MySQL may take to shut down before Docker kills it.
+// A copy of its data directory is consistent only after a clean shutdown: a
+// file copy under a read lock is not.
+const cleanStop = time.Minute
+
+// identityFiles are what belongs to one server rather than to its data: its
+// UUID (auto.cnf) and generated keys. A copy leaves them out, and the server
+// that opens it makes its own.
+const identityFiles = "auto.cnf *.pem"
+
+// volumeCopy is a copy of volumes by one short-lived container: every
+// container start costs a few tenths of a second, so one container copies
+// all of them, side by side. Each target is emptied first.
+type volumeCopy struct {
+	// name and labels are the container's: a stack's, so that a copy cut
+	// short is the stack's to remove.
+	name   string
+	labels map[string]string
+	// image is the MySQL image: it is present wherever a stack is, and the
+	// copy needs nothing but a shell.
+	image string
+	pairs []volumePair
+	// need is a done marker the first source must hold: a copy of a half-made
+	// template or snapshot fails with errHalfMade. It is not copied.
+	need string
+	// strip leaves identityFiles out of the first target.
+	strip bool
+	// mark is a done marker written into the first target once every copy
+	// is complete.
+	mark string
+}
+
+type volumePair struct{ from, to string }
+
+// errHalfMade is a template or snapshot without its done marker: what made
+// it was cut short.
+var errHalfMade = errors.New("it is not complete")
+
+// copyScript is constant: what varies reaches it as arguments ($1 need,
+// $2 strip, $3 mark, $4 the number of pairs), mounted at /from/N and /to/N.
+const copyScript = `need=$1 strip=$2 mark=$3 n=$4
+[ -z "$need" ] || [ -f "/from/0/$need" ] || exit 3
+pids= i=0
+while [ "$i" -lt "$n" ]; do
+	(find "/to/$i" -mindepth 1 -delete && cp -a "/from/$i/." "/to/$i/") &
+	pids="$pids $!" i=$((i + 1))
+done
+for p in $pids; do wait "$p" || exit 1; done
+cd /to/0 || exit 1
+[ -z "$need" ] || rm -f "$need"
+[ -z "$strip" ] || rm -f ` + identityFiles + `
+[ -z "$mark" ] || touch "$mark"`
+
+func (c volumeCopy) spec() docker.ContainerSpec {
+	strip := ""
+	if c.strip {
+		strip = "yes"
+	}
+	s := docker.ContainerSpec{Name: c.name, Image: c.image, Labels: c.labels,
+		Entrypoint: []string{"sh", "-c", copyScript, "copy", c.need, strip, c.mark, strconv.Itoa(len(c.pairs))}}
+	for i, p := range c.pairs {
+		s.Mounts = append(s.Mounts,
+			docker.Mount{Volume: p.from, Target: fmt.Sprintf("/from/%d", i), ReadOnly: true},
+			docker.Mount{Volume: p.to, Target: fmt.Sprintf("/to/%d", i)})
+	}
+	return s
+}
+
+// copyVolumes runs the copy and waits for it. A container of the same name
+// that a killed devstack left behind is the project's own: it goes first.
+func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
+	if err := e.removeLeftover(ctx, c.name, c.labels[LabelProject]); err != nil {
+		return err
+	}
+	if err := e.d.RunHelper(ctx, c.spec()); err != nil {
+		return envError(err, "cannot start %s to copy volumes: %s", c.name, shortErr(err))
+	}
+	defer e.d.Remove(context.WithoutCancel(ctx), c.name)
+	code, err := e.d.Wait(ctx, c.name)
+	switch {
+	case err != nil:
+		return envError(err, "copying volumes in %s: %s", c.name, shortErr(err))
+	case code == 3:
+		return errHalfMade
+	case code != 0:
+		return envError(nil, "copying volumes in %s failed (exit code %d):\n%s", c.name, code, e.lastLines(ctx, c.name))
+	}
+	return nil
+}
+
+// removeLeftover removes the container name if it carries the project's
+// label; one without it is left alone, and running one there fails.
+func (e *Engine) removeLeftover(ctx context.Context, name, project string) error {
+	c, err := e.d.Inspect(ctx, name)
+	if err != nil || c.Labels[LabelProject] != project {
+		return nil
+	}
+	if err := e.d.Remove(ctx, c.ID); err != nil && !isNotFound(err) {
+		return envError(err, "cannot remove %s, left by a devstack command cut short: %s", name, shortErr(err))
+	}
+	return nil
+}
+
+// doneMarker is a tar stream of one empty file, the marker, to extract
+// where it says a copy is complete.
+func doneMarker(name string, at time.Time) *bytes.Buffer {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	_ = tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, ModTime: at})
+	_ = tw.Close()
+	return &b
+}
