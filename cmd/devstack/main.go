@@ -78,7 +78,7 @@ func newRoot(a *app) *cobra.Command {
 	f.StringVarP(&a.configFile, "config", "c", "", "config file (default ./devstack.yaml when present)")
 	f.StringVarP(&a.output, "output", "o", "text", "output: text or json")
 	f.BoolVar(&a.debug, "debug", false, "show full error detail")
-	root.AddCommand(newUp(a), newDown(a), newStatus(a), newEnv(a), newSeed(a), newReset(a), newUsers(a), newVersion(a), newRun(a), newLs(a), newPrune(a))
+	root.AddCommand(newUp(a), newDown(a), newStatus(a), newEnv(a), newSeed(a), newReset(a), newUsers(a), newVersion(a), newRun(a), newLs(a), newPrune(a), newSnapshot(a))
 	usageErrors(root)
 	return root
 }
