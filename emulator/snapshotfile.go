@@ -417,7 +417,7 @@ func (e *Engine) fill(ctx context.Context, cfg Config, s *snapshot, in importStr
 	if _, err := io.Copy(io.Discard, in.gz); err != nil {
 		return badExport(in.what, "it is corrupted ("+err.Error()+")")
 	}
-	return c.CopyTo(ctx, snapshotMount+"/"+ServiceMySQL, doneMarker(snapshotDone, time.Now()))
+	return c.CopyTo(ctx, snapshotMount+"/"+ServiceMySQL, markerFile(snapshotDone, time.Now()))
 }
 
 // extract streams one member into its volume and checks it.

@@ -184,14 +184,19 @@ func (e *Engine) restore(ctx context.Context, cfg Config, fx *seed.Fixtures, s *
 		return err
 	}
 	// Their data goes anyway: no clean shutdown.
-	if err := e.stopServices(ctx, o, 0); err != nil {
-		return err
-	}
-	if err := e.prepareVolumes(ctx, o, target); err != nil {
-		return err
+	stop := func(ctx context.Context) error { return e.stopServices(ctx, o, 0) }
+	if !volumesReady(o, target) {
+		// A volume to make, or to make again: the services go first.
+		if err := stop(ctx); err != nil {
+			return err
+		}
+		if err := e.prepareVolumes(ctx, o, target); err != nil {
+			return err
+		}
+		stop = nil
 	}
 	err = e.copyVolumes(ctx, volumeCopy{name: o.names.Copy, labels: Lifetime{}.labels(cfg.Project, partHelper), image: cfg.MySQL.Image,
-		pairs: s.volumes.pairs(stackVolumes(o.names)), need: snapshotDone})
+		pairs: s.volumes.pairs(stackVolumes(o.names)), need: snapshotDone, stop: stop})
 	if errors.Is(err, errHalfMade) {
 		return envError(err, "snapshot %s lost its done marker during the restore", s.Name)
 	}
@@ -205,6 +210,18 @@ func (e *Engine) restore(ctx context.Context, cfg Config, fx *seed.Fixtures, s *
 		return envError(err, "cannot remove %s, the journal of the restore: %s", o.names.Restoring, shortErr(err))
 	}
 	return nil
+}
+
+// volumesReady reports whether the stack's volumes all exist and the data
+// volume pins the values the stack gets already.
+func volumesReady(o *observed, target pinned) bool {
+	for part, name := range stackVolumes(o.names) {
+		v, exists := o.volumes[name]
+		if !exists || part == ServiceMySQL && !samePinned(v.Labels, target) {
+			return false
+		}
+	}
+	return true
 }
 
 // prepareVolumes readies the stack's volumes for the snapshot's data: each

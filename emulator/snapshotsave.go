@@ -148,11 +148,9 @@ func (e *Engine) save(ctx context.Context, cfg Config, fx *seed.Fixtures, o *obs
 	if err := e.makeSnapshotVolumes(ctx, s); err != nil {
 		return err
 	}
-	if err := e.stopServices(ctx, o, cleanStop); err != nil {
-		return err
-	}
 	copied := e.copyVolumes(ctx, volumeCopy{name: o.names.Copy, labels: Lifetime{}.labels(cfg.Project, partHelper), image: cfg.MySQL.Image,
-		pairs: stackVolumes(o.names).pairs(s.volumes), strip: true, mark: snapshotDone})
+		pairs: stackVolumes(o.names).pairs(s.volumes), strip: true, mark: snapshotDone,
+		stop: func(ctx context.Context) error { return e.stopServices(ctx, o, cleanStop) }})
 	// The stack comes back whatever became of the copy.
 	started := e.up(ctx, cfg, fx, upOptions{UpOptions: UpOptions{Progress: progress}, keepData: true})
 	if copied != nil {

@@ -195,7 +195,7 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	if err := e.d.Stop(ctx, name, cleanStop); err != nil {
 		return envError(err, "cannot stop %s: %s", name, shortErr(err))
 	}
-	if err := e.d.CopyTo(ctx, name, "/var/lib/mysql", doneMarker(templateDone, b.created)); err != nil {
+	if err := e.d.CopyTo(ctx, name, "/var/lib/mysql", markerFile(templateDone, b.created)); err != nil {
 		return envError(err, "cannot mark template %s complete: %s", templateVolume(b.key), shortErr(err))
 	}
 	return e.removeContainer(ctx, name)

@@ -50,6 +50,10 @@ type volumeCopy struct {
 	// mark is a done marker written into the first target once every copy
 	// is complete.
 	mark string
+	// stop, when set, stops what writes the volumes. It runs while the
+	// container starts, and the copy waits for it: either costs a few
+	// tenths of a second.
+	stop func(context.Context) error
 }
 
 type volumePair struct{ from, to string }
@@ -59,9 +63,12 @@ type volumePair struct{ from, to string }
 var errHalfMade = errors.New("it is not complete")
 
 // copyScript is constant: what varies reaches it as arguments ($1 need,
-// $2 strip, $3 mark, $4 the number of pairs), mounted at /from/N and /to/N.
-const copyScript = `need=$1 strip=$2 mark=$3 n=$4
+// $2 strip, $3 mark, $4 the number of pairs, $5 gated), mounted at /from/N
+// and /to/N. A gated copy waits for /tmp/go, which devstack puts there once
+// the volumes' writers have stopped.
+const copyScript = `need=$1 strip=$2 mark=$3 n=$4 gated=$5
 [ -z "$need" ] || [ -f "/from/0/$need" ] || exit 3
+[ -z "$gated" ] || while [ ! -e /tmp/go ]; do sleep 0.02; done
 pids= i=0
 while [ "$i" -lt "$n" ]; do
 	(find "/to/$i" -mindepth 1 -delete && cp -a "/from/$i/." "/to/$i/") &
@@ -74,12 +81,15 @@ cd /to/0 || exit 1
 [ -z "$mark" ] || touch "$mark"`
 
 func (c volumeCopy) spec() docker.ContainerSpec {
-	strip := ""
+	strip, gated := "", ""
 	if c.strip {
 		strip = "yes"
 	}
+	if c.stop != nil {
+		gated = "yes"
+	}
 	s := docker.ContainerSpec{Name: c.name, Image: c.image, Labels: c.labels,
-		Entrypoint: []string{"sh", "-c", copyScript, "copy", c.need, strip, c.mark, strconv.Itoa(len(c.pairs))}}
+		Entrypoint: []string{"sh", "-c", copyScript, "copy", c.need, strip, c.mark, strconv.Itoa(len(c.pairs)), gated}}
 	for i, p := range c.pairs {
 		s.Mounts = append(s.Mounts,
 			docker.Mount{Volume: p.from, Target: fmt.Sprintf("/from/%d", i), ReadOnly: true},
@@ -94,10 +104,26 @@ func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
 	if err := e.removeLeftover(ctx, c.name, c.labels[LabelProject]); err != nil {
 		return err
 	}
-	if err := e.d.RunHelper(ctx, c.spec()); err != nil {
-		return envError(err, "cannot start %s to copy volumes: %s", c.name, shortErr(err))
+	start := func(ctx context.Context) error {
+		if err := e.d.RunHelper(ctx, c.spec()); err != nil {
+			return envError(err, "cannot start %s to copy volumes: %s", c.name, shortErr(err))
+		}
+		return nil
 	}
+	stop := c.stop
+	if stop == nil {
+		stop = func(context.Context) error { return nil }
+	}
+	err := parallel(ctx, start, stop)
 	defer e.d.Remove(context.WithoutCancel(ctx), c.name)
+	if err != nil {
+		return err
+	}
+	if c.stop != nil {
+		if err := e.d.CopyTo(ctx, c.name, "/tmp", markerFile("go", time.Now())); err != nil {
+			return envError(err, "cannot start the copy in %s: %s", c.name, shortErr(err))
+		}
+	}
 	code, err := e.d.Wait(ctx, c.name)
 	switch {
 	case err != nil:
@@ -123,9 +149,9 @@ func (e *Engine) removeLeftover(ctx context.Context, name, project string) error
 	return nil
 }
 
-// doneMarker is a tar stream of one empty file, the marker, to extract
-// where it says a copy is complete.
-func doneMarker(name string, at time.Time) *bytes.Buffer {
+// markerFile is a tar stream of one empty file, to extract where its being
+// there says something: a copy is complete, or may begin.
+func markerFile(name string, at time.Time) *bytes.Buffer {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	_ = tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, ModTime: at})
