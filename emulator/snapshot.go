@@ -19,11 +19,15 @@ import (
 // stopped, so that the three agree. Like a seeded template it outlives
 // every stack and never carries io.devstack.project: down --volumes, status
 // and ls never count it as part of a stack. Its volumes carry
-// io.devstack.snapshot=<name> and io.devstack.snapshot-of=<project>; the
-// MySQL one also what restore and import check it against (the MySQL
-// flavour and major.minor version, the schema) and the stack's pinned
-// values, which an in-place restore gives back. It is complete once its
-// done marker is in the MySQL volume, written last.
+// io.devstack.snapshot=<name> and io.devstack.snapshot-of=<project>.
+//
+// Its done marker is a fourth, empty volume, its record, made last: a
+// template's is a file, since a template is built on its own volume, but a
+// snapshot's completeness is then a label lookup, which ls shows and
+// restore checks without starting a container. The record's labels say
+// what restore and import check a snapshot against (the MySQL flavour and
+// major.minor version, the schema) and the stack's pinned values, which an
+// in-place restore gives back.
 
 const (
 	LabelSnapshot   = "io.devstack.snapshot"
@@ -41,8 +45,8 @@ const (
 	labelSnapshotStackCreated = "io.devstack.snapshot-stack-created"
 )
 
-// snapshotDone is the done marker in a snapshot's MySQL volume.
-const snapshotDone = ".devstack-snapshot-complete"
+// partRecord is the io.devstack.service of a snapshot's record.
+const partRecord = "snapshot"
 
 var snapshotPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 
@@ -61,12 +65,17 @@ type snapshotVolumes map[string]string
 // volume holds the done marker.
 var snapshotParts = []string{ServiceMySQL, ServiceRedis, partShared}
 
-// snapshotVolumesOf names a snapshot's volumes. A dot, which no project
-// name holds, ends the project: no two projects' snapshots share a name,
-// and none shares a stack's.
+// snapshotVolumesOf names a snapshot's data volumes, and recordOf its
+// record. A dot, which no project name holds, ends the project, and no
+// suffix ends another: no two projects' snapshots share a volume name, no
+// two snapshots of one project, and none shares a stack's.
 func snapshotVolumesOf(project, name string) snapshotVolumes {
 	p := "devstack-snapshot-" + project + "." + name
 	return snapshotVolumes{ServiceMySQL: p + "-mysql-data", ServiceRedis: p + "-redis-data", partShared: p + "-shared"}
+}
+
+func recordOf(project, name string) string {
+	return "devstack-snapshot-" + project + "." + name + "-record"
 }
 
 // stackVolumes are a stack's volumes by part.
@@ -103,12 +112,13 @@ type SnapshotInfo struct {
 	// SizeBytes is the disk usage of its volumes, -1 when the engine cannot
 	// tell.
 	SizeBytes int64 `json:"size_bytes"`
-	// Complete is false when one of its volumes is missing.
+	// Complete is false for what a save or an import cut short left: no
+	// record, or not all of its volumes.
 	Complete bool `json:"complete"`
 }
 
 // snapshot is one snapshot on the engine: what ls shows, the values it
-// saved, and which of its volumes exist.
+// saved, and which of its volumes exist (the record first).
 type snapshot struct {
 	SnapshotInfo
 	pinned  pinned
@@ -116,11 +126,11 @@ type snapshot struct {
 	present []string
 }
 
-// labels are what each of a snapshot's volumes carries; the MySQL one also
-// the metadata and the saved values.
+// labels are what each of a snapshot's volumes carries, part naming the
+// volume; the record's also the metadata and the saved values.
 func (s *snapshot) labels(part string) map[string]string {
 	l := map[string]string{}
-	if part == ServiceMySQL {
+	if part == partRecord {
 		l = s.pinned.labels()
 		l[labelSnapshotStackCreated] = l[LabelCreated]
 		maps.Copy(l, map[string]string{labelSnapshotFlavour: s.Flavour, labelSnapshotMySQLVersion: s.MySQLVersion,
@@ -134,7 +144,7 @@ func (s *snapshot) labels(part string) map[string]string {
 	return l
 }
 
-// snapshotFrom reads a snapshot from the labels of its MySQL volume.
+// snapshotFrom reads a snapshot from the labels of its record.
 func snapshotFrom(labels map[string]string) *snapshot {
 	s := &snapshot{SnapshotInfo: SnapshotInfo{Name: labels[LabelSnapshot], Project: labels[LabelSnapshotOf],
 		ImportedFrom: labels[labelSnapshotImportedFrom], Flavour: labels[labelSnapshotFlavour], MySQLVersion: labels[labelSnapshotMySQLVersion],
@@ -151,30 +161,29 @@ func snapshotFrom(labels map[string]string) *snapshot {
 // volumes exists. A volume with one of its names that devstack did not make
 // as part of it is a clash: bad input.
 func (e *Engine) findSnapshot(ctx context.Context, project, name string) (*snapshot, error) {
-	want := snapshotVolumesOf(project, name)
-	found := &snapshot{SnapshotInfo: SnapshotInfo{Name: name, Project: project, SizeBytes: -1}, volumes: want}
-	for _, part := range snapshotParts {
-		v, err := e.d.Volume(ctx, want[part])
+	found := &snapshot{SnapshotInfo: SnapshotInfo{Name: name, Project: project, SizeBytes: -1}, volumes: snapshotVolumesOf(project, name)}
+	names := map[string]string{partRecord: recordOf(project, name)}
+	maps.Copy(names, found.volumes)
+	for _, part := range append([]string{partRecord}, snapshotParts...) {
+		v, err := e.d.Volume(ctx, names[part])
 		if isNotFound(err) {
 			continue
 		}
 		if err != nil {
-			return nil, envError(err, "cannot inspect volume %s: %s", want[part], shortErr(err))
+			return nil, envError(err, "cannot inspect volume %s: %s", names[part], shortErr(err))
 		}
 		if v.Labels[LabelSnapshot] != name || v.Labels[LabelSnapshotOf] != project || v.Labels[LabelService] != part {
-			return nil, usageError("name taken by a volume that is not part of snapshot %s of project %s: %s; remove or rename it, or choose another snapshot name", name, project, want[part])
+			return nil, usageError("name taken by a volume that is not part of snapshot %s of project %s: %s; remove or rename it, or choose another snapshot name", name, project, names[part])
 		}
-		if part == ServiceMySQL {
-			present := found.present
+		if part == partRecord {
 			found = snapshotFrom(v.Labels)
-			found.present = present
 		}
 		found.present = append(found.present, v.Name)
 	}
 	if len(found.present) == 0 {
 		return nil, nil
 	}
-	found.Complete = len(found.present) == len(snapshotParts)
+	found.Complete = len(found.present) == 1+len(snapshotParts) && found.present[0] == names[partRecord]
 	return found, nil
 }
 
@@ -203,16 +212,16 @@ func ListSnapshots(ctx context.Context, e *Engine, cfg Config, all bool) ([]Snap
 			s = &snapshot{SnapshotInfo: SnapshotInfo{Name: v.Labels[LabelSnapshot], Project: v.Labels[LabelSnapshotOf], SizeBytes: -1}}
 			byName[key] = s
 		}
-		if v.Labels[LabelService] == ServiceMySQL {
+		if v.Labels[LabelService] == partRecord {
 			present := s.present
 			*s = *snapshotFrom(v.Labels)
-			s.present = present
+			s.present, s.Complete = present, true
 		}
 		s.present = append(s.present, v.Name)
 	}
 	out := []SnapshotInfo{}
 	for _, s := range byName {
-		s.Complete = len(s.present) == len(snapshotParts)
+		s.Complete = s.Complete && len(s.present) == 1+len(snapshotParts)
 		s.SizeBytes = sizeOf(sizes, s.present)
 		out = append(out, s.SnapshotInfo)
 	}
@@ -261,7 +270,9 @@ func RemoveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, pro
 	return s.present, e.removeSnapshot(ctx, s)
 }
 
-// removeSnapshot removes what exists of a snapshot's volumes.
+// removeSnapshot removes what exists of a snapshot's volumes, its record
+// first: a snapshot cut short in its removal is incomplete, never complete
+// with a volume missing.
 func (e *Engine) removeSnapshot(ctx context.Context, s *snapshot) error {
 	for _, v := range s.present {
 		if err := e.d.RemoveVolume(ctx, v); err != nil && !isNotFound(err) {
@@ -271,7 +282,7 @@ func (e *Engine) removeSnapshot(ctx context.Context, s *snapshot) error {
 	return nil
 }
 
-// makeSnapshotVolumes creates a snapshot's volumes, labelled.
+// makeSnapshotVolumes creates a snapshot's data volumes, labelled.
 func (e *Engine) makeSnapshotVolumes(ctx context.Context, s *snapshot) error {
 	for _, part := range snapshotParts {
 		if err := e.d.CreateVolume(ctx, docker.Volume{Name: s.volumes[part], Labels: s.labels(part)}); err != nil {
@@ -279,6 +290,18 @@ func (e *Engine) makeSnapshotVolumes(ctx context.Context, s *snapshot) error {
 		}
 		s.present = append(s.present, s.volumes[part])
 	}
+	return nil
+}
+
+// recordSnapshot makes a snapshot's record, which says it is complete, once
+// its data volumes hold what they should.
+func (e *Engine) recordSnapshot(ctx context.Context, s *snapshot) error {
+	record := recordOf(s.Project, s.Name)
+	if err := e.d.CreateVolume(ctx, docker.Volume{Name: record, Labels: s.labels(partRecord)}); err != nil {
+		return envError(err, "cannot create volume %s: %s", record, shortErr(err))
+	}
+	s.present = append([]string{record}, s.present...)
+	s.Complete = true
 	return nil
 }
 

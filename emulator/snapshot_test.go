@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -33,17 +34,16 @@ func TestSnapshotNamesNeverCollide(t *testing.T) {
 			t.Errorf("%q accepted: %v", name, err)
 		}
 	}
-	// Project "a-b" with snapshot "c" and project "a" with snapshot "b-c".
-	x, y := snapshotVolumesOf("a-b", "c"), snapshotVolumesOf("a", "b-c")
-	stack := stackVolumes(NamesFor("snapshot-a"))
-	seen := map[string]bool{}
-	for _, vs := range []snapshotVolumes{x, y, stack} {
-		for _, v := range vs {
-			if seen[v] {
-				t.Errorf("volume name %s used twice", v)
-			}
-			seen[v] = true
-		}
+	// Project "a-b" with snapshot "c" and project "a" with snapshot "b-c";
+	// snapshots whose names end like another's volumes; a stack.
+	names := slices.Collect(maps.Values(stackVolumes(NamesFor("snapshot-a"))))
+	for _, s := range [][2]string{{"a-b", "c"}, {"a", "b-c"}, {"a", "x"}, {"a", "x-mysql-data"}, {"a", "x-record"}, {"a", "x-shared"}} {
+		names = append(names, recordOf(s[0], s[1]))
+		names = append(names, slices.Collect(maps.Values(snapshotVolumesOf(s[0], s[1])))...)
+	}
+	slices.Sort(names)
+	if len(slices.Compact(slices.Clone(names))) != len(names) {
+		t.Errorf("volume names used twice: %v", names)
 	}
 }
 
@@ -59,7 +59,7 @@ func testSnapshot() *snapshot {
 
 func TestSnapshotLabelsCarryWhatRestoreNeeds(t *testing.T) {
 	s := testSnapshot()
-	l := s.labels(ServiceMySQL)
+	l := s.labels(partRecord)
 	if _, ok := l[LabelProject]; ok {
 		t.Errorf("a snapshot carries %s: %v", LabelProject, l)
 	}
@@ -70,8 +70,8 @@ func TestSnapshotLabelsCarryWhatRestoreNeeds(t *testing.T) {
 	if back.pinned != s.pinned || back.SnapshotInfo != s.SnapshotInfo {
 		t.Errorf("read back %+v %+v, want %+v %+v", back.SnapshotInfo, back.pinned, s.SnapshotInfo, s.pinned)
 	}
-	if other := s.labels(partShared); other[labelRootPassword] != "" || other[LabelService] != partShared {
-		t.Errorf("shared volume labels: %v", other)
+	if other := s.labels(ServiceMySQL); other[labelRootPassword] != "" || other[LabelService] != ServiceMySQL {
+		t.Errorf("MySQL volume labels: %v", other)
 	}
 }
 
@@ -136,6 +136,7 @@ func TestStatusIsRestoringWhileTheJournalExists(t *testing.T) {
 	// Down with --volumes removes the journal with the rest; snapshots stay.
 	s := testSnapshot()
 	must(t, e.makeSnapshotVolumes(context.Background(), s))
+	must(t, e.recordSnapshot(context.Background(), s))
 	must(t, Down(context.Background(), e, cfg, DownOptions{Volumes: true}))
 	if r, _ := Status(context.Background(), e, cfg); r.State != StateAbsent {
 		t.Errorf("after down --volumes: %s", r.State)
@@ -250,10 +251,10 @@ func TestImportChecksTheWholeFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import of a good export: %v", err)
 	}
-	if got := snapshotVolumesOn(t, f); len(got) != 3 {
+	if got := snapshotVolumesOn(t, f); len(got) != 4 {
 		t.Fatalf("volumes made: %v", got)
 	}
-	v, _ := f.Volume(context.Background(), snapshotVolumesOf("q", "s")[ServiceMySQL])
+	v, _ := f.Volume(context.Background(), recordOf("q", "s"))
 	if v.Labels[LabelSnapshotOf] != "q" || v.Labels[labelSnapshotImportedFrom] != "p" || v.Labels[labelRootPassword] != "root" {
 		t.Errorf("imported labels: %v", v.Labels)
 	}
@@ -331,4 +332,24 @@ func withManifest(t *testing.T, data []byte, change func(*manifest)) []byte {
 	must(t, tw.Close())
 	must(t, gw.Close())
 	return out.Bytes()
+}
+
+// What a save or an import cut short leaves (data volumes, no record) is
+// listed as incomplete, and a restore refuses it before changing anything.
+func TestIncompleteSnapshotIsRefused(t *testing.T) {
+	f, e := stackOnFake(t, "p")
+	cfg := testConfig("p")
+	must(t, e.makeSnapshotVolumes(context.Background(), testSnapshot()))
+	got, err := ListSnapshots(context.Background(), e, cfg, false)
+	if err != nil || len(got) != 1 || got[0].Complete {
+		t.Errorf("ls: %+v, %v", got, err)
+	}
+	f.Calls = nil
+	_, err = RestoreSnapshot(context.Background(), e, cfg, "s", SnapshotOptions{})
+	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "incomplete") {
+		t.Fatalf("restore of an incomplete snapshot: %v", err)
+	}
+	if len(f.Calls) > 0 {
+		t.Errorf("a refused restore changed %v", f.Calls)
+	}
 }

@@ -23,10 +23,9 @@ import (
 // manifest.json: the format version, what the snapshot is, the values its
 // stack ran with (passwords included) and, per member, its size and
 // SHA-256. Then one tar per volume, mysql.tar, redis.tar and shared.tar, as
-// the engine streams the volume (entries under mysql/, redis/, shared/),
-// without the done marker: an import writes its own, last. An import
-// checks every member's checksum and the gzip CRC before it marks the
-// snapshot complete, and removes what it made when one fails.
+// the engine streams the volume (entries under mysql/, redis/, shared/). An
+// import checks every member's checksum and the gzip CRC before it makes
+// the snapshot's record, and removes what it made when one fails.
 
 // exportFormat is the version of the file format; an import refuses
 // another.
@@ -130,64 +129,38 @@ func (e *Engine) spoolSnapshot(ctx context.Context, cfg Config, s *snapshot, m *
 	defer e.d.Remove(context.WithoutCancel(ctx), c.name)
 	var spools []*os.File
 	for _, part := range snapshotParts {
-		f, mb, marked, err := spoolPart(ctx, c, part)
+		f, mb, err := spoolPart(ctx, c, part)
 		if f != nil {
 			spools = append(spools, f)
 		}
 		if err != nil {
 			return spools, err
 		}
-		if part == ServiceMySQL && !marked {
-			return spools, incomplete(cfg.Project, s.Name)
-		}
 		m.Members = append(m.Members, mb)
 	}
 	return spools, nil
 }
 
-// spoolPart copies one volume's tar stream into a temporary file, leaving
-// out the done marker, and reports whether it held one.
-func spoolPart(ctx context.Context, c inContainer, part string) (*os.File, member, bool, error) {
+// spoolPart copies one volume's tar stream into a temporary file.
+func spoolPart(ctx context.Context, c inContainer, part string) (*os.File, member, error) {
 	mb := member{Name: memberName(part), Part: part}
 	f, err := os.CreateTemp("", "devstack-export-*")
 	if err != nil {
-		return nil, mb, false, envError(err, "cannot make a temporary file: %v", err)
+		return nil, mb, envError(err, "cannot make a temporary file: %v", err)
 	}
 	os.Remove(f.Name()) // it lives as long as it is open
 	rc, err := c.CopyFrom(ctx, snapshotMount+"/"+part)
 	if err != nil {
-		return f, mb, false, err
+		return f, mb, err
 	}
 	defer rc.Close()
 	h := sha256.New()
-	out := &counter{w: io.MultiWriter(f, h)}
-	tr, tw := tar.NewReader(rc), tar.NewWriter(out)
-	marked := false
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err == nil && hdr.Name == part+"/"+snapshotDone {
-			marked = true
-			continue
-		}
-		if err == nil {
-			err = tw.WriteHeader(hdr)
-		}
-		if err == nil {
-			_, err = io.Copy(tw, tr)
-		}
-		if err != nil {
-			return f, mb, false, envError(err, "cannot read volume %s of the snapshot: %v", part, err)
-		}
+	if mb.Size, err = io.Copy(io.MultiWriter(f, h), rc); err != nil {
+		return f, mb, envError(err, "cannot read volume %s of the snapshot: %v", part, err)
 	}
-	if err := tw.Close(); err != nil {
-		return f, mb, false, envError(err, "cannot spool volume %s of the snapshot: %v", part, err)
-	}
-	mb.Size, mb.SHA256 = out.n, hex.EncodeToString(h.Sum(nil))
+	mb.SHA256 = hex.EncodeToString(h.Sum(nil))
 	_, err = f.Seek(0, io.SeekStart)
-	return f, mb, marked, err
+	return f, mb, err
 }
 
 // writeExport writes the archive: the manifest, then the spooled members.
@@ -311,10 +284,13 @@ func ImportSnapshot(ctx context.Context, e *Engine, cfg Config, opts ImportOptio
 	if err := e.makeSnapshotVolumes(ctx, s); err != nil {
 		return nil, errors.Join(err, e.removeSnapshot(context.WithoutCancel(ctx), s))
 	}
-	if err := e.fill(ctx, cfg, s, importStream{tr: tr, gz: gz, m: m, what: what}); err != nil {
+	err = e.fill(ctx, cfg, s, importStream{tr: tr, gz: gz, m: m, what: what})
+	if err == nil {
+		err = e.recordSnapshot(ctx, s)
+	}
+	if err != nil {
 		return nil, errors.Join(err, e.removeSnapshot(context.WithoutCancel(ctx), s))
 	}
-	s.Complete = true
 	return &s.SnapshotInfo, nil
 }
 
@@ -398,8 +374,8 @@ type importStream struct {
 	what string
 }
 
-// fill extracts the members into the snapshot's volumes, checks each, then
-// the end of the file and the gzip CRC, and marks the snapshot complete.
+// fill extracts the members into the snapshot's volumes and checks each,
+// then the end of the file and the gzip CRC.
 func (e *Engine) fill(ctx context.Context, cfg Config, s *snapshot, in importStream) error {
 	c, err := e.snapshotContainer(ctx, cfg, s.volumes, false)
 	if err != nil {
@@ -417,7 +393,7 @@ func (e *Engine) fill(ctx context.Context, cfg Config, s *snapshot, in importStr
 	if _, err := io.Copy(io.Discard, in.gz); err != nil {
 		return badExport(in.what, "it is corrupted ("+err.Error()+")")
 	}
-	return c.CopyTo(ctx, snapshotMount+"/"+ServiceMySQL, markerFile(snapshotDone, time.Now()))
+	return nil
 }
 
 // extract streams one member into its volume and checks it.

@@ -2,10 +2,8 @@ package emulator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"strings"
 	"time"
@@ -83,7 +81,7 @@ func RestoreSnapshot(ctx context.Context, e *Engine, cfg Config, name string, op
 // planRestore checks everything a restore can be refused for, before it
 // changes anything, and returns the snapshot and the values the stack gets.
 func (e *Engine) planRestore(ctx context.Context, cfg Config, name string) (*snapshot, pinned, error) {
-	s, err := e.completeSnapshot(ctx, cfg, name)
+	s, err := e.completeSnapshot(ctx, cfg.Project, name)
 	if err != nil {
 		return nil, pinned{}, err
 	}
@@ -108,27 +106,16 @@ func (e *Engine) planRestore(ctx context.Context, cfg Config, name string) (*sna
 	return s, target, e.restorable(ctx, cfg, target)
 }
 
-// completeSnapshot finds a snapshot whose three volumes exist and whose
-// save finished (its done marker).
-func (e *Engine) completeSnapshot(ctx context.Context, cfg Config, name string) (*snapshot, error) {
-	s, err := e.findSnapshot(ctx, cfg.Project, name)
+// completeSnapshot finds a snapshot that is complete.
+func (e *Engine) completeSnapshot(ctx context.Context, project, name string) (*snapshot, error) {
+	s, err := e.findSnapshot(ctx, project, name)
 	switch {
 	case err != nil:
 		return nil, err
 	case s == nil:
-		return nil, noSnapshot(cfg.Project, name)
+		return nil, noSnapshot(project, name)
 	case !s.Complete:
-		return nil, incomplete(cfg.Project, name)
-	}
-	if err := e.ensureImage(ctx, cfg.MySQL.Image, "DEVSTACK_MYSQL_IMAGE"); err != nil {
-		return nil, err
-	}
-	done, err := e.holds(ctx, cfg, s.volumes[ServiceMySQL], snapshotDone)
-	if err != nil {
-		return nil, err
-	}
-	if !done {
-		return nil, incomplete(cfg.Project, name)
+		return nil, incomplete(project, name)
 	}
 	return s, nil
 }
@@ -196,10 +183,7 @@ func (e *Engine) restore(ctx context.Context, cfg Config, fx *seed.Fixtures, s *
 		stop = nil
 	}
 	err = e.copyVolumes(ctx, volumeCopy{name: o.names.Copy, labels: Lifetime{}.labels(cfg.Project, partHelper), image: cfg.MySQL.Image,
-		pairs: s.volumes.pairs(stackVolumes(o.names)), need: snapshotDone, stop: stop})
-	if errors.Is(err, errHalfMade) {
-		return envError(err, "snapshot %s lost its done marker during the restore", s.Name)
-	}
+		pairs: s.volumes.pairs(stackVolumes(o.names)), stop: stop})
 	if err != nil {
 		return err
 	}
@@ -384,28 +368,4 @@ func (e *Engine) imageFlavour(ctx context.Context, cfg Config) (setup.Flavour, e
 		return setup.Flavour{}, envError(perr, "cannot read the MySQL version of %s: `%s` exited with code %d: %s", image, versionScript, code, strings.TrimSpace(out.String()))
 	}
 	return f, nil
-}
-
-// holds reports whether a volume holds a file, through a container of the
-// project that is made but never started: cheaper than one that runs.
-func (e *Engine) holds(ctx context.Context, cfg Config, volume, file string) (bool, error) {
-	n := NamesFor(cfg.Project)
-	if err := e.removeLeftover(ctx, n.Probe, cfg.Project); err != nil {
-		return false, err
-	}
-	spec := docker.ContainerSpec{Name: n.Probe, Image: cfg.MySQL.Image, Labels: Lifetime{}.labels(cfg.Project, partHelper),
-		Mounts: []docker.Mount{{Volume: volume, Target: "/v", ReadOnly: true}}}
-	if err := e.d.Create(ctx, spec); err != nil {
-		return false, envError(err, "cannot make %s to read volume %s: %s", n.Probe, volume, shortErr(err))
-	}
-	defer e.d.Remove(context.WithoutCancel(ctx), n.Probe)
-	rc, err := (inContainer{d: e.d, name: n.Probe}).CopyFrom(ctx, "/v/"+file)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	rc.Close()
-	return true, nil
 }

@@ -90,7 +90,6 @@ func SaveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts 
 		return nil, err
 	}
 	r.Snapshot, r.TookMS = s.SnapshotInfo, time.Since(t0).Milliseconds()
-	r.Snapshot.Complete = true
 	return r, nil
 }
 
@@ -149,8 +148,11 @@ func (e *Engine) save(ctx context.Context, cfg Config, fx *seed.Fixtures, o *obs
 		return err
 	}
 	copied := e.copyVolumes(ctx, volumeCopy{name: o.names.Copy, labels: Lifetime{}.labels(cfg.Project, partHelper), image: cfg.MySQL.Image,
-		pairs: stackVolumes(o.names).pairs(s.volumes), strip: true, mark: snapshotDone,
+		pairs: stackVolumes(o.names).pairs(s.volumes), strip: true,
 		stop: func(ctx context.Context) error { return e.stopServices(ctx, o, cleanStop) }})
+	if copied == nil {
+		copied = e.recordSnapshot(ctx, s)
+	}
 	// The stack comes back whatever became of the copy.
 	started := e.up(ctx, cfg, fx, upOptions{UpOptions: UpOptions{Progress: progress}, keepData: true})
 	if copied != nil {

@@ -16,9 +16,11 @@ import (
 // devstack makes itself. Both are volumes without io.devstack.project, so
 // that no stack's down, status or ls takes them for its own; both are
 // copies of a MySQL data directory that a server shut down cleanly, without
-// that server's identity; both are complete only once a done marker,
-// written last, says so; and a stack that starts from one logs in with the
-// root password the copy came with and gives root its own (upRun.adoptRoot).
+// that server's identity, made by one short-lived container; both are
+// complete only once a done marker, made last, says so (a template's is a
+// file in it, a snapshot's a volume of its own); and a stack that starts
+// from one logs in with the root password the copy came with and gives
+// root its own (upRun.adoptRoot).
 
 // cleanStop is how long MySQL may take to shut down before Docker kills it.
 // A copy of its data directory is consistent only after a clean shutdown: a
@@ -43,13 +45,10 @@ type volumeCopy struct {
 	image string
 	pairs []volumePair
 	// need is a done marker the first source must hold: a copy of a half-made
-	// template or snapshot fails with errHalfMade. It is not copied.
+	// template fails with errHalfMade. It is not copied.
 	need string
 	// strip leaves identityFiles out of the first target.
 	strip bool
-	// mark is a done marker written into the first target once every copy
-	// is complete.
-	mark string
 	// stop, when set, stops what writes the volumes. It runs while the
 	// container starts, and the copy waits for it: either costs a few
 	// tenths of a second.
@@ -58,17 +57,17 @@ type volumeCopy struct {
 
 type volumePair struct{ from, to string }
 
-// errHalfMade is a template or snapshot without its done marker: what made
-// it was cut short.
+// errHalfMade is a template without its done marker: what made it was cut
+// short.
 var errHalfMade = errors.New("it is not complete")
 
 // copyScript is constant: what varies reaches it as arguments ($1 need,
-// $2 strip, $3 mark, $4 the number of pairs, $5 gated), mounted at /from/N
-// and /to/N. A gated copy waits for /tmp/go, which devstack puts there once
+// $2 strip, $3 the number of pairs, $4 gated), mounted at /from/N and
+// /to/N. A gated copy waits for /tmp/go, which devstack puts there once
 // the volumes' writers have stopped. InnoDB's files are mostly zeros (a
 // fresh ib_logfile0 and ibdata1 hold some 180 MB, 20 MB of it data): where
 // cp can leave holes for them, the copy writes a tenth as much.
-const copyScript = `need=$1 strip=$2 mark=$3 n=$4 gated=$5
+const copyScript = `need=$1 strip=$2 n=$3 gated=$4
 [ -z "$need" ] || [ -f "/from/0/$need" ] || exit 3
 sparse=
 cp --sparse=always /dev/null /tmp/sparse 2>/dev/null && sparse=--sparse=always
@@ -81,8 +80,7 @@ done
 for p in $pids; do wait "$p" || exit 1; done
 cd /to/0 || exit 1
 [ -z "$need" ] || rm -f "$need"
-[ -z "$strip" ] || rm -f ` + identityFiles + `
-[ -z "$mark" ] || touch "$mark"`
+[ -z "$strip" ] || rm -f ` + identityFiles
 
 func (c volumeCopy) spec() docker.ContainerSpec {
 	strip, gated := "", ""
@@ -93,7 +91,7 @@ func (c volumeCopy) spec() docker.ContainerSpec {
 		gated = "yes"
 	}
 	s := docker.ContainerSpec{Name: c.name, Image: c.image, Labels: c.labels,
-		Entrypoint: []string{"sh", "-c", copyScript, "copy", c.need, strip, c.mark, strconv.Itoa(len(c.pairs)), gated}}
+		Entrypoint: []string{"sh", "-c", copyScript, "copy", c.need, strip, strconv.Itoa(len(c.pairs)), gated}}
 	for i, p := range c.pairs {
 		s.Mounts = append(s.Mounts,
 			docker.Mount{Volume: p.from, Target: fmt.Sprintf("/from/%d", i), ReadOnly: true},
@@ -154,7 +152,7 @@ func (e *Engine) removeLeftover(ctx context.Context, name, project string) error
 }
 
 // markerFile is a tar stream of one empty file, to extract where its being
-// there says something: a copy is complete, or may begin.
+// there says something: a template is complete, a copy may begin.
 func markerFile(name string, at time.Time) *bytes.Buffer {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)

@@ -68,7 +68,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		flavour = "mariadb"
 	}
 	vols := snapshotVolumes(t, s.project)
-	if len(vols) != 3 {
+	if len(vols) != 4 {
 		t.Fatalf("snapshot volumes: %v", vols)
 	}
 	for _, v := range vols {
@@ -77,7 +77,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		if _, ok := labels[emulator.LabelProject]; ok || labels[emulator.LabelSnapshot] != "step-30" || labels[emulator.LabelSnapshotOf] != s.project {
 			t.Errorf("%s: labels %v", v, labels)
 		}
-		if strings.HasSuffix(v, "-mysql-data") && (labels["io.devstack.snapshot-flavour"] != flavour || labels["io.devstack.snapshot-mysql-version"] != series ||
+		if strings.HasSuffix(v, "-record") && (labels["io.devstack.snapshot-flavour"] != flavour || labels["io.devstack.snapshot-mysql-version"] != series ||
 			labels["io.devstack.snapshot-schema"] == "" || labels["io.devstack.snapshot-devstack-version"] == "") {
 			t.Errorf("%s: server %s, labels %v", v, version, labels)
 		}
@@ -192,17 +192,15 @@ func TestSnapshotRestoreAcrossFlavoursRefused(t *testing.T) {
 		other, series, says = "mysql", "8.0", "MySQL 8.0"
 	}
 	prefix := "devstack-snapshot-" + s.project + ".other-"
-	for _, part := range []string{"mysql", "redis", "shared"} {
-		suffix := map[string]string{"mysql": "mysql-data", "redis": "redis-data", "shared": "shared"}[part]
+	for part, suffix := range map[string]string{"mysql": "mysql-data", "redis": "redis-data", "shared": "shared", "snapshot": "record"} {
 		args := []string{"volume", "create", "--label", emulator.LabelSnapshot + "=other", "--label", emulator.LabelSnapshotOf + "=" + s.project,
 			"--label", emulator.LabelService + "=" + part}
-		if part == "mysql" {
+		if part == "snapshot" {
 			args = append(args, "--label", "io.devstack.snapshot-flavour="+other, "--label", "io.devstack.snapshot-mysql-version="+series,
 				"--label", "io.devstack.created="+time.Now().UTC().Format(time.RFC3339))
 		}
 		docker(t, append(args, prefix+suffix)...)
 	}
-	docker(t, "run", "--rm", "--entrypoint", "touch", "-v", prefix+"mysql-data:/v", mysqlImage(), "/v/.devstack-snapshot-complete")
 	before := s.state()
 	r := s.run("snapshot", "restore", "other", "--yes")
 	if r.code != 2 || !strings.Contains(r.stderr, says) || strings.Count(r.stderr, "\n") != 1 {
@@ -276,7 +274,7 @@ func TestSnapshotsOutliveDownVolumes(t *testing.T) {
 	if left := resources(t, s.project); len(left) > 0 {
 		t.Errorf("down --volumes left %v", left)
 	}
-	if vols := snapshotVolumes(t, s.project); len(vols) != 3 {
+	if vols := snapshotVolumes(t, s.project); len(vols) != 4 {
 		t.Fatalf("down --volumes took snapshot volumes: %v left", vols)
 	}
 
@@ -287,7 +285,7 @@ func TestSnapshotsOutliveDownVolumes(t *testing.T) {
 	}
 
 	r := s.mustRun("snapshot", "rm", "kept")
-	if vols := snapshotVolumes(t, s.project); len(vols) != 0 || len(strings.Fields(r.stdout)) != 3 {
+	if vols := snapshotVolumes(t, s.project); len(vols) != 0 || len(strings.Fields(r.stdout)) != 4 {
 		t.Errorf("snapshot rm left %v (printed %q)", vols, r.stdout)
 	}
 	if r := s.run("snapshot", "rm", "kept"); r.code != 2 {
