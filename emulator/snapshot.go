@@ -61,8 +61,8 @@ func validateSnapshotName(name string) error {
 // they copy: mysql, redis, shared.
 type snapshotVolumes map[string]string
 
-// snapshotParts are a stack's parts a snapshot copies, MySQL's first: its
-// volume holds the done marker.
+// snapshotParts are a stack's parts a snapshot copies, MySQL's first: a
+// copy leaves the server's identity out of its first target.
 var snapshotParts = []string{ServiceMySQL, ServiceRedis, partShared}
 
 // snapshotVolumesOf names a snapshot's data volumes, and recordOf its
