@@ -68,7 +68,9 @@ func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upO
 		return err
 	}
 	in := planInput{cfg: cfg, o: o, life: opts.Lifetime, tree: sharedTree(cfg, fx).Digest(), api: e.APIVersion(), freePort: freeLocalPort}
-	if _, ok := o.volumes[o.names.MySQLData]; !ok || o.copyCutShort() {
+	// Data to keep comes from a snapshot or is the stack's own: a template
+	// copy left half done before it is overwritten, and goes as a leftover.
+	if _, ok := o.volumes[o.names.MySQLData]; !opts.keepData && (!ok || o.copyCutShort()) {
 		if in.template, err = e.templateFor(ctx, cfg, fx); err != nil {
 			return err
 		}
