@@ -209,11 +209,55 @@ func TestSnapshotRestoreAcrossFlavoursRefused(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.stderr, says) || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("restore across flavours: exit %d, %q", r.code, r.stderr)
 	}
+
+	// A real snapshot restored with the Oracle MySQL image configured: the
+	// running server is not that image's, so its server binary is asked.
+	if oracle := os.Getenv("DEVSTACK_MYSQL_ORACLE_IMAGE"); oracle != "" && other == "mysql" {
+		s.mustRun("snapshot", "save", "mariadb")
+		r := s.runEnv([]string{"DEVSTACK_MYSQL_IMAGE=" + oracle}, "snapshot", "restore", "mariadb", "--yes")
+		if r.code != 2 || !strings.Contains(r.stderr, "made with MariaDB") || !strings.Contains(r.stderr, "runs MySQL") {
+			t.Errorf("restore on the Oracle image: exit %d, %q", r.code, r.stderr)
+		}
+	}
 	if d := diffState(before, s.state()); len(d) > 0 {
 		t.Errorf("a refused restore changed %v", d)
 	}
 	if st := s.status(); st.State != emulator.StateRunning {
 		t.Errorf("after a refused restore the stack is %s", st.State)
+	}
+	if left := docker(t, "ps", "-aq", "--filter", "name=devstack-"+s.project+"-probe"); left != "" {
+		t.Errorf("the probe container is left")
+	}
+}
+
+// gearmand keeps its queue in Redis: a snapshot holds its jobs, and a
+// restore brings them back with gearmand running again.
+func TestSnapshotKeepsGearmandsQueue(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, "DEVSTACK_GEARMAND_ENABLED=true", "DEVSTACK_GEARMAND_PORT=0")
+	s.dropSnapshots()
+	s.mustRun("up")
+	env := s.envMap()
+	host, port := env["GEARMAN_HOST"], env["GEARMAN_PORT"]
+	submit := exec.Command("gearman", "-h", host, "-p", port, "-b", "-f", "queued_before_save")
+	submit.Stdin = strings.NewReader("job")
+	if out, err := submit.CombinedOutput(); err != nil {
+		t.Fatalf("gearman -b: %v\n%s", err, out)
+	}
+	s.mustRun("snapshot", "save", "queued")
+	worker := exec.Command("gearman", "-h", host, "-p", port, "-w", "-f", "queued_before_save", "-c", "1")
+	if out, err := worker.CombinedOutput(); err != nil || string(out) != "job" {
+		t.Fatalf("the worker after save got %q (%v)", out, err)
+	}
+	if status := gearadmin(t, host, port); strings.Contains(status, "queued_before_save\t1") {
+		t.Fatalf("the job is still queued after a worker took it: %q", status)
+	}
+	s.mustRun("snapshot", "restore", "queued", "--yes")
+	if st := s.status(); st.State != emulator.StateRunning || len(st.Services) != 3 {
+		t.Errorf("after restore: %+v", st)
+	}
+	if status := gearadmin(t, host, port); !strings.Contains(status, "queued_before_save\t1\t0") {
+		t.Errorf("gearmand's queue after restore: %q", status)
 	}
 }
 
