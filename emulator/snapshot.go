@@ -50,7 +50,9 @@ const partRecord = "snapshot"
 
 var snapshotPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 
-func validateSnapshotName(name string) error {
+// ValidateSnapshotName refuses a name that no snapshot may have, before
+// anything is asked of Docker.
+func ValidateSnapshotName(name string) error {
 	if !snapshotPattern.MatchString(name) {
 		return usageError("invalid snapshot name %q: use 1-63 characters from a-z, 0-9, '_', '.' and '-', starting with a letter or digit", name)
 	}
@@ -66,9 +68,9 @@ type snapshotVolumes map[string]string
 var snapshotParts = []string{ServiceMySQL, ServiceRedis, partShared}
 
 // snapshotVolumesOf names a snapshot's data volumes, and recordOf its
-// record. A dot, which no project name holds, ends the project, and no
-// suffix ends another: no two projects' snapshots share a volume name, no
-// two snapshots of one project, and none shares a stack's.
+// record. A dot, which no project name holds, ends the project, and none of
+// the suffixes ends another: no two projects' snapshots share a volume
+// name, no two snapshots of one project, and none shares a stack's.
 func snapshotVolumesOf(project, name string) snapshotVolumes {
 	p := "devstack-snapshot-" + project + "." + name
 	return snapshotVolumes{ServiceMySQL: p + "-mysql-data", ServiceRedis: p + "-redis-data", partShared: p + "-shared"}
@@ -249,7 +251,7 @@ func sizeOf(sizes map[string]int64, volumes []string) int64 {
 // the snapshot.
 func RemoveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, progress io.Writer) ([]string, error) {
 	progress = orDiscard(progress)
-	if err := validateSnapshotName(name); err != nil {
+	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}
 	unlock, err := lockProject(ctx, cfg.Project, progress)

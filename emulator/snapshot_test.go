@@ -25,12 +25,12 @@ import (
 
 func TestSnapshotNamesNeverCollide(t *testing.T) {
 	for _, name := range []string{"before-step-30", "a", "v1.2_x"} {
-		if err := validateSnapshotName(name); err != nil {
+		if err := ValidateSnapshotName(name); err != nil {
 			t.Errorf("%q refused: %v", name, err)
 		}
 	}
 	for _, name := range []string{"", "-x", "Upper", "a/b", "a b", strings.Repeat("x", 64)} {
-		if err := validateSnapshotName(name); ExitCode(err) != ExitUsage {
+		if err := ValidateSnapshotName(name); ExitCode(err) != ExitUsage {
 			t.Errorf("%q accepted: %v", name, err)
 		}
 	}

@@ -68,7 +68,7 @@ type ExportReport struct {
 // is written under a temporary name and renamed once complete, so a failed
 // export leaves none.
 func ExportSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts ExportOptions) (*ExportReport, error) {
-	if err := validateSnapshotName(name); err != nil {
+	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}
 	unlock, err := lockProject(ctx, cfg.Project, io.Discard)
@@ -269,7 +269,7 @@ func ImportSnapshot(ctx context.Context, e *Engine, cfg Config, opts ImportOptio
 		return nil, err
 	}
 	s := importedSnapshot(m, cfg.Project, opts.Name)
-	if err := validateSnapshotName(s.Name); err != nil {
+	if err := ValidateSnapshotName(s.Name); err != nil {
 		return nil, err
 	}
 	unlock, err := lockProject(ctx, cfg.Project, orDiscard(opts.Progress))

@@ -44,7 +44,7 @@ type RestoreReport struct {
 func RestoreSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts SnapshotOptions) (*RestoreReport, error) {
 	t0 := time.Now()
 	progress := orDiscard(opts.Progress)
-	if err := validateSnapshotName(name); err != nil {
+	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}
 	fx, err := loadFixtures(cfg)

@@ -39,7 +39,7 @@ type SaveReport struct {
 func SaveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts SnapshotOptions) (*SaveReport, error) {
 	t0 := time.Now()
 	progress := orDiscard(opts.Progress)
-	if err := validateSnapshotName(name); err != nil {
+	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}
 	fx, err := loadFixtures(cfg)

@@ -22,6 +22,25 @@ part of its stack: down --volumes leaves them; snapshot rm removes them.`,
 	return cmd
 }
 
+// snapshotNames checks the positional arguments count, then those at
+// positions (snapshot names), so that a bad name is refused before Docker
+// is reached.
+func snapshotNames(count cobra.PositionalArgs, positions ...int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := count(cmd, args); err != nil {
+			return err
+		}
+		for _, i := range positions {
+			if i < len(args) {
+				if err := emulator.ValidateSnapshotName(args[i]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+}
+
 // withArgs is withEngine for a command that takes positional arguments.
 func (a *app) withArgs(f func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
@@ -38,7 +57,7 @@ func newSnapshotSave(a *app) *cobra.Command {
 disk first) and starts them again, their data untouched. It warns when
 containers devstack did not make use the stack's volumes: what they write
 meanwhile may make the three copies disagree.`,
-		Args: cobra.ExactArgs(1),
+		Args: snapshotNames(cobra.ExactArgs(1), 0),
 		RunE: a.withArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error {
 			r, err := emulator.SaveSnapshot(ctx, e, cfg, args[0], emulator.SnapshotOptions{Version: buildVersion(), Force: force, Progress: a.stderr})
 			if err != nil {
@@ -67,7 +86,7 @@ this project also brings back the passwords and ports it was saved with; an
 imported one gets this project's. A snapshot of another MySQL flavour or
 major.minor version is refused. A restore that is cut short is finished by the
 next devstack command on the project; status says "restoring" until then.`,
-		Args: cobra.ExactArgs(1),
+		Args: snapshotNames(cobra.ExactArgs(1), 0),
 		RunE: a.withArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error {
 			if !yes {
 				if err := a.confirm(fmt.Sprintf("Replace all data of project %s (MySQL, Redis, shared directory) with snapshot %s?", cfg.Project, args[0])); err != nil {
@@ -139,7 +158,7 @@ func newSnapshotRm(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rm NAME",
 		Short: "Remove snapshot NAME of the project",
-		Args:  cobra.ExactArgs(1),
+		Args:  snapshotNames(cobra.ExactArgs(1), 0),
 		RunE: a.withArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error {
 			removed, err := emulator.RemoveSnapshot(ctx, e, cfg, args[0], a.stderr)
 			if err != nil {
@@ -162,7 +181,7 @@ func newSnapshotExport(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "export NAME FILE",
 		Short: "Write snapshot NAME as one compressed file (FILE - writes to stdout); it holds the stack's credentials",
-		Args:  cobra.ExactArgs(2),
+		Args:  snapshotNames(cobra.ExactArgs(2), 0),
 		RunE: a.withArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error {
 			if args[1] == "-" && a.output == "json" {
 				return usage("-o json and FILE - both want stdout: give a file name")
@@ -188,7 +207,7 @@ func newSnapshotImport(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "import FILE [NAME]",
 		Short: "Make a snapshot of the project from an export (FILE - reads stdin); restore then gives it this project's ports and passwords",
-		Args:  cobra.RangeArgs(1, 2),
+		Args:  snapshotNames(cobra.RangeArgs(1, 2), 1),
 		RunE: a.withArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error {
 			opts := emulator.ImportOptions{File: args[0], Stdin: a.stdin, Progress: a.stderr}
 			if len(args) == 2 {

@@ -338,4 +338,8 @@ func TestSnapshotsOutliveDownVolumes(t *testing.T) {
 	if r := s.run("snapshot", "rm", "kept"); r.code != 2 {
 		t.Errorf("rm of a removed snapshot: exit %d, %s", r.code, r.stderr)
 	}
+	// A name no snapshot may have is bad input, refused before Docker.
+	if r := s.runEnv([]string{"DOCKER_HOST=unix:///nonexistent"}, "snapshot", "save", "Not/A/Name"); r.code != 2 || !strings.Contains(r.stderr, "invalid snapshot name") {
+		t.Errorf("a bad name: exit %d, %s", r.code, r.stderr)
+	}
 }
