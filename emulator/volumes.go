@@ -64,14 +64,20 @@ var errHalfMade = errors.New("it is not complete")
 // copyScript is constant: what varies reaches it as arguments ($1 need,
 // $2 strip, $3 the number of pairs, $4 gated), mounted at /from/N and
 // /to/N. A gated copy waits for /tmp/go, which devstack puts there once
-// the volumes' writers have stopped. InnoDB's files are mostly zeros (a
+// the volumes' writers have stopped; one whose devstack died first gives
+// up after ten minutes, having copied nothing. InnoDB's files are mostly zeros (a
 // fresh ib_logfile0 and ibdata1 hold some 180 MB, 20 MB of it data): where
 // cp can leave holes for them, the copy writes a tenth as much.
 const copyScript = `need=$1 strip=$2 n=$3 gated=$4
 [ -z "$need" ] || [ -f "/from/0/$need" ] || exit 3
 sparse=
 cp --sparse=always /dev/null /tmp/sparse 2>/dev/null && sparse=--sparse=always
-[ -z "$gated" ] || while [ ! -e /tmp/go ]; do sleep 0.02; done
+w=0
+while [ -n "$gated" ] && [ ! -e /tmp/go ]; do
+	[ "$w" -lt 30000 ] || exit 4
+	sleep 0.02
+	w=$((w + 1))
+done
 pids= i=0
 while [ "$i" -lt "$n" ]; do
 	(find "/to/$i" -mindepth 1 -delete && cp -a $sparse "/from/$i/." "/to/$i/") &

@@ -3,6 +3,7 @@ package main
 // Snapshots: save, restore, export and import against real Docker.
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -273,20 +275,30 @@ func TestSnapshotKilledRestoreRollsForward(t *testing.T) {
 	s.mustRun("snapshot", "save", "one")
 	s.scribble("two")
 
+	// Killed once its copy has begun: Docker's events say when the copy's
+	// container starts; the copy waits until the services are down, then
+	// takes some tenths of a second, and the services' start a second more.
+	copying := "devstack-" + s.project + "-snapshot"
+	events := exec.Command("docker", "events", "--since", strconv.FormatInt(time.Now().Unix(), 10),
+		"--filter", "container="+copying, "--filter", "event=start", "--format", "{{.Actor.Attributes.name}}")
+	started, err := events.StdoutPipe()
+	must(t, err)
+	must(t, events.Start())
+	t.Cleanup(func() { _ = events.Process.Kill(); _ = events.Wait() })
 	cmd := exec.Command(binary, "-p", s.project, "snapshot", "restore", "one", "--yes")
 	cmd.Env = append(os.Environ(), s.env...)
 	cmd.Dir = s.dir
 	must(t, cmd.Start())
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	copying := "devstack-" + s.project + "-copy"
-	for exec.Command("docker", "inspect", copying).Run() != nil {
-		select {
-		case <-exited:
-			t.Fatalf("restore ended (exit %d) before its copy could be caught", cmd.ProcessState.ExitCode())
-		case <-time.After(10 * time.Millisecond):
-		}
+	seen := make(chan struct{})
+	go func() { _, _ = bufio.NewReader(started).ReadString('\n'); close(seen) }()
+	select {
+	case <-seen:
+	case <-exited:
+		t.Fatalf("restore ended (exit %d) without starting its copy", cmd.ProcessState.ExitCode())
 	}
+	time.Sleep(300 * time.Millisecond)
 	must(t, cmd.Process.Signal(syscall.SIGKILL))
 	<-exited
 
