@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -29,18 +30,36 @@ type DownReport struct {
 // Down stops the project's containers gracefully and removes them and the
 // network. Volumes stay unless opts.Volumes. Only resources with the
 // project's label are touched; names held by others are reported, after the
-// rest is done, as an error.
+// rest is done, as an error. A restore that was cut short is finished
+// first, unless the data goes anyway; one that cannot be finished does not
+// keep the containers up, and its journal stays for the next command.
 func Down(ctx context.Context, e *Engine, cfg Config, opts DownOptions) (*DownReport, error) {
-	return e.down(ctx, cfg.Project, opts)
-}
-
-func (e *Engine) down(ctx context.Context, project string, opts DownOptions) (*DownReport, error) {
 	progress := orDiscard(opts.Progress)
-	unlock, err := lockProject(ctx, project, progress)
+	unlock, err := lockProject(ctx, cfg.Project, progress)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	var unsettled error
+	if !opts.Volumes {
+		unsettled = e.settle(ctx, cfg, progress)
+	}
+	r, err := e.downLocked(ctx, cfg.Project, opts)
+	return r, errors.Join(unsettled, err)
+}
+
+func (e *Engine) down(ctx context.Context, project string, opts DownOptions) (*DownReport, error) {
+	unlock, err := lockProject(ctx, project, orDiscard(opts.Progress))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return e.downLocked(ctx, project, opts)
+}
+
+// downLocked is down for a caller that holds the project lock.
+func (e *Engine) downLocked(ctx context.Context, project string, opts DownOptions) (*DownReport, error) {
+	progress := orDiscard(opts.Progress)
 	o, err := e.observe(ctx, project)
 	if err != nil {
 		return nil, err

@@ -26,8 +26,13 @@ type EnvOptions struct {
 }
 
 // Env returns the connection settings of a project's stack: plain names and
-// the names Archivematica's components read. The stack must exist.
+// the names Archivematica's components read. The stack must exist. A
+// restore that was cut short is finished first: its values are the ones to
+// give.
 func Env(ctx context.Context, e *Engine, cfg Config, opts EnvOptions) ([]EnvVar, error) {
+	if err := e.settleUnlocked(ctx, cfg, opts.Progress); err != nil {
+		return nil, err
+	}
 	o, err := e.observe(ctx, cfg.Project)
 	if err != nil {
 		return nil, err

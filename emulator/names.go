@@ -30,6 +30,10 @@ const (
 	labelRedisPort     = "io.devstack.redis-port"
 	labelGearmandPort  = "io.devstack.gearmand-port"
 	labelDashboardUUID = "io.devstack.dashboard-uuid"
+	// labelSeeded is the time the seeded rows carry: the stack's first up,
+	// or the template's, which a stack made from it keeps. It is not
+	// LabelCreated, which says how old the resource is (prune goes by it).
+	labelSeeded = "io.devstack.seeded"
 )
 
 // The services: each is a container, the value of its LabelService, and its
@@ -94,23 +98,37 @@ type Names struct {
 	// Helper is an idle container that mounts the shared volume, so that
 	// seeding and resets reach it by exec instead of starting a container.
 	Helper string
-	// Copy is the short-lived container that fills a new data volume from a
-	// seeded template; left behind, it says that copy was cut short.
-	Copy string
+	// TemplateCopy is the short-lived container that fills a new data volume
+	// from a seeded template; left behind, it says that copy was cut short.
+	TemplateCopy string
+	// Copy is the short-lived container that copies the stack's volumes to
+	// and from a snapshot, and a snapshot's to and from a file. Probe is one
+	// that asks an image's server binary its version. Like TemplateCopy,
+	// they carry the stack's labels, so that one a killed devstack left
+	// behind is the stack's to remove; unlike it, their being left says
+	// nothing about the stack's data.
+	Copy  string
+	Probe string
+	// Restoring is the journal of a restore: a small volume that exists
+	// from before a restore changes anything until it is complete.
+	Restoring string
 }
 
 func NamesFor(project string) Names {
 	p := "devstack-" + project
 	return Names{
-		Project:   project,
-		Network:   p,
-		MySQL:     p + "-mysql",
-		Redis:     p + "-redis",
-		Gearmand:  p + "-gearmand",
-		MySQLData: p + "-mysql-data",
-		RedisData: p + "-redis-data",
-		Shared:    p + "-shared",
-		Helper:    p + "-helper",
-		Copy:      p + "-copy",
+		Project:      project,
+		Network:      p,
+		MySQL:        p + "-mysql",
+		Redis:        p + "-redis",
+		Gearmand:     p + "-gearmand",
+		MySQLData:    p + "-mysql-data",
+		RedisData:    p + "-redis-data",
+		Shared:       p + "-shared",
+		Helper:       p + "-helper",
+		TemplateCopy: p + "-copy",
+		Copy:         p + "-snapshot",
+		Probe:        p + "-probe",
+		Restoring:    p + "-restoring",
 	}
 }

@@ -71,7 +71,7 @@ func (e *Engine) findClashes(ctx context.Context, o *observed) error {
 			return err
 		}
 	}
-	for _, name := range []string{n.MySQLData, n.RedisData, n.Shared} {
+	for _, name := range []string{n.MySQLData, n.RedisData, n.Shared, n.Restoring} {
 		if _, ok := o.volumes[name]; ok {
 			continue
 		}
@@ -113,12 +113,19 @@ func (o *observed) absent() bool {
 // copyCutShort reports whether a template copy into the data volume was
 // cut short: its short-lived container is still there.
 func (o *observed) copyCutShort() bool {
-	return slices.ContainsFunc(o.others, func(c docker.Container) bool { return c.Name == o.names.Copy })
+	return slices.ContainsFunc(o.others, func(c docker.Container) bool { return c.Name == o.names.TemplateCopy })
 }
 
 // all are every container of the stack.
 func (o *observed) all() []docker.Container {
 	return append(slices.Collect(maps.Values(o.containers)), o.others...)
+}
+
+// restoring reports whether a restore's journal is there: a restore is
+// under way, or was cut short.
+func (o *observed) restoring() bool {
+	_, ok := o.volumes[o.names.Restoring]
+	return ok
 }
 
 // pinnedLabels returns the labels of the MySQL data volume, where the values

@@ -11,43 +11,50 @@ import (
 // pinned as labels on the MySQL data volume, so that every later command,
 // from any directory, sees the same ones.
 type pinned struct {
-	RootPassword  string
-	AppPassword   string
-	RedisPassword string
-	MySQLPort     int
-	RedisPort     int
+	RootPassword string `json:"mysql_root_password"`
+	AppPassword  string `json:"mysql_password"`
+	// RedisPassword comes from the config alone: it is never pinned.
+	RedisPassword string `json:"-"`
+	MySQLPort     int    `json:"mysql_port"`
+	RedisPort     int    `json:"redis_port"`
 	// GearmandPort is 0 while gearmand was never enabled.
-	GearmandPort  int
-	DashboardUUID string
-	// Created is when the stack was first brought up; seeded rows carry it.
-	Created time.Time
+	GearmandPort  int    `json:"gearmand_port,omitempty"`
+	DashboardUUID string `json:"dashboard_uuid"`
+	// Created is the time seeded rows carry (labelSeeded).
+	Created time.Time `json:"created"`
+}
+
+// pinnedFrom reads the values as they are pinned in labels, whatever the
+// config says: a snapshot keeps them so.
+func pinnedFrom(labels map[string]string) pinned {
+	v := pinned{RootPassword: labels[labelRootPassword], AppPassword: labels[labelAppPassword], DashboardUUID: labels[labelDashboardUUID]}
+	v.MySQLPort, _ = strconv.Atoi(labels[labelMySQLPort])
+	v.RedisPort, _ = strconv.Atoi(labels[labelRedisPort])
+	v.GearmandPort, _ = strconv.Atoi(labels[labelGearmandPort])
+	v.Created, _ = time.Parse(time.RFC3339, labels[labelSeeded])
+	return v
 }
 
 // knownPinned takes each value from the config when it fixes one, else from
 // the volume labels. It chooses nothing: unknown values stay empty, unknown
 // ports 0.
 func knownPinned(cfg Config, labels map[string]string) pinned {
-	v := pinned{
-		RootPassword:  firstNonEmpty(cfg.MySQL.RootPassword, labels[labelRootPassword]),
-		AppPassword:   firstNonEmpty(cfg.MySQL.Password, labels[labelAppPassword]),
-		RedisPassword: cfg.Redis.Password,
-		MySQLPort:     cfg.MySQL.Port,
-		RedisPort:     cfg.Redis.Port,
-		DashboardUUID: labels[labelDashboardUUID],
+	v := pinnedFrom(labels)
+	v.RootPassword = firstNonEmpty(cfg.MySQL.RootPassword, v.RootPassword)
+	v.AppPassword = firstNonEmpty(cfg.MySQL.Password, v.AppPassword)
+	v.RedisPassword = cfg.Redis.Password
+	if cfg.MySQL.Port != 0 {
+		v.MySQLPort = cfg.MySQL.Port
 	}
-	if v.MySQLPort == 0 {
-		v.MySQLPort, _ = strconv.Atoi(labels[labelMySQLPort])
+	if cfg.Redis.Port != 0 {
+		v.RedisPort = cfg.Redis.Port
 	}
-	if v.RedisPort == 0 {
-		v.RedisPort, _ = strconv.Atoi(labels[labelRedisPort])
-	}
-	if cfg.Gearmand.Enabled {
+	switch {
+	case !cfg.Gearmand.Enabled:
+		v.GearmandPort = 0
+	case cfg.Gearmand.Port != 0:
 		v.GearmandPort = cfg.Gearmand.Port
-		if v.GearmandPort == 0 {
-			v.GearmandPort, _ = strconv.Atoi(labels[labelGearmandPort])
-		}
 	}
-	v.Created, _ = time.Parse(time.RFC3339, labels[LabelCreated])
 	return v
 }
 
@@ -110,8 +117,8 @@ func (v pinned) labels() map[string]string {
 		labelMySQLPort:     strconv.Itoa(v.MySQLPort),
 		labelRedisPort:     strconv.Itoa(v.RedisPort),
 		labelDashboardUUID: v.DashboardUUID,
-		// The seeded rows' timestamp: the label and the first seed must agree.
-		LabelCreated: v.Created.Format(time.RFC3339),
+		// The label and the first seed must agree.
+		labelSeeded: v.Created.Format(time.RFC3339),
 	}
 	if v.GearmandPort != 0 {
 		l[labelGearmandPort] = strconv.Itoa(v.GearmandPort)

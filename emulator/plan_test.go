@@ -495,7 +495,7 @@ func TestPlanRefillsADataVolumeWhoseCopyWasCutShort(t *testing.T) {
 	v := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2, Created: time.Unix(100, 0).UTC()}
 	o := &observed{names: n, containers: map[string]docker.Container{}, network: &docker.Network{ID: netID, Name: n.Network},
 		volumes: map[string]docker.Volume{n.MySQLData: {Name: n.MySQLData, Labels: v.labels()}, n.RedisData: {Name: n.RedisData}, n.Shared: {Name: n.Shared}},
-		others:  []docker.Container{{Name: n.Copy}}}
+		others:  []docker.Container{{Name: n.TemplateCopy}}}
 	tmpl := &template{key: "k", volume: templateVolume("k"), rootPassword: "t", created: time.Unix(50, 0).UTC()}
 	p, err := planUp(planInput{cfg: cfg, o: o, tree: "tree", freePort: countingPorts(), template: tmpl})
 	if err != nil {
@@ -507,6 +507,32 @@ func TestPlanRefillsADataVolumeWhoseCopyWasCutShort(t *testing.T) {
 	o.others = nil
 	if p, _ = planUp(planInput{cfg: cfg, o: o, tree: "tree", freePort: countingPorts(), template: tmpl}); p.template != nil {
 		t.Errorf("an existing data volume got a template copy")
+	}
+}
+
+// A stack copied from an old template seeds rows with the template's time,
+// but its resources say they are new: prune --older-than goes by them.
+func TestPlanFromAnOldTemplateMakesANewStack(t *testing.T) {
+	cfg := testConfig("p")
+	n := NamesFor("p")
+	o := &observed{names: n, containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
+	old := time.Now().Add(-3 * time.Hour).UTC().Truncate(time.Second)
+	tmpl := &template{key: "k", volume: templateVolume("k"), rootPassword: "t", created: old}
+	p, err := planUp(planInput{cfg: cfg, o: o, tree: "tree", freePort: countingPorts(), template: tmpl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.pinned.Created.Equal(old) {
+		t.Errorf("seeded time %v, want the template's %v", p.pinned.Created, old)
+	}
+	for _, v := range p.newVolumes {
+		made, err := time.Parse(time.RFC3339, v.Labels[LabelCreated])
+		if err != nil || time.Since(made) > time.Minute {
+			t.Errorf("volume %s: %s=%q, want now", v.Name, LabelCreated, v.Labels[LabelCreated])
+		}
+		if v.Name == n.MySQLData && pinnedFrom(v.Labels).Created != old {
+			t.Errorf("data volume pins seeded time %v, want %v", pinnedFrom(v.Labels).Created, old)
+		}
 	}
 }
 

@@ -153,7 +153,10 @@ func Seed(ctx context.Context, e *Engine, cfg Config, opts SeedOptions) (*SeedRe
 		return nil, err
 	}
 	defer unlock()
-	s, err := Attach(ctx, e, cfg)
+	if err := e.settle(ctx, cfg, opts.Progress); err != nil {
+		return nil, err
+	}
+	s, err := e.attach(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

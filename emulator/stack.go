@@ -26,8 +26,17 @@ type Stack struct {
 }
 
 // Attach reads the fixtures, finds a project's running stack by label and
-// connects to it.
+// connects to it. A restore that was cut short is finished first.
 func Attach(ctx context.Context, e *Engine, cfg Config) (*Stack, error) {
+	if err := e.settleUnlocked(ctx, cfg, nil); err != nil {
+		return nil, err
+	}
+	return e.attach(ctx, cfg)
+}
+
+// attach is Attach for a caller that holds the project lock and has
+// settled the stack.
+func (e *Engine) attach(ctx context.Context, cfg Config) (*Stack, error) {
 	fx, err := loadFixtures(cfg)
 	if err != nil {
 		return nil, err

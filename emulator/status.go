@@ -18,6 +18,9 @@ const (
 	StatePartial = "partial"
 	StateStopped = "stopped"
 	StateAbsent  = "absent"
+	// StateRestoring is a stack whose restore is under way or was cut short:
+	// the next command that works on it finishes the restore.
+	StateRestoring = "restoring"
 
 	ServiceExited     = "exited"
 	ServiceMissing    = "missing"
@@ -162,6 +165,8 @@ func statusOf(cfg Config, o *observed, live map[string]docker.Container) *Status
 	// The helper is no service, but a stack without it cannot be seeded.
 	helper := o.containers[partHelper].State.Running
 	switch {
+	case o.restoring():
+		r.State = StateRestoring
 	case o.absent():
 		r.State = StateAbsent
 	case running == len(r.Services) && helper:

@@ -1,8 +1,6 @@
 package emulator
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -191,18 +189,13 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	}
 	// The server's identity and keys stay out of the template: every copy's
 	// server makes its own.
-	if _, err := (inContainer{d: e.d, name: name}).Exec(ctx, "sh", "-c", "rm -f /var/lib/mysql/auto.cnf /var/lib/mysql/*.pem"); err != nil {
+	if _, err := (inContainer{d: e.d, name: name}).Exec(ctx, "sh", "-c", "cd /var/lib/mysql && rm -f "+identityFiles); err != nil {
 		return err
 	}
-	// A clean shutdown makes the data directory consistent.
-	if err := e.d.Stop(ctx, name, time.Minute); err != nil {
+	if err := e.d.Stop(ctx, name, cleanStop); err != nil {
 		return envError(err, "cannot stop %s: %s", name, shortErr(err))
 	}
-	var done bytes.Buffer
-	tw := tar.NewWriter(&done)
-	_ = tw.WriteHeader(&tar.Header{Name: templateDone, Mode: 0o644, ModTime: b.created})
-	_ = tw.Close()
-	if err := e.d.CopyTo(ctx, name, "/var/lib/mysql", &done); err != nil {
+	if err := e.d.CopyTo(ctx, name, "/var/lib/mysql", markerFile(templateDone, b.created)); err != nil {
 		return envError(err, "cannot mark template %s complete: %s", templateVolume(b.key), shortErr(err))
 	}
 	return e.removeContainer(ctx, name)
@@ -245,36 +238,12 @@ func (e *Engine) removeTemplate(ctx context.Context, key string) error {
 	return nil
 }
 
-// copyScript copies a template into a data volume, emptied first (a copy
-// that was cut short is done again); it exits 3 when the template is not
-// complete.
-const copyScript = `[ -f /from/` + templateDone + ` ] || exit 3
-find /to -mindepth 1 -delete && cp -a /from/. /to/ && rm -f /to/` + templateDone
-
-// errHalfMade is a template without its done file.
-var errHalfMade = errors.New("the template is not complete")
-
 // copyTemplate fills a stack's new data volume from a template, by a
-// short-lived container of the stack.
+// short-lived container of the stack. The volume is emptied first: a copy
+// that was cut short is done again.
 func (e *Engine) copyTemplate(ctx context.Context, t *template, n Names, image string, life Lifetime) error {
-	name := n.Copy
-	spec := docker.ContainerSpec{Name: name, Image: image, Entrypoint: []string{"sh", "-c", copyScript, "copy"},
-		Labels: life.labels(n.Project, partHelper),
-		Mounts: []docker.Mount{{Volume: t.volume, Target: "/from", ReadOnly: true}, {Volume: n.MySQLData, Target: "/to"}}}
-	if err := e.d.RunHelper(ctx, spec); err != nil {
-		return envError(err, "cannot copy template %s: %s", t.volume, shortErr(err))
-	}
-	defer e.d.Remove(context.WithoutCancel(ctx), name)
-	code, err := e.d.Wait(ctx, name)
-	switch {
-	case err != nil:
-		return envError(err, "copying template %s: %s", t.volume, shortErr(err))
-	case code == 3:
-		return errHalfMade
-	case code != 0:
-		return envError(nil, "copying template %s failed (exit code %d):\n%s", t.volume, code, e.lastLines(ctx, name))
-	}
-	return nil
+	return e.copyVolumes(ctx, volumeCopy{name: n.TemplateCopy, labels: life.labels(n.Project, partHelper), image: image,
+		pairs: []volumePair{{t.volume, n.MySQLData}}, need: templateDone})
 }
 
 // TemplateInfo is one seeded template, as `devstack ls` shows it; its JSON

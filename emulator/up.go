@@ -24,7 +24,8 @@ type UpOptions struct {
 // Up brings a project's stack to the configured state: it observes what
 // Docker has, plans what to create, start or replace, and applies the plan:
 // network and volumes first, then each service's steps in parallel. On a
-// running, up-to-date stack it creates and starts nothing.
+// running, up-to-date stack it creates and starts nothing. A restore that
+// was cut short is finished first.
 func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusReport, error) {
 	progress := orDiscard(opts.Progress)
 	fx, err := loadFixtures(cfg)
@@ -36,36 +37,61 @@ func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusRepo
 		return nil, err
 	}
 	defer unlock()
-
-	o, err := e.observe(ctx, cfg.Project)
-	if err != nil {
+	if err := e.settle(ctx, cfg, progress); err != nil {
 		return nil, err
 	}
-	if err := o.clashError(); err != nil {
+	if err := e.up(ctx, cfg, fx, upOptions{UpOptions: opts}); err != nil {
 		return nil, err
+	}
+	return Status(ctx, e, cfg)
+}
+
+// upOptions tune up for save and restore.
+type upOptions struct {
+	UpOptions
+	// keepData: the volumes hold a state to keep as it is (a snapshot just
+	// restored, or the state just saved): up starts the services and
+	// changes no data, neither seeding nor laying out the shared directory.
+	keepData bool
+	// copiedRoot is the root password that restored data may answer to
+	// instead of the stack's: the snapshot's, which root then gives up.
+	copiedRoot string
+}
+
+// up is Up for a caller that holds the project lock.
+func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upOptions) error {
+	progress := orDiscard(opts.Progress)
+	o, err := e.observe(ctx, cfg.Project)
+	if err != nil {
+		return err
+	}
+	if err := o.clashError(); err != nil {
+		return err
 	}
 	live, err := e.inspect(ctx, o)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// The plan compares what the containers run with.
 	maps.Copy(o.containers, live)
 	in := planInput{cfg: cfg, o: o, life: opts.Lifetime, tree: sharedTree(cfg, fx).Digest(), api: e.APIVersion(), freePort: freeLocalPort}
-	if _, ok := o.volumes[o.names.MySQLData]; !ok || o.copyCutShort() {
+	// Data to keep comes from a snapshot or is the stack's own: a template
+	// copy left half done before it is overwritten, and goes as a leftover.
+	if _, ok := o.volumes[o.names.MySQLData]; !opts.keepData && (!ok || o.copyCutShort()) {
 		if in.template, err = e.templateFor(ctx, cfg, fx); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	p, err := planUp(in)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// Everything that can be refused is checked before anything is made, so
 	// bad input leaves nothing behind.
 	if err := e.preflight(ctx, p); err != nil {
-		return nil, err
+		return err
 	}
-	u := &upRun{e: e, cfg: cfg, plan: p, seeder: seed.NewSeeder(fx), progress: progress, redisUp: make(chan error, 1)}
+	u := &upRun{e: e, cfg: cfg, plan: p, seeder: seed.NewSeeder(fx), progress: progress, redisUp: make(chan error, 1), keepData: opts.keepData, copiedRoot: opts.copiedRoot}
 	if err := u.applyPlan(ctx); err != nil {
 		// Bad input found only once the stack existed (a schema fixture the
 		// server refuses) leaves nothing behind on a new stack, as bad input
@@ -73,12 +99,12 @@ func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusRepo
 		if o.absent() && ExitCode(err) == ExitUsage {
 			fmt.Fprintf(progress, "removing the new stack %s: %v\n", cfg.Project, err)
 			if rerr := e.removeNew(context.WithoutCancel(ctx), cfg.Project, progress); rerr != nil {
-				return nil, fmt.Errorf("%w (and removing what up made failed: %v)", err, rerr)
+				return fmt.Errorf("%w (and removing what up made failed: %v)", err, rerr)
 			}
 		}
-		return nil, err
+		return err
 	}
-	return Status(ctx, e, cfg)
+	return nil
 }
 
 // removeNew removes a stack up has just made, volumes included.
@@ -100,21 +126,10 @@ func orDiscard(w io.Writer) io.Writer {
 
 // preflight refuses a taken port and fetches missing images.
 func (e *Engine) preflight(ctx context.Context, p *upPlan) error {
-	if e.local() {
-		for _, role := range allRoles {
-			port, ok := p.portChecks()[role]
-			if !ok || portFree("127.0.0.1", port) {
-				continue
-			}
-			// The engine may have started a container of this stack since it
-			// was observed (the create of an up that was killed): its port is
-			// no conflict.
-			own, err := e.d.Containers(ctx, projectLabel(p.names.Project))
-			if err != nil {
-				return envError(err, "cannot list containers: %s", shortErr(err))
-			}
-			if !publishes(own, port) {
-				return portTaken(role, port)
+	for _, role := range allRoles {
+		if port, ok := p.portChecks()[role]; ok {
+			if err := e.checkPort(ctx, p.names.Project, role, port); err != nil {
+				return err
 			}
 		}
 	}
@@ -122,6 +137,24 @@ func (e *Engine) preflight(ctx context.Context, p *upPlan) error {
 		if err := e.ensureImage(ctx, ref, setting); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkPort refuses a host port that role would publish and something else
+// holds. The engine may have started a container of the stack since it was
+// observed (the create of an up that was killed): its port is no conflict.
+// Ports on a remote engine cannot be checked here.
+func (e *Engine) checkPort(ctx context.Context, project, role string, port int) error {
+	if !e.local() || portFree("127.0.0.1", port) {
+		return nil
+	}
+	own, err := e.d.Containers(ctx, projectLabel(project))
+	if err != nil {
+		return envError(err, "cannot list containers: %s", shortErr(err))
+	}
+	if !publishes(own, port) {
+		return portTaken(role, port)
 	}
 	return nil
 }
@@ -150,6 +183,9 @@ type upRun struct {
 	restarts sync.Map
 	// redisUp carries Redis's outcome to gearmand, whose queue lives there.
 	redisUp chan error
+	// keepData and copiedRoot: see upOptions.
+	keepData   bool
+	copiedRoot string
 }
 
 func (u *upRun) say(format string, args ...any) { fmt.Fprintf(u.progress, format+"\n", args...) }
@@ -162,7 +198,7 @@ func (u *upRun) applyPlan(ctx context.Context) error {
 	if err := u.makeNetworkAndVolumes(ctx); err != nil {
 		return err
 	}
-	if u.plan.actions[ServiceMySQL] != keep {
+	if u.plan.actions[ServiceMySQL] != keep && !u.keepData {
 		// Hashing needs no container: do it while MySQL boots.
 		go u.seeder.Prehash()
 	}
@@ -358,6 +394,9 @@ func (u *upRun) upHelper(ctx context.Context) error {
 		return err
 	}
 	u.ready(partHelper, t0)
+	if u.keepData {
+		return nil
+	}
 	lay := shared.Sync
 	if u.plan.newVolume(u.plan.names.Shared) {
 		lay = shared.Reset

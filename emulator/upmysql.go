@@ -36,13 +36,9 @@ func (u *upRun) upMySQL(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := u.seedMySQL(ctx, root); err != nil {
-		return err
-	}
-	// Written last: a first up cut short anywhere before is done again.
-	if fresh {
-		if err := setup.MarkBootstrapped(ctx, root); err != nil {
-			return envError(err, "cannot record MySQL set-up: %v", err)
+	if !u.keepData {
+		if err := u.seedMySQL(ctx, root, fresh); err != nil {
+			return err
 		}
 	}
 	u.ready(ServiceMySQL, t0)
@@ -82,7 +78,9 @@ func (u *upRun) fromTemplate(ctx context.Context) error {
 // login connects as root with the stack's password. A data volume just
 // copied from a template (or one whose first up was cut short before it got
 // the stack's passwords) answers to the template's: root then gets the
-// stack's password and the pipeline the stack's UUID.
+// stack's password and the pipeline the stack's UUID. Data restored from a
+// snapshot of another stack answers to that stack's root password, which
+// root gives up likewise.
 func (u *upRun) login(ctx context.Context, copied bool) (*sql.DB, error) {
 	if copied {
 		root, err := u.waitMySQL(ctx, u.plan.template.rootPassword)
@@ -95,6 +93,11 @@ func (u *upRun) login(ctx context.Context, copied bool) (*sql.DB, error) {
 	if !errors.Is(err, errDenied) {
 		return root, err
 	}
+	if u.copiedRoot != "" {
+		if root, err := u.waitMySQL(ctx, u.copiedRoot); err == nil {
+			return u.adoptRoot(ctx, root)
+		}
+	}
 	if key := u.plan.volumeLabels(u.plan.names.MySQLData)[labelFromTemplate]; key != "" {
 		if t, _ := u.e.findTemplate(ctx, key); t != nil {
 			if root, err := u.waitMySQL(ctx, t.rootPassword); err == nil {
@@ -105,10 +108,11 @@ func (u *upRun) login(ctx context.Context, copied bool) (*sql.DB, error) {
 	return u.reinitialise(ctx)
 }
 
-// adoptTemplate gives a server copied from a template the stack's own root
-// password and pipeline UUID (its app user gets its password in the set-up
-// that follows), so that no two stacks share a secret or a pipeline.
-func (u *upRun) adoptTemplate(ctx context.Context, root *sql.DB) (*sql.DB, error) {
+// adoptRoot gives a server whose data was copied from elsewhere (a
+// template, a snapshot of another stack) the stack's own root password.
+// root is logged in with the password the copy came with; the app user gets
+// its password in the set-up that follows.
+func (u *upRun) adoptRoot(ctx context.Context, root *sql.DB) (*sql.DB, error) {
 	defer root.Close()
 	v := u.plan.pinned
 	f, err := setup.ReadFlavour(ctx, root)
@@ -118,8 +122,18 @@ func (u *upRun) adoptTemplate(ctx context.Context, root *sql.DB) (*sql.DB, error
 	if err := setup.RotateRoot(ctx, root, f, v.RootPassword); err != nil {
 		return nil, envError(err, "cannot give root the stack's password: %v", err)
 	}
-	own := setup.OpenMySQL(u.cfg.Host, v.MySQLPort, "root", v.RootPassword, "")
-	if err := seed.Rekey(ctx, own, templateUUID, v.DashboardUUID); err != nil {
+	return setup.OpenMySQL(u.cfg.Host, v.MySQLPort, "root", v.RootPassword, ""), nil
+}
+
+// adoptTemplate does adoptRoot to a server copied from a template, and gives
+// its pipeline the stack's UUID, so that no two stacks share a secret or a
+// pipeline.
+func (u *upRun) adoptTemplate(ctx context.Context, root *sql.DB) (*sql.DB, error) {
+	own, err := u.adoptRoot(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	if err := seed.Rekey(ctx, own, templateUUID, u.plan.pinned.DashboardUUID); err != nil {
 		own.Close()
 		return nil, envError(err, "cannot give the pipeline the stack's UUID: %v", err)
 	}
@@ -247,7 +261,21 @@ func (u *upRun) openApp() func(string) *sql.DB {
 	return func(db string) *sql.DB { return setup.OpenMySQL(u.cfg.Host, v.MySQLPort, AppUser, v.AppPassword, db) }
 }
 
-func (u *upRun) seedMySQL(ctx context.Context, root *sql.DB) error {
+// seedMySQL seeds; after a first set-up (fresh) it writes the set-up
+// marker, last: a first up cut short anywhere before is done again.
+func (u *upRun) seedMySQL(ctx context.Context, root *sql.DB, fresh bool) error {
+	if err := u.seed(ctx, root); err != nil {
+		return err
+	}
+	if fresh {
+		if err := setup.MarkBootstrapped(ctx, root); err != nil {
+			return envError(err, "cannot record MySQL set-up: %v", err)
+		}
+	}
+	return nil
+}
+
+func (u *upRun) seed(ctx context.Context, root *sql.DB) error {
 	c, err := seedMySQL(ctx, u.cfg, root, u.seeder, u.plan.pinned)
 	switch {
 	case errors.Is(err, errNoAppTables):

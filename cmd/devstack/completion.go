@@ -11,8 +11,8 @@ import (
 
 // completions adds what cobra's generated completion (devstack completion
 // bash|zsh|fish) cannot know by itself: the values of flags, the services
-// of the configuration, the projects of the stacks on the engine, and the
-// shared directory's paths.
+// of the configuration, the projects of the stacks on the engine, the
+// project's snapshots, and the shared directory's paths.
 func (a *app) completions(root *cobra.Command) {
 	fixed := func(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -37,8 +37,39 @@ func (a *app) completions(root *cobra.Command) {
 					sub.ValidArgsFunction = a.completeShared
 				}
 			}
+		case "snapshot":
+			for _, sub := range cmd.Commands() {
+				switch sub.Name() {
+				case "restore", "rm", "export":
+					sub.ValidArgsFunction = a.completeSnapshots
+				}
+			}
 		}
 	}
+}
+
+// completeSnapshots completes the first argument with the project's
+// snapshots; export's FILE is a file.
+func (a *app) completeSnapshots(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveDefault
+	}
+	cfg, err := a.config()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	var names []string
+	err = a.withDocker(cmd.Context(), func(e *emulator.Engine) error {
+		snapshots, err := emulator.ListSnapshots(cmd.Context(), e, cfg, false)
+		for _, s := range snapshots {
+			names = append(names, s.Name)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
 }
 
 // completeShared completes the first argument with the entries of the

@@ -832,3 +832,71 @@ func ptyPair(t *testing.T) (master, tty *os.File) {
 	t.Cleanup(func() { tty.Close() })
 	return ptmx, tty
 }
+
+// snapshotVolumes lists the volumes of the project's snapshots.
+func snapshotVolumes(t *testing.T, project string) []string {
+	t.Helper()
+	return strings.Fields(docker(t, "volume", "ls", "-q", "--filter", "label="+emulator.LabelSnapshotOf+"="+project))
+}
+
+// dropSnapshots removes the project's snapshots when the test ends: they
+// outlive its stack.
+func (s *stack) dropSnapshots() {
+	s.t.Cleanup(func() {
+		if vs := snapshotVolumes(s.t, s.project); len(vs) > 0 {
+			docker(s.t, append([]string{"volume", "rm"}, vs...)...)
+		}
+	})
+}
+
+// redisDump is every key of the stack's Redis with its serialised value.
+func (s *stack) redisDump() map[string]string {
+	s.t.Helper()
+	env := s.envMap()
+	port, _ := strconv.Atoi(env["REDIS_PORT"])
+	rdb := setup.OpenRedis(env["REDIS_HOST"], port, env["REDIS_PASSWORD"])
+	defer rdb.Close()
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, "*").Result()
+	must(s.t, err)
+	out := map[string]string{}
+	for _, k := range keys {
+		v, err := rdb.Dump(ctx, k).Result()
+		must(s.t, err)
+		out[k] = v
+	}
+	return out
+}
+
+// scribble writes what a workflow leaves, marked: app rows (replacing
+// earlier ones), a changed seeded row, Redis keys of several kinds, and files
+// and a folder in the shared directory (replacing earlier ones). mark is a
+// plain word.
+func (s *stack) scribble(mark string) {
+	s.t.Helper()
+	db := s.root()
+	for _, q := range []string{
+		"DELETE FROM MCP.Accesses",
+		"INSERT INTO MCP.Accesses (SIPUUID, resource, target, status, createdTime, updatedTime) SELECT UUID(), ?, 't', 's', NOW(), NOW() FROM information_schema.tables LIMIT 50",
+		"UPDATE MCP.auth_user SET email = CONCAT(?, '@example.org') WHERE username = 'admin'",
+	} {
+		args := []any{mark}
+		if !strings.Contains(q, "?") {
+			args = nil
+		}
+		if _, err := db.Exec(q, args...); err != nil {
+			s.t.Fatalf("%s: %v", q, err)
+		}
+	}
+	env := s.envMap()
+	port, _ := strconv.Atoi(env["REDIS_PORT"])
+	rdb := setup.OpenRedis(env["REDIS_HOST"], port, env["REDIS_PASSWORD"])
+	defer rdb.Close()
+	ctx := context.Background()
+	must(s.t, rdb.Set(ctx, "state", mark, 0).Err())
+	must(s.t, rdb.Set(ctx, "only:"+mark, "1", 0).Err())
+	must(s.t, rdb.HSet(ctx, "job", "step", mark).Err())
+	must(s.t, rdb.RPush(ctx, "queue", mark).Err())
+	dir := emulator.SharedDir + "/currentlyProcessing"
+	s.helper("sh", "-c", "rm -rf "+dir+"/transfer-* && mkdir -p "+dir+"/transfer-"+mark+" && echo "+mark+" >"+dir+"/transfer-"+mark+"/a.txt && echo "+mark+" >"+dir+"/state.txt && chown -R 1000:1000 "+dir)
+}

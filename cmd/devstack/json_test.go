@@ -43,6 +43,17 @@ func TestJSONShapes(t *testing.T) {
 	golden(t, "shared-ls", json1("shared", "ls", "s3_transfers"), subst, "modified")
 	golden(t, "shared-get", json1("shared", "get", "s3_transfers/notes.txt", filepath.Join(filepath.Dir(local), "back.txt")), subst)
 
+	// A snapshot's own values vary with the server and the build.
+	snap := []string{"created", "flavour", "mysql_version", "devstack_version", "schema", "size_bytes", "took_ms", "port"}
+	s.dropSnapshots()
+	golden(t, "snapshot-save", json1("snapshot", "save", "s1"), subst, snap...)
+	golden(t, "snapshot-restore", json1("snapshot", "restore", "s1", "--yes"), subst, snap...)
+	export := filepath.Join(filepath.Dir(local), "s1.tar.gz")
+	golden(t, "snapshot-export", json1("snapshot", "export", "s1", export), subst, append(snap, "bytes", "sha256")...)
+	golden(t, "snapshot-import", json1("snapshot", "import", export, "s2"), subst, snap...)
+	golden(t, "snapshot-ls", json1("snapshot", "ls"), subst, snap...)
+	golden(t, "snapshot-rm", json1("snapshot", "rm", "s2"), subst)
+
 	// ls and prune see only this stack (and the templates, which belong to
 	// no stack), through a filtered view of the engine.
 	v := newDockerView(t)

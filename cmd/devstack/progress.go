@@ -87,7 +87,8 @@ func (p *progress) Write(b []byte) (int, error) {
 // line takes one line: a part's news, or a line of its own.
 func (p *progress) line(l string) {
 	now := p.now()
-	if m := partLine.FindStringSubmatch(l); m != nil {
+	// A warning is said once, not kept as a part.
+	if m := partLine.FindStringSubmatch(l); m != nil && m[1] != "warning" {
 		for _, pt := range p.parts {
 			if pt.name == m[1] {
 				pt.msg, pt.last = m[2], now

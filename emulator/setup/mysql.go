@@ -13,6 +13,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +62,41 @@ type Flavour struct {
 }
 
 func (f Flavour) MariaDB() bool { return strings.Contains(strings.ToLower(f.Version), "mariadb") }
+
+// Name is mariadb or mysql: a data directory moves only between servers of
+// one flavour.
+func (f Flavour) Name() string {
+	if f.MariaDB() {
+		return "mariadb"
+	}
+	return "mysql"
+}
+
+// Series is the version's major.minor ("10.11", "8.0"), the other half of
+// what a data directory needs of the server that opens it; "" when the
+// version does not start with one.
+func (f Flavour) Series() string {
+	m := series.FindStringSubmatch(f.Version)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+var series = regexp.MustCompile(`^(\d+\.\d+)\b`)
+
+// BinaryFlavour reads what the server binary says of itself (`mysqld
+// --version`: "mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu
+// ..."), for an image whose server is not running: its version is what
+// SELECT VERSION() would return.
+func BinaryFlavour(out string) (Flavour, error) {
+	_, rest, ok := strings.Cut(out, " Ver ")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) == 0 {
+		return Flavour{}, fmt.Errorf("no version in %q", strings.TrimSpace(out))
+	}
+	return Flavour{Version: fields[0]}, nil
+}
 
 // Collation is utf8mb4's default on MySQL 8; MariaDB has no 0900 collations.
 func (f Flavour) Collation() string {

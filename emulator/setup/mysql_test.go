@@ -41,3 +41,30 @@ func TestSetUpStatementsPerFlavour(t *testing.T) {
 		}
 	}
 }
+
+func TestFlavourNameAndSeries(t *testing.T) {
+	for _, tc := range []struct{ version, name, series string }{
+		{"10.11.18-MariaDB-0+deb12u1", "mariadb", "10.11"},
+		{"11.4.2-MariaDB-ubu2404", "mariadb", "11.4"},
+		{"8.0.36", "mysql", "8.0"},
+		{"9.1.0", "mysql", "9.1"},
+		{"garbage", "mysql", ""},
+	} {
+		f := Flavour{Version: tc.version}
+		if f.Name() != tc.name || f.Series() != tc.series {
+			t.Errorf("%s: %s %s, want %s %s", tc.version, f.Name(), f.Series(), tc.name, tc.series)
+		}
+	}
+	for out, want := range map[string]string{
+		"mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)\n":  "10.11.6-MariaDB-0+deb12u1",
+		"/usr/sbin/mysqld  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)\n":   "8.0.36",
+		"mariadbd  Ver 11.4.2-MariaDB-ubu2404 for debian-linux-gnu on x86_64 (mariadb.org)\n": "11.4.2-MariaDB-ubu2404",
+	} {
+		if f, err := BinaryFlavour(out); err != nil || f.Version != want {
+			t.Errorf("%q: %q, %v", out, f.Version, err)
+		}
+	}
+	if _, err := BinaryFlavour("sh: mysqld: not found"); err == nil {
+		t.Error("no version accepted")
+	}
+}

@@ -2,8 +2,10 @@ package setup
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -162,4 +164,29 @@ func EmptyTables(ctx context.Context, root *sql.DB) (seed.Changes, error) {
 func isMySQLError(err error, numbers ...uint16) bool {
 	var me *mysql.MySQLError
 	return errors.As(err, &me) && slices.Contains(numbers, me.Number)
+}
+
+// SchemaDigest identifies the schema a server was loaded with: a digest of
+// the schema files whose loads completed, or "none" when devstack loaded
+// none (`schema: none`, the apps migrate their own tables).
+func SchemaDigest(ctx context.Context, root *sql.DB) (string, error) {
+	rows, err := root.QueryContext(ctx, "SELECT db, digest FROM devstack.schema_loads ORDER BY db")
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	h := sha256.New()
+	loads := 0
+	for rows.Next() {
+		var db, digest string
+		if err := rows.Scan(&db, &digest); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %s\n", db, digest)
+		loads++
+	}
+	if err := rows.Err(); err != nil || loads == 0 {
+		return "none", err
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }

@@ -33,6 +33,9 @@ type Client interface {
 	RunService(ctx context.Context, spec ContainerSpec) error
 	// RunHelper creates and starts a container that publishes nothing.
 	RunHelper(ctx context.Context, spec ContainerSpec) error
+	// Create makes a container that publishes nothing without starting it:
+	// CopyTo and CopyFrom reach its volumes all the same.
+	Create(ctx context.Context, spec ContainerSpec) error
 	Start(ctx context.Context, id string) error
 	// Stop asks the container to stop and kills it after timeout.
 	Stop(ctx context.Context, id string, timeout time.Duration) error
@@ -93,6 +96,8 @@ type Container struct {
 	// Addresses to the container's IP address there (Inspect only).
 	Networks  map[string]string
 	Addresses map[string]string
+	// Volumes are the names of the named volumes it mounts.
+	Volumes []string
 }
 
 // State is a container's run state.

@@ -134,6 +134,11 @@ func (m *moby) Containers(ctx context.Context, labels ...string) ([]Container, e
 				c.Networks[name] = ep.NetworkID
 			}
 		}
+		for _, m := range s.Mounts {
+			if m.Type == mount.TypeVolume {
+				c.Volumes = append(c.Volumes, m.Name)
+			}
+		}
 		out = append(out, c)
 	}
 	return out, nil
@@ -287,6 +292,23 @@ func (m *moby) RunService(ctx context.Context, s ContainerSpec) error {
 }
 
 func (m *moby) RunHelper(ctx context.Context, s ContainerSpec) error {
+	id, err := m.create(ctx, s)
+	if err != nil {
+		return err
+	}
+	if err := m.Start(ctx, id); err != nil {
+		_ = m.Remove(context.WithoutCancel(ctx), id)
+		return err
+	}
+	return nil
+}
+
+func (m *moby) Create(ctx context.Context, s ContainerSpec) error {
+	_, err := m.create(ctx, s)
+	return err
+}
+
+func (m *moby) create(ctx context.Context, s ContainerSpec) (string, error) {
 	c := &container.Config{Image: s.Image, Entrypoint: s.Entrypoint, Cmd: s.Cmd, Env: s.env(), Labels: s.Labels}
 	hc := &container.HostConfig{}
 	s.configure(c, hc)
@@ -297,13 +319,9 @@ func (m *moby) RunHelper(ctx context.Context, s ContainerSpec) error {
 	}
 	res, err := m.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: s.Name, Config: c, HostConfig: hc, NetworkingConfig: nc})
 	if err != nil {
-		return wrap(err)
+		return "", wrap(err)
 	}
-	if err := m.Start(ctx, res.ID); err != nil {
-		_ = m.Remove(context.WithoutCancel(ctx), res.ID)
-		return err
-	}
-	return nil
+	return res.ID, nil
 }
 
 func (m *moby) Start(ctx context.Context, id string) error {

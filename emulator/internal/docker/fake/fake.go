@@ -176,6 +176,12 @@ func (e *Engine) run(s docker.ContainerSpec, kind string) error {
 	c := &docker.Container{ID: e.id(), Name: s.Name, Image: s.Image, ImageID: e.images[s.Image].ID,
 		Labels: maps.Clone(s.Labels), Env: maps.Clone(s.Env), Ports: slices.Clone(s.Ports), Networks: map[string]string{},
 		State: docker.State{Status: "running", Running: true}}
+	if kind == "create" {
+		c.State = docker.State{Status: "created"}
+	}
+	for _, m := range s.Mounts {
+		c.Volumes = append(c.Volumes, m.Volume)
+	}
 	if s.Network != "" {
 		for _, n := range e.networks {
 			if n.Name == s.Network {
@@ -209,6 +215,10 @@ func (e *Engine) RunService(_ context.Context, s docker.ContainerSpec) error {
 
 func (e *Engine) RunHelper(_ context.Context, s docker.ContainerSpec) error {
 	return e.run(s, "run-helper")
+}
+
+func (e *Engine) Create(_ context.Context, s docker.ContainerSpec) error {
+	return e.run(s, "create")
 }
 
 // change applies f to a container found by name or ID.
@@ -275,8 +285,12 @@ func (e *Engine) Exec(_ context.Context, id string, x docker.Exec) (int, error) 
 	return f(c.Name, x)
 }
 
+// CopyTo reads the whole stream, as the engine does, and keeps nothing.
 func (e *Engine) CopyTo(ctx context.Context, id, dir string, tar io.Reader) error {
-	_, err := e.Inspect(ctx, id)
+	if _, err := e.Inspect(ctx, id); err != nil {
+		return err
+	}
+	_, err := io.Copy(io.Discard, tar)
 	return err
 }
 

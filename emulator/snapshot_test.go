@@ -1,0 +1,357 @@
+package emulator
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
+)
+
+// Unit tests of snapshots against the fake engine: names, labels, the
+// values a restore pins, the journal, and what an import refuses.
+
+func TestSnapshotNamesNeverCollide(t *testing.T) {
+	for _, name := range []string{"before-step-30", "a", "v1.2_x"} {
+		if err := ValidateSnapshotName(name); err != nil {
+			t.Errorf("%q refused: %v", name, err)
+		}
+	}
+	for _, name := range []string{"", "-x", "Upper", "a/b", "a b", strings.Repeat("x", 64)} {
+		if err := ValidateSnapshotName(name); ExitCode(err) != ExitUsage {
+			t.Errorf("%q accepted: %v", name, err)
+		}
+	}
+	// Project "a-b" with snapshot "c" and project "a" with snapshot "b-c";
+	// snapshots whose names end like another's volumes; a stack.
+	names := slices.Collect(maps.Values(stackVolumes(NamesFor("snapshot-a"))))
+	for _, s := range [][2]string{{"a-b", "c"}, {"a", "b-c"}, {"a", "x"}, {"a", "x-mysql-data"}, {"a", "x-record"}, {"a", "x-shared"}} {
+		names = append(names, recordOf(s[0], s[1]))
+		names = append(names, slices.Collect(maps.Values(snapshotVolumesOf(s[0], s[1])))...)
+	}
+	slices.Sort(names)
+	if len(slices.Compact(slices.Clone(names))) != len(names) {
+		t.Errorf("volume names used twice: %v", names)
+	}
+}
+
+func testSnapshot() *snapshot {
+	created := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	return &snapshot{
+		SnapshotInfo: SnapshotInfo{Name: "s", Project: "p", Created: created.Add(time.Hour), Flavour: "mariadb", MySQLVersion: "10.11",
+			Image: "img", DevstackVersion: "v1", Schema: "abc", SizeBytes: -1},
+		pinned:  pinned{RootPassword: "root", AppPassword: "app", MySQLPort: 1001, RedisPort: 1002, DashboardUUID: "uuid", Created: created},
+		volumes: snapshotVolumesOf("p", "s"),
+	}
+}
+
+func TestSnapshotLabelsCarryWhatRestoreNeeds(t *testing.T) {
+	s := testSnapshot()
+	l := s.labels(partRecord)
+	if _, ok := l[LabelProject]; ok {
+		t.Errorf("a snapshot carries %s: %v", LabelProject, l)
+	}
+	if l[LabelSnapshot] != "s" || l[LabelSnapshotOf] != "p" || l[labelSnapshotFlavour] != "mariadb" || l[labelSnapshotMySQLVersion] != "10.11" {
+		t.Errorf("labels: %v", l)
+	}
+	back := snapshotFrom(l)
+	if back.pinned != s.pinned || back.SnapshotInfo != s.SnapshotInfo {
+		t.Errorf("read back %+v %+v, want %+v %+v", back.SnapshotInfo, back.pinned, s.SnapshotInfo, s.pinned)
+	}
+	if other := s.labels(ServiceMySQL); other[labelRootPassword] != "" || other[LabelService] != ServiceMySQL {
+		t.Errorf("MySQL volume labels: %v", other)
+	}
+}
+
+func TestRestoreTarget(t *testing.T) {
+	cfg := testConfig("q")
+	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
+	s := testSnapshot()
+	absent := &observed{names: NamesFor("q"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
+
+	// Saved here: the saved values come back.
+	v, err := restoreTarget(cfg, s, absent, countingPorts())
+	if err != nil || v.RootPassword != "root" || v.AppPassword != "app" || v.MySQLPort != 1001 || v.RedisPort != 1002 || v.DashboardUUID != "uuid" || !v.Created.Equal(s.pinned.Created) {
+		t.Errorf("in place: %+v, %v", v, err)
+	}
+
+	// Imported into a new project: its own passwords and ports, the rows'
+	// UUID and time.
+	s.ImportedFrom = "p"
+	v, err = restoreTarget(cfg, s, absent, countingPorts())
+	if err != nil || v.RootPassword == "root" || v.AppPassword == "app" || v.MySQLPort == 1001 || v.RedisPort == 1002 || v.DashboardUUID != "uuid" || !v.Created.Equal(s.pinned.Created) {
+		t.Errorf("imported, new project: %+v, %v", v, err)
+	}
+
+	// Imported into an existing stack: that stack's passwords and ports.
+	own := pinned{RootPassword: "own-root", AppPassword: "own-app", MySQLPort: 2001, RedisPort: 2002, DashboardUUID: "own-uuid", Created: time.Now().UTC().Truncate(time.Second)}
+	existing := &observed{names: NamesFor("q"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{
+		NamesFor("q").MySQLData: {Name: NamesFor("q").MySQLData, Labels: own.labels()}}}
+	v, err = restoreTarget(cfg, s, existing, countingPorts())
+	if err != nil || v.RootPassword != "own-root" || v.AppPassword != "own-app" || v.MySQLPort != 2001 || v.RedisPort != 2002 || v.DashboardUUID != "uuid" {
+		t.Errorf("imported, existing stack: %+v, %v", v, err)
+	}
+
+	// A port the config fixes wins.
+	cfg.MySQL.Port = 3306
+	if v, _ := restoreTarget(cfg, s, existing, countingPorts()); v.MySQLPort != 3306 {
+		t.Errorf("config port ignored: %d", v.MySQLPort)
+	}
+}
+
+func TestSamePinned(t *testing.T) {
+	v := testSnapshot().pinned
+	l := v.labels()
+	l["io.devstack.other"] = "x"
+	if !samePinned(l, v) {
+		t.Error("same values, other labels: not the same")
+	}
+	w := v
+	w.AppPassword = "changed"
+	if samePinned(l, w) {
+		t.Error("another password: the same")
+	}
+}
+
+func TestStatusIsRestoringWhileTheJournalExists(t *testing.T) {
+	f, e := stackOnFake(t, "p")
+	cfg := testConfig("p")
+	f.AddVolume(docker.Volume{Name: NamesFor("p").Restoring, Labels: journalLabels("p", "s", testSnapshot().pinned)})
+	r, err := Status(context.Background(), e, cfg)
+	if err != nil || r.State != StateRestoring {
+		t.Fatalf("status: %+v, %v", r, err)
+	}
+	// Down with --volumes removes the journal with the rest; snapshots stay.
+	s := testSnapshot()
+	must(t, e.makeSnapshotVolumes(context.Background(), s))
+	must(t, e.recordSnapshot(context.Background(), s))
+	if _, err := Down(context.Background(), e, cfg, DownOptions{Volumes: true}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := Status(context.Background(), e, cfg); r.State != StateAbsent {
+		t.Errorf("after down --volumes: %s", r.State)
+	}
+	if got, _ := ListSnapshots(context.Background(), e, cfg, false); len(got) != 1 || !got[0].Complete {
+		t.Errorf("snapshots after down --volumes: %+v", got)
+	}
+}
+
+func TestSaveNeedsForceOverAnExistingName(t *testing.T) {
+	f, e := stackOnFake(t, "p")
+	s := testSnapshot()
+	must(t, e.makeSnapshotVolumes(context.Background(), s))
+	f.Calls = nil
+	_, err := SaveSnapshot(context.Background(), e, testConfig("p"), "s", SnapshotOptions{})
+	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("save over an existing name: %v", err)
+	}
+	if len(f.Calls) > 0 {
+		t.Errorf("a refused save changed %v", f.Calls)
+	}
+}
+
+func TestSnapshotNameHeldByAnotherVolume(t *testing.T) {
+	f, e := stackOnFake(t, "p")
+	f.AddVolume(docker.Volume{Name: snapshotVolumesOf("p", "s")[partShared], Labels: map[string]string{"other": "x"}})
+	if _, err := e.findSnapshot(context.Background(), "p", "s"); ExitCode(err) != ExitUsage {
+		t.Errorf("a volume devstack did not make: %v", err)
+	}
+}
+
+func TestForeignUsers(t *testing.T) {
+	f, e := stackOnFake(t, "p")
+	n := NamesFor("p")
+	f.AddContainer(docker.Container{Name: "app", Volumes: []string{"elsewhere", n.Shared}})
+	f.AddContainer(docker.Container{Name: "unrelated", Volumes: []string{"elsewhere"}})
+	f.AddContainer(docker.Container{Name: "devstack-p-copy", Labels: map[string]string{LabelProject: "p"}, Volumes: []string{n.MySQLData}})
+	o, err := e.observe(context.Background(), "p")
+	must(t, err)
+	got, err := e.foreignUsers(context.Background(), o)
+	if err != nil || !slices.Equal(got, []string{"app"}) {
+		t.Errorf("foreign users: %v, %v", got, err)
+	}
+}
+
+// export builds an export of testSnapshot with members holding a file each.
+func export(t *testing.T) []byte {
+	t.Helper()
+	s := testSnapshot()
+	m := &manifest{Format: exportFormat, Snapshot: s.SnapshotInfo, Pinned: s.pinned}
+	var spools []*os.File
+	for _, part := range snapshotParts {
+		f, err := os.CreateTemp(t.TempDir(), "member")
+		must(t, err)
+		t.Cleanup(func() { f.Close() })
+		tw := tar.NewWriter(f)
+		data := bytes.Repeat([]byte(part), 5000)
+		must(t, tw.WriteHeader(&tar.Header{Name: part + "/data", Mode: 0o600, Size: int64(len(data))}))
+		_, err = tw.Write(data)
+		must(t, err)
+		must(t, tw.Close())
+		_, err = f.Seek(0, 0)
+		must(t, err)
+		spools = append(spools, f)
+		mb := member{Name: memberName(part), Part: part}
+		st, _ := f.Stat()
+		mb.Size = st.Size()
+		mb.SHA256 = sha256File(t, f)
+		m.Members = append(m.Members, mb)
+	}
+	var out bytes.Buffer
+	if _, _, err := writeExport(&out, m, spools); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+func sha256File(t *testing.T, f *os.File) string {
+	t.Helper()
+	data, err := os.ReadFile(f.Name())
+	must(t, err)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// importInto imports data into project q of a fake engine whose MySQL image
+// runs MariaDB 10.11.
+func importInto(t *testing.T, data []byte) (*fake.Engine, error) {
+	t.Helper()
+	f := fake.New()
+	cfg := testConfig("q")
+	f.AddImage(cfg.MySQL.Image)
+	f.Output[NamesFor("q").Probe] = "mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)\n"
+	_, err := ImportSnapshot(context.Background(), &Engine{d: f}, cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(data)})
+	return f, err
+}
+
+func snapshotVolumesOn(t *testing.T, f *fake.Engine) []string {
+	t.Helper()
+	vs, err := f.Volumes(context.Background(), LabelSnapshot)
+	must(t, err)
+	var names []string
+	for _, v := range vs {
+		names = append(names, v.Name)
+	}
+	return names
+}
+
+func TestImportChecksTheWholeFile(t *testing.T) {
+	good := export(t)
+	f, err := importInto(t, good)
+	if err != nil {
+		t.Fatalf("import of a good export: %v", err)
+	}
+	if got := snapshotVolumesOn(t, f); len(got) != 4 {
+		t.Fatalf("volumes made: %v", got)
+	}
+	v, _ := f.Volume(context.Background(), recordOf("q", "s"))
+	if v.Labels[LabelSnapshotOf] != "q" || v.Labels[labelSnapshotImportedFrom] != "p" || v.Labels[labelRootPassword] != "root" {
+		t.Errorf("imported labels: %v", v.Labels)
+	}
+
+	corrupt := func(i int) []byte {
+		b := bytes.Clone(good)
+		b[i] ^= 0x55
+		return b
+	}
+	for name, data := range map[string][]byte{
+		"truncated in a member":     good[:len(good)/2],
+		"truncated before the CRC":  good[:len(good)-4],
+		"a byte changed":            corrupt(len(good) / 2),
+		"the gzip CRC changed":      corrupt(len(good) - 6),
+		"not gzip":                  []byte("hello"),
+		"empty":                     nil,
+		"another format":            withManifest(t, good, func(m *manifest) { m.Format = 99 }),
+		"a member's checksum wrong": withManifest(t, good, func(m *manifest) { m.Members[1].SHA256 = strings.Repeat("0", 64) }),
+	} {
+		f, err := importInto(t, data)
+		if ExitCode(err) != ExitUsage {
+			t.Errorf("%s: imported, or failed as the environment: %v", name, err)
+		}
+		if left := snapshotVolumesOn(t, f); len(left) > 0 {
+			t.Errorf("%s: left %v", name, left)
+		}
+		if cs, _ := f.Containers(context.Background()); len(cs) > 0 {
+			t.Errorf("%s: left container %s", name, cs[0].Name)
+		}
+	}
+}
+
+func TestImportRefusesAnotherFlavour(t *testing.T) {
+	f := fake.New()
+	cfg := testConfig("q")
+	f.AddImage(cfg.MySQL.Image)
+	f.Output[NamesFor("q").Probe] = "/usr/sbin/mysqld  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)\n"
+	_, err := ImportSnapshot(context.Background(), &Engine{d: f}, cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(export(t))})
+	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "MariaDB 10.11") || !strings.Contains(err.Error(), "MySQL 8.0") {
+		t.Fatalf("import across flavours: %v", err)
+	}
+	if left := snapshotVolumesOn(t, f); len(left) > 0 {
+		t.Errorf("left %v", left)
+	}
+}
+
+// withManifest rewrites an export's manifest; the members stay as they are.
+func withManifest(t *testing.T, data []byte, change func(*manifest)) []byte {
+	t.Helper()
+	gr, err := gzip.NewReader(bytes.NewReader(data))
+	must(t, err)
+	tr := tar.NewReader(gr)
+	var out bytes.Buffer
+	gw := gzip.NewWriter(&out)
+	tw := tar.NewWriter(gw)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		must(t, err)
+		body, err := io.ReadAll(tr)
+		must(t, err)
+		if hdr.Name == manifestName {
+			var m manifest
+			must(t, json.Unmarshal(body, &m))
+			change(&m)
+			body, _ = json.Marshal(m)
+			hdr.Size = int64(len(body))
+		}
+		must(t, tw.WriteHeader(hdr))
+		_, err = tw.Write(body)
+		must(t, err)
+	}
+	must(t, tw.Close())
+	must(t, gw.Close())
+	return out.Bytes()
+}
+
+// What a save or an import cut short leaves (data volumes, no record) is
+// listed as incomplete, and a restore refuses it before changing anything.
+func TestIncompleteSnapshotIsRefused(t *testing.T) {
+	f, e := stackOnFake(t, "p")
+	cfg := testConfig("p")
+	must(t, e.makeSnapshotVolumes(context.Background(), testSnapshot()))
+	got, err := ListSnapshots(context.Background(), e, cfg, false)
+	if err != nil || len(got) != 1 || got[0].Complete {
+		t.Errorf("ls: %+v, %v", got, err)
+	}
+	f.Calls = nil
+	_, err = RestoreSnapshot(context.Background(), e, cfg, "s", SnapshotOptions{})
+	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "incomplete") {
+		t.Fatalf("restore of an incomplete snapshot: %v", err)
+	}
+	if len(f.Calls) > 0 {
+		t.Errorf("a refused restore changed %v", f.Calls)
+	}
+}

@@ -1,0 +1,437 @@
+package emulator
+
+import (
+	"archive/tar"
+	"bufio"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+)
+
+// An export is one gzip'd tar (docs/architecture.md). Its first member is
+// manifest.json: the format version, what the snapshot is, the values its
+// stack ran with (passwords included) and, per member, its size and
+// SHA-256. Then one tar per volume, mysql.tar, redis.tar and shared.tar, as
+// the engine streams the volume (entries under mysql/, redis/, shared/). An
+// import checks every member's checksum and the gzip CRC before it makes
+// the snapshot's record, and removes what it made when one fails.
+
+// exportFormat is the version of the file format; an import refuses
+// another.
+const exportFormat = 1
+
+const manifestName = "manifest.json"
+
+type manifest struct {
+	Format   int          `json:"format"`
+	Snapshot SnapshotInfo `json:"snapshot"`
+	Pinned   pinned       `json:"pinned"`
+	Members  []member     `json:"members"`
+}
+
+type member struct {
+	Name   string `json:"name"`
+	Part   string `json:"part"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+func memberName(part string) string { return part + ".tar" }
+
+// ExportOptions say where an export goes: File, or Stdout when File is "-".
+type ExportOptions struct {
+	File   string
+	Stdout io.Writer
+}
+
+// ExportReport is `snapshot export -o json`; its shape is a contract.
+type ExportReport struct {
+	Snapshot SnapshotInfo `json:"snapshot"`
+	File     string       `json:"file"`
+	Bytes    int64        `json:"bytes"`
+	// SHA256 is the whole file's, to check a copy against.
+	SHA256 string `json:"sha256"`
+}
+
+// ExportSnapshot writes one of the project's snapshots as one file. A file
+// is written under a temporary name and renamed once complete, so a failed
+// export leaves none.
+func ExportSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts ExportOptions) (*ExportReport, error) {
+	if err := ValidateSnapshotName(name); err != nil {
+		return nil, err
+	}
+	unlock, err := lockProject(ctx, cfg.Project, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	s, err := e.findSnapshot(ctx, cfg.Project, name)
+	switch {
+	case err != nil:
+		return nil, err
+	case s == nil:
+		return nil, noSnapshot(cfg.Project, name)
+	case !s.Complete:
+		return nil, incomplete(cfg.Project, name)
+	}
+	m := &manifest{Format: exportFormat, Snapshot: s.SnapshotInfo, Pinned: s.pinned}
+	spools, err := e.spoolSnapshot(ctx, cfg, s, m)
+	defer closeAll(spools)
+	if err != nil {
+		return nil, err
+	}
+	r := &ExportReport{Snapshot: s.SnapshotInfo, File: opts.File}
+	if opts.File == "-" {
+		r.Bytes, r.SHA256, err = writeExport(opts.Stdout, m, spools)
+		return r, err
+	}
+	partial := opts.File + ".partial"
+	f, err := os.Create(partial)
+	if err != nil {
+		return nil, usageError("cannot write %s: %v", opts.File, errors.Unwrap(err))
+	}
+	defer os.Remove(partial)
+	r.Bytes, r.SHA256, err = writeExport(f, m, spools)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(partial, opts.File)
+	}
+	if err != nil {
+		return nil, envError(err, "cannot write %s: %v", opts.File, err)
+	}
+	return r, nil
+}
+
+// spoolSnapshot reads the snapshot's volumes, through a container that is
+// made but never started, into temporary files, and fills in the members:
+// the manifest that comes first must know their sizes and checksums.
+func (e *Engine) spoolSnapshot(ctx context.Context, cfg Config, s *snapshot, m *manifest) ([]*os.File, error) {
+	c, err := e.snapshotContainer(ctx, cfg, s.volumes, true)
+	if err != nil {
+		return nil, err
+	}
+	defer e.d.Remove(context.WithoutCancel(ctx), c.name)
+	var spools []*os.File
+	for _, part := range snapshotParts {
+		f, mb, err := spoolPart(ctx, c, part)
+		if f != nil {
+			spools = append(spools, f)
+		}
+		if err != nil {
+			return spools, err
+		}
+		m.Members = append(m.Members, mb)
+	}
+	return spools, nil
+}
+
+// spoolPart copies one volume's tar stream into a temporary file.
+func spoolPart(ctx context.Context, c inContainer, part string) (*os.File, member, error) {
+	mb := member{Name: memberName(part), Part: part}
+	f, err := os.CreateTemp("", "devstack-export-*")
+	if err != nil {
+		return nil, mb, envError(err, "cannot make a temporary file: %v", err)
+	}
+	os.Remove(f.Name()) // it lives as long as it is open
+	rc, err := c.CopyFrom(ctx, snapshotMount+"/"+part)
+	if err != nil {
+		return f, mb, err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if mb.Size, err = io.Copy(io.MultiWriter(f, h), rc); err != nil {
+		return f, mb, envError(err, "cannot read volume %s of the snapshot: %v", part, err)
+	}
+	mb.SHA256 = hex.EncodeToString(h.Sum(nil))
+	_, err = f.Seek(0, io.SeekStart)
+	return f, mb, err
+}
+
+// writeExport writes the archive: the manifest, then the spooled members.
+// It returns the archive's size and SHA-256.
+func writeExport(w io.Writer, m *manifest, spools []*os.File) (int64, string, error) {
+	h := sha256.New()
+	out := &counter{w: io.MultiWriter(w, h)}
+	gz, _ := gzip.NewWriterLevel(out, gzip.BestSpeed) // a valid level cannot fail
+	tw := tar.NewWriter(gz)
+	doc, _ := json.MarshalIndent(m, "", "  ")
+	now := time.Now()
+	err := tw.WriteHeader(&tar.Header{Name: manifestName, Mode: 0o600, Size: int64(len(doc)), ModTime: now})
+	if err == nil {
+		_, err = tw.Write(doc)
+	}
+	for i, mb := range m.Members {
+		if err == nil {
+			err = tw.WriteHeader(&tar.Header{Name: mb.Name, Mode: 0o600, Size: mb.Size, ModTime: now})
+		}
+		if err == nil {
+			_, err = io.Copy(tw, spools[i])
+		}
+	}
+	for _, closer := range []io.Closer{tw, gz} {
+		if err == nil {
+			err = closer.Close()
+		}
+	}
+	if err != nil {
+		return 0, "", envError(err, "cannot write the export: %v", err)
+	}
+	return out.n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+// counter counts what passes through it.
+type counter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// snapshotMount is where a snapshot's volumes are mounted, each under its
+// part's name, in the container that reads or writes them.
+const snapshotMount = "/snapshot"
+
+// snapshotContainer makes, without starting it, a container of the project
+// that mounts a snapshot's volumes: the engine copies to and from a
+// container's volumes whether it runs or not.
+func (e *Engine) snapshotContainer(ctx context.Context, cfg Config, vs snapshotVolumes, readOnly bool) (inContainer, error) {
+	n := NamesFor(cfg.Project)
+	c := inContainer{d: e.d, name: n.Copy}
+	if err := e.removeLeftover(ctx, n.Copy, cfg.Project); err != nil {
+		return c, err
+	}
+	spec := docker.ContainerSpec{Name: n.Copy, Image: cfg.MySQL.Image, Labels: Lifetime{}.labels(cfg.Project, partHelper)}
+	for _, part := range snapshotParts {
+		spec.Mounts = append(spec.Mounts, docker.Mount{Volume: vs[part], Target: snapshotMount + "/" + part, ReadOnly: readOnly})
+	}
+	if err := e.ensureImage(ctx, cfg.MySQL.Image, "DEVSTACK_MYSQL_IMAGE"); err != nil {
+		return c, err
+	}
+	if err := e.d.Create(ctx, spec); err != nil {
+		return c, envError(err, "cannot make %s to reach the snapshot's volumes: %s", n.Copy, shortErr(err))
+	}
+	return c, nil
+}
+
+// ImportOptions say what to import: File, or Stdin when File is "-"; Name
+// is the snapshot's name here ("" keeps the file's).
+type ImportOptions struct {
+	File     string
+	Stdin    io.Reader
+	Name     string
+	Progress io.Writer
+}
+
+// ImportSnapshot makes a snapshot of the project from an export. It refuses
+// a file that is not a complete, intact export of a format it reads, or of
+// a MySQL flavour or major.minor version this project's image does not run,
+// and then leaves nothing behind. The snapshot is this project's; restoring
+// it gives the stack this project's passwords and ports.
+func ImportSnapshot(ctx context.Context, e *Engine, cfg Config, opts ImportOptions) (*SnapshotInfo, error) {
+	in, what, err := openImport(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	gz, err := gzip.NewReader(bufio.NewReader(in))
+	if err != nil {
+		return nil, badExport(what, "not gzip data")
+	}
+	tr := tar.NewReader(gz)
+	m, err := readManifest(tr, what)
+	if err != nil {
+		return nil, err
+	}
+	s := importedSnapshot(m, cfg.Project, opts.Name)
+	if err := ValidateSnapshotName(s.Name); err != nil {
+		return nil, err
+	}
+	unlock, err := lockProject(ctx, cfg.Project, orDiscard(opts.Progress))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := e.importable(ctx, cfg, s); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(orDiscard(opts.Progress), "importing snapshot %s of project %s from %s into project %s\n", s, m.Snapshot.Project, what, cfg.Project)
+	if err := e.makeSnapshotVolumes(ctx, s); err != nil {
+		return nil, errors.Join(err, e.removeSnapshot(context.WithoutCancel(ctx), s))
+	}
+	err = e.fill(ctx, cfg, s, importStream{tr: tr, gz: gz, m: m, what: what})
+	if err == nil {
+		err = e.recordSnapshot(ctx, s)
+	}
+	if err != nil {
+		return nil, errors.Join(err, e.removeSnapshot(context.WithoutCancel(ctx), s))
+	}
+	return &s.SnapshotInfo, nil
+}
+
+func openImport(opts ImportOptions) (io.ReadCloser, string, error) {
+	if opts.File == "-" {
+		return io.NopCloser(opts.Stdin), "standard input", nil
+	}
+	f, err := os.Open(opts.File)
+	if err != nil {
+		return nil, "", usageError("cannot read %s: %v", opts.File, errors.Unwrap(err))
+	}
+	return f, opts.File, nil
+}
+
+func badExport(what, why string) error {
+	return usageError("%s is not a complete devstack snapshot export: %s; nothing was imported", what, why)
+}
+
+// readManifest reads and checks the first member.
+func readManifest(tr *tar.Reader, what string) (*manifest, error) {
+	hdr, err := tr.Next()
+	if err != nil || hdr.Name != manifestName || hdr.Size > 1<<20 {
+		return nil, badExport(what, "it does not start with a "+manifestName)
+	}
+	var m manifest
+	if err := json.NewDecoder(tr).Decode(&m); err != nil {
+		return nil, badExport(what, "its "+manifestName+" is not JSON")
+	}
+	if m.Format != exportFormat {
+		return nil, usageError("%s is a snapshot export of format %d, and this devstack reads format %d: import it with the devstack that wrote it (snapshot %s was saved by devstack %s)",
+			what, m.Format, exportFormat, m.Snapshot.Name, m.Snapshot.DevstackVersion)
+	}
+	var parts []string
+	for _, mb := range m.Members {
+		parts = append(parts, mb.Part)
+		if mb.Name != memberName(mb.Part) || len(mb.SHA256) != sha256.Size*2 {
+			return nil, badExport(what, "its manifest lists a member "+mb.Name)
+		}
+	}
+	if !slices.Equal(parts, snapshotParts) || ValidateProject(m.Snapshot.Project) != nil || m.Snapshot.Flavour == "" {
+		return nil, badExport(what, "its manifest does not describe a snapshot")
+	}
+	return &m, nil
+}
+
+// importedSnapshot is the snapshot an import makes: the file's, as one of
+// project's, named name (or as in the file).
+func importedSnapshot(m *manifest, project, name string) *snapshot {
+	info := m.Snapshot
+	info.Name = firstNonEmpty(name, info.Name)
+	info.Project, info.ImportedFrom, info.SizeBytes = project, m.Snapshot.Project, -1
+	return &snapshot{SnapshotInfo: info, pinned: m.Pinned, volumes: snapshotVolumesOf(project, info.Name)}
+}
+
+// importable refuses an import that could not be restored, or that would
+// replace a snapshot, before anything is made.
+func (e *Engine) importable(ctx context.Context, cfg Config, s *snapshot) error {
+	old, err := e.findSnapshot(ctx, cfg.Project, s.Name)
+	if err != nil {
+		return err
+	}
+	if old != nil {
+		return usageError("project %s has a snapshot %s already: import under another name (snapshot import FILE NAME), or remove it first", cfg.Project, s.Name)
+	}
+	o, err := e.observe(ctx, cfg.Project)
+	if err != nil {
+		return err
+	}
+	f, err := e.serverFlavour(ctx, cfg, o)
+	if err != nil {
+		return err
+	}
+	return s.compatible(cfg.MySQL.Image, f.Name(), f.Series())
+}
+
+// importStream is the rest of an export, after its manifest.
+type importStream struct {
+	tr   *tar.Reader
+	gz   *gzip.Reader
+	m    *manifest
+	what string
+}
+
+// fill extracts the members into the snapshot's volumes and checks each,
+// then the end of the file and the gzip CRC.
+func (e *Engine) fill(ctx context.Context, cfg Config, s *snapshot, in importStream) error {
+	c, err := e.snapshotContainer(ctx, cfg, s.volumes, false)
+	if err != nil {
+		return err
+	}
+	defer e.d.Remove(context.WithoutCancel(ctx), c.name)
+	for _, mb := range in.m.Members {
+		if err := in.extract(ctx, c, mb); err != nil {
+			return err
+		}
+	}
+	if _, err := in.tr.Next(); err != io.EOF {
+		return badExport(in.what, "it holds more than its manifest lists")
+	}
+	if _, err := io.Copy(io.Discard, in.gz); err != nil {
+		return badExport(in.what, "it is corrupted ("+err.Error()+")")
+	}
+	return nil
+}
+
+// extract streams one member into its volume and checks it.
+func (in importStream) extract(ctx context.Context, c inContainer, mb member) error {
+	hdr, err := in.tr.Next()
+	if err != nil {
+		return badExport(in.what, "it ends before "+mb.Name)
+	}
+	if hdr.Name != mb.Name || hdr.Size != mb.Size {
+		return badExport(in.what, fmt.Sprintf("%s comes where its manifest lists %s", hdr.Name, mb.Name))
+	}
+	r := &checked{r: in.tr, h: sha256.New()}
+	copyErr := c.CopyTo(ctx, snapshotMount, r)
+	// The engine may stop reading at the end of the tar stream.
+	if _, err := io.Copy(io.Discard, r); err != nil && r.err == nil {
+		r.err = err
+	}
+	switch {
+	case r.err != nil:
+		return badExport(in.what, fmt.Sprintf("it is truncated or corrupted in %s (%v)", mb.Name, r.err))
+	case hex.EncodeToString(r.h.Sum(nil)) != mb.SHA256:
+		return badExport(in.what, mb.Name+" does not match its checksum")
+	}
+	return copyErr
+}
+
+// checked hashes what is read through it and keeps the first read error.
+type checked struct {
+	r   io.Reader
+	h   hash.Hash
+	err error
+}
+
+func (c *checked) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.h.Write(p[:n])
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
+	return n, err
+}

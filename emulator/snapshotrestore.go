@@ -1,0 +1,371 @@
+package emulator
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/seed"
+	"github.com/wellcomecollection/devstack/emulator/setup"
+)
+
+// A restore keeps a journal: the volume devstack-<project>-restoring, made
+// before the restore changes anything and removed once it is complete. Its
+// labels are the project's, io.devstack.restoring=<snapshot> and the values
+// the stack gets (those its data volume pins). Every step of a restore can
+// be done again, so a restore cut short anywhere is finished by doing it
+// again from the start: every command that works on the stack does that
+// first (settle), and status reports the stack as restoring meanwhile.
+
+// labelRestoring, on the journal, names the snapshot being restored.
+const labelRestoring = "io.devstack.restoring"
+
+// partJournal is the journal's io.devstack.service.
+const partJournal = "journal"
+
+// RestoreReport is `snapshot restore -o json`; its shape is a contract.
+type RestoreReport struct {
+	Snapshot SnapshotInfo  `json:"snapshot"`
+	Status   *StatusReport `json:"status"`
+	TookMS   int64         `json:"took_ms"`
+}
+
+// RestoreSnapshot brings the project's stack to exactly the state of one
+// of its snapshots and starts it: the services stop (their data goes), one
+// short-lived container copies the snapshot's volumes over the stack's, and
+// the services start on that data, which nothing seeds. A snapshot saved
+// from this project brings back its pinned values too; one imported from
+// elsewhere gets this project's. A snapshot of another MySQL flavour or
+// major.minor version is refused, before anything changes.
+func RestoreSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts SnapshotOptions) (*RestoreReport, error) {
+	t0 := time.Now()
+	progress := orDiscard(opts.Progress)
+	if err := ValidateSnapshotName(name); err != nil {
+		return nil, err
+	}
+	fx, err := loadFixtures(cfg)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := lockProject(ctx, cfg.Project, progress)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := e.settle(ctx, cfg, progress); err != nil {
+		return nil, err
+	}
+	s, target, err := e.planRestore(ctx, cfg, name)
+	if err != nil {
+		return nil, err
+	}
+	n := NamesFor(cfg.Project)
+	if err := e.d.CreateVolume(ctx, docker.Volume{Name: n.Restoring, Labels: journalLabels(cfg.Project, name, target)}); err != nil {
+		return nil, envError(err, "cannot create volume %s: %s", n.Restoring, shortErr(err))
+	}
+	fmt.Fprintf(progress, "restoring snapshot %s into project %s\n", s, cfg.Project)
+	if err := e.restore(ctx, cfg, fx, s, target, progress); err != nil {
+		return nil, err
+	}
+	r, err := Status(ctx, e, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &RestoreReport{Snapshot: s.SnapshotInfo, Status: r, TookMS: time.Since(t0).Milliseconds()}, nil
+}
+
+// planRestore checks everything a restore can be refused for, before it
+// changes anything, and returns the snapshot and the values the stack gets.
+func (e *Engine) planRestore(ctx context.Context, cfg Config, name string) (*snapshot, pinned, error) {
+	s, err := e.completeSnapshot(ctx, cfg.Project, name)
+	if err != nil {
+		return nil, pinned{}, err
+	}
+	o, err := e.observe(ctx, cfg.Project)
+	if err != nil {
+		return nil, pinned{}, err
+	}
+	if err := o.clashError(); err != nil {
+		return nil, pinned{}, err
+	}
+	f, err := e.serverFlavour(ctx, cfg, o)
+	if err != nil {
+		return nil, pinned{}, err
+	}
+	if err := s.compatible(cfg.MySQL.Image, f.Name(), f.Series()); err != nil {
+		return nil, pinned{}, err
+	}
+	target, err := restoreTarget(cfg, s, o, freeLocalPort)
+	if err != nil {
+		return nil, pinned{}, err
+	}
+	return s, target, e.restorable(ctx, cfg, target)
+}
+
+// completeSnapshot finds a snapshot that is complete.
+func (e *Engine) completeSnapshot(ctx context.Context, project, name string) (*snapshot, error) {
+	s, err := e.findSnapshot(ctx, project, name)
+	switch {
+	case err != nil:
+		return nil, err
+	case s == nil:
+		return nil, noSnapshot(project, name)
+	case !s.Complete:
+		return nil, incomplete(project, name)
+	}
+	return s, nil
+}
+
+func incomplete(project, name string) error {
+	return usageError("snapshot %s of project %s is incomplete (what made it was cut short): save it again with --force, or remove it with `devstack snapshot rm %s`", name, project, name)
+}
+
+// restoreTarget is what the stack's pinned values become. A snapshot saved
+// from this project brings its own back. One imported from elsewhere takes
+// this project's passwords and ports (new ones for a new stack) and keeps
+// only what its rows carry: the pipeline's UUID and the creation time.
+func restoreTarget(cfg Config, s *snapshot, o *observed, freePort func() (int, error)) (pinned, error) {
+	labels := s.pinned.labels()
+	if s.ImportedFrom != "" {
+		labels = map[string]string{}
+		maps.Copy(labels, o.pinnedLabels())
+		maps.Copy(labels, map[string]string{labelDashboardUUID: s.pinned.DashboardUUID, labelSeeded: s.pinned.Created.Format(time.RFC3339)})
+	}
+	return choosePinned(cfg, labels, publishedPort(o.containers[ServiceGearmand]), freePort)
+}
+
+// restorable refuses, before a restore changes anything, a port the stack
+// would publish that something else holds, and fetches missing images.
+func (e *Engine) restorable(ctx context.Context, cfg Config, v pinned) error {
+	ports := map[string]int{ServiceMySQL: v.MySQLPort, ServiceRedis: v.RedisPort, ServiceGearmand: v.GearmandPort}
+	for _, role := range cfg.Services() {
+		if err := e.checkPort(ctx, cfg.Project, role, ports[role]); err != nil {
+			return err
+		}
+	}
+	images := map[string]string{ServiceMySQL: cfg.MySQL.Image, ServiceRedis: cfg.Redis.Image, ServiceGearmand: cfg.Gearmand.Image}
+	for _, role := range cfg.Services() {
+		if err := e.ensureImage(ctx, images[role], imageSetting[role]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func journalLabels(project, snapshot string, target pinned) map[string]string {
+	l := Lifetime{}.labels(project, partJournal)
+	maps.Copy(l, target.labels())
+	l[labelRestoring] = snapshot
+	return l
+}
+
+// restore brings the stack to the snapshot's state, journal in place, and
+// removes the journal once it is complete.
+func (e *Engine) restore(ctx context.Context, cfg Config, fx *seed.Fixtures, s *snapshot, target pinned, progress io.Writer) error {
+	o, err := e.observe(ctx, cfg.Project)
+	if err != nil {
+		return err
+	}
+	// Their data goes anyway: no clean shutdown.
+	stop := func(ctx context.Context) error { return e.stopServices(ctx, o, 0) }
+	if !volumesReady(o, target) {
+		// A volume to make, or to make again: the services go first.
+		if err := stop(ctx); err != nil {
+			return err
+		}
+		if err := e.prepareVolumes(ctx, o, target); err != nil {
+			return err
+		}
+		stop = nil
+	}
+	err = e.copyVolumes(ctx, volumeCopy{name: o.names.Copy, labels: Lifetime{}.labels(cfg.Project, partHelper), image: cfg.MySQL.Image,
+		pairs: s.volumes.pairs(stackVolumes(o.names)), stop: stop})
+	if err != nil {
+		return err
+	}
+	if err := e.up(ctx, cfg, fx, upOptions{UpOptions: UpOptions{Progress: progress}, keepData: true, copiedRoot: s.pinned.RootPassword}); err != nil {
+		return err
+	}
+	if err := e.d.RemoveVolume(ctx, o.names.Restoring); err != nil && !isNotFound(err) {
+		return envError(err, "cannot remove %s, the journal of the restore: %s", o.names.Restoring, shortErr(err))
+	}
+	return nil
+}
+
+// volumesReady reports whether the stack's volumes all exist and the data
+// volume pins the values the stack gets already.
+func volumesReady(o *observed, target pinned) bool {
+	for part, name := range stackVolumes(o.names) {
+		v, exists := o.volumes[name]
+		if !exists || part == ServiceMySQL && !samePinned(v.Labels, target) {
+			return false
+		}
+	}
+	return true
+}
+
+// prepareVolumes readies the stack's volumes for the snapshot's data: each
+// exists, and the data volume pins the values the stack gets. Docker cannot
+// relabel a volume, so a data volume whose values change is made again,
+// after its container.
+func (e *Engine) prepareVolumes(ctx context.Context, o *observed, target pinned) error {
+	for part, name := range stackVolumes(o.names) {
+		v, exists := o.volumes[name]
+		if exists && (part != ServiceMySQL || samePinned(v.Labels, target)) {
+			continue
+		}
+		labels := Lifetime{}.labels(o.names.Project, part)
+		if exists {
+			labels = maps.Clone(v.Labels)
+			if err := e.removeDataVolume(ctx, o, name); err != nil {
+				return err
+			}
+		}
+		if part == ServiceMySQL {
+			maps.Copy(labels, target.labels())
+			// The data is the snapshot's now, not a template's copy.
+			delete(labels, labelFromTemplate)
+		}
+		if err := e.d.CreateVolume(ctx, docker.Volume{Name: name, Labels: labels}); err != nil {
+			return envError(err, "cannot create volume %s: %s", name, shortErr(err))
+		}
+	}
+	return nil
+}
+
+// removeDataVolume removes the stack's data volume and its container.
+func (e *Engine) removeDataVolume(ctx context.Context, o *observed, name string) error {
+	if c, ok := o.containers[ServiceMySQL]; ok {
+		if err := e.removeContainer(ctx, c.ID); err != nil {
+			return err
+		}
+	}
+	if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) {
+		return envError(err, "cannot remove volume %s: %s; stop the containers that use it", name, shortErr(err))
+	}
+	return nil
+}
+
+// samePinned reports whether labels pin exactly v.
+func samePinned(labels map[string]string, v pinned) bool {
+	want := v.labels()
+	for _, k := range []string{labelRootPassword, labelAppPassword, labelMySQLPort, labelRedisPort, labelGearmandPort, labelDashboardUUID, labelSeeded} {
+		if labels[k] != want[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// settle finishes a restore that was cut short, as its journal records; the
+// caller holds the project lock.
+func (e *Engine) settle(ctx context.Context, cfg Config, progress io.Writer) error {
+	j, err := e.journal(ctx, cfg.Project)
+	if err != nil || j == nil {
+		return err
+	}
+	name := j.Labels[labelRestoring]
+	fx, err := loadFixtures(cfg)
+	if err != nil {
+		return err
+	}
+	s, err := e.findSnapshot(ctx, cfg.Project, name)
+	if err != nil {
+		return err
+	}
+	if s == nil || !s.Complete {
+		return envError(nil, "a restore of snapshot %s into project %s was cut short, and the snapshot is gone: the stack's data may be incomplete; delete it with `devstack down -p %s --volumes --yes`", name, cfg.Project, cfg.Project)
+	}
+	fmt.Fprintf(orDiscard(progress), "finishing the restore of snapshot %s, which was cut short\n", s)
+	if err := e.restore(ctx, cfg, fx, s, knownPinned(cfg, j.Labels), orDiscard(progress)); err != nil {
+		return &Error{Code: ExitCode(err), Err: err, Msg: fmt.Sprintf("%v (while finishing the restore of snapshot %s, which was cut short; to give it up, delete the stack's data with `devstack down -p %s --volumes --yes`)", err, name, cfg.Project)}
+	}
+	return nil
+}
+
+// settleUnlocked is settle for a command that does not hold the project
+// lock: it takes the lock only when there is a restore to finish.
+func (e *Engine) settleUnlocked(ctx context.Context, cfg Config, progress io.Writer) error {
+	if j, err := e.journal(ctx, cfg.Project); err != nil || j == nil {
+		return err
+	}
+	unlock, err := lockProject(ctx, cfg.Project, orDiscard(progress))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return e.settle(ctx, cfg, progress)
+}
+
+// journal returns the project's restore journal, or nil. A volume of that
+// name without the project's label is not one: observe reports it.
+func (e *Engine) journal(ctx context.Context, project string) (*docker.Volume, error) {
+	name := NamesFor(project).Restoring
+	v, err := e.d.Volume(ctx, name)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, envError(err, "cannot inspect volume %s: %s", name, shortErr(err))
+	}
+	if v.Labels[LabelProject] != project || v.Labels[labelRestoring] == "" {
+		return nil, nil
+	}
+	return &v, nil
+}
+
+// serverFlavour is what cfg's MySQL image runs: asked of the stack's
+// server when it runs that image, else of the image's server binary.
+func (e *Engine) serverFlavour(ctx context.Context, cfg Config, o *observed) (setup.Flavour, error) {
+	if c, ok := o.containers[ServiceMySQL]; ok && c.State.Running && c.Image == cfg.MySQL.Image {
+		live, err := e.inspect(ctx, o)
+		if err != nil {
+			return setup.Flavour{}, err
+		}
+		v := connection(cfg, o, live)
+		root := setup.OpenMySQL(cfg.Host, v.MySQLPort, "root", v.RootPassword, "")
+		defer root.Close()
+		if f, err := setup.ReadFlavour(ctx, root); err == nil {
+			return f, nil
+		}
+	}
+	return e.imageFlavour(ctx, cfg)
+}
+
+// versionScript prints the version of an image's server binary, whichever
+// name it has.
+const versionScript = `mysqld --version 2>/dev/null || mariadbd --version`
+
+// imageFlavour asks the server binary of cfg's MySQL image for its version,
+// in a short-lived container of the project.
+func (e *Engine) imageFlavour(ctx context.Context, cfg Config) (setup.Flavour, error) {
+	image, n := cfg.MySQL.Image, NamesFor(cfg.Project)
+	if err := e.ensureImage(ctx, image, "DEVSTACK_MYSQL_IMAGE"); err != nil {
+		return setup.Flavour{}, err
+	}
+	if err := e.removeLeftover(ctx, n.Probe, cfg.Project); err != nil {
+		return setup.Flavour{}, err
+	}
+	spec := docker.ContainerSpec{Name: n.Probe, Image: image, Entrypoint: []string{"sh", "-c", versionScript}, Labels: Lifetime{}.labels(cfg.Project, partHelper)}
+	if err := e.d.RunHelper(ctx, spec); err != nil {
+		return setup.Flavour{}, envError(err, "cannot run %s to read its MySQL version: %s", image, shortErr(err))
+	}
+	defer e.d.Remove(context.WithoutCancel(ctx), n.Probe)
+	var out strings.Builder
+	code, err := e.d.Wait(ctx, n.Probe)
+	if err == nil {
+		err = e.d.Logs(ctx, n.Probe, docker.LogOptions{}, &out, &out)
+	}
+	if err != nil {
+		return setup.Flavour{}, envError(err, "cannot read the MySQL version of %s: %s", image, shortErr(err))
+	}
+	f, perr := setup.BinaryFlavour(out.String())
+	if code != 0 || perr != nil {
+		return setup.Flavour{}, envError(perr, "cannot read the MySQL version of %s: `%s` exited with code %d: %s", image, versionScript, code, strings.TrimSpace(out.String()))
+	}
+	return f, nil
+}

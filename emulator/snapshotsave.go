@@ -1,0 +1,199 @@
+package emulator
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wellcomecollection/devstack/emulator/seed"
+	"github.com/wellcomecollection/devstack/emulator/setup"
+)
+
+// SnapshotOptions tune save and restore.
+type SnapshotOptions struct {
+	// Version is devstack's own, which a snapshot records.
+	Version string
+	// Force lets save replace a snapshot of the same name.
+	Force    bool
+	Progress io.Writer
+}
+
+// SaveReport is `snapshot save -o json`; its shape is a contract.
+type SaveReport struct {
+	Snapshot SnapshotInfo `json:"snapshot"`
+	// Foreign are the containers devstack did not make that use the
+	// stack's volumes: the copy may not be consistent across them.
+	Foreign []string `json:"foreign_containers"`
+	TookMS  int64    `json:"took_ms"`
+}
+
+// SaveSnapshot copies a running stack's three volumes into a snapshot:
+// Redis saves to disk, the services stop (MySQL cleanly), one short-lived
+// container copies the volumes, and the services start again with their
+// data as it was: nothing is seeded. A snapshot of the same name is
+// replaced only with opts.Force.
+func SaveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts SnapshotOptions) (*SaveReport, error) {
+	t0 := time.Now()
+	progress := orDiscard(opts.Progress)
+	if err := ValidateSnapshotName(name); err != nil {
+		return nil, err
+	}
+	fx, err := loadFixtures(cfg)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := lockProject(ctx, cfg.Project, progress)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := e.settle(ctx, cfg, progress); err != nil {
+		return nil, err
+	}
+	o, err := e.runningStack(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	old, err := e.findSnapshot(ctx, cfg.Project, name)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil && !opts.Force {
+		return nil, usageError("project %s has a snapshot %s already: pass --force to replace it, or choose another name", cfg.Project, name)
+	}
+	r := &SaveReport{}
+	if r.Foreign, err = e.foreignUsers(ctx, o); err != nil {
+		return nil, err
+	}
+	if len(r.Foreign) > 0 {
+		fmt.Fprintf(progress, "warning: containers devstack did not make use the stack's volumes (%s): what they write during the save may make the copies of MySQL, Redis and the shared directory disagree; stop them first for a consistent snapshot\n", strings.Join(r.Foreign, ", "))
+	}
+	s, err := e.newSnapshot(ctx, cfg, o, name, opts.Version)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil {
+		fmt.Fprintf(progress, "replacing snapshot %s\n", old)
+		if err := e.removeSnapshot(ctx, old); err != nil {
+			return nil, err
+		}
+	}
+	fmt.Fprintf(progress, "saving snapshot %s of project %s\n", name, cfg.Project)
+	if err := e.save(ctx, cfg, fx, o, s, progress); err != nil {
+		if rerr := e.removeSnapshot(context.WithoutCancel(ctx), s); rerr != nil {
+			return nil, fmt.Errorf("%w (and removing the unfinished snapshot failed: %v)", err, rerr)
+		}
+		return nil, err
+	}
+	r.Snapshot, r.TookMS = s.SnapshotInfo, time.Since(t0).Milliseconds()
+	return r, nil
+}
+
+// runningStack observes the project's stack and fails unless every service
+// runs: a snapshot records what its server says of itself.
+func (e *Engine) runningStack(ctx context.Context, cfg Config) (*observed, error) {
+	o, err := e.observe(ctx, cfg.Project)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.clashError(); err != nil {
+		return nil, err
+	}
+	for _, role := range cfg.Services() {
+		if c, ok := o.containers[role]; !ok || !c.State.Running {
+			return nil, envError(nil, "the %s stack is not running (%s is down): run `devstack up` first", cfg.Project, role)
+		}
+	}
+	return o, nil
+}
+
+// newSnapshot describes a snapshot of the running stack: its server's
+// flavour and schema, and the values the stack runs with. Redis saves to
+// disk now, so that one that cannot write fails the save before anything
+// stops.
+func (e *Engine) newSnapshot(ctx context.Context, cfg Config, o *observed, name, version string) (*snapshot, error) {
+	live, err := e.inspect(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	v := connection(cfg, o, live)
+	root := setup.OpenMySQL(cfg.Host, v.MySQLPort, "root", v.RootPassword, "")
+	defer root.Close()
+	f, err := setup.ReadFlavour(ctx, root)
+	if err != nil {
+		return nil, envError(err, "cannot read the MySQL version of the %s stack: %v", cfg.Project, err)
+	}
+	schema, err := setup.SchemaDigest(ctx, root)
+	if err != nil {
+		return nil, envError(err, "cannot read the schema of the %s stack: %v", cfg.Project, err)
+	}
+	rdb := setup.OpenRedis(cfg.Host, v.RedisPort, v.RedisPassword)
+	defer rdb.Close()
+	if err := rdb.Save(ctx).Err(); err != nil {
+		return nil, envError(err, "Redis of the %s stack cannot save to disk: %v", cfg.Project, err)
+	}
+	return &snapshot{SnapshotInfo: SnapshotInfo{Name: name, Project: cfg.Project, Created: time.Now().UTC().Truncate(time.Second),
+		Flavour: f.Name(), MySQLVersion: f.Series(), Image: live[ServiceMySQL].Image, DevstackVersion: version, Schema: schema, SizeBytes: -1},
+		pinned: v, volumes: snapshotVolumesOf(cfg.Project, name)}, nil
+}
+
+// save makes the snapshot's volumes and copies the stack into them while
+// its services are stopped, then starts them again, keeping their data.
+func (e *Engine) save(ctx context.Context, cfg Config, fx *seed.Fixtures, o *observed, s *snapshot, progress io.Writer) error {
+	if err := e.makeSnapshotVolumes(ctx, s); err != nil {
+		return err
+	}
+	copied := e.copyVolumes(ctx, volumeCopy{name: o.names.Copy, labels: Lifetime{}.labels(cfg.Project, partHelper), image: cfg.MySQL.Image,
+		pairs: stackVolumes(o.names).pairs(s.volumes), strip: true,
+		stop: func(ctx context.Context) error { return e.stopServices(ctx, o, cleanStop) }})
+	if copied == nil {
+		copied = e.recordSnapshot(ctx, s)
+	}
+	// The stack comes back whatever became of the copy.
+	started := e.up(ctx, cfg, fx, upOptions{UpOptions: UpOptions{Progress: progress}, keepData: true})
+	if copied != nil {
+		return copied
+	}
+	return started
+}
+
+// stopServices stops the stack's services in parallel (not the helper,
+// which holds no data), each within timeout before Docker kills it.
+func (e *Engine) stopServices(ctx context.Context, o *observed, timeout time.Duration) error {
+	var steps []func(context.Context) error
+	for _, role := range []string{ServiceMySQL, ServiceRedis, ServiceGearmand} {
+		c, ok := o.containers[role]
+		if !ok {
+			continue
+		}
+		steps = append(steps, func(ctx context.Context) error {
+			if err := e.d.Stop(ctx, c.ID, timeout); err != nil && !isNotFound(err) {
+				return envError(err, "cannot stop %s: %s", c.Name, shortErr(err))
+			}
+			return nil
+		})
+	}
+	return parallel(ctx, steps...)
+}
+
+// foreignUsers names the containers devstack did not make that mount one
+// of the stack's volumes.
+func (e *Engine) foreignUsers(ctx context.Context, o *observed) ([]string, error) {
+	all, err := e.d.Containers(ctx)
+	if err != nil {
+		return nil, envError(err, "cannot list containers: %s", shortErr(err))
+	}
+	ours := slices.Collect(maps.Values(stackVolumes(o.names)))
+	foreign := []string{}
+	for _, c := range all {
+		if c.Labels[LabelProject] != o.names.Project && slices.ContainsFunc(c.Volumes, func(v string) bool { return slices.Contains(ours, v) }) {
+			foreign = append(foreign, c.Name)
+		}
+	}
+	slices.Sort(foreign)
+	return foreign, nil
+}

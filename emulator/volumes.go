@@ -1,0 +1,168 @@
+package emulator
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+)
+
+// What seeded templates and snapshots share: a template is a snapshot that
+// devstack makes itself. Both are volumes without io.devstack.project, so
+// that no stack's down, status or ls takes them for its own; both are
+// copies of a MySQL data directory that a server shut down cleanly, without
+// that server's identity, made by one short-lived container; both are
+// complete only once a done marker, made last, says so (a template's is a
+// file in it, a snapshot's a volume of its own); and a stack that starts
+// from one logs in with the root password the copy came with and gives
+// root its own (upRun.adoptRoot).
+
+// cleanStop is how long MySQL may take to shut down before Docker kills it.
+// A copy of its data directory is consistent only after a clean shutdown: a
+// file copy under a read lock is not.
+const cleanStop = time.Minute
+
+// identityFiles are what belongs to one server rather than to its data: its
+// UUID (auto.cnf) and generated keys. A copy leaves them out, and the server
+// that opens it makes its own.
+const identityFiles = "auto.cnf *.pem"
+
+// volumeCopy is a copy of volumes by one short-lived container: every
+// container start costs a few tenths of a second, so one container copies
+// all of them, side by side. Each target is emptied first.
+type volumeCopy struct {
+	// name and labels are the container's: a stack's, so that a copy cut
+	// short is the stack's to remove.
+	name   string
+	labels map[string]string
+	// image is the MySQL image: it is present wherever a stack is, and the
+	// copy needs nothing but a shell.
+	image string
+	pairs []volumePair
+	// need is a done marker the first source must hold: a copy of a half-made
+	// template fails with errHalfMade. It is not copied.
+	need string
+	// strip leaves identityFiles out of the first target.
+	strip bool
+	// stop, when set, stops what writes the volumes. It runs while the
+	// container starts, and the copy waits for it: either costs a few
+	// tenths of a second.
+	stop func(context.Context) error
+}
+
+type volumePair struct{ from, to string }
+
+// errHalfMade is a template without its done marker: what made it was cut
+// short.
+var errHalfMade = errors.New("it is not complete")
+
+// copyScript is constant: what varies reaches it as arguments ($1 need,
+// $2 strip, $3 the number of pairs, $4 gated), mounted at /from/N and
+// /to/N. A gated copy waits for /tmp/go, which devstack puts there once
+// the volumes' writers have stopped; one whose devstack died first gives
+// up after ten minutes, having copied nothing. InnoDB's files are mostly zeros (a
+// fresh ib_logfile0 and ibdata1 hold some 180 MB, 20 MB of it data): where
+// cp can leave holes for them, the copy writes a tenth as much.
+const copyScript = `need=$1 strip=$2 n=$3 gated=$4
+[ -z "$need" ] || [ -f "/from/0/$need" ] || exit 3
+sparse=
+cp --sparse=always /dev/null /tmp/sparse 2>/dev/null && sparse=--sparse=always
+w=0
+while [ -n "$gated" ] && [ ! -e /tmp/go ]; do
+	[ "$w" -lt 30000 ] || exit 4
+	sleep 0.02
+	w=$((w + 1))
+done
+pids= i=0
+while [ "$i" -lt "$n" ]; do
+	(find "/to/$i" -mindepth 1 -delete && cp -a $sparse "/from/$i/." "/to/$i/") &
+	pids="$pids $!" i=$((i + 1))
+done
+for p in $pids; do wait "$p" || exit 1; done
+cd /to/0 || exit 1
+[ -z "$need" ] || rm -f "$need"
+[ -z "$strip" ] || rm -f ` + identityFiles
+
+func (c volumeCopy) spec() docker.ContainerSpec {
+	strip, gated := "", ""
+	if c.strip {
+		strip = "yes"
+	}
+	if c.stop != nil {
+		gated = "yes"
+	}
+	s := docker.ContainerSpec{Name: c.name, Image: c.image, Labels: c.labels,
+		Entrypoint: []string{"sh", "-c", copyScript, "copy", c.need, strip, strconv.Itoa(len(c.pairs)), gated}}
+	for i, p := range c.pairs {
+		s.Mounts = append(s.Mounts,
+			docker.Mount{Volume: p.from, Target: fmt.Sprintf("/from/%d", i), ReadOnly: true},
+			docker.Mount{Volume: p.to, Target: fmt.Sprintf("/to/%d", i)})
+	}
+	return s
+}
+
+// copyVolumes runs the copy and waits for it. A container of the same name
+// that a killed devstack left behind is the project's own: it goes first.
+func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
+	if err := e.removeLeftover(ctx, c.name, c.labels[LabelProject]); err != nil {
+		return err
+	}
+	start := func(ctx context.Context) error {
+		if err := e.d.RunHelper(ctx, c.spec()); err != nil {
+			return envError(err, "cannot start %s to copy volumes: %s", c.name, shortErr(err))
+		}
+		return nil
+	}
+	stop := c.stop
+	if stop == nil {
+		stop = func(context.Context) error { return nil }
+	}
+	err := parallel(ctx, start, stop)
+	defer e.d.Remove(context.WithoutCancel(ctx), c.name)
+	if err != nil {
+		return err
+	}
+	if c.stop != nil {
+		if err := e.d.CopyTo(ctx, c.name, "/tmp", markerFile("go", time.Now())); err != nil {
+			return envError(err, "cannot start the copy in %s: %s", c.name, shortErr(err))
+		}
+	}
+	code, err := e.d.Wait(ctx, c.name)
+	switch {
+	case err != nil:
+		return envError(err, "copying volumes in %s: %s", c.name, shortErr(err))
+	case code == 3:
+		return errHalfMade
+	case code != 0:
+		return envError(nil, "copying volumes in %s failed (exit code %d):\n%s", c.name, code, e.lastLines(ctx, c.name))
+	}
+	return nil
+}
+
+// removeLeftover removes the container name if it carries the project's
+// label; one without it is left alone, and running one there fails.
+func (e *Engine) removeLeftover(ctx context.Context, name, project string) error {
+	c, err := e.d.Inspect(ctx, name)
+	if err != nil || c.Labels[LabelProject] != project {
+		return nil
+	}
+	if err := e.d.Remove(ctx, c.ID); err != nil && !isNotFound(err) {
+		return envError(err, "cannot remove %s, left by a devstack command cut short: %s", name, shortErr(err))
+	}
+	return nil
+}
+
+// markerFile is a tar stream of one empty file, to extract where its being
+// there says something: a template is complete, a copy may begin.
+func markerFile(name string, at time.Time) *bytes.Buffer {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	_ = tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, ModTime: at})
+	_ = tw.Close()
+	return &b
+}
