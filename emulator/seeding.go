@@ -148,14 +148,11 @@ func (r SeedReport) String() string {
 // It takes the project lock before it looks at the stack, so a reset during
 // an up of the same project waits for the up and then finds its stack.
 func Seed(ctx context.Context, e *Engine, cfg Config, opts SeedOptions) (*SeedReport, error) {
-	unlock, err := lockProject(ctx, cfg.Project, orDiscard(opts.Progress))
+	unlock, err := e.lockSettled(ctx, cfg, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if err := e.settle(ctx, cfg, opts.Progress); err != nil {
-		return nil, err
-	}
 	s, err := e.attach(ctx, cfg)
 	if err != nil {
 		return nil, err

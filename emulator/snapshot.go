@@ -247,14 +247,11 @@ func RemoveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, pro
 	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}
-	unlock, err := lockProject(ctx, cfg.Project, progress)
+	unlock, err := e.lockSettled(ctx, cfg, progress)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if err := e.settle(ctx, cfg, progress); err != nil {
-		return nil, err
-	}
 	s, err := e.findSnapshot(ctx, cfg.Project, name)
 	if err != nil {
 		return nil, err

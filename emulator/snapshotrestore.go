@@ -51,14 +51,11 @@ func RestoreSnapshot(ctx context.Context, e *Engine, cfg Config, name string, op
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := lockProject(ctx, cfg.Project, progress)
+	unlock, err := e.lockSettled(ctx, cfg, progress)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if err := e.settle(ctx, cfg, progress); err != nil {
-		return nil, err
-	}
 	s, target, err := e.planRestore(ctx, cfg, name)
 	if err != nil {
 		return nil, err
@@ -293,12 +290,26 @@ func (e *Engine) settleUnlocked(ctx context.Context, cfg Config, progress io.Wri
 	if j, err := e.journal(ctx, cfg.Project); err != nil || j == nil {
 		return err
 	}
+	unlock, err := e.lockSettled(ctx, cfg, progress)
+	if err == nil {
+		unlock()
+	}
+	return err
+}
+
+// lockSettled takes the project lock and finishes a restore that was cut
+// short, where every command that changes a stack starts; the caller
+// unlocks.
+func (e *Engine) lockSettled(ctx context.Context, cfg Config, progress io.Writer) (func(), error) {
 	unlock, err := lockProject(ctx, cfg.Project, orDiscard(progress))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer unlock()
-	return e.settle(ctx, cfg, progress)
+	if err := e.settle(ctx, cfg, progress); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
 }
 
 // journal returns the project's restore journal, or nil. A volume of that

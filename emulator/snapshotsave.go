@@ -46,14 +46,11 @@ func SaveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts 
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := lockProject(ctx, cfg.Project, progress)
+	unlock, err := e.lockSettled(ctx, cfg, progress)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if err := e.settle(ctx, cfg, progress); err != nil {
-		return nil, err
-	}
 	o, err := e.runningStack(ctx, cfg)
 	if err != nil {
 		return nil, err

@@ -32,14 +32,11 @@ func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusRepo
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := lockProject(ctx, cfg.Project, progress)
+	unlock, err := e.lockSettled(ctx, cfg, progress)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if err := e.settle(ctx, cfg, progress); err != nil {
-		return nil, err
-	}
 	if err := e.up(ctx, cfg, fx, upOptions{UpOptions: opts}); err != nil {
 		return nil, err
 	}

@@ -283,12 +283,13 @@ func stackMemory(b *testing.B, project string) float64 {
 	total := 0.0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		used, _, _ := strings.Cut(line, " / ")
-		total += megabytes(strings.TrimSpace(used))
+		total += parseMegabytes(strings.TrimSpace(used))
 	}
 	return total
 }
 
-func megabytes(s string) float64 {
+// parseMegabytes reads a size as docker stats prints it.
+func parseMegabytes(s string) float64 {
 	for unit, factor := range map[string]float64{"GiB": 1024 * 1.048576, "MiB": 1.048576, "KiB": 1.024 / 1000, "kB": 0.001, "MB": 1, "GB": 1000, "B": 1e-6} {
 		if v, ok := strings.CutSuffix(s, unit); ok {
 			if n, err := strconv.ParseFloat(v, 64); err == nil {

@@ -70,10 +70,7 @@ func (a *app) printTemplates(templates []emulator.TemplateInfo) error {
 	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "TEMPLATE\tIMAGE\tSIZE\tCREATED\tNOTE")
 	for _, t := range templates {
-		size, note := "?", ""
-		if t.SizeBytes >= 0 {
-			size = fmt.Sprintf("%.0f MB", float64(t.SizeBytes)/1e6)
-		}
+		size, note := megabytes(t.SizeBytes), ""
 		switch {
 		case t.Building:
 			note = "being made (or its maker died: devstack prune removes it)"
@@ -87,4 +84,12 @@ func (a *app) printTemplates(templates []emulator.TemplateInfo) error {
 	}
 	fmt.Fprintln(a.stdout)
 	return nil
+}
+
+// megabytes shows a size that may be unknown (-1).
+func megabytes(n int64) string {
+	if n < 0 {
+		return "?"
+	}
+	return fmt.Sprintf("%.0f MB", float64(n)/1e6)
 }

@@ -139,10 +139,7 @@ func (a *app) printSnapshots(snapshots []emulator.SnapshotInfo) error {
 	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tPROJECT\tSAVED\tMYSQL\tSIZE\tNOTE")
 	for _, s := range snapshots {
-		size, note := "?", ""
-		if s.SizeBytes >= 0 {
-			size = fmt.Sprintf("%.0f MB", float64(s.SizeBytes)/1e6)
-		}
+		size, note := megabytes(s.SizeBytes), ""
 		switch {
 		case !s.Complete:
 			note = "incomplete: devstack snapshot rm " + s.Name + " removes it"
