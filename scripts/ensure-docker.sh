@@ -41,20 +41,24 @@ if ! command -v dockerd >/dev/null 2>&1; then
 	apt-get install -y -qq docker.io >&2
 fi
 
-# Don't start a second daemon if one is merely still starting up.
-if ! pgrep -x dockerd >/dev/null 2>&1; then
+# Bigger address pool: each stack makes a network and tests make many;
+# Docker's default pools run out after about 30.
+start() {
 	# setsid + nohup: the engine must outlive this script and its shell.
-	# Bigger address pool: each stack makes a network and tests make many;
-	# Docker's default pools run out after about 30.
 	setsid nohup dockerd --default-address-pool base=172.20.0.0/14,size=24 \
 		>>"$LOG" 2>&1 </dev/null &
-fi
+}
 
+# A daemon that is still starting is waited for, not doubled; one that is
+# still shutting down is replaced once it has gone.
 for _ in $(seq 120); do # 0.5 s x 120 = 60 s
 	if docker info >/dev/null 2>&1; then
 		echo "devstack: started a Docker engine (log: $LOG)" >&2
 		touch "$MARKER"
 		exit 0
+	fi
+	if ! pgrep -x dockerd >/dev/null 2>&1; then
+		start
 	fi
 	sleep 0.5
 done

@@ -366,7 +366,8 @@ func TestChaos(t *testing.T) {
 			if out, err := exec.Command("pkill", "-TERM", "-x", "dockerd").CombinedOutput(); err != nil {
 				c.t.Fatalf("stop dockerd: %v %s", err, out)
 			}
-			for exec.Command("docker", "info").Run() == nil {
+			// Down for good: the process has gone, not just its API.
+			for exec.Command("pgrep", "-x", "dockerd").Run() == nil {
 				time.Sleep(200 * time.Millisecond)
 			}
 			if out, err := exec.Command("../../scripts/ensure-docker.sh").CombinedOutput(); err != nil {
