@@ -103,15 +103,26 @@ func (e *Engine) findTemplate(ctx context.Context, key string) (*template, error
 // identity, and marked complete last. One process at a time builds a given
 // template (a lock per key); a half-made one is removed and made again.
 func (e *Engine) buildTemplate(ctx context.Context, cfg Config, fx *seed.Fixtures, want *template, progress io.Writer) (*template, error) {
-	key := want.key
-	unlock, err := lockProject(ctx, "template-"+key, progress)
+	unlock, err := lockTemplate(ctx, want.key, progress)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if t, err := e.findTemplate(ctx, key); t != nil || err != nil {
+	if t, err := e.findTemplate(ctx, want.key); t != nil || err != nil {
 		return t, err
 	}
+	return e.buildLocked(ctx, cfg, fx, want, progress)
+}
+
+// lockTemplate makes this process the one that builds or removes a
+// template.
+func lockTemplate(ctx context.Context, key string, progress io.Writer) (func(), error) {
+	return lockProject(ctx, "template-"+key, progress)
+}
+
+// buildLocked is buildTemplate for a caller that holds the template's lock.
+func (e *Engine) buildLocked(ctx context.Context, cfg Config, fx *seed.Fixtures, want *template, progress io.Writer) (*template, error) {
+	key := want.key
 	if err := e.removeTemplate(ctx, key); err != nil {
 		return nil, err
 	}
@@ -121,7 +132,7 @@ func (e *Engine) buildTemplate(ctx context.Context, cfg Config, fx *seed.Fixture
 		_ = e.removeTemplate(context.WithoutCancel(ctx), key)
 		return nil, err
 	}
-	return &template{key: key, volume: templateVolume(key), rootPassword: b.root, created: b.created}, nil
+	return &template{key: key, volume: templateVolume(key), rootPassword: b.root, created: b.created, imageID: want.imageID}, nil
 }
 
 // templateFor finds the template a new data volume would start from, or

@@ -49,30 +49,54 @@ func (u *upRun) upMySQL(ctx context.Context) error {
 // the template first when there is none yet.
 func (u *upRun) fromTemplate(ctx context.Context) error {
 	t := u.plan.template
-	for again := true; ; again = false {
-		if t.build {
-			built, err := u.e.buildTemplate(ctx, u.cfg, u.seeder.F, t, u.progress)
-			if err != nil {
-				return err
-			}
-			t = built
-		}
-		u.say("mysql: starting from seeded template %s", t.volume)
-		err := u.e.copyTemplate(ctx, t, u.plan.names, u.cfg.MySQL.Image, u.plan.life)
-		if errors.Is(err, errHalfMade) && again {
-			// Its builder died before it was done: make it again.
-			if err := u.e.removeTemplate(ctx, t.key); err != nil {
-				return err
-			}
-			t = &template{key: t.key, volume: t.volume, build: true, imageID: t.imageID, created: u.plan.pinned.Created}
-			continue
-		}
+	if t.build {
+		built, err := u.e.buildTemplate(ctx, u.cfg, u.seeder.F, t, u.progress)
 		if err != nil {
 			return err
 		}
-		u.plan.template = t
-		return nil
+		t = built
 	}
+	u.say("mysql: starting from seeded template %s", t.volume)
+	err := u.copyTemplate(ctx, t)
+	if errors.Is(err, errHalfMade) {
+		t, err = u.copyHalfMade(ctx, t)
+	}
+	if err != nil {
+		return err
+	}
+	u.plan.template = t
+	return nil
+}
+
+func (u *upRun) copyTemplate(ctx context.Context, t *template) error {
+	return u.e.copyTemplate(ctx, t, u.plan.names, u.cfg.MySQL.Image, u.plan.life)
+}
+
+// copyHalfMade copies a template that had no done file when it was looked
+// at: its builder was at work (it makes the volume before it starts), or
+// died. Under the template's lock no builder is at work, so the template as
+// it is then tells: complete, or half-made and made again. Without the lock,
+// removing it could pull it from under a builder.
+func (u *upRun) copyHalfMade(ctx context.Context, t *template) (*template, error) {
+	unlock, err := lockTemplate(ctx, t.key, u.progress)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	now, err := u.e.findTemplate(ctx, t.key)
+	if err != nil {
+		return nil, err
+	}
+	if now != nil {
+		if err := u.copyTemplate(ctx, now); !errors.Is(err, errHalfMade) {
+			return now, err
+		}
+	}
+	built, err := u.e.buildLocked(ctx, u.cfg, u.seeder.F, &template{key: t.key, volume: t.volume, imageID: t.imageID, created: u.plan.pinned.Created}, u.progress)
+	if err != nil {
+		return nil, err
+	}
+	return built, u.copyTemplate(ctx, built)
 }
 
 // login connects as root with the stack's password. A data volume just
