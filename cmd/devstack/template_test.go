@@ -153,7 +153,15 @@ func TestPruneRemovesTemplatesOfGoneImages(t *testing.T) {
 	}
 	s.mustRun("down", "--volumes", "--yes")
 	docker(t, "rmi", img)
-	r := s.mustRun("prune", "-o", "json")
+	// Through a view of this stack and the templates: a plain prune would
+	// also take the orphans other tests are looking at.
+	v := newDockerView(t)
+	v.allow(s.project)
+	v.templates = true
+	r := v.devstack(t, "prune", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("prune: exit %d\n%s", r.code, r.stderr)
+	}
 	var pruned emulator.Pruned
 	must(t, json.Unmarshal([]byte(r.stdout), &pruned))
 	if !slices.Contains(pruned.Templates, ts[0]) || slices.Contains(templates(t), ts[0]) {
