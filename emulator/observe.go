@@ -60,14 +60,19 @@ func (e *Engine) observe(ctx context.Context, project string) (*observed, error)
 }
 
 // findClashes looks up each of the stack's names that the label search did not
-// return: if Docker has it anyway, somebody else made it.
+// return: if Docker has it anyway, somebody else made it, unless it carries
+// the project's label after all (made meanwhile: by a create that was in
+// flight, say, when an interrupted up cleans up after itself).
 func (e *Engine) findClashes(ctx context.Context, o *observed) error {
 	n := o.names
 	for role, name := range map[string]string{ServiceMySQL: n.MySQL, ServiceRedis: n.Redis, ServiceGearmand: n.Gearmand, partHelper: n.Helper} {
 		if _, ok := o.containers[role]; ok {
 			continue
 		}
-		if err := e.clash(o, "container", name, func() error { _, err := e.d.Inspect(ctx, name); return err }); err != nil {
+		if err := e.clash(o, "container", name, func() (map[string]string, func(), error) {
+			c, err := e.d.Inspect(ctx, name)
+			return c.Labels, func() { o.containers[role] = c }, err
+		}); err != nil {
 			return err
 		}
 	}
@@ -75,20 +80,29 @@ func (e *Engine) findClashes(ctx context.Context, o *observed) error {
 		if _, ok := o.volumes[name]; ok {
 			continue
 		}
-		if err := e.clash(o, "volume", name, func() error { _, err := e.d.Volume(ctx, name); return err }); err != nil {
+		if err := e.clash(o, "volume", name, func() (map[string]string, func(), error) {
+			v, err := e.d.Volume(ctx, name)
+			return v.Labels, func() { o.volumes[name] = v }, err
+		}); err != nil {
 			return err
 		}
 	}
 	if o.network == nil {
-		return e.clash(o, "network", n.Network, func() error { _, err := e.d.Network(ctx, n.Network); return err })
+		return e.clash(o, "network", n.Network, func() (map[string]string, func(), error) {
+			nw, err := e.d.Network(ctx, n.Network)
+			return nw.Labels, func() { o.network = &nw }, err
+		})
 	}
 	return nil
 }
 
-// clash records kind name as a clash when lookup finds it.
-func (e *Engine) clash(o *observed, kind, name string, lookup func() error) error {
-	err := lookup()
+// clash looks kind name up: one that carries the project's label is the
+// stack's (lookup's adopt records it), any other a clash.
+func (e *Engine) clash(o *observed, kind, name string, lookup func() (labels map[string]string, adopt func(), err error)) error {
+	labels, adopt, err := lookup()
 	switch {
+	case err == nil && labels[LabelProject] == o.names.Project:
+		adopt()
 	case err == nil:
 		o.clashes = append(o.clashes, kind+" "+name)
 	case !isNotFound(err):

@@ -555,3 +555,21 @@ func TestConfigHashLeavesOutConfiguredValues(t *testing.T) {
 		t.Error("the helper's hash does not follow the fixtures' shared tree")
 	}
 }
+
+// A name the label search missed but that carries the project's label was
+// made meanwhile (a create in flight when an interrupted up cleans up): it
+// is the stack's, not a clash.
+func TestClashIsOnlyANameWithoutTheLabel(t *testing.T) {
+	e := &Engine{}
+	o := &observed{names: NamesFor("p"), volumes: map[string]docker.Volume{}}
+	adopted := false
+	lookup := func(project string, adopt func()) func() (map[string]string, func(), error) {
+		return func() (map[string]string, func(), error) { return map[string]string{LabelProject: project}, adopt, nil }
+	}
+	must(t, e.clash(o, "volume", "mine", lookup("p", func() { adopted = true })))
+	must(t, e.clash(o, "volume", "theirs", lookup("q", func() { t.Error("adopted another project's volume") })))
+	must(t, e.clash(o, "volume", "gone", func() (map[string]string, func(), error) { return nil, nil, docker.ErrNotFound }))
+	if !adopted || !slices.Equal(o.clashes, []string{"volume theirs"}) {
+		t.Errorf("adopted %v, clashes %v", adopted, o.clashes)
+	}
+}
