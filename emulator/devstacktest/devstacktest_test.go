@@ -258,6 +258,8 @@ func TestKilledDuringStartIsPrunedLater(t *testing.T) {
 	}
 	child := exec.Command(bin, "-test.run", "^TestHelperStartForever$")
 	child.Env = append(os.Environ(), "DEVSTACKTEST_CHILD=kill")
+	var childOut bytes.Buffer
+	child.Stdout, child.Stderr = &childOut, &childOut
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +306,7 @@ func TestKilledDuringStartIsPrunedLater(t *testing.T) {
 	st := mine()
 	if st == nil || !st.Ephemeral || st.OwnerAlive {
 		all, _ := emulator.ListStacks(ctx, e)
-		t.Fatalf("killed stack %s of %s not listed as an orphan: %+v; its resources: %v; stacks: %+v", project, owner, st, leftovers(t, project), all)
+		t.Fatalf("killed stack %s of %s not listed as an orphan: %+v; its resources: %v; stacks: %+v; the child said:\n%s", project, owner, st, leftovers(t, project), all, childOut.String())
 	}
 	removed, err := emulator.Prune(ctx, e, emulator.PruneOptions{})
 	if err != nil {
