@@ -91,7 +91,7 @@ func step(env []string, project string, args ...string) func() error {
 
 func BenchmarkStack(b *testing.B) {
 	if testing.Short() {
-		b.Skip("needs Docker")
+		b.Skip("benchmark: -short skips it; make bench starts Docker and runs it")
 	}
 	if out, err := exec.Command("../../scripts/compose.sh").CombinedOutput(); err != nil {
 		b.Fatalf("docker compose: %v\n%s", err, out)

@@ -14,7 +14,7 @@ import (
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {
-		os.Exit(0) // these tests need Docker
+		os.Exit(0) // integration tests: make unit (-short) skips them; make test starts Docker and runs them
 	}
 	os.Exit(devstacktest.Main(m))
 }

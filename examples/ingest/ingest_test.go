@@ -10,7 +10,7 @@ import (
 
 func TestIngest(t *testing.T) {
 	if testing.Short() {
-		t.Skip("needs Docker")
+		t.Skip("integration test: -short (make unit) skips it; make test starts Docker and runs it")
 	}
 	stack := devstacktest.Start(t) // own project, free ports, seeded; removed in t.Cleanup
 	db := stack.MySQL(t, "MCP")    // *sql.DB as the app user
