@@ -47,11 +47,7 @@ func RestoreSnapshot(ctx context.Context, e *Engine, cfg Config, name string, op
 	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}
-	fx, err := loadFixtures(cfg)
-	if err != nil {
-		return nil, err
-	}
-	unlock, err := e.lockSettled(ctx, cfg, progress)
+	fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -295,6 +291,18 @@ func (e *Engine) settleUnlocked(ctx context.Context, cfg Config, progress io.Wri
 		unlock()
 	}
 	return err
+}
+
+// lockForFixtures reads the fixtures, so that bad ones are refused before
+// anything waits, then takes lockSettled: where the commands that bring a
+// stack up start.
+func (e *Engine) lockForFixtures(ctx context.Context, cfg Config, progress io.Writer) (*seed.Fixtures, func(), error) {
+	fx, err := loadFixtures(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	unlock, err := e.lockSettled(ctx, cfg, progress)
+	return fx, unlock, err
 }
 
 // lockSettled takes the project lock and finishes a restore that was cut

@@ -42,11 +42,7 @@ func SaveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts 
 	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}
-	fx, err := loadFixtures(cfg)
-	if err != nil {
-		return nil, err
-	}
-	unlock, err := e.lockSettled(ctx, cfg, progress)
+	fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +63,7 @@ func SaveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts 
 		return nil, err
 	}
 	if len(r.Foreign) > 0 {
-		fmt.Fprintf(progress, "warning: containers devstack did not make use the stack's volumes (%s): what they write during the save may make the copies of MySQL, Redis and the shared directory disagree; stop them first for a consistent snapshot\n", strings.Join(r.Foreign, ", "))
+		fmt.Fprintf(progress, "the snapshot may not be consistent: containers devstack did not make use the stack's volumes (%s), and what they write during the save may make the copies of MySQL, Redis and the shared directory disagree; stop them first\n", strings.Join(r.Foreign, ", "))
 	}
 	s, err := e.newSnapshot(ctx, cfg, o, name, opts.Version)
 	if err != nil {

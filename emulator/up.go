@@ -28,11 +28,7 @@ type UpOptions struct {
 // was cut short is finished first.
 func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusReport, error) {
 	progress := orDiscard(opts.Progress)
-	fx, err := loadFixtures(cfg)
-	if err != nil {
-		return nil, err
-	}
-	unlock, err := e.lockSettled(ctx, cfg, progress)
+	fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
 	if err != nil {
 		return nil, err
 	}

@@ -87,8 +87,7 @@ func (p *progress) Write(b []byte) (int, error) {
 // line takes one line: a part's news, or a line of its own.
 func (p *progress) line(l string) {
 	now := p.now()
-	// A warning is said once, not kept as a part.
-	if m := partLine.FindStringSubmatch(l); m != nil && m[1] != "warning" {
+	if m := partLine.FindStringSubmatch(l); m != nil {
 		for _, pt := range p.parts {
 			if pt.name == m[1] {
 				pt.msg, pt.last = m[2], now

@@ -21,6 +21,26 @@ import (
 	"github.com/wellcomecollection/devstack/emulator"
 )
 
+// upForSnapshots is a new stack, up, whose snapshots go when the test ends:
+// they outlive the stack.
+func upForSnapshots(t *testing.T, env ...string) *stack {
+	t.Helper()
+	s := newStack(t, env...)
+	s.dropSnapshots()
+	s.mustRun("up")
+	return s
+}
+
+// saveMarked writes data marked with mark, saves it as snapshot mark, and
+// returns what was saved.
+func (s *stack) saveMarked(mark string) saved {
+	s.t.Helper()
+	s.scribble(mark)
+	want := s.saved()
+	s.mustRun("snapshot", "save", mark)
+	return want
+}
+
 // saved is a stack's data and connection values, to compare after a
 // restore.
 type saved struct {
@@ -44,9 +64,7 @@ func (s *stack) sameData(want saved, what string) {
 
 func TestSnapshotRoundTrip(t *testing.T) {
 	t.Parallel()
-	s := newStack(t)
-	s.dropSnapshots()
-	s.mustRun("up")
+	s := upForSnapshots(t)
 	s.scribble("one")
 	want := s.saved()
 
@@ -120,9 +138,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 
 func TestSnapshotExportImport(t *testing.T) {
 	t.Parallel()
-	a := newStack(t)
-	a.dropSnapshots()
-	a.mustRun("up")
+	a := upForSnapshots(t)
 	a.scribble("bug")
 	a.mustRun("snapshot", "save", "bug")
 	file := filepath.Join(t.TempDir(), "bug.tar.gz")
@@ -189,9 +205,7 @@ func corrupt(data []byte, at int) []byte {
 
 func TestSnapshotRestoreAcrossFlavoursRefused(t *testing.T) {
 	t.Parallel()
-	s := newStack(t)
-	s.dropSnapshots()
-	s.mustRun("up")
+	s := upForSnapshots(t)
 	var version string
 	must(t, s.root().QueryRow("SELECT VERSION()").Scan(&version))
 	// A snapshot of the other flavour, complete but for its data.
@@ -239,9 +253,7 @@ func TestSnapshotRestoreAcrossFlavoursRefused(t *testing.T) {
 // restore brings them back with gearmand running again.
 func TestSnapshotKeepsGearmandsQueue(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, "DEVSTACK_GEARMAND_ENABLED=true", "DEVSTACK_GEARMAND_PORT=0")
-	s.dropSnapshots()
-	s.mustRun("up")
+	s := upForSnapshots(t, "DEVSTACK_GEARMAND_ENABLED=true", "DEVSTACK_GEARMAND_PORT=0")
 	env := s.envMap()
 	host, port := env["GEARMAN_HOST"], env["GEARMAN_PORT"]
 	submit := exec.Command("gearman", "-h", host, "-p", port, "-b", "-f", "queued_before_save")
@@ -270,12 +282,8 @@ func TestSnapshotKeepsGearmandsQueue(t *testing.T) {
 // command finishes it.
 func TestSnapshotKilledRestoreRollsForward(t *testing.T) {
 	t.Parallel()
-	s := newStack(t)
-	s.dropSnapshots()
-	s.mustRun("up")
-	s.scribble("one")
-	want := s.saved()
-	s.mustRun("snapshot", "save", "one")
+	s := upForSnapshots(t)
+	want := s.saveMarked("one")
 	s.scribble("two")
 
 	// Killed once its copy has begun: Docker's events say when the copy's
@@ -326,12 +334,8 @@ func TestSnapshotKilledRestoreRollsForward(t *testing.T) {
 // them.
 func TestSnapshotsOutliveDownVolumes(t *testing.T) {
 	t.Parallel()
-	s := newStack(t)
-	s.dropSnapshots()
-	s.mustRun("up")
-	s.scribble("kept")
-	want := s.saved()
-	s.mustRun("snapshot", "save", "kept")
+	s := upForSnapshots(t)
+	want := s.saveMarked("kept")
 	s.mustRun("down", "--volumes", "--yes")
 	if left := resources(t, s.project); len(left) > 0 {
 		t.Errorf("down --volumes left %v", left)
