@@ -44,7 +44,7 @@ func ephemeralOf(t testing.TB, project string) []string {
 func labelled(t testing.TB, labels ...string) []string {
 	t.Helper()
 	// The test looks at Docker itself, not through devstack.
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -165,8 +165,9 @@ func TestRenderShape(t *testing.T) {
 				continue
 			}
 			n++
-			label, ok := strings.CutPrefix(lines[i-1], "    <!-- ")
-			if label, ok = strings.CutSuffix(label, " -->"); !ok || !labels[label] {
+			label, opened := strings.CutPrefix(lines[i-1], "    <!-- ")
+			label, closed := strings.CutSuffix(label, " -->")
+			if !opened || !closed || !labels[label] {
 				t.Errorf("%s: choice %d is not preceded by a field label: %q", name, n, lines[i-1])
 			}
 		}

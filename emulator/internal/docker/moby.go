@@ -34,7 +34,7 @@ var ErrNameTaken = errors.New("name is already in use")
 // Dial connects to the engine at endpoint and pings it. It also points
 // testcontainers at the same endpoint: see handOver.
 func Dial(ctx context.Context, endpoint string) (Client, error) {
-	cli, err := client.New(client.WithHost(endpoint), client.WithAPIVersionNegotiation(), client.WithTLSClientConfigFromEnv())
+	cli, err := client.New(client.WithHost(endpoint), client.WithTLSClientConfigFromEnv())
 	if err != nil {
 		return nil, err
 	}
