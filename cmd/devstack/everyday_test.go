@@ -42,11 +42,12 @@ func TestLogsShellAndSharedFiles(t *testing.T) {
 		out := &lockedBuffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		must(t, cmd.Start())
-		time.Sleep(time.Second)
-		s.mustRun("shell", "redis", "--", "BGSAVE")
-		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(out.String(), "Background saving") && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
+		// A save logs a line; until -f is attached, another one is asked for.
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "Background saving") && time.Now().Before(deadline); {
+			s.mustRun("shell", "redis", "--", "BGSAVE")
+			for wait := time.Now().Add(time.Second); !strings.Contains(out.String(), "Background saving") && time.Now().Before(wait); {
+				time.Sleep(50 * time.Millisecond)
+			}
 		}
 		must(t, cmd.Process.Signal(syscall.SIGINT))
 		err := cmd.Wait()
@@ -127,10 +128,13 @@ func TestLogsShellAndSharedFiles(t *testing.T) {
 		slow := exec.Command(binary, "-p", s.project, "shell", "mysql", "--", "-e", "SELECT SLEEP(3)")
 		slow.Env = append(os.Environ(), s.env...)
 		must(t, slow.Start())
-		time.Sleep(1500 * time.Millisecond)
+		// Every process's argv, in both containers, once the client runs.
 		var argv string
-		for _, c := range []string{"mysql", "redis"} {
-			argv += docker(t, "exec", "devstack-"+s.project+"-"+c, "sh", "-c", `cat /proc/[0-9]*/cmdline | tr '\0' ' '`)
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(argv, "SLEEP(3)") && time.Now().Before(deadline); {
+			argv = ""
+			for _, c := range []string{"mysql", "redis"} {
+				argv += docker(t, "exec", "devstack-"+s.project+"-"+c, "sh", "-c", `cat /proc/[0-9]*/cmdline | tr '\0' ' '`)
+			}
 		}
 		_ = slow.Wait()
 		if !strings.Contains(argv, "SLEEP(3)") {
