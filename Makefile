@@ -5,7 +5,7 @@
 
 BIN := bin/devstack
 # Export the image choice of scripts/images.sh into the recipe's shell.
-IMAGES := eval "$$(scripts/images.sh)"; export DEVSTACK_MYSQL_IMAGE DEVSTACK_REDIS_IMAGE DEVSTACK_GEARMAND_IMAGE DEVSTACK_MYSQL_ORACLE_IMAGE
+IMAGES := eval "$$(scripts/images.sh)"; export DEVSTACK_MYSQL_IMAGE DEVSTACK_REDIS_IMAGE DEVSTACK_GEARMAND_IMAGE DEVSTACK_MYSQL_ORACLE_IMAGE DEVSTACK_MARIADB_PLAIN_IMAGE DEVSTACK_MYSQL_PLAIN_IMAGE
 # testcontainers: Ryuk cannot be pulled without a registry, and devstack
 # cleans up by label itself; the host override keeps it off the gateway
 # address when this machine looks like a container.

@@ -34,6 +34,9 @@ const (
 	// or the template's, which a stack made from it keeps. It is not
 	// LabelCreated, which says how old the resource is (prune goes by it).
 	labelSeeded = "io.devstack.seeded"
+
+	// labelFailure, on the record of an up that failed, says why.
+	labelFailure = "io.devstack.up-failed"
 )
 
 // The services: each is a container, the value of its LabelService, and its
@@ -52,6 +55,8 @@ const (
 	partShared  = "shared"
 	partNetwork = "network"
 	partInit    = "init"
+	// partFailure is the record of an up that failed.
+	partFailure = "failure"
 )
 
 // SharedDir is where every container that does Archivematica's work mounts the
@@ -112,6 +117,9 @@ type Names struct {
 	// Restoring is the journal of a restore: a small volume that exists
 	// from before a restore changes anything until it is complete.
 	Restoring string
+	// Failed is the record of an up that failed: a small volume whose label
+	// says why, there until an up succeeds.
+	Failed string
 }
 
 func NamesFor(project string) Names {
@@ -130,5 +138,6 @@ func NamesFor(project string) Names {
 		Copy:         p + "-snapshot",
 		Probe:        p + "-probe",
 		Restoring:    p + "-restoring",
+		Failed:       p + "-failed",
 	}
 }

@@ -76,7 +76,7 @@ func (e *Engine) findClashes(ctx context.Context, o *observed) error {
 			return err
 		}
 	}
-	for _, name := range []string{n.MySQLData, n.RedisData, n.Shared, n.Restoring} {
+	for _, name := range []string{n.MySQLData, n.RedisData, n.Shared, n.Restoring, n.Failed} {
 		if _, ok := o.volumes[name]; ok {
 			continue
 		}
@@ -140,6 +140,15 @@ func (o *observed) all() []docker.Container {
 func (o *observed) restoring() bool {
 	_, ok := o.volumes[o.names.Restoring]
 	return ok
+}
+
+// failure is why the stack's last up failed, "" when it did not.
+func (o *observed) failure() string {
+	v, ok := o.volumes[o.names.Failed]
+	if !ok {
+		return ""
+	}
+	return firstNonEmpty(v.Labels[labelFailure], "unknown")
 }
 
 // pinnedLabels returns the labels of the MySQL data volume, where the values

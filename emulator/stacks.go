@@ -59,15 +59,18 @@ type stackTally struct {
 	// running are the roles of its running containers; containers counts all.
 	running    []string
 	containers int
+	// failed: the record of an up that failed is there.
+	failed bool
 }
 
 // state is running when every container of the stack runs, those every
-// stack has among them; stopped when none does; else partial.
+// stack has among them, and its last up did not fail; stopped when none
+// runs; else partial.
 func (t *stackTally) state() string {
 	switch {
 	case len(t.running) == 0:
 		return StateStopped
-	case len(t.running) == t.containers && !slices.ContainsFunc(coreRoles, func(r string) bool { return !slices.Contains(t.running, r) }):
+	case !t.failed && len(t.running) == t.containers && !slices.ContainsFunc(coreRoles, func(r string) bool { return !slices.Contains(t.running, r) }):
 		return StateRunning
 	}
 	return StatePartial
@@ -123,7 +126,8 @@ func ListStacks(ctx context.Context, e *Engine) ([]StackInfo, error) {
 		return nil, envError(err, "cannot list volumes: %s", shortErr(err))
 	}
 	for _, v := range vs {
-		add(v.Labels)
+		t := add(v.Labels)
+		t.failed = t.failed || v.Labels[LabelService] == partFailure
 	}
 	stacks := make([]StackInfo, 0, len(tallies))
 	for _, t := range tallies {

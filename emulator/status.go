@@ -29,8 +29,11 @@ const (
 
 // StatusReport is `devstack status -o json`; its shape is a contract.
 type StatusReport struct {
-	Project  string          `json:"project"`
-	State    string          `json:"state"`
+	Project string `json:"project"`
+	State   string `json:"state"`
+	// Reason says why a stack whose containers run is partial: its last up
+	// failed, or a service does not answer devstack's readiness probe.
+	Reason   string          `json:"reason,omitempty"`
 	Services []ServiceStatus `json:"services"`
 }
 
@@ -55,17 +58,30 @@ func Status(ctx context.Context, e *Engine, cfg Config) (*StatusReport, error) {
 		return nil, err
 	}
 	r := statusOf(cfg, o, live)
-	confirmHealth(ctx, cfg, connection(cfg, o, live), r)
+	if r.State == StateRunning || r.State == StatePartial && o.failure() != "" {
+		assess(ctx, cfg, connection(cfg, o, live), r)
+	}
 	return r, nil
 }
 
-// confirmHealth asks each service that Docker still reports as starting
-// (its health check has not run since the service became ready) with
-// devstack's own probe, and reports it healthy when it answers.
-func confirmHealth(ctx context.Context, cfg Config, v pinned, r *StatusReport) {
+// assess asks each service of a stack whose containers all run (its last
+// up may have failed) with
+// devstack's own readiness probe: Docker's health check says a server is
+// alive, not that it is set up. A service that answers is healthy whatever
+// Docker's clock says (its check may not have run since it became ready);
+// one that does not makes the stack partial, with why.
+func assess(ctx context.Context, cfg Config, v pinned, r *StatusReport) {
 	for i, s := range r.Services {
-		if s.Health == "starting" && probe(ctx, cfg, v, s.Name) == nil {
+		err := probe(ctx, cfg, v, s.Name)
+		if err == nil {
 			r.Services[i].Health = "healthy"
+			continue
+		}
+		if s.Health != "starting" {
+			r.Services[i].Health = "unhealthy"
+		}
+		if r.Reason == "" {
+			r.State, r.Reason = StatePartial, fmt.Sprintf("%s does not answer as devstack set it up: %v", s.Name, err)
 		}
 	}
 }
@@ -169,6 +185,8 @@ func statusOf(cfg Config, o *observed, live map[string]docker.Container) *Status
 		r.State = StateRestoring
 	case o.absent():
 		r.State = StateAbsent
+	case running == len(r.Services) && helper && o.failure() != "":
+		r.State, r.Reason = StatePartial, "the last up failed: "+o.failure()
 	case running == len(r.Services) && helper:
 		r.State = StateRunning
 	case running > 0 || helper:

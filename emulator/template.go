@@ -43,7 +43,7 @@ const (
 
 // templateFormat is the version of how templates are made; a change makes
 // new ones.
-const templateFormat = 1
+const templateFormat = 2
 
 // templateUUID is the pipeline UUID a template is seeded with; each stack's
 // copy gets its own.
@@ -222,6 +222,9 @@ func (b *templateBuild) setUp(ctx context.Context, root *sql.DB) error {
 	}
 	if err := setup.Bootstrap(ctx, root, f, b.app); err != nil {
 		return envError(err, "%v", err)
+	}
+	if err := setup.PruneAccounts(ctx, root); err != nil {
+		return envError(err, "cannot drop the image's other root accounts from the template: %v", err)
 	}
 	sd := seed.NewSeeder(b.fx)
 	if _, err := seedMySQL(ctx, b.cfg, root, sd, pinned{DashboardUUID: templateUUID, Created: b.created}); err != nil && !errors.Is(err, errNoAppTables) {

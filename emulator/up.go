@@ -94,8 +94,41 @@ func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upO
 			if rerr := e.removeNew(context.WithoutCancel(ctx), cfg.Project, progress); rerr != nil {
 				return fmt.Errorf("%w (and removing what up made failed: %v)", err, rerr)
 			}
+			return err
+		}
+		if rerr := e.recordFailure(context.WithoutCancel(ctx), p, err); rerr != nil {
+			return errors.Join(err, rerr)
 		}
 		return err
+	}
+	if _, failed := o.volumes[p.names.Failed]; failed {
+		if err := e.d.RemoveVolume(ctx, p.names.Failed); err != nil && !isNotFound(err) {
+			return envError(err, "cannot remove %s, the record of an up that failed: %s", p.names.Failed, shortErr(err))
+		}
+	}
+	return nil
+}
+
+// recordFailure leaves the record of an up that failed once it had started
+// to change the stack, so that status reports the stack as partial, and
+// why, until an up succeeds. A record that is already there is replaced:
+// labels cannot change.
+func (e *Engine) recordFailure(ctx context.Context, p *upPlan, cause error) error {
+	reason := cause.Error()
+	if errors.Is(cause, context.Canceled) {
+		reason = "interrupted"
+	}
+	if len(reason) > 1000 {
+		reason = reason[:1000] + "..."
+	}
+	labels := p.life.labels(p.names.Project, partFailure)
+	labels[labelFailure] = reason
+	name := p.names.Failed
+	if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) {
+		return envError(err, "cannot remove %s, the record of an up that failed: %s", name, shortErr(err))
+	}
+	if err := e.d.CreateVolume(ctx, docker.Volume{Name: name, Labels: labels}); err != nil {
+		return envError(err, "cannot record the failed up in volume %s: %s", name, shortErr(err))
 	}
 	return nil
 }

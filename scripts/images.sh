@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Choose the MySQL, Redis and gearmand images for `make up` / `make test`.
 # stdout: NAME=value lines (for eval): DEVSTACK_MYSQL_IMAGE and
-# DEVSTACK_REDIS_IMAGE (with DEVSTACK_MYSQL_ORACLE_IMAGE beside them when
-# they are stand-ins), DEVSTACK_GEARMAND_IMAGE; nothing for a service whose
+# DEVSTACK_REDIS_IMAGE (with DEVSTACK_MYSQL_ORACLE_IMAGE,
+# DEVSTACK_MARIADB_PLAIN_IMAGE and DEVSTACK_MYSQL_PLAIN_IMAGE beside them
+# when they are stand-ins), DEVSTACK_GEARMAND_IMAGE; nothing for a service whose
 # official image devstack's own configuration should decide.
 # Order: what the caller set, or images named in ./devstack.yaml; else the
 # official images if present or pullable; else stand-ins built locally from
@@ -25,7 +26,9 @@ standin_db='' standin_gearmand=''
 if [ -n "${DEVSTACK_MYSQL_IMAGE:-}" ] && [ -n "${DEVSTACK_REDIS_IMAGE:-}" ]; then
 	echo "DEVSTACK_MYSQL_IMAGE=$DEVSTACK_MYSQL_IMAGE"
 	echo "DEVSTACK_REDIS_IMAGE=$DEVSTACK_REDIS_IMAGE"
-	[ -z "${DEVSTACK_MYSQL_ORACLE_IMAGE:-}" ] || echo "DEVSTACK_MYSQL_ORACLE_IMAGE=$DEVSTACK_MYSQL_ORACLE_IMAGE"
+	for v in DEVSTACK_MYSQL_ORACLE_IMAGE DEVSTACK_MARIADB_PLAIN_IMAGE DEVSTACK_MYSQL_PLAIN_IMAGE; do
+		[ -z "${!v:-}" ] || echo "$v=${!v}"
+	done
 elif [ -f devstack.yaml ] && grep -qE '^[[:space:]]+image:' devstack.yaml; then
 	# Exported variables would override the file (env > file), so stay silent.
 	exit 0
@@ -44,7 +47,7 @@ fi
 [ -n "$standin_db$standin_gearmand" ] || exit 0
 out=$("$HERE/local-images.sh")
 if [ -n "$standin_db" ]; then
-	grep -E '^DEVSTACK_(MYSQL|REDIS|MYSQL_ORACLE)_IMAGE=' <<<"$out"
+	grep -E '^DEVSTACK_(MYSQL|REDIS|MYSQL_ORACLE|MARIADB_PLAIN|MYSQL_PLAIN)_IMAGE=' <<<"$out"
 fi
 if [ -n "$standin_gearmand" ]; then
 	grep -E '^DEVSTACK_GEARMAND_IMAGE=' <<<"$out"

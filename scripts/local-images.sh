@@ -7,8 +7,11 @@
 # work.
 #   bookworm base: MariaDB 10.11 (mysql), Redis 7 (redis), gearmand 1.1 (gearmand)
 #   sid base:      Oracle MySQL 9 (mysql-oracle)
+#   and the same two servers with the official images' defaults instead of
+#   tuning, set up as the official entrypoints do (mariadb-plain, mysql-plain)
 # stdout (for eval): DEVSTACK_MYSQL_IMAGE, DEVSTACK_REDIS_IMAGE,
-# DEVSTACK_GEARMAND_IMAGE and DEVSTACK_MYSQL_ORACLE_IMAGE, as NAME=value.
+# DEVSTACK_GEARMAND_IMAGE, DEVSTACK_MYSQL_ORACLE_IMAGE,
+# DEVSTACK_MARIADB_PLAIN_IMAGE and DEVSTACK_MYSQL_PLAIN_IMAGE, as NAME=value.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -133,7 +136,11 @@ MYSQL=$(build_from_dir mysql "$BASE")
 REDIS=$(build_from_dir redis "$BASE")
 GEARMAND=$(build_from_dir gearmand "$BASE")
 MYSQL_ORACLE=$(build_from_dir mysql-oracle "$SID_BASE")
+MARIADB_PLAIN=$(build_from_dir mariadb-plain "$BASE")
+MYSQL_PLAIN=$(build_from_dir mysql-plain "$SID_BASE")
 echo "DEVSTACK_MYSQL_IMAGE=$MYSQL"
 echo "DEVSTACK_REDIS_IMAGE=$REDIS"
 echo "DEVSTACK_GEARMAND_IMAGE=$GEARMAND"
 echo "DEVSTACK_MYSQL_ORACLE_IMAGE=$MYSQL_ORACLE"
+echo "DEVSTACK_MARIADB_PLAIN_IMAGE=$MARIADB_PLAIN"
+echo "DEVSTACK_MYSQL_PLAIN_IMAGE=$MYSQL_PLAIN"

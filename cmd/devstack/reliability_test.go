@@ -249,6 +249,52 @@ func TestMissingHelperMakesTheStackPartial(t *testing.T) {
 	}
 }
 
+// A stack whose containers all run is not running when its last up failed
+// or a service does not answer as devstack set it up: status says partial,
+// and why, until an up succeeds.
+func TestStatusAfterAFailedUp(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.mustRun("up")
+	env := s.envMap()
+	asRoot := func(password, statement string) {
+		t.Helper()
+		docker(t, "exec", "-e", "MYSQL_PWD="+password, "devstack-"+s.project+"-mysql", "mysql", "-uroot", "-h127.0.0.1", "-e", statement)
+	}
+	asRoot(env["MYSQL_ROOT_PASSWORD"], "ALTER USER 'archivematica'@'%' IDENTIFIED BY 'changed-by-hand'")
+	st := s.status()
+	if st.State != emulator.StatePartial || !strings.Contains(st.Reason, "mysql does not answer") || st.Services[0].Health == "healthy" {
+		t.Errorf("status with the app user refused: %+v", st)
+	}
+
+	// Root's password changed behind devstack's back: up fails on the
+	// running stack, and says so until an up succeeds.
+	asRoot(env["MYSQL_ROOT_PASSWORD"], "ALTER USER 'root'@'%' IDENTIFIED BY 'changed-by-hand'")
+	r := s.run("up")
+	if r.code == 0 {
+		t.Fatalf("up with root's password changed by hand succeeded:\n%s", r.stderr)
+	}
+	st = s.status()
+	if st.State != emulator.StatePartial || !strings.HasPrefix(st.Reason, "the last up failed: ") || !strings.Contains(st.Reason, "root password") {
+		t.Errorf("status after a failed up: %+v", st)
+	}
+	if out := s.mustRun("status").stdout; !strings.Contains(out, "partial\nwhy: the last up failed: ") {
+		t.Errorf("status for people after a failed up:\n%s", out)
+	}
+	if ls := s.mustRun("ls").stdout; !regexp.MustCompile(`(?m)^` + s.project + `\s+partial`).MatchString(ls) {
+		t.Errorf("ls after a failed up:\n%s", ls)
+	}
+
+	asRoot("changed-by-hand", "ALTER USER 'root'@'%' IDENTIFIED BY '"+env["MYSQL_ROOT_PASSWORD"]+"'")
+	s.mustRun("up")
+	if st := s.status(); st.State != emulator.StateRunning || st.Reason != "" {
+		t.Errorf("status after an up that succeeded: %+v", st)
+	}
+	if left := docker(t, "volume", "ls", "-q", "--filter", "name=devstack-"+s.project+"-failed"); left != "" {
+		t.Errorf("the record of the failed up outlived an up that succeeded: %s", left)
+	}
+}
+
 // An unreachable DEVSTACK_HOST is final at once; a name that does not
 // resolve is refused before anything is made.
 func TestUnreachableHost(t *testing.T) {

@@ -30,6 +30,9 @@ func (a *app) printStatus(r *emulator.StatusReport, afterUp bool) error {
 		return a.printJSON(r)
 	}
 	fmt.Fprintf(a.stdout, "project %s: %s\n", r.Project, r.State)
+	if r.Reason != "" {
+		fmt.Fprintf(a.stdout, "why: %s\n", r.Reason)
+	}
 	if r.State == emulator.StateAbsent {
 		fmt.Fprintln(a.stdout, "no stack; `devstack up` makes one")
 		return nil

@@ -5,6 +5,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -166,5 +167,46 @@ func TestPruneRemovesTemplatesOfGoneImages(t *testing.T) {
 	must(t, json.Unmarshal([]byte(r.stdout), &pruned))
 	if !slices.Contains(pruned.Templates, ts[0]) || slices.Contains(templates(t), ts[0]) {
 		t.Errorf("prune left the template of a gone image: %+v", pruned)
+	}
+}
+
+// plainImage is a stand-in built as the official images are, without
+// devstack's tuning: an image whose accounts and defaults differ from the
+// tuned stand-in's. make test builds them where it builds stand-ins.
+func plainImage(t *testing.T, variable string) string {
+	t.Helper()
+	integration(t)
+	img := os.Getenv(variable)
+	if img == "" {
+		t.Skipf("%s is not set: make test sets it where it builds the stand-in images (make local-images)", variable)
+	}
+	return img
+}
+
+// An image whose first start keeps the root accounts mariadb-install-db
+// makes for 127.0.0.1, ::1 and the container's hostname, which a server
+// under skip-name-resolve ignores: the template keeps only the root
+// accounts devstack uses, so every cold up from it can give root the
+// stack's password.
+func TestTemplateOfAnImageWithHostnameAccounts(t *testing.T) {
+	t.Parallel()
+	img := plainImage(t, "DEVSTACK_MARIADB_PLAIN_IMAGE")
+	fixtures := ownFixtures(t)
+	for i := range 3 {
+		s := newStack(t, "DEVSTACK_MYSQL_IMAGE="+img, "DEVSTACK_FIXTURES="+fixtures)
+		r := s.run("up")
+		if r.code != 0 {
+			t.Fatalf("cold up %d: exit %d\n%s", i+1, r.code, r.stderr)
+		}
+		if ts := made(t, r); i > 0 && len(ts) > 0 {
+			t.Errorf("cold up %d made a template again: %v", i+1, ts)
+		}
+		if st := s.status(); st.State != emulator.StateRunning {
+			t.Errorf("cold up %d: status %+v", i+1, st)
+		}
+		accounts := queryStrings(t, s.root(), "SELECT CONCAT(User, '@', Host) FROM mysql.user WHERE User IN ('root', '') ORDER BY 1")
+		if !slices.Equal(accounts, []string{"root@%", "root@localhost"}) {
+			t.Errorf("cold up %d: root accounts %v, want root@%% and root@localhost", i+1, accounts)
+		}
 	}
 }

@@ -185,28 +185,77 @@ func Bootstrap(ctx context.Context, root *sql.DB, f Flavour, appPassword string)
 }
 
 // RotateRoot gives root a new password, for every host root may come from:
-// a server made from a template starts with the template's.
+// a server made from a template starts with the template's. An account the
+// server ignores (one for a hostname, under skip-name-resolve) cannot be
+// altered, nor logged into: it is left as it is.
 func RotateRoot(ctx context.Context, root *sql.DB, f Flavour, password string) error {
-	rows, err := root.QueryContext(ctx, "SELECT Host FROM mysql.user WHERE User = 'root'")
+	accounts, err := rootAccounts(ctx, root)
 	if err != nil {
 		return err
 	}
-	var hosts []string
-	for rows.Next() {
-		var h string
-		if err := rows.Scan(&h); err != nil {
-			rows.Close()
-			return err
-		}
-		hosts = append(hosts, h)
-	}
-	rows.Close()
-	for _, h := range hosts {
-		if _, err := root.ExecContext(ctx, "ALTER USER 'root'@'"+strings.ReplaceAll(h, "'", "''")+"' "+f.identified(), password); err != nil {
+	for _, a := range accounts {
+		if _, err := root.ExecContext(ctx, "ALTER USER "+a.quoted()+" "+f.identified(), password); err != nil && !isMySQLError(err, errUnknownAccount) {
 			return err
 		}
 	}
 	return nil
+}
+
+// errUnknownAccount is "Operation ALTER USER failed": no such account, as
+// far as the server's privilege cache knows.
+const errUnknownAccount = 1396
+
+// PruneAccounts drops root's accounts but the two devstack uses (the one it
+// is logged in as, over TCP, and root@localhost, for clients inside the
+// container) and anonymous accounts. A template keeps no account its stacks
+// cannot give a password of their own: mariadb-install-db leaves root
+// accounts for 127.0.0.1, ::1 and the builder's hostname, the last of which a
+// server under skip-name-resolve ignores and so cannot alter.
+func PruneAccounts(ctx context.Context, root *sql.DB) error {
+	var current string
+	if err := root.QueryRowContext(ctx, "SELECT CURRENT_USER()").Scan(&current); err != nil {
+		return err
+	}
+	_, self, _ := strings.Cut(current, "@")
+	accounts, err := accountsWhere(ctx, root, "User = '' OR (User = 'root' AND Host NOT IN (?, 'localhost'))", self)
+	if err != nil {
+		return err
+	}
+	for _, a := range accounts {
+		if _, err := root.ExecContext(ctx, "DROP USER "+a.quoted()); err != nil {
+			return fmt.Errorf("cannot drop %s: %w", a.quoted(), err)
+		}
+	}
+	return nil
+}
+
+// account is a user@host row of mysql.user.
+type account struct{ user, host string }
+
+func (a account) quoted() string {
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	return q(a.user) + "@" + q(a.host)
+}
+
+func rootAccounts(ctx context.Context, root *sql.DB) ([]account, error) {
+	return accountsWhere(ctx, root, "User = 'root'")
+}
+
+func accountsWhere(ctx context.Context, root *sql.DB, where string, args ...any) ([]account, error) {
+	rows, err := root.QueryContext(ctx, "SELECT User, Host FROM mysql.user WHERE "+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []account
+	for rows.Next() {
+		var a account
+		if err := rows.Scan(&a.user, &a.host); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
 }
 
 // MarkBootstrapped writes the marker, last.
