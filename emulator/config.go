@@ -36,6 +36,18 @@ type Config struct {
 	Schema string
 	// Host is the address published ports are reached on.
 	Host string
+	// Sources say where each setting that is not a default came from, by
+	// key: the variable (DEVSTACK_MYSQL_IMAGE), the file and line
+	// (devstack.yaml:3) or the flag (--project).
+	Sources map[string]string
+}
+
+// source records where key's value came from.
+func (c *Config) source(key, from string) {
+	if c.Sources == nil {
+		c.Sources = map[string]string{}
+	}
+	c.Sources[key] = from
 }
 
 type MySQLConfig struct {
@@ -43,6 +55,9 @@ type MySQLConfig struct {
 	Port         int
 	RootPassword string
 	Password     string
+	// ServerOptions are the options the server runs with: devstack's
+	// development settings as mysql.server_options changed them.
+	ServerOptions []ServerOption
 }
 
 type RedisConfig struct {
@@ -90,7 +105,7 @@ const (
 func DefaultConfig() Config {
 	return Config{
 		Project: DefaultProject,
-		MySQL:   MySQLConfig{Image: "mysql:8.0", Port: 63306},
+		MySQL:   MySQLConfig{Image: "mysql:8.0", Port: 63306, ServerOptions: DevServerOptions},
 		Redis:   RedisConfig{Image: "redis:7.2", Port: 63379},
 		// The image Archivematica's own development environment runs.
 		Gearmand: GearmandConfig{Image: "artefactual/gearmand:1.1.18-alpine", Port: 64730},
@@ -102,35 +117,54 @@ func DefaultConfig() Config {
 
 // setting is one row of the configuration table (docs/architecture.md): the key in
 // devstack.yaml, its environment variable, and how a string value is applied.
+// A setting whose value is a YAML node (a mapping) reads its variable as
+// YAML too.
 type setting struct {
 	key   string
 	env   string
 	apply func(c *Config, v string) error
+	node  func(c *Config, n *yaml.Node) error
+}
+
+// set applies a value from the environment.
+func (s setting) set(c *Config, v string) error {
+	if s.node == nil {
+		return s.apply(c, v)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(v), &doc); err != nil || len(doc.Content) == 0 {
+		return fmt.Errorf("is not YAML: %q", v)
+	}
+	return s.node(c, doc.Content[0])
 }
 
 var settings = []setting{
-	{"project", "DEVSTACK_PROJECT", func(c *Config, v string) error { c.Project = v; return nil }},
-	{"mysql.image", "DEVSTACK_MYSQL_IMAGE", setString(func(c *Config) *string { return &c.MySQL.Image })},
-	{"mysql.port", "DEVSTACK_MYSQL_PORT", setPort(func(c *Config) *int { return &c.MySQL.Port })},
-	{"mysql.root_password", "DEVSTACK_MYSQL_ROOT_PASSWORD", setPassword(func(c *Config) *string { return &c.MySQL.RootPassword })},
-	{"mysql.password", "DEVSTACK_MYSQL_PASSWORD", setPassword(func(c *Config) *string { return &c.MySQL.Password })},
-	{"redis.image", "DEVSTACK_REDIS_IMAGE", setString(func(c *Config) *string { return &c.Redis.Image })},
-	{"redis.port", "DEVSTACK_REDIS_PORT", setPort(func(c *Config) *int { return &c.Redis.Port })},
-	{"redis.password", "DEVSTACK_REDIS_PASSWORD", setPassword(func(c *Config) *string { return &c.Redis.Password })},
-	{"gearmand.enabled", "DEVSTACK_GEARMAND_ENABLED", setBool(func(c *Config) *bool { return &c.Gearmand.Enabled })},
-	{"gearmand.image", "DEVSTACK_GEARMAND_IMAGE", setString(func(c *Config) *string { return &c.Gearmand.Image })},
-	{"gearmand.port", "DEVSTACK_GEARMAND_PORT", setPort(func(c *Config) *int { return &c.Gearmand.Port })},
-	{"shared.uid", "DEVSTACK_SHARED_UID", setID(func(c *Config) *int { return &c.Shared.UID })},
-	{"shared.gid", "DEVSTACK_SHARED_GID", setID(func(c *Config) *int { return &c.Shared.GID })},
-	{"fixtures", "DEVSTACK_FIXTURES", setString(func(c *Config) *string { return &c.Fixtures })},
+	{"project", "DEVSTACK_PROJECT", func(c *Config, v string) error { c.Project = v; return nil }, nil},
+	{"mysql.image", "DEVSTACK_MYSQL_IMAGE", setString(func(c *Config) *string { return &c.MySQL.Image }), nil},
+	{"mysql.port", "DEVSTACK_MYSQL_PORT", setPort(func(c *Config) *int { return &c.MySQL.Port }), nil},
+	{"mysql.root_password", "DEVSTACK_MYSQL_ROOT_PASSWORD", setPassword(func(c *Config) *string { return &c.MySQL.RootPassword }), nil},
+	{"mysql.password", "DEVSTACK_MYSQL_PASSWORD", setPassword(func(c *Config) *string { return &c.MySQL.Password }), nil},
+	{"mysql.server_options", "DEVSTACK_MYSQL_SERVER_OPTIONS", nil, func(c *Config, n *yaml.Node) (err error) {
+		c.MySQL.ServerOptions, err = applyServerOptions(c.MySQL.ServerOptions, n)
+		return err
+	}},
+	{"redis.image", "DEVSTACK_REDIS_IMAGE", setString(func(c *Config) *string { return &c.Redis.Image }), nil},
+	{"redis.port", "DEVSTACK_REDIS_PORT", setPort(func(c *Config) *int { return &c.Redis.Port }), nil},
+	{"redis.password", "DEVSTACK_REDIS_PASSWORD", setPassword(func(c *Config) *string { return &c.Redis.Password }), nil},
+	{"gearmand.enabled", "DEVSTACK_GEARMAND_ENABLED", setBool(func(c *Config) *bool { return &c.Gearmand.Enabled }), nil},
+	{"gearmand.image", "DEVSTACK_GEARMAND_IMAGE", setString(func(c *Config) *string { return &c.Gearmand.Image }), nil},
+	{"gearmand.port", "DEVSTACK_GEARMAND_PORT", setPort(func(c *Config) *int { return &c.Gearmand.Port }), nil},
+	{"shared.uid", "DEVSTACK_SHARED_UID", setID(func(c *Config) *int { return &c.Shared.UID }), nil},
+	{"shared.gid", "DEVSTACK_SHARED_GID", setID(func(c *Config) *int { return &c.Shared.GID }), nil},
+	{"fixtures", "DEVSTACK_FIXTURES", setString(func(c *Config) *string { return &c.Fixtures }), nil},
 	{"schema", "DEVSTACK_SCHEMA", func(c *Config, v string) error {
 		if v != SchemaBuiltin && v != SchemaNone {
 			return fmt.Errorf("must be %s or %s, not %q", SchemaBuiltin, SchemaNone, v)
 		}
 		c.Schema = v
 		return nil
-	}},
-	{"host", "DEVSTACK_HOST", setHost},
+	}, nil},
+	{"host", "DEVSTACK_HOST", setHost, nil},
 }
 
 func setString(field func(*Config) *string) func(*Config, string) error {
@@ -240,13 +274,15 @@ func LoadConfig(opts LoadOptions) (Config, error) {
 	}
 	for _, s := range settings {
 		if v, ok := lookupEnv(getenv, s.env); ok {
-			if err := s.apply(&cfg, v); err != nil {
+			if err := s.set(&cfg, v); err != nil {
 				return cfg, usageError("%s: %v", s.env, err)
 			}
+			cfg.source(s.key, s.env)
 		}
 	}
 	if opts.Project != "" {
 		cfg.Project = opts.Project
+		cfg.source("project", "--project")
 	}
 	if err := ValidateProject(cfg.Project); err != nil {
 		return cfg, err
@@ -307,9 +343,16 @@ func applyFile(cfg *Config, file string, data []byte) error {
 		if !ok {
 			continue
 		}
-		if err := s.apply(cfg, n.Value); err != nil {
+		var err error
+		if s.node != nil {
+			err = s.node(cfg, n)
+		} else {
+			err = s.apply(cfg, n.Value)
+		}
+		if err != nil {
 			return usageError("%s:%d: %s %v", file, n.Line, s.key, err)
 		}
+		cfg.source(s.key, fmt.Sprintf("%s:%d", file, n.Line))
 	}
 	// A relative fixtures path in a file means relative to that file, so the
 	// config works from any directory.
@@ -335,6 +378,10 @@ func flatten(file, prefix string, n *yaml.Node, out map[string]*yaml.Node) error
 			return usageError("%s:%d: %s is given twice", file, k.Line, key)
 		}
 		seen[key] = true
+		if isNodeKey(key) {
+			out[key] = v
+			continue
+		}
 		if v.Kind == yaml.MappingNode {
 			if !isSection(key) {
 				return unknownKey(file, k.Line, key)
@@ -360,6 +407,11 @@ func flatten(file, prefix string, n *yaml.Node, out map[string]*yaml.Node) error
 
 func isKey(key string) bool {
 	return slices.ContainsFunc(settings, func(s setting) bool { return s.key == key })
+}
+
+// isNodeKey reports a setting whose value may be a mapping.
+func isNodeKey(key string) bool {
+	return slices.ContainsFunc(settings, func(s setting) bool { return s.key == key && s.node != nil })
 }
 
 func isSection(key string) bool {

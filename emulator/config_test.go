@@ -2,6 +2,8 @@ package emulator
 
 import (
 	"os"
+	"reflect"
+	"slices"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,7 +27,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg != DefaultConfig() {
+	if !reflect.DeepEqual(cfg, DefaultConfig()) {
 		t.Fatalf("empty config = %+v, want defaults %+v", cfg, DefaultConfig())
 	}
 	if cfg.Project != "archivematica" || cfg.MySQL.Port != 63306 || cfg.Redis.Port != 63379 || cfg.MySQL.Image != "mysql:8.0" || cfg.Redis.Image != "redis:7.2" || cfg.Shared.UID != 1000 ||
@@ -145,5 +147,82 @@ func TestRelativeFixturesFollowTheConfigFile(t *testing.T) {
 	cfg, err := LoadConfig(LoadOptions{File: p, Getenv: envMap(nil)})
 	if err != nil || cfg.Fixtures != filepath.Join(dir, "fx") {
 		t.Fatalf("fixtures = %q, %v", cfg.Fixtures, err)
+	}
+}
+
+func TestConfigSources(t *testing.T) {
+	file := writeConfig(t, "mysql:\n  image: file/mysql\nredis:\n  port: 2222\n")
+	cfg, err := LoadConfig(LoadOptions{File: file, Getenv: envMap(map[string]string{"DEVSTACK_REDIS_PORT": "0"}), Project: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"mysql.image": file + ":2", "redis.port": "DEVSTACK_REDIS_PORT", "project": "--project"}
+	if !reflect.DeepEqual(cfg.Sources, want) {
+		t.Errorf("sources %v, want %v", cfg.Sources, want)
+	}
+}
+
+func TestServerOptions(t *testing.T) {
+	load := func(file string, env map[string]string) ([]ServerOption, error) {
+		cfg, err := LoadConfig(LoadOptions{File: writeConfig(t, file), Getenv: envMap(env)})
+		return cfg.MySQL.ServerOptions, err
+	}
+	defaults, err := load("", nil)
+	if err != nil || !reflect.DeepEqual(defaults, DevServerOptions) {
+		t.Fatalf("no setting: %v, %v", defaults, err)
+	}
+	got, err := load("mysql:\n  server_options:\n    innodb-buffer-pool-size: 256M\n    performance_schema: null\n    innodb_redo_log_capacity: ~\n    max_connections: 500\n    event_scheduler: 'OFF'\n    skip_log_bin:\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := serverArgs(got)
+	for _, want := range []string{"--innodb-buffer-pool-size=256M", "--max-connections=500", "--event-scheduler=OFF", "--innodb-flush-log-at-trx-commit=2", "--skip-name-resolve"} {
+		if !slices.Contains(args, want) {
+			t.Errorf("%s missing from %v", want, args)
+		}
+	}
+	for _, gone := range []string{"performance-schema", "redo-log-capacity", "skip-log-bin"} {
+		if slices.ContainsFunc(args, func(a string) bool { return strings.Contains(a, gone) }) {
+			t.Errorf("%s not dropped: %v", gone, args)
+		}
+	}
+	// Changed options keep their place, new ones come last, sorted.
+	if args[len(args)-2] != "--event-scheduler=OFF" || args[len(args)-1] != "--max-connections=500" {
+		t.Errorf("order: %v", args)
+	}
+	if got, err := load("mysql:\n  server_options: none\n", nil); err != nil || len(got) != 0 || serverArgs(got) != nil {
+		t.Errorf("none: %v, %v", got, err)
+	}
+	// The environment takes the same YAML, over the file's.
+	got, err = load("mysql:\n  server_options: {max_connections: 500}\n", map[string]string{"DEVSTACK_MYSQL_SERVER_OPTIONS": "{innodb_buffer_pool_size: 128M}"})
+	if args := serverArgs(got); err != nil || !slices.Contains(args, "--max-connections=500") || !slices.Contains(args, "--innodb-buffer-pool-size=128M") {
+		t.Errorf("environment over file: %v, %v", args, err)
+	}
+	if got, err := load("", map[string]string{"DEVSTACK_MYSQL_SERVER_OPTIONS": "none"}); err != nil || len(got) != 0 {
+		t.Errorf("none from the environment: %v, %v", got, err)
+	}
+	for _, c := range []struct {
+		file string
+		env  string
+		want string
+	}{
+		{"mysql:\n  server_options: all\n", "", "must be none or a mapping"},
+		{"mysql:\n  server_options: [a, b]\n", "", "must be none or a mapping"},
+		{"mysql:\n  server_options:\n    port: 3307\n", "", "devstack cannot run MySQL with port"},
+		{"mysql:\n  server_options:\n    innodb_page_size: 4k\n", "", "innodb_page_size"},
+		{"mysql:\n  server_options:\n    'bad name': 1\n", "", "not an option name"},
+		{"mysql:\n  server_options:\n    a: [1]\n", "", "a must be a single value"},
+		{"mysql:\n  server_options:\n    max-connections: 1\n    max_connections: 2\n", "", "max_connections is given twice"},
+		{"", "{skip_networking: ''}", "DEVSTACK_MYSQL_SERVER_OPTIONS"},
+		{"", "{unclosed", "DEVSTACK_MYSQL_SERVER_OPTIONS: is not YAML"},
+	} {
+		env := map[string]string{}
+		if c.env != "" {
+			env["DEVSTACK_MYSQL_SERVER_OPTIONS"] = c.env
+		}
+		_, err := load(c.file, env)
+		if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q %q: %v, want a one-line usage error with %q", c.file, c.env, err, c.want)
+		}
 	}
 }

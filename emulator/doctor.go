@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -70,16 +69,18 @@ func Doctor(ctx context.Context, cfg Config) *DoctorReport {
 	}
 	add(Check{Name: checkEngine, OK: true, Detail: detail})
 	add(apiCheck(e.APIVersion()))
-	add(e.imagesCheck(ctx, cfg))
 	v, own := knownPinned(cfg, nil), []int{}
-	if o, err := e.observe(ctx, cfg.Project); err == nil {
+	o, oerr := e.observe(ctx, cfg.Project)
+	if oerr == nil {
 		for _, c := range o.containers {
 			for _, p := range c.Ports {
 				own = append(own, p.HostPort)
 			}
 		}
 		v = knownPinned(cfg, o.pinnedLabels())
+		cfg = o.follow(cfg)
 	}
+	add(e.imagesCheck(ctx, cfg))
 	add(portsCheck(cfg, v, own, e.local()))
 	add(e.diskCheck(ctx, cfg, info.RootDir))
 	add(e.networkCheck(ctx))
@@ -100,26 +101,31 @@ func apiCheck(version string) Check {
 	return c
 }
 
-// imagesCheck finds each image here, or asks its registry for it.
+// imagesCheck finds each image up would use here, or asks its registry
+// for it, and says what chose it: a setting (the variable, the file and
+// line, the flag), the stack's own container, or devstack's default.
 func (e *Engine) imagesCheck(ctx context.Context, cfg Config) Check {
-	images := map[string]string{}
-	for role, s := range (target{cfg: cfg, names: NamesFor(cfg.Project)}).specs() {
-		images[s.Image] = imageSetting[role]
-	}
 	c := Check{Name: checkImages, OK: true}
 	var details, fixes []string
-	for _, ref := range slices.Sorted(maps.Keys(images)) {
+	seen := map[string]bool{}
+	for _, role := range cfg.Services() {
+		ref := *images(&cfg)[role]
+		if seen[ref] {
+			continue
+		}
+		seen[ref] = true
+		chosen := fmt.Sprintf("%s: %s, from %s", role, ref, firstNonEmpty(cfg.Sources[imageKeys[role]], "the default"))
 		if _, err := e.d.Image(ctx, ref); err == nil {
-			details = append(details, ref+" present")
+			details = append(details, chosen+", present")
 			continue
 		}
 		if err := e.d.Pullable(ctx, ref); err == nil {
-			details = append(details, ref+" can be pulled")
+			details = append(details, chosen+", can be pulled")
 			continue
 		} else {
 			c.OK = false
-			details = append(details, fmt.Sprintf("%s is not here and cannot be pulled (%s)", ref, shortErr(err)))
-			fixes = append(fixes, images[ref])
+			details = append(details, fmt.Sprintf("%s, is not here and cannot be pulled (%s)", chosen, shortErr(err)))
+			fixes = append(fixes, imageSetting[role])
 		}
 	}
 	c.Detail = strings.Join(details, "; ")

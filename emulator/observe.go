@@ -142,6 +142,36 @@ func (o *observed) restoring() bool {
 	return ok
 }
 
+// imageKeys are the settings of the services' images.
+var imageKeys = map[string]string{ServiceMySQL: "mysql.image", ServiceRedis: "redis.image", ServiceGearmand: "gearmand.image"}
+
+// images are each service's image setting in cfg.
+func images(cfg *Config) map[string]*string {
+	return map[string]*string{ServiceMySQL: &cfg.MySQL.Image, ServiceRedis: &cfg.Redis.Image, ServiceGearmand: &cfg.Gearmand.Image}
+}
+
+// follow is cfg with each image that no flag, variable or file sets taken
+// from the stack's container for it, where there is one: a stack keeps the
+// images it was made with (the stand-ins `make up` chose, say) until the
+// configuration names others. Replacing a MySQL image unasked could put
+// another server on the stack's data.
+func (o *observed) follow(cfg Config) Config {
+	cfg.Sources = maps.Clone(cfg.Sources)
+	for role, img := range images(&cfg) {
+		if _, set := cfg.Sources[imageKeys[role]]; set {
+			continue
+		}
+		if c, ok := o.containers[role]; ok && c.Image != "" {
+			*img = c.Image
+			cfg.source(imageKeys[role], sourceStack)
+		}
+	}
+	return cfg
+}
+
+// sourceStack is where an image the stack's container runs comes from.
+const sourceStack = "the stack's container"
+
 // failure is why the stack's last up failed, "" when it did not.
 func (o *observed) failure() string {
 	v, ok := o.volumes[o.names.Failed]

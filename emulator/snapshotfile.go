@@ -76,6 +76,9 @@ func ExportSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opt
 		return nil, err
 	}
 	defer unlock()
+	if cfg, err = e.following(ctx, cfg); err != nil {
+		return nil, err
+	}
 	s, err := e.findSnapshot(ctx, cfg.Project, name)
 	switch {
 	case err != nil:
@@ -277,6 +280,9 @@ func ImportSnapshot(ctx context.Context, e *Engine, cfg Config, opts ImportOptio
 		return nil, err
 	}
 	defer unlock()
+	if cfg, err = e.following(ctx, cfg); err != nil {
+		return nil, err
+	}
 	if err := e.importable(ctx, cfg, s); err != nil {
 		return nil, err
 	}

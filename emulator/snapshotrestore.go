@@ -47,7 +47,7 @@ func RestoreSnapshot(ctx context.Context, e *Engine, cfg Config, name string, op
 	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}
-	fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
+	cfg, fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -295,14 +295,31 @@ func (e *Engine) settleUnlocked(ctx context.Context, cfg Config, progress io.Wri
 
 // lockForFixtures reads the fixtures, so that bad ones are refused before
 // anything waits, then takes lockSettled: where the commands that bring a
-// stack up start.
-func (e *Engine) lockForFixtures(ctx context.Context, cfg Config, progress io.Writer) (*seed.Fixtures, func(), error) {
+// stack up start. It returns cfg as it applies to the stack (following).
+func (e *Engine) lockForFixtures(ctx context.Context, cfg Config, progress io.Writer) (Config, *seed.Fixtures, func(), error) {
 	fx, err := loadFixtures(cfg)
 	if err != nil {
-		return nil, nil, err
+		return cfg, nil, nil, err
 	}
 	unlock, err := e.lockSettled(ctx, cfg, progress)
-	return fx, unlock, err
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	if cfg, err = e.following(ctx, cfg); err != nil {
+		unlock()
+		return cfg, nil, nil, err
+	}
+	return cfg, fx, unlock, nil
+}
+
+// following is cfg as it applies to the project's stack: with the images
+// its containers run where no setting names one (observed.follow).
+func (e *Engine) following(ctx context.Context, cfg Config) (Config, error) {
+	o, err := e.observe(ctx, cfg.Project)
+	if err != nil {
+		return cfg, err
+	}
+	return o.follow(cfg), nil
 }
 
 // lockSettled takes the project lock and finishes a restore that was cut

@@ -42,7 +42,7 @@ func SaveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts 
 	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}
-	fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
+	cfg, fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
 	if err != nil {
 		return nil, err
 	}

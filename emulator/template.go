@@ -43,7 +43,7 @@ const (
 
 // templateFormat is the version of how templates are made; a change makes
 // new ones.
-const templateFormat = 2
+const templateFormat = 3
 
 // templateUUID is the pipeline UUID a template is seeded with; each stack's
 // copy gets its own.
@@ -127,7 +127,7 @@ func (e *Engine) buildLocked(ctx context.Context, cfg Config, fx *seed.Fixtures,
 		return nil, err
 	}
 	fmt.Fprintf(progress, "mysql: making seeded template %s (once for this image and these fixtures)\n", templateVolume(key))
-	b := templateBuild{e: e, cfg: cfg, fx: fx, key: key, root: NewSecret(), app: NewSecret(), created: want.created}
+	b := templateBuild{e: e, cfg: cfg, fx: fx, key: key, root: NewSecret(), app: NewSecret(), created: want.created, progress: progress}
 	if err := b.run(ctx, want.imageID); err != nil {
 		_ = e.removeTemplate(context.WithoutCancel(ctx), key)
 		return nil, err
@@ -153,6 +153,44 @@ func (e *Engine) templateFor(ctx context.Context, cfg Config, fx *seed.Fixtures)
 	return t, err
 }
 
+// templateInit initialises the template's data directory with the image's
+// server itself, as the official images' entrypoints do at a first start
+// but without their temporary server (a start and a clean stop: 2 s and
+// more), and starts the server with root's password, for localhost and any
+// host, set by an init file. It reads nothing of the image but its server,
+// mariadb-install-db (MariaDB) or mysqld --initialize-insecure (MySQL), and
+// the mysql user; "$@" are the server's options, DEVSTACK_ROOT_PASSWORD the
+// template's own root password (32 letters and digits).
+const templateInit = `set -e
+server=$(command -v mariadbd || command -v mysqld)
+install=$(command -v mariadb-install-db || true)
+user=
+if [ "$(id -u)" = 0 ]; then
+	chown mysql:mysql /var/lib/mysql
+	user=--user=mysql
+fi
+proxy=
+if [ -n "$install" ]; then
+	"$install" $user --datadir=/var/lib/mysql --auth-root-authentication-method=normal --skip-test-db "$@" >/dev/null
+	proxy="GRANT PROXY ON ''@'%' TO 'root'@'%' WITH GRANT OPTION;"
+else
+	"$server" $user --datadir=/var/lib/mysql --initialize-insecure "$@"
+fi
+pw=$DEVSTACK_ROOT_PASSWORD
+printf '%s\n' "ALTER USER 'root'@'localhost' IDENTIFIED BY '$pw';" "CREATE USER 'root'@'%' IDENTIFIED BY '$pw';" \
+	"GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;" "$proxy" >/tmp/devstack-init.sql
+chmod 0644 /tmp/devstack-init.sql
+exec "$server" $user --datadir=/var/lib/mysql --init-file=/tmp/devstack-init.sql "$@"`
+
+// timeZones loads the time zone tables from the image's zoneinfo, as the
+// official images do at a first start: Django's date lookups in a time zone
+// need them, and RDS has them.
+const timeZones = `set -e
+tz=$(command -v mariadb-tzinfo-to-sql || command -v mysql_tzinfo_to_sql)
+client=$(command -v mariadb || command -v mysql)
+"$tz" /usr/share/zoneinfo 2>/dev/null | sed 's/Local time zone must be set--see zic manual page/FCTY/' |
+	MYSQL_PWD=$DEVSTACK_ROOT_PASSWORD "$client" -uroot mysql`
+
 // templateBuild is one template being made.
 type templateBuild struct {
 	e         *Engine
@@ -161,6 +199,13 @@ type templateBuild struct {
 	key       string
 	root, app string // the template's own passwords
 	created   time.Time
+	progress  io.Writer
+}
+
+// step reports a part of the build that is done, and how long it took.
+func (b *templateBuild) step(t0 time.Time, what string) time.Time {
+	fmt.Fprintf(b.progress, "mysql: template: %s in %.1fs\n", what, time.Since(t0).Seconds())
+	return time.Now()
 }
 
 func (b *templateBuild) run(ctx context.Context, imageID string) error {
@@ -175,10 +220,15 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 		return envError(err, "cannot find a free port: %v", err)
 	}
 	spec := docker.ContainerSpec{Name: name, Image: b.cfg.MySQL.Image,
-		Env:    map[string]string{"MYSQL_ROOT_PASSWORD": b.root, "MYSQL_USER": AppUser, "MYSQL_PASSWORD": b.app},
+		Env:        map[string]string{"DEVSTACK_ROOT_PASSWORD": b.root},
+		Entrypoint: []string{"sh", "-c", templateInit, "devstack-template"},
+		// The stacks' options: the template's files are what their servers
+		// make (the redo log's size), and its first start is as quick.
+		Cmd:    serverArgs(b.cfg.MySQL.ServerOptions),
 		Labels: map[string]string{LabelTemplate: b.key, LabelService: partHelper, LabelOwner: Lifetime{}.owner(), LabelCreated: labels[LabelCreated]},
 		Mounts: []docker.Mount{{Volume: templateVolume(b.key), Target: "/var/lib/mysql"}},
 		Ports:  local(mysqlPort, port)}
+	t0 := time.Now()
 	if err := e.d.RunService(ctx, spec); err != nil {
 		return envError(err, "cannot start a MySQL server to make the template (%s): %s", b.cfg.MySQL.Image, shortErr(err))
 	}
@@ -195,17 +245,26 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	}); err != nil {
 		return err
 	}
-	if err := b.setUp(ctx, root); err != nil {
+	t0 = b.step(t0, "initialised a new server")
+	// The time zones go into mysql while the set-up fills MCP and SS.
+	if err := parallel(ctx, func(ctx context.Context) error {
+		_, err := (inContainer{d: e.d, name: name}).Exec(ctx, "sh", "-c", timeZones)
+		return err
+	}, func(ctx context.Context) error { return b.setUp(ctx, root) }); err != nil {
 		return err
 	}
+	t0 = b.step(t0, "set up, schema loaded and seeded")
 	// The server's identity and keys stay out of the template: every copy's
 	// server makes its own.
 	if _, err := (inContainer{d: e.d, name: name}).Exec(ctx, "sh", "-c", "cd /var/lib/mysql && rm -f "+identityFiles); err != nil {
 		return err
 	}
+	// Connections still open hold the server's shutdown up by seconds.
+	root.Close()
 	if err := e.d.Stop(ctx, name, cleanStop); err != nil {
 		return envError(err, "cannot stop %s: %s", name, shortErr(err))
 	}
+	b.step(t0, "server stopped")
 	if err := e.d.CopyTo(ctx, name, "/var/lib/mysql", markerFile(templateDone, b.created)); err != nil {
 		return envError(err, "cannot mark template %s complete: %s", templateVolume(b.key), shortErr(err))
 	}
@@ -255,9 +314,10 @@ func (e *Engine) removeTemplate(ctx context.Context, key string) error {
 // copyTemplate fills a stack's new data volume from a template, by a
 // short-lived container of the stack. The volume is emptied first: a copy
 // that was cut short is done again.
-func (e *Engine) copyTemplate(ctx context.Context, t *template, n Names, image string, life Lifetime) error {
+// started is called once the copy's container has started.
+func (e *Engine) copyTemplate(ctx context.Context, t *template, n Names, image string, life Lifetime, started func()) error {
 	return e.copyVolumes(ctx, volumeCopy{name: n.TemplateCopy, labels: life.labels(n.Project, partHelper), image: image,
-		pairs: []volumePair{{t.volume, n.MySQLData}}, need: templateDone})
+		pairs: []volumePair{{t.volume, n.MySQLData}}, need: templateDone, started: started})
 }
 
 // TemplateInfo is one seeded template, as `devstack ls` shows it; its JSON

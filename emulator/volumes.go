@@ -53,6 +53,8 @@ type volumeCopy struct {
 	// container starts, and the copy waits for it: either costs a few
 	// tenths of a second.
 	stop func(context.Context) error
+	// started, when set, is called once the container has started.
+	started func()
 }
 
 type volumePair struct{ from, to string }
@@ -115,6 +117,9 @@ func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
 	start := func(ctx context.Context) error {
 		if err := e.d.RunHelper(ctx, c.spec()); err != nil {
 			return envError(err, "cannot start %s to copy volumes: %s", c.name, shortErr(err))
+		}
+		if c.started != nil {
+			c.started()
 		}
 		return nil
 	}

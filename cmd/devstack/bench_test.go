@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -96,17 +97,35 @@ func BenchmarkStack(b *testing.B) {
 	if out, err := exec.Command("../../scripts/compose.sh").CombinedOutput(); err != nil {
 		b.Fatalf("docker compose: %v\n%s", err, out)
 	}
-	flavours := [][2]string{{"default", os.Getenv("DEVSTACK_MYSQL_IMAGE")}}
-	if img := os.Getenv("DEVSTACK_MYSQL_ORACLE_IMAGE"); img != "" {
-		flavours = append(flavours, [2]string{"mysql", img})
-	}
 	var all []figure
 	for b.Loop() {
-		for _, fl := range flavours {
+		for _, fl := range benchFlavours(b) {
 			all = append(all, benchFlavour(b, fl[0], fl[1])...)
 		}
 	}
 	report(b, all)
+}
+
+// benchFlavours are the MySQL images measured, by flavour: the configured
+// one (default), Oracle MySQL beside it, and the stand-ins that carry the
+// official images' defaults instead of tuning (mariadb-plain, mysql-plain),
+// those the machine has. BENCH_FLAVOURS=a,b picks some.
+func benchFlavours(b *testing.B) [][2]string {
+	var out [][2]string
+	pick := os.Getenv("BENCH_FLAVOURS")
+	for _, fl := range [][2]string{
+		{"default", "DEVSTACK_MYSQL_IMAGE"}, {"mysql", "DEVSTACK_MYSQL_ORACLE_IMAGE"},
+		{"mariadb-plain", "DEVSTACK_MARIADB_PLAIN_IMAGE"}, {"mysql-plain", "DEVSTACK_MYSQL_PLAIN_IMAGE"},
+	} {
+		img := os.Getenv(fl[1])
+		if img != "" && (pick == "" || slices.Contains(strings.Split(pick, ","), fl[0])) {
+			out = append(out, [2]string{fl[0], img})
+		}
+	}
+	if len(out) == 0 {
+		b.Fatal("no MySQL image to measure: DEVSTACK_MYSQL_IMAGE (make bench sets it) or BENCH_FLAVOURS")
+	}
+	return out
 }
 
 // benchFlavour measures every figure with one MySQL image.
@@ -133,6 +152,12 @@ func benchFlavour(b *testing.B, flavour, image string) []figure {
 	start := fig("harness Start", "s")
 	hreset := fig("harness Reset", "s")
 	memory := fig("idle stack memory", "MB")
+	// Where a cold up from a template spends its time: the steps' own
+	// timings, as its progress lines give them.
+	steps := map[string]*figure{}
+	for _, s := range coldUpSteps {
+		steps[s.name] = fig("  cold up step: "+s.name, "s")
+	}
 	loadedUp := fig("up after down, loaded (3000 rows, 50 MB shared)", "s")
 	save := fig("snapshot save, loaded", "s")
 	restore := fig("snapshot restore, loaded", "s")
@@ -172,7 +197,11 @@ func benchFlavour(b *testing.B, flavour, image string) []figure {
 	}
 	for range runs {
 		p := project()
-		withTemplate.Samples = append(withTemplate.Samples, timed(b, step(env, p, "up")))
+		var out string
+		withTemplate.Samples = append(withTemplate.Samples, timed(b, func() (err error) { out, err = cli(env, p, "up"); return err }))
+		for _, s := range coldUpSteps {
+			steps[s.name].Samples = append(steps[s.name].Samples, s.took(b, out))
+		}
 		warm.Samples = append(warm.Samples, timed(b, step(env, p, "up")))
 		down.Samples = append(down.Samples, timed(b, step(env, p, "down")))
 		afterDown.Samples = append(afterDown.Samples, timed(b, step(env, p, "up")))
@@ -209,7 +238,11 @@ func benchFlavour(b *testing.B, flavour, image string) []figure {
 			hreset.Samples = append(hreset.Samples, timed(b, func() error { s.Reset(b); return nil }))
 		}
 	}
-	figs := []*figure{baseline, noTemplate, withTemplate, warm, afterDown, down, reset, start, hreset, memory, loadedUp, save, restore}
+	figs := []*figure{baseline, noTemplate, withTemplate}
+	for _, s := range coldUpSteps {
+		figs = append(figs, steps[s.name])
+	}
+	figs = append(figs, warm, afterDown, down, reset, start, hreset, memory, loadedUp, save, restore)
 	summary := make([]figure, len(figs))
 	baseline.summarise(0)
 	for i, f := range figs {
@@ -220,6 +253,31 @@ func benchFlavour(b *testing.B, flavour, image string) []figure {
 		summary[i] = *f
 	}
 	return summary
+}
+
+// coldUpSteps are the parts of a cold up from a template that its progress
+// lines time: the copy, then MySQL's container until the server answers
+// root; Redis and the helper beside them.
+var coldUpSteps = []coldUpStep{
+	{"copy the template (mysql)", regexp.MustCompile(`mysql: copied the template in ([0-9.]+)s`)},
+	{"container until the server answers (mysql)", regexp.MustCompile(`mysql: server answered in ([0-9.]+)s`)},
+	{"all of mysql: copy, server, set-up, seed", regexp.MustCompile(`mysql: ready in ([0-9.]+)s`)},
+	{"redis: container until PING", regexp.MustCompile(`redis: ready in ([0-9.]+)s`)},
+	{"helper: container", regexp.MustCompile(`helper: ready in ([0-9.]+)s`)},
+}
+
+type coldUpStep struct {
+	name string
+	line *regexp.Regexp
+}
+
+func (s coldUpStep) took(b *testing.B, progress string) float64 {
+	m := s.line.FindStringSubmatch(progress)
+	if m == nil {
+		b.Fatalf("no line %q in the cold up's progress:\n%s", s.line, progress)
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
 }
 
 // benchFixtures is a fixtures directory whose seed is the default's but for

@@ -177,7 +177,7 @@ func TestChaos(t *testing.T) {
 	run("crash-looping MySQL image", func(c *chaos) {
 		c.mustRun("up")
 		c.written()
-		crash := testImage(c.t, "crash", `ENTRYPOINT ["sh", "-c", "echo boom >&2; exit 3"]`)
+		crash := crashImage(c.t)
 		t0 := time.Now()
 		if r := c.runEnv([]string{"DEVSTACK_MYSQL_IMAGE=" + crash}, "up"); r.code != 1 || time.Since(t0) > 30*time.Second || !strings.Contains(r.stderr, "boom") {
 			c.t.Errorf("up with a crashing image: exit %d after %s\n%s", r.code, time.Since(t0), r.stderr)

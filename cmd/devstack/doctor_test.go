@@ -70,6 +70,35 @@ func TestDoctor(t *testing.T) {
 	}
 }
 
+// Images no setting names follow the stack: after an up with the images
+// chosen by variables (as make up chooses stand-ins), doctor and a plain up
+// in a shell without them check and keep the images the stack runs, and
+// doctor says what chose each image.
+func TestDoctorChecksTheImagesTheStackRuns(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	unset := []string{"DEVSTACK_MYSQL_IMAGE=", "DEVSTACK_REDIS_IMAGE="}
+	checks, _ := s.doctorChecks("DEVSTACK_MYSQL_IMAGE=" + mysqlImage())
+	if d := checks["images"].Detail; !strings.Contains(d, "mysql: "+mysqlImage()+", from DEVSTACK_MYSQL_IMAGE") {
+		t.Errorf("doctor does not say the variable chose the image: %q", d)
+	}
+	if checks, _ = s.doctorChecks(unset...); !strings.Contains(checks["images"].Detail, "mysql: mysql:8.0, from the default") {
+		t.Errorf("doctor without a stack or a setting: %q", checks["images"].Detail)
+	}
+
+	s.mustRun("up")
+	checks, code := s.doctorChecks(unset...)
+	if d := checks["images"]; code != 0 || !d.OK || !strings.Contains(d.Detail, "mysql: "+mysqlImage()+", from the stack's container, present") {
+		t.Errorf("doctor on a stack made with other images: exit %d, %+v", code, d)
+	}
+	if r := s.runEnv(unset, "up"); r.code != 0 || strings.Contains(r.stderr, "replacing") || strings.Contains(r.stderr, "creating") {
+		t.Errorf("up without the image settings touched the stack: exit %d\n%s", r.code, r.stderr)
+	}
+	if st := s.status(); st.Services[0].Image != mysqlImage() {
+		t.Errorf("the stack runs %s, not %s", st.Services[0].Image, mysqlImage())
+	}
+}
+
 // With DOCKER_HOST unset, the docker CLI's current context decides, here
 // one whose socket is the engine's under another path.
 func TestStatusFollowsTheDockerContext(t *testing.T) {

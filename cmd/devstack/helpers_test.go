@@ -200,6 +200,14 @@ func testImage(t *testing.T, name, line string) string {
 	return tag
 }
 
+// crashImage is the MySQL image with a server that says boom and exits at
+// once, however the container starts it: through the image's entrypoint, or
+// directly, as devstack starts the server of an initialised data directory.
+func crashImage(t *testing.T) string {
+	t.Helper()
+	return testImage(t, "crash", `RUN for b in mariadbd mysqld; do printf '#!/bin/sh\necho boom >&2\nexit 3\n' >/usr/local/bin/$b && chmod 0755 /usr/local/bin/$b; done`)
+}
+
 func mysqlImage() string {
 	if v := os.Getenv("DEVSTACK_MYSQL_IMAGE"); v != "" {
 		return v

@@ -17,13 +17,13 @@ import (
 	"github.com/wellcomecollection/devstack/emulator"
 )
 
-// A MySQL image whose entrypoint exits at once: up reports the crash and
+// A MySQL image whose server exits at once: up reports the crash and
 // its log line within 30 s, on a new stack (where the crash comes in making
 // the seeded template) and on one that ran; status then says the service is
 // restarting.
 func TestCrashingServiceIsReportedAtOnce(t *testing.T) {
 	t.Parallel()
-	crash := testImage(t, "crash", `ENTRYPOINT ["sh", "-c", "echo boom >&2; exit 3"]`)
+	crash := crashImage(t)
 	for _, existing := range []bool{false, true} {
 		s := newStack(t)
 		if existing {

@@ -165,8 +165,10 @@ func TestPruneRemovesTemplatesOfGoneImages(t *testing.T) {
 	}
 	var pruned emulator.Pruned
 	must(t, json.Unmarshal([]byte(r.stdout), &pruned))
-	if !slices.Contains(pruned.Templates, ts[0]) || slices.Contains(templates(t), ts[0]) {
-		t.Errorf("prune left the template of a gone image: %+v", pruned)
+	// A harness Start in another package's test prunes such templates
+	// too, and may have been first: then this prune reports none.
+	if slices.Contains(templates(t), ts[0]) || len(pruned.Templates) > 0 && !slices.Equal(pruned.Templates, ts[:1]) {
+		t.Errorf("prune left the template of a gone image, or took others: %+v", pruned)
 	}
 }
 
