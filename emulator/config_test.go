@@ -2,9 +2,9 @@ package emulator
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
-	"path/filepath"
 	"strings"
 	"testing"
 )

@@ -216,8 +216,8 @@ type upRun struct {
 	// are the longest path, and container starts at once slow each other
 	// down (measured: a cold up 10% quicker so, an up after down 10%
 	// slower, so only the copy goes first).
-	othersMayStart     chan struct{}
-	othersOnce sync.Once
+	othersMayStart chan struct{}
+	othersOnce     sync.Once
 	// keepData and copiedRoot: see upOptions.
 	keepData   bool
 	copiedRoot string
