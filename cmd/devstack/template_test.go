@@ -212,3 +212,71 @@ func TestTemplateOfAnImageWithHostnameAccounts(t *testing.T) {
 		}
 	}
 }
+
+// devstack's server options reach any image's server; a change replaces
+// the container and keeps the data; templates and snapshots open under any
+// options.
+func TestServerOptions(t *testing.T) {
+	t.Parallel()
+	fixtures := ownFixtures(t)
+	a := newStack(t, "DEVSTACK_FIXTURES="+fixtures)
+	ts := made(t, a.mustRun("up"))
+	variables := func(s *stack) map[string]string {
+		t.Helper()
+		got := map[string]string{}
+		rows, err := s.root().Query("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('performance_schema', 'innodb_flush_log_at_trx_commit', 'log_bin', 'innodb_doublewrite', 'innodb_buffer_pool_size', 'max_connections')")
+		must(t, err)
+		defer rows.Close()
+		for rows.Next() {
+			var k, v string
+			must(t, rows.Scan(&k, &v))
+			got[k] = v
+		}
+		return got
+	}
+	want := map[string]string{"performance_schema": "OFF", "innodb_flush_log_at_trx_commit": "2", "log_bin": "OFF", "innodb_doublewrite": "OFF", "innodb_buffer_pool_size": "67108864"}
+	for k, v := range want {
+		if got := variables(a)[k]; got != v {
+			t.Errorf("devstack's settings: %s = %s, want %s", k, got, v)
+		}
+	}
+	_, err := a.mysql("MCP").Exec("CREATE TABLE kept (id INT)")
+	must(t, err)
+
+	a.envAppend("DEVSTACK_MYSQL_SERVER_OPTIONS={innodb_buffer_pool_size: 96M, max_connections: 77, performance_schema: null}")
+	if r := a.mustRun("up"); !strings.Contains(r.stderr, "settings changed, replacing devstack-"+a.project+"-mysql") {
+		t.Errorf("changed options did not replace the container:\n%s", r.stderr)
+	}
+	if got := variables(a); got["innodb_buffer_pool_size"] != "100663296" || got["max_connections"] != "77" || got["innodb_flush_log_at_trx_commit"] != "2" {
+		t.Errorf("changed options: %v", got)
+	}
+	if cmd := docker(t, "inspect", "-f", "{{json .Config.Cmd}}", "devstack-"+a.project+"-mysql"); strings.Contains(cmd, "performance") || !strings.Contains(cmd, "--max-connections=77") {
+		t.Errorf("the container's command: %s", cmd)
+	}
+	var n int
+	must(t, a.mysql("MCP").QueryRow("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'MCP' AND table_name = 'kept'").Scan(&n))
+	if n != 1 {
+		t.Error("the data went with the options' change")
+	}
+
+	// The template made under devstack's settings opens under none, and a
+	// snapshot saved under other options restores under none.
+	b := newStack(t, "DEVSTACK_FIXTURES="+fixtures, "DEVSTACK_MYSQL_SERVER_OPTIONS=none")
+	if r := b.mustRun("up"); !strings.Contains(r.stderr, "starting from seeded template "+ts[0]) {
+		t.Errorf("a stack without devstack's settings did not start from the template:\n%s", r.stderr)
+	}
+	if cmd := docker(t, "inspect", "-f", "{{json .Config.Cmd}}", "devstack-"+b.project+"-mysql"); cmd != "null" && cmd != "[]" {
+		t.Errorf("none: the container's command is %s", cmd)
+	}
+	a.dropSnapshots()
+	a.mustRun("snapshot", "save", "opts")
+	a.envAppend("DEVSTACK_MYSQL_SERVER_OPTIONS=none")
+	a.mustRun("snapshot", "restore", "opts", "--yes")
+	if st := a.status(); st.State != emulator.StateRunning {
+		t.Errorf("after a restore under other options: %+v", st)
+	}
+	must(t, a.mysql("MCP").QueryRow("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'MCP' AND table_name = 'kept'").Scan(&n))
+	if n != 1 {
+		t.Error("the restored data lacks the table saved")
+	}
+}
