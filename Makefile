@@ -38,7 +38,7 @@ test-deps:
 # The integration tests that run again on the second MySQL flavour (Oracle
 # MySQL, when the first is the MariaDB stand-in): up, seed, users, reset,
 # env, the schema, templates and the harness.
-OTHER_FLAVOUR_TESTS := TestUpStatus|TestSecondUp|TestSeededState|TestSeededRows|TestDjango|TestSeedTwice|TestEditedFixture|TestResetRestores|TestUsersAddRemove|TestEnv|TestSchema|TestOlderStack|TestColdUps|TestFourParallel|TestIngest|TestTransfer|TestStackStartsClean|TestSeededAdmin|TestMySQLClients|TestComposeStackIsDevstacks|TestLogsShellAndSharedFiles|TestServerOptions|TestStatusAfterAFailedUp|TestSnapshotRoundTrip
+OTHER_FLAVOUR_TESTS := TestUpStatus|TestSecondUp|TestSeededState|TestSeededRows|TestDjango|TestSeedTwice|TestEditedFixture|TestResetRestores|TestUsersAddRemove|TestEnv|TestSchema|TestOlderStack|TestColdUps|TestFourParallel|TestIngest|TestTransfer|TestStackStartsClean|TestSeededAdmin|TestMySQLClients|TestComposeStackIsDevstacks|TestLogsShellAndSharedFiles|TestServerOptions|TestStatusAfterAFailedUp|TestSnapshotRoundTrip|TestTarget
 
 test: docker test-deps
 	@$(IMAGES); $(TEST_ENV) go test -count=1 -timeout 25m ./...

@@ -36,6 +36,9 @@ type Config struct {
 	Schema string
 	// Host is the address published ports are reached on.
 	Host string
+	// Targets are environments devstack did not make, to bootstrap or
+	// check (devstack.yaml's targets), by name.
+	Targets map[string]TargetConfig
 	// Sources say where each setting that is not a default came from, by
 	// key: the variable (DEVSTACK_MYSQL_IMAGE), the file and line
 	// (devstack.yaml:3) or the flag (--project).
@@ -338,6 +341,14 @@ func applyFile(cfg *Config, file string, data []byte) error {
 	if err := flatten(file, "", root.Content[0], values); err != nil {
 		return err
 	}
+	if n, ok := values["targets"]; ok {
+		targets, err := parseTargets(file, n)
+		if err != nil {
+			return err
+		}
+		cfg.Targets = targets
+		delete(values, "targets")
+	}
 	for _, s := range settings {
 		n, ok := values[s.key]
 		if !ok {
@@ -378,7 +389,7 @@ func flatten(file, prefix string, n *yaml.Node, out map[string]*yaml.Node) error
 			return usageError("%s:%d: %s is given twice", file, k.Line, key)
 		}
 		seen[key] = true
-		if isNodeKey(key) {
+		if isNodeKey(key) || key == "targets" {
 			out[key] = v
 			continue
 		}
@@ -423,5 +434,5 @@ func unknownKey(file string, line int, key string) error {
 	for i, s := range settings {
 		keys[i] = s.key
 	}
-	return usageError("%s:%d: unknown key %q (known keys: %s)", file, line, key, strings.Join(keys, ", "))
+	return usageError("%s:%d: unknown key %q (known keys: %s, targets)", file, line, key, strings.Join(keys, ", "))
 }

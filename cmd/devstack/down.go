@@ -30,7 +30,7 @@ func newDown(a *app) *cobra.Command {
 				return err
 			}
 			if volumes && !yes {
-				if err := a.confirm(fmt.Sprintf("Delete all data of project %s (MySQL, Redis, shared directory)?", cfg.Project)); err != nil {
+				if err := a.confirm(fmt.Sprintf("Delete all data of project %s (MySQL, Redis, shared directory)?", cfg.Project), "this deletes data"); err != nil {
 					return err
 				}
 			}
@@ -56,16 +56,17 @@ func newDown(a *app) *cobra.Command {
 	return cmd
 }
 
-// confirm asks on a terminal; elsewhere the caller must pass --yes.
-func (a *app) confirm(question string) error {
+// confirm asks on a terminal; elsewhere the caller must pass --yes, and is
+// told why (what).
+func (a *app) confirm(question, what string) error {
 	f, ok := a.stdin.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return usage("this deletes data: pass --yes to confirm")
+		return usage("%s: pass --yes to confirm", what)
 	}
 	fmt.Fprintf(a.stderr, "%s [y/N] ", question)
 	answer, _ := bufio.NewReader(f).ReadString('\n')
 	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-		return usage("not confirmed; nothing removed")
+		return usage("not confirmed; nothing changed")
 	}
 	return nil
 }

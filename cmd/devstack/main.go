@@ -83,7 +83,7 @@ func newRoot(a *app) *cobra.Command {
 	f.StringVarP(&a.output, "output", "o", "text", "output: text or json")
 	f.BoolVar(&a.debug, "debug", false, "show full error detail")
 	root.AddCommand(newUp(a), newDown(a), newStatus(a), newEnv(a), newSeed(a), newReset(a), newUsers(a), newVersion(a), newRun(a), newLs(a), newPrune(a), newCompose(a),
-		newLogs(a), newShell(a), newShared(a), newDoctor(a), newSnapshot(a))
+		newLogs(a), newShell(a), newShared(a), newDoctor(a), newSnapshot(a), newTarget(a))
 	a.completions(root)
 	usageErrors(root)
 	return root

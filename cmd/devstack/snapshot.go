@@ -84,7 +84,7 @@ next devstack command on the project; status says "restoring" until then.`,
 		Args: snapshotNames(cobra.ExactArgs(1), 0),
 		RunE: a.withEngineArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error {
 			if !yes {
-				if err := a.confirm(fmt.Sprintf("Replace all data of project %s (MySQL, Redis, shared directory) with snapshot %s?", cfg.Project, args[0])); err != nil {
+				if err := a.confirm(fmt.Sprintf("Replace all data of project %s (MySQL, Redis, shared directory) with snapshot %s?", cfg.Project, args[0]), "this deletes data"); err != nil {
 					return err
 				}
 			}

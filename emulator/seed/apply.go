@@ -135,16 +135,29 @@ func (s *Seeder) verifies(db store, iterations int, stored, password string) boo
 // rows are stamped with at, the stack's creation time, so that a reset
 // reproduces them exactly.
 func (s *Seeder) Apply(ctx context.Context, db *sql.DB, dashboardUUID string, at time.Time) (Changes, error) {
+	c, _, err := s.applyTx(ctx, db, dashboardUUID, at, true)
+	return c, err
+}
+
+// ApplyOutside is Apply on a server devstack does not own (a target): it
+// keeps no cache of password hashes, whose table lives in a database of
+// devstack's own, and it returns each row it added or changed.
+func (s *Seeder) ApplyOutside(ctx context.Context, db *sql.DB, dashboardUUID string, at time.Time) ([]RowChange, error) {
+	_, log, err := s.applyTx(ctx, db, dashboardUUID, at, false)
+	return log, err
+}
+
+func (s *Seeder) applyTx(ctx context.Context, db *sql.DB, dashboardUUID string, at time.Time, cache bool) (Changes, []RowChange, error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return Changes{}, err
+		return Changes{}, nil, err
 	}
 	defer tx.Rollback()
-	w := &writer{db: txStore{tx: tx, ctx: ctx}, at: at}
+	w := &writer{db: txStore{tx: tx, ctx: ctx, cache: cache}, at: at}
 	if err := s.apply(w, dashboardUUID); err != nil {
-		return Changes{}, err
+		return Changes{}, nil, err
 	}
-	return w.changes, tx.Commit()
+	return w.changes, w.log, tx.Commit()
 }
 
 func (s *Seeder) apply(w *writer, dashboardUUID string) error {
@@ -266,6 +279,29 @@ type writer struct {
 	db      store
 	at      time.Time
 	changes Changes
+	// log holds each row added or changed.
+	log []RowChange
+}
+
+// RowChange is a row seeding added or changed, or would.
+type RowChange struct {
+	// Action is insert or update.
+	Action string `json:"action"`
+	Table  string `json:"table"`
+	// Key names the row: its key columns as col=value.
+	Key string `json:"key"`
+	// Columns are an update's columns whose values differ.
+	Columns []string `json:"columns,omitempty"`
+}
+
+func describe(key []field) string {
+	var parts []string
+	for _, f := range key {
+		if v := text(f.Val); v != nil && *v != "" {
+			parts = append(parts, f.Col+"="+*v)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // upsert inserts a missing row, updates a differing one, and does not write
@@ -291,6 +327,7 @@ func (w *writer) upsert(r row) error {
 			return fmt.Errorf("%s: %w", r.Table, err)
 		}
 		w.changes.Added++
+		w.log = append(w.log, RowChange{Action: "insert", Table: r.Table, Key: describe(r.Key)})
 		return nil
 	}
 	if len(r.Set) == 0 {
@@ -303,17 +340,26 @@ func (w *writer) upsert(r row) error {
 	if equal {
 		return nil
 	}
+	var differ []string
+	for _, f := range r.Set {
+		if same, err := w.db.same(r.Table, r.Key, []field{f}); err == nil && !same {
+			differ = append(differ, f.Col)
+		}
+	}
 	if err := w.db.update(r.Table, r.Key, slices.Concat(r.Set, r.UpdateAlso)); err != nil {
 		return fmt.Errorf("%s: %w", r.Table, err)
 	}
 	w.changes.Updated++
+	w.log = append(w.log, RowChange{Action: "update", Table: r.Table, Key: describe(r.Key), Columns: differ})
 	return nil
 }
 
-// txStore is a live database, in a transaction.
+// txStore is a live database, in a transaction; cache says whether it
+// has devstack's cache of password hashes.
 type txStore struct {
-	tx  *sql.Tx
-	ctx context.Context
+	tx    *sql.Tx
+	ctx   context.Context
+	cache bool
 }
 
 func column(c string) string { return "`" + c + "`" }
@@ -379,11 +425,17 @@ func (t txStore) update(table string, key, set []field) error {
 }
 
 func (t txStore) cachedHash(d string) string {
+	if !t.cache {
+		return ""
+	}
 	var h string
 	_ = t.tx.QueryRowContext(t.ctx, "SELECT encoded FROM devstack.password_hashes WHERE digest = ?", d).Scan(&h)
 	return h
 }
 
 func (t txStore) cacheHash(d, h string) {
+	if !t.cache {
+		return
+	}
 	_, _ = t.tx.ExecContext(t.ctx, "INSERT IGNORE INTO devstack.password_hashes (digest, encoded) VALUES (?, ?)", d, h)
 }

@@ -1,6 +1,7 @@
 package seed
 
 import (
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -79,6 +80,37 @@ func TestLiteral(t *testing.T) {
 	} {
 		if got := Literal(v); got != want {
 			t.Errorf("Literal(%v) = %s, want %s", v, got, want)
+		}
+	}
+}
+
+// The schema files' django_migrations rows are the migrations manifest
+// committed beside them.
+func TestSchemaMigrationsAreTheManifest(t *testing.T) {
+	f, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("../../fixtures/schema/migrations.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Split(line, "\t")
+		if len(fields) == 3 && !strings.HasPrefix(line, "#") && fields[0] != "database" {
+			want[fields[0]] = append(want[fields[0]], fields[1]+"."+fields[2])
+		}
+	}
+	for _, s := range f.Schema {
+		got, err := s.Migrations()
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		slices.Sort(want[s.Database])
+		if len(got) == 0 || !slices.Equal(got, want[s.Database]) {
+			t.Errorf("%s: the schema records %d migrations, the manifest %d", s.Database, len(got), len(want[s.Database]))
 		}
 	}
 }

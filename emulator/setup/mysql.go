@@ -143,21 +143,36 @@ func Bootstrapped(ctx context.Context, root *sql.DB) bool {
 	return err == nil && n > 0
 }
 
-// statements are the set-up: the databases, the app user with ALL on them,
-// and devstack's own schema. Every statement is idempotent.
-func statements(f Flavour, appPassword string) []statement {
-	user := "'" + AppUser + "'@'%'"
+// appAccount is the app user's account.
+const appAccount = "'" + AppUser + "'@'%'"
+
+// provisioning are the databases, the app user (created when user; its
+// password set again when alter) and its grants of ALL on them. Every
+// statement is idempotent.
+func provisioning(f Flavour, appPassword string, user, alter bool) []statement {
 	var s []statement
 	add := func(q string, args ...any) { s = append(s, statement{q, args}) }
 	for _, db := range Databases {
 		add(fmt.Sprintf("CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4 COLLATE %s", db, f.Collation()))
 	}
-	add("CREATE USER IF NOT EXISTS "+user+" "+f.identified(), appPassword)
-	// ALTER as well: the password may have been changed in the config.
-	add("ALTER USER "+user+" "+f.identified(), appPassword)
-	for _, db := range Databases {
-		add(fmt.Sprintf("GRANT ALL PRIVILEGES ON `%s`.* TO %s", db, user))
+	if user {
+		add("CREATE USER IF NOT EXISTS "+appAccount+" "+f.identified(), appPassword)
 	}
+	if alter {
+		add("ALTER USER "+appAccount+" "+f.identified(), appPassword)
+	}
+	for _, db := range Databases {
+		add(fmt.Sprintf("GRANT ALL PRIVILEGES ON `%s`.* TO %s", db, appAccount))
+	}
+	return s
+}
+
+// statements are the set-up: the databases, the app user with ALL on them,
+// and devstack's own schema. Every statement is idempotent.
+func statements(f Flavour, appPassword string) []statement {
+	// ALTER as well: the password may have been changed in the config.
+	s := provisioning(f, appPassword, true, true)
+	add := func(q string, args ...any) { s = append(s, statement{q, args}) }
 	add("CREATE DATABASE IF NOT EXISTS devstack CHARACTER SET utf8mb4")
 	add("CREATE TABLE IF NOT EXISTS devstack.bootstrap (version INT NOT NULL PRIMARY KEY, completed_at DATETIME NOT NULL)")
 	// Seeding's cache of fixture password hashes: PBKDF2 costs 0.1 s a hash.
@@ -176,7 +191,19 @@ type statement struct {
 // Bootstrap creates the databases, the app user and its grants. The marker
 // is written by MarkBootstrapped, once the caller has checked the result.
 func Bootstrap(ctx context.Context, root *sql.DB, f Flavour, appPassword string) error {
-	for _, s := range statements(f, appPassword) {
+	return run(ctx, root, statements(f, appPassword))
+}
+
+// Provision gives a server devstack does not own what Archivematica needs
+// of it: the databases that are missing, the app user when it is missing
+// (createUser), with appPassword, and its grants. It never changes an
+// existing user's password, and makes nothing of devstack's own.
+func Provision(ctx context.Context, root *sql.DB, f Flavour, createUser bool, appPassword string) error {
+	return run(ctx, root, provisioning(f, appPassword, createUser, false))
+}
+
+func run(ctx context.Context, root *sql.DB, statements []statement) error {
+	for _, s := range statements {
 		if _, err := root.ExecContext(ctx, s.query, s.args...); err != nil {
 			return fmt.Errorf("MySQL set-up failed at %q: %w", strings.Join(strings.Fields(s.query)[:3], " "), err)
 		}

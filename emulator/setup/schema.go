@@ -75,6 +75,16 @@ func loadOne(ctx context.Context, root *sql.DB, s seed.Schema) error {
 			return err
 		}
 	}
+	if err := ExecSchema(ctx, root, s); err != nil {
+		return err
+	}
+	_, err := root.ExecContext(ctx, loadedStatement, s.Database, s.Digest)
+	return err
+}
+
+// ExecSchema runs a schema file's statements in its database, which must
+// be empty. A statement the server refuses is ErrBadSchema.
+func ExecSchema(ctx context.Context, root *sql.DB, s seed.Schema) error {
 	conn, err := root.Conn(ctx)
 	if err != nil {
 		return err
@@ -91,8 +101,7 @@ func loadOne(ctx context.Context, root *sql.DB, s seed.Schema) error {
 			return fmt.Errorf("%w: schema for %s: %q failed: %v", ErrBadSchema, s.Database, firstLine(stmt), err)
 		}
 	}
-	_, err = conn.ExecContext(ctx, loadedStatement, s.Database, s.Digest)
-	return err
+	return nil
 }
 
 func recreate(ctx context.Context, root *sql.DB, db string) error {

@@ -44,8 +44,8 @@ type Owner struct{ UID, GID int }
 
 // Modes of what devstack writes: Archivematica's services share a group.
 const (
-	dirMode  = 0o770
-	fileMode = 0o660
+	DirMode  = 0o770
+	FileMode = 0o660
 )
 
 // ErrOutside is a path that leaves the shared directory.
@@ -341,13 +341,13 @@ func (a *archive) dirs(o Owner, dirs ...string) {
 			continue
 		}
 		a.seen[d] = true
-		_ = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: a.name(d) + "/", Mode: dirMode, Uid: o.UID, Gid: o.GID, ModTime: time.Now()})
+		_ = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: a.name(d) + "/", Mode: DirMode, Uid: o.UID, Gid: o.GID, ModTime: time.Now()})
 	}
 }
 
 func (a *archive) file(p string, data []byte, o Owner) {
 	tw := a.writer()
-	_ = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: a.name(p), Mode: fileMode, Size: int64(len(data)), Uid: o.UID, Gid: o.GID, ModTime: time.Now()})
+	_ = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: a.name(p), Mode: FileMode, Size: int64(len(data)), Uid: o.UID, Gid: o.GID, ModTime: time.Now()})
 	_, _ = tw.Write(data)
 }
 

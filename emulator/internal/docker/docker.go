@@ -206,6 +206,8 @@ type Volume struct {
 	Driver     string
 	DriverOpts map[string]string
 	CreatedAt  time.Time
+	// Mountpoint is the volume's folder on the engine's machine.
+	Mountpoint string
 }
 
 // Network is a user-defined network.

@@ -482,14 +482,14 @@ func (m *moby) Volumes(ctx context.Context, labels ...string) ([]Volume, error) 
 	}
 	out := make([]Volume, 0, len(res.Items))
 	for _, v := range res.Items {
-		out = append(out, volumeOf(v.Name, v.Labels, v.Driver, v.CreatedAt))
+		out = append(out, volumeOf(v.Name, v.Labels, v.Driver, v.CreatedAt, v.Mountpoint))
 	}
 	return out, nil
 }
 
-func volumeOf(name string, labels map[string]string, driver, created string) Volume {
+func volumeOf(name string, labels map[string]string, driver, created, mountpoint string) Volume {
 	t, _ := time.Parse(time.RFC3339Nano, created)
-	return Volume{Name: name, Labels: labels, Driver: driver, CreatedAt: t}
+	return Volume{Name: name, Labels: labels, Driver: driver, CreatedAt: t, Mountpoint: mountpoint}
 }
 
 func (m *moby) Volume(ctx context.Context, name string) (Volume, error) {
@@ -498,7 +498,7 @@ func (m *moby) Volume(ctx context.Context, name string) (Volume, error) {
 		return Volume{}, wrap(err)
 	}
 	v := res.Volume
-	return volumeOf(v.Name, v.Labels, v.Driver, v.CreatedAt), nil
+	return volumeOf(v.Name, v.Labels, v.Driver, v.CreatedAt, v.Mountpoint), nil
 }
 
 func (m *moby) CreateVolume(ctx context.Context, v Volume) error {
