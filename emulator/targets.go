@@ -257,7 +257,7 @@ func resolveTarget(ctx context.Context, cfg Config, name string, opts TargetOpti
 		return fail("app password: %v", err)
 	}
 	t := tgt.Target{Name: name, AppPassword: app,
-		MySQL: tgt.MySQL{Host: tc.MySQLHost, Port: tc.MySQLPort, User: tc.MySQLUser, Password: password, TLS: tc.MySQLTLS || tc.MySQLCA != "", CA: tc.MySQLCA},
+		MySQL:  tgt.MySQL{Host: tc.MySQLHost, Port: tc.MySQLPort, User: tc.MySQLUser, Password: password, TLS: tc.MySQLTLS || tc.MySQLCA != "", CA: tc.MySQLCA},
 		Shared: tgt.Shared{Path: tc.SharedPath, Owner: shared.Owner{UID: tc.SharedUID, GID: tc.SharedGID}}}
 	if tc.RedisHost != "" {
 		pw, err := secret(tc.RedisPasswordEnv, tc.RedisPasswordFile, false)
