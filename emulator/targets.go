@@ -182,7 +182,9 @@ func flattenTarget(file, prefix string, n *yaml.Node, out map[string]*yaml.Node)
 			}
 		case known && v.Kind == yaml.ScalarNode:
 			out[key] = v
-		case known || section:
+		case section:
+			return usageError("%s:%d: %s%s must be a mapping of keys to values", file, v.Line, base, key)
+		case known:
 			return usageError("%s:%d: %s%s must be a single value", file, v.Line, base, key)
 		default:
 			var keys []string
