@@ -170,8 +170,10 @@ var settings = []setting{
 	{"host", "DEVSTACK_HOST", setHost, nil},
 }
 
-func setString(field func(*Config) *string) func(*Config, string) error {
-	return func(c *Config, v string) error {
+// The setters apply a value to a field of a Config, or of a TargetConfig.
+
+func setString[T any](field func(*T) *string) func(*T, string) error {
+	return func(c *T, v string) error {
 		if strings.TrimSpace(v) == "" {
 			return errors.New("must not be empty")
 		}
@@ -180,8 +182,8 @@ func setString(field func(*Config) *string) func(*Config, string) error {
 	}
 }
 
-func setBool(field func(*Config) *bool) func(*Config, string) error {
-	return func(c *Config, v string) error {
+func setBool[T any](field func(*T) *bool) func(*T, string) error {
+	return func(c *T, v string) error {
 		b, err := strconv.ParseBool(strings.TrimSpace(v))
 		if err != nil {
 			return fmt.Errorf("must be true or false, not %q", v)
@@ -226,12 +228,12 @@ func setPort(field func(*Config) *int) func(*Config, string) error {
 	return setInt(field, 0, 65535, "a port from 0 to 65535 (0 = a free port)")
 }
 
-func setID(field func(*Config) *int) func(*Config, string) error {
+func setID[T any](field func(*T) *int) func(*T, string) error {
 	return setInt(field, 0, 1<<31-1, "a numeric uid/gid")
 }
 
-func setInt(field func(*Config) *int, lo, hi int, what string) func(*Config, string) error {
-	return func(c *Config, v string) error {
+func setInt[T any](field func(*T) *int, lo, hi int, what string) func(*T, string) error {
+	return func(c *T, v string) error {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < lo || n > hi {
 			return fmt.Errorf("must be %s, not %q", what, v)

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -63,59 +62,27 @@ type targetSetting struct {
 	boolean bool
 }
 
-func targetString(field func(*TargetConfig) *string) func(*TargetConfig, string) error {
-	return func(t *TargetConfig, v string) error {
-		if strings.TrimSpace(v) == "" {
-			return errors.New("must not be empty")
-		}
-		*field(t) = v
-		return nil
-	}
-}
-
-func targetInt(field func(*TargetConfig) *int, lo, hi int, what string) func(*TargetConfig, string) error {
-	return func(t *TargetConfig, v string) error {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < lo || n > hi {
-			return fmt.Errorf("must be %s, not %q", what, v)
-		}
-		*field(t) = n
-		return nil
-	}
-}
-
-func targetBool(field func(*TargetConfig) *bool) func(*TargetConfig, string) error {
-	return func(t *TargetConfig, v string) error {
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
-		if err != nil {
-			return fmt.Errorf("must be true or false, not %q", v)
-		}
-		*field(t) = b
-		return nil
-	}
-}
-
 // TargetSettings are a target's keys; the CLI makes a flag of each.
 var TargetSettings = []targetSetting{
-	{key: "mysql.host", help: "the MySQL server's host", apply: targetString(func(t *TargetConfig) *string { return &t.MySQLHost })},
-	{key: "mysql.port", help: "the MySQL server's port (default 3306)", apply: targetInt(func(t *TargetConfig) *int { return &t.MySQLPort }, 1, 65535, "a port")},
-	{key: "mysql.user", help: "the admin account that bootstraps the server", apply: targetString(func(t *TargetConfig) *string { return &t.MySQLUser })},
-	{key: "mysql.password_env", help: "the environment variable holding the admin's password", apply: targetString(func(t *TargetConfig) *string { return &t.MySQLPasswordEnv })},
-	{key: "mysql.password_file", help: "a file holding the admin's password", apply: targetString(func(t *TargetConfig) *string { return &t.MySQLPasswordFile }), path: true},
-	{key: "mysql.tls", help: "connect over TLS, checking the server's certificate (RDS requires it)", apply: targetBool(func(t *TargetConfig) *bool { return &t.MySQLTLS }), boolean: true},
-	{key: "mysql.ca", help: "a PEM file of the CA that signs the server's certificate (implies TLS)", apply: targetString(func(t *TargetConfig) *string { return &t.MySQLCA }), path: true},
-	{key: "mysql.app_password_env", help: "the environment variable holding the password for the app user apply makes", apply: targetString(func(t *TargetConfig) *string { return &t.AppPasswordEnv })},
-	{key: "mysql.app_password_file", help: "a file holding the password for the app user apply makes", apply: targetString(func(t *TargetConfig) *string { return &t.AppPasswordFile }), path: true},
-	{key: "redis.host", help: "the Redis to check (optional)", apply: targetString(func(t *TargetConfig) *string { return &t.RedisHost })},
-	{key: "redis.port", help: "Redis's port (default 6379)", apply: targetInt(func(t *TargetConfig) *int { return &t.RedisPort }, 1, 65535, "a port")},
-	{key: "redis.password_env", help: "the environment variable holding Redis's password", apply: targetString(func(t *TargetConfig) *string { return &t.RedisPasswordEnv })},
-	{key: "redis.password_file", help: "a file holding Redis's password", apply: targetString(func(t *TargetConfig) *string { return &t.RedisPasswordFile }), path: true},
-	{key: "redis.tls", help: "connect to Redis over TLS", apply: targetBool(func(t *TargetConfig) *bool { return &t.RedisTLS }), boolean: true},
-	{key: "shared.path", help: "the shared directory: a local folder, such as an EFS or NFS mount", apply: targetString(func(t *TargetConfig) *string { return &t.SharedPath }), path: true},
-	{key: "shared.volume", help: "the shared directory: a Docker volume on a local engine", apply: targetString(func(t *TargetConfig) *string { return &t.SharedVolume })},
-	{key: "shared.uid", help: "the owner of what devstack writes there (default shared.uid)", apply: targetInt(func(t *TargetConfig) *int { return &t.SharedUID }, 0, 1<<31-1, "a numeric uid")},
-	{key: "shared.gid", help: "its group (default shared.gid)", apply: targetInt(func(t *TargetConfig) *int { return &t.SharedGID }, 0, 1<<31-1, "a numeric gid")},
-	{key: "fixtures", help: "a fixtures directory for this target (default the config's)", apply: targetString(func(t *TargetConfig) *string { return &t.Fixtures }), path: true},
+	{key: "mysql.host", help: "the MySQL server's host", apply: setString(func(t *TargetConfig) *string { return &t.MySQLHost })},
+	{key: "mysql.port", help: "the MySQL server's port (default 3306)", apply: setInt(func(t *TargetConfig) *int { return &t.MySQLPort }, 1, 65535, "a port")},
+	{key: "mysql.user", help: "the admin account that bootstraps the server", apply: setString(func(t *TargetConfig) *string { return &t.MySQLUser })},
+	{key: "mysql.password_env", help: "the environment variable holding the admin's password", apply: setString(func(t *TargetConfig) *string { return &t.MySQLPasswordEnv })},
+	{key: "mysql.password_file", help: "a file holding the admin's password", apply: setString(func(t *TargetConfig) *string { return &t.MySQLPasswordFile }), path: true},
+	{key: "mysql.tls", help: "connect over TLS, checking the server's certificate (RDS requires it)", apply: setBool(func(t *TargetConfig) *bool { return &t.MySQLTLS }), boolean: true},
+	{key: "mysql.ca", help: "a PEM file of the CA that signs the server's certificate (implies TLS)", apply: setString(func(t *TargetConfig) *string { return &t.MySQLCA }), path: true},
+	{key: "mysql.app_password_env", help: "the environment variable holding the password for the app user apply makes", apply: setString(func(t *TargetConfig) *string { return &t.AppPasswordEnv })},
+	{key: "mysql.app_password_file", help: "a file holding the password for the app user apply makes", apply: setString(func(t *TargetConfig) *string { return &t.AppPasswordFile }), path: true},
+	{key: "redis.host", help: "the Redis to check (optional)", apply: setString(func(t *TargetConfig) *string { return &t.RedisHost })},
+	{key: "redis.port", help: "Redis's port (default 6379)", apply: setInt(func(t *TargetConfig) *int { return &t.RedisPort }, 1, 65535, "a port")},
+	{key: "redis.password_env", help: "the environment variable holding Redis's password", apply: setString(func(t *TargetConfig) *string { return &t.RedisPasswordEnv })},
+	{key: "redis.password_file", help: "a file holding Redis's password", apply: setString(func(t *TargetConfig) *string { return &t.RedisPasswordFile }), path: true},
+	{key: "redis.tls", help: "connect to Redis over TLS", apply: setBool(func(t *TargetConfig) *bool { return &t.RedisTLS }), boolean: true},
+	{key: "shared.path", help: "the shared directory: a local folder, such as an EFS or NFS mount", apply: setString(func(t *TargetConfig) *string { return &t.SharedPath }), path: true},
+	{key: "shared.volume", help: "the shared directory: a Docker volume on a local engine", apply: setString(func(t *TargetConfig) *string { return &t.SharedVolume })},
+	{key: "shared.uid", help: "the owner of what devstack writes there (default shared.uid)", apply: setID(func(t *TargetConfig) *int { return &t.SharedUID })},
+	{key: "shared.gid", help: "its group (default shared.gid)", apply: setID(func(t *TargetConfig) *int { return &t.SharedGID })},
+	{key: "fixtures", help: "a fixtures directory for this target (default the config's)", apply: setString(func(t *TargetConfig) *string { return &t.Fixtures }), path: true},
 }
 
 // Flag is the key's flag name: mysql.password_env is --mysql-password-env.

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"maps"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -44,8 +46,23 @@ func (a *app) completions(root *cobra.Command) {
 					sub.ValidArgsFunction = a.completeSnapshots
 				}
 			}
+		case "target":
+			for _, sub := range cmd.Commands() {
+				sub.ValidArgsFunction = a.completeTargets
+				_ = sub.RegisterFlagCompletionFunc("mysql-tls", fixed("true", "false"))
+				_ = sub.RegisterFlagCompletionFunc("redis-tls", fixed("true", "false"))
+			}
 		}
 	}
+}
+
+// completeTargets completes NAME with the configuration's targets.
+func (a *app) completeTargets(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	cfg, err := a.config()
+	if len(args) > 0 || err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return slices.Sorted(maps.Keys(cfg.Targets)), cobra.ShellCompDirectiveNoFileComp
 }
 
 // completeSnapshots completes the first argument with the project's

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -50,6 +52,12 @@ func TestCompletionScriptsAndValues(t *testing.T) {
 	t.Setenv("DEVSTACK_GEARMAND_ENABLED", "true")
 	if got := strings.Join(complete(t, "logs", ""), " "); got != "mysql redis gearmand" {
 		t.Errorf("services with gearmand: %s", got)
+	}
+	// So do the targets.
+	config := filepath.Join(t.TempDir(), "devstack.yaml")
+	must(t, os.WriteFile(config, []byte("targets:\n  staging: {mysql: {host: h}}\n  production: {mysql: {host: h}}\n"), 0o600))
+	if got := strings.Join(complete(t, "-c", config, "target", "verify", ""), " "); got != "production staging" {
+		t.Errorf("targets: %s", got)
 	}
 }
 

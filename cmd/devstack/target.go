@@ -50,108 +50,109 @@ func targetFlags(cmd *cobra.Command) func() emulator.TargetOptions {
 	}
 }
 
-func newTargetPlan(a *app) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "plan NAME",
-		Short: "Show what apply would do to the target, reading it only (exit 0: nothing to do)",
-		Args:  cobra.ExactArgs(1),
-	}
+// targetCommand is a target subcommand: its NAME and the target's flags,
+// the config loaded; run does the rest.
+func targetCommand(a *app, use, short string, run func(cmd *cobra.Command, cfg emulator.Config, name string, opts emulator.TargetOptions) error) *cobra.Command {
+	cmd := &cobra.Command{Use: use + " NAME", Short: short, Args: cobra.ExactArgs(1)}
 	opts := targetFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		cfg, err := a.config()
 		if err != nil {
 			return err
 		}
-		p, err := emulator.PlanTarget(cmd.Context(), cfg, args[0], opts())
-		if err != nil {
-			return err
-		}
-		if err := a.printPlan(p); err != nil {
-			return err
-		}
-		if p.Changes > 0 || p.Refused != "" {
-			return exitStatus(emulator.ExitEnv)
-		}
-		return nil
+		return run(cmd, cfg, args[0], opts())
 	}
 	return cmd
+}
+
+func newTargetPlan(a *app) *cobra.Command {
+	return targetCommand(a, "plan", "Show what apply would do to the target, reading it only (exit 0: nothing to do)",
+		func(cmd *cobra.Command, cfg emulator.Config, name string, opts emulator.TargetOptions) error {
+			p, err := emulator.PlanTarget(cmd.Context(), cfg, name, opts)
+			if err != nil {
+				return err
+			}
+			if err := a.printPlan(p); err != nil {
+				return err
+			}
+			if p.Changes > 0 || p.Refused != "" {
+				return exitStatus(emulator.ExitEnv)
+			}
+			return nil
+		})
 }
 
 func newTargetApply(a *app) *cobra.Command {
 	var yes bool
 	var secrets string
-	cmd := &cobra.Command{
-		Use:   "apply NAME",
-		Short: "Bootstrap the target as plan shows (asks on a terminal; --yes elsewhere)",
-		Args:  cobra.ExactArgs(1),
-	}
-	opts := targetFlags(cmd)
-	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
-	cmd.Flags().StringVar(&secrets, "secrets-file", "", "write a password apply generates to this new file (mode 0600) instead of showing it once")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		cfg, err := a.config()
-		if err != nil {
-			return err
-		}
-		if secrets != "" {
-			if _, err := os.Lstat(secrets); !errors.Is(err, fs.ErrNotExist) {
-				return usage("--secrets-file %s exists: give a new file, devstack overwrites none", secrets)
-			}
-		}
-		name := args[0]
-		p, err := emulator.PlanTarget(cmd.Context(), cfg, name, opts())
-		if err != nil {
-			return err
-		}
-		if a.output != "json" {
-			if err := a.printPlan(p); err != nil {
-				return err
-			}
-		}
-		if p.Refused != "" {
-			return usage("target %s: refused: %s", name, p.Refused)
-		}
-		if p.Changes == 0 {
-			if a.output == "json" {
-				return a.printJSON(map[string]any{"plan": p, "applied": false})
-			}
-			fmt.Fprintf(a.stdout, "target %s: nothing to do\n", name)
-			return nil
-		}
-		if !yes {
-			if err := a.confirm(fmt.Sprintf("Make these %d changes to target %s?", p.Changes, name), "target apply changes a real environment"); err != nil {
-				return err
-			}
-		}
-		r, err := emulator.ApplyTarget(cmd.Context(), cfg, name, opts())
-		if err != nil {
-			return err
-		}
-		report := map[string]any{"plan": r.Plan, "applied": true}
-		if r.AppPassword != "" {
+	cmd := targetCommand(a, "apply", "Bootstrap the target as plan shows (asks on a terminal; --yes elsewhere)",
+		func(cmd *cobra.Command, cfg emulator.Config, name string, opts emulator.TargetOptions) error {
 			if secrets != "" {
-				if err := writeSecret(secrets, r.AppPassword); err != nil {
-					fmt.Fprintf(a.stdout, "the app user's password, which devstack could not write to %s (shown once): %s\n", secrets, r.AppPassword)
+				if _, err := os.Lstat(secrets); !errors.Is(err, fs.ErrNotExist) {
+					return usage("--secrets-file %s exists: give a new file, devstack overwrites none", secrets)
+				}
+			}
+			p, err := emulator.PlanTarget(cmd.Context(), cfg, name, opts)
+			if err != nil {
+				return err
+			}
+			if a.output != "json" {
+				if err := a.printPlan(p); err != nil {
 					return err
 				}
-				report["secrets_file"] = secrets
-			} else if a.output == "json" {
-				report["app_password"] = r.AppPassword
 			}
-		}
-		if a.output == "json" {
-			return a.printJSON(report)
-		}
-		fmt.Fprintf(a.stdout, "target %s: %d changes made\n", name, r.Plan.Changes)
-		switch {
-		case r.AppPassword != "" && secrets != "":
-			fmt.Fprintf(a.stdout, "the app user's password is in %s (mode 0600)\n", secrets)
-		case r.AppPassword != "":
-			fmt.Fprintf(a.stdout, "the app user's password (shown once, kept nowhere): %s\n", r.AppPassword)
-		}
-		return nil
-	}
+			if p.Refused != "" {
+				return usage("target %s: refused: %s", name, p.Refused)
+			}
+			if p.Changes == 0 {
+				if a.output == "json" {
+					return a.printJSON(map[string]any{"plan": p, "applied": false})
+				}
+				fmt.Fprintf(a.stdout, "target %s: nothing to do\n", name)
+				return nil
+			}
+			if !yes {
+				if err := a.confirm(fmt.Sprintf("Make these %d changes to target %s?", p.Changes, name), "target apply changes a real environment"); err != nil {
+					return err
+				}
+			}
+			r, err := emulator.ApplyTarget(cmd.Context(), cfg, name, opts)
+			if err != nil {
+				return err
+			}
+			return a.printApplied(r, name, secrets)
+		})
+	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	cmd.Flags().StringVar(&secrets, "secrets-file", "", "write a password apply generates to this new file (mode 0600) instead of showing it once")
 	return cmd
+}
+
+// printApplied reports an apply, and the password it generated: into the
+// secrets file, or shown once.
+func (a *app) printApplied(r *target.Result, name, secrets string) error {
+	report := map[string]any{"plan": r.Plan, "applied": true}
+	if r.AppPassword != "" {
+		if secrets != "" {
+			if err := writeSecret(secrets, r.AppPassword); err != nil {
+				fmt.Fprintf(a.stdout, "the app user's password, which devstack could not write to %s (shown once): %s\n", secrets, r.AppPassword)
+				return err
+			}
+			report["secrets_file"] = secrets
+		} else if a.output == "json" {
+			report["app_password"] = r.AppPassword
+		}
+	}
+	if a.output == "json" {
+		return a.printJSON(report)
+	}
+	fmt.Fprintf(a.stdout, "target %s: %d changes made\n", name, r.Plan.Changes)
+	switch {
+	case r.AppPassword != "" && secrets != "":
+		fmt.Fprintf(a.stdout, "the app user's password is in %s (mode 0600)\n", secrets)
+	case r.AppPassword != "":
+		fmt.Fprintf(a.stdout, "the app user's password (shown once, kept nowhere): %s\n", r.AppPassword)
+	}
+	return nil
 }
 
 // writeSecret writes a password to a new file only its owner reads.
@@ -168,41 +169,35 @@ func writeSecret(path, secret string) error {
 }
 
 func newTargetVerify(a *app) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "verify NAME",
-		Short: "Report how the target differs from what developers run (exit 1 on drift)",
-		Args:  cobra.ExactArgs(1),
-	}
-	opts := targetFlags(cmd)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		cfg, err := a.config()
-		if err != nil {
-			return err
-		}
-		r, err := emulator.VerifyTarget(cmd.Context(), cfg, args[0], opts())
-		if err != nil {
-			return err
-		}
-		if a.output == "json" {
-			err = a.printJSON(r)
-		} else {
-			s := styleOf(a.stdout, os.Getenv)
-			fmt.Fprintf(a.stdout, "%s target %s (%s): ", s.mark(r.Clean), r.Target, r.Server)
-			if r.Clean {
-				fmt.Fprintln(a.stdout, "matches what devstack makes")
+	return targetCommand(a, "verify", "Report how the target differs from what developers run (exit 1 on drift)",
+		func(cmd *cobra.Command, cfg emulator.Config, name string, opts emulator.TargetOptions) error {
+			r, err := emulator.VerifyTarget(cmd.Context(), cfg, name, opts)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				err = a.printJSON(r)
 			} else {
-				fmt.Fprintf(a.stdout, "%d items drifted\n", len(r.Drift))
+				a.printReport(r)
 			}
-			for _, d := range r.Drift {
-				fmt.Fprintf(a.stdout, "  %-10s %s%s\n", d.Kind, d.Item, detail(d.Detail))
+			if err == nil && !r.Clean {
+				return exitStatus(emulator.ExitEnv)
 			}
-		}
-		if err == nil && !r.Clean {
-			return exitStatus(emulator.ExitEnv)
-		}
-		return err
+			return err
+		})
+}
+
+func (a *app) printReport(r *target.Report) {
+	s := styleOf(a.stdout, os.Getenv)
+	fmt.Fprintf(a.stdout, "%s target %s (%s): ", s.mark(r.Clean), r.Target, r.Server)
+	if r.Clean {
+		fmt.Fprintln(a.stdout, "matches what devstack makes")
+	} else {
+		fmt.Fprintf(a.stdout, "%d items drifted\n", len(r.Drift))
 	}
-	return cmd
+	for _, d := range r.Drift {
+		fmt.Fprintf(a.stdout, "  %-10s %s%s\n", d.Kind, d.Item, detail(d.Detail))
+	}
 }
 
 // printPlan shows a plan: JSON, or its steps and changes for people.
