@@ -5,6 +5,7 @@ package main
 // label) and a folder standing in for the shared file system.
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
@@ -184,6 +185,17 @@ func TestTargetBootstrapVerifyAndMend(t *testing.T) {
 	if r := tr.run("apply", "staging"); r.code != 2 || !strings.Contains(r.stderr, "--yes") || checksum(t, db) != before {
 		t.Fatalf("apply off a terminal without --yes: exit %d\n%s", r.code, r.stderr)
 	}
+	// One apply at a time: another holding the lock is refused.
+	lock, err := db.Conn(context.Background())
+	must(t, err)
+	var got int
+	must(t, lock.QueryRowContext(context.Background(), "SELECT GET_LOCK('devstack.target-apply', 0)").Scan(&got))
+	if r := tr.run("apply", "staging", "--yes"); r.code != 1 || !strings.Contains(r.stderr, "another devstack target apply") || checksum(t, db) != before {
+		t.Errorf("apply while another holds the lock: exit %d\n%s", r.code, r.stderr)
+	}
+	_, err = lock.ExecContext(context.Background(), "DO RELEASE_LOCK('devstack.target-apply')")
+	must(t, err)
+	lock.Close()
 
 	// Apply, then plan: nothing to do; verify: clean.
 	secrets := filepath.Join(t.TempDir(), "secrets")
