@@ -102,7 +102,10 @@ type Names struct {
 	Shared    string
 	// Helper is an idle container that mounts the shared volume, so that
 	// seeding and resets reach it by exec instead of starting a container.
-	Helper string
+	// A new one is made as NewHelper and takes its name once the shared
+	// directory is laid out.
+	Helper    string
+	NewHelper string
 	// TemplateCopy is the short-lived container that fills a new data volume
 	// from a seeded template; left behind, it says that copy was cut short.
 	TemplateCopy string
@@ -134,6 +137,7 @@ func NamesFor(project string) Names {
 		RedisData:    p + "-redis-data",
 		Shared:       p + "-shared",
 		Helper:       p + "-helper",
+		NewHelper:    p + "-helper-new",
 		TemplateCopy: p + "-copy",
 		Copy:         p + "-snapshot",
 		Probe:        p + "-probe",

@@ -47,11 +47,14 @@ func RestoreSnapshot(ctx context.Context, e *Engine, cfg Config, name string, op
 	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}
-	cfg, fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
+	fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	if cfg, err = e.following(ctx, cfg); err != nil {
+		return nil, err
+	}
 	s, target, err := e.planRestore(ctx, cfg, name)
 	if err != nil {
 		return nil, err
@@ -295,21 +298,14 @@ func (e *Engine) settleUnlocked(ctx context.Context, cfg Config, progress io.Wri
 
 // lockForFixtures reads the fixtures, so that bad ones are refused before
 // anything waits, then takes lockSettled: where the commands that bring a
-// stack up start. It returns cfg as it applies to the stack (following).
-func (e *Engine) lockForFixtures(ctx context.Context, cfg Config, progress io.Writer) (Config, *seed.Fixtures, func(), error) {
+// stack up start.
+func (e *Engine) lockForFixtures(ctx context.Context, cfg Config, progress io.Writer) (*seed.Fixtures, func(), error) {
 	fx, err := loadFixtures(cfg)
 	if err != nil {
-		return cfg, nil, nil, err
+		return nil, nil, err
 	}
 	unlock, err := e.lockSettled(ctx, cfg, progress)
-	if err != nil {
-		return cfg, nil, nil, err
-	}
-	if cfg, err = e.following(ctx, cfg); err != nil {
-		unlock()
-		return cfg, nil, nil, err
-	}
-	return cfg, fx, unlock, nil
+	return fx, unlock, err
 }
 
 // following is cfg as it applies to the project's stack: with the images

@@ -42,7 +42,7 @@ func SaveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts 
 	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}
-	cfg, fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
+	fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -51,6 +51,7 @@ func SaveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts 
 	if err != nil {
 		return nil, err
 	}
+	cfg = o.follow(cfg)
 	old, err := e.findSnapshot(ctx, cfg.Project, name)
 	if err != nil {
 		return nil, err

@@ -58,14 +58,14 @@ func Status(ctx context.Context, e *Engine, cfg Config) (*StatusReport, error) {
 		return nil, err
 	}
 	r := statusOf(cfg, o, live)
-	if r.State == StateRunning || r.State == StatePartial && o.failure() != "" {
+	// Every container runs: the stack is running, or its last up failed.
+	if r.State == StateRunning || r.Reason != "" {
 		assess(ctx, cfg, connection(cfg, o, live), r)
 	}
 	return r, nil
 }
 
-// assess asks each service of a stack whose containers all run (its last
-// up may have failed) with
+// assess asks each service of a stack whose containers all run with
 // devstack's own readiness probe: Docker's health check says a server is
 // alive, not that it is set up. A service that answers is healthy whatever
 // Docker's clock says (its check may not have run since it became ready);

@@ -28,7 +28,7 @@ type UpOptions struct {
 // was cut short is finished first.
 func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusReport, error) {
 	progress := orDiscard(opts.Progress)
-	cfg, fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
+	fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -442,27 +442,63 @@ func (u *upRun) upHelper(ctx context.Context) error {
 	if err := u.afterCopyStart(ctx); err != nil {
 		return err
 	}
-	if err := u.converge(ctx, partHelper); err != nil {
+	n := u.plan.names
+	name := n.Helper
+	if a == create || a == recreate {
+		// A new helper takes its name last, once the shared directory is
+		// laid out: one that runs under it had its layout done, which up
+		// then leaves alone, even after an up killed half way.
+		name = n.NewHelper
+		if err := u.newHelper(ctx, a); err != nil {
+			return err
+		}
+	} else if err := u.converge(ctx, partHelper); err != nil {
 		return err
 	}
-	c, tree := u.e.helper(u.plan.names), sharedTree(u.cfg, u.seeder.F)
+	c, tree := inContainer{d: u.e.d, name: name}, sharedTree(u.cfg, u.seeder.F)
 	// The copy a reset starts from, made now while MySQL boots.
 	if err := shared.Prepare(ctx, c, tree); err != nil {
 		return err
 	}
 	u.ready(partHelper, t0)
-	if u.keepData {
-		return nil
-	}
-	lay := shared.Sync
-	if u.plan.newVolume(u.plan.names.Shared) {
-		lay = shared.Reset
-	}
-	res, err := lay(ctx, c, tree)
-	if err == nil {
+	if !u.keepData {
+		lay := shared.Sync
+		if u.plan.newVolume(n.Shared) {
+			lay = shared.Reset
+		}
+		res, err := lay(ctx, c, tree)
+		if err != nil {
+			return err
+		}
 		u.say("%s: done: %s laid out, %d files written", partShared, SharedDir, len(res.Written))
 	}
-	return err
+	if name != n.Helper {
+		if err := u.e.d.Rename(ctx, name, n.Helper); err != nil {
+			return envError(err, "cannot rename %s to %s: %s", name, n.Helper, shortErr(err))
+		}
+	}
+	return nil
+}
+
+// newHelper makes the helper under its temporary name, replacing the one
+// there is (recreate) and one a killed up left under that name.
+func (u *upRun) newHelper(ctx context.Context, a action) error {
+	n, s := u.plan.names, u.plan.specs[partHelper]
+	if err := u.e.removeLeftover(ctx, n.NewHelper, n.Project); err != nil {
+		return err
+	}
+	if a == recreate {
+		u.say("%s: settings changed, replacing %s (data kept)", partHelper, s.Name)
+		if err := u.e.removeContainer(ctx, u.plan.current[partHelper].ID); err != nil {
+			return err
+		}
+	}
+	u.say("%s: creating %s from %s", partHelper, s.Name, s.Image)
+	s.Name = n.NewHelper
+	if err := u.e.d.RunHelper(ctx, s); err != nil {
+		return envError(err, "cannot start %s (%s): %s", partHelper, s.Image, shortErr(err))
+	}
+	return nil
 }
 
 // helper reaches the shared directory through the stack's helper container.

@@ -128,7 +128,16 @@ func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
 		stop = func(context.Context) error { return nil }
 	}
 	err := parallel(ctx, start, stop)
-	defer e.d.Remove(context.WithoutCancel(ctx), c.name)
+	defer func() {
+		// A copy that was interrupted leaves its container, stopped, as a
+		// killed devstack would: it says the copy was cut short, and the
+		// next command does it again.
+		if ctx.Err() != nil {
+			_ = e.d.Stop(context.WithoutCancel(ctx), c.name, 0)
+			return
+		}
+		_ = e.d.Remove(context.WithoutCancel(ctx), c.name)
+	}()
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,8 @@ type Client interface {
 	// Remove force-removes a container and its anonymous volumes; named
 	// volumes stay.
 	Remove(ctx context.Context, id string) error
+	// Rename gives a container another name.
+	Rename(ctx context.Context, nameOrID, name string) error
 	// Wait blocks until the container is no longer running and returns its
 	// exit code.
 	Wait(ctx context.Context, id string) (int, error)

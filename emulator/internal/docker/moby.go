@@ -506,6 +506,11 @@ func (m *moby) CreateVolume(ctx context.Context, v Volume) error {
 	return wrap(err)
 }
 
+func (m *moby) Rename(ctx context.Context, nameOrID, name string) error {
+	_, err := m.cli.ContainerRename(ctx, nameOrID, client.ContainerRenameOptions{NewName: name})
+	return wrap(err)
+}
+
 func (m *moby) RemoveVolume(ctx context.Context, name string) error {
 	_, err := m.cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
 	return wrap(err)

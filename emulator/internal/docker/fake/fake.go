@@ -266,6 +266,16 @@ func (e *Engine) Remove(_ context.Context, id string) error {
 	})
 }
 
+func (e *Engine) Rename(_ context.Context, nameOrID, name string) error {
+	return e.change(nameOrID, "rename", func(c *docker.Container) error {
+		if other := e.find(name); other != nil && other != c {
+			return fmt.Errorf("%w: %s", docker.ErrNameTaken, name)
+		}
+		c.Name = name
+		return nil
+	})
+}
+
 func (e *Engine) Wait(ctx context.Context, id string) (int, error) {
 	c, err := e.Inspect(ctx, id)
 	return c.State.ExitCode, err
