@@ -223,7 +223,7 @@ func TestChaos(t *testing.T) {
 			c.t.Fatal(err)
 		}
 		out := docker(c.t, "run", "--rm", "--network", "devstack-"+c.project, "--env-file", f, "--entrypoint", "sh", mysqlImage(), "-c",
-			`mysql -h"$MYSQL_HOST" -u"$MYSQL_USER" -p"$MYSQL_PASSWORD" -N -e 'SELECT v FROM chaos_data' MCP`)
+			`MYSQL_PWD="$MYSQL_PASSWORD" mysql -h"$MYSQL_HOST" -u"$MYSQL_USER" -N -e 'SELECT v FROM chaos_data' MCP`)
 		if out != "kept" {
 			c.t.Errorf("a client with the docker env file: %q", out)
 		}
