@@ -2,7 +2,8 @@ package main
 
 // devstack target: bootstrapping and checking servers devstack did not make,
 // here a MySQL and a Redis started with plain docker run (no devstack
-// label) and a folder standing in for the shared file system.
+// label) and a folder standing in for the shared file system, which a
+// container bind-mounts where Archivematica's mount it.
 
 import (
 	"context"
@@ -222,9 +223,12 @@ func TestTargetBootstrapVerifyAndMend(t *testing.T) {
 	if rep, code := tr.verify("staging"); code != 0 || !rep.Clean {
 		t.Errorf("verify after apply: exit %d, %+v", code, rep)
 	}
-	config0770, _ := os.Stat(filepath.Join(shared, seed.ProcessingDir))
-	if config0770 == nil || config0770.Mode().Perm() != 0o770 {
-		t.Errorf("the processing configurations' folder: %v", config0770)
+	// The folder stands in for the share every Archivematica container
+	// mounts: one sees the configurations, owned as the target says.
+	seen := docker(t, "run", "--rm", "-v", shared+":/var/archivematica/sharedDirectory:ro", "--entrypoint", "stat", mysqlImage(),
+		"-c", "%u:%g %a %n", "/var/archivematica/sharedDirectory/"+seed.ProcessingDir, "/var/archivematica/sharedDirectory/"+seed.ProcessingDir+"/defaultProcessingMCP.xml")
+	if !strings.Contains(seen, "333:333 770 /var/archivematica/sharedDirectory/"+seed.ProcessingDir+"\n") || !strings.Contains(seen, "333:333 660 ") {
+		t.Errorf("what a container sees of the shared directory:\n%s", seen)
 	}
 
 	// Drift: a setting changed, a processing configuration deleted, a
