@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wellcomecollection/devstack/emulator/seed"
 )
 
 func TestNewSecret(t *testing.T) {
@@ -25,7 +27,7 @@ func TestNewSecret(t *testing.T) {
 }
 
 func TestNewUUID(t *testing.T) {
-	if u := newUUID(); !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(u) {
+	if u := seed.NewPipelineUUID(); !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(u) {
 		t.Fatalf("not a version 4 UUID: %s", u)
 	}
 }

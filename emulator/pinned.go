@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/wellcomecollection/devstack/emulator/seed"
 )
 
 // pinned are the values chosen once per stack: passwords and ports that the
@@ -78,7 +80,7 @@ func choosePinned(cfg Config, labels map[string]string, current int, freePort fu
 		v.AppPassword = NewSecret()
 	}
 	if v.DashboardUUID == "" {
-		v.DashboardUUID = newUUID()
+		v.DashboardUUID = seed.NewPipelineUUID()
 	}
 	var err error
 	if v.MySQLPort, err = stablePort(v.MySQLPort, freePort); err != nil {

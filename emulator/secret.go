@@ -1,8 +1,6 @@
 package emulator
 
 import (
-	"crypto/rand"
-	"fmt"
 	"net"
 	"strconv"
 
@@ -13,15 +11,6 @@ import (
 // and shells, and about 190 bits of entropy.
 func NewSecret() string {
 	return seed.RandomString(32)
-}
-
-// newUUID returns a random (version 4) UUID.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // freeLocalPort asks the kernel for a port that is free on 127.0.0.1 now.

@@ -2,6 +2,7 @@ package seed
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha1"
 	"database/sql"
 	"database/sql/driver"
@@ -47,6 +48,17 @@ var locations = []location{
 	{"SS", "var/archivematica/storage_service", "For storage service internal usage.", "", false},
 	{"AR", "var/archivematica/storage_service/recover", "Default AIP recovery", "default_recovery", true},
 	{"CP", strings.TrimPrefix(SharedPath, "/"), "", "", true},
+}
+
+// NewPipelineUUID is a new random (version 4) UUID for a pipeline: the
+// dashboard's dashboard_uuid and the storage service's pipeline, which a
+// stack or a target chooses once.
+func NewPipelineUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // derivedUUID is a name-based (version 5) UUID in the namespace of base.

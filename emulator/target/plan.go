@@ -2,7 +2,6 @@ package target
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -296,10 +295,7 @@ func dashboardUUID(ctx context.Context, db *sql.DB, schema bool) (string, error)
 			return v[0], nil
 		}
 	}
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:]), nil
+	return seed.NewPipelineUUID(), nil
 }
 
 // strings1 returns the first column of a query's rows.
