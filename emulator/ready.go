@@ -38,7 +38,9 @@ func poll(ctx context.Context, timeout time.Duration, what string, check func(co
 			return envError(err, "%s did not become ready within %s: %s", what, timeout, shortErr(err))
 		case <-time.After(interval):
 		}
-		interval = min(interval*2, 250*time.Millisecond)
+		// At most a tenth of a second: a server that opens its data in
+		// about a second would otherwise wait a quarter of one more.
+		interval = min(interval*2, 100*time.Millisecond)
 	}
 }
 
