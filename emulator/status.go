@@ -49,6 +49,13 @@ type ServiceStatus struct {
 
 // Status reports a project's stack as Docker has it, found by label.
 func Status(ctx context.Context, e *Engine, cfg Config) (*StatusReport, error) {
+	return e.status(ctx, cfg, false)
+}
+
+// status is Status; ready says that the services have just answered
+// devstack's readiness probes (an up that succeeded): they are healthy
+// without being asked again.
+func (e *Engine) status(ctx context.Context, cfg Config, ready bool) (*StatusReport, error) {
 	o, err := e.observe(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
@@ -58,8 +65,13 @@ func Status(ctx context.Context, e *Engine, cfg Config) (*StatusReport, error) {
 		return nil, err
 	}
 	r := statusOf(cfg, o, live)
+	switch {
+	case ready && r.State == StateRunning:
+		for i := range r.Services {
+			r.Services[i].Health = "healthy"
+		}
 	// Every container runs: the stack is running, or its last up failed.
-	if r.State == StateRunning || r.Reason != "" {
+	case r.State == StateRunning || r.Reason != "":
 		assess(ctx, cfg, connection(cfg, o, live), r)
 	}
 	return r, nil

@@ -36,7 +36,7 @@ func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusRepo
 	if err := e.up(ctx, cfg, fx, upOptions{UpOptions: opts}); err != nil {
 		return nil, err
 	}
-	return Status(ctx, e, cfg)
+	return e.status(ctx, cfg, true)
 }
 
 // upOptions tune up for save and restore.
