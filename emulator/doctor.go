@@ -125,7 +125,7 @@ func (e *Engine) imagesCheck(ctx context.Context, cfg Config) Check {
 		} else {
 			c.OK = false
 			details = append(details, fmt.Sprintf("%s, is not here and cannot be pulled (%s)", chosen, shortErr(err)))
-			fixes = append(fixes, imageSetting[role])
+			fixes = append(fixes, imageVariable(role))
 		}
 	}
 	c.Detail = strings.Join(details, "; ")

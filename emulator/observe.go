@@ -142,8 +142,15 @@ func (o *observed) restoring() bool {
 	return ok
 }
 
-// imageKeys are the settings of the services' images.
-var imageKeys = map[string]string{ServiceMySQL: "mysql.image", ServiceRedis: "redis.image", ServiceGearmand: "gearmand.image"}
+// imageKeys are the settings of the containers' images; the helper runs on
+// the MySQL image.
+var imageKeys = map[string]string{ServiceMySQL: "mysql.image", ServiceRedis: "redis.image", ServiceGearmand: "gearmand.image", partHelper: "mysql.image"}
+
+// imageVariable is the environment variable of role's image setting.
+func imageVariable(role string) string {
+	i := slices.IndexFunc(settings, func(s setting) bool { return s.key == imageKeys[role] })
+	return settings[i].env
+}
 
 // images are each service's image setting in cfg.
 func images(cfg *Config) map[string]*string {

@@ -173,16 +173,12 @@ func (p *upPlan) portChecks() map[string]int {
 	return ports
 }
 
-// imageSetting names the setting that chooses each container's image. The
-// helper runs on the MySQL image, so its setting is MySQL's.
-var imageSetting = map[string]string{ServiceMySQL: "DEVSTACK_MYSQL_IMAGE", ServiceRedis: "DEVSTACK_REDIS_IMAGE", ServiceGearmand: "DEVSTACK_GEARMAND_IMAGE", partHelper: "DEVSTACK_MYSQL_IMAGE"}
-
 // images are the images up needs, with the setting that chose each.
 func (p *upPlan) images() map[string]string {
 	out := map[string]string{}
 	for _, role := range slices.Sorted(maps.Keys(p.actions)) {
 		if a := p.actions[role]; a != keep && a != remove {
-			out[p.specs[role].Image] = imageSetting[role]
+			out[p.specs[role].Image] = imageVariable(role)
 		}
 	}
 	return out

@@ -145,7 +145,7 @@ func (e *Engine) restorable(ctx context.Context, cfg Config, v pinned) error {
 	}
 	images := map[string]string{ServiceMySQL: cfg.MySQL.Image, ServiceRedis: cfg.Redis.Image, ServiceGearmand: cfg.Gearmand.Image}
 	for _, role := range cfg.Services() {
-		if err := e.ensureImage(ctx, images[role], imageSetting[role]); err != nil {
+		if err := e.ensureImage(ctx, images[role], imageVariable(role)); err != nil {
 			return err
 		}
 	}

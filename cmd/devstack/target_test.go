@@ -77,24 +77,27 @@ func (r targetRun) run(args ...string) result {
 	return runBinary(r.t, r.t.TempDir(), r.env, append([]string{"-c", r.config, "target"}, args...)...)
 }
 
-func (r targetRun) plan(name string) (target.Plan, int) {
+// runJSON runs a target command with -o json, reads its report into v and
+// returns the exit code.
+func (r targetRun) runJSON(v any, args ...string) int {
 	r.t.Helper()
-	out := r.run("plan", name, "-o", "json")
-	var p target.Plan
-	if err := json.Unmarshal([]byte(out.stdout), &p); err != nil {
-		r.t.Fatalf("plan -o json: %v\n%s\n%s", err, out.stdout, out.stderr)
+	out := r.run(append(args, "-o", "json")...)
+	if err := json.Unmarshal([]byte(out.stdout), v); err != nil {
+		r.t.Fatalf("%v -o json: %v\n%s\n%s", args, err, out.stdout, out.stderr)
 	}
-	return p, out.code
+	return out.code
 }
 
-func (r targetRun) verify(name string) (target.Report, int) {
+func (r targetRun) plan(name string) (p target.Plan, code int) {
 	r.t.Helper()
-	out := r.run("verify", name, "-o", "json")
-	var rep target.Report
-	if err := json.Unmarshal([]byte(out.stdout), &rep); err != nil {
-		r.t.Fatalf("verify -o json: %v\n%s\n%s", err, out.stdout, out.stderr)
-	}
-	return rep, out.code
+	code = r.runJSON(&p, "plan", name)
+	return p, code
+}
+
+func (r targetRun) verify(name string) (rep target.Report, code int) {
+	r.t.Helper()
+	code = r.runJSON(&rep, "verify", name)
+	return rep, code
 }
 
 func changesOf(p target.Plan, step string) []target.Change {

@@ -135,29 +135,27 @@ func (s *Seeder) verifies(db store, iterations int, stored, password string) boo
 // rows are stamped with at, the stack's creation time, so that a reset
 // reproduces them exactly.
 func (s *Seeder) Apply(ctx context.Context, db *sql.DB, dashboardUUID string, at time.Time) (Changes, error) {
-	c, _, err := s.applyTx(ctx, db, dashboardUUID, at, true)
-	return c, err
+	return s.applyTx(ctx, db, dashboardUUID, at, true)
 }
 
 // ApplyOutside is Apply on a server devstack does not own (a target): it
 // keeps no cache of password hashes, whose table lives in a database of
-// devstack's own, and it returns each row it added or changed.
-func (s *Seeder) ApplyOutside(ctx context.Context, db *sql.DB, dashboardUUID string, at time.Time) ([]RowChange, error) {
-	_, log, err := s.applyTx(ctx, db, dashboardUUID, at, false)
-	return log, err
+// devstack's own.
+func (s *Seeder) ApplyOutside(ctx context.Context, db *sql.DB, dashboardUUID string, at time.Time) (Changes, error) {
+	return s.applyTx(ctx, db, dashboardUUID, at, false)
 }
 
-func (s *Seeder) applyTx(ctx context.Context, db *sql.DB, dashboardUUID string, at time.Time, cache bool) (Changes, []RowChange, error) {
+func (s *Seeder) applyTx(ctx context.Context, db *sql.DB, dashboardUUID string, at time.Time, cache bool) (Changes, error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return Changes{}, nil, err
+		return Changes{}, err
 	}
 	defer tx.Rollback()
 	w := &writer{db: txStore{tx: tx, ctx: ctx, cache: cache}, at: at}
 	if err := s.apply(w, dashboardUUID); err != nil {
-		return Changes{}, nil, err
+		return Changes{}, err
 	}
-	return w.changes, w.log, tx.Commit()
+	return w.changes, tx.Commit()
 }
 
 func (s *Seeder) apply(w *writer, dashboardUUID string) error {
@@ -279,8 +277,9 @@ type writer struct {
 	db      store
 	at      time.Time
 	changes Changes
-	// log holds each row added or changed.
-	log []RowChange
+	// log, when set (plans), holds each row added or changed, with an
+	// update's changed columns.
+	log *[]RowChange
 }
 
 // RowChange is a row seeding added or changed, or would.
@@ -327,7 +326,7 @@ func (w *writer) upsert(r row) error {
 			return fmt.Errorf("%s: %w", r.Table, err)
 		}
 		w.changes.Added++
-		w.log = append(w.log, RowChange{Action: "insert", Table: r.Table, Key: describe(r.Key)})
+		w.record(RowChange{Action: "insert", Table: r.Table, Key: describe(r.Key)})
 		return nil
 	}
 	if len(r.Set) == 0 {
@@ -340,18 +339,26 @@ func (w *writer) upsert(r row) error {
 	if equal {
 		return nil
 	}
-	var differ []string
-	for _, f := range r.Set {
-		if same, err := w.db.same(r.Table, r.Key, []field{f}); err == nil && !same {
-			differ = append(differ, f.Col)
+	if w.log != nil {
+		c := RowChange{Action: "update", Table: r.Table, Key: describe(r.Key)}
+		for _, f := range r.Set {
+			if same, err := w.db.same(r.Table, r.Key, []field{f}); err == nil && !same {
+				c.Columns = append(c.Columns, f.Col)
+			}
 		}
+		w.record(c)
 	}
 	if err := w.db.update(r.Table, r.Key, slices.Concat(r.Set, r.UpdateAlso)); err != nil {
 		return fmt.Errorf("%s: %w", r.Table, err)
 	}
 	w.changes.Updated++
-	w.log = append(w.log, RowChange{Action: "update", Table: r.Table, Key: describe(r.Key), Columns: differ})
 	return nil
+}
+
+func (w *writer) record(c RowChange) {
+	if w.log != nil {
+		*w.log = append(*w.log, c)
+	}
 }
 
 // txStore is a live database, in a transaction; cache says whether it

@@ -82,11 +82,11 @@ func (s *Seeder) Plan(rows Rows, dashboardUUID string, at time.Time) ([]RowChang
 			m.tables[t] = append(m.tables[t], c)
 		}
 	}
-	w := &writer{db: m, at: at}
-	if err := NewSeeder(s.F).apply(w, dashboardUUID); err != nil {
+	log := []RowChange{}
+	if err := NewSeeder(s.F).apply(&writer{db: m, at: at, log: &log}, dashboardUUID); err != nil {
 		return nil, err
 	}
-	return w.log, nil
+	return log, nil
 }
 
 // Migrations are the Django migrations the schema file records as applied

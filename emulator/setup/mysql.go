@@ -143,8 +143,8 @@ func Bootstrapped(ctx context.Context, root *sql.DB) bool {
 	return err == nil && n > 0
 }
 
-// appAccount is the app user's account.
-const appAccount = "'" + AppUser + "'@'%'"
+// AppAccount is the app user's account, quoted as SQL takes it.
+const AppAccount = "'" + AppUser + "'@'%'"
 
 // provisioning are the databases, the app user (created when user; its
 // password set again when alter) and its grants of ALL on them. Every
@@ -156,13 +156,13 @@ func provisioning(f Flavour, appPassword string, user, alter bool) []statement {
 		add(fmt.Sprintf("CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4 COLLATE %s", db, f.Collation()))
 	}
 	if user {
-		add("CREATE USER IF NOT EXISTS "+appAccount+" "+f.identified(), appPassword)
+		add("CREATE USER IF NOT EXISTS "+AppAccount+" "+f.identified(), appPassword)
 	}
 	if alter {
-		add("ALTER USER "+appAccount+" "+f.identified(), appPassword)
+		add("ALTER USER "+AppAccount+" "+f.identified(), appPassword)
 	}
 	for _, db := range Databases {
-		add(fmt.Sprintf("GRANT ALL PRIVILEGES ON `%s`.* TO %s", db, appAccount))
+		add(fmt.Sprintf("GRANT ALL PRIVILEGES ON `%s`.* TO %s", db, AppAccount))
 	}
 	return s
 }
@@ -216,7 +216,7 @@ func run(ctx context.Context, root *sql.DB, statements []statement) error {
 // server ignores (one for a hostname, under skip-name-resolve) cannot be
 // altered, nor logged into: it is left as it is.
 func RotateRoot(ctx context.Context, root *sql.DB, f Flavour, password string) error {
-	accounts, err := rootAccounts(ctx, root)
+	accounts, err := accountsWhere(ctx, root, "User = 'root'")
 	if err != nil {
 		return err
 	}
@@ -262,10 +262,6 @@ type account struct{ user, host string }
 func (a account) quoted() string {
 	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 	return q(a.user) + "@" + q(a.host)
-}
-
-func rootAccounts(ctx context.Context, root *sql.DB) ([]account, error) {
-	return accountsWhere(ctx, root, "User = 'root'")
 }
 
 func accountsWhere(ctx context.Context, root *sql.DB, where string, args ...any) ([]account, error) {

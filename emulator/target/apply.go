@@ -61,6 +61,8 @@ func Apply(ctx context.Context, t Target, fx *seed.Fixtures, tree shared.Tree, g
 	}
 	defer lock.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK(?)", lockName)
 
+	// Planning runs on a read-only session of its own; the writes below
+	// go through db.
 	planning, err := t.MySQL.open()
 	if err != nil {
 		return nil, err

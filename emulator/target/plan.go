@@ -143,7 +143,7 @@ func (p *Plan) databases(ctx context.Context, db *sql.DB) ([]string, error) {
 // user plans the app user and its grants, which SHOW GRANTS tells.
 func (p *Plan) user(ctx context.Context, db *sql.DB) error {
 	account := setup.AppUser + "@%"
-	grants, err := strings1(ctx, db, "SHOW GRANTS FOR "+quote(setup.AppUser)+"@'%'")
+	grants, err := strings1(ctx, db, "SHOW GRANTS FOR "+setup.AppAccount)
 	var me *mysql.MySQLError
 	if errors.As(err, &me) && me.Number == 1141 { // no such grant: no such user
 		err, p.createUser = nil, true

@@ -21,7 +21,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -139,5 +138,3 @@ func (r Redis) ping(ctx context.Context) error {
 	defer c.Close()
 	return c.Ping(ctx).Err()
 }
-
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
