@@ -14,6 +14,28 @@ import (
 // on a file in the temp directory: the kernel releases it when the process
 // dies, so a crashed devstack cannot hold it.
 func lockProject(ctx context.Context, project string, progress io.Writer) (func(), error) {
+	told := false
+	for {
+		unlock, err := tryLockProject(project)
+		if unlock != nil || err != nil {
+			return unlock, err
+		}
+		if !told {
+			fmt.Fprintf(progress, "waiting for another devstack command on project %s to finish\n", project)
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// tryLockProject is lockProject for a caller that would rather not wait: it
+// returns a nil unlock while another process (or another goroutine of this
+// one) holds the lock.
+func tryLockProject(project string) (func(), error) {
 	// One directory per user: another user's lock files must not get in the way.
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("devstack-locks-%d", os.Getuid()))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -24,25 +46,14 @@ func lockProject(ctx context.Context, project string, progress io.Writer) (func(
 	if err != nil {
 		return nil, envError(err, "cannot open lock file %s: %v", path, err)
 	}
-	told := false
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if err != syscall.EWOULDBLOCK {
-			f.Close()
-			return nil, envError(err, "cannot lock %s: %v", path, err)
-		}
-		if !told {
-			fmt.Fprintf(progress, "waiting for another devstack command on project %s to finish\n", project)
-			told = true
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	switch err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err {
+	case nil:
+		return func() { f.Close() }, nil
+	case syscall.EWOULDBLOCK:
+		f.Close()
+		return nil, nil
+	default:
+		f.Close()
+		return nil, envError(err, "cannot lock %s: %v", path, err)
 	}
 }

@@ -361,7 +361,7 @@ func ListTemplates(ctx context.Context, e *Engine) ([]TemplateInfo, error) {
 }
 
 // pruneTemplates removes templates: all of them, or those whose image is
-// gone and those whose builder died half way. One in use (being copied)
+// gone and those whose builder died half way. One being built or copied
 // stays. It returns the volumes removed.
 func (e *Engine) pruneTemplates(ctx context.Context, all bool, progress io.Writer) ([]string, error) {
 	vs, err := e.d.Volumes(ctx, LabelTemplate)
@@ -379,14 +379,38 @@ func (e *Engine) pruneTemplates(ctx context.Context, all bool, progress io.Write
 		if !all && !gone && !died {
 			continue
 		}
-		fmt.Fprintf(progress, "removing template %s\n", v.Name)
-		if err := e.removeTemplate(ctx, key); err != nil {
-			if first == nil {
-				first = err
-			}
-			continue
+		done, err := e.pruneTemplate(ctx, key, progress)
+		if err != nil && first == nil {
+			first = err
 		}
-		removed = append(removed, v.Name)
+		if done {
+			removed = append(removed, v.Name)
+		}
 	}
 	return removed, first
+}
+
+// pruneTemplate removes one template under its lock, which its builder
+// holds and every up that finds it half-made takes: another prune (several
+// test harnesses start at once) or a live build is left alone.
+func (e *Engine) pruneTemplate(ctx context.Context, key string, progress io.Writer) (bool, error) {
+	name := templateVolume(key)
+	unlock, err := tryLockProject("template-" + key)
+	if unlock == nil {
+		if err == nil {
+			fmt.Fprintf(progress, "leaving template %s: another devstack is making or removing it\n", name)
+		}
+		return false, err
+	}
+	defer unlock()
+	if _, err := e.d.Volume(ctx, name); isNotFound(err) {
+		return false, nil
+	}
+	fmt.Fprintf(progress, "removing template %s\n", name)
+	err = e.removeTemplate(ctx, key)
+	if errors.Is(err, docker.ErrInUse) {
+		fmt.Fprintf(progress, "leaving template %s: a stack is being copied from it\n", name)
+		return false, nil
+	}
+	return err == nil, err
 }

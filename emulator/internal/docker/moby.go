@@ -31,6 +31,9 @@ var ErrPortTaken = errors.New("port is already allocated")
 // ErrNameTaken is a container name already in use.
 var ErrNameTaken = errors.New("name is already in use")
 
+// ErrInUse is a volume a container still mounts.
+var ErrInUse = errors.New("volume is in use")
+
 // Dial connects to the engine at endpoint and pings it. It also points
 // testcontainers at the same endpoint: see handOver.
 func Dial(ctx context.Context, endpoint string) (Client, error) {
@@ -95,6 +98,8 @@ func wrap(err error) error {
 		return fmt.Errorf("%w: %v", ErrPortTaken, err)
 	case cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "is already in use"):
 		return fmt.Errorf("%w: %v", ErrNameTaken, err)
+	case cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "volume is in use"):
+		return fmt.Errorf("%w: %v", ErrInUse, err)
 	}
 	return err
 }
@@ -344,9 +349,27 @@ func (m *moby) Restart(ctx context.Context, id string, timeout time.Duration) er
 	return wrap(err)
 }
 
+// Remove returns once the container is gone, also when another client was
+// already removing it.
 func (m *moby) Remove(ctx context.Context, id string) error {
 	_, err := m.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-	return wrap(err)
+	if !cerrdefs.IsConflict(err) || !strings.Contains(err.Error(), "already in progress") {
+		return wrap(err)
+	}
+	for {
+		_, err := m.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+		if cerrdefs.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return wrap(err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func (m *moby) Wait(ctx context.Context, id string) (int, error) {

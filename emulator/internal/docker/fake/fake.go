@@ -325,6 +325,11 @@ func (e *Engine) Image(_ context.Context, ref string) (docker.Image, error) {
 	if img, ok := e.images[ref]; ok {
 		return img, nil
 	}
+	for _, img := range e.images {
+		if img.ID == ref {
+			return img, nil
+		}
+	}
 	return docker.Image{}, notFound("image", ref)
 }
 
@@ -377,6 +382,11 @@ func (e *Engine) RemoveVolume(_ context.Context, name string) error {
 	defer e.mu.Unlock()
 	if _, ok := e.volumes[name]; !ok {
 		return notFound("volume", name)
+	}
+	for _, c := range e.containers {
+		if slices.Contains(c.Volumes, name) {
+			return fmt.Errorf("%w: remove %s: volume is in use - [%s]", docker.ErrInUse, name, c.ID)
+		}
 	}
 	delete(e.volumes, name)
 	e.record("remove-volume %s", name)
