@@ -141,6 +141,14 @@ func (s setting) set(c *Config, v string) error {
 	return s.node(c, doc.Content[0])
 }
 
+// setNode applies a value from devstack.yaml.
+func (s setting) setNode(c *Config, n *yaml.Node) error {
+	if s.node == nil {
+		return s.apply(c, n.Value)
+	}
+	return s.node(c, n)
+}
+
 var settings = []setting{
 	{"project", "DEVSTACK_PROJECT", func(c *Config, v string) error { c.Project = v; return nil }, nil},
 	{"mysql.image", "DEVSTACK_MYSQL_IMAGE", setString(func(c *Config) *string { return &c.MySQL.Image }), nil},
@@ -340,7 +348,7 @@ func applyFile(cfg *Config, file string, data []byte) error {
 		return nil
 	}
 	values := map[string]*yaml.Node{}
-	if err := flatten(file, "", root.Content[0], values); err != nil {
+	if err := flatten(file, "", root.Content[0], fileKeys, values); err != nil {
 		return err
 	}
 	if n, ok := values["targets"]; ok {
@@ -356,13 +364,7 @@ func applyFile(cfg *Config, file string, data []byte) error {
 		if !ok {
 			continue
 		}
-		var err error
-		if s.node != nil {
-			err = s.node(cfg, n)
-		} else {
-			err = s.apply(cfg, n.Value)
-		}
-		if err != nil {
+		if err := s.setNode(cfg, n); err != nil {
 			return usageError("%s:%d: %s %v", file, n.Line, s.key, err)
 		}
 		cfg.source(s.key, fmt.Sprintf("%s:%d", file, n.Line))
@@ -375,11 +377,42 @@ func applyFile(cfg *Config, file string, data []byte) error {
 	return nil
 }
 
-func flatten(file, prefix string, n *yaml.Node, out map[string]*yaml.Node) error {
+// keySet is what keys a mapping of devstack.yaml holds: the file's
+// settings and targets, or a target's keys.
+type keySet struct {
+	// keys are every key, dotted (mysql.image).
+	keys []string
+	// whole are keys whose value is kept as it is, a mapping or not.
+	whole []string
+	// base names the mapping in messages: "" or "targets.NAME.".
+	base string
+}
+
+// fileKeys are the keys of devstack.yaml's top level.
+var fileKeys = func() keySet {
+	ks := keySet{}
+	for _, s := range settings {
+		ks.keys = append(ks.keys, s.key)
+		if s.node != nil {
+			ks.whole = append(ks.whole, s.key)
+		}
+	}
+	ks.keys = append(ks.keys, "targets")
+	ks.whole = append(ks.whole, "targets")
+	return ks
+}()
+
+func (ks keySet) section(key string) bool {
+	return slices.ContainsFunc(ks.keys, func(k string) bool { return strings.HasPrefix(k, key+".") })
+}
+
+// flatten puts each key of the mapping n, under prefix, in out by its dotted
+// name, refusing what ks does not know.
+func flatten(file, prefix string, n *yaml.Node, ks keySet, out map[string]*yaml.Node) error {
 	if n.Kind != yaml.MappingNode {
 		where := "the top level"
-		if prefix != "" {
-			where = strings.TrimSuffix(prefix, ".")
+		if ks.base+prefix != "" {
+			where = strings.TrimSuffix(ks.base+prefix, ".")
 		}
 		return usageError("%s:%d: %s must be a mapping of keys to values", file, n.Line, where)
 	}
@@ -387,54 +420,26 @@ func flatten(file, prefix string, n *yaml.Node, out map[string]*yaml.Node) error
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		key := prefix + k.Value
-		if seen[key] {
-			return usageError("%s:%d: %s is given twice", file, k.Line, key)
-		}
-		seen[key] = true
-		if isNodeKey(key) || key == "targets" {
+		name := ks.base + key
+		switch {
+		case seen[key]:
+			return usageError("%s:%d: %s is given twice", file, k.Line, name)
+		case slices.Contains(ks.whole, key):
 			out[key] = v
-			continue
-		}
-		if v.Kind == yaml.MappingNode {
-			if !isSection(key) {
-				return unknownKey(file, k.Line, key)
-			}
-			if err := flatten(file, key+".", v, out); err != nil {
+		case ks.section(key) && v.Kind == yaml.MappingNode:
+			if err := flatten(file, key+".", v, ks, out); err != nil {
 				return err
 			}
-			continue
+		case ks.section(key):
+			return usageError("%s:%d: %s must be a mapping of keys to values", file, v.Line, name)
+		case !slices.Contains(ks.keys, key):
+			return usageError("%s:%d: unknown key %q (known keys: %s)", file, k.Line, name, strings.Join(ks.keys, ", "))
+		case v.Kind != yaml.ScalarNode:
+			return usageError("%s:%d: %s must be a single value", file, v.Line, name)
+		default:
+			out[key] = v
 		}
-		if isSection(key) {
-			return usageError("%s:%d: %s must be a mapping of keys to values", file, v.Line, key)
-		}
-		if !isKey(key) {
-			return unknownKey(file, k.Line, key)
-		}
-		if v.Kind != yaml.ScalarNode {
-			return usageError("%s:%d: %s must be a single value", file, v.Line, key)
-		}
-		out[key] = v
+		seen[key] = true
 	}
 	return nil
-}
-
-func isKey(key string) bool {
-	return slices.ContainsFunc(settings, func(s setting) bool { return s.key == key })
-}
-
-// isNodeKey reports a setting whose value may be a mapping.
-func isNodeKey(key string) bool {
-	return slices.ContainsFunc(settings, func(s setting) bool { return s.key == key && s.node != nil })
-}
-
-func isSection(key string) bool {
-	return slices.ContainsFunc(settings, func(s setting) bool { return strings.HasPrefix(s.key, key+".") })
-}
-
-func unknownKey(file string, line int, key string) error {
-	keys := make([]string, len(settings))
-	for i, s := range settings {
-		keys[i] = s.key
-	}
-	return usageError("%s:%d: unknown key %q (known keys: %s, targets)", file, line, key, strings.Join(keys, ", "))
 }

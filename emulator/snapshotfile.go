@@ -280,10 +280,7 @@ func ImportSnapshot(ctx context.Context, e *Engine, cfg Config, opts ImportOptio
 		return nil, err
 	}
 	defer unlock()
-	if cfg, err = e.following(ctx, cfg); err != nil {
-		return nil, err
-	}
-	if err := e.importable(ctx, cfg, s); err != nil {
+	if err := e.importable(ctx, &cfg, s); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(orDiscard(opts.Progress), "importing snapshot %s of project %s from %s into project %s\n", s, m.Snapshot.Project, what, cfg.Project)
@@ -352,8 +349,9 @@ func importedSnapshot(m *manifest, project, name string) *snapshot {
 }
 
 // importable refuses an import that could not be restored, or that would
-// replace a snapshot, before anything is made.
-func (e *Engine) importable(ctx context.Context, cfg Config, s *snapshot) error {
+// replace a snapshot, before anything is made. cfg becomes the configuration
+// as it applies to the stack (observed.follow).
+func (e *Engine) importable(ctx context.Context, cfg *Config, s *snapshot) error {
 	old, err := e.findSnapshot(ctx, cfg.Project, s.Name)
 	if err != nil {
 		return err
@@ -365,7 +363,8 @@ func (e *Engine) importable(ctx context.Context, cfg Config, s *snapshot) error 
 	if err != nil {
 		return err
 	}
-	f, err := e.serverFlavour(ctx, cfg, o)
+	*cfg = o.follow(*cfg)
+	f, err := e.serverFlavour(ctx, *cfg, o)
 	if err != nil {
 		return err
 	}

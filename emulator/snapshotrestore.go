@@ -52,10 +52,7 @@ func RestoreSnapshot(ctx context.Context, e *Engine, cfg Config, name string, op
 		return nil, err
 	}
 	defer unlock()
-	if cfg, err = e.following(ctx, cfg); err != nil {
-		return nil, err
-	}
-	s, target, err := e.planRestore(ctx, cfg, name)
+	s, target, err := e.planRestore(ctx, &cfg, name)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +73,9 @@ func RestoreSnapshot(ctx context.Context, e *Engine, cfg Config, name string, op
 
 // planRestore checks everything a restore can be refused for, before it
 // changes anything, and returns the snapshot and the values the stack gets.
-func (e *Engine) planRestore(ctx context.Context, cfg Config, name string) (*snapshot, pinned, error) {
+// cfg becomes the configuration as it applies to the stack: with the images
+// its containers run where no setting names one (observed.follow).
+func (e *Engine) planRestore(ctx context.Context, cfg *Config, name string) (*snapshot, pinned, error) {
 	s, err := e.completeSnapshot(ctx, cfg.Project, name)
 	if err != nil {
 		return nil, pinned{}, err
@@ -88,18 +87,19 @@ func (e *Engine) planRestore(ctx context.Context, cfg Config, name string) (*sna
 	if err := o.clashError(); err != nil {
 		return nil, pinned{}, err
 	}
-	f, err := e.serverFlavour(ctx, cfg, o)
+	*cfg = o.follow(*cfg)
+	f, err := e.serverFlavour(ctx, *cfg, o)
 	if err != nil {
 		return nil, pinned{}, err
 	}
 	if err := s.compatible(cfg.MySQL.Image, f.Name(), f.Series()); err != nil {
 		return nil, pinned{}, err
 	}
-	target, err := restoreTarget(cfg, s, o, freeLocalPort)
+	target, err := restoreTarget(*cfg, s, o, freeLocalPort)
 	if err != nil {
 		return nil, pinned{}, err
 	}
-	return s, target, e.restorable(ctx, cfg, target)
+	return s, target, e.restorable(ctx, *cfg, target)
 }
 
 // completeSnapshot finds a snapshot that is complete.
@@ -143,9 +143,9 @@ func (e *Engine) restorable(ctx context.Context, cfg Config, v pinned) error {
 			return err
 		}
 	}
-	images := map[string]string{ServiceMySQL: cfg.MySQL.Image, ServiceRedis: cfg.Redis.Image, ServiceGearmand: cfg.Gearmand.Image}
+	images := images(&cfg)
 	for _, role := range cfg.Services() {
-		if err := e.ensureImage(ctx, images[role], imageVariable(role)); err != nil {
+		if err := e.ensureImage(ctx, *images[role], imageVariable(role)); err != nil {
 			return err
 		}
 	}

@@ -109,7 +109,11 @@ func parseTargets(file string, n *yaml.Node) (map[string]TargetConfig, error) {
 			return nil, usageError("%s:%d: invalid target name %q: use letters, digits, '_', '.' and '-'", file, k.Line, k.Value)
 		}
 		values := map[string]*yaml.Node{}
-		if err := flattenTarget(file, "targets."+k.Value+".", v, values); err != nil {
+		ks := keySet{base: "targets." + k.Value + "."}
+		for _, s := range TargetSettings {
+			ks.keys = append(ks.keys, s.key)
+		}
+		if err := flatten(file, "", v, ks, values); err != nil {
 			return nil, err
 		}
 		t := TargetConfig{SharedUID: unsetID, SharedGID: unsetID}
@@ -129,39 +133,6 @@ func parseTargets(file string, n *yaml.Node) (map[string]TargetConfig, error) {
 		out[k.Value] = t
 	}
 	return out, nil
-}
-
-func flattenTarget(file, prefix string, n *yaml.Node, out map[string]*yaml.Node) error {
-	if n.Kind != yaml.MappingNode {
-		return usageError("%s:%d: %s must be a mapping of keys to values", file, n.Line, strings.TrimSuffix(prefix, "."))
-	}
-	name, _, _ := strings.Cut(strings.TrimPrefix(prefix, "targets."), ".")
-	base := "targets." + name + "."
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		key := strings.TrimPrefix(prefix+k.Value, base)
-		section := slices.ContainsFunc(TargetSettings, func(s targetSetting) bool { return strings.HasPrefix(s.key, key+".") })
-		known := slices.ContainsFunc(TargetSettings, func(s targetSetting) bool { return s.key == key })
-		switch {
-		case v.Kind == yaml.MappingNode && section:
-			if err := flattenTarget(file, prefix+k.Value+".", v, out); err != nil {
-				return err
-			}
-		case known && v.Kind == yaml.ScalarNode:
-			out[key] = v
-		case section:
-			return usageError("%s:%d: %s%s must be a mapping of keys to values", file, v.Line, base, key)
-		case known:
-			return usageError("%s:%d: %s%s must be a single value", file, v.Line, base, key)
-		default:
-			var keys []string
-			for _, s := range TargetSettings {
-				keys = append(keys, s.key)
-			}
-			return usageError("%s:%d: unknown key %q in a target (known keys: %s)", file, k.Line, base+key, strings.Join(keys, ", "))
-		}
-	}
-	return nil
 }
 
 // TargetOptions are a target command's flags, by key (mysql.host), over
@@ -320,13 +291,14 @@ func PlanTarget(ctx context.Context, cfg Config, name string, opts TargetOptions
 	return p, targetError(name, err)
 }
 
-// ApplyTarget bootstraps a target as its plan says.
-func ApplyTarget(ctx context.Context, cfg Config, name string, opts TargetOptions) (*tgt.Result, error) {
+// ApplyTarget bootstraps a target as its plan says, once review (which
+// shows the plan, and may ask) lets it.
+func ApplyTarget(ctx context.Context, cfg Config, name string, opts TargetOptions, review func(*tgt.Plan) error) (*tgt.Result, error) {
 	t, fx, tree, err := resolveTarget(ctx, cfg, name, opts)
 	if err != nil {
 		return nil, err
 	}
-	r, err := tgt.Apply(ctx, t, fx, tree, NewSecret)
+	r, err := tgt.Apply(ctx, t, fx, tree, NewSecret, review)
 	return r, targetError(name, err)
 }
 

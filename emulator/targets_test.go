@@ -58,6 +58,9 @@ func TestTargetErrors(t *testing.T) {
 		{"targets:\n  s:\n    mysql: {port: x}\n", "targets.s.mysql.port must be a port"},
 		{"targets:\n  s:\n    mysql: {password: secret}\n", `unknown key "targets.s.mysql.password"`},
 		{"targets:\n  s:\n    shared: [a]\n", "targets.s.shared must be a mapping"},
+		{"targets:\n  s:\n    mysql: {host: h}\n    mysql: {port: 1}\n", "targets.s.mysql is given twice"},
+		{"targets:\n  s:\n    mysql: {host: {a: b}}\n", "targets.s.mysql.host must be a single value"},
+		{"targets:\n  s: x\n", "targets.s must be a mapping of keys to values"},
 	} {
 		_, err := LoadConfig(LoadOptions{File: writeConfig(t, c.file), Getenv: envMap(nil)})
 		if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), c.want) {

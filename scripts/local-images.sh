@@ -5,10 +5,11 @@
 # official images' interface. Tags are hashes of the inputs, so a machine
 # reused with older images rebuilds them and an unchanged machine skips all
 # work.
-#   bookworm base: MariaDB 10.11 (mysql), Redis 7 (redis), gearmand 1.1 (gearmand)
-#   sid base:      Oracle MySQL 9 (mysql-oracle)
-#   and the same two servers with the official images' defaults instead of
-#   tuning, set up as the official entrypoints do (mariadb-plain, mysql-plain)
+#   bookworm base: MariaDB 10.11 (mysql), Redis 7 (redis), gearmand 1.1
+#                  (gearmand), and MariaDB with the official image's defaults,
+#                  set up as its entrypoint does (mariadb-plain)
+#   sid base:      Oracle MySQL 9 with the official image's defaults
+#                  (mysql-plain), and tuned on top of it (mysql-oracle)
 # stdout (for eval): DEVSTACK_MYSQL_IMAGE, DEVSTACK_REDIS_IMAGE,
 # DEVSTACK_GEARMAND_IMAGE, DEVSTACK_MYSQL_ORACLE_IMAGE,
 # DEVSTACK_MARIADB_PLAIN_IMAGE and DEVSTACK_MYSQL_PLAIN_IMAGE, as NAME=value.
@@ -135,9 +136,10 @@ fi
 MYSQL=$(build_from_dir mysql "$BASE")
 REDIS=$(build_from_dir redis "$BASE")
 GEARMAND=$(build_from_dir gearmand "$BASE")
-MYSQL_ORACLE=$(build_from_dir mysql-oracle "$SID_BASE")
 MARIADB_PLAIN=$(build_from_dir mariadb-plain "$BASE")
 MYSQL_PLAIN=$(build_from_dir mysql-plain "$SID_BASE")
+# The tuned Oracle stand-in is the plain one with its tuning.
+MYSQL_ORACLE=$(build_from_dir mysql-oracle "$MYSQL_PLAIN")
 echo "DEVSTACK_MYSQL_IMAGE=$MYSQL"
 echo "DEVSTACK_REDIS_IMAGE=$REDIS"
 echo "DEVSTACK_GEARMAND_IMAGE=$GEARMAND"

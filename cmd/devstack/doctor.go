@@ -25,15 +25,7 @@ fix; it exits 0 only when every check passes.`,
 				return err
 			}
 			r := emulator.Doctor(cmd.Context(), cfg)
-			if a.output == "json" {
-				err = a.printJSON(r)
-			} else {
-				a.printDoctor(r)
-			}
-			if err == nil && !r.OK {
-				return exitStatus(emulator.ExitEnv)
-			}
-			return err
+			return a.printVerdict(r, func() { a.printDoctor(r) }, r.OK)
 		},
 	}
 }

@@ -175,3 +175,19 @@ func (a *app) printJSON(v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// printVerdict prints a report that answers a question (doctor, target plan
+// and verify): as JSON, or by forPeople; exit 1 when the answer is no.
+func (a *app) printVerdict(r any, forPeople func(), ok bool) error {
+	if a.output == "json" {
+		if err := a.printJSON(r); err != nil {
+			return err
+		}
+	} else {
+		forPeople()
+	}
+	if !ok {
+		return exitStatus(emulator.ExitEnv)
+	}
+	return nil
+}

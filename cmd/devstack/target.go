@@ -72,13 +72,7 @@ func newTargetPlan(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := a.printPlan(p); err != nil {
-				return err
-			}
-			if p.Changes > 0 || p.Refused != "" {
-				return exitStatus(emulator.ExitEnv)
-			}
-			return nil
+			return a.printVerdict(p, func() { a.printPlan(p) }, p.Changes == 0 && p.Refused == "")
 		})
 }
 
@@ -92,31 +86,15 @@ func newTargetApply(a *app) *cobra.Command {
 					return usage("--secrets-file %s exists: give a new file, devstack overwrites none", secrets)
 				}
 			}
-			p, err := emulator.PlanTarget(cmd.Context(), cfg, name, opts)
-			if err != nil {
-				return err
-			}
-			if a.output != "json" {
-				if err := a.printPlan(p); err != nil {
-					return err
+			r, err := emulator.ApplyTarget(cmd.Context(), cfg, name, opts, func(p *target.Plan) error {
+				if a.output != "json" {
+					a.printPlan(p)
 				}
-			}
-			if p.Refused != "" {
-				return usage("target %s: refused: %s", name, p.Refused)
-			}
-			if p.Changes == 0 {
-				if a.output == "json" {
-					return a.printJSON(map[string]any{"plan": p, "applied": false})
+				if yes || p.Changes == 0 || p.Refused != "" {
+					return nil
 				}
-				fmt.Fprintf(a.stdout, "target %s: nothing to do\n", name)
-				return nil
-			}
-			if !yes {
-				if err := a.confirm(fmt.Sprintf("Make these %d changes to target %s?", p.Changes, name), "target apply changes a real environment"); err != nil {
-					return err
-				}
-			}
-			r, err := emulator.ApplyTarget(cmd.Context(), cfg, name, opts)
+				return a.confirm(fmt.Sprintf("Make these %d changes to target %s?", p.Changes, name), "target apply changes a real environment")
+			})
 			if err != nil {
 				return err
 			}
@@ -130,6 +108,13 @@ func newTargetApply(a *app) *cobra.Command {
 // printApplied reports an apply, and the password it generated: into the
 // secrets file, or shown once.
 func (a *app) printApplied(r *target.Result, name, secrets string) error {
+	if !r.Applied {
+		if a.output == "json" {
+			return a.printJSON(r)
+		}
+		fmt.Fprintf(a.stdout, "target %s: nothing to do\n", name)
+		return nil
+	}
 	report := map[string]any{"plan": r.Plan, "applied": true}
 	if r.AppPassword != "" {
 		if secrets != "" {
@@ -175,15 +160,7 @@ func newTargetVerify(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if a.output == "json" {
-				err = a.printJSON(r)
-			} else {
-				a.printReport(r)
-			}
-			if err == nil && !r.Clean {
-				return exitStatus(emulator.ExitEnv)
-			}
-			return err
+			return a.printVerdict(r, func() { a.printReport(r) }, r.Clean)
 		})
 }
 
@@ -200,11 +177,8 @@ func (a *app) printReport(r *target.Report) {
 	}
 }
 
-// printPlan shows a plan: JSON, or its steps and changes for people.
-func (a *app) printPlan(p *target.Plan) error {
-	if a.output == "json" {
-		return a.printJSON(p)
-	}
+// printPlan shows a plan's steps and changes for people.
+func (a *app) printPlan(p *target.Plan) {
 	fmt.Fprintf(a.stdout, "target %s: %s, %d changes\n", p.Target, p.Server, p.Changes)
 	for _, s := range p.Steps {
 		fmt.Fprintf(a.stdout, "%-10s %s\n", s.Name, s.State)
@@ -215,7 +189,6 @@ func (a *app) printPlan(p *target.Plan) error {
 	if p.Refused != "" {
 		fmt.Fprintf(a.stdout, "apply refuses this target: %s\n", p.Refused)
 	}
-	return nil
 }
 
 func detail(d string) string {

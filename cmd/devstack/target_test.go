@@ -54,14 +54,18 @@ func targetMySQL(t *testing.T, password string) (*sql.DB, int) {
 	port := plainContainer(t, mysqlImage(), 3306, []string{"-e", "MYSQL_ROOT_PASSWORD=" + password})
 	db := setup.OpenMySQL("127.0.0.1", port, "root", password, "")
 	t.Cleanup(func() { db.Close() })
-	deadline := time.Now().Add(2 * time.Minute)
-	for db.Ping() != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the target's MySQL did not answer within 2 minutes")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	awaitMySQL(t, db, "the target's MySQL")
 	return db, port
+}
+
+// awaitMySQL waits until a server that is starting answers.
+func awaitMySQL(t *testing.T, db *sql.DB, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); db.Ping() != nil; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not answer within 2 minutes", what)
+		}
+	}
 }
 
 // targetRun runs devstack target with the config and the admin's password
@@ -294,11 +298,7 @@ func TestTargetOverTLS(t *testing.T) {
 	must(t, err)
 	db := sql.OpenDB(conn)
 	defer db.Close()
-	for deadline := time.Now().Add(2 * time.Minute); db.Ping() != nil; time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the TLS-only server did not answer within 2 minutes")
-		}
-	}
+	awaitMySQL(t, db, "the TLS-only server")
 	flags := []string{"plan", "lab", "-o", "json", "--mysql-host", "127.0.0.1", "--mysql-port", strconv.Itoa(port), "--mysql-user", "root",
 		"--mysql-password-env", "LAB_PASSWORD", "--shared-path", t.TempDir()}
 	tr := targetRun{t: t, config: "/dev/null", env: []string{"LAB_PASSWORD=" + password}}

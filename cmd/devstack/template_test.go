@@ -235,9 +235,10 @@ func TestServerOptions(t *testing.T) {
 		return got
 	}
 	want := map[string]string{"performance_schema": "OFF", "innodb_flush_log_at_trx_commit": "2", "log_bin": "OFF", "innodb_doublewrite": "OFF", "innodb_buffer_pool_size": "67108864"}
+	got := variables(a)
 	for k, v := range want {
-		if got := variables(a)[k]; got != v {
-			t.Errorf("devstack's settings: %s = %s, want %s", k, got, v)
+		if got[k] != v {
+			t.Errorf("devstack's settings: %s = %s, want %s", k, got[k], v)
 		}
 	}
 	_, err := a.mysql("MCP").Exec("CREATE TABLE kept (id INT)")

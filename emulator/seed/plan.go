@@ -3,6 +3,7 @@ package seed
 import (
 	"context"
 	"database/sql"
+	"maps"
 	"time"
 )
 
@@ -68,22 +69,19 @@ func readTable(ctx context.Context, db *sql.DB, table string) ([]map[string]*str
 	return out, rs.Err()
 }
 
-// Plan returns the rows Apply would add and change in a database holding
-// rows, without a database: Apply's own logic runs on them in memory.
-func (s *Seeder) Plan(rows Rows, dashboardUUID string, at time.Time) ([]RowChange, error) {
+// Plan returns the rows seeding f would add and change in a database
+// holding rows, without a database: Apply's own logic runs on a copy of
+// them in memory.
+func Plan(f *Fixtures, rows Rows, dashboardUUID string, at time.Time) ([]RowChange, error) {
 	m := &memStore{tables: map[string][]map[string]*string{}, cache: map[string]string{}}
 	for t, rs := range rows {
 		m.tables[t] = make([]map[string]*string, 0, len(rs))
 		for _, r := range rs {
-			c := make(map[string]*string, len(r))
-			for k, v := range r {
-				c[k] = v
-			}
-			m.tables[t] = append(m.tables[t], c)
+			m.tables[t] = append(m.tables[t], maps.Clone(r))
 		}
 	}
 	log := []RowChange{}
-	if err := NewSeeder(s.F).apply(&writer{db: m, at: at, log: &log}, dashboardUUID); err != nil {
+	if err := NewSeeder(f).apply(&writer{db: m, at: at, log: &log}, dashboardUUID); err != nil {
 		return nil, err
 	}
 	return log, nil

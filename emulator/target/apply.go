@@ -23,6 +23,8 @@ var ErrBusy = errors.New("another devstack target apply is at work on it")
 type Result struct {
 	// Plan is the plan Apply made under its lock, and did.
 	Plan *Plan `json:"plan"`
+	// Applied is false when the plan had nothing to do.
+	Applied bool `json:"applied"`
 	// AppPassword is the password Apply gave a user it made, when it
 	// generated one; empty otherwise. It is shown once, or written to a
 	// file, never logged.
@@ -37,11 +39,12 @@ const lockName = "devstack.target-apply"
 // bootstrap needs: databases and the app user with its grants, the schema
 // (into empty databases only), users, API keys, settings and the pipeline,
 // then the shared directory's folders and the processing configurations.
-// It plans again under a lock that one apply at a time holds, and refuses a
-// schema that exists but differs (ErrRefused) before it changes anything.
-// generate makes a password for a user it has to create when the target
-// gives none.
-func Apply(ctx context.Context, t Target, fx *seed.Fixtures, tree shared.Tree, generate func() string) (*Result, error) {
+// It plans under a lock that one apply at a time holds and shows the plan
+// to review, which may stop it (a question not confirmed); then it refuses
+// a schema that exists but differs (ErrRefused), before it changes
+// anything. What review saw is what Apply does. generate makes a password
+// for a user it has to create when the target gives none.
+func Apply(ctx context.Context, t Target, fx *seed.Fixtures, tree shared.Tree, generate func() string, review func(*Plan) error) (*Result, error) {
 	db, err := t.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -73,9 +76,16 @@ func Apply(ctx context.Context, t Target, fx *seed.Fixtures, tree shared.Tree, g
 		return nil, err
 	}
 	r := &Result{Plan: p}
+	if err := review(p); err != nil {
+		return r, err
+	}
 	if p.Refused != "" {
 		return r, fmt.Errorf("%w: %s", ErrRefused, p.Refused)
 	}
+	if p.Changes == 0 {
+		return r, nil
+	}
+	r.Applied = true
 	if p.provision {
 		password := t.AppPassword
 		if p.createUser && password == "" {

@@ -182,21 +182,18 @@ func (p *Plan) schema(ctx context.Context, db *sql.DB, fx *seed.Fixtures, existi
 		if err != nil {
 			return nil, err
 		}
-		switch state {
-		case stateSame:
-			states = append(states, fmt.Sprintf("%s: %s (%d migrations)", sc.Database, state, len(want)))
-		default:
-			states = append(states, sc.Database+": "+state)
-		}
+		label := sc.Database + ": " + state
 		switch state {
 		case stateAbsent:
 			p.load = append(p.load, sc)
 			s.Changes = append(s.Changes, Change{"load", "schema of " + sc.Database, fmt.Sprintf("%d tables, %d migrations", len(sc.Tables), len(want))})
 		case stateSame:
+			label += fmt.Sprintf(" (%d migrations)", len(want))
 			same = append(same, sc.Database)
 		default:
 			refused = append(refused, sc.Database+" "+why)
 		}
+		states = append(states, label)
 	}
 	s.State = strings.Join(states, "; ")
 	if len(refused) > 0 {
@@ -271,7 +268,7 @@ func (p *Plan) rows(ctx context.Context, db *sql.DB, fx *seed.Fixtures, same []s
 	if err != nil {
 		return err
 	}
-	changes, err := seed.NewSeeder(fx).Plan(rows, p.dashboardUUID, time.Now())
+	changes, err := seed.Plan(fx, rows, p.dashboardUUID, time.Now())
 	if err != nil {
 		return err
 	}

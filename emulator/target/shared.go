@@ -20,7 +20,7 @@ import (
 type fileChange struct {
 	Change
 	path string // relative to the shared directory
-	dir  bool
+	mode fs.FileMode
 	data []byte
 }
 
@@ -49,26 +49,16 @@ func (p *Plan) sharedDir(sd Shared, tree shared.Tree) error {
 	slices.Sort(dirs) // parents first
 	layout := Step{Name: StepShared}
 	for _, d := range dirs {
-		c, err := inspectEntry(sd.Path, d, true, nil, sd.Owner)
-		if err != nil {
+		if err := p.inspectEntry(&layout, sd, d, true, nil); err != nil {
 			return err
-		}
-		p.shared = append(p.shared, c...)
-		for _, fc := range c {
-			layout.Changes = append(layout.Changes, fc.Change)
 		}
 	}
 	layout.State = fmt.Sprintf("%s: %d folders, %d to make or mend", sd.Path, len(dirs), len(layout.Changes))
 	p.add(layout)
 	configs := Step{Name: StepProcessing}
 	for _, f := range tree.Files {
-		c, err := inspectEntry(sd.Path, f.Path, false, f.Data, sd.Owner)
-		if err != nil {
+		if err := p.inspectEntry(&configs, sd, f.Path, false, f.Data); err != nil {
 			return err
-		}
-		p.shared = append(p.shared, c...)
-		for _, fc := range c {
-			configs.Changes = append(configs.Changes, fc.Change)
 		}
 	}
 	configs.State = fmt.Sprintf("%d processing configurations in %s", len(tree.Files), seed.ProcessingDir)
@@ -76,47 +66,48 @@ func (p *Plan) sharedDir(sd Shared, tree shared.Tree) error {
 	return nil
 }
 
-// inspectEntry compares one folder or file with what it must be.
-func inspectEntry(root, rel string, dir bool, data []byte, owner shared.Owner) ([]fileChange, error) {
-	full := filepath.Join(root, filepath.FromSlash(rel))
-	mode := fs.FileMode(shared.FileMode)
-	kind := "file"
+// inspectEntry compares one folder or file with what it must be, and adds
+// what is to do to step and to the plan's work in the shared directory.
+func (p *Plan) inspectEntry(step *Step, sd Shared, rel string, dir bool, data []byte) error {
+	full := filepath.Join(sd.Path, filepath.FromSlash(rel))
+	mode, kind, owner := fs.FileMode(shared.FileMode), "file", sd.Owner
 	if dir {
 		mode, kind = shared.DirMode, "folder"
 	}
-	fc := func(action, detail string) fileChange {
-		return fileChange{Change: Change{action, rel, detail}, path: rel, dir: dir, data: data}
+	add := func(action, detail string) {
+		c := fileChange{Change: Change{action, rel, detail}, path: rel, mode: mode, data: data}
+		p.shared = append(p.shared, c)
+		step.Changes = append(step.Changes, c.Change)
 	}
 	st, err := os.Lstat(full)
-	if errors.Is(err, fs.ErrNotExist) {
-		if dir {
-			return []fileChange{fc("mkdir", fmt.Sprintf("mode %04o, owner %d:%d", mode, owner.UID, owner.GID))}, nil
-		}
-		return []fileChange{fc("write", "missing")}, nil
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && dir:
+		add("mkdir", fmt.Sprintf("mode %04o, owner %d:%d", mode, owner.UID, owner.GID))
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		add("write", "missing")
+		return nil
+	case err != nil:
+		return err
+	case st.IsDir() != dir || !st.IsDir() && !st.Mode().IsRegular():
+		return fmt.Errorf("%w: %s is in the way of a %s (devstack removes nothing)", ErrSharedDir, full, kind)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if st.IsDir() != dir || !st.IsDir() && !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is in the way of a %s (devstack removes nothing)", ErrSharedDir, full, kind)
-	}
-	var out []fileChange
 	if !dir {
 		have, err := os.ReadFile(full)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !bytes.Equal(have, data) {
-			out = append(out, fc("write", "differs from the fixtures'"))
+			add("write", "differs from the fixtures'")
 		}
 	}
 	if st.Mode().Perm() != mode {
-		out = append(out, fc("chmod", fmt.Sprintf("%04o, want %04o", st.Mode().Perm(), mode)))
+		add("chmod", fmt.Sprintf("%04o, want %04o", st.Mode().Perm(), mode))
 	}
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok && (int(sys.Uid) != owner.UID || int(sys.Gid) != owner.GID) {
-		out = append(out, fc("chown", fmt.Sprintf("%d:%d, want %d:%d", sys.Uid, sys.Gid, owner.UID, owner.GID)))
+		add("chown", fmt.Sprintf("%d:%d, want %d:%d", sys.Uid, sys.Gid, owner.UID, owner.GID))
 	}
-	return out, nil
+	return nil
 }
 
 // applyShared does the shared directory's changes, folders first (they are
@@ -128,17 +119,13 @@ func applyShared(root string, changes []fileChange, owner shared.Owner) error {
 		var err error
 		switch c.Action {
 		case "mkdir":
-			if err = os.Mkdir(full, shared.DirMode); err == nil || errors.Is(err, fs.ErrExist) {
-				err = settle(full, shared.DirMode, owner)
+			if err = os.Mkdir(full, c.mode); err == nil || errors.Is(err, fs.ErrExist) {
+				err = settle(full, c.mode, owner)
 			}
 		case "write":
 			err = writeFile(full, c.data, owner)
 		case "chmod":
-			mode := fs.FileMode(shared.FileMode)
-			if c.dir {
-				mode = shared.DirMode
-			}
-			err = os.Chmod(full, mode)
+			err = os.Chmod(full, c.mode)
 		case "chown":
 			err = os.Lchown(full, owner.UID, owner.GID)
 		}

@@ -78,7 +78,7 @@ var ErrLogin = errors.New("cannot log in")
 func (m MySQL) open() (*sql.DB, error) {
 	c := mysql.NewConfig()
 	c.User, c.Passwd, c.Net = m.User, m.Password, "tcp"
-	c.Addr = net.JoinHostPort(m.Host, strconv.Itoa(m.Port))
+	c.Addr = m.Addr()
 	c.Timeout = 5 * time.Second
 	c.InterpolateParams = true
 	if m.TLS {
@@ -128,7 +128,7 @@ func (t Target) connect(ctx context.Context) (*sql.DB, error) {
 	return db, nil
 }
 
-// pingRedis checks that the target's Redis answers.
+// ping checks that the target's Redis answers.
 func (r Redis) ping(ctx context.Context) error {
 	o := &redis.Options{Addr: net.JoinHostPort(r.Host, strconv.Itoa(r.Port)), Password: r.Password, DialTimeout: 5 * time.Second}
 	if r.TLS {

@@ -350,19 +350,19 @@ func (m *moby) Restart(ctx context.Context, id string, timeout time.Duration) er
 }
 
 // Remove returns once the container is gone, also when another client was
-// already removing it.
+// already removing it (for up to half a minute, as a stop would take).
 func (m *moby) Remove(ctx context.Context, id string) error {
 	_, err := m.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 	if !cerrdefs.IsConflict(err) || !strings.Contains(err.Error(), "already in progress") {
 		return wrap(err)
 	}
-	for {
-		_, err := m.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
-		if cerrdefs.IsNotFound(err) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		_, ierr := m.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+		if cerrdefs.IsNotFound(ierr) {
 			return nil
 		}
-		if err != nil {
-			return wrap(err)
+		if ierr != nil {
+			return wrap(ierr)
 		}
 		select {
 		case <-ctx.Done():
@@ -370,6 +370,7 @@ func (m *moby) Remove(ctx context.Context, id string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	return err
 }
 
 func (m *moby) Wait(ctx context.Context, id string) (int, error) {
