@@ -100,7 +100,8 @@ type composeService struct {
 	Command       []string                     `yaml:"command,omitempty"`
 	Environment   map[string]string            `yaml:"environment,omitempty"`
 	Labels        map[string]string            `yaml:"labels"`
-	Networks      map[string]composeAliases    `yaml:"networks"`
+	NetworkMode   string                       `yaml:"network_mode,omitempty"`
+	Networks      map[string]composeAliases    `yaml:"networks,omitempty"`
 	Ports         []composePort                `yaml:"ports,omitempty"`
 	Volumes       []composeMount               `yaml:"volumes,omitempty"`
 	Tmpfs         []string                     `yaml:"tmpfs,omitempty"`
@@ -234,8 +235,12 @@ func (c *composer) pinnedLabels() map[string]string {
 func (c *composer) service(s docker.ContainerSpec) composeService {
 	cs := composeService{
 		ContainerName: s.Name, Image: s.Image, Entrypoint: s.Entrypoint, Command: s.Cmd, Environment: s.Env,
-		Networks:   map[string]composeAliases{"stack": {Aliases: s.Aliases}},
 		StopSignal: s.StopSignal, User: s.User, Restart: s.Restart,
+	}
+	if s.Network == docker.NoNetwork {
+		cs.NetworkMode = docker.NoNetwork
+	} else {
+		cs.Networks = map[string]composeAliases{"stack": {Aliases: s.Aliases}}
 	}
 	for _, p := range s.Ports {
 		cs.Ports = append(cs.Ports, composePort{Target: p.ContainerPort, HostIP: p.HostIP, Protocol: "tcp"})
@@ -258,6 +263,8 @@ func (c *composer) service(s docker.ContainerSpec) composeService {
 // helper, whose spec it starts from.
 func (c *composer) initService(helper docker.ContainerSpec) error {
 	s := c.service(helper)
+	// Unlike the helper, it reaches MySQL over the stack's network.
+	s.NetworkMode, s.Networks = "", map[string]composeAliases{"stack": {}}
 	s.ContainerName = NamesFor(c.project).Network + "-" + partInit
 	s.Labels = c.labels(partInit)
 	s.Entrypoint = []string{"sh", "/devstack/init.sh"}

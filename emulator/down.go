@@ -77,9 +77,30 @@ func (e *Engine) remove(ctx context.Context, o *observed, volumes bool, progress
 	if err != nil {
 		return r, err
 	}
-	// Containers devstack did not create may still use the network or the
-	// volumes (an app joined with --network); they are named, never touched,
-	// and the rest is removed anyway.
+	blocked := e.removeRest(ctx, o, volumes, progress, r)
+	if blocked == nil {
+		return r, o.clashError()
+	}
+	// What holds the network or a volume may be the stack's own container,
+	// made after the last look by a create an interrupted up had sent (its
+	// template copy, say): one more look removes it, then the rest.
+	if o, err = e.observe(ctx, o.names.Project); err != nil || len(o.all()) == 0 {
+		return r, blocked
+	}
+	if o, err = e.removeAllContainers(ctx, o, progress, r); err != nil {
+		return r, err
+	}
+	if blocked := e.removeRest(ctx, o, volumes, progress, r); blocked != nil {
+		return r, blocked
+	}
+	return r, o.clashError()
+}
+
+// removeRest removes an observed stack's network and, with volumes, its
+// volumes, once its containers are gone. Containers devstack did not create
+// may still use them (an app joined with --network): they are named, never
+// touched, and the rest is removed anyway.
+func (e *Engine) removeRest(ctx context.Context, o *observed, volumes bool, progress io.Writer, r *DownReport) error {
 	var blocked error
 	if o.network != nil {
 		fmt.Fprintf(progress, "%s: removing %s\n", partNetwork, o.network.Name)
@@ -101,10 +122,7 @@ func (e *Engine) remove(ctx context.Context, o *observed, volumes bool, progress
 			r.Volumes = append(r.Volumes, name)
 		}
 	}
-	if blocked != nil {
-		return r, blocked
-	}
-	return r, o.clashError()
+	return blocked
 }
 
 // removeAllContainers removes the stack's containers and returns the stack
@@ -121,7 +139,9 @@ func (e *Engine) removeAllContainers(ctx context.Context, o *observed, progress 
 			return nil, err
 		}
 		for _, c := range o.all() {
-			r.Containers = append(r.Containers, c.Name)
+			if !slices.Contains(r.Containers, c.Name) {
+				r.Containers = append(r.Containers, c.Name)
+			}
 		}
 		slices.Sort(r.Containers)
 		var err error

@@ -30,7 +30,7 @@ func planFor(current *docker.Container, want docker.ContainerSpec, networkID str
 		return recreate
 	// A container keeps the ID of the network it was made on: if that
 	// network was removed, starting it fails until it is made again.
-	case current.Networks[want.Network] != networkID:
+	case want.Network != docker.NoNetwork && current.Networks[want.Network] != networkID:
 		return recreate
 	case !current.State.Running:
 		return start

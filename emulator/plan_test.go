@@ -63,6 +63,9 @@ func TestPlanFor(t *testing.T) {
 	other.MySQL.Image = "mysql:8.4"
 	newPassword, newPort := v, v
 	newPassword.AppPassword, newPort.MySQLPort = "b", 3
+	// The helper joins no network: Docker reports it on "none".
+	helper := container(cfg, partHelper, v, "exited")
+	helper.Networks = map[string]string{docker.NoNetwork: "none-id"}
 	for _, tc := range []struct {
 		name    string
 		current *docker.Container
@@ -79,6 +82,7 @@ func TestPlanFor(t *testing.T) {
 		{"port changed", &stopped, spec(cfg, ServiceMySQL, newPort), netID, recreate},
 		{"its network was removed", &stopped, want, "", recreate},
 		{"its network was made again", &stopped, want, "net-2", recreate},
+		{"helper, the stack's network made again", &helper, spec(cfg, partHelper, v), "net-2", start},
 	} {
 		if got := planFor(tc.current, tc.want, tc.network); got != tc.action {
 			t.Errorf("%s: planned %d, want %d", tc.name, got, tc.action)
@@ -238,6 +242,33 @@ func TestDownRemovesAContainerCreatedLate(t *testing.T) {
 		t.Errorf("late container not removed: %v", f.Calls)
 	}
 	if o, _ := e.observe(context.Background(), "p"); !o.absent() {
+		t.Fatalf("left behind: %+v", o)
+	}
+}
+
+// An interrupted up's template copy whose create finished after the only
+// look that found no container holds the data volume: the volume's removal
+// fails, and a second look removes the copy, then the volume.
+func TestRemoveLooksAgainWhenAVolumeIsHeld(t *testing.T) {
+	f, e := stackOnFake(t, "p")
+	ctx := context.Background()
+	if _, err := Down(ctx, e, testConfig("p"), DownOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	seen, err := e.observe(ctx, "p")
+	if err != nil || len(seen.all()) != 0 {
+		t.Fatalf("after down: %v, %v", seen.all(), err)
+	}
+	n := NamesFor("p")
+	f.AddContainer(docker.Container{Name: n.TemplateCopy, Labels: map[string]string{LabelProject: "p"}, Volumes: []string{n.MySQLData}, State: docker.State{Status: "created"}})
+	r, err := e.remove(ctx, seen, true, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(r.Containers, n.TemplateCopy) || len(r.Volumes) != 3 {
+		t.Errorf("removed %+v", r)
+	}
+	if o, _ := e.observe(ctx, "p"); !o.absent() {
 		t.Fatalf("left behind: %+v", o)
 	}
 }

@@ -15,12 +15,15 @@ import (
 // permanent marks an error that polling must not retry.
 type permanent struct{ error }
 
-// poll runs check at short, growing intervals (never a fixed sleep) until it
-// succeeds, returns a permanent error, or the timeout passes.
+// poll runs check at short intervals (never a fixed sleep) until it
+// succeeds, returns a permanent error, or the timeout passes: every 20 ms
+// for the first two seconds, where most services answer (a server opening
+// its data after an up after down answers within 0.3 s, and each poll that
+// is late adds to the up), then growing to a tenth of a second.
 func poll(ctx context.Context, timeout time.Duration, what string, check func(context.Context) error) error {
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	interval := 25 * time.Millisecond
+	start, interval := time.Now(), 20*time.Millisecond
 	for {
 		err := check(tctx)
 		if err == nil {
@@ -38,9 +41,9 @@ func poll(ctx context.Context, timeout time.Duration, what string, check func(co
 			return envError(err, "%s did not become ready within %s: %s", what, timeout, shortErr(err))
 		case <-time.After(interval):
 		}
-		// At most a tenth of a second: a server that opens its data in
-		// about a second would otherwise wait a quarter of one more.
-		interval = min(interval*2, 100*time.Millisecond)
+		if time.Since(start) > 2*time.Second {
+			interval = min(interval*2, 100*time.Millisecond)
+		}
 	}
 }
 

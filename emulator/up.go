@@ -233,10 +233,6 @@ func (u *upRun) applyPlan(ctx context.Context) error {
 	if err := u.makeNetworkAndVolumes(ctx); err != nil {
 		return err
 	}
-	if u.plan.actions[ServiceMySQL] != keep && !u.keepData {
-		// Hashing needs no container: do it while MySQL boots.
-		go u.seeder.Prehash()
-	}
 	return parallel(ctx, u.upMySQL, u.upRedis, u.upGearmand, u.upHelper)
 }
 

@@ -76,6 +76,18 @@ func TestUpStatusConnectAndLayout(t *testing.T) {
 		t.Errorf("SS charset = %q, %v", charset, err)
 	}
 
+	// The services share the stack's network; the helper, reached by exec
+	// only, joins none.
+	for _, part := range []string{"mysql", "redis", "helper"} {
+		want := "devstack-" + s.project
+		if part == "helper" {
+			want = "none"
+		}
+		if got := strings.TrimSpace(docker(t, "inspect", "-f", "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}", "devstack-"+s.project+"-"+part)); got != want {
+			t.Errorf("%s: network %q, want %q", part, got, want)
+		}
+	}
+
 	env := s.envMap()
 	out, err := exec.Command("redis-cli", "-u", env["REDIS_URL"], "PING").CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "PONG" {

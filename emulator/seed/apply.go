@@ -42,31 +42,40 @@ func (c *Changes) Add(o Changes) {
 type Seeder struct {
 	F  *Fixtures
 	mu sync.Mutex
-	// synced holds hashes known to be in the stack's cache table; fresh
-	// holds hashes made before the database could be asked.
-	synced, fresh map[string]string
+	// synced holds hashes known to be in the stack's cache table.
+	synced map[string]string
+	// made are the hashes this seeder makes, each once, by digest: a hash
+	// Prehash began is waited for rather than made twice.
+	made map[string]func() string
 }
 
 func NewSeeder(f *Fixtures) *Seeder {
-	return &Seeder{F: f, synced: map[string]string{}, fresh: map[string]string{}}
+	return &Seeder{F: f, synced: map[string]string{}, made: map[string]func() string{}}
 }
 
-// Prehash hashes every fixture password in parallel. Up calls it while the
-// containers boot, so the ~0.1 s per hash costs no wall time.
+// Prehash starts hashing every fixture password, in parallel, and returns.
+// A template's build calls it as its server starts: a new database needs
+// every hash (~0.15 s each), and they are ready when seeding asks.
 func (s *Seeder) Prehash() {
-	var wg sync.WaitGroup
 	for svc, users := range map[string][]User{Dashboard: s.F.Users.Dashboard, Storage: s.F.Users.Storage} {
 		iterations := s.F.Users.Iterations.For(svc)
 		for _, u := range users {
-			wg.Go(func() {
-				h := HashPassword(u.Password, iterations)
-				s.mu.Lock()
-				s.fresh[digest(iterations, u.Password)] = h
-				s.mu.Unlock()
-			})
+			go s.hash(iterations, u.Password)()
 		}
 	}
-	wg.Wait()
+}
+
+// hash returns the function that makes, once, the hash of password.
+func (s *Seeder) hash(iterations int, password string) func() string {
+	d := digest(iterations, password)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.made[d]
+	if !ok {
+		h = sync.OnceValue(func() string { return HashPassword(password, iterations) })
+		s.made[d] = h
+	}
+	return h
 }
 
 // digest names a password and work factor in devstack's hash cache. The
@@ -104,12 +113,7 @@ func (s *Seeder) hashFor(db store, iterations int, password string) string {
 	if h := s.cached(db, d); h != "" {
 		return h
 	}
-	s.mu.Lock()
-	h := s.fresh[d]
-	s.mu.Unlock()
-	if h == "" {
-		h = HashPassword(password, iterations)
-	}
+	h := s.hash(iterations, password)()
 	s.remember(db, d, h)
 	return h
 }
@@ -261,9 +265,9 @@ type store interface {
 	// get returns col of the row with key, as text; found is false when
 	// there is none.
 	get(table string, key []field, col string) (value string, found bool, err error)
-	// same reports whether the row with key has the values set, compared
-	// byte for byte.
-	same(table string, key []field, set []field) (bool, error)
+	// match looks for the row with key (found) and reports whether it has
+	// the values set, compared byte for byte (equal): one round trip.
+	match(table string, key []field, set []field) (found, equal bool, err error)
 	// nextKey is the table's largest pk plus one.
 	nextKey(table, pk string) (int64, error)
 	insert(table string, set []field) error
@@ -309,7 +313,7 @@ func describe(key []field) string {
 // gives rows the same keys as the first seed, without an ALTER TABLE per
 // table (~20 ms each).
 func (w *writer) upsert(r row) error {
-	_, found, err := w.db.get(r.Table, r.Key, r.PK)
+	found, equal, err := w.db.match(r.Table, r.Key, r.Set)
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.Table, err)
 	}
@@ -329,20 +333,13 @@ func (w *writer) upsert(r row) error {
 		w.record(RowChange{Action: "insert", Table: r.Table, Key: describe(r.Key)})
 		return nil
 	}
-	if len(r.Set) == 0 {
-		return nil // the row is all key: found is right
-	}
-	equal, err := w.db.same(r.Table, r.Key, r.Set)
-	if err != nil {
-		return fmt.Errorf("%s: %w", r.Table, err)
-	}
 	if equal {
 		return nil
 	}
 	if w.log != nil {
 		c := RowChange{Action: "update", Table: r.Table, Key: describe(r.Key)}
 		for _, f := range r.Set {
-			if same, err := w.db.same(r.Table, r.Key, []field{f}); err == nil && !same {
+			if _, same, err := w.db.match(r.Table, r.Key, []field{f}); err == nil && !same {
 				c.Columns = append(c.Columns, f.Col)
 			}
 		}
@@ -391,16 +388,21 @@ func (t txStore) get(table string, key []field, col string) (string, bool, error
 	return v.String, err == nil, err
 }
 
-// same compares in SQL, NULL-safe, so types convert as MySQL does; BINARY,
+// match compares in SQL, NULL-safe, so types convert as MySQL does; BINARY,
 // as the columns' collations ignore case and accents and so would an edit.
-func (t txStore) same(table string, key []field, set []field) (bool, error) {
-	cond, args := where(key)
+func (t txStore) match(table string, key []field, set []field) (bool, bool, error) {
+	same := []string{"TRUE"}
+	var args []any
 	for _, f := range set {
-		cond, args = cond+" AND BINARY "+column(f.Col)+" <=> BINARY ?", append(args, f.Val)
+		same, args = append(same, "BINARY "+column(f.Col)+" <=> BINARY ?"), append(args, f.Val)
 	}
-	var n int
-	err := t.tx.QueryRowContext(t.ctx, fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s", table, cond), args...).Scan(&n)
-	return n > 0, err
+	cond, keyArgs := where(key)
+	var equal bool
+	err := t.tx.QueryRowContext(t.ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s LIMIT 1", strings.Join(same, " AND "), table, cond), append(args, keyArgs...)...).Scan(&equal)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, false, nil
+	}
+	return err == nil, equal, err
 }
 
 func (t txStore) nextKey(table, pk string) (int64, error) {

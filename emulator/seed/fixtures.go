@@ -144,22 +144,32 @@ var (
 func parseSchema(p, db string, data []byte) (Schema, error) {
 	sum := sha256.Sum256(data)
 	s := Schema{Database: db, Rows: map[string][]string{}, AutoIncrement: map[string]bool{}, Digest: hex.EncodeToString(sum[:8])}
-	var cur strings.Builder
-	start := 0
-	for i, line := range strings.Split(string(data), "\n") {
+	// Statements are slices of the file's text, which is copied once: the
+	// built-in MCP schema is 1.2 MB, read by every command.
+	text := string(data)
+	start, from := 0, -1 // the statement's first line, and its offset
+	for i, off := 0, 0; off < len(text); i++ {
+		end := strings.IndexByte(text[off:], '\n')
+		if end < 0 {
+			end = len(text)
+		} else {
+			end += off
+		}
+		line := text[off:end]
+		lineStart := off
+		off = end + 1
 		t := strings.TrimSpace(line)
-		if cur.Len() == 0 && (t == "" || strings.HasPrefix(t, "--")) {
+		if from < 0 && (t == "" || strings.HasPrefix(t, "--")) {
 			continue
 		}
-		if cur.Len() == 0 {
-			start = i + 1
+		if from < 0 {
+			start, from = i+1, lineStart
 		}
-		cur.WriteString(line + "\n")
 		if !strings.HasSuffix(t, ";") {
 			continue
 		}
-		stmt := strings.TrimSuffix(strings.TrimSpace(cur.String()), ";")
-		cur.Reset()
+		stmt := strings.TrimSuffix(strings.TrimSpace(text[from:end]), ";")
+		from = -1
 		if m := createTable.FindStringSubmatch(stmt); m != nil {
 			s.Tables = append(s.Tables, m[1])
 			s.AutoIncrement[m[1]] = strings.Contains(stmt, "AUTO_INCREMENT")
@@ -170,7 +180,7 @@ func parseSchema(p, db string, data []byte) (Schema, error) {
 		}
 		s.Statements = append(s.Statements, stmt)
 	}
-	if cur.Len() > 0 {
+	if from >= 0 {
 		return s, &fixtures.Error{Path: p, Line: start, Msg: "statement does not end with ;"}
 	}
 	for table := range s.Rows {

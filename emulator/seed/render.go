@@ -112,9 +112,9 @@ func (m *memStore) get(table string, key []field, col string) (string, bool, err
 	return "", true, nil
 }
 
-func (m *memStore) same(table string, key []field, set []field) (bool, error) {
+func (m *memStore) match(table string, key []field, set []field) (bool, bool, error) {
 	r, err := m.find(table, key)
-	return r != nil && matches(r, set), err
+	return r != nil, r != nil && matches(r, set), err
 }
 
 func (m *memStore) nextKey(table, pk string) (int64, error) {

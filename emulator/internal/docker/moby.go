@@ -318,7 +318,9 @@ func (m *moby) create(ctx context.Context, s ContainerSpec) (string, error) {
 	hc := &container.HostConfig{}
 	s.configure(c, hc)
 	nc := &network.NetworkingConfig{}
-	if s.Network != "" {
+	if s.Network == NoNetwork {
+		hc.NetworkMode = container.NetworkMode(NoNetwork)
+	} else if s.Network != "" {
 		hc.NetworkMode = container.NetworkMode(s.Network)
 		nc.EndpointsConfig = map[string]*network.EndpointSettings{s.Network: {Aliases: s.Aliases}}
 	}
