@@ -127,7 +127,7 @@ func (e *Engine) buildLocked(ctx context.Context, cfg Config, fx *seed.Fixtures,
 		return nil, err
 	}
 	fmt.Fprintf(progress, "mysql: making seeded template %s (once for this image and these fixtures)\n", templateVolume(key))
-	b := templateBuild{e: e, cfg: cfg, fx: fx, seeder: seed.NewSeeder(fx), key: key, root: NewSecret(), app: NewSecret(), created: want.created, progress: progress}
+	b := templateBuild{e: e, cfg: cfg, seeder: seed.NewSeeder(fx), key: key, root: NewSecret(), app: NewSecret(), created: want.created, progress: progress}
 	b.seeder.Prehash()
 	if err := b.run(ctx, want.imageID); err != nil {
 		_ = e.removeTemplate(context.WithoutCancel(ctx), key)
@@ -196,8 +196,7 @@ client=$(command -v mariadb || command -v mysql)
 type templateBuild struct {
 	e         *Engine
 	cfg       Config
-	fx        *seed.Fixtures
-	seeder    *seed.Seeder
+	seeder    *seed.Seeder // its fixtures: seeder.F
 	key       string
 	root, app string // the template's own passwords
 	created   time.Time
@@ -291,7 +290,7 @@ func (b *templateBuild) setUp(ctx context.Context, root *sql.DB) error {
 		return err
 	}
 	if b.cfg.Schema == SchemaBuiltin {
-		if err := setup.RecordBaseline(ctx, root, b.fx.Schema); err != nil {
+		if err := setup.RecordBaseline(ctx, root, b.seeder.F.Schema); err != nil {
 			return envError(err, "cannot record the seeded state: %v", err)
 		}
 	}

@@ -147,28 +147,21 @@ func parseSchema(p, db string, data []byte) (Schema, error) {
 	// Statements are slices of the file's text, which is copied once: the
 	// built-in MCP schema is 1.2 MB, read by every command.
 	text := string(data)
-	start, from := 0, -1 // the statement's first line, and its offset
-	for i, off := 0, 0; off < len(text); i++ {
-		end := strings.IndexByte(text[off:], '\n')
-		if end < 0 {
-			end = len(text)
-		} else {
-			end += off
-		}
-		line := text[off:end]
-		lineStart := off
-		off = end + 1
+	// The statement's first line (for messages) and offset; -1: none begun.
+	start, from, i, off := 0, -1, 0, 0
+	for line := range strings.Lines(text) {
+		i, off = i+1, off+len(line)
 		t := strings.TrimSpace(line)
 		if from < 0 && (t == "" || strings.HasPrefix(t, "--")) {
 			continue
 		}
 		if from < 0 {
-			start, from = i+1, lineStart
+			start, from = i, off-len(line)
 		}
 		if !strings.HasSuffix(t, ";") {
 			continue
 		}
-		stmt := strings.TrimSuffix(strings.TrimSpace(text[from:end]), ";")
+		stmt := strings.TrimSuffix(strings.TrimSpace(text[from:off]), ";")
 		from = -1
 		if m := createTable.FindStringSubmatch(stmt); m != nil {
 			s.Tables = append(s.Tables, m[1])

@@ -358,21 +358,21 @@ func (m *moby) Remove(ctx context.Context, id string) error {
 	if !cerrdefs.IsConflict(err) || !strings.Contains(err.Error(), "already in progress") {
 		return wrap(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
-		_, ierr := m.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
-		if cerrdefs.IsNotFound(ierr) {
-			return nil
-		}
-		if ierr != nil {
-			return wrap(ierr)
-		}
-		select {
-		case <-ctx.Done():
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res := m.cli.ContainerWait(wctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionRemoved})
+	select {
+	case <-res.Result:
+		return nil
+	case werr := <-res.Error:
+		switch {
+		case cerrdefs.IsNotFound(werr):
+			return nil // gone before the wait began
+		case ctx.Err() != nil:
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
 		}
+		return wrap(err)
 	}
-	return err
 }
 
 func (m *moby) Wait(ctx context.Context, id string) (int, error) {
