@@ -119,9 +119,14 @@ func (o *observed) clashError() error {
 		strings.Join(o.clashes, ", "), LabelProject, o.names.Project)
 }
 
-// absent reports whether the project has no resource at all.
+// absent reports whether the project has no resource at all, but maybe the
+// record of an up that failed.
 func (o *observed) absent() bool {
-	return len(o.containers) == 0 && len(o.others) == 0 && len(o.volumes) == 0 && o.network == nil
+	volumes := len(o.volumes)
+	if _, failed := o.volumes[o.names.Failed]; failed {
+		volumes--
+	}
+	return len(o.containers) == 0 && len(o.others) == 0 && volumes == 0 && o.network == nil
 }
 
 // copyCutShort reports whether a template copy into the data volume was

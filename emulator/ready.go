@@ -73,9 +73,25 @@ func (e *Engine) alive(ctx context.Context, name string, restarts int) error {
 		return err
 	}
 	if f := failure(c.State, restarts); f != "" {
-		return permanent{envError(nil, "container %s %s; its last lines:\n%s\nsee `docker logs %s`", name, f, e.lastLines(ctx, name), name)}
+		return permanent{&Error{Code: ExitEnv, Err: &containerFailed{name: name, what: f, lines: e.lastLines(ctx, name)}}}
 	}
 	return nil
+}
+
+// containerFailed is a container that stopped, or keeps crashing, while
+// devstack waited for it. removed says that devstack has removed it since
+// (a template's builder): its log is gone with it.
+type containerFailed struct {
+	name, what, lines string
+	removed           bool
+}
+
+func (c *containerFailed) Error() string {
+	msg := fmt.Sprintf("container %s %s; its last lines:\n%s", c.name, c.what, c.lines)
+	if !c.removed {
+		msg += fmt.Sprintf("\nsee `docker logs %s`", c.name)
+	}
+	return msg
 }
 
 // lastLines returns the last lines a container logged, indented, which

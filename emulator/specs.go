@@ -55,6 +55,10 @@ func local(containerPort, hostPort int) []docker.Port {
 	return []docker.Port{{ContainerPort: containerPort, HostIP: "127.0.0.1", HostPort: hostPort}}
 }
 
+// mysql is the MySQL container as a compose file would give it: the image's
+// own entrypoint, devstack's server options as its command. Up gives the
+// entrypoint the image's CMD before the options, or starts the server
+// directly where it has seen how (serverSpec).
 func (t target) mysql() docker.ContainerSpec {
 	cfg, n, v := t.cfg, t.names, t.pinned
 	return docker.ContainerSpec{
@@ -62,10 +66,11 @@ func (t target) mysql() docker.ContainerSpec {
 		Image: cfg.MySQL.Image,
 		// The app user's password rides along so that a later change of it
 		// in the config is visible on the container, where env reads it.
-		Env:        map[string]string{"MYSQL_ROOT_PASSWORD": v.RootPassword, "MYSQL_USER": AppUser, "MYSQL_PASSWORD": v.AppPassword},
-		Entrypoint: []string{"sh", "-c", mysqlStart, "devstack-mysql"},
-		Cmd:        serverArgs(cfg.MySQL.ServerOptions),
-		Network:    n.Network, Aliases: []string{ServiceMySQL},
+		// Root may log in from any host, for images that make it for
+		// localhost alone unless told.
+		Env:     map[string]string{"MYSQL_ROOT_PASSWORD": v.RootPassword, "MYSQL_ROOT_HOST": "%", "MYSQL_USER": AppUser, "MYSQL_PASSWORD": v.AppPassword},
+		Cmd:     serverArgs(cfg.MySQL.ServerOptions),
+		Network: n.Network, Aliases: []string{ServiceMySQL},
 		Mounts: []docker.Mount{{Volume: n.MySQLData, Target: "/var/lib/mysql"}},
 		Ports:  local(mysqlPort, v.MySQLPort),
 		// "alive" is enough for Docker's view; devstack's own readiness is a
@@ -74,25 +79,6 @@ func (t target) mysql() docker.ContainerSpec {
 		Restart: "unless-stopped",
 	}
 }
-
-// mysqlStart starts the MySQL container's server. A data directory that is
-// already initialised (copied from a template or a snapshot, or the stack's
-// own after a down) needs nothing of the image's entrypoint, which reads the
-// server's configuration with `mysqld --verbose --help` up to 18 times at
-// every start: the server starts at once, as the mysql user, on files made
-// its own (a snapshot may come from an image with another uid). An empty one
-// goes through the image's entrypoint, docker-entrypoint.sh in the official
-// mysql and mariadb images, which initialises it from MYSQL_ROOT_PASSWORD
-// and friends. "$@" are the server's options.
-const mysqlStart = `server=$(command -v mariadbd || command -v mysqld) || exec docker-entrypoint.sh "$@"
-if [ -d /var/lib/mysql/mysql ]; then
-	if [ "$(id -u)" = 0 ] && id -u mysql >/dev/null 2>&1; then
-		find /var/lib/mysql \! -user mysql -exec chown mysql:mysql {} +
-		set -- --user=mysql "$@"
-	fi
-	exec "$server" "$@"
-fi
-exec docker-entrypoint.sh "${server##*/}" "$@"`
 
 // redis has the same shape with and without a password, so that a compose
 // file can take it from a variable: an empty requirepass is no password.
@@ -176,6 +162,7 @@ func (t target) helper() docker.ContainerSpec {
 	return docker.ContainerSpec{
 		Name:       n.Helper,
 		Image:      cfg.MySQL.Image,
+		User:       rootUser,
 		Entrypoint: []string{"sleep", "infinity"},
 		Env:        map[string]string{"DEVSTACK_SHARED_TREE": tree},
 		Network:    docker.NoNetwork,

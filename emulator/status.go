@@ -31,8 +31,9 @@ const (
 type StatusReport struct {
 	Project string `json:"project"`
 	State   string `json:"state"`
-	// Reason says why a stack whose containers run is partial: its last up
-	// failed, or a service does not answer devstack's readiness probe.
+	// Reason says why a stack is partial (its last up failed, or a service
+	// does not answer devstack's readiness probe), or why it is absent after
+	// an up (that up failed, and removed what it had made).
 	Reason   string          `json:"reason,omitempty"`
 	Services []ServiceStatus `json:"services"`
 }
@@ -195,6 +196,8 @@ func statusOf(cfg Config, o *observed, live map[string]docker.Container) *Status
 	switch {
 	case o.restoring():
 		r.State = StateRestoring
+	case o.absent() && o.failure() != "":
+		r.State, r.Reason = StateAbsent, "the last up failed: "+o.failure()
 	case o.absent():
 		r.State = StateAbsent
 	case running == len(r.Services) && helper && o.failure() != "":

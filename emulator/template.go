@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
@@ -43,7 +45,7 @@ const (
 
 // templateFormat is the version of how templates are made; a change makes
 // new ones.
-const templateFormat = 3
+const templateFormat = 4
 
 // templateUUID is the pipeline UUID a template is seeded with; each stack's
 // copy gets its own.
@@ -55,11 +57,17 @@ const templateDone = ".devstack-template-complete"
 
 func templateVolume(key string) string { return "devstack-template-" + key }
 
-// templateKey is the digest of what a template's content depends on.
+// templateKey is the digest of what a template's content depends on. The
+// server's options are part of it: the template's files are what the
+// stacks' servers make (the redo log's size), and its builder is where
+// devstack watches the image's entrypoint start a server with them.
 func templateKey(imageID string, cfg Config, fx *seed.Fixtures) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "format %d\nimage %s\nbootstrap %d\nschema %s\nseed %s\nuser %s\n",
 		templateFormat, imageID, setup.BootstrapVersion, cfg.Schema, fx.SeedDigest(), AppUser)
+	for _, a := range serverArgs(cfg.MySQL.ServerOptions) {
+		fmt.Fprintf(h, "option %q\n", a)
+	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
@@ -130,7 +138,12 @@ func (e *Engine) buildLocked(ctx context.Context, cfg Config, fx *seed.Fixtures,
 	b := templateBuild{e: e, cfg: cfg, seeder: seed.NewSeeder(fx), key: key, root: NewSecret(), app: NewSecret(), created: want.created, progress: progress}
 	b.seeder.Prehash()
 	if err := b.run(ctx, want.imageID); err != nil {
-		_ = e.removeTemplate(context.WithoutCancel(ctx), key)
+		if rerr := e.removeTemplate(context.WithoutCancel(ctx), key); rerr == nil {
+			var cf *containerFailed
+			if errors.As(err, &cf) {
+				cf.removed = true
+			}
+		}
 		return nil, err
 	}
 	return &template{key: key, volume: templateVolume(key), rootPassword: b.root, created: b.created, imageID: want.imageID}, nil
@@ -154,35 +167,6 @@ func (e *Engine) templateFor(ctx context.Context, cfg Config, fx *seed.Fixtures)
 	return t, err
 }
 
-// templateInit initialises the template's data directory with the image's
-// server itself, as the official images' entrypoints do at a first start
-// but without their temporary server (a start and a clean stop: 2 s and
-// more), and starts the server with root's password, for localhost and any
-// host, set by an init file. It reads nothing of the image but its server,
-// mariadb-install-db (MariaDB) or mysqld --initialize-insecure (MySQL), and
-// the mysql user; "$@" are the server's options, DEVSTACK_ROOT_PASSWORD the
-// template's own root password (32 letters and digits).
-const templateInit = `set -e
-server=$(command -v mariadbd || command -v mysqld)
-install=$(command -v mariadb-install-db || true)
-user=
-if [ "$(id -u)" = 0 ]; then
-	chown mysql:mysql /var/lib/mysql
-	user=--user=mysql
-fi
-proxy=
-if [ -n "$install" ]; then
-	"$install" $user --datadir=/var/lib/mysql --auth-root-authentication-method=normal --skip-test-db "$@" >/dev/null
-	proxy="GRANT PROXY ON ''@'%' TO 'root'@'%' WITH GRANT OPTION;"
-else
-	"$server" $user --datadir=/var/lib/mysql --initialize-insecure "$@"
-fi
-pw=$DEVSTACK_ROOT_PASSWORD
-printf '%s\n' "ALTER USER 'root'@'localhost' IDENTIFIED BY '$pw';" "CREATE USER 'root'@'%' IDENTIFIED BY '$pw';" \
-	"GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;" "$proxy" >/tmp/devstack-init.sql
-chmod 0644 /tmp/devstack-init.sql
-exec "$server" $user --datadir=/var/lib/mysql --init-file=/tmp/devstack-init.sql "$@"`
-
 // timeZones loads the time zone tables from the image's zoneinfo, as the
 // official images do at a first start: Django's date lookups in a time zone
 // need them, and RDS has them.
@@ -190,7 +174,7 @@ const timeZones = `set -e
 tz=$(command -v mariadb-tzinfo-to-sql || command -v mysql_tzinfo_to_sql)
 client=$(command -v mariadb || command -v mysql)
 "$tz" /usr/share/zoneinfo 2>/dev/null | sed 's/Local time zone must be set--see zic manual page/FCTY/' |
-	MYSQL_PWD=$DEVSTACK_ROOT_PASSWORD "$client" -uroot mysql`
+	"$client" --protocol=socket -uroot mysql`
 
 // templateBuild is one template being made.
 type templateBuild struct {
@@ -211,46 +195,58 @@ func (b *templateBuild) step(t0 time.Time, what string) time.Time {
 
 func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	e, name := b.e, templateBuilder(b.key)
+	img, err := e.d.Image(ctx, imageID)
+	if err != nil {
+		return envError(err, "cannot inspect image %s: %s", b.cfg.MySQL.Image, shortErr(err))
+	}
 	labels := map[string]string{LabelTemplate: b.key, labelTemplateImageID: imageID, labelTemplateImage: b.cfg.MySQL.Image,
 		LabelCreated: b.created.Format(time.RFC3339), labelTemplateRootPassword: b.root}
 	if err := e.d.CreateVolume(ctx, docker.Volume{Name: templateVolume(b.key), Labels: labels}); err != nil {
 		return envError(err, "cannot create volume %s: %s", templateVolume(b.key), shortErr(err))
 	}
+	owner := map[string]string{LabelTemplate: b.key, LabelService: partHelper, LabelOwner: Lifetime{}.owner(), LabelCreated: labels[LabelCreated]}
+	t0 := time.Now()
+	if err := e.ownDataVolume(ctx, img, b.cfg.MySQL.Image, templateVolume(b.key), name, owner); err != nil {
+		return err
+	}
 	port, err := freeLocalPort()
 	if err != nil {
 		return envError(err, "cannot find a free port: %v", err)
 	}
+	// The image's own entrypoint initialises the data directory, as at any
+	// first start: root gets the template's own password, for any host
+	// where the image takes MYSQL_ROOT_HOST; the app user its own. The time
+	// zones are loaded while the schema loads, where the image lets devstack
+	// skip them (MYSQL_INITDB_SKIP_TZINFO). CAP_SYS_PTRACE lets devstack read
+	// the environment the entrypoint handed the server, which a server that
+	// switched users itself keeps from everybody else.
 	spec := docker.ContainerSpec{Name: name, Image: b.cfg.MySQL.Image,
-		Env:        map[string]string{"DEVSTACK_ROOT_PASSWORD": b.root},
-		Entrypoint: []string{"sh", "-c", templateInit, "devstack-template"},
-		// The stacks' options: the template's files are what their servers
-		// make (the redo log's size), and its first start is as quick.
+		Env: map[string]string{"MYSQL_ROOT_PASSWORD": b.root, "MYSQL_ROOT_HOST": "%", "MYSQL_USER": AppUser, "MYSQL_PASSWORD": b.app,
+			"MYSQL_INITDB_SKIP_TZINFO": "1"},
 		Cmd:    serverArgs(b.cfg.MySQL.ServerOptions),
-		Labels: map[string]string{LabelTemplate: b.key, LabelService: partHelper, LabelOwner: Lifetime{}.owner(), LabelCreated: labels[LabelCreated]},
+		Labels: owner,
 		Mounts: []docker.Mount{{Volume: templateVolume(b.key), Target: "/var/lib/mysql"}},
-		Ports:  local(mysqlPort, port)}
-	t0 := time.Now()
+		Ports:  local(mysqlPort, port),
+		CapAdd: []string{"SYS_PTRACE"}}
+	if spec, _, err = e.serverSpec(ctx, spec, false); err != nil {
+		return err
+	}
 	if err := e.d.RunService(ctx, spec); err != nil {
 		return envError(err, "cannot start a MySQL server to make the template (%s): %s", b.cfg.MySQL.Image, shortErr(err))
 	}
-	root := setup.OpenMySQL("127.0.0.1", port, "root", b.root, "")
-	defer root.Close()
-	if err := poll(ctx, 180*time.Second, "MySQL ("+name+")", func(ctx context.Context) error {
-		err := root.PingContext(ctx)
-		if err != nil {
-			if aerr := e.alive(ctx, name, 0); aerr != nil {
-				return aerr
-			}
-		}
-		return err
-	}); err != nil {
+	root, err := e.templateRoot(ctx, name, port, b.root)
+	if err != nil {
 		return err
 	}
-	t0 = b.step(t0, "initialised a new server")
-	// The time zones go into mysql while the set-up fills MCP and SS.
+	defer root.Close()
+	t0 = b.step(t0, "the image's entrypoint initialised a new server")
+	// What the entrypoint did to start the server, and the time zones, while
+	// the set-up fills MCP and SS.
 	if err := parallel(ctx, func(ctx context.Context) error {
-		_, err := (inContainer{d: e.d, name: name}).Exec(ctx, "sh", "-c", timeZones)
-		return err
+		if err := b.watch(ctx, name, img.ID, spec.Cmd); err != nil {
+			return err
+		}
+		return b.timeZones(ctx, name)
 	}, func(ctx context.Context) error { return b.setUp(ctx, root) }); err != nil {
 		return err
 	}
@@ -270,6 +266,88 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 		return envError(err, "cannot mark template %s complete: %s", templateVolume(b.key), shortErr(err))
 	}
 	return e.removeContainer(ctx, name)
+}
+
+// templateRoot waits for the builder's server to let root in over its
+// published port. An image that makes root only for localhost (it takes no
+// MYSQL_ROOT_HOST) answers, once its server runs, with "access denied" or
+// "host not allowed": root is then given to any host through the server's
+// socket, inside the container.
+func (e *Engine) templateRoot(ctx context.Context, name string, port int, password string) (*sql.DB, error) {
+	root := setup.OpenMySQL("127.0.0.1", port, "root", password, "")
+	var tried time.Time
+	err := poll(ctx, 180*time.Second, "MySQL ("+name+")", func(ctx context.Context) error {
+		err := root.PingContext(ctx)
+		if err == nil {
+			return nil
+		}
+		if aerr := e.alive(ctx, name, 0); aerr != nil {
+			return aerr
+		}
+		if setup.IsAccessDenied(err) && time.Since(tried) > time.Second {
+			tried = time.Now()
+			if serr := rootForAnyHost(ctx, inContainer{d: e.d, name: name}, password); serr != nil {
+				return fmt.Errorf("%w; through the server's socket: %v", err, serr)
+			}
+			return root.PingContext(ctx)
+		}
+		return err
+	})
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	return root, nil
+}
+
+// rootForAnyHost gives root@'%' root@localhost's password and privileges,
+// with the image's own client on the server's socket.
+func rootForAnyHost(ctx context.Context, c inContainer, password string) error {
+	sql := "CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY '" + password + "';\nGRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;\n"
+	var out strings.Builder
+	code, err := c.d.Exec(ctx, c.name, docker.Exec{
+		Cmd: []string{"sh", "-c", `exec "$(command -v mariadb || command -v mysql)" --protocol=socket -uroot`},
+		Env: []string{"MYSQL_PWD=" + password}, Stdin: strings.NewReader(sql), Stdout: &out, Stderr: &out})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("the image's client exited with code %d: %s", code, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+// watch works out, once per image and options, how to start the server
+// without the entrypoint (serverstart.go), from the builder that the
+// entrypoint started.
+func (b *templateBuild) watch(ctx context.Context, name, imageID string, cmd []string) error {
+	key := directStartKey(imageID, cmd)
+	if _, ok := b.e.findDirectStart(ctx, key); ok {
+		return nil
+	}
+	d, err := b.e.watchEntrypoint(ctx, name, []string{b.root, b.app})
+	if err != nil {
+		return err
+	}
+	if d.Why != "" {
+		fmt.Fprintf(b.progress, "mysql: template: the image's entrypoint starts every server: %s\n", d.Why)
+	}
+	return b.e.keepDirectStart(ctx, key, imageID, d)
+}
+
+// timeZones loads the time zone tables, which the image was asked to skip.
+// An image without the tools is said to be so, not failed: its server runs
+// without named time zones, as it would under compose with that variable.
+func (b *templateBuild) timeZones(ctx context.Context, name string) error {
+	var out strings.Builder
+	code, err := b.e.d.Exec(ctx, name, docker.Exec{Cmd: []string{"sh", "-c", timeZones}, Env: []string{"MYSQL_PWD=" + b.root}, Stdout: &out, Stderr: &out})
+	if err != nil {
+		return envError(err, "cannot load the time zones in %s: %s", name, shortErr(err))
+	}
+	if code != 0 {
+		fmt.Fprintf(b.progress, "mysql: template: time zones not loaded (exit code %d): %s\n", code, lastLine(out.String()))
+	}
+	return nil
 }
 
 // setUp does to the template's server what a first up does: databases, app
@@ -387,7 +465,8 @@ func (e *Engine) pruneTemplates(ctx context.Context, all bool, progress io.Write
 			removed = append(removed, v.Name)
 		}
 	}
-	return removed, first
+	starts, err := e.pruneDirectStarts(ctx, all, progress)
+	return append(removed, starts...), cmp.Or(first, err)
 }
 
 // pruneTemplate removes one template under its lock, which its builder

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,20 +88,7 @@ func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upO
 	}
 	u := &upRun{e: e, cfg: cfg, plan: p, seeder: seed.NewSeeder(fx), progress: progress, redisUp: make(chan error, 1), othersMayStart: make(chan struct{}), keepData: opts.keepData, copiedRoot: opts.copiedRoot}
 	if err := u.applyPlan(ctx); err != nil {
-		// Bad input found only once the stack existed (a schema fixture the
-		// server refuses) leaves nothing behind on a new stack, as bad input
-		// found earlier does.
-		if o.absent() && ExitCode(err) == ExitUsage {
-			fmt.Fprintf(progress, "removing the new stack %s: %v\n", cfg.Project, err)
-			if rerr := e.removeNew(context.WithoutCancel(ctx), cfg.Project, progress); rerr != nil {
-				return fmt.Errorf("%w (and removing what up made failed: %v)", err, rerr)
-			}
-			return err
-		}
-		if rerr := e.recordFailure(context.WithoutCancel(ctx), p, err); rerr != nil {
-			return errors.Join(err, rerr)
-		}
-		return err
+		return e.failedUp(ctx, o, p, err, progress)
 	}
 	if _, failed := o.volumes[p.names.Failed]; failed {
 		if err := e.d.RemoveVolume(ctx, p.names.Failed); err != nil && !isNotFound(err) {
@@ -108,6 +96,29 @@ func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upO
 		}
 	}
 	return nil
+}
+
+// failedUp cleans up after an up that failed once it had begun. A first up
+// leaves nothing of the new stack, as bad input found before it began does:
+// bad input nothing at all, any other failure the record of why, which
+// status reports. An up on an existing stack leaves it as it is, its data
+// kept, with that record. An up that was interrupted leaves what it made
+// for the next up to finish.
+func (e *Engine) failedUp(ctx context.Context, o *observed, p *upPlan, err error, progress io.Writer) error {
+	ctx = context.WithoutCancel(ctx)
+	if o.absent() && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(progress, "removing the new stack %s: %v\n", p.names.Project, err)
+		if rerr := e.removeNew(ctx, p.names.Project, progress); rerr != nil {
+			return fmt.Errorf("%w (and removing what up made failed: %v)", err, rerr)
+		}
+		if ExitCode(err) == ExitUsage {
+			return err
+		}
+	}
+	if rerr := e.recordFailure(ctx, p, err); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
 }
 
 // recordFailure leaves the record of an up that failed once it had started
@@ -221,6 +232,10 @@ type upRun struct {
 	// keepData and copiedRoot: see upOptions.
 	keepData   bool
 	copiedRoot string
+	// serverStart is how this up started MySQL's server, when it made its
+	// container; entrypointOnly is set once a direct start has failed.
+	serverStart    serverStart
+	entrypointOnly bool
 }
 
 func (u *upRun) say(format string, args ...any) { fmt.Fprintf(u.progress, format+"\n", args...) }
@@ -233,7 +248,19 @@ func (u *upRun) applyPlan(ctx context.Context) error {
 	if err := u.makeNetworkAndVolumes(ctx); err != nil {
 		return err
 	}
-	return parallel(ctx, u.upMySQL, u.upRedis, u.upGearmand, u.upHelper)
+	return parallel(ctx, u.part(ServiceMySQL, u.upMySQL), u.part(ServiceRedis, u.upRedis),
+		u.part(ServiceGearmand, u.upGearmand), u.part(partHelper, u.upHelper))
+}
+
+// part names the part of the stack that a step's error comes from.
+func (u *upRun) part(name string, step func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		err := step(ctx)
+		if err == nil || errors.Is(err, context.Canceled) || strings.HasPrefix(err.Error(), name+":") {
+			return err
+		}
+		return fmt.Errorf("%s: %w", name, err)
+	}
 }
 
 // releaseOthers says that the template's copy has started, or that there is
@@ -332,12 +359,20 @@ func (u *upRun) create(ctx context.Context, role string) error {
 }
 
 // runContainer makes and starts role's container: a service through
-// testcontainers, the helper (which publishes nothing) directly.
+// testcontainers, the helper (which publishes nothing) directly. MySQL's
+// server is started by the image's entrypoint, or directly (serverSpec).
 func (u *upRun) runContainer(ctx context.Context, role string) error {
-	if role == partHelper {
-		return u.e.d.RunHelper(ctx, u.plan.specs[role])
+	s := u.plan.specs[role]
+	switch role {
+	case partHelper:
+		return u.e.d.RunHelper(ctx, s)
+	case ServiceMySQL:
+		var err error
+		if s, u.serverStart, err = u.e.serverSpec(ctx, s, !u.entrypointOnly); err != nil {
+			return err
+		}
 	}
-	return u.e.d.RunService(ctx, u.plan.specs[role])
+	return u.e.d.RunService(ctx, s)
 }
 
 // adopt handles a container that appeared under role's name after up

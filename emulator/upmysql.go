@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -33,6 +34,11 @@ func (u *upRun) upMySQL(ctx context.Context) error {
 		return err
 	}
 	root, err := u.login(ctx, copied)
+	if u.directStartFailed(err) {
+		if err = u.startThroughEntrypoint(ctx, err); err == nil {
+			root, err = u.login(ctx, copied)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -53,6 +59,33 @@ func (u *upRun) upMySQL(ctx context.Context) error {
 	return nil
 }
 
+// directStartFailed reports whether the server this up started directly
+// has failed.
+func (u *upRun) directStartFailed(err error) bool {
+	var cf *containerFailed
+	return u.serverStart.direct && errors.As(err, &cf)
+}
+
+// startThroughEntrypoint replaces a MySQL container whose direct start
+// failed by one the image's entrypoint starts, once, and records that the
+// image is not to be started directly again.
+func (u *upRun) startThroughEntrypoint(ctx context.Context, failed error) error {
+	var cf *containerFailed
+	errors.As(failed, &cf)
+	s, how := u.plan.specs[ServiceMySQL], u.serverStart
+	u.say("mysql: starting %s directly failed (%s: %s); starting it through the image's entrypoint", s.Name, cf.what, strings.TrimSpace(lastLine(cf.lines)))
+	why := fmt.Sprintf("a direct start failed (%s: %s)", cf.what, strings.TrimSpace(lastLine(cf.lines)))
+	if err := u.e.keepDirectStart(ctx, how.key, how.imageID, directStart{Why: why}); err != nil {
+		return err
+	}
+	if err := u.e.removeContainer(ctx, s.Name); err != nil {
+		return err
+	}
+	u.entrypointOnly = true
+	u.restarts.Store(ServiceMySQL, 0)
+	return u.create(ctx, ServiceMySQL)
+}
+
 // fromTemplate fills the new data volume from the seeded template, making
 // the template first when there is none yet.
 func (u *upRun) fromTemplate(ctx context.Context) error {
@@ -62,7 +95,7 @@ func (u *upRun) fromTemplate(ctx context.Context) error {
 		u.releaseOthers()
 		built, err := u.e.buildTemplate(ctx, u.cfg, u.seeder.F, t, u.progress)
 		if err != nil {
-			return err
+			return fmt.Errorf("making the seeded template %s: %w", t.volume, err)
 		}
 		t = built
 	}
@@ -238,6 +271,14 @@ func (u *upRun) reinitialise(ctx context.Context) (*sql.DB, error) {
 	}
 	if err := u.e.d.CreateVolume(ctx, docker.Volume{Name: volume, Labels: labels}); err != nil {
 		return nil, envError(err, "cannot create volume %s: %s", volume, shortErr(err))
+	}
+	image := u.plan.specs[ServiceMySQL].Image
+	img, err := u.e.d.Image(ctx, image)
+	if err != nil {
+		return nil, envError(err, "cannot inspect image %s: %s", image, shortErr(err))
+	}
+	if err := u.e.ownDataVolume(ctx, img, image, volume, u.plan.names.Copy, u.plan.life.labels(u.plan.names.Project, partHelper)); err != nil {
+		return nil, err
 	}
 	if err := u.create(ctx, ServiceMySQL); err != nil {
 		return nil, err

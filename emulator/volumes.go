@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
@@ -98,7 +99,7 @@ func (c volumeCopy) spec() docker.ContainerSpec {
 	if c.stop != nil {
 		gated = "yes"
 	}
-	s := docker.ContainerSpec{Name: c.name, Image: c.image, Labels: c.labels,
+	s := docker.ContainerSpec{Name: c.name, Image: c.image, Labels: c.labels, User: rootUser,
 		Entrypoint: []string{"sh", "-c", copyScript, "copy", c.need, strip, strconv.Itoa(len(c.pairs)), gated}}
 	for i, p := range c.pairs {
 		s.Mounts = append(s.Mounts,
@@ -154,6 +155,45 @@ func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
 		return errHalfMade
 	case code != 0:
 		return envError(nil, "copying volumes in %s failed (exit code %d):\n%s", c.name, code, e.lastLines(ctx, c.name))
+	}
+	return nil
+}
+
+// rootUser is who devstack's own short-lived containers on the MySQL image
+// run as, whatever the image's USER: they copy volumes keeping their
+// owners, and lay out the shared directory for its configured owner.
+const rootUser = "0:0"
+
+// runsAsRoot reports whether an image's USER is root.
+func runsAsRoot(user string) bool {
+	u, _, _ := strings.Cut(user, ":")
+	return u == "" || u == "0" || u == "root"
+}
+
+// ownDataVolume gives a new, empty data volume the owner and mode of the
+// image's own /var/lib/mysql, when the image runs as another user than
+// root: the no-copy option leaves the volume's root to root, where such an
+// image's server cannot write. A short-lived container of the image, as
+// root, reads them from the image's folder (its anonymous volume, which
+// the engine fills from the image) and gives them to the volume. labels
+// are the container's; name is free for it.
+func (e *Engine) ownDataVolume(ctx context.Context, img docker.Image, image, volume, name string, labels map[string]string) error {
+	if runsAsRoot(img.User) {
+		return nil
+	}
+	const script = "chown \"$(stat -c %u:%g /var/lib/mysql)\" /devstack/data && chmod \"$(stat -c %a /var/lib/mysql)\" /devstack/data"
+	spec := docker.ContainerSpec{Name: name, Image: image, User: rootUser, Labels: labels,
+		Entrypoint: []string{"sh", "-c", script}, Mounts: []docker.Mount{{Volume: volume, Target: "/devstack/data"}}}
+	if err := e.d.RunHelper(ctx, spec); err != nil {
+		return envError(err, "cannot start %s to give volume %s the owner of the image's data directory: %s", name, volume, shortErr(err))
+	}
+	defer e.d.Remove(context.WithoutCancel(ctx), name)
+	code, err := e.d.Wait(ctx, name)
+	if err == nil && code != 0 {
+		err = fmt.Errorf("exit code %d:\n%s", code, e.lastLines(ctx, name))
+	}
+	if err != nil {
+		return envError(err, "cannot give volume %s the owner of %s's data directory (%s runs as %s): %s", volume, image, image, img.User, shortErr(err))
 	}
 	return nil
 }

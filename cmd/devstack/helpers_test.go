@@ -200,12 +200,13 @@ func testImage(t *testing.T, name, line string) string {
 	return tag
 }
 
-// crashImage is the MySQL image with a server that says boom and exits at
-// once, however the container starts it: through the image's entrypoint, or
-// directly, as devstack starts the server of an initialised data directory.
+// crashImage is the MySQL image whose entrypoint and server say boom and
+// exit at once, however the container starts them: through the image's
+// entrypoint, or directly.
 func crashImage(t *testing.T) string {
 	t.Helper()
-	return testImage(t, "crash", `RUN for b in mariadbd mysqld; do printf '#!/bin/sh\necho boom >&2\nexit 3\n' >/usr/local/bin/$b && chmod 0755 /usr/local/bin/$b; done`)
+	return testImage(t, "crash", `RUN for b in mariadbd mysqld; do printf '#!/bin/sh\necho boom >&2\nexit 3\n' >/usr/local/bin/$b && chmod 0755 /usr/local/bin/$b; done
+ENTRYPOINT ["sh", "-c", "echo boom >&2; exit 3", "crash"]`)
 }
 
 func mysqlImage() string {

@@ -55,6 +55,9 @@ type Client interface {
 	CopyTo(ctx context.Context, id, dir string, tar io.Reader) error
 	// CopyFrom returns path inside the container as a tar stream.
 	CopyFrom(ctx context.Context, id, path string) (io.ReadCloser, error)
+	// Changes lists what differs in the container's own filesystem from its
+	// image's (volumes and tmpfs mounts aside).
+	Changes(ctx context.Context, id string) ([]Change, error)
 	// Logs writes the container's output, demultiplexed, until it ends (or,
 	// with Follow, until ctx is done).
 	Logs(ctx context.Context, id string, opts LogOptions, stdout, stderr io.Writer) error
@@ -167,6 +170,8 @@ type ContainerSpec struct {
 	// Restart is the restart policy: "", "no" or "unless-stopped".
 	Restart string
 	User    string
+	// CapAdd are capabilities beyond the engine's default set.
+	CapAdd []string `json:",omitempty"`
 }
 
 // Exec is a command run in a container. Without a TTY, Stdout and Stderr
@@ -200,10 +205,30 @@ type Info struct {
 	RootDir string
 }
 
-// Image is a local image.
+// Image is a local image, with what it runs by default.
 type Image struct {
-	ID string
+	ID         string
+	Entrypoint []string
+	Cmd        []string
+	// User is the image's USER, "" for root.
+	User string
 }
+
+// Change is a path of a container's filesystem that differs from its
+// image's.
+type Change struct {
+	Path string
+	Kind ChangeKind
+}
+
+// ChangeKind is how a path differs.
+type ChangeKind int
+
+const (
+	Modified ChangeKind = iota
+	Added
+	Deleted
+)
 
 // Volume is a named volume.
 type Volume struct {

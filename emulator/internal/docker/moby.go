@@ -227,6 +227,7 @@ func (s ContainerSpec) configure(c *container.Config, hc *container.HostConfig) 
 	hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyMode(s.Restart)}
 	hc.Mounts = s.mounts()
 	hc.Tmpfs = s.Tmpfs
+	hc.CapAdd = s.CapAdd
 }
 
 func (s ContainerSpec) portMap() (network.PortMap, []string, error) {
@@ -277,6 +278,7 @@ func (m *moby) RunService(ctx context.Context, s ContainerSpec) error {
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyMode(s.Restart)}
 			hc.Tmpfs = s.Tmpfs
+			hc.CapAdd = s.CapAdd
 			hc.PortBindings = pm
 		}),
 	}
@@ -443,8 +445,11 @@ func orDiscard(w io.Writer) io.Writer {
 	return w
 }
 
+// CopyTo keeps the stream's owners: CopyUIDGID would give every file the
+// container's user instead (Docker, for a container with a USER, and
+// Podman always).
 func (m *moby) CopyTo(ctx context.Context, id, dir string, tar io.Reader) error {
-	_, err := m.cli.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: dir, Content: tar, CopyUIDGID: true})
+	_, err := m.cli.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: dir, Content: tar})
 	return wrap(err)
 }
 
@@ -454,6 +459,25 @@ func (m *moby) CopyFrom(ctx context.Context, id, path string) (io.ReadCloser, er
 		return nil, wrap(err)
 	}
 	return res.Content, nil
+}
+
+func (m *moby) Changes(ctx context.Context, id string) ([]Change, error) {
+	res, err := m.cli.ContainerDiff(ctx, id, client.ContainerDiffOptions{})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	out := make([]Change, 0, len(res.Changes))
+	for _, c := range res.Changes {
+		k := Modified
+		switch c.Kind {
+		case container.ChangeAdd:
+			k = Added
+		case container.ChangeDelete:
+			k = Deleted
+		}
+		out = append(out, Change{Path: c.Path, Kind: k})
+	}
+	return out, nil
 }
 
 func (m *moby) Logs(ctx context.Context, id string, o LogOptions, stdout, stderr io.Writer) error {
@@ -489,7 +513,11 @@ func (m *moby) Image(ctx context.Context, ref string) (Image, error) {
 	if err != nil {
 		return Image{}, wrap(err)
 	}
-	return Image{ID: res.ID}, nil
+	img := Image{ID: res.ID}
+	if c := res.Config; c != nil {
+		img.Entrypoint, img.Cmd, img.User = c.Entrypoint, c.Cmd, c.User
+	}
+	return img, nil
 }
 
 func (m *moby) Pull(ctx context.Context, ref string) error {

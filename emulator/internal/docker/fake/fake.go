@@ -308,6 +308,14 @@ func (e *Engine) CopyFrom(ctx context.Context, id, path string) (io.ReadCloser, 
 	return nil, notFound("path", path)
 }
 
+// Changes reports nothing: the fake keeps no container filesystems.
+func (e *Engine) Changes(ctx context.Context, id string) ([]docker.Change, error) {
+	if _, err := e.Inspect(ctx, id); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
 func (e *Engine) Logs(_ context.Context, id string, _ docker.LogOptions, stdout, _ io.Writer) error {
 	e.mu.Lock()
 	c := e.find(id)
