@@ -6,12 +6,15 @@
 BIN := bin/devstack
 # Export the image choice of scripts/images.sh into the recipe's shell.
 IMAGES := eval "$$(scripts/images.sh)"; export DEVSTACK_MYSQL_IMAGE DEVSTACK_REDIS_IMAGE DEVSTACK_GEARMAND_IMAGE DEVSTACK_MYSQL_ORACLE_IMAGE DEVSTACK_MARIADB_PLAIN_IMAGE DEVSTACK_MYSQL_PLAIN_IMAGE
+# The images built otherwise inside than the stand-ins (TestOtherImages),
+# whatever images the rest of the tests run on: always built locally.
+OTHER_IMAGES := eval "$$(scripts/local-images.sh | grep -E '^DEVSTACK_(MARIADB_RUNTIME|MYSQL_SERVER|MARIADB_NONROOT)_IMAGE=')"
 # testcontainers: Ryuk cannot be pulled without a registry, and devstack
 # cleans up by label itself; the host override keeps it off the gateway
 # address when this machine looks like a container.
 TEST_ENV := TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1
 
-.PHONY: build up down status docker local-images test-deps test test-plain unit chaos vet bench compose
+.PHONY: build up down status docker local-images test-deps test test-plain test-images unit chaos vet bench compose
 
 build:
 	go build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev) -X main.commit=$$(git rev-parse HEAD 2>/dev/null)" -o $(BIN) ./cmd/devstack
@@ -40,8 +43,10 @@ test-deps:
 # env, the schema, templates and the harness.
 OTHER_FLAVOUR_TESTS := TestUpStatus|TestSecondUp|TestSeededState|TestSeededRows|TestDjango|TestSeedTwice|TestEditedFixture|TestResetRestores|TestUsersAddRemove|TestEnv|TestSchema|TestOlderStack|TestColdUps|TestFourParallel|TestIngest|TestTransfer|TestStackStartsClean|TestSeededAdmin|TestMySQLClients|TestComposeStackIsDevstacks|TestLogsShellAndSharedFiles|TestServerOptions|TestStatusAfterAFailedUp|TestSnapshotRoundTrip|TestTarget
 
+# make test runs the lifecycle on one image unlike the stand-ins (shaped like
+# Oracle's mysql/mysql-server); make test-images on all three.
 test: docker test-deps
-	@$(IMAGES); $(TEST_ENV) go test -count=1 -timeout 25m ./...
+	@$(IMAGES); $(OTHER_IMAGES); $(TEST_ENV) DEVSTACK_OTHER_IMAGES="$$DEVSTACK_MYSQL_SERVER_IMAGE" go test -count=1 -timeout 25m ./...
 	@$(IMAGES); if [ -n "$$DEVSTACK_MYSQL_ORACLE_IMAGE" ]; then \
 		echo "devstack: the integration tests again on Oracle MySQL ($$DEVSTACK_MYSQL_ORACLE_IMAGE)"; \
 		DEVSTACK_MYSQL_IMAGE=$$DEVSTACK_MYSQL_ORACLE_IMAGE $(TEST_ENV) go test -count=1 -timeout 20m \
@@ -56,6 +61,13 @@ test-plain: docker test-deps
 		echo "devstack: the integration tests on $$img"; \
 		DEVSTACK_MYSQL_IMAGE=$$img $(TEST_ENV) go test -count=1 -timeout 20m \
 			-run '$(OTHER_FLAVOUR_TESTS)|TestTemplateOfAnImageWithHostnameAccounts|TestCrashingService|TestVolumeWithOtherCredentials' ./cmd/devstack/ ./emulator/devstacktest/ ./examples/... || exit 1; done
+
+# The lifecycle on every image unlike the stand-ins: MariaDB prepared at run
+# time by its entrypoint, Oracle MySQL shaped like mysql/mysql-server, and
+# MariaDB run as a non-root user.
+test-images: docker test-deps
+	@$(IMAGES); $(OTHER_IMAGES); $(TEST_ENV) DEVSTACK_OTHER_IMAGES="$$DEVSTACK_MARIADB_RUNTIME_IMAGE $$DEVSTACK_MYSQL_SERVER_IMAGE $$DEVSTACK_MARIADB_NONROOT_IMAGE" \
+		go test -count=1 -timeout 20m -run 'TestOtherImages' ./cmd/devstack/
 
 # The fault suite: kills, crashes, removed networks, taken ports, an engine
 # restart (only of an engine this run started); one case at a time, then a

@@ -115,8 +115,8 @@ func (e *Engine) imagesCheck(ctx context.Context, cfg Config) Check {
 		}
 		seen[ref] = true
 		chosen := fmt.Sprintf("%s: %s, from %s", role, ref, firstNonEmpty(cfg.Sources[imageKeys[role]], "the default"))
-		if _, err := e.d.Image(ctx, ref); err == nil {
-			details = append(details, chosen+", present")
+		if img, err := e.d.Image(ctx, ref); err == nil {
+			details = append(details, chosen+", present"+e.serverStartNote(ctx, cfg, role, img))
 			continue
 		}
 		if err := e.d.Pullable(ctx, ref); err == nil {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,9 +98,13 @@ type directStart struct {
 	Argv []string `json:"argv,omitempty"`
 	// Umask is the server's umask at its start, where it differs.
 	Umask string `json:"umask,omitempty"`
-	// Env and Unset are what the entrypoint changed in the environment.
+	// Env and Unset are what the entrypoint changed in the environment;
+	// Copy are variables it set to another's value (NAME=OTHER): a password
+	// under the name its image reads (MARIADB_ROOT_PASSWORD from
+	// MYSQL_ROOT_PASSWORD), which each container has its own of.
 	Env   []string `json:"env,omitempty"`
 	Unset []string `json:"unset,omitempty"`
+	Copy  []string `json:"copy,omitempty"`
 	// Chown is uid:gid that the data directory's files must belong to: the
 	// server's, where the container runs as root and the server does not
 	// (the entrypoints give them to it, and a snapshot may come from an
@@ -128,6 +133,7 @@ const directScript = `while [ $# -gt 0 ]; do
 	-m) umask "$2"; shift 2 ;;
 	-e) export "$2"; shift 2 ;;
 	-u) unset "$2"; shift 2 ;;
+	-r) eval "$2=\${$3-}"; export "$2"; shift 3 ;;
 	-d) mkdir -p "$2" || exit 70; chown "$3" "$2" 2>/dev/null; chmod "$4" "$2" 2>/dev/null; shift 4 ;;
 	-l) ln -sfn "$2" "$3" || exit 70; shift 3 ;;
 	-f) printf '%s' "$5" >"$2" || exit 70; chown "$3" "$2" 2>/dev/null; chmod "$4" "$2" 2>/dev/null; shift 5 ;;
@@ -149,6 +155,10 @@ func (d directStart) args() []string {
 	}
 	for _, k := range d.Unset {
 		a = append(a, "-u", k)
+	}
+	for _, kv := range d.Copy {
+		k, from, _ := strings.Cut(kv, "=")
+		a = append(a, "-r", k, from)
 	}
 	if d.Chown != "" {
 		a = append(a, "-c", d.Chown)
@@ -273,6 +283,7 @@ func (e *Engine) watchEntrypoint(ctx context.Context, name string, secrets []str
 		d.Umask = server.umask
 	}
 	d.Env, d.Unset = envChanges(nulFields(parts[3]), env)
+	d.Env, d.Copy = copiedSecrets(d.Env, nulFields(parts[3]), secrets)
 	if why := d.changes(ctx, e.d, name); why != "" {
 		return directStart{Why: why}, nil
 	}
@@ -378,6 +389,30 @@ func envChanges(exec, server []string) (set, unset []string) {
 	return set, unset
 }
 
+var variableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// copiedSecrets takes out of set the variables whose value is a secret that
+// a variable of the container's environment (given) holds: they become
+// copies of that variable, which every container has its own value of.
+func copiedSecrets(set, given, secrets []string) (kept, copies []string) {
+	holder := map[string]string{}
+	for _, kv := range given {
+		k, v, _ := strings.Cut(kv, "=")
+		if slices.Contains(secrets, v) && v != "" && holder[v] == "" && variableName.MatchString(k) {
+			holder[v] = k
+		}
+	}
+	for _, kv := range set {
+		k, v, _ := strings.Cut(kv, "=")
+		if from := holder[v]; from != "" && variableName.MatchString(k) {
+			copies = append(copies, k+"="+from)
+			continue
+		}
+		kept = append(kept, kv)
+	}
+	return kept, copies
+}
+
 // runtimeFile is what the server makes for itself at every start, outside
 // its data: its socket, pid file and locks.
 func runtimeFile(p string) bool {
@@ -481,4 +516,21 @@ func (e *Engine) pruneDirectStarts(ctx context.Context, all bool, progress io.Wr
 		removed = append(removed, v.Name)
 	}
 	return removed, nil
+}
+
+// serverStartNote says, for doctor, how the servers of a MySQL image start
+// with cfg's options: directly, through the entrypoint (and why), or not
+// known until a template is made.
+func (e *Engine) serverStartNote(ctx context.Context, cfg Config, role string, img docker.Image) string {
+	if role != ServiceMySQL {
+		return ""
+	}
+	d, ok := e.findDirectStart(ctx, directStartKey(img.ID, serverCommand(img, serverArgs(cfg.MySQL.ServerOptions))))
+	switch {
+	case !ok:
+		return " (its entrypoint is watched when a template is made)"
+	case d.Why != "":
+		return " (servers start through its entrypoint: " + d.Why + ")"
+	}
+	return " (servers start directly, as its entrypoint starts them)"
 }

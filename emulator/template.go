@@ -234,7 +234,7 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	if err := e.d.RunService(ctx, spec); err != nil {
 		return envError(err, "cannot start a MySQL server to make the template (%s): %s", b.cfg.MySQL.Image, shortErr(err))
 	}
-	root, err := e.templateRoot(ctx, name, port, b.root)
+	root, err := e.templateRoot(ctx, name, port, b.root, b.progress)
 	if err != nil {
 		return err
 	}
@@ -273,7 +273,7 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 // MYSQL_ROOT_HOST) answers, once its server runs, with "access denied" or
 // "host not allowed": root is then given to any host through the server's
 // socket, inside the container.
-func (e *Engine) templateRoot(ctx context.Context, name string, port int, password string) (*sql.DB, error) {
+func (e *Engine) templateRoot(ctx context.Context, name string, port int, password string, progress io.Writer) (*sql.DB, error) {
 	root := setup.OpenMySQL("127.0.0.1", port, "root", password, "")
 	var tried time.Time
 	err := poll(ctx, 180*time.Second, "MySQL ("+name+")", func(ctx context.Context) error {
@@ -289,6 +289,7 @@ func (e *Engine) templateRoot(ctx context.Context, name string, port int, passwo
 			if serr := rootForAnyHost(ctx, inContainer{d: e.d, name: name}, password); serr != nil {
 				return fmt.Errorf("%w; through the server's socket: %v", err, serr)
 			}
+			fmt.Fprintf(progress, "mysql: template: the image made root for localhost alone; root may log in from any host now (through the server's socket)\n")
 			return root.PingContext(ctx)
 		}
 		return err

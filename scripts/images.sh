@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Choose the MySQL, Redis and gearmand images for `make up` / `make test`.
 # stdout: NAME=value lines (for eval): DEVSTACK_MYSQL_IMAGE and
-# DEVSTACK_REDIS_IMAGE (with DEVSTACK_MYSQL_ORACLE_IMAGE,
-# DEVSTACK_MARIADB_PLAIN_IMAGE and DEVSTACK_MYSQL_PLAIN_IMAGE beside them
-# when they are stand-ins), DEVSTACK_GEARMAND_IMAGE; nothing for a service whose
+# DEVSTACK_REDIS_IMAGE (with DEVSTACK_MYSQL_ORACLE_IMAGE, the *_PLAIN and the
+# test-images ones beside them when they are stand-ins), DEVSTACK_GEARMAND_IMAGE; nothing for a service whose
 # official image devstack's own configuration should decide.
 # Order: what the caller set, or images named in ./devstack.yaml; else the
 # official images if present or pullable; else stand-ins built locally from
@@ -26,7 +25,7 @@ standin_db='' standin_gearmand=''
 if [ -n "${DEVSTACK_MYSQL_IMAGE:-}" ] && [ -n "${DEVSTACK_REDIS_IMAGE:-}" ]; then
 	echo "DEVSTACK_MYSQL_IMAGE=$DEVSTACK_MYSQL_IMAGE"
 	echo "DEVSTACK_REDIS_IMAGE=$DEVSTACK_REDIS_IMAGE"
-	for v in DEVSTACK_MYSQL_ORACLE_IMAGE DEVSTACK_MARIADB_PLAIN_IMAGE DEVSTACK_MYSQL_PLAIN_IMAGE; do
+	for v in DEVSTACK_MYSQL_ORACLE_IMAGE DEVSTACK_MARIADB_PLAIN_IMAGE DEVSTACK_MYSQL_PLAIN_IMAGE DEVSTACK_MARIADB_RUNTIME_IMAGE DEVSTACK_MYSQL_SERVER_IMAGE DEVSTACK_MARIADB_NONROOT_IMAGE; do
 		[ -z "${!v:-}" ] || echo "$v=${!v}"
 	done
 elif [ -f devstack.yaml ] && grep -qE '^[[:space:]]+image:' devstack.yaml; then
@@ -47,7 +46,7 @@ fi
 [ -n "$standin_db$standin_gearmand" ] || exit 0
 out=$("$HERE/local-images.sh")
 if [ -n "$standin_db" ]; then
-	grep -E '^DEVSTACK_(MYSQL|REDIS|MYSQL_ORACLE|MARIADB_PLAIN|MYSQL_PLAIN)_IMAGE=' <<<"$out"
+	grep -E '^DEVSTACK_(MYSQL|REDIS|MYSQL_ORACLE|MARIADB_PLAIN|MYSQL_PLAIN|MARIADB_RUNTIME|MYSQL_SERVER|MARIADB_NONROOT)_IMAGE=' <<<"$out"
 fi
 if [ -n "$standin_gearmand" ]; then
 	grep -E '^DEVSTACK_GEARMAND_IMAGE=' <<<"$out"

@@ -10,9 +10,15 @@
 #                  set up as its entrypoint does (mariadb-plain)
 #   sid base:      Oracle MySQL 9 with the official image's defaults
 #                  (mysql-plain), and tuned on top of it (mysql-oracle)
+#   images unlike the stand-ins inside (make test-images): MariaDB prepared
+#                  at run time (mariadb-runtime) and run as a non-root user
+#                  (mariadb-nonroot), Oracle MySQL shaped like Oracle's
+#                  mysql/mysql-server (mysql-server)
 # stdout (for eval): DEVSTACK_MYSQL_IMAGE, DEVSTACK_REDIS_IMAGE,
 # DEVSTACK_GEARMAND_IMAGE, DEVSTACK_MYSQL_ORACLE_IMAGE,
-# DEVSTACK_MARIADB_PLAIN_IMAGE and DEVSTACK_MYSQL_PLAIN_IMAGE, as NAME=value.
+# DEVSTACK_MARIADB_PLAIN_IMAGE, DEVSTACK_MYSQL_PLAIN_IMAGE,
+# DEVSTACK_MARIADB_RUNTIME_IMAGE, DEVSTACK_MYSQL_SERVER_IMAGE and
+# DEVSTACK_MARIADB_NONROOT_IMAGE, as NAME=value.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -140,9 +146,17 @@ MARIADB_PLAIN=$(build_from_dir mariadb-plain "$BASE")
 MYSQL_PLAIN=$(build_from_dir mysql-plain "$SID_BASE")
 # The tuned Oracle stand-in is the plain one with its tuning.
 MYSQL_ORACLE=$(build_from_dir mysql-oracle "$MYSQL_PLAIN")
+# Images built otherwise inside than the stand-ins, for make test-images:
+# devstack must run any image as its makers meant.
+MARIADB_RUNTIME=$(build_from_dir mariadb-runtime "$BASE")
+MARIADB_NONROOT=$(build_from_dir mariadb-nonroot "$MARIADB_RUNTIME")
+MYSQL_SERVER=$(build_from_dir mysql-server "$SID_BASE")
 echo "DEVSTACK_MYSQL_IMAGE=$MYSQL"
 echo "DEVSTACK_REDIS_IMAGE=$REDIS"
 echo "DEVSTACK_GEARMAND_IMAGE=$GEARMAND"
 echo "DEVSTACK_MYSQL_ORACLE_IMAGE=$MYSQL_ORACLE"
 echo "DEVSTACK_MARIADB_PLAIN_IMAGE=$MARIADB_PLAIN"
 echo "DEVSTACK_MYSQL_PLAIN_IMAGE=$MYSQL_PLAIN"
+echo "DEVSTACK_MARIADB_RUNTIME_IMAGE=$MARIADB_RUNTIME"
+echo "DEVSTACK_MYSQL_SERVER_IMAGE=$MYSQL_SERVER"
+echo "DEVSTACK_MARIADB_NONROOT_IMAGE=$MARIADB_NONROOT"

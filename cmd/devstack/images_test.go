@@ -174,3 +174,19 @@ func TestFailedDirectStartFallsBack(t *testing.T) {
 	}
 	forgetImage(t, image)
 }
+
+// An image that makes root for localhost alone, whatever MYSQL_ROOT_HOST
+// says, gets root for any host through the server's socket.
+func TestRootForLocalhostAlone(t *testing.T) {
+	t.Parallel()
+	image := testImage(t, "localroot", `ENTRYPOINT ["sh", "-c", "MYSQL_ROOT_HOST=localhost exec docker-entrypoint.sh \"$@\"", "localroot"]`)
+	forgetImage(t, image)
+	s := newStack(t, "DEVSTACK_MYSQL_IMAGE="+image)
+	if r := s.mustRun("up"); !strings.Contains(r.stderr, "root may log in from any host now") {
+		t.Errorf("up did not say it gave root any host:\n%s", r.stderr)
+	}
+	if st := s.status(); st.State != emulator.StateRunning {
+		t.Errorf("status: %+v", st)
+	}
+	forgetImage(t, image)
+}

@@ -28,6 +28,12 @@ func TestCrashingServiceIsReportedAtOnce(t *testing.T) {
 		s := newStack(t)
 		if existing {
 			s.mustRun("up")
+			if _, err := s.mysql("MCP").Exec("CREATE TABLE notes (id INT PRIMARY KEY)"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.mysql("MCP").Exec("INSERT INTO notes VALUES (1)"); err != nil {
+				t.Fatal(err)
+			}
 		}
 		t0 := time.Now()
 		r := s.runEnv([]string{"DEVSTACK_MYSQL_IMAGE=" + crash}, "up")
@@ -47,6 +53,13 @@ func TestCrashingServiceIsReportedAtOnce(t *testing.T) {
 		}
 		s.envAppend("DEVSTACK_MYSQL_IMAGE=" + crash)
 		checkRestarting(t, s)
+		// An up on an existing stack that fails keeps its data.
+		s.envAppend("DEVSTACK_MYSQL_IMAGE=" + mysqlImage())
+		s.mustRun("up")
+		var n int
+		if err := s.mysql("MCP").QueryRow("SELECT COUNT(*) FROM notes").Scan(&n); err != nil || n != 1 {
+			t.Errorf("after a failed up and a good one, the app user's table has %d rows (%v)", n, err)
+		}
 	}
 }
 
