@@ -94,4 +94,4 @@ compose:
 # table and as JSON (bench.json). BENCH_RUNS sets the runs per figure.
 bench: docker test-deps
 	@scripts/compose.sh
-	@$(IMAGES); $(TEST_ENV) BENCH_JSON=$(CURDIR)/bench.json go test -run '^$$' -bench '^BenchmarkStack$$' -benchtime 1x -timeout 60m ./cmd/devstack/
+	@$(IMAGES); $(OTHER_IMAGES); $(TEST_ENV) BENCH_JSON=$(CURDIR)/bench.json go test -run '^$$' -bench '^BenchmarkStack$$' -benchtime 1x -timeout 60m ./cmd/devstack/

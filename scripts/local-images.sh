@@ -149,7 +149,7 @@ MYSQL_ORACLE=$(build_from_dir mysql-oracle "$MYSQL_PLAIN")
 # Images built otherwise inside than the stand-ins, for make test-images:
 # devstack must run any image as its makers meant.
 MARIADB_RUNTIME=$(build_from_dir mariadb-runtime "$BASE")
-MARIADB_NONROOT=$(build_from_dir mariadb-nonroot "$MARIADB_RUNTIME")
+MARIADB_NONROOT=$(build_from_dir mariadb-nonroot "$BASE")
 MYSQL_SERVER=$(build_from_dir mysql-server "$SID_BASE")
 echo "DEVSTACK_MYSQL_IMAGE=$MYSQL"
 echo "DEVSTACK_REDIS_IMAGE=$REDIS"

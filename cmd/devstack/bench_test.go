@@ -112,15 +112,17 @@ func BenchmarkStack(b *testing.B) {
 }
 
 // benchFlavours are the MySQL images measured, by flavour: the configured
-// one (default), Oracle MySQL beside it, and the stand-ins that carry the
+// one (default), Oracle MySQL beside it, the stand-ins that carry the
 // official images' defaults instead of tuning (mariadb-plain, mysql-plain),
-// those the machine has. BENCH_FLAVOURS=a,b picks some.
+// and Oracle MySQL shaped like Oracle's mysql/mysql-server image
+// (mysql-server), those the machine has. BENCH_FLAVOURS=a,b picks some.
 func benchFlavours(b *testing.B) [][2]string {
 	var out [][2]string
 	pick := os.Getenv("BENCH_FLAVOURS")
 	for _, fl := range [][2]string{
 		{"default", "DEVSTACK_MYSQL_IMAGE"}, {"mysql", "DEVSTACK_MYSQL_ORACLE_IMAGE"},
 		{"mariadb-plain", "DEVSTACK_MARIADB_PLAIN_IMAGE"}, {"mysql-plain", "DEVSTACK_MYSQL_PLAIN_IMAGE"},
+		{"mysql-server", "DEVSTACK_MYSQL_SERVER_IMAGE"},
 	} {
 		img := os.Getenv(fl[1])
 		if img != "" && (pick == "" || slices.Contains(strings.Split(pick, ","), fl[0])) {
