@@ -229,7 +229,7 @@ func (e *Engine) snapshotContainer(ctx context.Context, cfg Config, vs snapshotV
 	if err := e.removeLeftover(ctx, n.Copy, cfg.Project); err != nil {
 		return c, err
 	}
-	spec := docker.ContainerSpec{Name: n.Copy, Image: cfg.MySQL.Image, Labels: Lifetime{}.labels(cfg.Project, partHelper)}
+	spec := docker.ContainerSpec{Name: n.Copy, Image: cfg.MySQL.Image, Labels: Lifetime{}.labels(cfg.Project, partHelper), Network: docker.NoNetwork, User: rootUser}
 	for _, part := range snapshotParts {
 		spec.Mounts = append(spec.Mounts, docker.Mount{Volume: vs[part], Target: snapshotMount + "/" + part, ReadOnly: readOnly})
 	}

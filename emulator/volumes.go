@@ -99,7 +99,7 @@ func (c volumeCopy) spec() docker.ContainerSpec {
 	if c.stop != nil {
 		gated = "yes"
 	}
-	s := docker.ContainerSpec{Name: c.name, Image: c.image, Labels: c.labels, User: rootUser,
+	s := docker.ContainerSpec{Name: c.name, Image: c.image, Labels: c.labels, User: rootUser, Network: docker.NoNetwork,
 		Entrypoint: []string{"sh", "-c", copyScript, "copy", c.need, strip, strconv.Itoa(len(c.pairs)), gated}}
 	for i, p := range c.pairs {
 		s.Mounts = append(s.Mounts,
@@ -161,7 +161,9 @@ func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
 
 // rootUser is who devstack's own short-lived containers on the MySQL image
 // run as, whatever the image's USER: they copy volumes keeping their
-// owners, and lay out the shared directory for its configured owner.
+// owners, and lay out the shared directory for its configured owner. They
+// join no network (NoNetwork): only volumes, execs and copies reach them,
+// and an endpoint less makes each start quicker.
 const rootUser = "0:0"
 
 // runsAsRoot reports whether an image's USER is root.
@@ -182,7 +184,7 @@ func (e *Engine) ownDataVolume(ctx context.Context, img docker.Image, image, vol
 		return nil
 	}
 	const script = "chown \"$(stat -c %u:%g /var/lib/mysql)\" /devstack/data && chmod \"$(stat -c %a /var/lib/mysql)\" /devstack/data"
-	spec := docker.ContainerSpec{Name: name, Image: image, User: rootUser, Labels: labels,
+	spec := docker.ContainerSpec{Name: name, Image: image, User: rootUser, Labels: labels, Network: docker.NoNetwork,
 		Entrypoint: []string{"sh", "-c", script}, Mounts: []docker.Mount{{Volume: volume, Target: "/devstack/data"}}}
 	if err := e.d.RunHelper(ctx, spec); err != nil {
 		return envError(err, "cannot start %s to give volume %s the owner of the image's data directory: %s", name, volume, shortErr(err))
