@@ -73,7 +73,7 @@ func (e *Engine) downLocked(ctx context.Context, project string, opts DownOption
 // remove takes an observed stack down; the caller holds the project lock.
 func (e *Engine) remove(ctx context.Context, o *observed, volumes bool, progress io.Writer) (*DownReport, error) {
 	r := &DownReport{Project: o.names.Project, Containers: []string{}, Networks: []string{}, Volumes: []string{}}
-	o, err := e.removeAllContainers(ctx, o, progress, r)
+	o, err := e.removeAllContainers(ctx, o, volumes, progress, r)
 	if err != nil {
 		return r, err
 	}
@@ -87,7 +87,7 @@ func (e *Engine) remove(ctx context.Context, o *observed, volumes bool, progress
 	if o, err = e.observe(ctx, o.names.Project); err != nil || len(o.all()) == 0 {
 		return r, blocked
 	}
-	if o, err = e.removeAllContainers(ctx, o, progress, r); err != nil {
+	if o, err = e.removeAllContainers(ctx, o, volumes, progress, r); err != nil {
 		return r, err
 	}
 	if blocked := e.removeRest(ctx, o, volumes, progress, r); blocked != nil {
@@ -129,13 +129,15 @@ func (e *Engine) removeRest(ctx context.Context, o *observed, volumes bool, prog
 // as it is afterwards. A create that an interrupted up had already sent is
 // finished by Docker after its client died, possibly after the first
 // listing: it looks once more, so that such a container cannot keep the
-// network and volumes in use.
-func (e *Engine) removeAllContainers(ctx context.Context, o *observed, progress io.Writer, r *DownReport) (*observed, error) {
+// network and volumes in use. With purge the data goes too: the containers
+// are killed, not stopped gracefully (a server that is still starting can
+// take its whole stop timeout).
+func (e *Engine) removeAllContainers(ctx context.Context, o *observed, purge bool, progress io.Writer, r *DownReport) (*observed, error) {
 	for range 2 {
 		if len(o.all()) == 0 {
 			break
 		}
-		if err := e.removeContainers(ctx, o.all(), progress); err != nil {
+		if err := e.removeContainers(ctx, o.all(), purge, progress); err != nil {
 			return nil, err
 		}
 		for _, c := range o.all() {
@@ -152,12 +154,19 @@ func (e *Engine) removeAllContainers(ctx context.Context, o *observed, progress 
 	return o, nil
 }
 
-// removeContainers stops and removes containers in parallel.
-func (e *Engine) removeContainers(ctx context.Context, cs []docker.Container, progress io.Writer) error {
+// removeContainers stops and removes containers in parallel; kill removes
+// them without a graceful stop.
+func (e *Engine) removeContainers(ctx context.Context, cs []docker.Container, kill bool, progress io.Writer) error {
 	steps := make([]func(context.Context) error, len(cs))
 	for i, c := range cs {
 		steps[i] = func(ctx context.Context) error {
 			fmt.Fprintf(progress, "%s: removing container %s\n", c.Labels[LabelService], c.Name)
+			if kill {
+				if err := e.d.Remove(ctx, c.ID); err != nil && !isNotFound(err) {
+					return envError(err, "cannot remove container %s: %s", c.Name, shortErr(err))
+				}
+				return nil
+			}
 			return e.removeContainer(ctx, c.ID)
 		}
 	}

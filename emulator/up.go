@@ -242,7 +242,7 @@ func (u *upRun) say(format string, args ...any) { fmt.Fprintf(u.progress, format
 
 func (u *upRun) applyPlan(ctx context.Context) error {
 	// Short-lived containers a process that died left behind.
-	if err := u.e.removeContainers(ctx, u.plan.leftovers, u.progress); err != nil {
+	if err := u.e.removeContainers(ctx, u.plan.leftovers, false, u.progress); err != nil {
 		return err
 	}
 	if err := u.makeNetworkAndVolumes(ctx); err != nil {
