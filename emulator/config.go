@@ -36,6 +36,9 @@ type Config struct {
 	Schema string
 	// Host is the address published ports are reached on.
 	Host string
+	// bind is the address of the engine's machine the ports are published
+	// on ("" is 127.0.0.1): set by Reach for a remote engine.
+	bind string
 	// Targets are environments devstack did not make, to bootstrap or
 	// check (devstack.yaml's targets), by name.
 	Targets map[string]TargetConfig

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 )
 
 // Check is one of doctor's findings; its JSON shape is a contract.
@@ -65,9 +67,14 @@ func Doctor(ctx context.Context, cfg Config) *DoctorReport {
 	info, err := e.d.Info(ctx)
 	detail := fmt.Sprintf("%s (%s)", e.Endpoint(), e.Source())
 	if err == nil {
-		detail += ", Docker " + info.ServerVersion
+		detail += ", " + engineName(info)
 	}
-	add(Check{Name: checkEngine, OK: true, Detail: detail})
+	cfg, rerr := e.Reach(cfg)
+	if rerr != nil {
+		add(Check{checkEngine, false, detail + "; " + rerr.Error(), "set DEVSTACK_HOST to the engine machine's IP address"})
+	} else {
+		add(Check{Name: checkEngine, OK: true, Detail: detail + "; " + reachedAt(cfg)})
+	}
 	add(apiCheck(e.APIVersion()))
 	v, own := knownPinned(cfg, nil), []int{}
 	o, oerr := e.observe(ctx, cfg.Project)
@@ -217,4 +224,22 @@ func (e *Engine) networkCheck(ctx context.Context) Check {
 	}
 	c.Detail = "room for another network"
 	return c
+}
+
+// engineName says which engine answers, as a user would name it.
+func engineName(i docker.Info) string {
+	s := i.Product + " " + i.ServerVersion
+	if i.Rootless {
+		s += ", rootless"
+	}
+	return s
+}
+
+// reachedAt says where the stack's ports are published, and so who can reach
+// them.
+func reachedAt(cfg Config) string {
+	if cfg.bind == "" {
+		return "ports published on 127.0.0.1 of the engine's machine, reached at " + cfg.Host
+	}
+	return "ports published on " + cfg.bind + ", reachable from every network that reaches that address"
 }

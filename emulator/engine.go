@@ -147,8 +147,13 @@ type inContainer struct {
 }
 
 func (c inContainer) Exec(ctx context.Context, argv ...string) (string, error) {
+	return c.execIn(ctx, nil, argv...)
+}
+
+// execIn is Exec with stdin.
+func (c inContainer) execIn(ctx context.Context, stdin io.Reader, argv ...string) (string, error) {
 	var stdout, stderr strings.Builder
-	code, err := c.d.Exec(ctx, c.name, docker.Exec{Cmd: argv, Stdout: &stdout, Stderr: &stderr})
+	code, err := c.d.Exec(ctx, c.name, docker.Exec{Cmd: argv, Stdin: stdin, Stdout: &stdout, Stderr: &stderr})
 	if err != nil {
 		return "", envError(err, "cannot run %s in %s: %s", argv[0], c.name, shortErr(err))
 	}
@@ -159,11 +164,16 @@ func (c inContainer) Exec(ctx context.Context, argv ...string) (string, error) {
 	return stdout.String(), nil
 }
 
+// CopyTo copies, then checks that what the archive holds is there with its
+// owners (verifyCopy).
 func (c inContainer) CopyTo(ctx context.Context, dir string, tar io.Reader) error {
-	if err := c.d.CopyTo(ctx, c.name, dir, tar); err != nil {
+	r, ix := indexTar(tar)
+	err := c.d.CopyTo(ctx, c.name, dir, r)
+	want := ix.finish()
+	if err != nil {
 		return envError(err, "cannot copy into %s:%s: %s", c.name, dir, shortErr(err))
 	}
-	return nil
+	return c.verifyCopy(ctx, dir, want)
 }
 
 func (c inContainer) CopyFrom(ctx context.Context, path string) (io.ReadCloser, error) {

@@ -20,23 +20,32 @@ const (
 
 // planFor decides what up does with a container, given what it was made
 // from (nil when it is missing; else inspected), what the settings ask for
-// (labelled, with its config hash), and the ID of the stack's network (""
-// when it must be made).
-func planFor(current *docker.Container, want docker.ContainerSpec, networkID string) action {
+// (labelled, with its config hash), the ID of the stack's network (""
+// when it must be made) and the ID of the image the spec names ("" when it
+// is not here yet).
+func planFor(current *docker.Container, want docker.ContainerSpec, networkID, imageID string) action {
 	switch {
 	case current == nil:
 		return create
-	case current.Labels[LabelConfigHash] != want.Labels[LabelConfigHash] || !sameValues(*current, want):
+	case current.Labels[LabelConfigHash] != want.Labels[LabelConfigHash] || !sameValues(*current, want, imageID):
 		return recreate
-	// A container keeps the ID of the network it was made on: if that
-	// network was removed, starting it fails until it is made again.
-	case want.Network != docker.NoNetwork && current.Networks[want.Network] != networkID:
+	// Docker keeps the ID of the network a container was made on: if that
+	// network was removed, starting it fails until it is made again. Podman
+	// keeps the network's name, which a network made again answers to.
+	case want.Network != docker.NoNetwork && !onNetwork(*current, want.Network, networkID):
 		return recreate
 	case !current.State.Running:
 		return start
 	default:
 		return keep
 	}
+}
+
+// onNetwork reports whether a container is attached to the stack's network
+// as it is now: by its ID (Docker) or its name (Podman).
+func onNetwork(c docker.Container, name, id string) bool {
+	got, ok := c.Networks[name]
+	return ok && id != "" && (got == id || got == name)
 }
 
 // upPlan is everything up will do, decided before anything is done.
@@ -48,6 +57,8 @@ type upPlan struct {
 	// ID once it exists.
 	newNetwork bool
 	networkID  string
+	// imageIDs are the IDs of the images the specs name, where they are here.
+	imageIDs map[string]string
 	// newVolumes are the volumes to make, with their labels.
 	newVolumes []docker.Volume
 	// specs are the containers as they are to be, labelled, by role.
@@ -72,6 +83,10 @@ type planInput struct {
 	tree, api string
 	// freePort finds a free host port, for the values still open.
 	freePort func() (int, error)
+	// imageIDs are the IDs of the configured images that are here, by
+	// reference: a container runs the image it names when their IDs agree,
+	// whatever name the engine reports (Podman adds localhost/ or docker.io/).
+	imageIDs map[string]string
 	// template is the seeded template for a new data volume: found
 	// complete, or to be made (build). nil when there is none to use.
 	template *template
@@ -102,7 +117,7 @@ func planUp(in planInput) (*upPlan, error) {
 		in.template = nil
 	}
 	p := &upPlan{names: o.names, life: life, pinned: v, newNetwork: o.network == nil, specs: map[string]docker.ContainerSpec{},
-		actions: map[string]action{}, current: o.containers, volumes: o.volumes, template: in.template}
+		actions: map[string]action{}, current: o.containers, volumes: o.volumes, template: in.template, imageIDs: in.imageIDs}
 	for _, c := range o.others {
 		// The compose file's init container is no leftover: it did its work
 		// and stays, exited, as compose left it.
@@ -134,7 +149,7 @@ func planUp(in planInput) (*upPlan, error) {
 			cur = &c
 		}
 		p.specs[role] = labelled(s, n.Project, role, specHash(hashes[role]), life)
-		p.actions[role] = planFor(cur, p.specs[role], p.networkID)
+		p.actions[role] = planFor(cur, p.specs[role], p.networkID, p.imageIDs[s.Image])
 	}
 	for role := range o.containers {
 		if _, wanted := p.specs[role]; !wanted {

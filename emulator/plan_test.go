@@ -84,9 +84,37 @@ func TestPlanFor(t *testing.T) {
 		{"its network was made again", &stopped, want, "net-2", recreate},
 		{"helper, the stack's network made again", &helper, spec(cfg, partHelper, v), "net-2", start},
 	} {
-		if got := planFor(tc.current, tc.want, tc.network); got != tc.action {
+		if got := planFor(tc.current, tc.want, tc.network, ""); got != tc.action {
 			t.Errorf("%s: planned %d, want %d", tc.name, got, tc.action)
 		}
+	}
+}
+
+// Podman reports what Docker reports by ID otherwise: the network by its
+// name, the image under a name of its own (localhost/…). Up must keep such a
+// container, and replace one whose image is another under the same name.
+func TestPlanForPodman(t *testing.T) {
+	cfg := testConfig("p")
+	v := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2}
+	want := spec(cfg, ServiceMySQL, v)
+	podman := container(cfg, ServiceMySQL, v, "running")
+	podman.Networks = map[string]string{want.Network: want.Network}
+	podman.Image, podman.ImageID = "localhost/"+want.Image, "0123abcd"
+	for _, tc := range []struct {
+		name, network, image string
+		action               action
+	}{
+		{"network by name, image by ID", netID, "sha256:0123abcd", keep},
+		{"the image under its name is another now", netID, "sha256:4567", recreate},
+		{"the network is gone", "", "sha256:0123abcd", recreate},
+	} {
+		if got := planFor(&podman, want, tc.network, tc.image); got != tc.action {
+			t.Errorf("%s: planned %d, want %d", tc.name, got, tc.action)
+		}
+	}
+	// Without an ID (the image is not here yet), the names are compared.
+	if got := planFor(&podman, want, netID, ""); got != recreate {
+		t.Errorf("image not here, another name: planned %d, want recreate", got)
 	}
 }
 
@@ -402,7 +430,7 @@ func TestExitCodes(t *testing.T) {
 		{envError(nil, "broken"), ExitEnv},
 		{fmt.Errorf("wrapped: %w", usageError("bad")), ExitUsage},
 		{errors.New("unclassified"), ExitEnv},
-		{portTaken(ServiceMySQL, 1), ExitUsage},
+		{portTaken(ServiceMySQL, "127.0.0.1", 1), ExitUsage},
 	} {
 		if got := ExitCode(tc.err); got != tc.code {
 			t.Errorf("ExitCode(%v) = %d, want %d", tc.err, got, tc.code)

@@ -12,7 +12,6 @@ import (
 	"path"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -360,8 +359,9 @@ func nulFields(s string) []string {
 }
 
 // shellVariables are what a shell sets of its own, which an exec's
-// environment has and the server's need not.
-var shellVariables = []string{"PWD", "OLDPWD", "SHLVL", "_"}
+// environment has and the server's need not, and what the engine sets for
+// each container (Podman gives an exec no HOSTNAME).
+var shellVariables = []string{"PWD", "OLDPWD", "SHLVL", "_", "HOSTNAME"}
 
 // envChanges are the variables the server's environment sets otherwise than
 // the container gives them (an exec's), and those it lacks.
@@ -431,30 +431,64 @@ func (d *directStart) changes(ctx context.Context, dc docker.Client, name string
 	if err != nil {
 		return "cannot list what the entrypoint changed: " + shortErr(err)
 	}
+	var paths []string
 	for _, c := range changes {
 		if c.Kind == docker.Deleted {
 			return "the entrypoint deletes " + c.Path
 		}
-		if runtimeFile(c.Path) {
-			continue
+		if !runtimeFile(c.Path) {
+			paths = append(paths, c.Path)
 		}
-		if len(d.Paths) == watchPathsLimit {
-			return "the entrypoint changes too many files"
-		}
-		p, why := readPath(ctx, dc, name, c.Path)
+	}
+	if len(paths) > watchPathsLimit {
+		return "the entrypoint changes too many files"
+	}
+	owners, err := statPaths(ctx, dc, name, paths)
+	if err != nil {
+		return "cannot read the owners of what the entrypoint changed: " + shortErr(err)
+	}
+	for _, p := range paths {
+		sp, why := readPath(ctx, dc, name, p)
 		if why != "" {
 			return why
 		}
-		if p != nil {
-			d.Paths = append(d.Paths, *p)
+		if o, ok := owners[p]; ok && sp != nil {
+			if sp.Type != "link" {
+				sp.Owner, sp.Mode = o.owner, o.mode
+			}
+			d.Paths = append(d.Paths, *sp)
 		}
 	}
 	slices.SortFunc(d.Paths, func(a, b startPath) int { return strings.Compare(a.Path, b.Path) })
 	return ""
 }
 
-// readPath reads one changed path as the container has it: nil for one
-// that is gone or that the engine does not copy (a socket).
+type pathOwner struct{ owner, mode string }
+
+// statPaths reads the owners and modes of paths as the container has them:
+// engines' archives do not all say (Podman's gives every file 0:0).
+// Paths that are gone are left out.
+func statPaths(ctx context.Context, dc docker.Client, name string, paths []string) (map[string]pathOwner, error) {
+	out := map[string]pathOwner{}
+	if len(paths) == 0 {
+		return out, nil
+	}
+	var stdout strings.Builder
+	if _, err := dc.Exec(ctx, name, docker.Exec{Cmd: append([]string{"stat", "-c", "%u:%g %a %n", "--"}, paths...), Stdout: &stdout}); err != nil {
+		return nil, err
+	}
+	for line := range strings.Lines(stdout.String()) {
+		f := strings.SplitN(strings.TrimSuffix(line, "\n"), " ", 3)
+		if len(f) == 3 {
+			out[f[2]] = pathOwner{owner: f[0], mode: f[1]}
+		}
+	}
+	return out, nil
+}
+
+// readPath reads one changed path as the container has it: its kind, a
+// file's content, a link's target; nil for one that is gone or that the
+// engine does not copy (a socket).
 func readPath(ctx context.Context, dc docker.Client, name, p string) (*startPath, string) {
 	rc, err := dc.CopyFrom(ctx, name, p)
 	if isNotFound(err) {
@@ -472,12 +506,12 @@ func readPath(ctx context.Context, dc docker.Client, name, p string) (*startPath
 	if err != nil {
 		return nil, "cannot read " + p + ": " + err.Error()
 	}
-	sp := &startPath{Path: p, Owner: strconv.Itoa(h.Uid) + ":" + strconv.Itoa(h.Gid), Mode: strconv.FormatInt(h.Mode&0o7777, 8)}
+	sp := &startPath{Path: p}
 	switch h.Typeflag {
 	case tar.TypeDir:
 		sp.Type = "dir"
 	case tar.TypeSymlink:
-		sp.Type, sp.Target, sp.Owner, sp.Mode = "link", h.Linkname, "", ""
+		sp.Type, sp.Target = "link", h.Linkname
 	case tar.TypeReg:
 		if h.Size > watchFileLimit {
 			return nil, fmt.Sprintf("the entrypoint writes %s (%d bytes)", p, h.Size)

@@ -8,9 +8,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"os"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -232,6 +234,7 @@ func importInto(t *testing.T, data []byte) (*fake.Engine, error) {
 	cfg := testConfig("q")
 	f.AddImage(cfg.MySQL.Image)
 	f.Output[NamesFor("q").Probe] = "mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)\n"
+	f.ExecFunc = statFromCopies(f)
 	_, err := ImportSnapshot(context.Background(), &Engine{d: f}, cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(data)})
 	return f, err
 }
@@ -353,5 +356,42 @@ func TestIncompleteSnapshotIsRefused(t *testing.T) {
 	}
 	if len(f.Calls) > 0 {
 		t.Errorf("a refused restore changed %v", f.Calls)
+	}
+}
+
+// statFromCopies answers the check after a copy (statScript) from what the
+// fake engine's CopyTo kept: stat of each path named on stdin under $1.
+func statFromCopies(f *fake.Engine) func(string, docker.Exec) (int, error) {
+	return func(name string, x docker.Exec) (int, error) {
+		if x.Stdin == nil || len(x.Cmd) < 6 || x.Cmd[2] != statScript {
+			return 0, nil
+		}
+		names, _ := io.ReadAll(x.Stdin)
+		for _, p := range strings.Split(strings.TrimSuffix(string(names), "\x00"), "\x00") {
+			h, ok := f.Written(name, path.Join(x.Cmd[4], p))
+			if !ok {
+				continue
+			}
+			kind := map[byte]string{tar.TypeDir: "directory", tar.TypeReg: "regular file", tar.TypeSymlink: "symbolic link"}[h.Typeflag]
+			fmt.Fprintf(x.Stdout, "%d:%d %d %s|%s\n", h.Uid, h.Gid, h.Size, kind, p)
+		}
+		return 0, nil
+	}
+}
+
+// An engine that reports a copy done but did not write it (Podman 4 into a
+// container that never ran) fails the import: no snapshot is made of it.
+func TestImportFailsWhenTheEngineLosesTheCopy(t *testing.T) {
+	f := fake.New()
+	cfg := testConfig("q")
+	f.AddImage(cfg.MySQL.Image)
+	f.Output[NamesFor("q").Probe] = "mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)\n"
+	f.ExecFunc = func(string, docker.Exec) (int, error) { return 0, nil } // stat finds nothing
+	_, err := ImportSnapshot(context.Background(), &Engine{d: f}, cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(export(t))})
+	if err == nil || !strings.Contains(err.Error(), "did not write what devstack copied") {
+		t.Fatalf("import onto a losing engine: %v", err)
+	}
+	if got := snapshotVolumesOn(t, f); len(got) != 0 {
+		t.Errorf("volumes left behind: %v", got)
 	}
 }

@@ -152,15 +152,21 @@ func spoolPart(ctx context.Context, c inContainer, part string) (*os.File, membe
 		return nil, mb, envError(err, "cannot make a temporary file: %v", err)
 	}
 	os.Remove(f.Name()) // it lives as long as it is open
+	owners, err := c.ownersUnder(ctx, snapshotMount, part)
+	if err != nil {
+		return f, mb, err
+	}
 	rc, err := c.CopyFrom(ctx, snapshotMount+"/"+part)
 	if err != nil {
 		return f, mb, err
 	}
 	defer rc.Close()
 	h := sha256.New()
-	if mb.Size, err = io.Copy(io.MultiWriter(f, h), rc); err != nil {
+	out := &counter{w: io.MultiWriter(f, h)}
+	if err = withOwners(out, rc, owners); err != nil {
 		return f, mb, envError(err, "cannot read volume %s of the snapshot: %v", part, err)
 	}
+	mb.Size = out.n
 	mb.SHA256 = hex.EncodeToString(h.Sum(nil))
 	_, err = f.Seek(0, io.SeekStart)
 	return f, mb, err
@@ -220,24 +226,26 @@ func (c *counter) Write(p []byte) (int, error) {
 // part's name, in the container that reads or writes them.
 const snapshotMount = "/snapshot"
 
-// snapshotContainer makes, without starting it, a container of the project
-// that mounts a snapshot's volumes: the engine copies to and from a
-// container's volumes whether it runs or not.
+// snapshotContainer starts a container of the project that mounts a
+// snapshot's volumes. It runs, as the helper does: Podman copies into a
+// created container's own filesystem, not its volumes, and the copies are
+// checked with commands run in it.
 func (e *Engine) snapshotContainer(ctx context.Context, cfg Config, vs snapshotVolumes, readOnly bool) (inContainer, error) {
 	n := NamesFor(cfg.Project)
 	c := inContainer{d: e.d, name: n.Copy}
 	if err := e.removeLeftover(ctx, n.Copy, cfg.Project); err != nil {
 		return c, err
 	}
-	spec := docker.ContainerSpec{Name: n.Copy, Image: cfg.MySQL.Image, Labels: Lifetime{}.labels(cfg.Project, partHelper), Network: docker.NoNetwork, User: rootUser}
+	spec := docker.ContainerSpec{Name: n.Copy, Image: cfg.MySQL.Image, Labels: Lifetime{}.labels(cfg.Project, partHelper), Network: docker.NoNetwork, User: rootUser,
+		Entrypoint: []string{"sleep", "infinity"}, StopSignal: "SIGKILL", Tmpfs: map[string]string{"/var/lib/mysql": ""}}
 	for _, part := range snapshotParts {
 		spec.Mounts = append(spec.Mounts, docker.Mount{Volume: vs[part], Target: snapshotMount + "/" + part, ReadOnly: readOnly})
 	}
 	if err := e.ensureImage(ctx, cfg.MySQL.Image, "DEVSTACK_MYSQL_IMAGE"); err != nil {
 		return c, err
 	}
-	if err := e.d.Create(ctx, spec); err != nil {
-		return c, envError(err, "cannot make %s to reach the snapshot's volumes: %s", n.Copy, shortErr(err))
+	if err := e.d.RunHelper(ctx, spec); err != nil {
+		return c, envError(err, "cannot start %s to reach the snapshot's volumes: %s", n.Copy, shortErr(err))
 	}
 	return c, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
@@ -50,9 +51,10 @@ func (t target) specs() map[string]docker.ContainerSpec {
 	return s
 }
 
-// local publishes a service port on 127.0.0.1 only.
-func local(containerPort, hostPort int) []docker.Port {
-	return []docker.Port{{ContainerPort: containerPort, HostIP: "127.0.0.1", HostPort: hostPort}}
+// publish publishes a service port on one address of the engine's machine
+// alone: 127.0.0.1 unless the engine is remote (Config.Reach).
+func publish(cfg Config, containerPort, hostPort int) []docker.Port {
+	return []docker.Port{{ContainerPort: containerPort, HostIP: cfg.bindAddress(), HostPort: hostPort}}
 }
 
 // mysql is the MySQL container as a compose file would give it: the image's
@@ -72,7 +74,7 @@ func (t target) mysql() docker.ContainerSpec {
 		Cmd:     serverArgs(cfg.MySQL.ServerOptions),
 		Network: n.Network, Aliases: []string{ServiceMySQL},
 		Mounts: []docker.Mount{{Volume: n.MySQLData, Target: "/var/lib/mysql"}},
-		Ports:  local(mysqlPort, v.MySQLPort),
+		Ports:  publish(cfg, mysqlPort, v.MySQLPort),
 		// "alive" is enough for Docker's view; devstack's own readiness is a
 		// real SQL round trip as the app user.
 		Health:  t.healthcheck("mysqladmin", "ping", "-h", "127.0.0.1", "--silent"),
@@ -94,7 +96,7 @@ func (t target) redis() docker.ContainerSpec {
 		Cmd:     []string{"redis-server", "--appendonly", "yes", "--requirepass", v.RedisPassword},
 		Network: n.Network, Aliases: []string{ServiceRedis},
 		Mounts:  []docker.Mount{{Volume: n.RedisData, Target: "/data"}},
-		Ports:   local(redisPort, v.RedisPort),
+		Ports:   publish(cfg, redisPort, v.RedisPort),
 		Health:  t.healthcheck("CMD-SHELL", `[ -n "$REDISCLI_AUTH" ] || unset REDISCLI_AUTH; exec redis-cli ping`),
 		Restart: "unless-stopped",
 	}
@@ -113,7 +115,7 @@ func (t target) gearmand() docker.ContainerSpec {
 		Image:   t.cfg.Gearmand.Image,
 		Cmd:     []string{"--queue-type=redis", "--redis-server=" + ServiceRedis, "--redis-port=" + strconv.Itoa(redisPort), "--redis-password", t.pinned.RedisPassword},
 		Network: t.names.Network, Aliases: []string{ServiceGearmand},
-		Ports:   local(gearmandPort, t.pinned.GearmandPort),
+		Ports:   publish(t.cfg, gearmandPort, t.pinned.GearmandPort),
 		Health:  t.healthcheck("bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/4730 && printf 'version\n' >&3 && read -r l <&3 && [[ $l == OK* ]]`),
 		Restart: "unless-stopped",
 	}
@@ -217,9 +219,10 @@ func specHash(template docker.ContainerSpec) string {
 }
 
 // sameValues reports whether a container (inspected) runs with the values
-// a spec gives it: image, environment and published ports.
-func sameValues(c docker.Container, want docker.ContainerSpec) bool {
-	if c.Image != want.Image {
+// a spec gives it: image (by ID when imageID is known), environment and
+// published ports.
+func sameValues(c docker.Container, want docker.ContainerSpec, imageID string) bool {
+	if imageID != "" && !sameImageID(c.ImageID, imageID) || imageID == "" && c.Image != want.Image {
 		return false
 	}
 	for k, v := range want.Env {
@@ -238,6 +241,12 @@ func sameValues(c docker.Container, want docker.ContainerSpec) bool {
 	slices.Sort(have)
 	slices.Sort(need)
 	return slices.Equal(have, need)
+}
+
+// sameImageID compares image IDs with or without their digest's algorithm,
+// which engines give or leave out.
+func sameImageID(a, b string) bool {
+	return strings.TrimPrefix(a, "sha256:") == strings.TrimPrefix(b, "sha256:")
 }
 
 // Lifetime says how long a stack is meant to live: everyday stacks until

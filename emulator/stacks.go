@@ -17,7 +17,7 @@ import (
 // StackInfo is one stack of `devstack ls`; its JSON shape is a contract.
 type StackInfo struct {
 	Project   string    `json:"project"`
-	State     string    `json:"state"` // running, partial or stopped
+	State     string    `json:"state"` // running, partial, stopped, or absent (a first up failed)
 	Created   time.Time `json:"created"`
 	Ephemeral bool      `json:"ephemeral"`
 	// Owner is <hostname>/<pid> of the process that made an ephemeral stack;
@@ -65,9 +65,12 @@ type stackTally struct {
 
 // state is running when every container of the stack runs, those every
 // stack has among them, and its last up did not fail; stopped when none
-// runs; else partial.
+// runs; absent when only the record of a failed first up is left; else
+// partial.
 func (t *stackTally) state() string {
 	switch {
+	case t.failed && t.resources == 1:
+		return StateAbsent
 	case len(t.running) == 0:
 		return StateStopped
 	case !t.failed && len(t.running) == t.containers && !slices.ContainsFunc(coreRoles, func(r string) bool { return !slices.Contains(t.running, r) }):

@@ -226,15 +226,18 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 		Cmd:    serverArgs(b.cfg.MySQL.ServerOptions),
 		Labels: owner,
 		Mounts: []docker.Mount{{Volume: templateVolume(b.key), Target: "/var/lib/mysql"}},
-		Ports:  local(mysqlPort, port),
+		Ports:  publish(b.cfg, mysqlPort, port),
 		CapAdd: []string{"SYS_PTRACE"}}
 	if spec, _, err = e.serverSpec(ctx, spec, false); err != nil {
 		return err
 	}
 	if err := e.d.RunService(ctx, spec); err != nil {
+		if perr := publishFailed(ServiceMySQL, spec.Ports[0], err); perr != nil {
+			return perr
+		}
 		return envError(err, "cannot start a MySQL server to make the template (%s): %s", b.cfg.MySQL.Image, shortErr(err))
 	}
-	root, err := e.templateRoot(ctx, name, port, b.root, b.progress)
+	root, err := e.templateRoot(ctx, name, b.cfg.Host, port, b.root, b.progress)
 	if err != nil {
 		return err
 	}
@@ -273,8 +276,8 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 // MYSQL_ROOT_HOST) answers, once its server runs, with "access denied" or
 // "host not allowed": root is then given to any host through the server's
 // socket, inside the container.
-func (e *Engine) templateRoot(ctx context.Context, name string, port int, password string, progress io.Writer) (*sql.DB, error) {
-	root := setup.OpenMySQL("127.0.0.1", port, "root", password, "")
+func (e *Engine) templateRoot(ctx context.Context, name, host string, port int, password string, progress io.Writer) (*sql.DB, error) {
+	root := setup.OpenMySQL(host, port, "root", password, "")
 	var tried time.Time
 	err := poll(ctx, 180*time.Second, "MySQL ("+name+")", func(ctx context.Context) error {
 		err := root.PingContext(ctx)

@@ -69,7 +69,7 @@ func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upO
 	}
 	// The plan compares what the containers run with.
 	maps.Copy(o.containers, live)
-	in := planInput{cfg: cfg, o: o, life: opts.Lifetime, tree: sharedTree(cfg, fx).Digest(), api: e.APIVersion(), freePort: freeLocalPort}
+	in := planInput{cfg: cfg, o: o, life: opts.Lifetime, tree: sharedTree(cfg, fx).Digest(), api: e.APIVersion(), freePort: freeLocalPort, imageIDs: e.imageIDs(ctx, cfg)}
 	// Data to keep comes from a snapshot or is the stack's own: a template
 	// copy left half done before it is overwritten, and goes as a leftover.
 	if _, ok := o.volumes[o.names.MySQLData]; !opts.keepData && (!ok || o.copyCutShort()) {
@@ -85,6 +85,9 @@ func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upO
 	// bad input leaves nothing behind.
 	if err := e.preflight(ctx, p); err != nil {
 		return err
+	}
+	if cfg.bind != "" {
+		fmt.Fprintf(progress, "stack: the engine is remote: %s\n", reachedAt(cfg))
 	}
 	u := &upRun{e: e, cfg: cfg, plan: p, seeder: seed.NewSeeder(fx), progress: progress, redisUp: make(chan error, 1), othersMayStart: make(chan struct{}), keepData: opts.keepData, copiedRoot: opts.copiedRoot}
 	if err := u.applyPlan(ctx); err != nil {
@@ -192,7 +195,7 @@ func (e *Engine) checkPort(ctx context.Context, project, role string, port int) 
 		return envError(err, "cannot list containers: %s", shortErr(err))
 	}
 	if !publishes(own, port) {
-		return portTaken(role, port)
+		return portTaken(role, "127.0.0.1", port)
 	}
 	return nil
 }
@@ -322,8 +325,8 @@ func (u *upRun) converge(ctx context.Context, role string) error {
 	case start:
 		u.say("%s: starting %s", role, s.Name)
 		if err := u.e.d.Start(ctx, u.plan.current[role].ID); err != nil {
-			if errors.Is(err, docker.ErrPortTaken) {
-				return portTaken(role, s.Ports[0].HostPort)
+			if perr := publishFailed(role, s.Ports[0], err); perr != nil {
+				return perr
 			}
 			return envError(err, "cannot start %s: %s", s.Name, shortErr(err))
 		}
@@ -349,8 +352,8 @@ func (u *upRun) create(ctx context.Context, role string) error {
 	if errors.Is(err, docker.ErrNameTaken) {
 		return u.adopt(ctx, role, err)
 	}
-	if errors.Is(err, docker.ErrPortTaken) {
-		return portTaken(role, s.Ports[0].HostPort)
+	if perr := publishFailed(role, s.Ports[0], err); perr != nil {
+		return perr
 	}
 	if err != nil {
 		return envError(err, "cannot start %s (%s): %s", role, s.Image, shortErr(err))
@@ -385,7 +388,7 @@ func (u *upRun) adopt(ctx context.Context, role string, taken error) error {
 	if err != nil || c.Labels[LabelProject] != u.plan.names.Project {
 		return usageError("name taken by a container devstack did not create: %s; remove or rename it, or use another project (-p)", s.Name)
 	}
-	switch planFor(&c, s, u.plan.networkID) {
+	switch planFor(&c, s, u.plan.networkID, u.plan.imageIDs[s.Image]) {
 	case keep:
 		return nil
 	case start:
@@ -563,4 +566,19 @@ func (e *Engine) removeContainer(ctx context.Context, id string) error {
 		return envError(err, "cannot remove container %s: %s", id[:12], shortErr(err))
 	}
 	return nil
+}
+
+// imageIDs resolves the configured images that are here to their IDs, for
+// the plan; one that is not here (yet) is left out, and compared by name.
+func (e *Engine) imageIDs(ctx context.Context, cfg Config) map[string]string {
+	ids := map[string]string{}
+	for _, ref := range images(&cfg) {
+		if _, done := ids[*ref]; done || *ref == "" {
+			continue
+		}
+		if img, err := e.d.Image(ctx, *ref); err == nil {
+			ids[*ref] = img.ID
+		}
+	}
+	return ids
 }

@@ -147,7 +147,13 @@ func (a *app) withEngineArgs(f func(ctx context.Context, cfg emulator.Config, e 
 		if err != nil {
 			return err
 		}
-		return a.withDocker(cmd.Context(), func(e *emulator.Engine) error { return f(cmd.Context(), cfg, e, args) })
+		return a.withDocker(cmd.Context(), func(e *emulator.Engine) error {
+			cfg, err := e.Reach(cfg)
+			if err != nil {
+				return err
+			}
+			return f(cmd.Context(), cfg, e, args)
+		})
 	}
 }
 

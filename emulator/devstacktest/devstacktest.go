@@ -113,6 +113,9 @@ func start(opts []Option) (*Stack, func(), error) {
 		return nil, func() {}, err
 	}
 	cfg.Project = emulator.EphemeralProject("t")
+	if cfg, err = e.Reach(cfg); err != nil {
+		return nil, func() {}, err
+	}
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
 	if o.mysqlImg != "" && os.Getenv("DEVSTACK_MYSQL_IMAGE") == "" {
 		cfg.MySQL.Image, cfg.Redis.Image = o.mysqlImg, o.redisImg

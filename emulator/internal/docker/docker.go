@@ -33,9 +33,6 @@ type Client interface {
 	RunService(ctx context.Context, spec ContainerSpec) error
 	// RunHelper creates and starts a container that publishes nothing.
 	RunHelper(ctx context.Context, spec ContainerSpec) error
-	// Create makes a container that publishes nothing without starting it:
-	// CopyTo and CopyFrom reach its volumes all the same.
-	Create(ctx context.Context, spec ContainerSpec) error
 	Start(ctx context.Context, id string) error
 	// Stop asks the container to stop and kills it after timeout.
 	Stop(ctx context.Context, id string, timeout time.Duration) error
@@ -200,7 +197,12 @@ type LogOptions struct {
 
 // Info is what the engine says about itself.
 type Info struct {
+	// Product is "Docker" or "Podman": the engines answer the same API with
+	// differences devstack works around.
+	Product       string
 	ServerVersion string
+	// Rootless: the engine runs as an ordinary user.
+	Rootless bool
 	// RootDir is where the engine keeps images and volumes, on its own host.
 	RootDir string
 }

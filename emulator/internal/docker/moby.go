@@ -28,6 +28,10 @@ import (
 // ErrPortTaken is a host port Docker could not bind.
 var ErrPortTaken = errors.New("port is already allocated")
 
+// ErrAddressUnavailable is a host address to publish on that the engine's
+// machine does not have.
+var ErrAddressUnavailable = errors.New("cannot assign requested address")
+
 // ErrNameTaken is a container name already in use.
 var ErrNameTaken = errors.New("name is already in use")
 
@@ -96,9 +100,14 @@ func wrap(err error) error {
 	case strings.Contains(err.Error(), "port is already allocated") || strings.Contains(err.Error(), "address already in use"):
 		// Docker reports a host port it cannot bind only as text.
 		return fmt.Errorf("%w: %v", ErrPortTaken, err)
-	case cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "is already in use"):
+	case strings.Contains(err.Error(), "cannot assign requested address"):
+		return fmt.Errorf("%w: %v", ErrAddressUnavailable, err)
+	case cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "is already in use"),
+		// Podman's wording, with 500 (Podman 4) or 409 (later).
+		strings.Contains(err.Error(), "that name is already in use"):
 		return fmt.Errorf("%w: %v", ErrNameTaken, err)
-	case cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "volume is in use"):
+	case cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "volume is in use"),
+		strings.Contains(err.Error(), "volume is being used"):
 		return fmt.Errorf("%w: %v", ErrInUse, err)
 	}
 	return err
@@ -310,11 +319,6 @@ func (m *moby) RunHelper(ctx context.Context, s ContainerSpec) error {
 	return nil
 }
 
-func (m *moby) Create(ctx context.Context, s ContainerSpec) error {
-	_, err := m.create(ctx, s)
-	return err
-}
-
 func (m *moby) create(ctx context.Context, s ContainerSpec) (string, error) {
 	c := &container.Config{Image: s.Image, Entrypoint: s.Entrypoint, Cmd: s.Cmd, Env: s.env(), Labels: s.Labels}
 	hc := &container.HostConfig{}
@@ -500,7 +504,17 @@ func (m *moby) Info(ctx context.Context) (Info, error) {
 	if err != nil {
 		return Info{}, wrap(err)
 	}
-	return Info{ServerVersion: res.Info.ServerVersion, RootDir: res.Info.DockerRootDir}, nil
+	info := Info{Product: "Docker", ServerVersion: res.Info.ServerVersion, RootDir: res.Info.DockerRootDir,
+		Rootless: slices.Contains(res.Info.SecurityOptions, "name=rootless")}
+	// Podman names itself only in /version.
+	if v, err := m.cli.ServerVersion(ctx, client.ServerVersionOptions{}); err == nil {
+		for _, c := range v.Components {
+			if strings.Contains(c.Name, "Podman") {
+				info.Product = "Podman"
+			}
+		}
+	}
+	return info, nil
 }
 
 func (m *moby) Pullable(ctx context.Context, ref string) error {

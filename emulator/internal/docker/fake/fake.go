@@ -5,10 +5,12 @@
 package fake
 
 import (
+	"archive/tar"
 	"context"
 	"fmt"
 	"io"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -37,6 +39,7 @@ type Engine struct {
 	volumes    map[string]docker.Volume
 	networks   map[string]docker.Network // by ID
 	images     map[string]docker.Image
+	written    map[string]map[string]*tar.Header // by container name, then path
 	// Calls records every call that changed something, e.g. "remove devstack-p-mysql".
 	Calls []string
 }
@@ -44,7 +47,8 @@ type Engine struct {
 // New returns an empty engine speaking API 1.41.
 func New() *Engine {
 	return &Engine{API: "1.41", containers: map[string]*docker.Container{}, volumes: map[string]docker.Volume{},
-		networks: map[string]docker.Network{}, images: map[string]docker.Image{}, Output: map[string]string{}}
+		networks: map[string]docker.Network{}, images: map[string]docker.Image{}, Output: map[string]string{},
+		written: map[string]map[string]*tar.Header{}}
 }
 
 var _ docker.Client = (*Engine)(nil)
@@ -176,9 +180,6 @@ func (e *Engine) run(s docker.ContainerSpec, kind string) error {
 	c := &docker.Container{ID: e.id(), Name: s.Name, Image: s.Image, ImageID: e.images[s.Image].ID,
 		Labels: maps.Clone(s.Labels), Env: maps.Clone(s.Env), Ports: slices.Clone(s.Ports), Networks: map[string]string{},
 		State: docker.State{Status: "running", Running: true}}
-	if kind == "create" {
-		c.State = docker.State{Status: "created"}
-	}
 	for _, m := range s.Mounts {
 		c.Volumes = append(c.Volumes, m.Volume)
 	}
@@ -215,10 +216,6 @@ func (e *Engine) RunService(_ context.Context, s docker.ContainerSpec) error {
 
 func (e *Engine) RunHelper(_ context.Context, s docker.ContainerSpec) error {
 	return e.run(s, "run-helper")
-}
-
-func (e *Engine) Create(_ context.Context, s docker.ContainerSpec) error {
-	return e.run(s, "create")
 }
 
 // change applies f to a container found by name or ID.
@@ -295,13 +292,39 @@ func (e *Engine) Exec(_ context.Context, id string, x docker.Exec) (int, error) 
 	return f(c.Name, x)
 }
 
-// CopyTo reads the whole stream, as the engine does, and keeps nothing.
-func (e *Engine) CopyTo(ctx context.Context, id, dir string, tar io.Reader) error {
-	if _, err := e.Inspect(ctx, id); err != nil {
+// CopyTo reads the whole stream, as the engine does, and keeps the headers
+// of what it holds (Written), not the contents.
+func (e *Engine) CopyTo(ctx context.Context, id, dir string, r io.Reader) error {
+	c, err := e.Inspect(ctx, id)
+	if err != nil {
 		return err
 	}
-	_, err := io.Copy(io.Discard, tar)
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		e.mu.Lock()
+		if e.written[c.Name] == nil {
+			e.written[c.Name] = map[string]*tar.Header{}
+		}
+		e.written[c.Name][path.Join(dir, h.Name)] = h
+		e.mu.Unlock()
+	}
+	_, err = io.Copy(io.Discard, r)
 	return err
+}
+
+// Written returns the header of what CopyTo wrote at path in a container.
+func (e *Engine) Written(name, path string) (*tar.Header, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	h, ok := e.written[name][path]
+	return h, ok
 }
 
 func (e *Engine) CopyFrom(ctx context.Context, id, path string) (io.ReadCloser, error) {
@@ -350,7 +373,7 @@ func (e *Engine) Pullable(_ context.Context, ref string) error {
 }
 
 func (e *Engine) Info(context.Context) (docker.Info, error) {
-	return docker.Info{ServerVersion: "20.10.24", RootDir: "/var/lib/docker"}, nil
+	return docker.Info{Product: "Docker", ServerVersion: "20.10.24", RootDir: "/var/lib/docker"}, nil
 }
 
 func (e *Engine) Volumes(_ context.Context, labels ...string) ([]docker.Volume, error) {

@@ -1,0 +1,79 @@
+package emulator
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+)
+
+// Where a stack's ports are published, and where devstack reaches them, is
+// decided by where the engine runs. A local engine (a socket on this
+// machine) publishes on 127.0.0.1, which nothing else can reach. A remote
+// one over tcp:// (a CI job's docker:dind, another machine) publishes on
+// the address the client reaches the engine at, and only there: the host
+// of DOCKER_HOST, or DEVSTACK_HOST where it is set. Readiness, a template's
+// build, status and env all dial the same address.
+
+// bindAddress is the address ports are published on.
+func (c Config) bindAddress() string {
+	if c.bind == "" {
+		return "127.0.0.1"
+	}
+	return c.bind
+}
+
+// Reach settles where cfg's ports are published and reached on this engine:
+// see above. It fails (exit 2) when the address cannot be used as one of the
+// engine's machine.
+func (e *Engine) Reach(cfg Config) (Config, error) {
+	host, remote := remoteHost(e.Endpoint())
+	if !remote {
+		return cfg, nil
+	}
+	setting := "DOCKER_HOST"
+	if from, set := cfg.Sources["host"]; set {
+		host, setting = cfg.Host, from
+	}
+	ip, err := resolveIP(host)
+	if err != nil {
+		return cfg, usageError("the engine is remote (%s), and its ports are published on the address this machine reaches it at, but %s (from %s) %v; set DEVSTACK_HOST to the engine machine's IP address", e.Endpoint(), host, setting, err)
+	}
+	cfg.Host = ip.String()
+	if !ip.IsLoopback() {
+		cfg.bind = ip.String()
+	}
+	return cfg, nil
+}
+
+// remoteHost is the host of a tcp:// or http(s):// endpoint, and whether
+// the endpoint is one; a socket or pipe is this machine.
+func remoteHost(endpoint string) (string, bool) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "", false
+	}
+	switch u.Scheme {
+	case "tcp", "http", "https":
+		return u.Hostname(), u.Hostname() != ""
+	}
+	return "", false
+}
+
+// resolveIP is host's address, IPv4 first.
+func resolveIP(host string) (netip.Addr, error) {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip, nil
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(context.Background(), "ip", host)
+	if err != nil || len(addrs) == 0 {
+		return netip.Addr{}, fmt.Errorf("does not resolve here")
+	}
+	for _, a := range addrs {
+		if a.Is4() || a.Is4In6() {
+			return a.Unmap(), nil
+		}
+	}
+	return addrs[0], nil
+}
