@@ -20,6 +20,8 @@ import (
 // the same endpoint, testcontainers included.
 type Engine struct {
 	d docker.Client
+	// tunnels reach the ports of an ssh:// engine; nil for the others.
+	tunnels *tunnels
 	// source says how the endpoint was chosen (ResolveEndpoint).
 	source string
 }
@@ -35,7 +37,10 @@ func (e *Engine) Source() string { return e.source }
 func (e *Engine) APIVersion() string { return e.d.APIVersion() }
 
 // Close releases the engine's connections.
-func (e *Engine) Close() error { return e.d.Close() }
+func (e *Engine) Close() error {
+	e.tunnels.close()
+	return e.d.Close()
+}
 
 const defaultEndpoint = "unix:///var/run/docker.sock"
 
@@ -45,11 +50,15 @@ const defaultEndpoint = "unix:///var/run/docker.sock"
 // default socket on its own.
 func Connect(ctx context.Context) (*Engine, error) {
 	endpoint, source := ResolveEndpoint(os.Getenv, userHome())
+	t, err := tunnelsFor(endpoint)
+	if err != nil {
+		return nil, err
+	}
 	d, err := docker.Dial(ctx, endpoint)
 	if err != nil {
 		return nil, envError(err, "cannot reach Docker at %s (%s; %s): start Docker, or point DOCKER_HOST at a running engine", endpoint, source, shortErr(err))
 	}
-	return &Engine{d: d, source: source}, nil
+	return &Engine{d: d, source: source, tunnels: t}, nil
 }
 
 // ResolveEndpoint picks the engine like the docker CLI: DOCKER_HOST, then the

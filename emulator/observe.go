@@ -56,7 +56,20 @@ func (e *Engine) observe(ctx context.Context, project string) (*observed, error)
 			o.network = &ns[i]
 		}
 	}
+	e.forwardPorts(ctx, o)
 	return o, e.findClashes(ctx, o)
+}
+
+// forwardPorts reaches the published ports of the stack's running
+// containers, where the engine is reached through ssh. A port that cannot
+// be forwarded is not reached: status says so, and commands that need no
+// port (down, logs) go on.
+func (e *Engine) forwardPorts(ctx context.Context, o *observed) {
+	for _, c := range o.containers {
+		for _, p := range c.Ports {
+			_ = e.tunnels.forward(ctx, p.HostPort)
+		}
+	}
 }
 
 // findClashes looks up each of the stack's names that the label search did not

@@ -12,6 +12,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -129,6 +130,12 @@ type startPath struct {
 // the entrypoint (as the same user) did not change them either.
 const directScript = `while [ $# -gt 0 ]; do
 	case $1 in
+	-i) n=$2; shift 2
+		if [ -d /var/lib/mysql/mysql ]; then shift "$n"; else
+			c=$# i=0
+			for a do i=$((i + 1)); [ "$i" -le "$n" ] && set -- "$@" "$a"; done
+			shift "$c"; exec "$@"
+		fi ;;
 	-m) umask "$2"; shift 2 ;;
 	-e) export "$2"; shift 2 ;;
 	-u) unset "$2"; shift 2 ;;
@@ -195,8 +202,12 @@ func (e *Engine) serverSpec(ctx context.Context, s docker.ContainerSpec, direct 
 	how := serverStart{key: directStartKey(img.ID, s.Cmd), imageID: img.ID}
 	if direct {
 		if d, ok := e.findDirectStart(ctx, how.key); ok && d.Why == "" {
+			// A data directory that is not initialised yet (an empty volume)
+			// goes to the image's entrypoint, which initialises it: the check
+			// the official entrypoints make.
+			entrypoint := append(slices.Clone(img.Entrypoint), s.Cmd...)
 			s.Entrypoint = []string{"sh", "-c", directScript, "devstack-mysql"}
-			s.Cmd = d.args()
+			s.Cmd = append(append([]string{"-i", strconv.Itoa(len(entrypoint))}, entrypoint...), d.args()...)
 			how.direct = true
 		}
 	}

@@ -1,6 +1,8 @@
 package emulator
 
 import (
+	"os"
+	"os/exec"
 	"slices"
 	"testing"
 )
@@ -59,5 +61,18 @@ func TestProcIDsAndRuntimeFiles(t *testing.T) {
 		if runtimeFile(f) != want {
 			t.Errorf("runtimeFile(%s) = %v", f, !want)
 		}
+	}
+}
+
+// A direct start on a data directory that is not initialised runs the
+// image's entrypoint instead (its first n arguments), as the entrypoint
+// would have initialised it. This machine has no /var/lib/mysql/mysql.
+func TestDirectStartOfAnEmptyDataDirectory(t *testing.T) {
+	if _, err := os.Stat("/var/lib/mysql/mysql"); err == nil {
+		t.Skip("this machine has an initialised /var/lib/mysql")
+	}
+	out, err := exec.Command("sh", "-c", directScript, "devstack-mysql", "-i", "3", "echo", "entrypoint", "a b", "-e", "X=1", "--", "echo", "direct").CombinedOutput()
+	if err != nil || string(out) != "entrypoint a b\n" {
+		t.Errorf("empty data directory: %q, %v", out, err)
 	}
 }

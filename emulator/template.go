@@ -237,6 +237,9 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 		}
 		return envError(err, "cannot start a MySQL server to make the template (%s): %s", b.cfg.MySQL.Image, shortErr(err))
 	}
+	if err := e.tunnels.forward(ctx, port); err != nil {
+		return err
+	}
 	root, err := e.templateRoot(ctx, name, b.cfg.Host, port, b.root, b.progress)
 	if err != nil {
 		return err

@@ -89,6 +89,18 @@ func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upO
 	if cfg.bind != "" {
 		fmt.Fprintf(progress, "stack: the engine is remote: %s\n", reachedAt(cfg))
 	}
+	if e.tunnels != nil {
+		ports := []int{p.pinned.MySQLPort, p.pinned.RedisPort}
+		if cfg.Gearmand.Enabled {
+			ports = append(ports, p.pinned.GearmandPort)
+		}
+		for _, port := range ports {
+			if err := e.tunnels.forward(ctx, port); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(progress, "stack: the engine is reached through ssh, and so are its ports, while devstack runs; for other programs: %s\n", e.tunnels.command(ports...))
+	}
 	u := &upRun{e: e, cfg: cfg, plan: p, seeder: seed.NewSeeder(fx), progress: progress, redisUp: make(chan error, 1), othersMayStart: make(chan struct{}), keepData: opts.keepData, copiedRoot: opts.copiedRoot}
 	if err := u.applyPlan(ctx); err != nil {
 		return e.failedUp(ctx, o, p, err, progress)

@@ -187,6 +187,9 @@ func Put(ctx context.Context, c Container, local, remote string, owner Owner) (s
 	if dest.rel == "." || (dest.kind != "none" && (fi.IsDir() || dest.kind == "dir")) {
 		return "", fmt.Errorf("%s: %w", dest.rel, ErrExists)
 	}
+	if err := checkTree(local); err != nil {
+		return "", err
+	}
 	parents := withParents([]string{path.Dir(dest.rel)})
 	argv := []string{"sh", "-c", mkdirsScript, "mkdirs", fmt.Sprintf("%d:%d", owner.UID, owner.GID)}
 	for _, d := range parents[1:] {
@@ -224,6 +227,40 @@ func randomHex() string {
 // in it) as a tar stream whose top entry is named top, owned by owner,
 // with the local modes and times. A symlink must stay inside the tree: in
 // the container it would lead elsewhere.
+// linkInside returns the target of a symlink at p (rel inside what is put),
+// refusing one that leads out of it; "" for anything else.
+func linkInside(p, rel string, fi fs.FileInfo) (string, error) {
+	if fi.Mode()&fs.ModeSymlink == 0 {
+		return "", nil
+	}
+	link, err := os.Readlink(p)
+	if err != nil {
+		return "", err
+	}
+	if target := filepath.Join(filepath.Dir(rel), link); rel == "." || filepath.IsAbs(link) || target == ".." || strings.HasPrefix(target, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("%s points to %s, outside what is put: %w", p, link, ErrOutside)
+	}
+	return link, nil
+}
+
+// checkTree refuses a tree packTree would refuse, before anything is copied:
+// a copy refused half-way leaves what the engine had extracted.
+func checkTree(local string) error {
+	root := filepath.Clean(local)
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		_, err = linkInside(p, rel, fi)
+		return err
+	})
+}
+
 func packTree(w io.Writer, local, top string, owner Owner) error {
 	tw := tar.NewWriter(w)
 	root := filepath.Clean(local)
@@ -236,15 +273,11 @@ func packTree(w io.Writer, local, top string, owner Owner) error {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
-		link := ""
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-			if target := filepath.Join(filepath.Dir(rel), link); rel == "." || filepath.IsAbs(link) || target == ".." || strings.HasPrefix(target, ".."+string(filepath.Separator)) {
-				return fmt.Errorf("%s points to %s, outside what is put: %w", p, link, ErrOutside)
-			}
-		} else if !fi.Mode().IsRegular() && !fi.IsDir() {
+		link, err := linkInside(p, rel, fi)
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 && !fi.Mode().IsRegular() && !fi.IsDir() {
 			return nil // sockets, devices and pipes have no place there
 		}
 		hdr, err := tar.FileInfoHeader(fi, link)

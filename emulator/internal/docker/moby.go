@@ -41,19 +41,32 @@ var ErrInUse = errors.New("volume is in use")
 // Dial connects to the engine at endpoint and pings it. It also points
 // testcontainers at the same endpoint: see handOver.
 func Dial(ctx context.Context, endpoint string) (Client, error) {
-	cli, err := client.New(client.WithHost(endpoint), client.WithTLSClientConfigFromEnv())
+	m := &moby{endpoint: endpoint}
+	dial, timeout := endpoint, 5*time.Second
+	if strings.HasPrefix(endpoint, "ssh://") {
+		p, err := newSSHProxy(endpoint)
+		if err != nil {
+			return nil, err
+		}
+		// ssh's own handshake comes first.
+		m.proxy, dial, timeout = p, p.endpoint(), 30*time.Second
+	}
+	cli, err := client.New(client.WithHost(dial), client.WithTLSClientConfigFromEnv())
 	if err != nil {
+		m.closeProxy()
 		return nil, err
 	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ping, err := cli.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true})
 	if err != nil {
 		cli.Close()
+		m.closeProxy()
 		return nil, err
 	}
-	handOver.Do(func() { handOverTo(endpoint) })
-	return &moby{cli: cli, endpoint: endpoint, api: ping.APIVersion}, nil
+	handOver.Do(func() { handOverTo(dial) })
+	m.cli, m.api = cli, ping.APIVersion
+	return m, nil
 }
 
 var handOver sync.Once
@@ -79,11 +92,23 @@ type moby struct {
 	cli      *client.Client
 	endpoint string
 	api      string
+	// proxy serves an ssh:// engine locally; nil for the others.
+	proxy *sshProxy
 }
 
 func (m *moby) Endpoint() string   { return m.endpoint }
 func (m *moby) APIVersion() string { return m.api }
-func (m *moby) Close() error       { return m.cli.Close() }
+
+func (m *moby) Close() error {
+	return errors.Join(m.cli.Close(), m.closeProxy())
+}
+
+func (m *moby) closeProxy() error {
+	if m.proxy == nil {
+		return nil
+	}
+	return m.proxy.Close()
+}
 
 // notFound keeps Docker's message and answers errors.Is(err, ErrNotFound).
 type notFound struct{ error }
