@@ -14,7 +14,7 @@ OTHER_IMAGES := eval "$$(scripts/local-images.sh | grep -E '^DEVSTACK_(MARIADB_R
 # address when this machine looks like a container.
 TEST_ENV := TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1
 
-.PHONY: build up down status docker local-images test-deps test test-plain test-images unit chaos vet bench compose
+.PHONY: build up down status docker local-images test-deps test test-plain test-images test-engines unit chaos vet bench compose
 
 build:
 	go build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev) -X main.commit=$$(git rev-parse HEAD 2>/dev/null)" -o $(BIN) ./cmd/devstack
@@ -68,6 +68,18 @@ test-plain: docker test-deps
 test-images: docker test-deps
 	@$(IMAGES); $(OTHER_IMAGES); $(TEST_ENV) DEVSTACK_OTHER_IMAGES="$$DEVSTACK_MARIADB_RUNTIME_IMAGE $$DEVSTACK_MYSQL_SERVER_IMAGE $$DEVSTACK_MARIADB_NONROOT_IMAGE" \
 		go test -count=1 -timeout 20m -run 'TestOtherImages' ./cmd/devstack/
+
+# The core of the lifecycle (TestEngineCore) on each engine this machine can
+# start beside the default one (scripts/engines.sh): Podman rootful and
+# rootless, rootless Docker, a remote dockerd over tcp:// and over ssh://,
+# Docker 28. ENGINES=name... picks some.
+ENGINES ?= podman podman-rootless docker-rootless docker-tcp docker-ssh docker28
+test-engines: docker test-deps
+	@$(IMAGES); for e in $(ENGINES); do \
+		host=$$(scripts/engines.sh start $$e | sed -n 's/^DOCKER_HOST=//p'); [ -n "$$host" ] || exit 1; \
+		scripts/engines.sh images $$e $$DEVSTACK_MYSQL_IMAGE $$DEVSTACK_REDIS_IMAGE || exit 1; \
+		echo "devstack: the lifecycle's core on $$e ($$host)"; \
+		DOCKER_HOST=$$host $(TEST_ENV) go test -count=1 -timeout 20m -run '^TestEngineCore$$' ./cmd/devstack/ || exit 1; done
 
 # The fault suite: kills, crashes, removed networks, taken ports, an engine
 # restart (only of an engine this run started); one case at a time, then a

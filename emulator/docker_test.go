@@ -37,3 +37,32 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// A context's TLS files are handed to the clients, unless the user set
+// DOCKER_CERT_PATH; SkipTLSVerify leaves verification off.
+func TestContextTLS(t *testing.T) {
+	home := t.TempDir()
+	dir := filepath.Join(home, ".docker")
+	sum := sha256.Sum256([]byte("remote"))
+	id := hex.EncodeToString(sum[:])
+	must(t, os.MkdirAll(filepath.Join(dir, "contexts", "meta", id), 0o700))
+	must(t, os.WriteFile(filepath.Join(dir, "contexts", "meta", id, "meta.json"), []byte(`{"Name":"remote","Endpoints":{"docker":{"Host":"tcp://h:2376","SkipTLSVerify":false}}}`), 0o600))
+	tlsDir := filepath.Join(dir, "contexts", "tls", id, "docker")
+	must(t, os.MkdirAll(tlsDir, 0o700))
+	must(t, os.WriteFile(filepath.Join(tlsDir, "ca.pem"), []byte("x"), 0o600))
+	env := map[string]string{"DOCKER_CONTEXT": "remote"}
+	set := func(k, v string) error { env[k] = v; return nil }
+	c := currentContext(envMap(env), home)
+	if c.host != "tcp://h:2376" || c.tlsDir != tlsDir {
+		t.Fatalf("context: %+v", c)
+	}
+	useContextTLS(c, envMap(env), set)
+	if env["DOCKER_CERT_PATH"] != tlsDir || env["DOCKER_TLS_VERIFY"] != "1" {
+		t.Errorf("TLS not handed over: %v", env)
+	}
+	env = map[string]string{"DOCKER_CONTEXT": "remote", "DOCKER_CERT_PATH": "/mine"}
+	useContextTLS(c, envMap(env), set)
+	if env["DOCKER_CERT_PATH"] != "/mine" {
+		t.Errorf("the user's DOCKER_CERT_PATH replaced: %v", env)
+	}
+}

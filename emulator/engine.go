@@ -50,6 +50,9 @@ const defaultEndpoint = "unix:///var/run/docker.sock"
 // default socket on its own.
 func Connect(ctx context.Context) (*Engine, error) {
 	endpoint, source := ResolveEndpoint(os.Getenv, userHome())
+	if os.Getenv("DOCKER_HOST") == "" {
+		useContextTLS(currentContext(os.Getenv, userHome()), os.Getenv, os.Setenv)
+	}
 	t, err := tunnelsFor(endpoint)
 	if err != nil {
 		return nil, err
@@ -69,16 +72,24 @@ func ResolveEndpoint(getenv func(string) string, home string) (endpoint, source 
 	if h := getenv("DOCKER_HOST"); h != "" {
 		return h, "DOCKER_HOST"
 	}
-	endpoint, name := contextEndpoint(getenv, home)
-	if name == "" {
-		return endpoint, "default socket"
+	c := currentContext(getenv, home)
+	if c.name == "" {
+		return defaultEndpoint, "default socket"
 	}
-	return endpoint, "context " + name
+	return c.host, "context " + c.name
 }
 
-// contextEndpoint is the current context's endpoint and name; "" for the
-// default context, whose endpoint is the default socket.
-func contextEndpoint(getenv func(string) string, home string) (string, string) {
+// dockerContext is a docker CLI context: its engine's address and, where it
+// has them, the TLS files (ca.pem, cert.pem, key.pem) the CLI keeps for it.
+type dockerContext struct {
+	name, host string
+	tlsDir     string
+	skipVerify bool
+}
+
+// currentContext is the current context; its name is "" for the default
+// context, whose endpoint is the default socket.
+func currentContext(getenv func(string) string, home string) dockerContext {
 	configDir := getenv("DOCKER_CONFIG")
 	if configDir == "" {
 		configDir = filepath.Join(home, ".docker")
@@ -92,20 +103,46 @@ func contextEndpoint(getenv func(string) string, home string) (string, string) {
 		name = cfg.CurrentContext
 	}
 	if name == "" || name == "default" {
-		return defaultEndpoint, ""
+		return dockerContext{}
 	}
 	sum := sha256.Sum256([]byte(name))
-	data, err := os.ReadFile(filepath.Join(configDir, "contexts", "meta", hex.EncodeToString(sum[:]), "meta.json"))
+	id := hex.EncodeToString(sum[:])
+	data, err := os.ReadFile(filepath.Join(configDir, "contexts", "meta", id, "meta.json"))
 	if err != nil {
-		return defaultEndpoint, ""
+		return dockerContext{}
 	}
 	var meta struct {
-		Endpoints map[string]struct{ Host string }
+		Endpoints map[string]struct {
+			Host          string
+			SkipTLSVerify bool
+		}
 	}
 	if json.Unmarshal(data, &meta) != nil || meta.Endpoints["docker"].Host == "" {
-		return defaultEndpoint, ""
+		return dockerContext{}
 	}
-	return meta.Endpoints["docker"].Host, name
+	c := dockerContext{name: name, host: meta.Endpoints["docker"].Host, skipVerify: meta.Endpoints["docker"].SkipTLSVerify}
+	if dir := filepath.Join(configDir, "contexts", "tls", id, "docker"); fileExists(filepath.Join(dir, "ca.pem")) || fileExists(filepath.Join(dir, "cert.pem")) {
+		c.tlsDir = dir
+	}
+	return c
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// useContextTLS hands a context's TLS files to the Docker clients (devstack's
+// and testcontainers'), which read them from DOCKER_CERT_PATH and
+// DOCKER_TLS_VERIFY only. Variables the user set win.
+func useContextTLS(c dockerContext, getenv func(string) string, setenv func(string, string) error) {
+	if c.tlsDir == "" || getenv("DOCKER_CERT_PATH") != "" {
+		return
+	}
+	_ = setenv("DOCKER_CERT_PATH", c.tlsDir)
+	if !c.skipVerify && getenv("DOCKER_TLS_VERIFY") == "" {
+		_ = setenv("DOCKER_TLS_VERIFY", "1")
+	}
 }
 
 func userHome() string {

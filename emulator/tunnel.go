@@ -20,7 +20,7 @@ import (
 // port, forwarding the same port number on this machine's loopback, for as
 // long as the devstack process lives (an up, a harness, `devstack run`).
 // Programs started otherwise forward the ports themselves: up prints the
-// ssh command.
+// ssh command, and devstack then uses those forwards.
 
 // tunnels forwards ports of an ssh engine's loopback.
 type tunnels struct {
@@ -55,8 +55,10 @@ func (t *tunnels) forward(ctx context.Context, port int) error {
 		return nil
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	// A port here that is taken is taken as the user's own forward, which
+	// up told them how to make: a program that is not one fails the dial.
 	if !portFree("127.0.0.1", port) {
-		return usageError("port %d on this machine is taken, and devstack forwards the engine's port %d to it through ssh: stop what uses it, or set the service's port to another", port, port)
+		return nil
 	}
 	spec := fmt.Sprintf("127.0.0.1:%d:127.0.0.1:%d", port, port)
 	args := append([]string{"-N", "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes", "-L", spec}, t.args...)
