@@ -632,3 +632,18 @@ func TestClashIsOnlyANameWithoutTheLabel(t *testing.T) {
 		t.Errorf("adopted %v, clashes %v", adopted, o.clashes)
 	}
 }
+
+// A server that listens inside its container is told from one that does not
+// yet, by /proc/net/tcp's state column.
+func TestListening(t *testing.T) {
+	proc := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:0CEA 00000000:0000 0A 00000000:00000000 00:00000000 00000000   101        0 1 1 0 100 0 0 10 0
+   1: 0100007F:18EB 0100007F:0CEA 01 00000000:00000000 00:00000000 00000000   101        0 2 1 0 100 0 0 10 0
+`
+	if !listening(proc, 3306) {
+		t.Error("3306 listens")
+	}
+	if listening(proc, 6379) || listening(proc, 6379+1) {
+		t.Error("a connection's port taken for a listener")
+	}
+}

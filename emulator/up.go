@@ -8,6 +8,7 @@ import (
 	"maps"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
@@ -234,6 +235,8 @@ type upRun struct {
 	// restarts are the containers' restart counts when up took them on: a
 	// higher count later means a crash.
 	restarts sync.Map
+	// lastListenCheck is when listensInside last looked, by role.
+	lastListenCheck sync.Map
 	// redisUp carries Redis's outcome to gearmand, whose queue lives there.
 	redisUp chan error
 	// othersMayStart is closed once the container that copies a template into
@@ -434,7 +437,39 @@ func (u *upRun) probeError(ctx context.Context, role string, err error) error {
 	if aerr := u.alive(ctx, role); aerr != nil {
 		return aerr
 	}
+	if errors.Is(err, syscall.ECONNREFUSED) && u.cfg.bind != "" && u.listensInside(ctx, role) {
+		p := u.plan.specs[role].Ports[0]
+		return permanent{usageError("%s listens in its container, but %s:%d refuses connections from here: the engine published it on an address that does not lead to it; set DEVSTACK_HOST to the address this machine reaches the engine's machine at", role, u.cfg.Host, p.HostPort)}
+	}
 	return err
+}
+
+// listensInside reports whether role's server listens on its port inside
+// its container (/proc/net/tcp*, which every Linux container has), at most
+// once a second: a remote engine's published port that still refuses from
+// here then never will.
+func (u *upRun) listensInside(ctx context.Context, role string) bool {
+	last, _ := u.lastListenCheck.Load(role)
+	if t, ok := last.(time.Time); ok && time.Since(t) < time.Second {
+		return false
+	}
+	u.lastListenCheck.Store(role, time.Now())
+	s := u.plan.specs[role]
+	out, err := (inContainer{d: u.e.d, name: s.Name}).Exec(ctx, "cat", "/proc/net/tcp", "/proc/net/tcp6")
+	return err == nil && listening(out, s.Ports[0].ContainerPort)
+}
+
+// listening reports whether /proc/net/tcp lines hold a socket listening on
+// port (state 0A).
+func listening(procNetTCP string, port int) bool {
+	suffix := fmt.Sprintf(":%04X", port)
+	for line := range strings.Lines(procNetTCP) {
+		f := strings.Fields(line)
+		if len(f) > 3 && strings.HasSuffix(f[1], suffix) && f[3] == "0A" {
+			return true
+		}
+	}
+	return false
 }
 
 // ready reports a service that up had to start.
