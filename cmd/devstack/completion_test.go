@@ -77,3 +77,14 @@ func TestCompletionOfProjectsAndSharedPaths(t *testing.T) {
 		t.Errorf("shared paths: %q", got)
 	}
 }
+
+// A bad flag gets one line that names the command's help once.
+func TestBadFlagNamesTheHelp(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"shared", "ls", "-l"}, nil, &out, &errb); code != 2 {
+		t.Fatalf("exit %d", code)
+	}
+	if got := errb.String(); !strings.Contains(got, "(see devstack shared ls --help)") || strings.Count(got, "\n") != 1 {
+		t.Errorf("stderr: %q", got)
+	}
+}

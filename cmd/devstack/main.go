@@ -93,7 +93,7 @@ func newRoot(a *app) *cobra.Command {
 // bad flags, bad arguments, unknown commands.
 func usageErrors(cmd *cobra.Command) {
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usage("%v (see devstack %s --help)", err, c.CommandPath())
+		return usage("%v (see %s --help)", err, c.CommandPath())
 	})
 	args := cmd.Args
 	if args == nil && cmd.HasSubCommands() {
