@@ -13,6 +13,7 @@ import (
 	"maps"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -393,5 +394,51 @@ func TestImportFailsWhenTheEngineLosesTheCopy(t *testing.T) {
 	}
 	if got := snapshotVolumesOn(t, f); len(got) != 0 {
 		t.Errorf("volumes left behind: %v", got)
+	}
+}
+
+// An export holds passwords: it is its owner's alone, nothing planted beside
+// it is written through, and an existing file is replaced only when asked.
+func TestWriteSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.tar.gz")
+	write := func(s string) func(io.Writer) error {
+		return func(w io.Writer) error { _, err := io.WriteString(w, s); return err }
+	}
+	must(t, writeSecretFile(path, false, write("one")))
+	if fi, err := os.Lstat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode: %v, %v", fi.Mode(), err)
+	}
+	if err := writeSecretFile(path, false, write("two")); ExitCode(err) != ExitUsage {
+		t.Errorf("an existing file replaced unasked: %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "one" {
+		t.Errorf("content after a refusal: %q", b)
+	}
+	// A symlink at the name: replaced with --force, its target untouched.
+	target := filepath.Join(dir, "target")
+	must(t, os.WriteFile(target, []byte("keep"), 0o644))
+	link := filepath.Join(dir, "link.tar.gz")
+	must(t, os.Symlink(target, link))
+	if err := writeSecretFile(link, false, write("x")); ExitCode(err) != ExitUsage {
+		t.Errorf("a symlink at the name taken as free: %v", err)
+	}
+	must(t, writeSecretFile(link, true, write("three")))
+	if b, _ := os.ReadFile(target); string(b) != "keep" {
+		t.Errorf("written through a symlink: target holds %q", b)
+	}
+	if fi, _ := os.Lstat(link); fi.Mode()&os.ModeSymlink != 0 || fi.Mode().Perm() != 0o600 {
+		t.Errorf("after --force: %v", fi.Mode())
+	}
+	// A failed write leaves nothing, not even its partial file.
+	failed := filepath.Join(dir, "failed.tar.gz")
+	if err := writeSecretFile(failed, false, func(io.Writer) error { return io.ErrUnexpectedEOF }); err == nil {
+		t.Error("a failed write reported done")
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), "failed") || strings.Contains(e.Name(), "partial") {
+			t.Errorf("left behind: %s", e.Name())
+		}
 	}
 }

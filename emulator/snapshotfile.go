@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -53,6 +54,8 @@ func memberName(part string) string { return part + ".tar" }
 type ExportOptions struct {
 	File   string
 	Stdout io.Writer
+	// Force replaces an existing File.
+	Force bool
 }
 
 // ExportReport is `snapshot export -o json`; its shape is a contract.
@@ -70,6 +73,12 @@ type ExportReport struct {
 func ExportSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts ExportOptions) (*ExportReport, error) {
 	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
+	}
+	if opts.File != "-" {
+		// Before any work; writeSecretFile asks again at the end.
+		if err := refuseExisting(opts.File, opts.Force); err != nil {
+			return nil, err
+		}
 	}
 	unlock, err := lockProject(ctx, cfg.Project, io.Discard)
 	if err != nil {
@@ -99,13 +108,41 @@ func ExportSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opt
 		r.Bytes, r.SHA256, err = writeExport(opts.Stdout, m, spools)
 		return r, err
 	}
-	partial := opts.File + ".partial"
-	f, err := os.Create(partial)
+	err = writeSecretFile(opts.File, opts.Force, func(w io.Writer) error {
+		r.Bytes, r.SHA256, err = writeExport(w, m, spools)
+		return err
+	})
 	if err != nil {
-		return nil, usageError("cannot write %s: %v", opts.File, errors.Unwrap(err))
+		return nil, err
+	}
+	return r, nil
+}
+
+// refuseExisting refuses a path where something is, unless force.
+func refuseExisting(path string, force bool) error {
+	if _, err := os.Lstat(path); err == nil && !force {
+		return usageError("%s exists: pass --force to replace it", path)
+	}
+	return nil
+}
+
+// writeSecretFile writes a file that holds secrets (an export holds the
+// stack's passwords): readable by its owner alone, made under a new name
+// beside it (created exclusively: nothing planted there is followed or
+// written through) and renamed over path once complete, so that a failed
+// write leaves nothing. An existing path is replaced only with force, and
+// a symlink there is replaced, not followed.
+func writeSecretFile(path string, force bool, write func(io.Writer) error) error {
+	if err := refuseExisting(path, force); err != nil {
+		return err
+	}
+	partial := path + ".partial-" + rand.Text()[:10]
+	f, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return usageError("cannot write %s: %v", path, errors.Unwrap(err))
 	}
 	defer os.Remove(partial)
-	r.Bytes, r.SHA256, err = writeExport(f, m, spools)
+	err = write(f)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -113,16 +150,16 @@ func ExportSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opt
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(partial, opts.File)
+		err = os.Rename(partial, path)
 	}
 	if err != nil {
-		return nil, envError(err, "cannot write %s: %v", opts.File, err)
+		return envError(err, "cannot write %s: %v", path, err)
 	}
-	return r, nil
+	return nil
 }
 
-// spoolSnapshot reads the snapshot's volumes, through a container that is
-// made but never started, into temporary files, and fills in the members:
+// spoolSnapshot reads the snapshot's volumes, through a container that
+// mounts them, into temporary files, and fills in the members:
 // the manifest that comes first must know their sizes and checksums.
 func (e *Engine) spoolSnapshot(ctx context.Context, cfg Config, s *snapshot, m *manifest) ([]*os.File, error) {
 	c, err := e.snapshotContainer(ctx, cfg, s.volumes, true)

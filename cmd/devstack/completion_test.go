@@ -88,3 +88,19 @@ func TestBadFlagNamesTheHelp(t *testing.T) {
 		t.Errorf("stderr: %q", got)
 	}
 }
+
+// An empty project name, by flag or variable, is refused before anything is
+// looked at: it must not mean the default project.
+func TestEmptyProjectRefused(t *testing.T) {
+	for _, args := range [][]string{{"down", "-p", "", "--volumes", "--yes"}, {"--project=", "status"}} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), args, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "-p/--project is empty") {
+			t.Errorf("%v: exit %d, %q", args, code, errb.String())
+		}
+	}
+	t.Setenv("DEVSTACK_PROJECT", "")
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"status"}, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "DEVSTACK_PROJECT is set but empty") {
+		t.Errorf("DEVSTACK_PROJECT=: exit %d, %q", code, errb.String())
+	}
+}

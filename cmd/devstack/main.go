@@ -74,7 +74,7 @@ func newRoot(a *app) *cobra.Command {
 			if a.output != "text" && a.output != "json" {
 				return usage("-o/--output must be text or json, not %q", a.output)
 			}
-			return nil
+			return emptyProject(cmd.Flag("project").Changed && a.project == "", os.LookupEnv)
 		},
 	}
 	f := root.PersistentFlags()
@@ -116,6 +116,19 @@ func usageErrors(cmd *cobra.Command) {
 func unknownSubcommand(c *cobra.Command, argv []string) error {
 	if len(argv) > 0 {
 		return fmt.Errorf("unknown command %q for %q", argv[0], c.CommandPath())
+	}
+	return nil
+}
+
+// emptyProject refuses a project named empty: `-p "$UNSET"` or
+// DEVSTACK_PROJECT= would otherwise mean the default project, and `down -p
+// "$UNSET" --volumes --yes` would purge it.
+func emptyProject(emptyFlag bool, lookupEnv func(string) (string, bool)) error {
+	if emptyFlag {
+		return usage("-p/--project is empty: name a project, or leave the flag out for the default")
+	}
+	if v, set := lookupEnv("DEVSTACK_PROJECT"); set && v == "" {
+		return usage("DEVSTACK_PROJECT is set but empty: name a project, or unset it for the default")
 	}
 	return nil
 }

@@ -175,7 +175,8 @@ func newSnapshotRm(a *app) *cobra.Command {
 }
 
 func newSnapshotExport(a *app) *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	cmd := &cobra.Command{
 		Use:   "export NAME FILE",
 		Short: "Write snapshot NAME as one compressed file (FILE - writes to stdout); it holds the stack's credentials",
 		Args:  snapshotNames(cobra.ExactArgs(2), 0),
@@ -183,7 +184,7 @@ func newSnapshotExport(a *app) *cobra.Command {
 			if args[1] == "-" && a.output == "json" {
 				return usage("-o json and FILE - both want stdout: give a file name")
 			}
-			r, err := emulator.ExportSnapshot(ctx, e, cfg, args[0], emulator.ExportOptions{File: args[1], Stdout: a.stdout})
+			r, err := emulator.ExportSnapshot(ctx, e, cfg, args[0], emulator.ExportOptions{File: args[1], Stdout: a.stdout, Force: force})
 			if err != nil {
 				return err
 			}
@@ -198,6 +199,8 @@ func newSnapshotExport(a *app) *cobra.Command {
 			return nil
 		}),
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "replace FILE if it exists")
+	return cmd
 }
 
 func newSnapshotImport(a *app) *cobra.Command {
