@@ -55,7 +55,7 @@ func testSnapshot() *snapshot {
 	return &snapshot{
 		SnapshotInfo: SnapshotInfo{Name: "s", Project: "p", Created: created.Add(time.Hour), Flavour: "mariadb", MySQLVersion: "10.11",
 			Image: "img", DevstackVersion: "v1", Schema: "abc", SizeBytes: -1},
-		pinned:  pinned{RootPassword: "root", AppPassword: "app", MySQLPort: 1001, RedisPort: 1002, DashboardUUID: "uuid", Created: created},
+		pinned:  pinned{RootPassword: "root", AppPassword: "app", MySQLPort: 1001, RedisPort: 1002, DashboardUUID: "0f6c3f3e-6a53-4b7e-9d55-1d2e3f4a5b6c", Created: created},
 		volumes: snapshotVolumesOf("p", "s"),
 	}
 }
@@ -86,7 +86,7 @@ func TestRestoreTarget(t *testing.T) {
 
 	// Saved here: the saved values come back.
 	v, err := restoreTarget(cfg, s, absent, countingPorts())
-	if err != nil || v.RootPassword != "root" || v.AppPassword != "app" || v.MySQLPort != 1001 || v.RedisPort != 1002 || v.DashboardUUID != "uuid" || !v.Created.Equal(s.pinned.Created) {
+	if err != nil || v.RootPassword != "root" || v.AppPassword != "app" || v.MySQLPort != 1001 || v.RedisPort != 1002 || v.DashboardUUID != s.pinned.DashboardUUID || !v.Created.Equal(s.pinned.Created) {
 		t.Errorf("in place: %+v, %v", v, err)
 	}
 
@@ -94,7 +94,7 @@ func TestRestoreTarget(t *testing.T) {
 	// UUID and time.
 	s.ImportedFrom = "p"
 	v, err = restoreTarget(cfg, s, absent, countingPorts())
-	if err != nil || v.RootPassword == "root" || v.AppPassword == "app" || v.MySQLPort == 1001 || v.RedisPort == 1002 || v.DashboardUUID != "uuid" || !v.Created.Equal(s.pinned.Created) {
+	if err != nil || v.RootPassword == "root" || v.AppPassword == "app" || v.MySQLPort == 1001 || v.RedisPort == 1002 || v.DashboardUUID != s.pinned.DashboardUUID || !v.Created.Equal(s.pinned.Created) {
 		t.Errorf("imported, new project: %+v, %v", v, err)
 	}
 
@@ -103,7 +103,7 @@ func TestRestoreTarget(t *testing.T) {
 	existing := &observed{names: NamesFor("q"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{
 		NamesFor("q").MySQLData: {Name: NamesFor("q").MySQLData, Labels: own.labels()}}}
 	v, err = restoreTarget(cfg, s, existing, countingPorts())
-	if err != nil || v.RootPassword != "own-root" || v.AppPassword != "own-app" || v.MySQLPort != 2001 || v.RedisPort != 2002 || v.DashboardUUID != "uuid" {
+	if err != nil || v.RootPassword != "own-root" || v.AppPassword != "own-app" || v.MySQLPort != 2001 || v.RedisPort != 2002 || v.DashboardUUID != s.pinned.DashboardUUID {
 		t.Errorf("imported, existing stack: %+v, %v", v, err)
 	}
 
@@ -190,19 +190,22 @@ func TestForeignUsers(t *testing.T) {
 // export builds an export of testSnapshot with members holding a file each.
 func export(t *testing.T) []byte {
 	t.Helper()
+	return exportWith(t, func(*manifest) {}, writePart)
+}
+
+// exportWith is an export whose manifest edit changed and whose parts write
+// wrote, with sizes and checksums that agree.
+func exportWith(t *testing.T, edit func(*manifest), write func(w io.Writer, part, flavour string) error) []byte {
+	t.Helper()
 	s := testSnapshot()
 	m := &manifest{Format: exportFormat, Snapshot: s.SnapshotInfo, Pinned: s.pinned}
+	edit(m)
 	var spools []*os.File
 	for _, part := range snapshotParts {
 		f, err := os.CreateTemp(t.TempDir(), "member")
 		must(t, err)
 		t.Cleanup(func() { f.Close() })
-		tw := tar.NewWriter(f)
-		data := bytes.Repeat([]byte(part), 5000)
-		must(t, tw.WriteHeader(&tar.Header{Name: part + "/data", Mode: 0o600, Size: int64(len(data))}))
-		_, err = tw.Write(data)
-		must(t, err)
-		must(t, tw.Close())
+		must(t, write(f, part, m.Snapshot.Flavour))
 		_, err = f.Seek(0, 0)
 		must(t, err)
 		spools = append(spools, f)
@@ -439,6 +442,63 @@ func TestWriteSecretFile(t *testing.T) {
 	for _, e := range entries {
 		if strings.Contains(e.Name(), "failed") || strings.Contains(e.Name(), "partial") {
 			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
+
+// writePart writes a part's tar stream: the part's folder with a file in it,
+// and for MySQL the data directory of flavour (its system database and the
+// file only it has).
+func writePart(w io.Writer, part, flavour string) error {
+	tw := tar.NewWriter(w)
+	names := []string{part + "/data"}
+	if part == ServiceMySQL {
+		names = append(names, "mysql/mysql/", map[string]string{"mariadb": "mysql/aria_log_control", "mysql": "mysql/mysql.ibd"}[flavour])
+	}
+	for _, name := range names {
+		h := &tar.Header{Name: name, Mode: 0o600, Typeflag: tar.TypeReg}
+		var data []byte
+		if strings.HasSuffix(name, "/") {
+			h.Typeflag, h.Mode = tar.TypeDir, 0o700
+		} else {
+			data = bytes.Repeat([]byte(part), 5000)
+			h.Size = int64(len(data))
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+// An export whose sizes and checksums agree is still refused when its parts
+// cannot be a stack's volumes, or its manifest's values a stack's.
+func TestImportRefusesWhatNoStackHolds(t *testing.T) {
+	empty := func(w io.Writer, _, _ string) error { return tar.NewWriter(w).Close() }
+	otherFlavour := func(w io.Writer, part, _ string) error { return writePart(w, part, "mysql") }
+	for _, tc := range []struct {
+		name  string
+		edit  func(*manifest)
+		write func(io.Writer, string, string) error
+		why   string
+	}{
+		{"three empty parts", func(*manifest) {}, empty, "holds no mariadb data directory"},
+		{"a MySQL data directory named MariaDB", func(*manifest) {}, otherFlavour, "holds no mariadb data directory"},
+		{"no flavour it names", func(m *manifest) { m.Snapshot.Flavour = "postgres" }, writePart, "does not describe a snapshot"},
+		{"a UUID that is none", func(m *manifest) { m.Pinned.DashboardUUID = "'; DROP TABLE x; --" }, writePart, "dashboard_uuid is not a UUID"},
+		{"a port out of range", func(m *manifest) { m.Pinned.MySQLPort = 70000 }, writePart, "ports are out of range"},
+		{"a password with a newline", func(m *manifest) { m.Pinned.RootPassword = "a\nb" }, writePart, "hold control characters"},
+	} {
+		f, err := importInto(t, exportWith(t, tc.edit, tc.write))
+		if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), tc.why) {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if got := snapshotVolumesOn(t, f); len(got) != 0 {
+			t.Errorf("%s: volumes left behind: %v", tc.name, got)
 		}
 	}
 }

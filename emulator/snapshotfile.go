@@ -13,8 +13,11 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"os"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
@@ -378,10 +381,35 @@ func readManifest(tr *tar.Reader, what string) (*manifest, error) {
 			return nil, badExport(what, "its manifest lists a member "+mb.Name)
 		}
 	}
-	if !slices.Equal(parts, snapshotParts) || ValidateProject(m.Snapshot.Project) != nil || m.Snapshot.Flavour == "" {
+	if !slices.Equal(parts, snapshotParts) || ValidateProject(m.Snapshot.Project) != nil || (m.Snapshot.Flavour != "mariadb" && m.Snapshot.Flavour != "mysql") {
 		return nil, badExport(what, "its manifest does not describe a snapshot")
 	}
+	if why := m.Pinned.invalid(); why != "" {
+		return nil, badExport(what, "its manifest's "+why)
+	}
 	return &m, nil
+}
+
+// uuidPattern is a UUID as Archivematica writes one.
+var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// invalid says which of the values a manifest carries no stack can have:
+// they become labels, a container's environment and rows.
+func (v pinned) invalid() string {
+	switch {
+	case !uuidPattern.MatchString(v.DashboardUUID):
+		return "dashboard_uuid is not a UUID"
+	case v.MySQLPort < 1 || v.MySQLPort > 65535 || v.RedisPort < 1 || v.RedisPort > 65535 || v.GearmandPort < 0 || v.GearmandPort > 65535:
+		return "ports are out of range"
+	case !cleanSecret(v.RootPassword) || !cleanSecret(v.AppPassword):
+		return "passwords are empty, longer than 256 characters or hold control characters"
+	}
+	return ""
+}
+
+// cleanSecret reports whether a password can be a stack's.
+func cleanSecret(s string) bool {
+	return s != "" && len(s) <= 256 && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
 // importedSnapshot is the snapshot an import makes: the file's, as one of
@@ -456,7 +484,9 @@ func (in importStream) extract(ctx context.Context, c inContainer, mb member) er
 		return badExport(in.what, fmt.Sprintf("%s comes where its manifest lists %s", hdr.Name, mb.Name))
 	}
 	r := &checked{r: in.tr, h: sha256.New()}
-	copyErr := c.CopyTo(ctx, snapshotMount, r)
+	tee, ix := indexTar(r)
+	copyErr := c.CopyTo(ctx, snapshotMount, tee)
+	entries := ix.finish()
 	// The engine may stop reading at the end of the tar stream.
 	if _, err := io.Copy(io.Discard, r); err != nil && r.err == nil {
 		r.err = err
@@ -466,8 +496,34 @@ func (in importStream) extract(ctx context.Context, c inContainer, mb member) er
 		return badExport(in.what, fmt.Sprintf("it is truncated or corrupted in %s (%v)", mb.Name, r.err))
 	case hex.EncodeToString(r.h.Sum(nil)) != mb.SHA256:
 		return badExport(in.what, mb.Name+" does not match its checksum")
+	case copyErr != nil:
+		return copyErr
 	}
-	return copyErr
+	if why := partContent(mb.Part, in.m.Snapshot.Flavour, entries); why != "" {
+		return badExport(in.what, why)
+	}
+	return nil
+}
+
+// partContent says why a part's files cannot be the volume the manifest
+// says they are ("" when they can): sizes and checksums only show that the
+// file is what its writer wrote, not that its writer was devstack. A MySQL
+// part holds a data directory of the flavour named (its system database,
+// and the file only that flavour makes); the others hold something.
+func partContent(part, flavour string, entries map[string]entry) string {
+	has := func(p string, kind byte) bool { e, ok := entries[p]; return ok && e.kind == kind }
+	switch part {
+	case ServiceMySQL:
+		marker := map[string]string{"mariadb": "mysql/aria_log_control", "mysql": "mysql/mysql.ibd"}[flavour]
+		if !has("mysql/mysql", 'd') || !has(marker, 'f') {
+			return fmt.Sprintf("its %s part holds no %s data directory", part, flavour)
+		}
+	default:
+		if !slices.ContainsFunc(slices.Collect(maps.Keys(entries)), func(p string) bool { return strings.HasPrefix(p, part+"/") }) {
+			return fmt.Sprintf("its %s part is empty", part)
+		}
+	}
+	return ""
 }
 
 // checked hashes what is read through it and keeps the first read error.
