@@ -108,29 +108,50 @@ func (s *Seeder) remember(db store, d, h string) {
 
 // hashFor returns the stack's Django hash of password, making one if it has
 // none. Reusing it keeps reseeded rows identical to the first seed's.
-func (s *Seeder) hashFor(db store, iterations int, password string) string {
+func (s *Seeder) hashFor(ctx context.Context, db store, iterations int, password string) (string, error) {
 	d := digest(iterations, password)
 	if h := s.cached(db, d); h != "" {
-		return h
+		return h, nil
 	}
-	h := s.hash(iterations, password)()
+	h, err := await(ctx, s.hash(iterations, password))
+	if err != nil {
+		return "", err
+	}
 	s.remember(db, d, h)
-	return h
+	return h, nil
+}
+
+// await runs f, which may take seconds of CPU (PBKDF2 at a high work
+// factor), and gives up when ctx ends: a cancelled command returns at once
+// and lets go of its lock, and the work ends with the process.
+func await[T any](ctx context.Context, f func() T) (T, error) {
+	ch := make(chan T, 1)
+	go func() { ch <- f() }()
+	select {
+	case v := <-ch:
+		return v, nil
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 // verifies reports whether a stored hash verifies password with the configured
 // work factor. The cache answers without PBKDF2's cost; a hash that verifies
 // the slow way is cached, so the next seed is fast too.
-func (s *Seeder) verifies(db store, iterations int, stored, password string) bool {
+func (s *Seeder) verifies(ctx context.Context, db store, iterations int, stored, password string) (bool, error) {
 	d := digest(iterations, password)
 	if stored == s.cached(db, d) {
-		return true
+		return true, nil
 	}
-	ok, used := CheckPassword(password, stored)
-	if ok = ok && used == iterations; ok {
+	ok, err := await(ctx, func() bool {
+		ok, used := CheckPassword(password, stored)
+		return ok && used == iterations
+	})
+	if ok {
 		s.remember(db, d, stored)
 	}
-	return ok
+	return ok, err
 }
 
 // Apply adds and updates what the fixtures describe, in one transaction, as
@@ -155,7 +176,7 @@ func (s *Seeder) applyTx(ctx context.Context, db *sql.DB, dashboardUUID string, 
 		return Changes{}, err
 	}
 	defer tx.Rollback()
-	w := &writer{db: txStore{tx: tx, ctx: ctx, cache: cache}, at: at}
+	w := &writer{ctx: ctx, db: txStore{tx: tx, ctx: ctx, cache: cache}, at: at}
 	if err := s.apply(w, dashboardUUID); err != nil {
 		return Changes{}, err
 	}
@@ -211,8 +232,18 @@ func (s *Seeder) applyUser(w *writer, service string, u User) error {
 		return err
 	}
 	set := []field{{"email", u.Email}, {"is_superuser", u.Superuser}, {"is_staff", u.Superuser}, {"is_active", u.Active}, {"first_name", u.FirstName}, {"last_name", u.LastName}}
-	if !found || !s.verifies(w.db, iterations, stored, u.Password) {
-		set = append(set, field{"password", s.hashFor(w.db, iterations, u.Password)})
+	ok := false
+	if found {
+		if ok, err = s.verifies(w.context(), w.db, iterations, stored, u.Password); err != nil {
+			return err
+		}
+	}
+	if !ok {
+		h, err := s.hashFor(w.context(), w.db, iterations, u.Password)
+		if err != nil {
+			return err
+		}
+		set = append(set, field{"password", h})
 	}
 	if err := w.upsert(row{Table: db + ".auth_user", PK: "id", Key: byName, Set: set, InsertOnly: []field{{"date_joined", w.at}}}); err != nil {
 		return err
@@ -278,12 +309,21 @@ type store interface {
 
 // writer runs upserts that write only what differs, and counts them.
 type writer struct {
+	// ctx ends the work of a cancelled command; nil for work in memory.
+	ctx     context.Context
 	db      store
 	at      time.Time
 	changes Changes
 	// log, when set (plans), holds each row added or changed, with an
 	// update's changed columns.
 	log *[]RowChange
+}
+
+func (w *writer) context() context.Context {
+	if w.ctx == nil {
+		return context.Background()
+	}
+	return w.ctx
 }
 
 // RowChange is a row seeding added or changed, or would.

@@ -20,6 +20,11 @@ import (
 // Django 5.2 uses 1000000.
 const DefaultIterations = 600000
 
+// MaxIterations bounds the work factor a fixture may ask for: ten times
+// Django's current one, about 1.5 s a hash here. More would make every
+// seed of a new stack take minutes for no development use.
+const MaxIterations = 10 * DefaultIterations
+
 const alphanumerics = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 // RandomString returns n characters from [A-Za-z0-9] (crypto/rand), as

@@ -1,9 +1,12 @@
 package seed
 
 import (
+	"context"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A hash made by Django 4.2: make_password("archivematica", salt="devstacksalt", hasher="pbkdf2_sha256")
@@ -39,3 +42,20 @@ func TestHashAndCheck(t *testing.T) {
 }
 
 const djangoHash = "pbkdf2_sha256$600000$devstacksalt$3ojtcK/GZ2vdwk/gjxAZjiVPWedXRw0Ks0eXFsYnq/Y="
+
+// Hashing gives up when its command is cancelled: a seed at a high work
+// factor must not hold the project lock for minutes after SIGTERM.
+func TestHashingStopsOnCancel(t *testing.T) {
+	s := NewSeeder(&Fixtures{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	start := time.Now()
+	m, err := newMemStore(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.hashFor(ctx, m, MaxIterations*100, "slow")
+	if !errors.Is(err, context.Canceled) || time.Since(start) > time.Second {
+		t.Errorf("hashing went on after cancel: %v after %s", err, time.Since(start))
+	}
+}

@@ -78,7 +78,8 @@ func TestBadFixturesNameFileLineAndValid(t *testing.T) {
 		{"schema with other statements", "schema/MCP.sql", "CREATE TABLE t (id int);\n\nDROP TABLE t;\n", []string{"MCP.sql:3", "only SET, CREATE TABLE and INSERT"}},
 		{"statement without its ;", "schema/MCP.sql", "CREATE TABLE t (id int);\n-- a comment\nCREATE TABLE u\n(id int)\n", []string{"MCP.sql:3", "does not end with ;"}},
 		{"rows for a table not made", "schema/MCP.sql", "INSERT INTO `u` VALUES\n(1);\n", []string{"MCP.sql", "table u"}},
-		{"bad iterations", "users.yaml", "password_iterations: {dashboard: 12}\n", []string{"users.yaml:1", "at least 1000"}},
+		{"bad iterations", "users.yaml", "password_iterations: {dashboard: 12}\n", []string{"users.yaml:1", "from 1000 to 6000000"}},
+		{"iterations past the bound", "users.yaml", "password_iterations: 2000000000\n", []string{"users.yaml:1", "from 1000 to 6000000", "2000000000"}},
 		{"unknown iterations service", "users.yaml", "password_iterations: {gearman: 1000}\n", []string{"users.yaml:1", "gearman"}},
 	}
 	for _, c := range cases {

@@ -108,8 +108,8 @@ func parseUsers(path string, data []byte) (Users, error) {
 func parseIterations(path string, n *yaml.Node) (Iterations, error) {
 	one := func(n *yaml.Node) (int, error) {
 		v, err := strconv.Atoi(n.Value)
-		if n.Kind != yaml.ScalarNode || err != nil || v < 1000 {
-			return 0, fixtures.ErrorAt(path, n, "password_iterations must be a whole number of at least 1000 (or one for each of dashboard and storage), not %q", n.Value)
+		if n.Kind != yaml.ScalarNode || err != nil || v < 1000 || v > MaxIterations {
+			return 0, fixtures.ErrorAt(path, n, "password_iterations must be a whole number from 1000 to %d (or one for each of dashboard and storage), not %q", MaxIterations, n.Value)
 		}
 		return v, nil
 	}

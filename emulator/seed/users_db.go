@@ -66,7 +66,7 @@ func (s *Seeder) AddUser(ctx context.Context, db *sql.DB, service string, u User
 	if n > 0 {
 		return ErrUserExists
 	}
-	w := &writer{db: txStore{tx: tx, ctx: ctx, cache: true}, at: time.Now().UTC().Truncate(time.Microsecond)}
+	w := &writer{ctx: ctx, db: txStore{tx: tx, ctx: ctx, cache: true}, at: time.Now().UTC().Truncate(time.Microsecond)}
 	if err := s.applyUser(w, service, u); err != nil {
 		return err
 	}
