@@ -3,6 +3,7 @@ package emulator
 import (
 	"context"
 	"errors"
+	"io"
 
 	"github.com/wellcomecollection/devstack/emulator/shared"
 )
@@ -47,6 +48,12 @@ func SharedList(ctx context.Context, e *Engine, cfg Config, p string) ([]shared.
 // SharedPut copies a local file or tree into the shared directory, owned by
 // the stack's uid:gid; it returns where it went.
 func SharedPut(ctx context.Context, e *Engine, cfg Config, local, remote string) (string, error) {
+	// A reset or a down must not pull the folder from under the copy.
+	unlock, err := lockProject(ctx, cfg.Project, io.Discard)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	c, err := e.sharedDir(ctx, cfg)
 	if err != nil {
 		return "", err

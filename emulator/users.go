@@ -3,6 +3,7 @@ package emulator
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 
 	"github.com/wellcomecollection/devstack/emulator/seed"
@@ -40,6 +41,11 @@ func AddUser(ctx context.Context, e *Engine, cfg Config, service string, u seed.
 	}); err != nil {
 		return u, err
 	}
+	unlock, err := lockProject(ctx, cfg.Project, io.Discard)
+	if err != nil {
+		return u, err
+	}
+	defer unlock()
 	s, err := Attach(ctx, e, cfg)
 	if err != nil {
 		return u, err
@@ -60,6 +66,11 @@ func RemoveUser(ctx context.Context, e *Engine, cfg Config, service, username st
 	if err := checkService(service); err != nil {
 		return err
 	}
+	unlock, err := lockProject(ctx, cfg.Project, io.Discard)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	s, err := Attach(ctx, e, cfg)
 	if err != nil {
 		return err
