@@ -38,7 +38,16 @@ func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusRepo
 	if err := e.up(ctx, cfg, fx, upOptions{UpOptions: opts}); err != nil {
 		return nil, err
 	}
-	return e.status(ctx, cfg, true)
+	r, err := e.status(ctx, cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	// Something stopped the stack since it was ready (the engine, a user's
+	// docker stop): an up that leaves no running stack failed.
+	if r.State != StateRunning {
+		return r, envError(nil, "the stack is %s after up: %s; run `devstack up` again", r.State, firstNonEmpty(r.Reason, "a container stopped since it was ready"))
+	}
+	return r, nil
 }
 
 // upOptions tune up for save and restore.

@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"slices"
 	"syscall"
 	"time"
 
@@ -36,7 +38,18 @@ type app struct {
 	stderr     io.Writer
 }
 
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	// A panic (devstack's, or a library's on an engine that failed under
+	// it) is one line and exit 1, with the stack for --debug.
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "devstack: internal error: %v; run the command again, and report it with --debug's output if it recurs\n", r)
+			if slices.Contains(args, "--debug") {
+				fmt.Fprintf(stderr, "%s\n", debug.Stack())
+			}
+			code = emulator.ExitEnv
+		}
+	}()
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := newRoot(a)
 	root.SetArgs(args)
@@ -51,7 +64,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if errors.As(err, &status) {
 		return int(status)
 	}
-	code := emulator.ExitCode(err)
+	code = emulator.ExitCode(err)
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "devstack: interrupted; run the command again to complete it")
 		return emulator.ExitEnv

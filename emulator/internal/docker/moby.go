@@ -285,7 +285,14 @@ func (s ContainerSpec) portMap() (network.PortMap, []string, error) {
 // RunService uses testcontainers, which makes devstack's service containers
 // as its own modules make theirs. The spec's ports are given explicitly:
 // testcontainers would otherwise publish every port the image exposes.
-func (m *moby) RunService(ctx context.Context, s ContainerSpec) error {
+func (m *moby) RunService(ctx context.Context, s ContainerSpec) (err error) {
+	// testcontainers panics on some engine failures (an engine that stops
+	// while it asks for its socket): an error, not a crash, for the user.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the engine failed while %s was started (testcontainers: %v)", s.Name, r)
+		}
+	}()
 	pm, exposed, err := s.portMap()
 	if err != nil {
 		return err
