@@ -266,6 +266,13 @@ func RemoveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, pro
 // first: a snapshot cut short in its removal is incomplete, never complete
 // with a volume missing.
 func (e *Engine) removeSnapshot(ctx context.Context, s *snapshot) error {
+	// A copy cut short (a killed save, export or import) still mounts them.
+	n := NamesFor(s.Project)
+	for _, leftover := range []string{n.Copy, n.Probe} {
+		if err := e.removeLeftover(ctx, leftover, s.Project); err != nil {
+			return err
+		}
+	}
 	for _, v := range s.present {
 		if err := e.d.RemoveVolume(ctx, v); err != nil && !isNotFound(err) {
 			return envError(err, "cannot remove volume %s of snapshot %s: %s", v, s.Name, shortErr(err))

@@ -382,7 +382,7 @@ func (e *Engine) imageFlavour(ctx context.Context, cfg Config) (setup.Flavour, e
 	if err := e.removeLeftover(ctx, n.Probe, cfg.Project); err != nil {
 		return setup.Flavour{}, err
 	}
-	spec := docker.ContainerSpec{Name: n.Probe, Image: image, Entrypoint: []string{"sh", "-c", versionScript}, Labels: Lifetime{}.labels(cfg.Project, partHelper), Network: docker.NoNetwork}
+	spec := docker.ContainerSpec{Name: n.Probe, Image: image, Entrypoint: []string{"sh", "-c", versionScript}, Labels: Lifetime{}.labels(cfg.Project, partHelper), Network: docker.NoNetwork, StopSignal: "SIGKILL"}
 	if err := e.d.RunHelper(ctx, spec); err != nil {
 		return setup.Flavour{}, envError(err, "cannot run %s to read its MySQL version: %s", image, shortErr(err))
 	}

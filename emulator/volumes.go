@@ -99,7 +99,9 @@ func (c volumeCopy) spec() docker.ContainerSpec {
 	if c.stop != nil {
 		gated = "yes"
 	}
-	s := docker.ContainerSpec{Name: c.name, Image: c.image, Labels: c.labels, User: rootUser, Network: docker.NoNetwork,
+	// A shell as PID 1 ignores SIGTERM: a stop of a copy (a killed
+	// command's, found by the next one) kills it at once.
+	s := docker.ContainerSpec{Name: c.name, Image: c.image, Labels: c.labels, User: rootUser, Network: docker.NoNetwork, StopSignal: "SIGKILL",
 		Entrypoint: []string{"sh", "-c", copyScript, "copy", c.need, strip, strconv.Itoa(len(c.pairs)), gated}}
 	for i, p := range c.pairs {
 		s.Mounts = append(s.Mounts,
@@ -184,7 +186,7 @@ func (e *Engine) ownDataVolume(ctx context.Context, img docker.Image, image, vol
 		return nil
 	}
 	const script = "chown \"$(stat -c %u:%g /var/lib/mysql)\" /devstack/data && chmod \"$(stat -c %a /var/lib/mysql)\" /devstack/data"
-	spec := docker.ContainerSpec{Name: name, Image: image, User: rootUser, Labels: labels, Network: docker.NoNetwork,
+	spec := docker.ContainerSpec{Name: name, Image: image, User: rootUser, Labels: labels, Network: docker.NoNetwork, StopSignal: "SIGKILL",
 		Entrypoint: []string{"sh", "-c", script}, Mounts: []docker.Mount{{Volume: volume, Target: "/devstack/data"}}}
 	if err := e.d.RunHelper(ctx, spec); err != nil {
 		return envError(err, "cannot start %s to give volume %s the owner of the image's data directory: %s", name, volume, shortErr(err))
