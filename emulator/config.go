@@ -204,6 +204,10 @@ func setBool[T any](field func(*T) *bool) func(*T, string) error {
 	}
 }
 
+// maxPassword bounds a password: it rides in a container's environment
+// and command line, where megabytes fail only as the container starts.
+const maxPassword = 256
+
 // setPassword takes any password a line of an env file can carry: quotes,
 // '$', '#', '!' and backticks are quoted where they are written. Refused:
 // newline, CR and NUL, which no env file can hold, and the backslash, which
@@ -211,8 +215,8 @@ func setBool[T any](field func(*T) *bool) func(*T, string) error {
 // dotenv libraries drop it before a quote or another backslash).
 func setPassword(field func(*Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error {
-		if v == "" || strings.ContainsAny(v, "\n\r\x00\\") {
-			return errors.New("must be non-empty, without newline, CR, NUL or backslash")
+		if v == "" || len(v) > maxPassword || strings.ContainsAny(v, "\n\r\x00\\") {
+			return fmt.Errorf("must be 1 to %d characters, without newline, CR, NUL or backslash", maxPassword)
 		}
 		*field(c) = v
 		return nil

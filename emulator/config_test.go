@@ -83,6 +83,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"password with newline", "mysql:\n  password: \"a\\nb\"\n", nil, "", []string{"mysql.password", "newline"}},
 		{"password with CR in env", "", map[string]string{"DEVSTACK_REDIS_PASSWORD": "a\rb"}, "", []string{"DEVSTACK_REDIS_PASSWORD"}},
 		{"password with backslash", "mysql:\n  root_password: 'a\\b'\n", nil, "", []string{"mysql.root_password", "backslash"}},
+		{"a 10 MB password", "", map[string]string{"DEVSTACK_MYSQL_PASSWORD": strings.Repeat("x", 10<<20)}, "", []string{"DEVSTACK_MYSQL_PASSWORD", "1 to 256 characters"}},
 		{"host that does not resolve", "host: no-such-host.invalid\n", nil, "", []string{"host", "no-such-host.invalid", "resolves"}},
 		{"missing fixtures dir", "fixtures: /nonexistent/dir\n", nil, "", []string{"fixtures", "not a directory"}},
 		{"duplicate key", "project: a\nproject: b\n", nil, "", []string{":2:", "project is given twice"}},
@@ -214,6 +215,8 @@ func TestServerOptions(t *testing.T) {
 		{"mysql:\n  server_options:\n    a: [1]\n", "", "a must be a single value"},
 		{"mysql:\n  server_options:\n    max-connections: 1\n    max_connections: 2\n", "", "max_connections is given twice"},
 		{"", "{skip_networking: ''}", "DEVSTACK_MYSQL_SERVER_OPTIONS"},
+		{"mysql:\n  server_options:\n    skip-grant: ''\n", "", "with skip-grant (skip_grant_tables)"},
+		{"mysql:\n  server_options:\n    loose-skip-grant-tables: ''\n", "", "skip_grant_tables"},
 		{"", "{unclosed", "DEVSTACK_MYSQL_SERVER_OPTIONS: is not YAML"},
 	} {
 		env := map[string]string{}

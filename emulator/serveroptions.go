@@ -3,6 +3,7 @@ package emulator
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -89,6 +90,19 @@ var refusedOptions = map[string]string{
 	"lower_case_table_names": "MySQL opens a data directory only with the setting it was made with, and templates and snapshots are copied between servers",
 }
 
+// refusedOption returns the refused option that name would set, and why:
+// the servers take any unambiguous prefix of an option's name
+// (skip-grant is skip-grant-tables), and loose- before any.
+func refusedOption(name string) (string, string) {
+	key := strings.TrimPrefix(optionKey(name), "loose_")
+	for _, r := range slices.Sorted(maps.Keys(refusedOptions)) {
+		if strings.HasPrefix(r, key) {
+			return r, refusedOptions[r]
+		}
+	}
+	return "", ""
+}
+
 var optionName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 
 // NoServerOptions is the value of mysql.server_options that leaves out
@@ -118,8 +132,8 @@ func applyServerOptions(opts []ServerOption, n *yaml.Node) ([]ServerOption, erro
 		if !optionName.MatchString(name) {
 			return nil, fmt.Errorf("%q is not an option name", k.Value)
 		}
-		if why, ok := refusedOptions[optionKey(name)]; ok {
-			return nil, fmt.Errorf("devstack cannot run MySQL with %s: %s", name, why)
+		if refused, why := refusedOption(name); refused != "" {
+			return nil, fmt.Errorf("devstack cannot run MySQL with %s (%s): %s", name, refused, why)
 		}
 		if v.Kind != yaml.ScalarNode {
 			return nil, fmt.Errorf("%s must be a single value", name)
