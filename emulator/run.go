@@ -60,6 +60,7 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 	}
 	cmd := exec.Command(path, argv[1:]...)
 	cmd.Args[0] = argv[0]
+	orphanProof(cmd)
 	// Caught from the start, so that no signal can end devstack before it
 	// has removed the stack.
 	sigs := make(chan os.Signal, len(forwarded))
