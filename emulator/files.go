@@ -27,7 +27,8 @@ func (e *Engine) sharedDir(ctx context.Context, cfg Config) (shared.Container, e
 // input, a full volume is the environment.
 func filesError(cfg Config, err error) error {
 	switch {
-	case errors.Is(err, shared.ErrOutside), errors.Is(err, shared.ErrExists), errors.Is(err, shared.ErrNotFound):
+	case errors.Is(err, shared.ErrOutside), errors.Is(err, shared.ErrExists), errors.Is(err, shared.ErrNotFound),
+		errors.Is(err, shared.ErrBadName), errors.Is(err, shared.ErrNotAFile):
 		return usageError("%v", err)
 	case errors.Is(err, shared.ErrFull):
 		return envError(err, "%v (%s): free space on it, or put less; nothing was left under the name", err, NamesFor(cfg.Project).Shared)

@@ -28,6 +28,28 @@ var ErrExists = errors.New("exists already")
 // ErrNotFound is a path that is not in the shared directory.
 var ErrNotFound = errors.New("no such file or folder in the shared directory")
 
+// ErrBadName is a name the shared directory cannot hold: too long once
+// put's temporary suffix is added, or with a control character in it.
+var ErrBadName = errors.New("is not a name a file in the shared directory can have")
+
+// ErrNotAFile is a source put cannot copy: a pipe, a socket or a device.
+var ErrNotAFile = errors.New("is neither a file nor a folder")
+
+// maxName is the longest name put takes: 255 bytes, the limit of the
+// filesystems volumes live on, less put's temporary suffix.
+const maxName = 255 - len(".devstack-put-") - 16
+
+// checkName refuses a destination the filesystem or a reader of its names
+// would choke on.
+func checkName(rel string) error {
+	for _, part := range strings.Split(rel, "/") {
+		if len(part) > maxName || strings.ContainsFunc(part, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return fmt.Errorf("%q %w (at most %d bytes, no control characters)", part, ErrBadName, maxName)
+		}
+	}
+	return nil
+}
+
 // ErrFull is a shared volume with no room for what was put.
 var ErrFull = errors.New("no space left on the shared volume")
 
@@ -175,6 +197,14 @@ func Put(ctx context.Context, c Container, local, remote string, owner Owner) (s
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", local, ErrNotFound)
 	}
+	if !fi.Mode().IsRegular() && !fi.IsDir() && fi.Mode()&fs.ModeSymlink == 0 {
+		return "", fmt.Errorf("%s %w: put copies files and folders", local, ErrNotAFile)
+	}
+	if remote != "" {
+		if err := checkName(remote); err != nil {
+			return "", err
+		}
+	}
 	dest, err := inside(ctx, c, remote)
 	if err != nil {
 		return "", err
@@ -183,6 +213,9 @@ func Put(ctx context.Context, c Container, local, remote string, owner Owner) (s
 		if dest, err = inside(ctx, c, path.Join(dest.rel, filepath.Base(local))); err != nil {
 			return "", err
 		}
+	}
+	if err := checkName(dest.rel); err != nil {
+		return "", err
 	}
 	if dest.rel == "." || (dest.kind != "none" && (fi.IsDir() || dest.kind == "dir")) {
 		return "", fmt.Errorf("%s: %w", dest.rel, ErrExists)
