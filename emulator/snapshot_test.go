@@ -479,6 +479,21 @@ func writePart(w io.Writer, part, flavour string) error {
 func TestImportRefusesWhatNoStackHolds(t *testing.T) {
 	empty := func(w io.Writer, _, _ string) error { return tar.NewWriter(w).Close() }
 	otherFlavour := func(w io.Writer, part, _ string) error { return writePart(w, part, "mysql") }
+	with := func(h *tar.Header) func(io.Writer, string, string) error {
+		return func(w io.Writer, part, flavour string) error {
+			if part != partShared {
+				return writePart(w, part, flavour)
+			}
+			tw := tar.NewWriter(w)
+			if err := tw.WriteHeader(&tar.Header{Name: "shared/", Typeflag: tar.TypeDir, Mode: 0o770}); err != nil {
+				return err
+			}
+			if err := tw.WriteHeader(h); err != nil {
+				return err
+			}
+			return tw.Close()
+		}
+	}
 	for _, tc := range []struct {
 		name  string
 		edit  func(*manifest)
@@ -491,6 +506,11 @@ func TestImportRefusesWhatNoStackHolds(t *testing.T) {
 		{"a UUID that is none", func(m *manifest) { m.Pinned.DashboardUUID = "'; DROP TABLE x; --" }, writePart, "dashboard_uuid is not a UUID"},
 		{"a port out of range", func(m *manifest) { m.Pinned.MySQLPort = 70000 }, writePart, "ports are out of range"},
 		{"a password with a newline", func(m *manifest) { m.Pinned.RootPassword = "a\nb" }, writePart, "hold control characters"},
+		{"a member that climbs out", func(*manifest) {}, with(&tar.Header{Name: "shared/../../etc/cron.d/x", Typeflag: tar.TypeReg}), "outside its shared part"},
+		{"an absolute member", func(*manifest) {}, with(&tar.Header{Name: "/etc/passwd", Typeflag: tar.TypeReg}), "outside its shared part"},
+		{"a link that leads out", func(*manifest) {}, with(&tar.Header{Name: "shared/out", Typeflag: tar.TypeSymlink, Linkname: "../../../etc"}), "a link"},
+		{"an absolute link", func(*manifest) {}, with(&tar.Header{Name: "shared/out", Typeflag: tar.TypeSymlink, Linkname: "/etc"}), "a link"},
+		{"a device", func(*manifest) {}, with(&tar.Header{Name: "shared/null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}), "neither a file"},
 	} {
 		f, err := importInto(t, exportWith(t, tc.edit, tc.write))
 		if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), tc.why) {

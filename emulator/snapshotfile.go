@@ -15,6 +15,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -484,9 +485,13 @@ func (in importStream) extract(ctx context.Context, c inContainer, mb member) er
 		return badExport(in.what, fmt.Sprintf("%s comes where its manifest lists %s", hdr.Name, mb.Name))
 	}
 	r := &checked{r: in.tr, h: sha256.New()}
-	tee, ix := indexTar(r)
+	safe, refused := screen(r, mb.Part)
+	tee, ix := indexTar(safe)
 	copyErr := c.CopyTo(ctx, snapshotMount, tee)
 	entries := ix.finish()
+	if why := refused(); why != "" {
+		return badExport(in.what, why)
+	}
 	// The engine may stop reading at the end of the tar stream.
 	if _, err := io.Copy(io.Discard, r); err != nil && r.err == nil {
 		r.err = err
@@ -503,6 +508,67 @@ func (in importStream) extract(ctx context.Context, c inContainer, mb member) er
 		return badExport(in.what, why)
 	}
 	return nil
+}
+
+// screen passes on a part's tar stream member by member, each header
+// checked before the engine sees it: a member that leads out of its part's
+// folder (an absolute name, "..", a link whose target is outside) or is a
+// device or pipe ends the stream there. refused says why, once the stream
+// has been read.
+func screen(r io.Reader, part string) (io.Reader, func() string) {
+	pr, pw := io.Pipe()
+	var why string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tr, tw := tar.NewReader(r), tar.NewWriter(pw)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				pw.CloseWithError(tw.Close())
+				return
+			}
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			if why = memberOutside(h, part); why != "" {
+				pw.CloseWithError(errors.New(why))
+				return
+			}
+			if err := tw.WriteHeader(h); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			if _, err := io.Copy(tw, tr); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+	}()
+	return pr, func() string {
+		pr.CloseWithError(io.ErrClosedPipe)
+		<-done
+		return why
+	}
+}
+
+// memberOutside says why a member of part's stream may not be written, or
+// "" when it may.
+func memberOutside(h *tar.Header, part string) string {
+	in := func(p string) bool { return p == part || strings.HasPrefix(p, part+"/") }
+	name := path.Clean(h.Name)
+	switch {
+	case path.IsAbs(h.Name) || !in(name) || slices.Contains(strings.Split(h.Name, "/"), ".."):
+		return fmt.Sprintf("it holds %q, outside its %s part", h.Name, part)
+	case h.Typeflag == tar.TypeSymlink && (path.IsAbs(h.Linkname) || !in(path.Join(path.Dir(name), h.Linkname))):
+		return fmt.Sprintf("it holds a link %q to %q, outside its %s part", h.Name, h.Linkname, part)
+	case h.Typeflag == tar.TypeLink && !in(path.Clean(h.Linkname)):
+		return fmt.Sprintf("it holds a hard link %q to %q, outside its %s part", h.Name, h.Linkname, part)
+	case h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeDir && h.Typeflag != tar.TypeSymlink && h.Typeflag != tar.TypeLink:
+		return fmt.Sprintf("it holds %q, which is neither a file, a folder nor a link", h.Name)
+	}
+	return ""
 }
 
 // partContent says why a part's files cannot be the volume the manifest
