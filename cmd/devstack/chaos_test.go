@@ -11,6 +11,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -121,7 +122,14 @@ func (c *chaos) upNow(env ...string) {
 // killAt starts a cold up and sends sig once ready() holds, then returns.
 func (c *chaos) killAt(sig syscall.Signal, ready func(stderr string) bool) {
 	c.t.Helper()
-	cmd := exec.Command(binary, "-p", c.project, "up")
+	c.killDuring(sig, ready, "up")
+}
+
+// killDuring starts a command and sends sig once ready() holds, then
+// returns when it has ended.
+func (c *chaos) killDuring(sig syscall.Signal, ready func(stderr string) bool, args ...string) {
+	c.t.Helper()
+	cmd := exec.Command(binary, append([]string{"-p", c.project}, args...)...)
 	cmd.Env = append(os.Environ(), c.env...)
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
@@ -134,7 +142,7 @@ func (c *chaos) killAt(sig syscall.Signal, ready func(stderr string) bool) {
 	for !ready(stderr.String()) {
 		select {
 		case <-done:
-			c.t.Fatalf("up ended before the fault point: %s", stderr.String())
+			c.t.Fatalf("%v ended before the fault point: %s", args, stderr.String())
 		case <-time.After(5 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -355,6 +363,160 @@ func TestChaos(t *testing.T) {
 		}
 		c.upNow("DEVSTACK_FIXTURES=" + dir)
 		c.intact()
+	})
+	run("shared put cut by a reset", func(c *chaos) {
+		c.mustRun("up")
+		big := filepath.Join(c.t.TempDir(), "big")
+		f, err := os.Create(big)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		_ = f.Truncate(300 << 20)
+		f.Close()
+		put := exec.Command(binary, "-p", c.project, "shared", "put", big, "tmp/big")
+		put.Env = append(os.Environ(), c.env...)
+		var perr lockedBuffer
+		put.Stderr = &perr
+		if err := put.Start(); err != nil {
+			c.t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		// The reset waits for the put, whose lock it respects, then empties tmp.
+		if r := c.run("reset"); r.code != 0 {
+			c.t.Errorf("reset during a put: exit %d\n%s", r.code, r.stderr)
+		}
+		if err := put.Wait(); err != nil {
+			c.t.Errorf("a put a reset ran into: %v\n%s", err, perr.String())
+		}
+		if out := docker(c.t, "exec", "devstack-"+c.project+"-helper", "ls", "-a", shared+"/tmp"); strings.Contains(out, "devstack-put") {
+			c.t.Errorf("a put's temporary file left: %s", out)
+		}
+		c.upNow()
+	})
+	run("snapshot save killed, then up", func(c *chaos) {
+		c.mustRun("up")
+		c.written()
+		c.killDuring(syscall.SIGKILL, func(e string) bool {
+			return containerExists("devstack-"+c.project+"-snapshot") || strings.Contains(e, "copying")
+		}, "snapshot", "save", "s")
+		t0 := time.Now()
+		c.upNow()
+		if took := time.Since(t0); took > 20*time.Second {
+			c.t.Errorf("up after a killed save took %s: it waited on the copy's stop", took.Round(time.Second))
+		}
+		c.intact()
+	})
+	run("snapshot import killed, then snapshot rm", func(c *chaos) {
+		c.mustRun("up")
+		c.written()
+		c.mustRun("snapshot", "save", "s")
+		file := filepath.Join(c.t.TempDir(), "s.tar.gz")
+		c.mustRun("snapshot", "export", "s", file)
+		c.mustRun("snapshot", "rm", "s")
+		c.killDuring(syscall.SIGKILL, func(string) bool { return containerExists("devstack-" + c.project + "-snapshot") }, "snapshot", "import", file)
+		if r := c.run("snapshot", "rm", "s"); r.code != 0 {
+			c.t.Errorf("snapshot rm after a killed import: exit %d\n%s", r.code, r.stderr)
+		}
+		c.upNow()
+		c.intact()
+	})
+	run("down -p with an empty name", func(c *chaos) {
+		c.mustRun("up")
+		c.written()
+		for _, env := range [][]string{nil, {"DEVSTACK_PROJECT="}} {
+			r := runBinary(c.t, c.dir, append(slices.Clone(c.env), env...), "down", "-p", "", "--volumes", "--yes")
+			if r.code != 2 {
+				c.t.Errorf("down -p \"\" %v: exit %d\n%s", env, r.code, r.stderr)
+			}
+		}
+		c.upNow()
+		c.intact()
+	})
+	run("devstack run killed with SIGKILL: its child stops", func(c *chaos) {
+		c.mustRun("up")
+		dir := c.t.TempDir()
+		child := `trap 'touch "$1/term"; exit 0' TERM; touch "$1/started"; while :; do sleep 1; done`
+		cmd := exec.Command(binary, "run", "--", "sh", "-c", child, "child", dir)
+		cmd.Env = append(os.Environ(), c.env...)
+		if err := cmd.Start(); err != nil {
+			c.t.Fatal(err)
+		}
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+			if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				c.t.Fatal("the child of devstack run never started")
+			}
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		deadline := time.Now().Add(5 * time.Second)
+		for _, err := os.Stat(filepath.Join(dir, "term")); err != nil; _, err = os.Stat(filepath.Join(dir, "term")) {
+			if time.Now().After(deadline) {
+				c.t.Error("the child of a killed devstack run got no SIGTERM: it runs on, orphaned")
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		// Its throw-away stack, whose owner is dead, goes with a prune.
+		if r := c.run("prune"); r.code != 0 {
+			c.t.Errorf("prune: exit %d\n%s", r.code, r.stderr)
+		}
+	})
+	run("engine stopped under an up: one line, exit 1, no panic", func(c *chaos) {
+		// The engine's socket vanishing mid-up is what made testcontainers
+		// panic; a proxy in front of it that closes while up runs gives the
+		// same fault without touching the engine.
+		proxy := filepath.Join(c.t.TempDir(), "docker.sock")
+		l, err := net.Listen("unix", proxy)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var open []net.Conn
+		go func() {
+			for {
+				in, err := l.Accept()
+				if err != nil {
+					return
+				}
+				out, err := net.Dial("unix", "/var/run/docker.sock")
+				if err != nil {
+					in.Close()
+					continue
+				}
+				mu.Lock()
+				open = append(open, in, out)
+				mu.Unlock()
+				go func() { _, _ = io.Copy(out, in); out.Close() }()
+				go func() { _, _ = io.Copy(in, out); in.Close() }()
+			}
+		}()
+		cmd := exec.Command(binary, "-p", c.project, "up")
+		cmd.Env = append(os.Environ(), append(slices.Clone(c.env), "DOCKER_HOST=unix://"+proxy)...)
+		var stderr lockedBuffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			c.t.Fatal(err)
+		}
+		for deadline := time.Now().Add(time.Minute); !strings.Contains(stderr.String(), "creating") && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		// The engine goes: no new connection, and every open one cut.
+		l.Close()
+		mu.Lock()
+		for _, conn := range open {
+			conn.Close()
+		}
+		mu.Unlock()
+		err = cmd.Wait()
+		code := cmd.ProcessState.ExitCode()
+		if code != 1 || strings.Contains(stderr.String(), "goroutine ") || strings.Contains(stderr.String(), "panic") {
+			c.t.Errorf("up whose engine went away: exit %d (%v)\n%s", code, err, stderr.String())
+		}
+		c.upNow()
+		c.seeded()
 	})
 	// Last: an engine restart, only when this run started the engine itself
 	// (scripts/ensure-docker.sh leaves a marker), so nobody else's engine is
