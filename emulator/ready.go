@@ -73,7 +73,8 @@ func (e *Engine) alive(ctx context.Context, name string, restarts int) error {
 		return err
 	}
 	if f := failure(c.State, restarts); f != "" {
-		return permanent{&Error{Code: ExitEnv, Err: &containerFailed{name: name, what: f, lines: e.lastLines(ctx, name)}}}
+		clean := !c.State.Running && !c.State.Restarting && c.State.ExitCode == 0 && c.State.RestartCount <= restarts
+		return permanent{&Error{Code: ExitEnv, Err: &containerFailed{name: name, what: f, lines: e.lastLines(ctx, name), cleanStop: clean}}}
 	}
 	return nil
 }
@@ -84,6 +85,8 @@ func (e *Engine) alive(ctx context.Context, name string, restarts int) error {
 type containerFailed struct {
 	name, what, lines string
 	removed           bool
+	// cleanStop: it was stopped (exit code 0), not crashed.
+	cleanStop bool
 }
 
 func (c *containerFailed) Error() string {

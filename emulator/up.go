@@ -246,6 +246,9 @@ type upRun struct {
 	restarts sync.Map
 	// lastListenCheck is when listensInside last looked, by role.
 	lastListenCheck sync.Map
+	// restartedAfterStop marks the roles alive started again after a clean
+	// stop another command sent.
+	restartedAfterStop sync.Map
 	// redisUp carries Redis's outcome to gearmand, whose queue lives there.
 	redisUp chan error
 	// othersMayStart is closed once the container that copies a template into
@@ -435,7 +438,21 @@ func (u *upRun) adopt(ctx context.Context, role string, taken error) error {
 func (u *upRun) alive(ctx context.Context, role string) error {
 	restarts, _ := u.restarts.Load(role)
 	n, _ := restarts.(int)
-	return u.e.alive(ctx, u.plan.specs[role].Name, n)
+	err := u.e.alive(ctx, u.plan.specs[role].Name, n)
+	var cf *containerFailed
+	if errors.As(err, &cf) && cf.cleanStop {
+		// A clean stop this up did not send: a killed command's (a save
+		// stops MySQL) that the engine finished meanwhile. Start it again,
+		// once.
+		if _, again := u.restartedAfterStop.LoadOrStore(role, true); !again {
+			u.say("%s: %s was stopped by another command meanwhile; starting it again", role, u.plan.specs[role].Name)
+			if serr := u.e.d.Start(ctx, u.plan.specs[role].Name); serr != nil {
+				return err
+			}
+			return nil
+		}
+	}
+	return err
 }
 
 // probeError makes a failed readiness probe final when waiting cannot help.
