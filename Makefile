@@ -8,7 +8,7 @@ BIN := bin/devstack
 IMAGES := eval "$$(scripts/images.sh)"; export DEVSTACK_MYSQL_IMAGE DEVSTACK_REDIS_IMAGE DEVSTACK_GEARMAND_IMAGE DEVSTACK_MYSQL_ORACLE_IMAGE DEVSTACK_MARIADB_PLAIN_IMAGE DEVSTACK_MYSQL_PLAIN_IMAGE
 # The images built otherwise inside than the stand-ins (TestOtherImages),
 # whatever images the rest of the tests run on: always built locally.
-OTHER_IMAGES := eval "$$(scripts/local-images.sh | grep -E '^DEVSTACK_(MARIADB_RUNTIME|MYSQL_SERVER|MARIADB_NONROOT)_IMAGE=')"
+OTHER_IMAGES := eval "$$(scripts/local-images.sh | grep -E '^DEVSTACK_(MARIADB_RUNTIME|MYSQL_SERVER|MARIADB_NONROOT)_IMAGE=')"; export DEVSTACK_MARIADB_RUNTIME_IMAGE DEVSTACK_MYSQL_SERVER_IMAGE DEVSTACK_MARIADB_NONROOT_IMAGE
 # testcontainers: Ryuk cannot be pulled without a registry, and devstack
 # cleans up by label itself; the host override keeps it off the gateway
 # address when this machine looks like a container.
