@@ -102,6 +102,11 @@ func (e *Engine) remove(ctx context.Context, o *observed, volumes bool, progress
 // touched, and the rest is removed anyway.
 func (e *Engine) removeRest(ctx context.Context, o *observed, volumes bool, progress io.Writer, r *DownReport) error {
 	var blocked error
+	for _, n := range o.spareNetworks {
+		if err := e.d.RemoveNetwork(ctx, n.ID); err != nil && !isNotFound(err) {
+			blocked = envError(err, "cannot remove network %s: %s; stop or disconnect them, then run down again", n.Name, e.networkUsers(ctx, n.ID, err))
+		}
+	}
 	if o.network != nil {
 		fmt.Fprintf(progress, "%s: removing %s\n", partNetwork, o.network.Name)
 		if err := e.d.RemoveNetwork(ctx, o.network.ID); err != nil && !isNotFound(err) {

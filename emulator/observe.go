@@ -18,6 +18,10 @@ type observed struct {
 	others     []docker.Container
 	volumes    map[string]docker.Volume
 	network    *docker.Network
+	// spareNetworks are more networks of the stack's name and label: a
+	// create whose answer the engine never sent (it went away mid-request)
+	// and that the next up repeated. The engine takes the name as ambiguous.
+	spareNetworks []docker.Network
 	// clashes are the stack's names held by resources without its label.
 	clashes []string
 }
@@ -52,8 +56,12 @@ func (e *Engine) observe(ctx context.Context, project string) (*observed, error)
 		return nil, envError(err, "cannot list networks: %s", shortErr(err))
 	}
 	for i := range ns {
-		if ns[i].Name == o.names.Network {
+		switch {
+		case ns[i].Name != o.names.Network:
+		case o.network == nil:
 			o.network = &ns[i]
+		default:
+			o.spareNetworks = append(o.spareNetworks, ns[i])
 		}
 	}
 	e.forwardPorts(ctx, o)

@@ -72,6 +72,13 @@ func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upO
 	if err := o.clashError(); err != nil {
 		return err
 	}
+	// Spare networks hold nothing that runs (a container joins by name,
+	// which they make ambiguous): they go before anything joins one.
+	for _, n := range o.spareNetworks {
+		if err := e.d.RemoveNetwork(ctx, n.ID); err != nil && !isNotFound(err) {
+			return envError(err, "cannot remove network %s, made twice by an up the engine cut short: %s", n.Name, shortErr(err))
+		}
+	}
 	cfg = o.follow(cfg)
 	live, err := e.inspect(ctx, o)
 	if err != nil {

@@ -512,7 +512,7 @@ func TestChaos(t *testing.T) {
 		mu.Unlock()
 		err = cmd.Wait()
 		code := cmd.ProcessState.ExitCode()
-		if code != 1 || strings.Contains(stderr.String(), "goroutine ") || strings.Contains(stderr.String(), "panic") {
+		if code != 1 || strings.Contains(stderr.String(), "goroutine ") || strings.Contains(stderr.String(), "panic:") {
 			c.t.Errorf("up whose engine went away: exit %d (%v)\n%s", code, err, stderr.String())
 		}
 		c.upNow()
