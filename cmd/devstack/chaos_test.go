@@ -190,11 +190,6 @@ func TestChaos(t *testing.T) {
 		if r := c.runEnv([]string{"DEVSTACK_MYSQL_IMAGE=" + crash}, "up"); r.code != 1 || time.Since(t0) > 30*time.Second || !strings.Contains(r.stderr, "boom") {
 			c.t.Errorf("up with a crashing image: exit %d after %s\n%s", r.code, time.Since(t0), r.stderr)
 		}
-		// Not left crash-looping under its restart policy after devstack exits.
-		time.Sleep(3 * time.Second)
-		if st := docker(c.t, "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "devstack-"+c.project+"-mysql"); !strings.HasPrefix(st, "exited") {
-			c.t.Errorf("the crashing container after the failed up: %s", st)
-		}
 		c.upNow()
 		c.intact()
 	})
