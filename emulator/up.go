@@ -251,8 +251,9 @@ type upRun struct {
 	// restarts are the containers' restart counts when up took them on: a
 	// higher count later means a crash.
 	restarts sync.Map
-	// lastListenCheck is when listensInside last looked, by role.
-	lastListenCheck sync.Map
+	// lastListenCheck is when refusedWhileListening last looked, and
+	// listeningSince when it first saw the server listen, by role.
+	lastListenCheck, listeningSince sync.Map
 	// restartedAfterStop marks the roles alive started again after a clean
 	// stop another command sent.
 	restartedAfterStop sync.Map
@@ -470,18 +471,23 @@ func (u *upRun) probeError(ctx context.Context, role string, err error) error {
 	if aerr := u.alive(ctx, role); aerr != nil {
 		return aerr
 	}
-	if errors.Is(err, syscall.ECONNREFUSED) && u.cfg.bind != "" && u.listensInside(ctx, role) {
+	if errors.Is(err, syscall.ECONNREFUSED) && u.cfg.bind != "" && u.refusedWhileListening(ctx, role) {
 		p := u.plan.specs[role].Ports[0]
 		return permanent{usageError("%s listens in its container, but %s:%d refuses connections from here: the engine published it on an address that does not lead to it; set DEVSTACK_HOST to the address this machine reaches the engine's machine at", role, u.cfg.Host, p.HostPort)}
 	}
 	return err
 }
 
-// listensInside reports whether role's server listens on its port inside
-// its container (/proc/net/tcp*, which every Linux container has), at most
-// once a second: a remote engine's published port that still refuses from
-// here then never will.
-func (u *upRun) listensInside(ctx context.Context, role string) bool {
+// refusedWhileListening reports whether role's server has listened on its
+// port inside its container (/proc/net/tcp*, which every Linux container
+// has) for three seconds while its published port refused from here: a
+// remote engine's port that refuses that long after never will (the
+// engine's proxy takes a moment after the start). It looks at most once a
+// second.
+func (u *upRun) refusedWhileListening(ctx context.Context, role string) bool {
+	if since, ok := u.listeningSince.Load(role); ok {
+		return time.Since(since.(time.Time)) > 3*time.Second
+	}
 	last, _ := u.lastListenCheck.Load(role)
 	if t, ok := last.(time.Time); ok && time.Since(t) < time.Second {
 		return false
@@ -489,7 +495,10 @@ func (u *upRun) listensInside(ctx context.Context, role string) bool {
 	u.lastListenCheck.Store(role, time.Now())
 	s := u.plan.specs[role]
 	out, err := (inContainer{d: u.e.d, name: s.Name}).Exec(ctx, "cat", "/proc/net/tcp", "/proc/net/tcp6")
-	return err == nil && listening(out, s.Ports[0].ContainerPort)
+	if err == nil && listening(out, s.Ports[0].ContainerPort) {
+		u.listeningSince.Store(role, time.Now())
+	}
+	return false
 }
 
 // listening reports whether /proc/net/tcp lines hold a socket listening on
