@@ -213,13 +213,19 @@ func (c inContainer) execIn(ctx context.Context, stdin io.Reader, argv ...string
 // CopyTo copies, then checks that what the archive holds is there with its
 // owners (verifyCopy).
 func (c inContainer) CopyTo(ctx context.Context, dir string, tar io.Reader) error {
+	_, err := c.copyIndexed(ctx, dir, tar)
+	return err
+}
+
+// copyIndexed is CopyTo that also returns the archive's entries.
+func (c inContainer) copyIndexed(ctx context.Context, dir string, tar io.Reader) (map[string]entry, error) {
 	r, ix := indexTar(tar)
 	err := c.d.CopyTo(ctx, c.name, dir, r)
 	want := ix.finish()
 	if err != nil {
-		return envError(err, "cannot copy into %s:%s: %s", c.name, dir, shortErr(err))
+		return want, envError(err, "cannot copy into %s:%s: %s", c.name, dir, shortErr(err))
 	}
-	return c.verifyCopy(ctx, dir, want)
+	return want, c.verifyCopy(ctx, dir, want)
 }
 
 func (c inContainer) CopyFrom(ctx context.Context, path string) (io.ReadCloser, error) {

@@ -486,9 +486,7 @@ func (in importStream) extract(ctx context.Context, c inContainer, mb member) er
 	}
 	r := &checked{r: in.tr, h: sha256.New()}
 	safe, refused := screen(r, mb.Part)
-	tee, ix := indexTar(safe)
-	copyErr := c.CopyTo(ctx, snapshotMount, tee)
-	entries := ix.finish()
+	entries, copyErr := c.copyIndexed(ctx, snapshotMount, safe)
 	if why := refused(); why != "" {
 		return badExport(in.what, why)
 	}

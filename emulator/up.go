@@ -661,12 +661,14 @@ func (e *Engine) removeContainer(ctx context.Context, id string) error {
 // the plan; one that is not here (yet) is left out, and compared by name.
 func (e *Engine) imageIDs(ctx context.Context, cfg Config) map[string]string {
 	ids := map[string]string{}
-	for _, ref := range images(&cfg) {
-		if _, done := ids[*ref]; done || *ref == "" {
+	refs := images(&cfg)
+	for _, role := range cfg.Services() {
+		ref := *refs[role]
+		if _, done := ids[ref]; done || ref == "" {
 			continue
 		}
-		if img, err := e.d.Image(ctx, *ref); err == nil {
-			ids[*ref] = img.ID
+		if img, err := e.d.Image(ctx, ref); err == nil {
+			ids[ref] = img.ID
 		}
 	}
 	return ids

@@ -276,28 +276,11 @@ func linkInside(p, rel string, fi fs.FileInfo) (string, error) {
 	return link, nil
 }
 
-// checkTree refuses a tree packTree would refuse, before anything is copied:
-// a copy refused half-way leaves what the engine had extracted.
-func checkTree(local string) error {
+// walkTree calls f for each entry of a local tree, with its path relative
+// to the tree and a symlink's target, refusing a link that leads out.
+func walkTree(local string, f func(p, rel string, fi fs.FileInfo, link string) error) error {
 	root := filepath.Clean(local)
 	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		_, err = linkInside(p, rel, fi)
-		return err
-	})
-}
-
-func packTree(w io.Writer, local, top string, owner Owner) error {
-	tw := tar.NewWriter(w)
-	root := filepath.Clean(local)
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -310,6 +293,19 @@ func packTree(w io.Writer, local, top string, owner Owner) error {
 		if err != nil {
 			return err
 		}
+		return f(p, rel, fi, link)
+	})
+}
+
+// checkTree refuses a tree packTree would refuse, before anything is copied:
+// a copy refused half-way leaves what the engine had extracted.
+func checkTree(local string) error {
+	return walkTree(local, func(string, string, fs.FileInfo, string) error { return nil })
+}
+
+func packTree(w io.Writer, local, top string, owner Owner) error {
+	tw := tar.NewWriter(w)
+	err := walkTree(local, func(p, rel string, fi fs.FileInfo, link string) error {
 		if fi.Mode()&fs.ModeSymlink == 0 && !fi.Mode().IsRegular() && !fi.IsDir() {
 			return nil // sockets, devices and pipes have no place there
 		}
