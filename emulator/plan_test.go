@@ -368,14 +368,15 @@ func TestStatusStates(t *testing.T) {
 		states   map[string]docker.State // by role; missing roles have no container
 		state    string
 		services []string
+		reason   string
 	}{
-		{"absent", nil, StateAbsent, []string{ServiceMissing, ServiceMissing}},
-		{"running", map[string]docker.State{ServiceMySQL: up, ServiceRedis: up, partHelper: up}, StateRunning, []string{StateRunning, StateRunning}},
-		{"no helper", map[string]docker.State{ServiceMySQL: up, ServiceRedis: up}, StatePartial, []string{StateRunning, StateRunning}},
-		{"helper only", map[string]docker.State{partHelper: up}, StatePartial, []string{ServiceMissing, ServiceMissing}},
-		{"one exited", map[string]docker.State{ServiceMySQL: up, ServiceRedis: {Status: "exited"}, partHelper: up}, StatePartial, []string{StateRunning, ServiceExited}},
-		{"crash loop", map[string]docker.State{ServiceMySQL: {Status: "restarting", Running: true, Restarting: true, RestartCount: 4}, ServiceRedis: up, partHelper: up}, StatePartial, []string{ServiceRestarting, StateRunning}},
-		{"stopped", map[string]docker.State{ServiceMySQL: {Status: "exited"}, ServiceRedis: {Status: "exited"}, partHelper: {Status: "exited"}}, StateStopped, []string{ServiceExited, ServiceExited}},
+		{"absent", nil, StateAbsent, []string{ServiceMissing, ServiceMissing}, ""},
+		{"running", map[string]docker.State{ServiceMySQL: up, ServiceRedis: up, partHelper: up}, StateRunning, []string{StateRunning, StateRunning}, ""},
+		{"no helper", map[string]docker.State{ServiceMySQL: up, ServiceRedis: up}, StatePartial, []string{StateRunning, StateRunning}, "the helper is not running"},
+		{"helper only", map[string]docker.State{partHelper: up}, StatePartial, []string{ServiceMissing, ServiceMissing}, "mysql is missing; redis is missing"},
+		{"one exited", map[string]docker.State{ServiceMySQL: up, ServiceRedis: {Status: "exited"}, partHelper: up}, StatePartial, []string{StateRunning, ServiceExited}, "redis is exited"},
+		{"crash loop", map[string]docker.State{ServiceMySQL: {Status: "restarting", Running: true, Restarting: true, RestartCount: 4}, ServiceRedis: up, partHelper: up}, StatePartial, []string{ServiceRestarting, StateRunning}, "mysql is restarting"},
+		{"stopped", map[string]docker.State{ServiceMySQL: {Status: "exited"}, ServiceRedis: {Status: "exited"}, partHelper: {Status: "exited"}}, StateStopped, []string{ServiceExited, ServiceExited}, ""},
 	} {
 		o := &observed{names: n, containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
 		live := map[string]docker.Container{}
@@ -391,8 +392,8 @@ func TestStatusStates(t *testing.T) {
 		for _, s := range r.Services {
 			got = append(got, s.State)
 		}
-		if r.State != tc.state || !slices.Equal(got, tc.services) {
-			t.Errorf("%s: stack %s, services %v; want %s, %v", tc.name, r.State, got, tc.state, tc.services)
+		if r.State != tc.state || !slices.Equal(got, tc.services) || r.Reason != tc.reason {
+			t.Errorf("%s: stack %s, services %v, reason %q; want %s, %v, %q", tc.name, r.State, got, r.Reason, tc.state, tc.services, tc.reason)
 		}
 	}
 }
@@ -645,5 +646,35 @@ func TestListening(t *testing.T) {
 	}
 	if listening(proc, 6379) || listening(proc, 6379+1) {
 		t.Error("a connection's port taken for a listener")
+	}
+}
+
+// A stack whose last up failed says so, whatever its containers do now.
+func TestStatusGivesTheFailedUpsReason(t *testing.T) {
+	cfg := testConfig("p")
+	n := NamesFor("p")
+	for _, tc := range []struct {
+		name   string
+		mysql  docker.State
+		state  string
+		reason string
+	}{
+		{"crashed and stopped", docker.State{Status: "exited"}, StatePartial, "the last up failed: mysql: boom"},
+		{"running again", up, StatePartial, "the last up failed: mysql: boom"},
+	} {
+		o := &observed{names: n, containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{
+			n.Failed: {Name: n.Failed, Labels: map[string]string{labelFailure: "mysql: boom"}},
+		}}
+		live := map[string]docker.Container{}
+		for role, st := range map[string]docker.State{ServiceMySQL: tc.mysql, ServiceRedis: up, partHelper: up} {
+			c := docker.Container{Image: "img", State: st, Labels: map[string]string{LabelService: role}}
+			o.containers[role] = c
+			if role != partHelper {
+				live[role] = c
+			}
+		}
+		if r := statusOf(cfg, o, live); r.State != tc.state || r.Reason != tc.reason {
+			t.Errorf("%s: %s %q, want %s %q", tc.name, r.State, r.Reason, tc.state, tc.reason)
+		}
 	}
 }

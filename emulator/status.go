@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
@@ -205,11 +206,33 @@ func statusOf(cfg Config, o *observed, live map[string]docker.Container) *Status
 	case running == len(r.Services) && helper:
 		r.State = StateRunning
 	case running > 0 || helper:
-		r.State = StatePartial
+		r.State, r.Reason = StatePartial, o.failure()
+		if r.Reason == "" {
+			r.Reason = notRunning(r.Services, helper)
+		} else {
+			r.Reason = "the last up failed: " + r.Reason
+		}
 	default:
 		r.State = StateStopped
+		if f := o.failure(); f != "" {
+			r.Reason = "the last up failed: " + f
+		}
 	}
 	return r
+}
+
+// notRunning says which parts of a partial stack are not running.
+func notRunning(services []ServiceStatus, helper bool) string {
+	var down []string
+	for _, s := range services {
+		if s.State != StateRunning {
+			down = append(down, s.Name+" is "+s.State)
+		}
+	}
+	if !helper {
+		down = append(down, "the helper is not running")
+	}
+	return strings.Join(down, "; ")
 }
 
 // serviceState is running, restarting (a crash loop: Docker keeps such a

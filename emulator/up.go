@@ -147,6 +147,12 @@ func (e *Engine) failedUp(ctx context.Context, o *observed, p *upPlan, err error
 			return err
 		}
 	}
+	// A container that failed is not left to crash and restart for ever
+	// under its restart policy: it stops, its data kept, until the next up.
+	var cf *containerFailed
+	if errors.As(err, &cf) && !cf.removed {
+		_ = e.d.Stop(ctx, cf.name, 2*time.Second)
+	}
 	if rerr := e.recordFailure(ctx, p, err); rerr != nil {
 		return errors.Join(err, rerr)
 	}

@@ -10,6 +10,12 @@ package main
 // Docker; the suite ends with a table of them.
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -153,6 +159,78 @@ func (c *chaos) killDuring(sig syscall.Signal, ready func(stderr string) bool, a
 	<-done
 }
 
+// containers fingerprints the stack's containers: which they are and when
+// each started.
+func (c *chaos) containers() string {
+	c.t.Helper()
+	p := "devstack-" + c.project
+	return docker(c.t, "inspect", "-f", "{{.Name}} {{.Id}} {{.State.StartedAt}}", p+"-mysql", p+"-redis", p+"-helper")
+}
+
+// recraft rewrites an export as a careful forger would: edit changes the
+// manifest and the parts (by member name), and the sizes and checksums are
+// made to match again.
+func recraft(t *testing.T, data []byte, edit func(manifest map[string]any, parts map[string][]byte)) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	must(t, err)
+	tr := tar.NewReader(zr)
+	var manifest map[string]any
+	parts := map[string][]byte{}
+	var order []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		must(t, err)
+		b, err := io.ReadAll(tr)
+		must(t, err)
+		if h.Name == "manifest.json" {
+			must(t, json.Unmarshal(b, &manifest))
+			continue
+		}
+		parts[h.Name] = b
+		order = append(order, h.Name)
+	}
+	edit(manifest, parts)
+	for _, m := range manifest["members"].([]any) {
+		m := m.(map[string]any)
+		b := parts[m["name"].(string)]
+		sum := sha256.Sum256(b)
+		m["size"], m["sha256"] = len(b), hex.EncodeToString(sum[:])
+	}
+	head, err := json.Marshal(manifest)
+	must(t, err)
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	tw := tar.NewWriter(zw)
+	for _, name := range append([]string{"manifest.json"}, order...) {
+		b := head
+		if name != "manifest.json" {
+			b = parts[name]
+		}
+		must(t, tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o600, Size: int64(len(b))}))
+		_, err := tw.Write(b)
+		must(t, err)
+	}
+	must(t, tw.Close())
+	must(t, zw.Close())
+	return out.Bytes()
+}
+
+// tarOf is a tar of empty members with these headers.
+func tarOf(t *testing.T, headers ...*tar.Header) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, h := range headers {
+		must(t, tw.WriteHeader(h))
+	}
+	must(t, tw.Close())
+	return b.Bytes()
+}
+
 func containerExists(name string) bool {
 	return exec.Command("docker", "inspect", name).Run() == nil
 }
@@ -189,6 +267,11 @@ func TestChaos(t *testing.T) {
 		t0 := time.Now()
 		if r := c.runEnv([]string{"DEVSTACK_MYSQL_IMAGE=" + crash}, "up"); r.code != 1 || time.Since(t0) > 30*time.Second || !strings.Contains(r.stderr, "boom") {
 			c.t.Errorf("up with a crashing image: exit %d after %s\n%s", r.code, time.Since(t0), r.stderr)
+		}
+		// Not left crash-looping under its restart policy after devstack exits.
+		time.Sleep(3 * time.Second)
+		if st := docker(c.t, "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "devstack-"+c.project+"-mysql"); !strings.HasPrefix(st, "exited") {
+			c.t.Errorf("the crashing container after the failed up: %s", st)
 		}
 		c.upNow()
 		c.intact()
@@ -463,6 +546,128 @@ func TestChaos(t *testing.T) {
 		if r := c.run("prune"); r.code != 0 {
 			c.t.Errorf("prune: exit %d\n%s", r.code, r.stderr)
 		}
+	})
+	run("hostile settings refused before any container changes", func(c *chaos) {
+		c.mustRun("up")
+		c.written()
+		before := c.containers()
+		dir := c.t.TempDir()
+		bigPassword := filepath.Join(dir, "big.yaml")
+		must(c.t, os.WriteFile(bigPassword, []byte("mysql:\n  password: "+strings.Repeat("p", 10<<20)+"\n"), 0o600))
+		fx := copyFixtures(c.t, "users.yaml")
+		edit(c.t, filepath.Join(fx, "users.yaml"), "password_iterations: 600000", "password_iterations: 2000000000")
+		for _, tc := range []struct {
+			name string
+			env  []string
+			args []string
+		}{
+			{"a 10 MB password", nil, []string{"-c", bigPassword, "up"}},
+			{"a prefix of a refused server option", []string{"DEVSTACK_MYSQL_SERVER_OPTIONS={skip-grant: 1}"}, []string{"up"}},
+			{"two billion PBKDF2 iterations", []string{"DEVSTACK_FIXTURES=" + fx}, []string{"seed"}},
+		} {
+			t0 := time.Now()
+			r := c.runEnv(tc.env, tc.args...)
+			if r.code != 2 || time.Since(t0) > 10*time.Second || strings.Contains(strings.TrimSpace(r.stderr), "\n") {
+				c.t.Errorf("%s: exit %d after %s, want 2 at once with one line:\n%s", tc.name, r.code, time.Since(t0).Round(time.Millisecond), r.stderr)
+			}
+		}
+		if after := c.containers(); after != before {
+			c.t.Errorf("refused settings touched the containers:\n%s\nthen\n%s", before, after)
+		}
+		c.intact()
+	})
+	run("seed at the highest PBKDF2 work factor, cancelled", func(c *chaos) {
+		c.mustRun("up")
+		c.written()
+		fx := copyFixtures(c.t, "users.yaml")
+		edit(c.t, filepath.Join(fx, "users.yaml"), "password_iterations: 600000", "password_iterations: 6000000")
+		c.envAppend("DEVSTACK_FIXTURES=" + fx)
+		t0 := time.Now()
+		var signalled time.Time
+		c.killDuring(syscall.SIGTERM, func(string) bool {
+			if time.Since(t0) < 700*time.Millisecond {
+				return false
+			}
+			signalled = time.Now()
+			return true
+		}, "seed")
+		// The lock is free and the hashing stopped: the command ended soon after.
+		if took := time.Since(signalled); took > 3*time.Second {
+			c.t.Errorf("seed took %s to stop after SIGTERM", took.Round(time.Millisecond))
+		}
+		c.upNow()
+		c.seeded()
+		c.intact()
+	})
+	run("shared put with odd names and sources", func(c *chaos) {
+		c.mustRun("up")
+		c.written()
+		dir := c.t.TempDir()
+		src, fifo := filepath.Join(dir, "src"), filepath.Join(dir, "fifo")
+		must(c.t, os.WriteFile(src, []byte("x"), 0o644))
+		must(c.t, syscall.Mkfifo(fifo, 0o644))
+		before := c.state()
+		for _, args := range [][]string{
+			{src, strings.Repeat("n", 300)},
+			{src, "a\nb"},
+			{src, "../outside"},
+			{fifo, "fifo"},
+			{"/dev/null", "device"},
+		} {
+			r := c.run(append([]string{"shared", "put"}, args...)...)
+			if r.code != 2 || strings.Contains(strings.TrimSpace(r.stderr), "\n") || strings.Contains(r.stderr, "Error response") {
+				c.t.Errorf("shared put %q: exit %d, want 2 with one line in devstack's words:\n%s", args, r.code, r.stderr)
+			}
+		}
+		if d := diffState(before, c.state()); len(d) > 0 {
+			c.t.Errorf("refused puts changed %v", d)
+		}
+		c.intact()
+	})
+	run("crafted snapshot exports refused before any copy", func(c *chaos) {
+		c.mustRun("up")
+		c.written()
+		c.mustRun("snapshot", "save", "s")
+		file := filepath.Join(c.t.TempDir(), "s.tar.gz")
+		c.mustRun("snapshot", "export", "s", file)
+		c.mustRun("snapshot", "rm", "s")
+		data, err := os.ReadFile(file)
+		must(c.t, err)
+		before := c.state()
+		for name, crafted := range map[string][]byte{
+			"three empty parts": recraft(c.t, data, func(_ map[string]any, parts map[string][]byte) {
+				for k := range parts {
+					parts[k] = tarOf(c.t)
+				}
+			}),
+			"a member that climbs out": recraft(c.t, data, func(_ map[string]any, parts map[string][]byte) {
+				parts["shared.tar"] = tarOf(c.t, &tar.Header{Name: "shared/../../escaped", Typeflag: tar.TypeReg, Mode: 0o644})
+			}),
+			"a symlink that leads out": recraft(c.t, data, func(_ map[string]any, parts map[string][]byte) {
+				parts["shared.tar"] = tarOf(c.t, &tar.Header{Name: "shared/etc", Typeflag: tar.TypeSymlink, Linkname: "/etc", Mode: 0o777},
+					&tar.Header{Name: "shared/etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644})
+			}),
+			"a device": recraft(c.t, data, func(_ map[string]any, parts map[string][]byte) {
+				parts["shared.tar"] = tarOf(c.t, &tar.Header{Name: "shared/sda", Typeflag: tar.TypeBlock, Devmajor: 8, Mode: 0o600})
+			}),
+			"a dashboard UUID that is none": recraft(c.t, data, func(m map[string]any, _ map[string][]byte) {
+				m["pinned"].(map[string]any)["dashboard_uuid"] = "'; DROP TABLE x; --"
+			}),
+		} {
+			path := filepath.Join(c.t.TempDir(), "crafted.tar.gz")
+			must(c.t, os.WriteFile(path, crafted, 0o600))
+			r := c.run("snapshot", "import", path, "crafted")
+			if r.code != 2 || !strings.Contains(r.stderr, "nothing was imported") {
+				c.t.Errorf("%s: exit %d, want 2 and nothing imported:\n%s", name, r.code, r.stderr)
+			}
+			if left := snapshotVolumes(c.t, c.project); len(left) > 0 {
+				c.t.Errorf("%s: the refused import left %v", name, left)
+			}
+		}
+		if d := diffState(before, c.state()); len(d) > 0 {
+			c.t.Errorf("refused imports changed %v", d)
+		}
+		c.intact()
 	})
 	run("engine stopped under an up: one line, exit 1, no panic", func(c *chaos) {
 		// The engine's socket vanishing mid-up is what made testcontainers
