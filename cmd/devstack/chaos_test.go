@@ -624,6 +624,25 @@ func TestChaos(t *testing.T) {
 		}
 		c.intact()
 	})
+	run("snapshot export into planted symlinks", func(c *chaos) {
+		c.mustRun("up")
+		c.mustRun("snapshot", "save", "s")
+		dir := c.t.TempDir()
+		victim, file := filepath.Join(dir, "victim"), filepath.Join(dir, "s.tar.gz")
+		must(c.t, os.WriteFile(victim, []byte("keep"), 0o644))
+		must(c.t, os.Symlink(victim, file+".partial"))
+		must(c.t, os.Symlink(victim, file))
+		if r := c.run("snapshot", "export", "s", file); r.code != 2 {
+			c.t.Errorf("export over an existing name without --force: exit %d\n%s", r.code, r.stderr)
+		}
+		c.mustRun("snapshot", "export", "s", file, "--force")
+		if b, _ := os.ReadFile(victim); string(b) != "keep" {
+			c.t.Errorf("an export wrote through a planted symlink: the victim holds %d bytes", len(b))
+		}
+		if fi, err := os.Lstat(file); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+			c.t.Errorf("the export holding the passwords: %v %v, want a regular file, 0600", fi.Mode(), err)
+		}
+	})
 	run("crafted snapshot exports refused before any copy", func(c *chaos) {
 		c.mustRun("up")
 		c.written()
