@@ -19,8 +19,8 @@ import (
 
 // A MySQL image whose server exits at once: up reports the crash and
 // its log line within 30 s, on a new stack (where the crash comes in making
-// the seeded template) and on one that ran; status then says the service is
-// restarting.
+// the seeded template) and on one that ran; the crashed container is then
+// stopped, not left restarting, and status says so, and why.
 func TestCrashingServiceIsReportedAtOnce(t *testing.T) {
 	t.Parallel()
 	crash := crashImage(t)
