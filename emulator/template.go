@@ -217,12 +217,13 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	// first start: root gets the template's own password, for any host
 	// where the image takes MYSQL_ROOT_HOST; the app user its own. The time
 	// zones are loaded while the schema loads, where the image lets devstack
-	// skip them (MYSQL_INITDB_SKIP_TZINFO). CAP_SYS_PTRACE lets devstack read
-	// the environment the entrypoint handed the server, which a server that
-	// switched users itself keeps from everybody else.
+	// skip them (MYSQL_INITDB_SKIP_TZINFO, MARIADB_ in MariaDB's words).
+	// CAP_SYS_PTRACE lets devstack read the environment the entrypoint handed
+	// the server, which a server that switched users itself keeps from
+	// everybody else.
 	spec := docker.ContainerSpec{Name: name, Image: b.cfg.MySQL.Image,
 		Env: map[string]string{"MYSQL_ROOT_PASSWORD": b.root, "MYSQL_ROOT_HOST": "%", "MYSQL_USER": AppUser, "MYSQL_PASSWORD": b.app,
-			"MYSQL_INITDB_SKIP_TZINFO": "1"},
+			"MYSQL_INITDB_SKIP_TZINFO": "1", "MARIADB_INITDB_SKIP_TZINFO": "1"},
 		Cmd:    serverArgs(b.cfg.MySQL.ServerOptions),
 		Labels: owner,
 		Mounts: []docker.Mount{{Volume: templateVolume(b.key), Target: "/var/lib/mysql"}},

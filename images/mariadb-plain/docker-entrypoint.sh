@@ -69,7 +69,10 @@ first_start() {
 	[ "$i" -gt 0 ] || die "Unable to start server."
 	log "Temporary server started"
 
-	mariadb-tzinfo-to-sql --skip-write-binlog /usr/share/zoneinfo | MYSQL_PWD= process_sql --database=mysql
+	# As the official image: MARIADB_INITDB_SKIP_TZINFO, or its MYSQL_ name.
+	if [ -z "${MARIADB_INITDB_SKIP_TZINFO:-${MYSQL_INITDB_SKIP_TZINFO:-}}" ]; then
+		mariadb-tzinfo-to-sql --skip-write-binlog /usr/share/zoneinfo | MYSQL_PWD= process_sql --database=mysql
+	fi
 	local pw=${MYSQL_ROOT_PASSWORD:-}
 	if [ -n "${MYSQL_RANDOM_ROOT_PASSWORD:-}" ]; then
 		pw=$(head -c 24 /dev/urandom | base64 | tr -d '/+=\n')
