@@ -14,7 +14,7 @@ OTHER_IMAGES := eval "$$(scripts/local-images.sh | grep -E '^DEVSTACK_(MARIADB_R
 # address when this machine looks like a container.
 TEST_ENV := TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1
 
-.PHONY: build up down status docker local-images test-deps test test-plain test-images test-engines unit chaos vet bench compose
+.PHONY: build up down status docker local-images test-deps test test-plain test-images test-engines unit chaos vet bench compose docs
 
 build:
 	go build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev) -X main.commit=$$(git rev-parse HEAD 2>/dev/null)" -o $(BIN) ./cmd/devstack
@@ -100,6 +100,11 @@ vet:
 # no DEVSTACK_* variable, no devstack.yaml.
 compose:
 	env $$(env | sed -n 's/^\(DEVSTACK_[A-Z_]*\)=.*/-u \1/p') go run ./cmd/devstack -c /dev/null compose > compose/docker-compose.yml
+
+# docs/commands/ is the command reference, generated from the commands
+# themselves (cobra/doc); TestCommandReference fails when it is out of date.
+docs:
+	go test -short -count=1 -run '^TestCommandReference$$' ./cmd/devstack/ -args -update
 
 # devstack against docker compose plus a bootstrap script, on each MySQL
 # flavour this machine has, in one run: medians, spreads and ratios, as a

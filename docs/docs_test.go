@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 const module = "github.com/wellcomecollection/devstack/"
@@ -69,18 +70,17 @@ func TestArchitectureDiagram(t *testing.T) {
 }
 
 // Every error devstack reports (the messages given to usageError, envError
-// and the CLI's usage) has an entry in the README's troubleshooting
-// section: its longest literal part appears there.
+// and the CLI's usage) has an entry in troubleshooting.md: its longest
+// literal part appears there.
 func TestTroubleshootingCoversEveryError(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+	page, err := os.ReadFile("troubleshooting.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(readme), "\n## Troubleshooting\n")
+	section, ok := strings.CutPrefix(string(page), "# Troubleshooting\n")
 	if !ok {
-		t.Fatal("README.md has no Troubleshooting section")
+		t.Fatal("troubleshooting.md does not begin with its title, # Troubleshooting")
 	}
-	section, _, _ = strings.Cut(section, "\n## ")
 	verb := regexp.MustCompile(`%[-+# 0-9.]*[a-zA-Z%]`)
 	fset := token.NewFileSet()
 	for _, dir := range []string{"../emulator", "../cmd/devstack"} {
@@ -124,4 +124,108 @@ func TestTroubleshootingCoversEveryError(t *testing.T) {
 			})
 		}
 	}
+}
+
+// The Go example in harness.md is examples/ingest's test, which CI compiles
+// and runs: the page shows the file as it is, less its opening comment.
+func TestHarnessExample(t *testing.T) {
+	page, err := os.ReadFile("harness.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile("(?s)```go\n(package ingest_test\n.*?)```").FindSubmatch(page)
+	if block == nil {
+		t.Fatal("harness.md has no Go example of package ingest_test")
+	}
+	src, err := os.ReadFile("../examples/ingest/ingest_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, code, _ := strings.Cut(string(src), "\npackage ingest_test\n")
+	if want := "package ingest_test\n" + code; string(block[1]) != want {
+		t.Errorf("harness.md's Go example differs from examples/ingest/ingest_test.go: copy the file's code (after its comment) into the page")
+	}
+}
+
+// Every relative link of the README and the pages under docs/ leads to a
+// file of the repository, and every #anchor to a heading of its page.
+func TestLinks(t *testing.T) {
+	pages := []string{"../README.md"}
+	for _, pattern := range []string{"*.md", "commands/*.md"} {
+		found, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages = append(pages, found...)
+	}
+	link := regexp.MustCompile(`\]\(([^()\s]+)\)`)
+	for _, page := range pages {
+		text, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(withoutCode(string(text)), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			file, anchor, _ := strings.Cut(target, "#")
+			path := page
+			if file != "" {
+				path = filepath.Join(filepath.Dir(page), file)
+			}
+			if _, err := os.Stat(path); err != nil {
+				t.Errorf("%s: link %s: no file %s", page, target, path)
+				continue
+			}
+			if anchor == "" {
+				continue
+			}
+			if !strings.HasSuffix(path, ".md") {
+				t.Errorf("%s: link %s: an anchor into a file that is no page", page, target)
+				continue
+			}
+			doc, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(anchors(string(doc)), anchor) {
+				t.Errorf("%s: link %s: %s has no heading #%s", page, target, path, anchor)
+			}
+		}
+	}
+}
+
+// withoutCode drops the fenced code blocks and inline code of a page,
+// where brackets are no links.
+func withoutCode(text string) string {
+	text = regexp.MustCompile("(?s)\n```.*?\n```").ReplaceAllString(text, "\n")
+	return regexp.MustCompile("`[^`\n]*`").ReplaceAllString(text, "``")
+}
+
+// anchors gives the anchors GitHub makes of a page's headings: lower case,
+// spaces as '-', punctuation other than '-' and '_' dropped.
+func anchors(text string) []string {
+	var out []string
+	fence := false
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "```") {
+			fence = !fence
+		}
+		heading, ok := strings.CutPrefix(strings.TrimLeft(line, "#"), " ")
+		if fence || !ok || !strings.HasPrefix(line, "#") {
+			continue
+		}
+		var b strings.Builder
+		for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
+			switch {
+			case r == ' ':
+				b.WriteRune('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		out = append(out, b.String())
+	}
+	return out
 }

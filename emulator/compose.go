@@ -28,7 +28,7 @@ import (
 // first up are fixed development defaults there.
 
 // composeDefaults are those defaults, pinned on the data volume as up pins
-// its choices (README: compose).
+// its choices (docs/compose.md).
 var composeDefaults = pinned{
 	RootPassword:  "devstack-root",
 	AppPassword:   "devstack",

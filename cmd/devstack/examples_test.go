@@ -7,7 +7,8 @@ import (
 	"testing"
 )
 
-// The README's Python example, run the way it says: under `devstack run`.
+// The Python example of docs/harness.md, run the way it says: under
+// `devstack run`.
 func TestPythonExampleUnderRun(t *testing.T) {
 	integration(t)
 	t.Parallel()

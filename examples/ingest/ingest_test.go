@@ -1,4 +1,4 @@
-// The README's Go example, kept compiling and passing by CI.
+// The Go example of docs/harness.md, kept compiling and passing by CI.
 package ingest_test
 
 import (
