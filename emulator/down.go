@@ -3,8 +3,7 @@ package emulator
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"maps"
 	"slices"
 	"strings"
@@ -16,7 +15,7 @@ import (
 // had it typed or confirmed.
 type DownOptions struct {
 	Volumes  bool
-	Progress io.Writer
+	Progress event.Sink
 }
 
 // DownReport is `devstack down -o json`: what was removed.
@@ -34,7 +33,7 @@ type DownReport struct {
 // first, unless the data goes anyway; one that cannot be finished does not
 // keep the containers up, and its journal stays for the next command.
 func Down(ctx context.Context, e *Engine, cfg Config, opts DownOptions) (*DownReport, error) {
-	progress := orDiscard(opts.Progress)
+	progress := opts.Progress
 	unlock, err := lockProject(ctx, cfg.Project, progress)
 	if err != nil {
 		return nil, err
@@ -49,7 +48,7 @@ func Down(ctx context.Context, e *Engine, cfg Config, opts DownOptions) (*DownRe
 }
 
 func (e *Engine) down(ctx context.Context, project string, opts DownOptions) (*DownReport, error) {
-	unlock, err := lockProject(ctx, project, orDiscard(opts.Progress))
+	unlock, err := lockProject(ctx, project, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -59,19 +58,19 @@ func (e *Engine) down(ctx context.Context, project string, opts DownOptions) (*D
 
 // downLocked is down for a caller that holds the project lock.
 func (e *Engine) downLocked(ctx context.Context, project string, opts DownOptions) (*DownReport, error) {
-	progress := orDiscard(opts.Progress)
+	progress := opts.Progress
 	o, err := e.observe(ctx, project)
 	if err != nil {
 		return nil, err
 	}
 	if o.absent() {
-		fmt.Fprintf(progress, "project %s: nothing to remove\n", project)
+		progress.Note("project %s: nothing to remove", project)
 	}
 	return e.remove(ctx, o, opts.Volumes, progress)
 }
 
 // remove takes an observed stack down; the caller holds the project lock.
-func (e *Engine) remove(ctx context.Context, o *observed, volumes bool, progress io.Writer) (*DownReport, error) {
+func (e *Engine) remove(ctx context.Context, o *observed, volumes bool, progress event.Sink) (*DownReport, error) {
 	r := &DownReport{Project: o.names.Project, Containers: []string{}, Networks: []string{}, Volumes: []string{}}
 	o, err := e.removeAllContainers(ctx, o, volumes, progress, r)
 	if err != nil {
@@ -100,7 +99,7 @@ func (e *Engine) remove(ctx context.Context, o *observed, volumes bool, progress
 // volumes, once its containers are gone. Containers devstack did not create
 // may still use them (an app joined with --network): they are named, never
 // touched, and the rest is removed anyway.
-func (e *Engine) removeRest(ctx context.Context, o *observed, volumes bool, progress io.Writer, r *DownReport) error {
+func (e *Engine) removeRest(ctx context.Context, o *observed, volumes bool, progress event.Sink, r *DownReport) error {
 	var blocked error
 	for _, n := range o.spareNetworks {
 		if err := e.d.RemoveNetwork(ctx, n.ID); err != nil && !isNotFound(err) {
@@ -108,7 +107,7 @@ func (e *Engine) removeRest(ctx context.Context, o *observed, volumes bool, prog
 		}
 	}
 	if o.network != nil {
-		fmt.Fprintf(progress, "%s: removing %s\n", partNetwork, o.network.Name)
+		progress.Done(partNetwork, 0, "removing %s", o.network.Name)
 		if err := e.d.RemoveNetwork(ctx, o.network.ID); err != nil && !isNotFound(err) {
 			blocked = envError(err, "cannot remove network %s: %s; stop or disconnect them, then run down again", o.network.Name, e.networkUsers(ctx, o.network.ID, err))
 		} else {
@@ -117,7 +116,7 @@ func (e *Engine) removeRest(ctx context.Context, o *observed, volumes bool, prog
 	}
 	if volumes {
 		for _, name := range slices.Sorted(maps.Keys(o.volumes)) {
-			fmt.Fprintf(progress, "%s: removing volume %s\n", o.volumes[name].Labels[LabelService], name)
+			progress.Done(o.volumes[name].Labels[LabelService], 0, "removing volume %s", name)
 			if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) {
 				if blocked == nil {
 					blocked = envError(err, "cannot remove volume %s: %s; stop the containers that use it, then run down again", name, shortErr(err))
@@ -137,7 +136,7 @@ func (e *Engine) removeRest(ctx context.Context, o *observed, volumes bool, prog
 // network and volumes in use. With purge the data goes too: the containers
 // are killed, not stopped gracefully (a server that is still starting can
 // take its whole stop timeout).
-func (e *Engine) removeAllContainers(ctx context.Context, o *observed, purge bool, progress io.Writer, r *DownReport) (*observed, error) {
+func (e *Engine) removeAllContainers(ctx context.Context, o *observed, purge bool, progress event.Sink, r *DownReport) (*observed, error) {
 	for range 2 {
 		if len(o.all()) == 0 {
 			break
@@ -161,11 +160,11 @@ func (e *Engine) removeAllContainers(ctx context.Context, o *observed, purge boo
 
 // removeContainers stops and removes containers in parallel; kill removes
 // them without a graceful stop.
-func (e *Engine) removeContainers(ctx context.Context, cs []docker.Container, kill bool, progress io.Writer) error {
+func (e *Engine) removeContainers(ctx context.Context, cs []docker.Container, kill bool, progress event.Sink) error {
 	steps := make([]func(context.Context) error, len(cs))
 	for i, c := range cs {
 		steps[i] = func(ctx context.Context) error {
-			fmt.Fprintf(progress, "%s: removing container %s\n", c.Labels[LabelService], c.Name)
+			progress.Done(c.Labels[LabelService], 0, "removing container %s", c.Name)
 			if kill {
 				if err := e.d.Remove(ctx, c.ID); err != nil && !isNotFound(err) {
 					return envError(err, "cannot remove container %s: %s", c.Name, shortErr(err))

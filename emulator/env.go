@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"net"
 	"net/url"
 	"strconv"
@@ -22,7 +22,7 @@ type EnvVar struct {
 // config sets passwords the stack does not use yet.
 type EnvOptions struct {
 	Network  bool
-	Progress io.Writer
+	Progress event.Sink
 }
 
 // Env returns the connection settings of a project's stack: plain names and
@@ -46,7 +46,7 @@ func Env(ctx context.Context, e *Engine, cfg Config, opts EnvOptions) ([]EnvVar,
 	}
 	v := connection(cfg, o, live)
 	if pending := pendingChanges(cfg, v); len(pending) > 0 {
-		fmt.Fprintf(orDiscard(opts.Progress), "devstack: the config changes %s, which the running stack does not use yet: these are the values in use until `devstack up` applies the change\n", strings.Join(pending, " and "))
+		opts.Progress.Note("devstack: the config changes %s, which the running stack does not use yet: these are the values in use until `devstack up` applies the change", strings.Join(pending, " and "))
 	}
 	host := cfg.Host
 	if opts.Network {

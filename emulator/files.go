@@ -3,7 +3,6 @@ package emulator
 import (
 	"context"
 	"errors"
-	"io"
 
 	"github.com/wellcomecollection/devstack/emulator/shared"
 )
@@ -50,7 +49,7 @@ func SharedList(ctx context.Context, e *Engine, cfg Config, p string) ([]shared.
 // the stack's uid:gid; it returns where it went.
 func SharedPut(ctx context.Context, e *Engine, cfg Config, local, remote string) (string, error) {
 	// A reset or a down must not pull the folder from under the copy.
-	unlock, err := lockProject(ctx, cfg.Project, io.Discard)
+	unlock, err := lockProject(ctx, cfg.Project, nil)
 	if err != nil {
 		return "", err
 	}

@@ -3,7 +3,7 @@ package emulator
 import (
 	"context"
 	"fmt"
-	"io"
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -13,7 +13,7 @@ import (
 // lockProject makes this process the one writer of a project. It is an flock
 // on a file in the temp directory: the kernel releases it when the process
 // dies, so a crashed devstack cannot hold it.
-func lockProject(ctx context.Context, project string, progress io.Writer) (func(), error) {
+func lockProject(ctx context.Context, project string, progress event.Sink) (func(), error) {
 	told := false
 	for {
 		unlock, err := tryLockProject(project)
@@ -21,7 +21,7 @@ func lockProject(ctx context.Context, project string, progress io.Writer) (func(
 			return unlock, err
 		}
 		if !told {
-			fmt.Fprintf(progress, "waiting for another devstack command on project %s to finish\n", project)
+			progress.Note("waiting for another devstack command on project %s to finish", project)
 			told = true
 		}
 		select {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net"
 	"os"
@@ -289,7 +288,7 @@ func TestRemoveLooksAgainWhenAVolumeIsHeld(t *testing.T) {
 	}
 	n := NamesFor("p")
 	f.AddContainer(docker.Container{Name: n.TemplateCopy, Labels: map[string]string{LabelProject: "p"}, Volumes: []string{n.MySQLData}, State: docker.State{Status: "created"}})
-	r, err := e.remove(ctx, seen, true, io.Discard)
+	r, err := e.remove(ctx, seen, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,7 +506,7 @@ func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &upRun{e: &Engine{d: f}, cfg: cfg, plan: p, progress: io.Discard}
+	u := &upRun{e: &Engine{d: f}, cfg: cfg, plan: p, progress: nil}
 	s := p.specs[partHelper]
 	f.AddContainer(docker.Container{Name: s.Name, Image: s.Image, Env: s.Env, Labels: s.Labels, State: docker.State{Status: "created"}, Networks: map[string]string{s.Network: p.networkID}})
 	if err := u.converge(ctx, partHelper); err != nil {

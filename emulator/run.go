@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"io"
 	"os"
 	"os/exec"
@@ -24,7 +25,7 @@ type RunOptions struct {
 	Config         Config
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
-	Progress       io.Writer
+	Progress       event.Sink
 }
 
 // forwarded are the signals that ask devstack to stop: the command gets them,
@@ -40,9 +41,9 @@ var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sys
 // and ExitRunFailed when devstack itself failed. Its own errors go to
 // opts.Progress as one line each.
 func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
-	progress := orDiscard(opts.Progress)
+	progress := opts.Progress
 	if len(argv) == 0 {
-		fmt.Fprintln(progress, "devstack: no command to run: pass one after --")
+		progress.Note("devstack: no command to run: pass one after --")
 		return ExitRunFailed
 	}
 	// A command that cannot be found or run is refused before any stack is
@@ -55,7 +56,7 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(progress, "devstack: cannot run %s: %v\n", argv[0], errors.Unwrap(err))
+		progress.Note("devstack: cannot run %s: %v", argv[0], errors.Unwrap(err))
 		return ExitRunFailed
 	}
 	cmd := exec.Command(path, argv[1:]...)
@@ -70,16 +71,16 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 	cfg := opts.Config
 	cfg.Project = EphemeralProject("run")
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
-	fmt.Fprintf(progress, "devstack: starting throw-away stack %s\n", cfg.Project)
+	progress.Note("devstack: starting throw-away stack %s", cfg.Project)
 
 	code := ExitRunFailed
 	vars, sig, err := startStack(ctx, e, cfg, Lifetime{Ephemeral: true, Keep: opts.Keep}, sigs, progress)
 	switch {
 	case sig != nil:
-		fmt.Fprintf(progress, "devstack: %v while starting stack %s\n", sig, cfg.Project)
+		progress.Note("devstack: %v while starting stack %s", sig, cfg.Project)
 		code = 128 + int(sig.(syscall.Signal))
 	case err != nil:
-		fmt.Fprintf(progress, "devstack: %v\n", err)
+		progress.Note("devstack: %v", err)
 	default:
 		cmd.Env = os.Environ()
 		for _, v := range vars {
@@ -91,12 +92,12 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 
 	remove := fmt.Sprintf("devstack down -p %s --volumes --yes", cfg.Project)
 	if opts.Keep {
-		fmt.Fprintf(progress, "devstack: kept stack %s; connect with `devstack env -p %s`, remove with `%s`\n", cfg.Project, cfg.Project, remove)
+		progress.Note("devstack: kept stack %s; connect with `devstack env -p %s`, remove with `%s`", cfg.Project, cfg.Project, remove)
 		return code
 	}
 	// The caller's context may be cancelled by now: cleanup must still run.
 	if _, err := Down(context.WithoutCancel(ctx), e, cfg, DownOptions{Volumes: true, Progress: progress}); err != nil {
-		fmt.Fprintf(progress, "devstack: cannot remove stack %s: %v; remove it with `%s`\n", cfg.Project, err, remove)
+		progress.Note("devstack: cannot remove stack %s: %v; remove it with `%s`", cfg.Project, err, remove)
 		return ExitRunFailed
 	}
 	return code
@@ -104,7 +105,7 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 
 // startStack runs Up and reads the stack's connection settings. A signal
 // stops it early and is returned, so the caller can clean up and report it.
-func startStack(ctx context.Context, e *Engine, cfg Config, life Lifetime, sigs <-chan os.Signal, progress io.Writer) ([]EnvVar, os.Signal, error) {
+func startStack(ctx context.Context, e *Engine, cfg Config, life Lifetime, sigs <-chan os.Signal, progress event.Sink) ([]EnvVar, os.Signal, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var vars []EnvVar
@@ -136,9 +137,9 @@ func startStack(ctx context.Context, e *Engine, cfg Config, life Lifetime, sigs 
 
 // runCommand starts cmd, forwards devstack's signals to it until it ends,
 // and returns its exit code.
-func runCommand(cmd *exec.Cmd, sigs <-chan os.Signal, progress io.Writer) int {
+func runCommand(cmd *exec.Cmd, sigs <-chan os.Signal, progress event.Sink) int {
 	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(progress, "devstack: cannot start the command: %v\n", err)
+		progress.Note("devstack: cannot start the command: %v", err)
 		return ExitRunFailed
 	}
 	done := make(chan struct{})

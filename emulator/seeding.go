@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"net"
 	"strconv"
 	"strings"
@@ -94,7 +94,7 @@ func sharedError(err error) error {
 // SeedOptions tune Seed; Reset empties app data first.
 type SeedOptions struct {
 	Reset    bool
-	Progress io.Writer
+	Progress event.Sink
 }
 
 // SeedReport says what a seed or reset did.
@@ -163,7 +163,7 @@ func Seed(ctx context.Context, e *Engine, cfg Config, opts SeedOptions) (*SeedRe
 
 // Seed is the package's Seed on a held stack.
 func (s *Stack) Seed(ctx context.Context, opts SeedOptions) (*SeedReport, error) {
-	unlock, err := lockProject(ctx, s.cfg.Project, orDiscard(opts.Progress))
+	unlock, err := lockProject(ctx, s.cfg.Project, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -175,17 +175,16 @@ func (s *Stack) Seed(ctx context.Context, opts SeedOptions) (*SeedReport, error)
 // and the shared directory share nothing, so their work runs in parallel.
 func (s *Stack) seedLocked(ctx context.Context, opts SeedOptions) (*SeedReport, error) {
 	t0 := time.Now()
-	progress := orDiscard(opts.Progress)
-	say := func(format string, args ...any) { fmt.Fprintf(progress, format+"\n", args...) }
+	progress := opts.Progress
 	var err error
 	r := &SeedReport{}
 	err = parallel(ctx,
 		func(ctx context.Context) error {
-			say("%s: seeding", ServiceMySQL)
+			progress.Step(ServiceMySQL, "seeding")
 			c, err := s.seedMySQL(ctx, opts.Reset)
 			r.Rows = c
 			if err == nil {
-				say("%s: done: %d rows removed, %d added, %d updated", ServiceMySQL, c.Removed, c.Added, c.Updated)
+				progress.Done(ServiceMySQL, 0, "done: %d rows removed, %d added, %d updated", c.Removed, c.Added, c.Updated)
 			}
 			return err
 		},
@@ -193,7 +192,7 @@ func (s *Stack) seedLocked(ctx context.Context, opts SeedOptions) (*SeedReport, 
 			if !opts.Reset {
 				return nil
 			}
-			say("%s: flushing", ServiceRedis)
+			progress.Step(ServiceRedis, "flushing")
 			n, err := setup.FlushRedis(ctx, s.redis)
 			if err != nil {
 				return envError(err, "cannot flush Redis: %v", err)
@@ -202,15 +201,15 @@ func (s *Stack) seedLocked(ctx context.Context, opts SeedOptions) (*SeedReport, 
 			if err := s.restartGearmand(ctx); err != nil {
 				return err
 			}
-			say("%s: done: %d keys removed", ServiceRedis, n)
+			progress.Done(ServiceRedis, 0, "done: %d keys removed", n)
 			return nil
 		},
 		func(ctx context.Context) error {
-			say("%s: laying out %s", partShared, SharedDir)
+			progress.Step(partShared, "laying out %s", SharedDir)
 			res, err := syncShared(ctx, s.sharedDir(), s.cfg, s.seeder.F, opts.Reset)
 			r.SharedRemoved, r.FilesWritten = res.Removed, res.Written
 			if err == nil {
-				say("%s: done: %d entries removed, %d files written", partShared, res.Removed, len(res.Written))
+				progress.Done(partShared, 0, "done: %d entries removed, %d files written", res.Removed, len(res.Written))
 			}
 			return err
 		})

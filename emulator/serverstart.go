@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"io"
 	"path"
 	"regexp"
@@ -544,7 +545,7 @@ func readPath(ctx context.Context, dc docker.Client, name, p string) (*startPath
 // pruneDirectStarts removes what devstack saw of images' entrypoints: all
 // of it, or that of images that are gone. A template's next build watches
 // the entrypoint again.
-func (e *Engine) pruneDirectStarts(ctx context.Context, all bool, progress io.Writer) ([]string, error) {
+func (e *Engine) pruneDirectStarts(ctx context.Context, all bool, progress event.Sink) ([]string, error) {
 	vs, err := e.d.Volumes(ctx, labelDirectStart)
 	if err != nil {
 		return nil, envError(err, "cannot list volumes: %s", shortErr(err))
@@ -554,7 +555,7 @@ func (e *Engine) pruneDirectStarts(ctx context.Context, all bool, progress io.Wr
 		if img, err := e.d.Image(ctx, v.Labels[labelDirectStartImage]); !all && err == nil && img.ID != "" {
 			continue
 		}
-		fmt.Fprintf(progress, "removing %s (how an image's server starts)\n", v.Name)
+		progress.Note("removing %s (how an image's server starts)", v.Name)
 		if err := e.d.RemoveVolume(ctx, v.Name); err != nil && !isNotFound(err) {
 			return removed, envError(err, "cannot remove %s: %s", v.Name, shortErr(err))
 		}

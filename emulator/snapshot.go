@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"io"
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"maps"
 	"regexp"
 	"slices"
@@ -242,8 +242,7 @@ func sizeOf(sizes map[string]int64, volumes []string) int64 {
 // RemoveSnapshot removes one of the project's snapshots and returns its
 // volumes. A restore of it that was cut short is finished first: it needs
 // the snapshot.
-func RemoveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, progress io.Writer) ([]string, error) {
-	progress = orDiscard(progress)
+func RemoveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, progress event.Sink) ([]string, error) {
 	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"hash"
 	"io"
 	"maps"
@@ -84,7 +85,7 @@ func ExportSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opt
 			return nil, err
 		}
 	}
-	unlock, err := lockProject(ctx, cfg.Project, io.Discard)
+	unlock, err := lockProject(ctx, cfg.Project, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +298,7 @@ type ImportOptions struct {
 	File     string
 	Stdin    io.Reader
 	Name     string
-	Progress io.Writer
+	Progress event.Sink
 }
 
 // ImportSnapshot makes a snapshot of the project from an export. It refuses
@@ -324,7 +325,7 @@ func ImportSnapshot(ctx context.Context, e *Engine, cfg Config, opts ImportOptio
 	if err := ValidateSnapshotName(s.Name); err != nil {
 		return nil, err
 	}
-	unlock, err := lockProject(ctx, cfg.Project, orDiscard(opts.Progress))
+	unlock, err := lockProject(ctx, cfg.Project, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -332,7 +333,7 @@ func ImportSnapshot(ctx context.Context, e *Engine, cfg Config, opts ImportOptio
 	if err := e.importable(ctx, &cfg, s); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(orDiscard(opts.Progress), "importing snapshot %s of project %s from %s into project %s\n", s, m.Snapshot.Project, what, cfg.Project)
+	opts.Progress.Note("importing snapshot %s of project %s from %s into project %s", s, m.Snapshot.Project, what, cfg.Project)
 	if err := e.makeSnapshotVolumes(ctx, s); err != nil {
 		return nil, errors.Join(err, e.removeSnapshot(context.WithoutCancel(ctx), s))
 	}

@@ -3,7 +3,7 @@ package emulator
 import (
 	"context"
 	"fmt"
-	"io"
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"maps"
 	"strings"
 	"time"
@@ -43,7 +43,7 @@ type RestoreReport struct {
 // major.minor version is refused, before anything changes.
 func RestoreSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts SnapshotOptions) (*RestoreReport, error) {
 	t0 := time.Now()
-	progress := orDiscard(opts.Progress)
+	progress := opts.Progress
 	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func RestoreSnapshot(ctx context.Context, e *Engine, cfg Config, name string, op
 	if err := e.d.CreateVolume(ctx, docker.Volume{Name: n.Restoring, Labels: journalLabels(cfg.Project, name, target)}); err != nil {
 		return nil, envError(err, "cannot create volume %s: %s", n.Restoring, shortErr(err))
 	}
-	fmt.Fprintf(progress, "restoring snapshot %s into project %s\n", s, cfg.Project)
+	progress.Note("restoring snapshot %s into project %s", s, cfg.Project)
 	if err := e.restore(ctx, cfg, fx, s, target, progress); err != nil {
 		return nil, err
 	}
@@ -161,7 +161,7 @@ func journalLabels(project, snapshot string, target pinned) map[string]string {
 
 // restore brings the stack to the snapshot's state, journal in place, and
 // removes the journal once it is complete.
-func (e *Engine) restore(ctx context.Context, cfg Config, fx *seed.Fixtures, s *snapshot, target pinned, progress io.Writer) error {
+func (e *Engine) restore(ctx context.Context, cfg Config, fx *seed.Fixtures, s *snapshot, target pinned, progress event.Sink) error {
 	o, err := e.observe(ctx, cfg.Project)
 	if err != nil {
 		return err
@@ -259,7 +259,7 @@ func samePinned(labels map[string]string, v pinned) bool {
 
 // settle finishes a restore that was cut short, as its journal records; the
 // caller holds the project lock.
-func (e *Engine) settle(ctx context.Context, cfg Config, progress io.Writer) error {
+func (e *Engine) settle(ctx context.Context, cfg Config, progress event.Sink) error {
 	j, err := e.journal(ctx, cfg.Project)
 	if err != nil || j == nil {
 		return err
@@ -276,8 +276,8 @@ func (e *Engine) settle(ctx context.Context, cfg Config, progress io.Writer) err
 	if s == nil || !s.Complete {
 		return envError(nil, "a restore of snapshot %s into project %s was cut short, and the snapshot is gone: the stack's data may be incomplete; delete it with `devstack down -p %s --volumes --yes`", name, cfg.Project, cfg.Project)
 	}
-	fmt.Fprintf(orDiscard(progress), "finishing the restore of snapshot %s, which was cut short\n", s)
-	if err := e.restore(ctx, cfg, fx, s, knownPinned(cfg, j.Labels), orDiscard(progress)); err != nil {
+	progress.Note("finishing the restore of snapshot %s, which was cut short", s)
+	if err := e.restore(ctx, cfg, fx, s, knownPinned(cfg, j.Labels), progress); err != nil {
 		return &Error{Code: ExitCode(err), Err: err, Msg: fmt.Sprintf("%v (while finishing the restore of snapshot %s, which was cut short; to give it up, delete the stack's data with `devstack down -p %s --volumes --yes`)", err, name, cfg.Project)}
 	}
 	return nil
@@ -285,7 +285,7 @@ func (e *Engine) settle(ctx context.Context, cfg Config, progress io.Writer) err
 
 // settleUnlocked is settle for a command that does not hold the project
 // lock: it takes the lock only when there is a restore to finish.
-func (e *Engine) settleUnlocked(ctx context.Context, cfg Config, progress io.Writer) error {
+func (e *Engine) settleUnlocked(ctx context.Context, cfg Config, progress event.Sink) error {
 	if j, err := e.journal(ctx, cfg.Project); err != nil || j == nil {
 		return err
 	}
@@ -299,7 +299,7 @@ func (e *Engine) settleUnlocked(ctx context.Context, cfg Config, progress io.Wri
 // lockForFixtures reads the fixtures, so that bad ones are refused before
 // anything waits, then takes lockSettled: where the commands that bring a
 // stack up start.
-func (e *Engine) lockForFixtures(ctx context.Context, cfg Config, progress io.Writer) (*seed.Fixtures, func(), error) {
+func (e *Engine) lockForFixtures(ctx context.Context, cfg Config, progress event.Sink) (*seed.Fixtures, func(), error) {
 	fx, err := loadFixtures(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -321,8 +321,8 @@ func (e *Engine) following(ctx context.Context, cfg Config) (Config, error) {
 // lockSettled takes the project lock and finishes a restore that was cut
 // short, where every command that changes a stack starts; the caller
 // unlocks.
-func (e *Engine) lockSettled(ctx context.Context, cfg Config, progress io.Writer) (func(), error) {
-	unlock, err := lockProject(ctx, cfg.Project, orDiscard(progress))
+func (e *Engine) lockSettled(ctx context.Context, cfg Config, progress event.Sink) (func(), error) {
+	unlock, err := lockProject(ctx, cfg.Project, progress)
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,7 @@ package emulator
 import (
 	"context"
 	"fmt"
-	"io"
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"maps"
 	"slices"
 	"strings"
@@ -19,7 +19,7 @@ type SnapshotOptions struct {
 	Version string
 	// Force lets save replace a snapshot of the same name.
 	Force    bool
-	Progress io.Writer
+	Progress event.Sink
 }
 
 // SaveReport is `snapshot save -o json`; its shape is a contract.
@@ -38,7 +38,7 @@ type SaveReport struct {
 // replaced only with opts.Force.
 func SaveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts SnapshotOptions) (*SaveReport, error) {
 	t0 := time.Now()
-	progress := orDiscard(opts.Progress)
+	progress := opts.Progress
 	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}
@@ -64,19 +64,19 @@ func SaveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts 
 		return nil, err
 	}
 	if len(r.Foreign) > 0 {
-		fmt.Fprintf(progress, "the snapshot may not be consistent: containers devstack did not make use the stack's volumes (%s), and what they write during the save may make the copies of MySQL, Redis and the shared directory disagree; stop them first\n", strings.Join(r.Foreign, ", "))
+		progress.Note("the snapshot may not be consistent: containers devstack did not make use the stack's volumes (%s), and what they write during the save may make the copies of MySQL, Redis and the shared directory disagree; stop them first", strings.Join(r.Foreign, ", "))
 	}
 	s, err := e.newSnapshot(ctx, cfg, o, name, opts.Version)
 	if err != nil {
 		return nil, err
 	}
 	if old != nil {
-		fmt.Fprintf(progress, "replacing snapshot %s\n", old)
+		progress.Note("replacing snapshot %s", old)
 		if err := e.removeSnapshot(ctx, old); err != nil {
 			return nil, err
 		}
 	}
-	fmt.Fprintf(progress, "saving snapshot %s of project %s\n", name, cfg.Project)
+	progress.Note("saving snapshot %s of project %s", name, cfg.Project)
 	if err := e.save(ctx, cfg, fx, o, s, progress); err != nil {
 		if rerr := e.removeSnapshot(context.WithoutCancel(ctx), s); rerr != nil {
 			return nil, fmt.Errorf("%w (and removing the unfinished snapshot failed: %v)", err, rerr)
@@ -137,7 +137,7 @@ func (e *Engine) newSnapshot(ctx context.Context, cfg Config, o *observed, name,
 
 // save makes the snapshot's volumes and copies the stack into them while
 // its services are stopped, then starts them again, keeping their data.
-func (e *Engine) save(ctx context.Context, cfg Config, fx *seed.Fixtures, o *observed, s *snapshot, progress io.Writer) error {
+func (e *Engine) save(ctx context.Context, cfg Config, fx *seed.Fixtures, o *observed, s *snapshot, progress event.Sink) error {
 	if err := e.makeSnapshotVolumes(ctx, s); err != nil {
 		return err
 	}

@@ -3,8 +3,7 @@ package emulator
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"os"
 	"slices"
 	"sort"
@@ -178,7 +177,7 @@ type PruneOptions struct {
 	// Templates removes every seeded template as well; without it only
 	// those whose image is gone, or whose builder died half way, go.
 	Templates bool
-	Progress  io.Writer
+	Progress  event.Sink
 }
 
 // Pruned is what a prune removed; its JSON shape is a contract.
@@ -206,7 +205,7 @@ func (o PruneOptions) selects(s StackInfo, now time.Time) bool {
 // others, and its error is returned with what was removed; nil means the
 // stacks could not even be listed.
 func Prune(ctx context.Context, e *Engine, opts PruneOptions) (*Pruned, error) {
-	progress := orDiscard(opts.Progress)
+	progress := opts.Progress
 	stacks, err := ListStacks(ctx, e)
 	if err != nil {
 		return nil, err
@@ -218,7 +217,7 @@ func Prune(ctx context.Context, e *Engine, opts PruneOptions) (*Pruned, error) {
 		if !opts.selects(s, now) {
 			continue
 		}
-		fmt.Fprintf(progress, "removing throw-away stack %s (made %s ago by %s)\n", s.Project, s.Age(), s.Owner)
+		progress.Note("removing throw-away stack %s (made %s ago by %s)", s.Project, s.Age(), s.Owner)
 		// Down finds the stack by label, so one that vanished meanwhile is
 		// simply nothing to remove.
 		if _, err := e.down(ctx, s.Project, DownOptions{Volumes: true, Progress: progress}); err != nil {

@@ -8,7 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"strings"
 	"time"
 
@@ -110,7 +110,7 @@ func (e *Engine) findTemplate(ctx context.Context, key string) (*template, error
 // and seeded as a first up would, shut down cleanly, stripped of its
 // identity, and marked complete last. One process at a time builds a given
 // template (a lock per key); a half-made one is removed and made again.
-func (e *Engine) buildTemplate(ctx context.Context, cfg Config, fx *seed.Fixtures, want *template, progress io.Writer) (*template, error) {
+func (e *Engine) buildTemplate(ctx context.Context, cfg Config, fx *seed.Fixtures, want *template, progress event.Sink) (*template, error) {
 	unlock, err := lockTemplate(ctx, want.key, progress)
 	if err != nil {
 		return nil, err
@@ -124,17 +124,17 @@ func (e *Engine) buildTemplate(ctx context.Context, cfg Config, fx *seed.Fixture
 
 // lockTemplate makes this process the one that builds or removes a
 // template.
-func lockTemplate(ctx context.Context, key string, progress io.Writer) (func(), error) {
+func lockTemplate(ctx context.Context, key string, progress event.Sink) (func(), error) {
 	return lockProject(ctx, "template-"+key, progress)
 }
 
 // buildLocked is buildTemplate for a caller that holds the template's lock.
-func (e *Engine) buildLocked(ctx context.Context, cfg Config, fx *seed.Fixtures, want *template, progress io.Writer) (*template, error) {
+func (e *Engine) buildLocked(ctx context.Context, cfg Config, fx *seed.Fixtures, want *template, progress event.Sink) (*template, error) {
 	key := want.key
 	if err := e.removeTemplate(ctx, key); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(progress, "mysql: making seeded template %s (once for this image and these fixtures)\n", templateVolume(key))
+	progress.Step("mysql", "making seeded template %s (once for this image and these fixtures)", templateVolume(key))
 	b := templateBuild{e: e, cfg: cfg, seeder: seed.NewSeeder(fx), key: key, root: NewSecret(), app: NewSecret(), created: want.created, progress: progress}
 	b.seeder.Prehash()
 	if err := b.run(ctx, want.imageID); err != nil {
@@ -184,12 +184,13 @@ type templateBuild struct {
 	key       string
 	root, app string // the template's own passwords
 	created   time.Time
-	progress  io.Writer
+	progress  event.Sink
 }
 
 // step reports a part of the build that is done, and how long it took.
 func (b *templateBuild) step(t0 time.Time, what string) time.Time {
-	fmt.Fprintf(b.progress, "mysql: template: %s in %.1fs\n", what, time.Since(t0).Seconds())
+	took := time.Since(t0)
+	b.progress.Timed("mysql", took, "template: %s in %.1fs", what, took.Seconds())
 	return time.Now()
 }
 
@@ -280,7 +281,7 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 // MYSQL_ROOT_HOST) answers, once its server runs, with "access denied" or
 // "host not allowed": root is then given to any host through the server's
 // socket, inside the container.
-func (e *Engine) templateRoot(ctx context.Context, name, host string, port int, password string, progress io.Writer) (*sql.DB, error) {
+func (e *Engine) templateRoot(ctx context.Context, name, host string, port int, password string, progress event.Sink) (*sql.DB, error) {
 	root := setup.OpenMySQL(host, port, "root", password, "")
 	var tried time.Time
 	err := poll(ctx, 180*time.Second, "MySQL ("+name+")", func(ctx context.Context) error {
@@ -296,7 +297,7 @@ func (e *Engine) templateRoot(ctx context.Context, name, host string, port int, 
 			if serr := rootForAnyHost(ctx, inContainer{d: e.d, name: name}, password); serr != nil {
 				return fmt.Errorf("%w; through the server's socket: %v", err, serr)
 			}
-			fmt.Fprintf(progress, "mysql: template: the image made root for localhost alone; root may log in from any host now (through the server's socket)\n")
+			progress.Step("mysql", "template: the image made root for localhost alone; root may log in from any host now (through the server's socket)")
 			return root.PingContext(ctx)
 		}
 		return err
@@ -338,7 +339,7 @@ func (b *templateBuild) watch(ctx context.Context, name, imageID string, cmd []s
 		return err
 	}
 	if d.Why != "" {
-		fmt.Fprintf(b.progress, "mysql: template: the image's entrypoint starts every server: %s\n", d.Why)
+		b.progress.Step("mysql", "template: the image's entrypoint starts every server: %s", d.Why)
 	}
 	return b.e.keepDirectStart(ctx, key, imageID, d)
 }
@@ -353,7 +354,7 @@ func (b *templateBuild) timeZones(ctx context.Context, name string) error {
 		return envError(err, "cannot load the time zones in %s: %s", name, shortErr(err))
 	}
 	if code != 0 {
-		fmt.Fprintf(b.progress, "mysql: template: time zones not loaded (exit code %d): %s\n", code, lastLine(out.String()))
+		b.progress.Step("mysql", "template: time zones not loaded (exit code %d): %s", code, lastLine(out.String()))
 	}
 	return nil
 }
@@ -449,7 +450,7 @@ func ListTemplates(ctx context.Context, e *Engine) ([]TemplateInfo, error) {
 // pruneTemplates removes templates: all of them, or those whose image is
 // gone and those whose builder died half way. One being built or copied
 // stays. It returns the volumes removed.
-func (e *Engine) pruneTemplates(ctx context.Context, all bool, progress io.Writer) ([]string, error) {
+func (e *Engine) pruneTemplates(ctx context.Context, all bool, progress event.Sink) ([]string, error) {
 	vs, err := e.d.Volumes(ctx, LabelTemplate)
 	if err != nil {
 		return nil, envError(err, "cannot list volumes: %s", shortErr(err))
@@ -480,12 +481,12 @@ func (e *Engine) pruneTemplates(ctx context.Context, all bool, progress io.Write
 // pruneTemplate removes one template under its lock, which its builder
 // holds and every up that finds it half-made takes: another prune (several
 // test harnesses start at once) or a live build is left alone.
-func (e *Engine) pruneTemplate(ctx context.Context, key string, progress io.Writer) (bool, error) {
+func (e *Engine) pruneTemplate(ctx context.Context, key string, progress event.Sink) (bool, error) {
 	name := templateVolume(key)
 	unlock, err := tryLockProject("template-" + key)
 	if unlock == nil {
 		if err == nil {
-			fmt.Fprintf(progress, "leaving template %s: another devstack is making or removing it\n", name)
+			progress.Note("leaving template %s: another devstack is making or removing it", name)
 		}
 		return false, err
 	}
@@ -493,10 +494,10 @@ func (e *Engine) pruneTemplate(ctx context.Context, key string, progress io.Writ
 	if _, err := e.d.Volume(ctx, name); isNotFound(err) {
 		return false, nil
 	}
-	fmt.Fprintf(progress, "removing template %s\n", name)
+	progress.Note("removing template %s", name)
 	err = e.removeTemplate(ctx, key)
 	if errors.Is(err, docker.ErrInUse) {
-		fmt.Fprintf(progress, "leaving template %s: a stack is being copied from it\n", name)
+		progress.Note("leaving template %s: a stack is being copied from it", name)
 		return false, nil
 	}
 	return err == nil, err

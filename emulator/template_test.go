@@ -3,6 +3,7 @@ package emulator
 import (
 	"context"
 	"fmt"
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"os"
 	"os/exec"
 	"slices"
@@ -52,7 +53,7 @@ func TestPruneTemplatesUnderTheirLock(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			var progress strings.Builder
-			r, err := e.pruneTemplates(context.Background(), false, &progress)
+			r, err := e.pruneTemplates(context.Background(), false, event.Lines(&progress))
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"maps"
 	"strings"
 	"sync"
@@ -20,7 +20,7 @@ import (
 // UpOptions tune Up; the zero value makes an everyday stack quietly.
 type UpOptions struct {
 	Lifetime Lifetime
-	Progress io.Writer
+	Progress event.Sink
 }
 
 // Up brings a project's stack to the configured state: it observes what
@@ -29,7 +29,7 @@ type UpOptions struct {
 // running, up-to-date stack it creates and starts nothing. A restore that
 // was cut short is finished first.
 func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusReport, error) {
-	progress := orDiscard(opts.Progress)
+	progress := opts.Progress
 	fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
 	if err != nil {
 		return nil, err
@@ -64,7 +64,7 @@ type upOptions struct {
 
 // up is Up for a caller that holds the project lock.
 func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upOptions) error {
-	progress := orDiscard(opts.Progress)
+	progress := opts.Progress
 	o, err := e.observe(ctx, cfg.Project)
 	if err != nil {
 		return err
@@ -104,7 +104,7 @@ func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upO
 		return err
 	}
 	if cfg.bind != "" {
-		fmt.Fprintf(progress, "stack: the engine is remote: %s\n", reachedAt(cfg))
+		progress.Step("stack", "the engine is remote: %s", reachedAt(cfg))
 	}
 	if e.tunnels != nil {
 		ports := []int{p.pinned.MySQLPort, p.pinned.RedisPort}
@@ -116,7 +116,7 @@ func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upO
 				return err
 			}
 		}
-		fmt.Fprintf(progress, "stack: the engine is reached through ssh, and so are its ports, while devstack runs; for other programs: %s\n", e.tunnels.command(ports...))
+		progress.Step("stack", "the engine is reached through ssh, and so are its ports, while devstack runs; for other programs: %s", e.tunnels.command(ports...))
 	}
 	u := &upRun{e: e, cfg: cfg, plan: p, seeder: seed.NewSeeder(fx), progress: progress, redisUp: make(chan error, 1), othersMayStart: make(chan struct{}), keepData: opts.keepData, copiedRoot: opts.copiedRoot}
 	if err := u.applyPlan(ctx); err != nil {
@@ -136,10 +136,10 @@ func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upO
 // status reports. An up on an existing stack leaves it as it is, its data
 // kept, with that record. An up that was interrupted leaves what it made
 // for the next up to finish.
-func (e *Engine) failedUp(ctx context.Context, o *observed, p *upPlan, err error, progress io.Writer) error {
+func (e *Engine) failedUp(ctx context.Context, o *observed, p *upPlan, err error, progress event.Sink) error {
 	ctx = context.WithoutCancel(ctx)
 	if o.absent() && !errors.Is(err, context.Canceled) {
-		fmt.Fprintf(progress, "removing the new stack %s: %v\n", p.names.Project, err)
+		progress.Note("removing the new stack %s: %v", p.names.Project, err)
 		if rerr := e.removeNew(ctx, p.names.Project, progress); rerr != nil {
 			return fmt.Errorf("%w (and removing what up made failed: %v)", err, rerr)
 		}
@@ -184,20 +184,13 @@ func (e *Engine) recordFailure(ctx context.Context, p *upPlan, cause error) erro
 }
 
 // removeNew removes a stack up has just made, volumes included.
-func (e *Engine) removeNew(ctx context.Context, project string, progress io.Writer) error {
+func (e *Engine) removeNew(ctx context.Context, project string, progress event.Sink) error {
 	o, err := e.observe(ctx, project)
 	if err != nil {
 		return err
 	}
 	_, err = e.remove(ctx, o, true, progress)
 	return err
-}
-
-func orDiscard(w io.Writer) io.Writer {
-	if w == nil {
-		return io.Discard
-	}
-	return w
 }
 
 // preflight refuses a taken port and fetches missing images.
@@ -253,7 +246,7 @@ type upRun struct {
 	cfg      Config
 	plan     *upPlan
 	seeder   *seed.Seeder
-	progress io.Writer
+	progress event.Sink
 	// restarts are the containers' restart counts when up took them on: a
 	// higher count later means a crash.
 	restarts sync.Map
@@ -281,8 +274,6 @@ type upRun struct {
 	serverStart    serverStart
 	entrypointOnly bool
 }
-
-func (u *upRun) say(format string, args ...any) { fmt.Fprintf(u.progress, format+"\n", args...) }
 
 func (u *upRun) applyPlan(ctx context.Context) error {
 	// Short-lived containers a process that died left behind.
@@ -335,16 +326,16 @@ func parallel(ctx context.Context, steps ...func(context.Context) error) error {
 func (u *upRun) makeNetworkAndVolumes(ctx context.Context) error {
 	n := u.plan.names
 	if u.plan.newNetwork {
-		u.say("%s: creating network %s", partNetwork, n.Network)
+		u.progress.Step(partNetwork, "creating network %s", n.Network)
 		id, err := u.e.d.CreateNetwork(ctx, n.Network, u.plan.life.labels(n.Project, partNetwork))
 		if err != nil {
 			return envError(err, "cannot create network %s: %s", n.Network, shortErr(err))
 		}
 		u.plan.networkID = id
-		u.say("%s: done: created %s", partNetwork, n.Network)
+		u.progress.Done(partNetwork, 0, "done: created %s", n.Network)
 	}
 	for _, v := range u.plan.newVolumes {
-		u.say("%s: creating volume %s", v.Labels[LabelService], v.Name)
+		u.progress.Step(v.Labels[LabelService], "creating volume %s", v.Name)
 		if err := u.e.d.CreateVolume(ctx, v); err != nil {
 			return envError(err, "cannot create volume %s: %s", v.Name, shortErr(err))
 		}
@@ -364,7 +355,7 @@ func (u *upRun) converge(ctx context.Context, role string) error {
 	}
 	switch u.plan.actions[role] {
 	case start:
-		u.say("%s: starting %s", role, s.Name)
+		u.progress.Step(role, "starting %s", s.Name)
 		if err := u.e.d.Start(ctx, u.plan.current[role].ID); err != nil {
 			if perr := publishFailed(role, s.Ports[0], err); perr != nil {
 				return perr
@@ -372,7 +363,7 @@ func (u *upRun) converge(ctx context.Context, role string) error {
 			return envError(err, "cannot start %s: %s", s.Name, shortErr(err))
 		}
 	case recreate:
-		u.say("%s: settings changed, replacing %s (data kept)", role, s.Name)
+		u.progress.Step(role, "settings changed, replacing %s (data kept)", s.Name)
 		if err := u.e.removeContainer(ctx, u.plan.current[role].ID); err != nil {
 			return err
 		}
@@ -380,7 +371,7 @@ func (u *upRun) converge(ctx context.Context, role string) error {
 	case create:
 		return u.create(ctx, role)
 	case remove:
-		u.say("%s: not configured any more, removing %s", role, u.plan.current[role].Name)
+		u.progress.Step(role, "not configured any more, removing %s", u.plan.current[role].Name)
 		return u.e.removeContainer(ctx, u.plan.current[role].ID)
 	}
 	return nil
@@ -388,7 +379,7 @@ func (u *upRun) converge(ctx context.Context, role string) error {
 
 func (u *upRun) create(ctx context.Context, role string) error {
 	s := u.plan.specs[role]
-	u.say("%s: creating %s from %s", role, s.Name, s.Image)
+	u.progress.Step(role, "creating %s from %s", s.Name, s.Image)
 	err := u.runContainer(ctx, role)
 	if errors.Is(err, docker.ErrNameTaken) {
 		return u.adopt(ctx, role, err)
@@ -459,7 +450,7 @@ func (u *upRun) alive(ctx context.Context, role string) error {
 		// stops MySQL) that the engine finished meanwhile. Start it again,
 		// once.
 		if _, again := u.restartedAfterStop.LoadOrStore(role, true); !again {
-			u.say("%s: %s was stopped by another command meanwhile; starting it again", role, u.plan.specs[role].Name)
+			u.progress.Step(role, "%s was stopped by another command meanwhile; starting it again", u.plan.specs[role].Name)
 			if serr := u.e.d.Start(ctx, u.plan.specs[role].Name); serr != nil {
 				return err
 			}
@@ -523,7 +514,8 @@ func listening(procNetTCP string, port int) bool {
 // ready reports a service that up had to start.
 func (u *upRun) ready(role string, since time.Time) {
 	if u.plan.actions[role] != keep {
-		u.say("%s: ready in %.1fs", role, time.Since(since).Seconds())
+		took := time.Since(since)
+		u.progress.Done(role, took, "ready in %.1fs", took.Seconds())
 	}
 }
 
@@ -599,7 +591,7 @@ func (u *upRun) upHelper(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		u.say("%s: done: %s laid out, %d files written", partShared, SharedDir, len(res.Written))
+		u.progress.Done(partShared, 0, "done: %s laid out, %d files written", SharedDir, len(res.Written))
 	}
 	if name != n.Helper {
 		if err := u.e.d.Rename(ctx, name, n.Helper); err != nil {
@@ -617,12 +609,12 @@ func (u *upRun) newHelper(ctx context.Context, a action) error {
 		return err
 	}
 	if a == recreate {
-		u.say("%s: settings changed, replacing %s (data kept)", partHelper, s.Name)
+		u.progress.Step(partHelper, "settings changed, replacing %s (data kept)", s.Name)
 		if err := u.e.removeContainer(ctx, u.plan.current[partHelper].ID); err != nil {
 			return err
 		}
 	}
-	u.say("%s: creating %s from %s", partHelper, s.Name, s.Image)
+	u.progress.Step(partHelper, "creating %s from %s", s.Name, s.Image)
 	s.Name = n.NewHelper
 	if err := u.e.d.RunHelper(ctx, s); err != nil {
 		return envError(err, "cannot start %s (%s): %s", partHelper, s.Image, shortErr(err))

@@ -44,7 +44,8 @@ func (u *upRun) upMySQL(ctx context.Context) error {
 	}
 	defer root.Close()
 	if u.plan.actions[ServiceMySQL] != keep {
-		u.say("mysql: server answered in %.1fs", time.Since(t1).Seconds())
+		took := time.Since(t1)
+		u.progress.Timed("mysql", took, "server answered in %.1fs", took.Seconds())
 	}
 	fresh, err := u.setUpMySQL(ctx, root)
 	if err != nil {
@@ -73,7 +74,7 @@ func (u *upRun) startThroughEntrypoint(ctx context.Context, failed error) error 
 	var cf *containerFailed
 	errors.As(failed, &cf)
 	s, how := u.plan.specs[ServiceMySQL], u.serverStart
-	u.say("mysql: starting %s directly failed (%s); starting it through the image's entrypoint. Its last lines:\n%s", s.Name, cf.what, cf.lines)
+	u.progress.Step("mysql", "starting %s directly failed (%s); starting it through the image's entrypoint. Its last lines:\n%s", s.Name, cf.what, cf.lines)
 	why := fmt.Sprintf("a direct start failed (%s: %s)", cf.what, strings.TrimSpace(lastLine(cf.lines)))
 	if err := u.e.keepDirectStart(ctx, how.key, how.imageID, directStart{Why: why}); err != nil {
 		return err
@@ -99,7 +100,7 @@ func (u *upRun) fromTemplate(ctx context.Context) error {
 		}
 		t = built
 	}
-	u.say("mysql: starting from seeded template %s", t.volume)
+	u.progress.Step("mysql", "starting from seeded template %s", t.volume)
 	t0 := time.Now()
 	err := u.copyTemplate(ctx, t)
 	if errors.Is(err, errHalfMade) {
@@ -108,7 +109,8 @@ func (u *upRun) fromTemplate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	u.say("mysql: copied the template in %.1fs", time.Since(t0).Seconds())
+	took := time.Since(t0)
+	u.progress.Timed("mysql", took, "copied the template in %.1fs", took.Seconds())
 	u.plan.template = t
 	return nil
 }
@@ -258,7 +260,7 @@ func (u *upRun) reinitialise(ctx context.Context) (*sql.DB, error) {
 		return nil, usageError("MySQL in %s refuses the root password devstack has: its data volume %s was initialised with other credentials and holds %s. Set mysql.root_password back, or delete the data with `devstack down -p %s --volumes --yes`.",
 			name, volume, strings.Join(dbs, ", "), u.cfg.Project)
 	}
-	u.say("mysql: %s was never set up by devstack; initialising it again", volume)
+	u.progress.Step("mysql", "%s was never set up by devstack; initialising it again", volume)
 	labels := maps.Clone(u.plan.volumeLabels(volume))
 	maps.Copy(labels, u.plan.pinned.labels())
 	if c, err := u.e.d.Inspect(ctx, name); err == nil {
@@ -322,7 +324,7 @@ func (u *upRun) setUpMySQL(ctx context.Context, root *sql.DB) (fresh bool, err e
 	if err != nil {
 		return false, envError(err, "cannot read the MySQL version: %v", err)
 	}
-	u.say("mysql: setting up databases %s and user %s on %s", strings.Join(setup.Databases, ", "), AppUser, f.Version)
+	u.progress.Step("mysql", "setting up databases %s and user %s on %s", strings.Join(setup.Databases, ", "), AppUser, f.Version)
 	if err := setup.Bootstrap(ctx, root, f, u.plan.pinned.AppPassword); err != nil {
 		return false, envError(err, "%v", err)
 	}
@@ -356,12 +358,12 @@ func (u *upRun) seed(ctx context.Context, root *sql.DB) error {
 	c, err := seedMySQL(ctx, u.cfg, root, u.seeder, u.plan.pinned)
 	switch {
 	case errors.Is(err, errNoAppTables):
-		u.say("mysql: not seeded: %s", noAppTablesHint(err))
+		u.progress.Step("mysql", "not seeded: %s", noAppTablesHint(err))
 		return nil
 	case err != nil:
 		return err
 	case c.Added+c.Updated > 0:
-		u.say("mysql: seeded %d rows, updated %d", c.Added, c.Updated)
+		u.progress.Step("mysql", "seeded %d rows, updated %d", c.Added, c.Updated)
 	}
 	if u.cfg.Schema != SchemaBuiltin {
 		return nil

@@ -3,7 +3,6 @@ package emulator
 import (
 	"context"
 	"errors"
-	"io"
 	"strings"
 
 	"github.com/wellcomecollection/devstack/emulator/seed"
@@ -41,7 +40,7 @@ func AddUser(ctx context.Context, e *Engine, cfg Config, service string, u seed.
 	}); err != nil {
 		return u, err
 	}
-	unlock, err := lockProject(ctx, cfg.Project, io.Discard)
+	unlock, err := lockProject(ctx, cfg.Project, nil)
 	if err != nil {
 		return u, err
 	}
@@ -66,7 +65,7 @@ func RemoveUser(ctx context.Context, e *Engine, cfg Config, service, username st
 	if err := checkService(service); err != nil {
 		return err
 	}
-	unlock, err := lockProject(ctx, cfg.Project, io.Discard)
+	unlock, err := lockProject(ctx, cfg.Project, nil)
 	if err != nil {
 		return err
 	}

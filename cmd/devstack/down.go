@@ -35,8 +35,8 @@ func newDown(a *app) *cobra.Command {
 				}
 			}
 			return a.withDocker(cmd.Context(), func(e *emulator.Engine) error {
-				prog := a.progress()
-				r, err := emulator.Down(cmd.Context(), e, cfg, emulator.DownOptions{Volumes: volumes, Progress: prog})
+				prog := a.progressOn()
+				r, err := emulator.Down(cmd.Context(), e, cfg, emulator.DownOptions{Volumes: volumes, Progress: prog.sink()})
 				if err != nil {
 					prog.finish(err, "")
 					return err

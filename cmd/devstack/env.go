@@ -26,7 +26,7 @@ func newEnv(a *app) *cobra.Command {
 			return err
 		},
 		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
-			vars, err := emulator.Env(ctx, e, cfg, emulator.EnvOptions{Network: network, Progress: a.stderr})
+			vars, err := emulator.Env(ctx, e, cfg, emulator.EnvOptions{Network: network, Progress: a.lines()})
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/event"
 )
 
 func main() {
@@ -32,6 +34,7 @@ type app struct {
 	project    string
 	configFile string
 	output     string
+	progress   string // --progress: auto, plain or json
 	debug      bool
 	stdin      io.Reader
 	stdout     io.Writer
@@ -87,6 +90,12 @@ func newRoot(a *app) *cobra.Command {
 			if a.output != "text" && a.output != "json" {
 				return usage("-o/--output must be text or json, not %q", a.output)
 			}
+			if a.progress == "" {
+				a.progress = cmp.Or(os.Getenv("DEVSTACK_PROGRESS"), progressAuto)
+			}
+			if !slices.Contains([]string{progressAuto, progressPlain, progressJSON}, a.progress) {
+				return usage("--progress must be auto, plain or json, not %q", a.progress)
+			}
 			return emptyProject(cmd.Flag("project").Changed && a.project == "", os.LookupEnv)
 		},
 	}
@@ -94,6 +103,7 @@ func newRoot(a *app) *cobra.Command {
 	f.StringVarP(&a.project, "project", "p", "", "project name (default archivematica; env DEVSTACK_PROJECT)")
 	f.StringVarP(&a.configFile, "config", "c", "", "config file (default ./devstack.yaml when present)")
 	f.StringVarP(&a.output, "output", "o", "text", "output: text or json")
+	f.StringVar(&a.progress, "progress", "", "progress on stderr: auto (in place on a terminal), plain or json lines (env DEVSTACK_PROGRESS)")
 	f.BoolVar(&a.debug, "debug", false, "show full error detail")
 	root.AddCommand(newUp(a), newDown(a), newStatus(a), newEnv(a), newSeed(a), newReset(a), newUsers(a), newVersion(a), newRun(a), newLs(a), newPrune(a), newCompose(a),
 		newLogs(a), newShell(a), newShared(a), newDoctor(a), newSnapshot(a), newTarget(a))
@@ -195,10 +205,19 @@ func (a *app) withDocker(ctx context.Context, f func(e *emulator.Engine) error) 
 	return f(e)
 }
 
-// progress shows emulator's progress on stderr: updating lines on a
-// terminal, plain lines elsewhere.
-func (a *app) progress() *progress {
-	return newProgress(a.stderr, styleOf(a.stderr, os.Getenv), time.Now, 100*time.Millisecond)
+// progressOn shows emulator's progress on stderr: updating lines on a
+// terminal, plain or JSON lines elsewhere.
+func (a *app) progressOn() *progress {
+	return newProgress(a.stderr, styleOf(a.stderr, os.Getenv), a.progress, time.Now, 100*time.Millisecond)
+}
+
+// lines is where a command sends events that are never drawn in place (it
+// prints other output among them): plain lines, or JSON lines.
+func (a *app) lines() event.Sink {
+	if a.progress == progressJSON {
+		return event.JSONLines(a.stderr)
+	}
+	return event.Lines(a.stderr)
 }
 
 // printJSON writes one JSON document: what -o json prints.

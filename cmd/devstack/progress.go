@@ -3,25 +3,25 @@ package main
 import (
 	"fmt"
 	"io"
-	"regexp"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/wellcomecollection/devstack/emulator/event"
 )
 
-// progress shows what emulator reports while a command works: lines of
-// "<part>: <message>", a part being a service or a piece of the stack
-// (network, shared). On a terminal each part has one line, rewritten in
-// place with its latest message and how long it has taken, and other lines
-// print above them; finish leaves each part with ✓ or ✗ and prints a
-// summary. Elsewhere the lines pass through as they come, one per step.
+// progress renders the events emulator reports while a command works. On
+// a terminal each part (a service, or a piece of the stack: network,
+// shared) has one line, rewritten in place with its latest message and how
+// long it has taken, and notes print above them; finish leaves each part
+// with ✓ or ✗ and prints a summary. Elsewhere each event is a plain line
+// ("part: message"), or with --progress json a JSON document per line.
 type progress struct {
 	out   io.Writer
 	style style
 	now   func() time.Time
+	plain event.Sink // set when the events are not drawn in place
 
 	mu     sync.Mutex
-	buf    []byte
 	parts  []*part
 	drawn  int
 	frame  int
@@ -34,19 +34,31 @@ type progress struct {
 
 type part struct {
 	name, msg   string
+	kind        event.Kind
 	first, last time.Time
 }
-
-var partLine = regexp.MustCompile(`^([a-z][a-z0-9_-]*): (.*)$`)
 
 // spinner turns while a part is at work.
 var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
 
-// newProgress renders to out; on a terminal it redraws every tick until
-// finish.
-func newProgress(out io.Writer, s style, now func() time.Time, tick time.Duration) *progress {
+// Progress formats (--progress): auto draws in place on a terminal and
+// prints plain lines elsewhere.
+const (
+	progressAuto  = "auto"
+	progressPlain = "plain"
+	progressJSON  = "json"
+)
+
+// newProgress renders to out in format; on a terminal it redraws every
+// tick until finish.
+func newProgress(out io.Writer, s style, format string, now func() time.Time, tick time.Duration) *progress {
 	p := &progress{out: out, style: s, now: now, start: now(), done: make(chan struct{})}
-	if s.tty {
+	switch {
+	case format == progressJSON:
+		p.plain = event.JSONLines(out)
+	case format == progressPlain || !s.tty:
+		p.plain = event.Lines(out)
+	default:
 		p.ticker = time.NewTicker(tick)
 		go p.tick()
 	}
@@ -67,40 +79,37 @@ func (p *progress) tick() {
 	}
 }
 
-func (p *progress) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.style.tty || p.ended {
-		return p.out.Write(b)
+// sink is where emulator sends the command's events.
+func (p *progress) sink() event.Sink {
+	if p.plain != nil {
+		return p.plain
 	}
-	p.buf = append(p.buf, b...)
-	for {
-		i := strings.IndexByte(string(p.buf), '\n')
-		if i < 0 {
-			return len(b), nil
-		}
-		p.line(string(p.buf[:i]))
-		p.buf = p.buf[i+1:]
-	}
+	return p.event
 }
 
-// line takes one line: a part's news, or a line of its own.
-func (p *progress) line(l string) {
+// event takes one event: a part's news, or a note of its own.
+func (p *progress) event(e event.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ended {
+		fmt.Fprintln(p.out, e.Line())
+		return
+	}
 	now := p.now()
-	if m := partLine.FindStringSubmatch(l); m != nil {
-		for _, pt := range p.parts {
-			if pt.name == m[1] {
-				pt.msg, pt.last = m[2], now
-				p.redraw()
-				return
-			}
-		}
-		p.parts = append(p.parts, &part{name: m[1], msg: m[2], first: now, last: now})
+	if e.Part == "" {
+		p.clear()
+		fmt.Fprintf(p.out, "\r\x1b[2K%s\n", e.Message)
 		p.redraw()
 		return
 	}
-	p.clear()
-	fmt.Fprintf(p.out, "\r\x1b[2K%s\n", l)
+	for _, pt := range p.parts {
+		if pt.name == e.Part {
+			pt.msg, pt.kind, pt.last = e.Message, e.Kind, now
+			p.redraw()
+			return
+		}
+	}
+	p.parts = append(p.parts, &part{name: e.Part, msg: e.Message, kind: e.Kind, first: now, last: now})
 	p.redraw()
 }
 
@@ -129,19 +138,10 @@ func (p *progress) redraw() {
 	p.drawn = len(p.parts)
 }
 
-// failed tells, once the command failed, the parts that did not get to the
-// end: those whose last message is not "ready ...", "done ..." or a
-// removal.
+// failed tells, once the command failed, the parts that did not get to
+// their end.
 func (p *progress) failed(pt *part) bool {
-	if p.err == nil {
-		return false
-	}
-	for _, end := range []string{"ready", "done", "removing"} {
-		if strings.HasPrefix(pt.msg, end) {
-			return false
-		}
-	}
-	return true
+	return p.err != nil && pt.kind != event.Done
 }
 
 // finish stops the updates and, on a terminal, leaves each part with ✓ or
@@ -154,12 +154,8 @@ func (p *progress) finish(err error, summary string) {
 		p.ticker.Stop()
 		close(p.done)
 	}
-	if !p.style.tty {
+	if p.plain != nil {
 		return
-	}
-	if len(p.buf) > 0 {
-		p.line(string(p.buf))
-		p.buf = nil
 	}
 	p.ended, p.err = true, err
 	p.redraw()

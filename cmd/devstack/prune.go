@@ -38,7 +38,7 @@ are never pruned.`,
 // a line or one JSON document.
 func (a *app) prune(cmd *cobra.Command, opts emulator.PruneOptions) error {
 	return a.withDocker(cmd.Context(), func(e *emulator.Engine) error {
-		opts.Progress = a.stderr
+		opts.Progress = a.lines()
 		return a.printPruned(emulator.Prune(cmd.Context(), e, opts))
 	})
 }

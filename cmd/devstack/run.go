@@ -31,7 +31,7 @@ devstack itself failed. SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed to CMD.`,
 			code := emulator.ExitRunFailed
 			err := a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
 				code = emulator.Run(ctx, e, argv, emulator.RunOptions{
-					Keep: keep, Config: cfg, Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Progress: a.stderr,
+					Keep: keep, Config: cfg, Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Progress: a.lines(),
 				})
 				return nil
 			})(cmd, nil)

@@ -35,8 +35,8 @@ func newReset(a *app) *cobra.Command {
 }
 
 func (a *app) seed(ctx context.Context, cfg emulator.Config, e *emulator.Engine, reset bool) error {
-	prog := a.progress()
-	r, err := emulator.Seed(ctx, e, cfg, emulator.SeedOptions{Reset: reset, Progress: prog})
+	prog := a.progressOn()
+	r, err := emulator.Seed(ctx, e, cfg, emulator.SeedOptions{Reset: reset, Progress: prog.sink()})
 	if err != nil {
 		prog.finish(err, "")
 		return err

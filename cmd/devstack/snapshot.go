@@ -52,8 +52,8 @@ containers devstack did not make use the stack's volumes: what they write
 meanwhile may make the three copies disagree.`,
 		Args: snapshotNames(cobra.ExactArgs(1), 0),
 		RunE: a.withEngineArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error {
-			prog := a.progress()
-			r, err := emulator.SaveSnapshot(ctx, e, cfg, args[0], emulator.SnapshotOptions{Version: buildVersion(), Force: force, Progress: prog})
+			prog := a.progressOn()
+			r, err := emulator.SaveSnapshot(ctx, e, cfg, args[0], emulator.SnapshotOptions{Version: buildVersion(), Force: force, Progress: prog.sink()})
 			prog.finish(err, "")
 			if err != nil {
 				return err
@@ -88,8 +88,8 @@ next devstack command on the project; status says "restoring" until then.`,
 					return err
 				}
 			}
-			prog := a.progress()
-			r, err := emulator.RestoreSnapshot(ctx, e, cfg, args[0], emulator.SnapshotOptions{Version: buildVersion(), Progress: prog})
+			prog := a.progressOn()
+			r, err := emulator.RestoreSnapshot(ctx, e, cfg, args[0], emulator.SnapshotOptions{Version: buildVersion(), Progress: prog.sink()})
 			if err != nil {
 				prog.finish(err, "")
 				return err
@@ -98,8 +98,8 @@ next devstack command on the project; status says "restoring" until then.`,
 			if a.output == "json" {
 				return a.printJSON(r)
 			}
-			if !prog.style.tty {
-				fmt.Fprintf(a.stderr, "restored snapshot %s in %.1fs\n", r.Snapshot.Name, float64(r.TookMS)/1000)
+			if prog.plain != nil {
+				prog.plain.Note("restored snapshot %s in %.1fs", r.Snapshot.Name, float64(r.TookMS)/1000)
 			}
 			return a.printStatus(r.Status, true)
 		}),
@@ -157,7 +157,7 @@ func newSnapshotRm(a *app) *cobra.Command {
 		Short: "Remove snapshot NAME of the project",
 		Args:  snapshotNames(cobra.ExactArgs(1), 0),
 		RunE: a.withEngineArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error {
-			removed, err := emulator.RemoveSnapshot(ctx, e, cfg, args[0], a.stderr)
+			removed, err := emulator.RemoveSnapshot(ctx, e, cfg, args[0], a.lines())
 			if err != nil {
 				return err
 			}
@@ -209,8 +209,8 @@ func newSnapshotImport(a *app) *cobra.Command {
 		Short: "Make a snapshot of the project from an export (FILE - reads stdin); restore then gives it this project's ports and passwords",
 		Args:  snapshotNames(cobra.RangeArgs(1, 2), 1),
 		RunE: a.withEngineArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error {
-			prog := a.progress()
-			opts := emulator.ImportOptions{File: args[0], Stdin: a.stdin, Progress: prog}
+			prog := a.progressOn()
+			opts := emulator.ImportOptions{File: args[0], Stdin: a.stdin, Progress: prog.sink()}
 			if len(args) == 2 {
 				opts.Name = args[1]
 			}

@@ -14,8 +14,8 @@ func newUp(a *app) *cobra.Command {
 		Short: "Bring the stack up (idempotent) and print its endpoints",
 		Args:  cobra.NoArgs,
 		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
-			prog := a.progress()
-			r, err := emulator.Up(ctx, e, cfg, emulator.UpOptions{Progress: prog})
+			prog := a.progressOn()
+			r, err := emulator.Up(ctx, e, cfg, emulator.UpOptions{Progress: prog.sink()})
 			if err != nil {
 				prog.finish(err, "")
 				return err
