@@ -131,7 +131,7 @@ func (e *Engine) imagesCheck(ctx context.Context, cfg Config) Check {
 			continue
 		} else {
 			c.OK = false
-			details = append(details, fmt.Sprintf("%s, is not here and cannot be pulled (%s)", chosen, shortErr(err)))
+			details = append(details, fmt.Sprintf("%s, is not here: %v", chosen, err))
 			fixes = append(fixes, imageVariable(role))
 		}
 	}
@@ -214,12 +214,12 @@ func (e *Engine) networkCheck(ctx context.Context) Check {
 	id, err := e.d.CreateNetwork(ctx, n.Network, Lifetime{Ephemeral: true}.labels(n.Project, partNetwork))
 	if err != nil {
 		c.OK = false
-		c.Detail = "cannot make another network: " + shortErr(err)
+		c.Detail = err.Error()
 		c.Fix = "remove unused networks (docker network prune), or give the engine more address pools (default-address-pools in daemon.json)"
 		return c
 	}
 	if err := e.d.RemoveNetwork(context.WithoutCancel(ctx), id); err != nil {
-		c.Detail = fmt.Sprintf("room for another network (the probe %s is left: %s)", n.Network, shortErr(err))
+		c.Detail = fmt.Sprintf("room for another network (the probe is left: %v)", err)
 		return c
 	}
 	c.Detail = "room for another network"

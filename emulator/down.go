@@ -119,7 +119,7 @@ func (e *Engine) removeRest(ctx context.Context, o *observed, volumes bool, prog
 			progress.Done(o.volumes[name].Labels[LabelService], 0, "removing volume %s", name)
 			if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) {
 				if blocked == nil {
-					blocked = envError(err, "cannot remove volume %s: %s; stop the containers that use it, then run down again", name, shortErr(err))
+					blocked = envError(err, "%v; stop the containers that use it, then run down again", err)
 				}
 				continue
 			}
@@ -167,7 +167,7 @@ func (e *Engine) removeContainers(ctx context.Context, cs []docker.Container, ki
 			progress.Done(c.Labels[LabelService], 0, "removing container %s", c.Name)
 			if kill {
 				if err := e.d.Remove(ctx, c.ID); err != nil && !isNotFound(err) {
-					return envError(err, "cannot remove container %s: %s", c.Name, shortErr(err))
+					return err
 				}
 				return nil
 			}
@@ -182,7 +182,7 @@ func (e *Engine) removeContainers(ctx context.Context, cs []docker.Container, ki
 func (e *Engine) networkUsers(ctx context.Context, id string, cause error) string {
 	n, err := e.d.Network(ctx, id)
 	if err != nil || len(n.Containers) == 0 {
-		return shortErr(cause)
+		return cause.Error()
 	}
 	return "containers devstack did not create still use it: " + strings.Join(n.Containers, ", ")
 }

@@ -165,10 +165,10 @@ func (e *Engine) ensureImage(ctx context.Context, ref, setting string) error {
 		return nil
 	}
 	if !isNotFound(err) {
-		return envError(err, "cannot inspect image %s: %s", ref, shortErr(err))
+		return err
 	}
 	if err := e.d.Pull(ctx, ref); err != nil {
-		return envError(err, "image %s is not available and could not be pulled: %s\nCheck registry access, or build local stand-ins with `make local-images` and set %s to one of them.", ref, shortErr(err), setting)
+		return envError(err, "image %s is not available: %v\nCheck registry access, or build local stand-ins with `make local-images` and set %s to one of them.", ref, err, setting)
 	}
 	return nil
 }
@@ -201,7 +201,7 @@ func (c inContainer) execIn(ctx context.Context, stdin io.Reader, argv ...string
 	var stdout, stderr strings.Builder
 	code, err := c.d.Exec(ctx, c.name, docker.Exec{Cmd: argv, Stdin: stdin, Stdout: &stdout, Stderr: &stderr})
 	if err != nil {
-		return "", envError(err, "cannot run %s in %s: %s", argv[0], c.name, shortErr(err))
+		return "", err
 	}
 	if code != 0 {
 		exit := &shared.ExitError{Command: argv[0], Code: code, Stderr: strings.TrimSpace(stderr.String())}
@@ -223,7 +223,7 @@ func (c inContainer) copyIndexed(ctx context.Context, dir string, tar io.Reader)
 	err := c.d.CopyTo(ctx, c.name, dir, r)
 	want := ix.finish()
 	if err != nil {
-		return want, envError(err, "cannot copy into %s:%s: %s", c.name, dir, shortErr(err))
+		return want, err
 	}
 	return want, c.verifyCopy(ctx, dir, want)
 }
@@ -234,7 +234,7 @@ func (c inContainer) CopyFrom(ctx context.Context, path string) (io.ReadCloser, 
 		return nil, &fs.PathError{Op: "copy", Path: path, Err: fs.ErrNotExist}
 	}
 	if err != nil {
-		return nil, envError(err, "cannot copy %s:%s: %s", c.name, path, shortErr(err))
+		return nil, err
 	}
 	return rc, nil
 }

@@ -85,7 +85,7 @@ func Logs(ctx context.Context, e *Engine, cfg Config, opts LogsOptions, out io.W
 			defer w.flush()
 			opts := docker.LogOptions{Follow: opts.Follow, Since: opts.Since, Tail: opts.Tail}
 			if err := e.d.Logs(ctx, o.containers[s].ID, opts, w, w); err != nil && ctx.Err() == nil {
-				return envError(err, "cannot read the logs of %s: %s", o.containers[s].Name, shortErr(err))
+				return err
 			}
 			return nil
 		}

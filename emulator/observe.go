@@ -34,7 +34,7 @@ func (e *Engine) observe(ctx context.Context, project string) (*observed, error)
 	o := &observed{names: NamesFor(project), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
 	cs, err := e.d.Containers(ctx, projectLabel(project))
 	if err != nil {
-		return nil, envError(err, "cannot list containers: %s", shortErr(err))
+		return nil, err
 	}
 	byName := map[string]string{o.names.MySQL: ServiceMySQL, o.names.Redis: ServiceRedis, o.names.Gearmand: ServiceGearmand, o.names.Helper: partHelper}
 	for _, c := range cs {
@@ -46,14 +46,14 @@ func (e *Engine) observe(ctx context.Context, project string) (*observed, error)
 	}
 	vs, err := e.d.Volumes(ctx, projectLabel(project))
 	if err != nil {
-		return nil, envError(err, "cannot list volumes: %s", shortErr(err))
+		return nil, err
 	}
 	for _, v := range vs {
 		o.volumes[v.Name] = v
 	}
 	ns, err := e.d.Networks(ctx, projectLabel(project))
 	if err != nil {
-		return nil, envError(err, "cannot list networks: %s", shortErr(err))
+		return nil, err
 	}
 	for i := range ns {
 		switch {
@@ -127,7 +127,7 @@ func (e *Engine) clash(o *observed, kind, name string, lookup func() (labels map
 	case err == nil:
 		o.clashes = append(o.clashes, kind+" "+name)
 	case !isNotFound(err):
-		return envError(err, "cannot inspect %s %s: %s", kind, name, shortErr(err))
+		return err
 	}
 	return nil
 }

@@ -275,7 +275,7 @@ func (s *Stack) restartGearmand(ctx context.Context) error {
 	name := s.names.Gearmand
 	// Nothing to keep: it is killed rather than asked to stop.
 	if err := s.e.d.Restart(ctx, name, 0); err != nil {
-		return envError(err, "cannot restart %s: %s", name, shortErr(err))
+		return err
 	}
 	addr := net.JoinHostPort(s.cfg.Host, strconv.Itoa(s.pinned.GearmandPort))
 	return poll(ctx, 30*time.Second, "gearmand ("+name+")", func(ctx context.Context) error {

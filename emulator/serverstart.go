@@ -197,7 +197,7 @@ type serverStart struct {
 func (e *Engine) serverSpec(ctx context.Context, s docker.ContainerSpec, direct bool) (docker.ContainerSpec, serverStart, error) {
 	img, err := e.d.Image(ctx, s.Image)
 	if err != nil {
-		return s, serverStart{}, envError(err, "cannot inspect image %s: %s", s.Image, shortErr(err))
+		return s, serverStart{}, err
 	}
 	s.Cmd = serverCommand(img, s.Cmd)
 	how := serverStart{key: directStartKey(img.ID, s.Cmd), imageID: img.ID}
@@ -245,11 +245,11 @@ func (e *Engine) keepDirectStart(ctx context.Context, key, imageID string, d dir
 	b, _ := json.Marshal(d)
 	name := directStartVolume(key)
 	if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) {
-		return envError(err, "cannot remove %s: %s", name, shortErr(err))
+		return err
 	}
 	labels := map[string]string{labelDirectStart: string(b), labelDirectStartImage: imageID, LabelCreated: time.Now().UTC().Format(time.RFC3339)}
 	if err := e.d.CreateVolume(ctx, docker.Volume{Name: name, Labels: labels}); err != nil {
-		return envError(err, "cannot record how %s starts in volume %s: %s", imageID, name, shortErr(err))
+		return envError(err, "%v, to record how %s starts", err, imageID)
 	}
 	return nil
 }
@@ -284,7 +284,7 @@ func (e *Engine) watchEntrypoint(ctx context.Context, name string, secrets []str
 	// CAP_SYS_PTRACE once it has switched users itself (the builder has it).
 	env, err := e.serverEnv(ctx, name, server)
 	if err != nil {
-		return directStart{Why: "cannot read the server's environment: " + shortErr(err)}, nil
+		return directStart{Why: "cannot read the server's environment: " + strings.ReplaceAll(err.Error(), "\n", "; ")}, nil
 	}
 	d := directStart{Argv: argv}
 	if why := d.user(server, own); why != "" {
@@ -441,7 +441,7 @@ func runtimeFile(p string) bool {
 func (d *directStart) changes(ctx context.Context, dc docker.Client, name string) string {
 	changes, err := dc.Changes(ctx, name)
 	if err != nil {
-		return "cannot list what the entrypoint changed: " + shortErr(err)
+		return err.Error()
 	}
 	var paths []string
 	for _, c := range changes {
@@ -457,7 +457,7 @@ func (d *directStart) changes(ctx context.Context, dc docker.Client, name string
 	}
 	owners, err := statPaths(ctx, dc, name, paths)
 	if err != nil {
-		return "cannot read the owners of what the entrypoint changed: " + shortErr(err)
+		return err.Error()
 	}
 	for _, p := range paths {
 		sp, why := readPath(ctx, dc, name, p)
@@ -507,7 +507,7 @@ func readPath(ctx context.Context, dc docker.Client, name, p string) (*startPath
 		return nil, ""
 	}
 	if err != nil {
-		return nil, "cannot read " + p + ": " + shortErr(err)
+		return nil, err.Error()
 	}
 	defer rc.Close()
 	tr := tar.NewReader(rc)
@@ -548,7 +548,7 @@ func readPath(ctx context.Context, dc docker.Client, name, p string) (*startPath
 func (e *Engine) pruneDirectStarts(ctx context.Context, all bool, progress event.Sink) ([]string, error) {
 	vs, err := e.d.Volumes(ctx, labelDirectStart)
 	if err != nil {
-		return nil, envError(err, "cannot list volumes: %s", shortErr(err))
+		return nil, err
 	}
 	removed := []string{}
 	for _, v := range vs {
@@ -557,7 +557,7 @@ func (e *Engine) pruneDirectStarts(ctx context.Context, all bool, progress event
 		}
 		progress.Note("removing %s (how an image's server starts)", v.Name)
 		if err := e.d.RemoveVolume(ctx, v.Name); err != nil && !isNotFound(err) {
-			return removed, envError(err, "cannot remove %s: %s", v.Name, shortErr(err))
+			return removed, err
 		}
 		removed = append(removed, v.Name)
 	}

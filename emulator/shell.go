@@ -91,7 +91,7 @@ func Shell(ctx context.Context, e *Engine, cfg Config, opts ShellOptions) (int, 
 	}
 	code, err := e.d.Exec(ctx, c.ID, x)
 	if err != nil {
-		return 0, envError(err, "cannot run %s in %s: %s", x.Cmd[0], c.Name, shortErr(err))
+		return 0, err
 	}
 	return code, nil
 }

@@ -165,7 +165,7 @@ func (e *Engine) findSnapshot(ctx context.Context, project, name string) (*snaps
 			continue
 		}
 		if err != nil {
-			return nil, envError(err, "cannot inspect volume %s: %s", names[part], shortErr(err))
+			return nil, err
 		}
 		if v.Labels[LabelSnapshot] != name || v.Labels[LabelSnapshotOf] != project || v.Labels[LabelService] != part {
 			return nil, usageError("name taken by a volume that is not part of snapshot %s of project %s: %s; remove or rename it, or choose another snapshot name", name, project, names[part])
@@ -196,7 +196,7 @@ func ListSnapshots(ctx context.Context, e *Engine, cfg Config, all bool) ([]Snap
 	}
 	vs, err := e.d.Volumes(ctx, filters...)
 	if err != nil {
-		return nil, envError(err, "cannot list volumes: %s", shortErr(err))
+		return nil, err
 	}
 	sizes, _ := e.d.VolumeSizes(ctx)
 	byName := map[string]*snapshot{}
@@ -274,7 +274,7 @@ func (e *Engine) removeSnapshot(ctx context.Context, s *snapshot) error {
 	}
 	for _, v := range s.present {
 		if err := e.d.RemoveVolume(ctx, v); err != nil && !isNotFound(err) {
-			return envError(err, "cannot remove volume %s of snapshot %s: %s", v, s.Name, shortErr(err))
+			return envError(err, "%v, of snapshot %s", err, s.Name)
 		}
 	}
 	return nil
@@ -284,7 +284,7 @@ func (e *Engine) removeSnapshot(ctx context.Context, s *snapshot) error {
 func (e *Engine) makeSnapshotVolumes(ctx context.Context, s *snapshot) error {
 	for _, part := range snapshotParts {
 		if err := e.d.CreateVolume(ctx, docker.Volume{Name: s.volumes[part], Labels: s.labels(part)}); err != nil {
-			return envError(err, "cannot create volume %s: %s", s.volumes[part], shortErr(err))
+			return err
 		}
 		s.present = append(s.present, s.volumes[part])
 	}
@@ -296,7 +296,7 @@ func (e *Engine) makeSnapshotVolumes(ctx context.Context, s *snapshot) error {
 func (e *Engine) recordSnapshot(ctx context.Context, s *snapshot) error {
 	record := recordOf(s.Project, s.Name)
 	if err := e.d.CreateVolume(ctx, docker.Volume{Name: record, Labels: s.labels(partRecord)}); err != nil {
-		return envError(err, "cannot create volume %s: %s", record, shortErr(err))
+		return err
 	}
 	s.present = append([]string{record}, s.present...)
 	s.Complete = true

@@ -287,7 +287,7 @@ func (e *Engine) snapshotContainer(ctx context.Context, cfg Config, vs snapshotV
 		return c, err
 	}
 	if err := e.d.RunHelper(ctx, spec); err != nil {
-		return c, envError(err, "cannot start %s to reach the snapshot's volumes: %s", n.Copy, shortErr(err))
+		return c, envError(err, "%v, to reach the snapshot's volumes", err)
 	}
 	return c, nil
 }

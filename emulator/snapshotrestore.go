@@ -58,7 +58,7 @@ func RestoreSnapshot(ctx context.Context, e *Engine, cfg Config, name string, op
 	}
 	n := NamesFor(cfg.Project)
 	if err := e.d.CreateVolume(ctx, docker.Volume{Name: n.Restoring, Labels: journalLabels(cfg.Project, name, target)}); err != nil {
-		return nil, envError(err, "cannot create volume %s: %s", n.Restoring, shortErr(err))
+		return nil, err
 	}
 	progress.Note("restoring snapshot %s into project %s", s, cfg.Project)
 	if err := e.restore(ctx, cfg, fx, s, target, progress); err != nil {
@@ -187,7 +187,7 @@ func (e *Engine) restore(ctx context.Context, cfg Config, fx *seed.Fixtures, s *
 		return err
 	}
 	if err := e.d.RemoveVolume(ctx, o.names.Restoring); err != nil && !isNotFound(err) {
-		return envError(err, "cannot remove %s, the journal of the restore: %s", o.names.Restoring, shortErr(err))
+		return envError(err, "%v, the journal of the restore", err)
 	}
 	return nil
 }
@@ -227,7 +227,7 @@ func (e *Engine) prepareVolumes(ctx context.Context, o *observed, target pinned)
 			delete(labels, labelFromTemplate)
 		}
 		if err := e.d.CreateVolume(ctx, docker.Volume{Name: name, Labels: labels}); err != nil {
-			return envError(err, "cannot create volume %s: %s", name, shortErr(err))
+			return err
 		}
 	}
 	return nil
@@ -241,7 +241,7 @@ func (e *Engine) removeDataVolume(ctx context.Context, o *observed, name string)
 		}
 	}
 	if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) {
-		return envError(err, "cannot remove volume %s: %s; stop the containers that use it", name, shortErr(err))
+		return envError(err, "%v; stop the containers that use it", err)
 	}
 	return nil
 }
@@ -342,7 +342,7 @@ func (e *Engine) journal(ctx context.Context, project string) (*docker.Volume, e
 		return nil, nil
 	}
 	if err != nil {
-		return nil, envError(err, "cannot inspect volume %s: %s", name, shortErr(err))
+		return nil, err
 	}
 	if v.Labels[LabelProject] != project || v.Labels[labelRestoring] == "" {
 		return nil, nil
@@ -384,7 +384,7 @@ func (e *Engine) imageFlavour(ctx context.Context, cfg Config) (setup.Flavour, e
 	}
 	spec := docker.ContainerSpec{Name: n.Probe, Image: image, Entrypoint: []string{"sh", "-c", versionScript}, Labels: Lifetime{}.labels(cfg.Project, partHelper), Network: docker.NoNetwork, StopSignal: "SIGKILL"}
 	if err := e.d.RunHelper(ctx, spec); err != nil {
-		return setup.Flavour{}, envError(err, "cannot run %s to read its MySQL version: %s", image, shortErr(err))
+		return setup.Flavour{}, envError(err, "%v, to read its MySQL version", err)
 	}
 	defer e.d.Remove(context.WithoutCancel(ctx), n.Probe)
 	var out strings.Builder
@@ -393,7 +393,7 @@ func (e *Engine) imageFlavour(ctx context.Context, cfg Config) (setup.Flavour, e
 		err = e.d.Logs(ctx, n.Probe, docker.LogOptions{}, &out, &out)
 	}
 	if err != nil {
-		return setup.Flavour{}, envError(err, "cannot read the MySQL version of %s: %s", image, shortErr(err))
+		return setup.Flavour{}, envError(err, "%v, to read the MySQL version of %s", err, image)
 	}
 	f, perr := setup.BinaryFlavour(out.String())
 	if code != 0 || perr != nil {

@@ -166,7 +166,7 @@ func (e *Engine) stopServices(ctx context.Context, o *observed, timeout time.Dur
 		}
 		steps = append(steps, func(ctx context.Context) error {
 			if err := e.d.Stop(ctx, c.ID, timeout); err != nil && !isNotFound(err) {
-				return envError(err, "cannot stop %s: %s", c.Name, shortErr(err))
+				return err
 			}
 			return nil
 		})
@@ -179,7 +179,7 @@ func (e *Engine) stopServices(ctx context.Context, o *observed, timeout time.Dur
 func (e *Engine) foreignUsers(ctx context.Context, o *observed) ([]string, error) {
 	all, err := e.d.Containers(ctx)
 	if err != nil {
-		return nil, envError(err, "cannot list containers: %s", shortErr(err))
+		return nil, err
 	}
 	ours := slices.Collect(maps.Values(stackVolumes(o.names)))
 	foreign := []string{}

@@ -104,7 +104,7 @@ func ListStacks(ctx context.Context, e *Engine) ([]StackInfo, error) {
 	}
 	cs, err := e.d.Containers(ctx, LabelProject)
 	if err != nil {
-		return nil, envError(err, "cannot list containers: %s", shortErr(err))
+		return nil, err
 	}
 	for _, c := range cs {
 		t := add(c.Labels)
@@ -118,14 +118,14 @@ func ListStacks(ctx context.Context, e *Engine) ([]StackInfo, error) {
 	}
 	ns, err := e.d.Networks(ctx, LabelProject)
 	if err != nil {
-		return nil, envError(err, "cannot list networks: %s", shortErr(err))
+		return nil, err
 	}
 	for _, n := range ns {
 		add(n.Labels)
 	}
 	vs, err := e.d.Volumes(ctx, LabelProject)
 	if err != nil {
-		return nil, envError(err, "cannot list volumes: %s", shortErr(err))
+		return nil, err
 	}
 	for _, v := range vs {
 		t := add(v.Labels)

@@ -132,7 +132,7 @@ func (e *Engine) inspect(ctx context.Context, o *observed) (map[string]docker.Co
 			continue // removed since it was listed
 		}
 		if err != nil {
-			return nil, envError(err, "cannot inspect %s: %s", c.Name, shortErr(err))
+			return nil, err
 		}
 		live[role] = full
 	}

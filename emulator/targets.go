@@ -262,7 +262,7 @@ func volumeFolder(ctx context.Context, volume string) (string, error) {
 		return "", usageError("shared.volume: no Docker volume %q", volume)
 	}
 	if err != nil {
-		return "", envError(err, "cannot inspect volume %s: %s", volume, shortErr(err))
+		return "", err
 	}
 	return v.Mountpoint, nil
 }

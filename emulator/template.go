@@ -93,7 +93,7 @@ func (e *Engine) findTemplate(ctx context.Context, key string) (*template, error
 		return nil, nil
 	}
 	if err != nil {
-		return nil, envError(err, "cannot inspect template %s: %s", templateVolume(key), shortErr(err))
+		return nil, err
 	}
 	if v.Labels[LabelTemplate] != key {
 		return nil, nil
@@ -157,7 +157,7 @@ func (e *Engine) templateFor(ctx context.Context, cfg Config, fx *seed.Fixtures)
 	}
 	img, err := e.d.Image(ctx, cfg.MySQL.Image)
 	if err != nil {
-		return nil, envError(err, "cannot inspect image %s: %s", cfg.MySQL.Image, shortErr(err))
+		return nil, err
 	}
 	key := templateKey(img.ID, cfg, fx)
 	t, err := e.findTemplate(ctx, key)
@@ -198,12 +198,12 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	e, name := b.e, templateBuilder(b.key)
 	img, err := e.d.Image(ctx, imageID)
 	if err != nil {
-		return envError(err, "cannot inspect image %s: %s", b.cfg.MySQL.Image, shortErr(err))
+		return err
 	}
 	labels := map[string]string{LabelTemplate: b.key, labelTemplateImageID: imageID, labelTemplateImage: b.cfg.MySQL.Image,
 		LabelCreated: b.created.Format(time.RFC3339), labelTemplateRootPassword: b.root}
 	if err := e.d.CreateVolume(ctx, docker.Volume{Name: templateVolume(b.key), Labels: labels}); err != nil {
-		return envError(err, "cannot create volume %s: %s", templateVolume(b.key), shortErr(err))
+		return err
 	}
 	owner := map[string]string{LabelTemplate: b.key, LabelService: partHelper, LabelOwner: Lifetime{}.owner(), LabelCreated: labels[LabelCreated]}
 	t0 := time.Now()
@@ -237,7 +237,7 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 		if perr := publishFailed(ServiceMySQL, spec.Ports[0], err); perr != nil {
 			return perr
 		}
-		return envError(err, "cannot start a MySQL server to make the template (%s): %s", b.cfg.MySQL.Image, shortErr(err))
+		return envError(err, "%v, to make the template", err)
 	}
 	if err := e.tunnels.forward(ctx, port); err != nil {
 		return err
@@ -267,11 +267,11 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	// Connections still open hold the server's shutdown up by seconds.
 	root.Close()
 	if err := e.d.Stop(ctx, name, cleanStop); err != nil {
-		return envError(err, "cannot stop %s: %s", name, shortErr(err))
+		return err
 	}
 	b.step(t0, "server stopped")
 	if err := e.d.CopyTo(ctx, name, "/var/lib/mysql", markerFile(templateDone, b.created)); err != nil {
-		return envError(err, "cannot mark template %s complete: %s", templateVolume(b.key), shortErr(err))
+		return envError(err, "%v, to mark template %s complete", err, templateVolume(b.key))
 	}
 	return e.removeContainer(ctx, name)
 }
@@ -351,7 +351,7 @@ func (b *templateBuild) timeZones(ctx context.Context, name string) error {
 	var out strings.Builder
 	code, err := b.e.d.Exec(ctx, name, docker.Exec{Cmd: []string{"sh", "-c", timeZones}, Env: []string{"MYSQL_PWD=" + b.root}, Stdout: &out, Stderr: &out})
 	if err != nil {
-		return envError(err, "cannot load the time zones in %s: %s", name, shortErr(err))
+		return envError(err, "%v, to load the time zones", err)
 	}
 	if code != 0 {
 		b.progress.Step("mysql", "template: time zones not loaded (exit code %d): %s", code, lastLine(out.String()))
@@ -393,7 +393,7 @@ func (e *Engine) removeTemplate(ctx context.Context, key string) error {
 		return err
 	}
 	if err := e.d.RemoveVolume(ctx, templateVolume(key)); err != nil && !isNotFound(err) {
-		return envError(err, "cannot remove template %s: %s", templateVolume(key), shortErr(err))
+		return err
 	}
 	return nil
 }
@@ -427,7 +427,7 @@ type TemplateInfo struct {
 func ListTemplates(ctx context.Context, e *Engine) ([]TemplateInfo, error) {
 	vs, err := e.d.Volumes(ctx, LabelTemplate)
 	if err != nil {
-		return nil, envError(err, "cannot list volumes: %s", shortErr(err))
+		return nil, err
 	}
 	sizes, _ := e.d.VolumeSizes(ctx)
 	out := []TemplateInfo{}
@@ -453,7 +453,7 @@ func ListTemplates(ctx context.Context, e *Engine) ([]TemplateInfo, error) {
 func (e *Engine) pruneTemplates(ctx context.Context, all bool, progress event.Sink) ([]string, error) {
 	vs, err := e.d.Volumes(ctx, LabelTemplate)
 	if err != nil {
-		return nil, envError(err, "cannot list volumes: %s", shortErr(err))
+		return nil, err
 	}
 	removed := []string{}
 	var first error

@@ -76,7 +76,7 @@ func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upO
 	// which they make ambiguous): they go before anything joins one.
 	for _, n := range o.spareNetworks {
 		if err := e.d.RemoveNetwork(ctx, n.ID); err != nil && !isNotFound(err) {
-			return envError(err, "cannot remove network %s, made twice by an up the engine cut short: %s", n.Name, shortErr(err))
+			return envError(err, "%v, made twice by an up the engine cut short", err)
 		}
 	}
 	cfg = o.follow(cfg)
@@ -124,7 +124,7 @@ func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upO
 	}
 	if _, failed := o.volumes[p.names.Failed]; failed {
 		if err := e.d.RemoveVolume(ctx, p.names.Failed); err != nil && !isNotFound(err) {
-			return envError(err, "cannot remove %s, the record of an up that failed: %s", p.names.Failed, shortErr(err))
+			return envError(err, "%v, the record of an up that failed", err)
 		}
 	}
 	return nil
@@ -175,10 +175,10 @@ func (e *Engine) recordFailure(ctx context.Context, p *upPlan, cause error) erro
 	labels[labelFailure] = reason
 	name := p.names.Failed
 	if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) {
-		return envError(err, "cannot remove %s, the record of an up that failed: %s", name, shortErr(err))
+		return envError(err, "%v, the record of an up that failed", err)
 	}
 	if err := e.d.CreateVolume(ctx, docker.Volume{Name: name, Labels: labels}); err != nil {
-		return envError(err, "cannot record the failed up in volume %s: %s", name, shortErr(err))
+		return envError(err, "%v, to record the failed up", err)
 	}
 	return nil
 }
@@ -220,7 +220,7 @@ func (e *Engine) checkPort(ctx context.Context, project, role string, port int) 
 	}
 	own, err := e.d.Containers(ctx, projectLabel(project))
 	if err != nil {
-		return envError(err, "cannot list containers: %s", shortErr(err))
+		return err
 	}
 	if !publishes(own, port) {
 		return portTaken(role, "127.0.0.1", port)
@@ -329,7 +329,7 @@ func (u *upRun) makeNetworkAndVolumes(ctx context.Context) error {
 		u.progress.Step(partNetwork, "creating network %s", n.Network)
 		id, err := u.e.d.CreateNetwork(ctx, n.Network, u.plan.life.labels(n.Project, partNetwork))
 		if err != nil {
-			return envError(err, "cannot create network %s: %s", n.Network, shortErr(err))
+			return err
 		}
 		u.plan.networkID = id
 		u.progress.Done(partNetwork, 0, "done: created %s", n.Network)
@@ -337,7 +337,7 @@ func (u *upRun) makeNetworkAndVolumes(ctx context.Context) error {
 	for _, v := range u.plan.newVolumes {
 		u.progress.Step(v.Labels[LabelService], "creating volume %s", v.Name)
 		if err := u.e.d.CreateVolume(ctx, v); err != nil {
-			return envError(err, "cannot create volume %s: %s", v.Name, shortErr(err))
+			return err
 		}
 	}
 	return nil
@@ -349,7 +349,7 @@ func (u *upRun) converge(ctx context.Context, role string) error {
 	if a := u.plan.actions[role]; a == keep || a == start {
 		c, err := u.e.d.Inspect(ctx, u.plan.current[role].ID)
 		if err != nil {
-			return envError(err, "cannot inspect %s: %s", s.Name, shortErr(err))
+			return err
 		}
 		u.restarts.Store(role, c.State.RestartCount)
 	}
@@ -360,7 +360,7 @@ func (u *upRun) converge(ctx context.Context, role string) error {
 			if perr := publishFailed(role, s.Ports[0], err); perr != nil {
 				return perr
 			}
-			return envError(err, "cannot start %s: %s", s.Name, shortErr(err))
+			return err
 		}
 	case recreate:
 		u.progress.Step(role, "settings changed, replacing %s (data kept)", s.Name)
@@ -388,7 +388,7 @@ func (u *upRun) create(ctx context.Context, role string) error {
 		return perr
 	}
 	if err != nil {
-		return envError(err, "cannot start %s (%s): %s", role, s.Image, shortErr(err))
+		return err
 	}
 	return nil
 }
@@ -425,7 +425,7 @@ func (u *upRun) adopt(ctx context.Context, role string, taken error) error {
 		return nil
 	case start:
 		if err := u.e.d.Start(ctx, c.ID); err != nil {
-			return envError(err, "cannot start %s: %s", s.Name, shortErr(err))
+			return err
 		}
 		return nil
 	}
@@ -433,7 +433,7 @@ func (u *upRun) adopt(ctx context.Context, role string, taken error) error {
 		return err
 	}
 	if err := u.runContainer(ctx, role); err != nil {
-		return envError(err, "cannot start %s (%s): %s (after %v)", role, s.Image, shortErr(err), taken)
+		return envError(err, "%v (after %v)", err, taken)
 	}
 	return nil
 }
@@ -595,7 +595,7 @@ func (u *upRun) upHelper(ctx context.Context) error {
 	}
 	if name != n.Helper {
 		if err := u.e.d.Rename(ctx, name, n.Helper); err != nil {
-			return envError(err, "cannot rename %s to %s: %s", name, n.Helper, shortErr(err))
+			return err
 		}
 	}
 	return nil
@@ -617,7 +617,7 @@ func (u *upRun) newHelper(ctx context.Context, a action) error {
 	u.progress.Step(partHelper, "creating %s from %s", s.Name, s.Image)
 	s.Name = n.NewHelper
 	if err := u.e.d.RunHelper(ctx, s); err != nil {
-		return envError(err, "cannot start %s (%s): %s", partHelper, s.Image, shortErr(err))
+		return err
 	}
 	return nil
 }
@@ -647,10 +647,10 @@ func firstClassified(errs []error) error {
 // that is already gone is not an error: cleanup must be repeatable.
 func (e *Engine) removeContainer(ctx context.Context, id string) error {
 	if err := e.d.Stop(ctx, id, 30*time.Second); err != nil && !isNotFound(err) {
-		return envError(err, "cannot stop container %s: %s", id[:12], shortErr(err))
+		return err
 	}
 	if err := e.d.Remove(ctx, id); err != nil && !isNotFound(err) {
-		return envError(err, "cannot remove container %s: %s", id[:12], shortErr(err))
+		return err
 	}
 	return nil
 }

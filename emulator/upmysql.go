@@ -269,15 +269,15 @@ func (u *upRun) reinitialise(ctx context.Context) (*sql.DB, error) {
 		}
 	}
 	if err := u.e.d.RemoveVolume(ctx, volume); err != nil {
-		return nil, envError(err, "cannot remove %s: %s", volume, shortErr(err))
+		return nil, err
 	}
 	if err := u.e.d.CreateVolume(ctx, docker.Volume{Name: volume, Labels: labels}); err != nil {
-		return nil, envError(err, "cannot create volume %s: %s", volume, shortErr(err))
+		return nil, err
 	}
 	image := u.plan.specs[ServiceMySQL].Image
 	img, err := u.e.d.Image(ctx, image)
 	if err != nil {
-		return nil, envError(err, "cannot inspect image %s: %s", image, shortErr(err))
+		return nil, err
 	}
 	if err := u.e.ownDataVolume(ctx, img, image, volume, u.plan.names.Copy, u.plan.life.labels(u.plan.names.Project, partHelper)); err != nil {
 		return nil, err

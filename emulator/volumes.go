@@ -119,7 +119,7 @@ func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
 	}
 	start := func(ctx context.Context) error {
 		if err := e.d.RunHelper(ctx, c.spec()); err != nil {
-			return envError(err, "cannot start %s to copy volumes: %s", c.name, shortErr(err))
+			return envError(err, "%v, to copy volumes", err)
 		}
 		if c.started != nil {
 			c.started()
@@ -146,13 +146,13 @@ func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
 	}
 	if c.stop != nil {
 		if err := e.d.CopyTo(ctx, c.name, "/tmp", markerFile("go", time.Now())); err != nil {
-			return envError(err, "cannot start the copy in %s: %s", c.name, shortErr(err))
+			return envError(err, "%v, to start the copy", err)
 		}
 	}
 	code, err := e.d.Wait(ctx, c.name)
 	switch {
 	case err != nil:
-		return envError(err, "copying volumes in %s: %s", c.name, shortErr(err))
+		return envError(err, "%v, copying volumes", err)
 	case code == 3:
 		return errHalfMade
 	case code != 0:
@@ -189,7 +189,7 @@ func (e *Engine) ownDataVolume(ctx context.Context, img docker.Image, image, vol
 	spec := docker.ContainerSpec{Name: name, Image: image, User: rootUser, Labels: labels, Network: docker.NoNetwork, StopSignal: "SIGKILL",
 		Entrypoint: []string{"sh", "-c", script}, Mounts: []docker.Mount{{Volume: volume, Target: "/devstack/data"}}}
 	if err := e.d.RunHelper(ctx, spec); err != nil {
-		return envError(err, "cannot start %s to give volume %s the owner of the image's data directory: %s", name, volume, shortErr(err))
+		return envError(err, "%v, to give volume %s the owner of the image's data directory", err, volume)
 	}
 	defer e.d.Remove(context.WithoutCancel(ctx), name)
 	code, err := e.d.Wait(ctx, name)
@@ -197,7 +197,7 @@ func (e *Engine) ownDataVolume(ctx context.Context, img docker.Image, image, vol
 		err = fmt.Errorf("exit code %d:\n%s", code, e.lastLines(ctx, name))
 	}
 	if err != nil {
-		return envError(err, "cannot give volume %s the owner of %s's data directory (%s runs as %s): %s", volume, image, image, img.User, shortErr(err))
+		return envError(err, "%v, to give volume %s the owner of %s's data directory (%s runs as %s)", err, volume, image, image, img.User)
 	}
 	return nil
 }
@@ -210,7 +210,7 @@ func (e *Engine) removeLeftover(ctx context.Context, name, project string) error
 		return nil
 	}
 	if err := e.d.Remove(ctx, c.ID); err != nil && !isNotFound(err) {
-		return envError(err, "cannot remove %s, left by a devstack command cut short: %s", name, shortErr(err))
+		return envError(err, "%v, left by a devstack command cut short", err)
 	}
 	return nil
 }

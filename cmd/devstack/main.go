@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -72,10 +73,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "devstack: interrupted; run the command again to complete it")
 		return emulator.ExitEnv
 	}
+	fmt.Fprintf(stderr, "devstack: %v\n", err)
 	if a.debug {
-		fmt.Fprintf(stderr, "devstack: %+v\n", err)
-	} else {
-		fmt.Fprintf(stderr, "devstack: %v\n", err)
+		for _, cause := range causes(err) {
+			fmt.Fprintf(stderr, "  because: %s\n", strings.ReplaceAll(cause, "\n", "\n    "))
+		}
 	}
 	return code
 }
@@ -104,7 +106,7 @@ func newRoot(a *app) *cobra.Command {
 	f.StringVarP(&a.configFile, "config", "c", "", "config file (default ./devstack.yaml when present)")
 	f.StringVarP(&a.output, "output", "o", "text", "output: text or json")
 	f.StringVar(&a.progress, "progress", "", "progress on stderr: auto (in place on a terminal), plain or json lines (env DEVSTACK_PROGRESS)")
-	f.BoolVar(&a.debug, "debug", false, "show full error detail")
+	f.BoolVar(&a.debug, "debug", false, "under an error, every cause it wraps, in full")
 	root.AddCommand(newUp(a), newDown(a), newStatus(a), newEnv(a), newSeed(a), newReset(a), newUsers(a), newVersion(a), newRun(a), newLs(a), newPrune(a), newCompose(a),
 		newLogs(a), newShell(a), newShared(a), newDoctor(a), newSnapshot(a), newTarget(a))
 	a.completions(root)
@@ -241,4 +243,33 @@ func (a *app) printVerdict(r any, forPeople func(), ok bool) error {
 		return exitStatus(emulator.ExitEnv)
 	}
 	return nil
+}
+
+// causes are the messages of the errors err wraps, each in full (the
+// engine's own words included, where the one line shows only their first
+// line), leaving out what a message already shown says.
+func causes(err error) []string {
+	shown := []string{err.Error()}
+	var walk func(error)
+	walk = func(err error) {
+		var next []error
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			next = []error{u.Unwrap()}
+		case interface{ Unwrap() []error }:
+			next = u.Unwrap()
+		}
+		for _, e := range next {
+			if e == nil {
+				continue
+			}
+			msg := e.Error()
+			if !slices.ContainsFunc(shown, func(s string) bool { return strings.Contains(s, msg) }) {
+				shown = append(shown, msg)
+			}
+			walk(e)
+		}
+	}
+	walk(err)
+	return shown[1:]
 }

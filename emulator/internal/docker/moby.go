@@ -38,7 +38,8 @@ var ErrNameTaken = errors.New("name is already in use")
 // ErrInUse is a volume a container still mounts.
 var ErrInUse = errors.New("volume is in use")
 
-// Dial connects to the engine at endpoint and pings it. It also points
+// Dial connects to the engine at endpoint and pings it; every error of the
+// client it returns says its operation and object (OpError). It also points
 // testcontainers at the same endpoint: see handOver.
 func Dial(ctx context.Context, endpoint string) (Client, error) {
 	m := &moby{endpoint: endpoint}
@@ -66,7 +67,7 @@ func Dial(ctx context.Context, endpoint string) (Client, error) {
 	}
 	handOver.Do(func() { handOverTo(dial) })
 	m.cli, m.api = cli, ping.APIVersion
-	return m, nil
+	return Said(m), nil
 }
 
 var handOver sync.Once
