@@ -159,6 +159,19 @@ func (c *chaos) killDuring(sig syscall.Signal, ready func(stderr string) bool, a
 	<-done
 }
 
+// exported brings the stack up with data written, and exports a snapshot
+// of it, which is then removed: the file is all that is left of it.
+func (c *chaos) exported() string {
+	c.t.Helper()
+	c.mustRun("up")
+	c.written()
+	c.mustRun("snapshot", "save", "s")
+	file := filepath.Join(c.t.TempDir(), "s.tar.gz")
+	c.mustRun("snapshot", "export", "s", file)
+	c.mustRun("snapshot", "rm", "s")
+	return file
+}
+
 // containers fingerprints the stack's containers: which they are and when
 // each started.
 func (c *chaos) containers() string {
@@ -490,12 +503,7 @@ func TestChaos(t *testing.T) {
 		c.intact()
 	})
 	run("snapshot import killed, then snapshot rm", func(c *chaos) {
-		c.mustRun("up")
-		c.written()
-		c.mustRun("snapshot", "save", "s")
-		file := filepath.Join(c.t.TempDir(), "s.tar.gz")
-		c.mustRun("snapshot", "export", "s", file)
-		c.mustRun("snapshot", "rm", "s")
+		file := c.exported()
 		c.killDuring(syscall.SIGKILL, func(string) bool { return containerExists("devstack-" + c.project + "-snapshot") }, "snapshot", "import", file)
 		if r := c.run("snapshot", "rm", "s"); r.code != 0 {
 			c.t.Errorf("snapshot rm after a killed import: exit %d\n%s", r.code, r.stderr)
@@ -644,12 +652,7 @@ func TestChaos(t *testing.T) {
 		}
 	})
 	run("crafted snapshot exports refused before any copy", func(c *chaos) {
-		c.mustRun("up")
-		c.written()
-		c.mustRun("snapshot", "save", "s")
-		file := filepath.Join(c.t.TempDir(), "s.tar.gz")
-		c.mustRun("snapshot", "export", "s", file)
-		c.mustRun("snapshot", "rm", "s")
+		file := c.exported()
 		data, err := os.ReadFile(file)
 		must(c.t, err)
 		before := c.state()
