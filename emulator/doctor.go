@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -52,7 +53,7 @@ func Doctor(ctx context.Context, cfg Config) *DoctorReport {
 	e, err := Connect(ctx)
 	if err != nil {
 		endpoint, source := ResolveEndpoint(os.Getenv, userHome())
-		add(Check{checkEngine, false, fmt.Sprintf("cannot reach Docker at %s (%s): %s", endpoint, source, shortErr(errors.Unwrap(err))),
+		add(Check{checkEngine, false, fmt.Sprintf("cannot reach Docker at %s (%s): %s", endpoint, source, shortErr(cmp.Or(errors.Unwrap(err), err))),
 			"start Docker, or point DOCKER_HOST or the current docker context at a running engine"})
 		for _, name := range []string{checkAPI, checkImages} {
 			add(Check{name, false, "not checked: Docker is unreachable", "fix the engine first"})

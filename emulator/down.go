@@ -3,11 +3,11 @@ package emulator
 import (
 	"context"
 	"errors"
-	"github.com/wellcomecollection/devstack/emulator/event"
 	"maps"
 	"slices"
 	"strings"
 
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 )
 
@@ -103,13 +103,13 @@ func (e *Engine) removeRest(ctx context.Context, o *observed, volumes bool, prog
 	var blocked error
 	for _, n := range o.spareNetworks {
 		if err := e.d.RemoveNetwork(ctx, n.ID); err != nil && !isNotFound(err) {
-			blocked = envError(err, "cannot remove network %s: %s; stop or disconnect them, then run down again", n.Name, e.networkUsers(ctx, n.ID, err))
+			blocked = e.networkBlocked(ctx, n.ID, n.Name, err)
 		}
 	}
 	if o.network != nil {
 		progress.Done(partNetwork, 0, "removing %s", o.network.Name)
 		if err := e.d.RemoveNetwork(ctx, o.network.ID); err != nil && !isNotFound(err) {
-			blocked = envError(err, "cannot remove network %s: %s; stop or disconnect them, then run down again", o.network.Name, e.networkUsers(ctx, o.network.ID, err))
+			blocked = e.networkBlocked(ctx, o.network.ID, o.network.Name, err)
 		} else {
 			r.Networks = append(r.Networks, o.network.Name)
 		}
@@ -177,12 +177,11 @@ func (e *Engine) removeContainers(ctx context.Context, cs []docker.Container, ki
 	return parallel(ctx, steps...)
 }
 
-// networkUsers names the containers still attached to a network, to explain
-// why it cannot be removed; failing that, Docker's own words.
-func (e *Engine) networkUsers(ctx context.Context, id string, cause error) string {
-	n, err := e.d.Network(ctx, id)
-	if err != nil || len(n.Containers) == 0 {
-		return cause.Error()
+// networkBlocked says why a network cannot go: the containers devstack
+// did not create that still use it, or failing that the engine's words.
+func (e *Engine) networkBlocked(ctx context.Context, id, name string, cause error) error {
+	if n, err := e.d.Network(ctx, id); err == nil && len(n.Containers) > 0 {
+		return envError(cause, "cannot remove network %s: containers devstack did not create still use it: %s; stop or disconnect them, then run down again", name, strings.Join(n.Containers, ", "))
 	}
-	return "containers devstack did not create still use it: " + strings.Join(n.Containers, ", ")
+	return envError(cause, "%v; stop or disconnect what uses it, then run down again", cause)
 }

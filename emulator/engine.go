@@ -173,8 +173,8 @@ func (e *Engine) ensureImage(ctx context.Context, ref, setting string) error {
 	return nil
 }
 
-// shortErr keeps the first line of an error: Docker's messages can carry
-// whole response bodies.
+// shortErr keeps the first line of an error that is not the engine's (the
+// seam says those itself): a driver's or a dial's words can run to pages.
 func shortErr(err error) string {
 	s := err.Error()
 	if i := strings.IndexByte(s, '\n'); i >= 0 {

@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/wellcomecollection/devstack/emulator/event"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/wellcomecollection/devstack/emulator/event"
 )
 
 // EnvVar is one connection setting; Env returns them in a fixed order.

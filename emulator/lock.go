@@ -3,11 +3,12 @@ package emulator
 import (
 	"context"
 	"fmt"
-	"github.com/wellcomecollection/devstack/emulator/event"
 	"os"
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/wellcomecollection/devstack/emulator/event"
 )
 
 // lockProject makes this process the one writer of a project. It is an flock

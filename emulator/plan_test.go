@@ -224,7 +224,7 @@ func stackOnFake(t *testing.T, project string) (*fake.Engine, *Engine) {
 	for _, role := range coreRoles {
 		f.AddContainer(container(cfg, role, v, "running"))
 	}
-	return f, &Engine{d: f}
+	return f, &Engine{d: docker.Said(f)}
 }
 
 func TestDownRemovesContainersAndNetworkKeepsVolumes(t *testing.T) {
@@ -305,7 +305,7 @@ func TestDownNeverTouchesUnlabelledResources(t *testing.T) {
 	n := NamesFor("p")
 	f.AddVolume(docker.Volume{Name: n.MySQLData})
 	f.AddContainer(docker.Container{Name: n.MySQL})
-	_, err := Down(context.Background(), &Engine{d: f}, testConfig("p"), DownOptions{Volumes: true})
+	_, err := Down(context.Background(), &Engine{d: docker.Said(f)}, testConfig("p"), DownOptions{Volumes: true})
 	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "did not create") {
 		t.Fatalf("clash: %v", err)
 	}
@@ -479,7 +479,7 @@ func TestPreflightPortHeldByTheStackItself(t *testing.T) {
 	}
 	f.AddImage(cfg.MySQL.Image)
 	f.AddImage(cfg.Redis.Image)
-	e := &Engine{d: f}
+	e := &Engine{d: docker.Said(f)}
 	err = e.preflight(context.Background(), p)
 	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "is taken") {
 		t.Fatalf("port held by another process: %v", err)
@@ -506,7 +506,7 @@ func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &upRun{e: &Engine{d: f}, cfg: cfg, plan: p, progress: nil}
+	u := &upRun{e: &Engine{d: docker.Said(f)}, cfg: cfg, plan: p, progress: nil}
 	s := p.specs[partHelper]
 	f.AddContainer(docker.Container{Name: s.Name, Image: s.Image, Env: s.Env, Labels: s.Labels, State: docker.State{Status: "created"}, Networks: map[string]string{s.Network: p.networkID}})
 	if err := u.converge(ctx, partHelper); err != nil {
@@ -519,7 +519,7 @@ func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	f = fake.New()
 	f.AddImage(cfg.MySQL.Image)
 	f.AddContainer(docker.Container{Name: s.Name, Labels: map[string]string{"owner": "someone"}})
-	u.e = &Engine{d: f}
+	u.e = &Engine{d: docker.Said(f)}
 	if err := u.converge(ctx, partHelper); ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "did not create") {
 		t.Fatalf("a foreign container under the name: %v", err)
 	}
@@ -533,7 +533,7 @@ func TestHealthCheckStartIntervalFollowsTheEngine(t *testing.T) {
 		f.API = api
 		cfg := testConfig("p")
 		o := &observed{names: NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
-		e := &Engine{d: f}
+		e := &Engine{d: docker.Said(f)}
 		p, err := planUp(planInput{cfg: cfg, o: o, tree: "tree", api: e.APIVersion(), freePort: countingPorts()})
 		if err != nil {
 			t.Fatal(err)

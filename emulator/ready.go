@@ -73,8 +73,11 @@ func (e *Engine) alive(ctx context.Context, name string, restarts int) error {
 		return err
 	}
 	if f := failure(c.State, restarts); f != "" {
-		clean := !c.State.Running && !c.State.Restarting && c.State.ExitCode == 0 && c.State.RestartCount <= restarts
-		return permanent{&Error{Code: ExitEnv, Err: &containerFailed{name: name, what: f, lines: e.lastLines(ctx, name), cleanStop: clean}}}
+		s := c.State
+		restarted := s.Restarting || s.RestartCount > restarts
+		clean := !s.Running && !restarted && s.ExitCode == 0
+		crashed := restarted || !s.Running && s.ExitCode != 0
+		return permanent{&Error{Code: ExitEnv, Err: &containerFailed{name: name, what: f, lines: e.lastLines(ctx, name), cleanStop: clean, crashed: crashed}}}
 	}
 	return nil
 }
@@ -87,6 +90,8 @@ type containerFailed struct {
 	removed           bool
 	// cleanStop: it was stopped (exit code 0), not crashed.
 	cleanStop bool
+	// crashed: it exited with an error, or its restart policy restarted it.
+	crashed bool
 }
 
 func (c *containerFailed) Error() string {

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/wellcomecollection/devstack/emulator/event"
 	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"syscall"
 
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"golang.org/x/sys/unix"
 )
 

@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/wellcomecollection/devstack/emulator/event"
 	"net"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 	"github.com/wellcomecollection/devstack/emulator/shared"

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/wellcomecollection/devstack/emulator/event"
 	"io"
 	"path"
 	"regexp"
@@ -17,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 )
 

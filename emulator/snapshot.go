@@ -4,13 +4,13 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/wellcomecollection/devstack/emulator/event"
 	"maps"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 )
 

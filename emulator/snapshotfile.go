@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/wellcomecollection/devstack/emulator/event"
 	"hash"
 	"io"
 	"maps"
@@ -22,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 )
 

@@ -3,11 +3,11 @@ package emulator
 import (
 	"context"
 	"fmt"
-	"github.com/wellcomecollection/devstack/emulator/event"
 	"maps"
 	"strings"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"

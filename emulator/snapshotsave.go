@@ -3,12 +3,12 @@ package emulator
 import (
 	"context"
 	"fmt"
-	"github.com/wellcomecollection/devstack/emulator/event"
 	"maps"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 )

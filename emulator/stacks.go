@@ -3,7 +3,6 @@ package emulator
 import (
 	"context"
 	"encoding/json"
-	"github.com/wellcomecollection/devstack/emulator/event"
 	"os"
 	"slices"
 	"sort"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wellcomecollection/devstack/emulator/event"
 )
 
 // StackInfo is one stack of `devstack ls`; its JSON shape is a contract.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,7 +74,7 @@ func (e *Engine) status(ctx context.Context, cfg Config, ready bool) (*StatusRep
 			r.Services[i].Health = "healthy"
 		}
 	// Every container runs: the stack is running, or its last up failed.
-	case r.State == StateRunning || r.Reason != "":
+	case r.State == StateRunning || r.Reason != "" && allRunning(r.Services):
 		assess(ctx, cfg, connection(cfg, o, live), r)
 	}
 	return r, nil
@@ -219,6 +220,10 @@ func statusOf(cfg Config, o *observed, live map[string]docker.Container) *Status
 		}
 	}
 	return r
+}
+
+func allRunning(services []ServiceStatus) bool {
+	return !slices.ContainsFunc(services, func(s ServiceStatus) bool { return s.State != StateRunning })
 }
 
 // notRunning says which parts of a partial stack are not running.

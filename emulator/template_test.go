@@ -3,7 +3,6 @@ package emulator
 import (
 	"context"
 	"fmt"
-	"github.com/wellcomecollection/devstack/emulator/event"
 	"os"
 	"os/exec"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
 )
@@ -45,7 +45,7 @@ func TestPruneTemplatesUnderTheirLock(t *testing.T) {
 	}
 	defer unlock()
 
-	e := &Engine{d: f}
+	e := &Engine{d: docker.Said(f)}
 	var mu sync.Mutex
 	var removed []string
 	var out strings.Builder

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/wellcomecollection/devstack/emulator/event"
 	"maps"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
@@ -147,11 +147,14 @@ func (e *Engine) failedUp(ctx context.Context, o *observed, p *upPlan, err error
 			return err
 		}
 	}
-	// A container that failed is not left to crash and restart for ever
-	// under its restart policy: it stops, its data kept, until the next up.
+	// A container that crashed is not left to restart for ever under its
+	// restart policy: it stops, its data kept, until the next up. One that
+	// runs but fails its health check stays: it may yet recover, or be in use.
 	var cf *containerFailed
-	if errors.As(err, &cf) && !cf.removed {
-		_ = e.d.Stop(ctx, cf.name, 2*time.Second)
+	if errors.As(err, &cf) && cf.crashed && !cf.removed && !o.absent() {
+		if e.d.Stop(ctx, cf.name, 2*time.Second) == nil {
+			err = fmt.Errorf("%w (%s is stopped until the next up)", err, cf.name)
+		}
 	}
 	if rerr := e.recordFailure(ctx, p, err); rerr != nil {
 		return errors.Join(err, rerr)

@@ -74,7 +74,8 @@ func (u *upRun) startThroughEntrypoint(ctx context.Context, failed error) error 
 	var cf *containerFailed
 	errors.As(failed, &cf)
 	s, how := u.plan.specs[ServiceMySQL], u.serverStart
-	u.progress.Step("mysql", "starting %s directly failed (%s); starting it through the image's entrypoint. Its last lines:\n%s", s.Name, cf.what, cf.lines)
+	u.progress.Step("mysql", "starting %s directly failed (%s); starting it through the image's entrypoint", s.Name, cf.what)
+	u.progress.Note("the last lines of %s:\n%s", s.Name, cf.lines)
 	why := fmt.Sprintf("a direct start failed (%s: %s)", cf.what, strings.TrimSpace(lastLine(cf.lines)))
 	if err := u.e.keepDirectStart(ctx, how.key, how.imageID, directStart{Why: why}); err != nil {
 		return err

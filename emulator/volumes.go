@@ -193,11 +193,11 @@ func (e *Engine) ownDataVolume(ctx context.Context, img docker.Image, image, vol
 	}
 	defer e.d.Remove(context.WithoutCancel(ctx), name)
 	code, err := e.d.Wait(ctx, name)
-	if err == nil && code != 0 {
-		err = fmt.Errorf("exit code %d:\n%s", code, e.lastLines(ctx, name))
-	}
 	if err != nil {
 		return envError(err, "%v, to give volume %s the owner of %s's data directory (%s runs as %s)", err, volume, image, image, img.User)
+	}
+	if code != 0 {
+		return envError(nil, "cannot give volume %s the owner of %s's data directory (%s runs as %s): exit code %d; its last lines:\n%s", volume, image, image, img.User, code, e.lastLines(ctx, name))
 	}
 	return nil
 }

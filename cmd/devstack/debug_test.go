@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -25,5 +28,33 @@ func TestCausesShowTheWholeChain(t *testing.T) {
 	}
 	if got := causes(errors.New("plain")); len(got) != 0 {
 		t.Errorf("a plain error has causes %q", got)
+	}
+}
+
+// With --progress json a failure is a JSON line too: stderr holds nothing
+// else, and the exit code still says the kind.
+func TestProgressJSONFailure(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--progress", "json", "up", "-p", "Bad Name"}, 2, "project"},
+		{[]string{"--progress", "bogus", "status"}, 2, "--progress must be auto, plain or json"},
+	} {
+		var out, errb strings.Builder
+		code := run(context.Background(), tc.args, nil, &out, &errb)
+		if code != tc.code || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q", tc.args, code, errb.String())
+			continue
+		}
+		if tc.args[1] != "json" {
+			continue
+		}
+		var e struct{ Kind, Message string }
+		lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &e); err != nil || e.Kind != "failed" || len(lines) != 1 {
+			t.Errorf("%v: stderr %q, want one JSON line of kind failed (%v)", tc.args, errb.String(), err)
+		}
 	}
 }

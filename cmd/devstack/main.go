@@ -45,16 +45,16 @@ type app struct {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	// A panic (devstack's, or a library's on an engine that failed under
 	// it) is one line and exit 1, with the stack for --debug.
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "devstack: internal error: %v; run the command again, and report it with --debug's output if it recurs\n", r)
+			a.failed(fmt.Sprintf("internal error: %v; run the command again, and report it with --debug's output if it recurs", r))
 			if slices.Contains(args, "--debug") {
 				fmt.Fprintf(stderr, "%s\n", debug.Stack())
 			}
 			code = emulator.ExitEnv
 		}
 	}()
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := newRoot(a)
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -70,16 +70,26 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	code = emulator.ExitCode(err)
 	if errors.Is(err, context.Canceled) {
-		fmt.Fprintln(stderr, "devstack: interrupted; run the command again to complete it")
+		a.failed("interrupted; run the command again to complete it")
 		return emulator.ExitEnv
 	}
-	fmt.Fprintf(stderr, "devstack: %v\n", err)
+	a.failed(err.Error())
 	if a.debug {
 		for _, cause := range causes(err) {
 			fmt.Fprintf(stderr, "  because: %s\n", strings.ReplaceAll(cause, "\n", "\n    "))
 		}
 	}
 	return code
+}
+
+// failed says the command's last word, why it failed: one line, or with
+// --progress json one JSON line of kind failed, so that stderr stays JSON.
+func (a *app) failed(why string) {
+	if a.progress == progressJSON {
+		event.JSONLines(a.stderr)(event.Event{Time: time.Now(), Kind: event.Failed, Message: why})
+		return
+	}
+	fmt.Fprintf(a.stderr, "devstack: %s\n", why)
 }
 
 func newRoot(a *app) *cobra.Command {

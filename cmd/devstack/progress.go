@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,7 +134,9 @@ func (p *progress) redraw() {
 		if p.ended {
 			mark, took = p.style.mark(!p.failed(pt)), pt.last.Sub(pt.first)
 		}
-		fmt.Fprintf(p.out, "\r\x1b[2K%s %-*s  %s %s\n", mark, width, pt.name, pt.msg, p.style.paint(dim, fmt.Sprintf("%.1fs", took.Seconds())))
+		// One screen line a part, or the redraw loses count.
+		msg, _, _ := strings.Cut(pt.msg, "\n")
+		fmt.Fprintf(p.out, "\r\x1b[2K%s %-*s  %s %s\n", mark, width, pt.name, msg, p.style.paint(dim, fmt.Sprintf("%.1fs", took.Seconds())))
 	}
 	p.drawn = len(p.parts)
 }

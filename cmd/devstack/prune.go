@@ -56,7 +56,7 @@ func (a *app) printPruned(removed *emulator.Pruned, err error) error {
 			fmt.Fprintln(a.stdout, p)
 		}
 		if len(removed.Stacks)+len(removed.Templates) == 0 && err == nil {
-			fmt.Fprintln(a.stderr, "nothing to remove")
+			a.lines().Note("nothing to remove")
 		}
 	}
 	return err

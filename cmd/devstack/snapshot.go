@@ -191,7 +191,7 @@ func newSnapshotExport(a *app) *cobra.Command {
 			if a.output == "json" {
 				return a.printJSON(r)
 			}
-			fmt.Fprintf(a.stderr, "exported snapshot %s (%.0f MB); it holds the stack's passwords\n", r.Snapshot.Name, float64(r.Bytes)/1e6)
+			a.lines().Note("exported snapshot %s (%.0f MB); it holds the stack's passwords", r.Snapshot.Name, float64(r.Bytes)/1e6)
 			if args[1] != "-" {
 				// sha256sum's format: `sha256sum -c` checks a copy.
 				fmt.Fprintf(a.stdout, "%s  %s\n", r.SHA256, r.File)

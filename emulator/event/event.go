@@ -22,6 +22,9 @@ const (
 	Done Kind = "done"
 	// Note: news of the command as a whole, of no part.
 	Note Kind = "note"
+	// Failed: the command failed; the message is its error, the CLI's last
+	// word (exit code 1 or 2 says which kind).
+	Failed Kind = "failed"
 )
 
 // Event is one piece of news. Its JSON shape is a contract (docs/usage.md).

@@ -38,7 +38,18 @@ func op(err error, what string, args ...string) error {
 	if err == nil {
 		return nil
 	}
+	for i, a := range args {
+		args[i] = shortID(a)
+	}
 	return &OpError{Op: strings.Join(append([]string{what}, args...), " "), Err: err}
+}
+
+// shortID shortens a full 64-hex ID as the docker CLI does; a name stays.
+func shortID(s string) string {
+	if len(s) != 64 || strings.Trim(s, "0123456789abcdef") != "" {
+		return s
+	}
+	return s[:12]
 }
 
 func (s said) Endpoint() string   { return s.c.Endpoint() }
