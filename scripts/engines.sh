@@ -64,7 +64,9 @@ apt_updated=
 # apt_install PKG...: install the packages that are not installed yet.
 apt_install() {
 	local p have missing=()
-	have=$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null |
+	# dpkg-query fails for a package this machine has never heard of: that
+	# is a missing package, not an error.
+	have=$({ dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null || true; } |
 		awk '$NF == "installed" { print $1 }')
 	for p in "$@"; do
 		grep -qxF "$p" <<<"$have" || missing+=("$p")
