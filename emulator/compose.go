@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 	"github.com/wellcomecollection/devstack/emulator/shared"
@@ -51,7 +52,7 @@ var portSetting = map[string]string{ServiceMySQL: "DEVSTACK_MYSQL_PORT", Service
 func Compose(cfg Config) ([]byte, error) {
 	for role, port := range map[string]int{ServiceMySQL: cfg.MySQL.Port, ServiceRedis: cfg.Redis.Port, ServiceGearmand: cfg.Gearmand.Port} {
 		if port == 0 && slices.Contains(cfg.Services(), role) {
-			return nil, usageError("%s.port is 0: a compose file needs fixed ports (set %s)", role, portSetting[role])
+			return nil, fault.Usage("%s.port is 0: a compose file needs fixed ports (set %s)", role, portSetting[role])
 		}
 	}
 	fx, err := loadFixtures(cfg)
@@ -68,7 +69,7 @@ func Compose(cfg Config) ([]byte, error) {
 	}
 	for _, s := range []string{v.RootPassword, v.AppPassword, v.RedisPassword, cfg.MySQL.Image, cfg.Redis.Image, cfg.Gearmand.Image} {
 		if strings.ContainsAny(s, "}"+refOpen+refClose) {
-			return nil, usageError("%q cannot be a default in a compose file (it holds a '}')", s)
+			return nil, fault.Usage("%q cannot be a default in a compose file (it holds a '}')", s)
 		}
 	}
 	c := &composer{cfg: cfg, fx: fx, v: v, tree: sharedTree(cfg, fx), project: composeRef("DEVSTACK_PROJECT", cfg.Project)}

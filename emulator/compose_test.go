@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -52,7 +53,7 @@ func TestComposeCarriesUpsHashesAndVariables(t *testing.T) {
 func TestComposeRefusesPickedPorts(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Redis.Port = 0
-	if _, err := Compose(cfg); ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "DEVSTACK_REDIS_PORT") {
+	if _, err := Compose(cfg); fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "DEVSTACK_REDIS_PORT") {
 		t.Errorf("port 0: %v", err)
 	}
 }

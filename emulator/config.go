@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/shared"
 )
 
@@ -286,7 +287,7 @@ func LoadConfig(opts LoadOptions) (Config, error) {
 	if file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {
-			return cfg, usageError("cannot read config %s: %v", file, errors.Unwrap(err))
+			return cfg, fault.Usage("cannot read config %s: %v", file, errors.Unwrap(err))
 		}
 		if err := applyFile(&cfg, file, data); err != nil {
 			return cfg, err
@@ -295,7 +296,7 @@ func LoadConfig(opts LoadOptions) (Config, error) {
 	for _, s := range settings {
 		if v, ok := lookupEnv(getenv, s.env); ok {
 			if err := s.set(&cfg, v); err != nil {
-				return cfg, usageError("%s: %v", s.env, err)
+				return cfg, fault.Usage("%s: %v", s.env, err)
 			}
 			cfg.source(s.key, s.env)
 		}
@@ -312,7 +313,7 @@ func LoadConfig(opts LoadOptions) (Config, error) {
 	}
 	if cfg.Fixtures != "" {
 		if st, err := os.Stat(cfg.Fixtures); err != nil || !st.IsDir() {
-			return cfg, usageError("fixtures: %q is not a directory", cfg.Fixtures)
+			return cfg, fault.Usage("fixtures: %q is not a directory", cfg.Fixtures)
 		}
 	}
 	return cfg, nil
@@ -328,7 +329,7 @@ func distinctPorts(cfg Config) error {
 	for _, key := range slices.Sorted(maps.Keys(ports)) {
 		p := ports[key]
 		if other, ok := seen[p]; ok && p != 0 {
-			return usageError("%s and %s are both %d: give them different ports", other, key, p)
+			return fault.Usage("%s and %s are both %d: give them different ports", other, key, p)
 		}
 		seen[p] = key
 	}
@@ -349,7 +350,7 @@ func applyFile(cfg *Config, file string, data []byte) error {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		return usageError("%s: invalid YAML: %v", file, strings.TrimPrefix(err.Error(), "yaml: "))
+		return fault.Usage("%s: invalid YAML: %v", file, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	if len(root.Content) == 0 {
 		return nil
@@ -372,7 +373,7 @@ func applyFile(cfg *Config, file string, data []byte) error {
 			continue
 		}
 		if err := s.setNode(cfg, n); err != nil {
-			return usageError("%s:%d: %s %v", file, n.Line, s.key, err)
+			return fault.Usage("%s:%d: %s %v", file, n.Line, s.key, err)
 		}
 		cfg.source(s.key, fmt.Sprintf("%s:%d", file, n.Line))
 	}
@@ -421,7 +422,7 @@ func flatten(file, prefix string, n *yaml.Node, ks keySet, out map[string]*yaml.
 		if ks.base+prefix != "" {
 			where = strings.TrimSuffix(ks.base+prefix, ".")
 		}
-		return usageError("%s:%d: %s must be a mapping of keys to values", file, n.Line, where)
+		return fault.Usage("%s:%d: %s must be a mapping of keys to values", file, n.Line, where)
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -430,7 +431,7 @@ func flatten(file, prefix string, n *yaml.Node, ks keySet, out map[string]*yaml.
 		name := ks.base + key
 		switch {
 		case seen[key]:
-			return usageError("%s:%d: %s is given twice", file, k.Line, name)
+			return fault.Usage("%s:%d: %s is given twice", file, k.Line, name)
 		case slices.Contains(ks.whole, key):
 			out[key] = v
 		case ks.section(key) && v.Kind == yaml.MappingNode:
@@ -438,11 +439,11 @@ func flatten(file, prefix string, n *yaml.Node, ks keySet, out map[string]*yaml.
 				return err
 			}
 		case ks.section(key):
-			return usageError("%s:%d: %s must be a mapping of keys to values", file, v.Line, name)
+			return fault.Usage("%s:%d: %s must be a mapping of keys to values", file, v.Line, name)
 		case !slices.Contains(ks.keys, key):
-			return usageError("%s:%d: unknown key %q (known keys: %s)", file, k.Line, name, strings.Join(ks.keys, ", "))
+			return fault.Usage("%s:%d: unknown key %q (known keys: %s)", file, k.Line, name, strings.Join(ks.keys, ", "))
 		case v.Kind != yaml.ScalarNode:
-			return usageError("%s:%d: %s must be a single value", file, v.Line, name)
+			return fault.Usage("%s:%d: %s must be a single value", file, v.Line, name)
 		default:
 			out[key] = v
 		}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 func envMap(m map[string]string) func(string) string {
@@ -95,8 +97,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if ExitCode(err) != ExitUsage {
-				t.Errorf("exit code %d, want %d", ExitCode(err), ExitUsage)
+			if fault.ExitCode(err) != fault.ExitUsage {
+				t.Errorf("exit code %d, want %d", fault.ExitCode(err), fault.ExitUsage)
 			}
 			for _, w := range c.want {
 				if !strings.Contains(err.Error(), w) {
@@ -122,7 +124,7 @@ func TestPasswordsTakeShellCharacters(t *testing.T) {
 
 func TestMissingExplicitConfigFile(t *testing.T) {
 	_, err := LoadConfig(LoadOptions{File: "/nonexistent/devstack.yaml", Getenv: envMap(nil)})
-	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "/nonexistent/devstack.yaml") {
+	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "/nonexistent/devstack.yaml") {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -224,7 +226,7 @@ func TestServerOptions(t *testing.T) {
 			env["DEVSTACK_MYSQL_SERVER_OPTIONS"] = c.env
 		}
 		_, err := load(c.file, env)
-		if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+		if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%q %q: %v, want a one-line usage error with %q", c.file, c.env, err, c.want)
 		}
 	}

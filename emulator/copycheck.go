@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 // Engines differ in what a copy into a container keeps, and none says so:
@@ -155,7 +157,7 @@ func (c inContainer) verifyCopy(ctx context.Context, dir string, want map[string
 	}
 	missing, chown := compareCopy(want, parseStat(out))
 	if len(missing) > 0 {
-		return envError(nil, "the engine did not write what devstack copied into %s:%s (%d of %d entries missing or different, e.g. %s); see `devstack doctor`",
+		return fault.Env(nil, "the engine did not write what devstack copied into %s:%s (%d of %d entries missing or different, e.g. %s); see `devstack doctor`",
 			c.name, dir, len(missing), len(want), missing[0])
 	}
 	for _, owner := range slices.Sorted(maps.Keys(chown)) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 // DownOptions: Volumes purges the stack's data as well; callers must have
@@ -119,7 +120,7 @@ func (e *Engine) removeRest(ctx context.Context, o *observed, volumes bool, prog
 			progress.Done(o.volumes[name].Labels[LabelService], 0, "removing volume %s", name)
 			if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) {
 				if blocked == nil {
-					blocked = envError(err, "%v; stop the containers that use it, then run down again", err)
+					blocked = fault.Env(err, "%v; stop the containers that use it, then run down again", err)
 				}
 				continue
 			}
@@ -181,7 +182,7 @@ func (e *Engine) removeContainers(ctx context.Context, cs []docker.Container, ki
 // did not create that still use it, or failing that the engine's words.
 func (e *Engine) networkBlocked(ctx context.Context, id, name string, cause error) error {
 	if n, err := e.d.Network(ctx, id); err == nil && len(n.Containers) > 0 {
-		return envError(cause, "cannot remove network %s: containers devstack did not create still use it: %s; stop or disconnect them, then run down again", name, strings.Join(n.Containers, ", "))
+		return fault.Env(cause, "cannot remove network %s: containers devstack did not create still use it: %s; stop or disconnect them, then run down again", name, strings.Join(n.Containers, ", "))
 	}
-	return envError(cause, "%v; stop or disconnect what uses it, then run down again", cause)
+	return fault.Env(cause, "%v; stop or disconnect what uses it, then run down again", cause)
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/shared"
 )
 
@@ -59,7 +60,7 @@ func Connect(ctx context.Context) (*Engine, error) {
 	}
 	d, err := docker.Dial(ctx, endpoint)
 	if err != nil {
-		return nil, envError(err, "cannot reach Docker at %s (%s; %s): start Docker, or point DOCKER_HOST at a running engine", endpoint, source, shortErr(err))
+		return nil, fault.Env(err, "cannot reach Docker at %s (%s; %s): start Docker, or point DOCKER_HOST at a running engine", endpoint, source, shortErr(err))
 	}
 	return &Engine{d: d, source: source, tunnels: t}, nil
 }
@@ -168,7 +169,7 @@ func (e *Engine) ensureImage(ctx context.Context, ref, setting string) error {
 		return err
 	}
 	if err := e.d.Pull(ctx, ref); err != nil {
-		return envError(err, "image %s is not available: %v\nCheck registry access, or build local stand-ins with `make local-images` and set %s to one of them.", ref, err, setting)
+		return fault.Env(err, "image %s is not available: %v\nCheck registry access, or build local stand-ins with `make local-images` and set %s to one of them.", ref, err, setting)
 	}
 	return nil
 }
@@ -205,7 +206,7 @@ func (c inContainer) execIn(ctx context.Context, stdin io.Reader, argv ...string
 	}
 	if code != 0 {
 		exit := &shared.ExitError{Command: argv[0], Code: code, Stderr: strings.TrimSpace(stderr.String())}
-		return stdout.String(), envError(exit, "%s in %s exited with code %d: %s", argv[0], c.name, code, exit.Stderr)
+		return stdout.String(), fault.Env(exit, "%s in %s exited with code %d: %s", argv[0], c.name, code, exit.Stderr)
 	}
 	return stdout.String(), nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 // EnvVar is one connection setting; Env returns them in a fixed order.
@@ -39,7 +40,7 @@ func Env(ctx context.Context, e *Engine, cfg Config, opts EnvOptions) ([]EnvVar,
 		return nil, err
 	}
 	if o.pinnedLabels() == nil {
-		return nil, envError(nil, "no stack for project %s: run `devstack up` first", cfg.Project)
+		return nil, fault.Env(nil, "no stack for project %s: run `devstack up` first", cfg.Project)
 	}
 	live, err := e.inspect(ctx, o)
 	if err != nil {
@@ -149,7 +150,7 @@ func FormatEnv(vars []EnvVar, format string) (string, error) {
 		b.Write(out)
 		b.WriteByte('\n')
 	default:
-		return "", usageError("unknown env format %q: use %s", format, strings.Join(EnvFormats, ", "))
+		return "", fault.Usage("unknown env format %q: use %s", format, strings.Join(EnvFormats, ", "))
 	}
 	return b.String(), nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 )
 
@@ -98,7 +99,7 @@ func TestFormatsCarryTheSameVariables(t *testing.T) {
 			t.Fatalf("%s names %v, want %v", format, got, names)
 		}
 	}
-	if _, err := FormatEnv(vars, "xml"); ExitCode(err) != ExitUsage {
+	if _, err := FormatEnv(vars, "xml"); fault.ExitCode(err) != fault.ExitUsage {
 		t.Fatalf("unknown format: %v", err)
 	}
 }

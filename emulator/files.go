@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/shared"
 )
 
@@ -17,7 +18,7 @@ func (e *Engine) sharedDir(ctx context.Context, cfg Config) (shared.Container, e
 		return nil, err
 	}
 	if c, ok := o.containers[partHelper]; !ok || !c.State.Running {
-		return nil, envError(nil, "the %s stack's helper container is not running: run `devstack up` first", cfg.Project)
+		return nil, fault.Env(nil, "the %s stack's helper container is not running: run `devstack up` first", cfg.Project)
 	}
 	return e.helper(o.names), nil
 }
@@ -28,9 +29,9 @@ func filesError(cfg Config, err error) error {
 	switch {
 	case errors.Is(err, shared.ErrOutside), errors.Is(err, shared.ErrExists), errors.Is(err, shared.ErrNotFound),
 		errors.Is(err, shared.ErrBadName), errors.Is(err, shared.ErrNotAFile):
-		return usageError("%v", err)
+		return fault.Usage("%v", err)
 	case errors.Is(err, shared.ErrFull):
-		return envError(err, "%v (%s): free space on it, or put less; nothing was left under the name", err, NamesFor(cfg.Project).Shared)
+		return fault.Env(err, "%v (%s): free space on it, or put less; nothing was left under the name", err, NamesFor(cfg.Project).Shared)
 	}
 	return err
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 // lockProject makes this process the one writer of a project. It is an flock
@@ -40,12 +41,12 @@ func tryLockProject(project string) (func(), error) {
 	// One directory per user: another user's lock files must not get in the way.
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("devstack-locks-%d", os.Getuid()))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, envError(err, "cannot make lock directory %s: %v", dir, err)
+		return nil, fault.Env(err, "cannot make lock directory %s: %v", dir, err)
 	}
 	path := filepath.Join(dir, project+".lock")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return nil, envError(err, "cannot open lock file %s: %v", path, err)
+		return nil, fault.Env(err, "cannot open lock file %s: %v", path, err)
 	}
 	switch err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err {
 	case nil:
@@ -55,6 +56,6 @@ func tryLockProject(project string) (func(), error) {
 		return nil, nil
 	default:
 		f.Close()
-		return nil, envError(err, "cannot lock %s: %v", path, err)
+		return nil, fault.Env(err, "cannot lock %s: %v", path, err)
 	}
 }

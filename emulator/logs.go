@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 // LogsOptions select what Logs shows. Services empty means every service;
@@ -30,16 +31,16 @@ var tailPattern = regexp.MustCompile(`^(all|[0-9]+)$`)
 func CheckLogsOptions(cfg Config, opts LogsOptions) error {
 	for _, s := range opts.Services {
 		if !slices.Contains(cfg.Services(), s) {
-			return usageError("no service %q: use %s", s, strings.Join(cfg.Services(), ", "))
+			return fault.Usage("no service %q: use %s", s, strings.Join(cfg.Services(), ", "))
 		}
 	}
 	if opts.Tail != "" && !tailPattern.MatchString(opts.Tail) {
-		return usageError("--tail must be a number of lines or all, not %q", opts.Tail)
+		return fault.Usage("--tail must be a number of lines or all, not %q", opts.Tail)
 	}
 	if opts.Since != "" {
 		if _, err := time.ParseDuration(opts.Since); err != nil {
 			if _, err := time.Parse(time.RFC3339, opts.Since); err != nil {
-				return usageError("--since must be a duration (10m, 1h30m) or a time (2006-01-02T15:04:05Z), not %q", opts.Since)
+				return fault.Usage("--since must be a duration (10m, 1h30m) or a time (2006-01-02T15:04:05Z), not %q", opts.Since)
 			}
 		}
 	}
@@ -68,7 +69,7 @@ func Logs(ctx context.Context, e *Engine, cfg Config, opts LogsOptions, out io.W
 		}
 	}
 	if len(found) == 0 {
-		return envError(nil, "no %s container in project %s: run `devstack up` first", strings.Join(services, " or "), cfg.Project)
+		return fault.Env(nil, "no %s container in project %s: run `devstack up` first", strings.Join(services, " or "), cfg.Project)
 	}
 	width := 0
 	for _, s := range found {

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 func TestLogsPrefixEachLineWhenSeveral(t *testing.T) {
@@ -26,7 +28,7 @@ func TestLogsPrefixEachLineWhenSeveral(t *testing.T) {
 		t.Errorf("logs of one: %q, %v", one.String(), err)
 	}
 	for _, bad := range []LogsOptions{{Services: []string{"helper"}}, {Tail: "-1"}, {Since: "soon"}} {
-		if err := Logs(context.Background(), e, cfg, bad, &one); ExitCode(err) != ExitUsage {
+		if err := Logs(context.Background(), e, cfg, bad, &one); fault.ExitCode(err) != fault.ExitUsage {
 			t.Errorf("%+v: %v", bad, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"regexp"
 
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 	"github.com/wellcomecollection/devstack/emulator/shared"
 )
@@ -77,7 +78,7 @@ var projectPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,30}$`)
 // resource is made from them.
 func ValidateProject(name string) error {
 	if !projectPattern.MatchString(name) {
-		return usageError("invalid project name %q: use 1-31 characters from a-z, 0-9, '_' and '-', starting with a letter or digit", name)
+		return fault.Usage("invalid project name %q: use 1-31 characters from a-z, 0-9, '_' and '-', starting with a letter or digit", name)
 	}
 	return nil
 }

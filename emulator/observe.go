@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 // observed is what Docker holds of one project's stack, found by label.
@@ -136,7 +137,7 @@ func (o *observed) clashError() error {
 	if len(o.clashes) == 0 {
 		return nil
 	}
-	return usageError("name taken by a resource devstack did not create: %s (no %s=%s label); remove or rename it, or use another project (-p)",
+	return fault.Usage("name taken by a resource devstack did not create: %s (no %s=%s label); remove or rename it, or use another project (-p)",
 		strings.Join(o.clashes, ", "), LabelProject, o.names.Project)
 }
 

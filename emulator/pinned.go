@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 )
 
@@ -103,7 +104,7 @@ func stablePort(known int, freePort func() (int, error), avoid ...int) (int, err
 	for {
 		p, err := freePort()
 		if err != nil {
-			return 0, envError(err, "cannot find a free port on 127.0.0.1: %v", err)
+			return 0, fault.Env(err, "cannot find a free port on 127.0.0.1: %v", err)
 		}
 		if !slices.Contains(avoid, p) {
 			return p, nil

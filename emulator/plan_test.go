@@ -16,6 +16,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 // Unit tests of the decisions devstack makes, against a fake engine: no
@@ -206,7 +207,7 @@ func TestChoosePinned(t *testing.T) {
 	if len(v.RootPassword) != 32 || v.RootPassword == v.AppPassword || v.DashboardUUID == "" || v.Created.IsZero() {
 		t.Errorf("fresh values: %+v", v)
 	}
-	if _, err := choosePinned(fresh, nil, 0, func() (int, error) { return 0, errors.New("no ports") }); ExitCode(err) != ExitEnv {
+	if _, err := choosePinned(fresh, nil, 0, func() (int, error) { return 0, errors.New("no ports") }); fault.ExitCode(err) != fault.ExitEnv {
 		t.Errorf("no free port: %v", err)
 	}
 }
@@ -306,7 +307,7 @@ func TestDownNeverTouchesUnlabelledResources(t *testing.T) {
 	f.AddVolume(docker.Volume{Name: n.MySQLData})
 	f.AddContainer(docker.Container{Name: n.MySQL})
 	_, err := Down(context.Background(), &Engine{d: docker.Said(f)}, testConfig("p"), DownOptions{Volumes: true})
-	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "did not create") {
+	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "did not create") {
 		t.Fatalf("clash: %v", err)
 	}
 	if len(f.Calls) > 0 {
@@ -425,19 +426,19 @@ func TestExitCodes(t *testing.T) {
 		err  error
 		code int
 	}{
-		{nil, ExitOK},
-		{usageError("bad"), ExitUsage},
-		{envError(nil, "broken"), ExitEnv},
-		{fmt.Errorf("wrapped: %w", usageError("bad")), ExitUsage},
-		{errors.New("unclassified"), ExitEnv},
-		{portTaken(ServiceMySQL, "127.0.0.1", 1), ExitUsage},
+		{nil, fault.ExitOK},
+		{fault.Usage("bad"), fault.ExitUsage},
+		{fault.Env(nil, "broken"), fault.ExitEnv},
+		{fmt.Errorf("wrapped: %w", fault.Usage("bad")), fault.ExitUsage},
+		{errors.New("unclassified"), fault.ExitEnv},
+		{fault.PortTaken(ServiceMySQL, "127.0.0.1", 1), fault.ExitUsage},
 	} {
-		if got := ExitCode(tc.err); got != tc.code {
+		if got := fault.ExitCode(tc.err); got != tc.code {
 			t.Errorf("ExitCode(%v) = %d, want %d", tc.err, got, tc.code)
 		}
 	}
 	// Bad input outranks the failures it caused elsewhere.
-	if err := firstClassified([]error{nil, envError(nil, "env"), usageError("usage")}); ExitCode(err) != ExitUsage {
+	if err := firstClassified([]error{nil, fault.Env(nil, "env"), fault.Usage("usage")}); fault.ExitCode(err) != fault.ExitUsage {
 		t.Errorf("firstClassified: %v", err)
 	}
 	if err := firstClassified([]error{nil, nil}); err != nil {
@@ -481,7 +482,7 @@ func TestPreflightPortHeldByTheStackItself(t *testing.T) {
 	f.AddImage(cfg.Redis.Image)
 	e := &Engine{d: docker.Said(f)}
 	err = e.preflight(context.Background(), p)
-	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "is taken") {
+	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "is taken") {
 		t.Fatalf("port held by another process: %v", err)
 	}
 	own := container(cfg, ServiceMySQL, p.pinned, "running")
@@ -520,7 +521,7 @@ func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	f.AddImage(cfg.MySQL.Image)
 	f.AddContainer(docker.Container{Name: s.Name, Labels: map[string]string{"owner": "someone"}})
 	u.e = &Engine{d: docker.Said(f)}
-	if err := u.converge(ctx, partHelper); ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "did not create") {
+	if err := u.converge(ctx, partHelper); fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "did not create") {
 		t.Fatalf("a foreign container under the name: %v", err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 // Where a stack's ports are published, and where devstack reaches them, is
@@ -38,7 +40,7 @@ func (e *Engine) Reach(cfg Config) (Config, error) {
 	}
 	ip, err := resolveIP(host)
 	if err != nil {
-		return cfg, usageError("the engine is remote (%s), and its ports are published on the address this machine reaches it at, but %s (from %s) %v; set DEVSTACK_HOST to the engine machine's IP address", e.Endpoint(), host, setting, err)
+		return cfg, fault.Usage("the engine is remote (%s), and its ports are published on the address this machine reaches it at, but %s (from %s) %v; set DEVSTACK_HOST to the engine machine's IP address", e.Endpoint(), host, setting, err)
 	}
 	cfg.Host = ip.String()
 	if !ip.IsLoopback() {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 // permanent marks an error that polling must not retry.
@@ -38,7 +39,7 @@ func poll(ctx context.Context, timeout time.Duration, what string, check func(co
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return envError(err, "%s did not become ready within %s: %s", what, timeout, shortErr(err))
+			return fault.Env(err, "%s did not become ready within %s: %s", what, timeout, shortErr(err))
 		case <-time.After(interval):
 		}
 		if time.Since(start) > 2*time.Second {
@@ -77,7 +78,7 @@ func (e *Engine) alive(ctx context.Context, name string, restarts int) error {
 		restarted := s.Restarting || s.RestartCount > restarts
 		clean := !s.Running && !restarted && s.ExitCode == 0
 		crashed := restarted || !s.Running && s.ExitCode != 0
-		return permanent{&Error{Code: ExitEnv, Err: &containerFailed{name: name, what: f, lines: e.lastLines(ctx, name), cleanStop: clean, crashed: crashed}}}
+		return permanent{&fault.Error{Code: fault.ExitEnv, Err: &containerFailed{name: name, what: f, lines: e.lastLines(ctx, name), cleanStop: clean, crashed: crashed}}}
 	}
 	return nil
 }

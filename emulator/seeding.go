@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 	"github.com/wellcomecollection/devstack/emulator/shared"
@@ -24,10 +25,10 @@ func loadFixtures(cfg Config) (*seed.Fixtures, error) {
 	fx, err := seed.Load(cfg.Fixtures)
 	var fe *fixtures.Error
 	if errors.As(err, &fe) {
-		return nil, usageError("%v", fe)
+		return nil, fault.Usage("%v", fe)
 	}
 	if err != nil {
-		return nil, envError(err, "cannot read fixtures: %v", err)
+		return nil, fault.Env(err, "cannot read fixtures: %v", err)
 	}
 	return fx, nil
 }
@@ -47,7 +48,7 @@ func seedMySQL(ctx context.Context, cfg Config, root *sql.DB, sd *seed.Seeder, v
 	}
 	c, err := sd.Apply(ctx, root, v.DashboardUUID, v.Created)
 	if err != nil {
-		return c, envError(err, "seeding MySQL failed: %v", err)
+		return c, fault.Env(err, "seeding MySQL failed: %v", err)
 	}
 	return c, nil
 }
@@ -56,11 +57,11 @@ func seedMySQL(ctx context.Context, cfg Config, root *sql.DB, sd *seed.Seeder, v
 func schemaError(cfg Config, err error) error {
 	switch {
 	case errors.Is(err, setup.ErrBadSchema):
-		return usageError("%s", strings.ReplaceAll(err.Error(), setup.ErrBadSchema.Error()+": ", ""))
+		return fault.Usage("%s", strings.ReplaceAll(err.Error(), setup.ErrBadSchema.Error()+": ", ""))
 	case errors.Is(err, setup.ErrOldSchema):
-		return usageError("%v with its 9-table schema, which Archivematica's own migrations cannot complete: delete the stack's data with `devstack down -p %s --volumes --yes`, then run `devstack up` again", err, cfg.Project)
+		return fault.Usage("%v with its 9-table schema, which Archivematica's own migrations cannot complete: delete the stack's data with `devstack down -p %s --volumes --yes`, then run `devstack up` again", err, cfg.Project)
 	}
-	return envError(err, "cannot load the schema: %v", err)
+	return fault.Env(err, "cannot load the schema: %v", err)
 }
 
 // noAppTablesHint is what to do when the apps' tables are not there yet.
@@ -86,7 +87,7 @@ func syncShared(ctx context.Context, c shared.Container, cfg Config, fx *seed.Fi
 // sharedError makes a path outside the shared directory bad input.
 func sharedError(err error) error {
 	if errors.Is(err, shared.ErrOutside) {
-		return usageError("%v", err)
+		return fault.Usage("%v", err)
 	}
 	return err
 }
@@ -195,7 +196,7 @@ func (s *Stack) seedLocked(ctx context.Context, opts SeedOptions) (*SeedReport, 
 			progress.Step(ServiceRedis, "flushing")
 			n, err := setup.FlushRedis(ctx, s.redis)
 			if err != nil {
-				return envError(err, "cannot flush Redis: %v", err)
+				return fault.Env(err, "cannot flush Redis: %v", err)
 			}
 			r.RedisKeys = n
 			if err := s.restartGearmand(ctx); err != nil {
@@ -235,7 +236,7 @@ func (s *Stack) seedMySQL(ctx context.Context, reset bool) (seed.Changes, error)
 	}
 	added, err := seedMySQL(ctx, s.cfg, s.root, s.seeder, s.pinned)
 	if errors.Is(err, errNoAppTables) {
-		err = envError(err, "%s", noAppTablesHint(err))
+		err = fault.Env(err, "%s", noAppTablesHint(err))
 	}
 	c.Add(added)
 	if err == nil && len(touched) > 0 {
@@ -251,16 +252,16 @@ func (s *Stack) restore(ctx context.Context) (seed.Changes, []string, error) {
 	if s.cfg.Schema == SchemaBuiltin {
 		c, touched, err := setup.Restore(ctx, s.root, s.seeder.F.Schema)
 		if err != nil {
-			return c, nil, envError(err, "%v", err)
+			return c, nil, fault.Env(err, "%v", err)
 		}
 		return c, touched, nil
 	}
 	c, err := setup.EmptyTables(ctx, s.root)
 	if errors.Is(err, setup.ErrReferenced) {
-		return c, nil, envError(err, "%v; reset only empties the tables devstack seeds, so clear those first (or reset the apps' database)", err)
+		return c, nil, fault.Env(err, "%v; reset only empties the tables devstack seeds, so clear those first (or reset the apps' database)", err)
 	}
 	if err != nil {
-		return c, nil, envError(err, "%v", err)
+		return c, nil, fault.Env(err, "%v", err)
 	}
 	return c, nil, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 )
 
@@ -37,13 +38,13 @@ var (
 // CheckShellOptions refuses bad input before Docker is asked anything.
 func CheckShellOptions(opts ShellOptions) error {
 	if !slices.Contains(ShellServices, opts.Service) {
-		return usageError("no shell for %q: use %s", opts.Service, strings.Join(ShellServices, " or "))
+		return fault.Usage("no shell for %q: use %s", opts.Service, strings.Join(ShellServices, " or "))
 	}
 	if opts.Service != ServiceMySQL && (opts.Root || opts.DB != "") {
-		return usageError("--root and --db are for mysql")
+		return fault.Usage("--root and --db are for mysql")
 	}
 	if opts.DB != "" && !slices.Contains(setup.Databases, opts.DB) {
-		return usageError("--db must be %s, not %q", strings.Join(setup.Databases, " or "), opts.DB)
+		return fault.Usage("--db must be %s, not %q", strings.Join(setup.Databases, " or "), opts.DB)
 	}
 	return nil
 }
@@ -65,7 +66,7 @@ func Shell(ctx context.Context, e *Engine, cfg Config, opts ShellOptions) (int, 
 	}
 	c, ok := o.containers[opts.Service]
 	if !ok || !c.State.Running {
-		return 0, envError(nil, "%s of project %s is not running: run `devstack up` first", opts.Service, cfg.Project)
+		return 0, fault.Env(nil, "%s of project %s is not running: run `devstack up` first", opts.Service, cfg.Project)
 	}
 	live, err := e.inspect(ctx, o)
 	if err != nil {

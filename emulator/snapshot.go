@@ -12,6 +12,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 // A snapshot is a stack's state set aside: copies of its three volumes (MySQL
@@ -50,7 +51,7 @@ var snapshotPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 // anything is asked of Docker.
 func ValidateSnapshotName(name string) error {
 	if !snapshotPattern.MatchString(name) {
-		return usageError("invalid snapshot name %q: use 1-63 characters from a-z, 0-9, '_', '.' and '-', starting with a letter or digit", name)
+		return fault.Usage("invalid snapshot name %q: use 1-63 characters from a-z, 0-9, '_', '.' and '-', starting with a letter or digit", name)
 	}
 	return nil
 }
@@ -168,7 +169,7 @@ func (e *Engine) findSnapshot(ctx context.Context, project, name string) (*snaps
 			return nil, err
 		}
 		if v.Labels[LabelSnapshot] != name || v.Labels[LabelSnapshotOf] != project || v.Labels[LabelService] != part {
-			return nil, usageError("name taken by a volume that is not part of snapshot %s of project %s: %s; remove or rename it, or choose another snapshot name", name, project, names[part])
+			return nil, fault.Usage("name taken by a volume that is not part of snapshot %s of project %s: %s; remove or rename it, or choose another snapshot name", name, project, names[part])
 		}
 		if part == partRecord {
 			found = snapshotFrom(v.Labels)
@@ -184,7 +185,7 @@ func (e *Engine) findSnapshot(ctx context.Context, project, name string) (*snaps
 
 // noSnapshot is the error for a snapshot name that has none.
 func noSnapshot(project, name string) error {
-	return usageError("project %s has no snapshot %s (`devstack snapshot ls` lists them)", project, name)
+	return fault.Usage("project %s has no snapshot %s (`devstack snapshot ls` lists them)", project, name)
 }
 
 // ListSnapshots returns the snapshots of cfg's project, or of every project
@@ -274,7 +275,7 @@ func (e *Engine) removeSnapshot(ctx context.Context, s *snapshot) error {
 	}
 	for _, v := range s.present {
 		if err := e.d.RemoveVolume(ctx, v); err != nil && !isNotFound(err) {
-			return envError(err, "%v, of snapshot %s", err, s.Name)
+			return fault.Env(err, "%v, of snapshot %s", err, s.Name)
 		}
 	}
 	return nil
@@ -318,7 +319,7 @@ func (s *snapshot) compatible(image, flavour, version string) error {
 	if s.Flavour == flavour && s.MySQLVersion == version {
 		return nil
 	}
-	return usageError("snapshot %s was made with %s, and this stack's image %s runs %s: a data directory opens only on the same flavour and major.minor version; set mysql.image (DEVSTACK_MYSQL_IMAGE) to a %s image to use it",
+	return fault.Usage("snapshot %s was made with %s, and this stack's image %s runs %s: a data directory opens only on the same flavour and major.minor version; set mysql.image (DEVSTACK_MYSQL_IMAGE) to a %s image to use it",
 		s.Name, describe(s.Flavour, s.MySQLVersion), image, describe(flavour, version), describe(s.Flavour, s.MySQLVersion))
 }
 

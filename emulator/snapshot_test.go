@@ -21,6 +21,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 // Unit tests of snapshots against the fake engine: names, labels, the
@@ -33,7 +34,7 @@ func TestSnapshotNamesNeverCollide(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"", "-x", "Upper", "a/b", "a b", strings.Repeat("x", 64)} {
-		if err := ValidateSnapshotName(name); ExitCode(err) != ExitUsage {
+		if err := ValidateSnapshotName(name); fault.ExitCode(err) != fault.ExitUsage {
 			t.Errorf("%q accepted: %v", name, err)
 		}
 	}
@@ -157,7 +158,7 @@ func TestSaveNeedsForceOverAnExistingName(t *testing.T) {
 	must(t, e.makeSnapshotVolumes(context.Background(), s))
 	f.Calls = nil
 	_, err := SaveSnapshot(context.Background(), e, testConfig("p"), "s", SnapshotOptions{})
-	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "--force") {
+	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("save over an existing name: %v", err)
 	}
 	if len(f.Calls) > 0 {
@@ -168,7 +169,7 @@ func TestSaveNeedsForceOverAnExistingName(t *testing.T) {
 func TestSnapshotNameHeldByAnotherVolume(t *testing.T) {
 	f, e := stackOnFake(t, "p")
 	f.AddVolume(docker.Volume{Name: snapshotVolumesOf("p", "s")[partShared], Labels: map[string]string{"other": "x"}})
-	if _, err := e.findSnapshot(context.Background(), "p", "s"); ExitCode(err) != ExitUsage {
+	if _, err := e.findSnapshot(context.Background(), "p", "s"); fault.ExitCode(err) != fault.ExitUsage {
 		t.Errorf("a volume devstack did not make: %v", err)
 	}
 }
@@ -284,7 +285,7 @@ func TestImportChecksTheWholeFile(t *testing.T) {
 		"a member's checksum wrong": withManifest(t, good, func(m *manifest) { m.Members[1].SHA256 = strings.Repeat("0", 64) }),
 	} {
 		f, err := importInto(t, data)
-		if ExitCode(err) != ExitUsage {
+		if fault.ExitCode(err) != fault.ExitUsage {
 			t.Errorf("%s: imported, or failed as the environment: %v", name, err)
 		}
 		if left := snapshotVolumesOn(t, f); len(left) > 0 {
@@ -302,7 +303,7 @@ func TestImportRefusesAnotherFlavour(t *testing.T) {
 	f.AddImage(cfg.MySQL.Image)
 	f.Output[NamesFor("q").Probe] = "/usr/sbin/mysqld  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)\n"
 	_, err := ImportSnapshot(context.Background(), &Engine{d: docker.Said(f)}, cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(export(t))})
-	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "MariaDB 10.11") || !strings.Contains(err.Error(), "MySQL 8.0") {
+	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "MariaDB 10.11") || !strings.Contains(err.Error(), "MySQL 8.0") {
 		t.Fatalf("import across flavours: %v", err)
 	}
 	if left := snapshotVolumesOn(t, f); len(left) > 0 {
@@ -355,7 +356,7 @@ func TestIncompleteSnapshotIsRefused(t *testing.T) {
 	}
 	f.Calls = nil
 	_, err = RestoreSnapshot(context.Background(), e, cfg, "s", SnapshotOptions{})
-	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "incomplete") {
+	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "incomplete") {
 		t.Fatalf("restore of an incomplete snapshot: %v", err)
 	}
 	if len(f.Calls) > 0 {
@@ -412,7 +413,7 @@ func TestWriteSecretFile(t *testing.T) {
 	if fi, err := os.Lstat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("mode: %v, %v", fi.Mode(), err)
 	}
-	if err := writeSecretFile(path, false, write("two")); ExitCode(err) != ExitUsage {
+	if err := writeSecretFile(path, false, write("two")); fault.ExitCode(err) != fault.ExitUsage {
 		t.Errorf("an existing file replaced unasked: %v", err)
 	}
 	if b, _ := os.ReadFile(path); string(b) != "one" {
@@ -423,7 +424,7 @@ func TestWriteSecretFile(t *testing.T) {
 	must(t, os.WriteFile(target, []byte("keep"), 0o644))
 	link := filepath.Join(dir, "link.tar.gz")
 	must(t, os.Symlink(target, link))
-	if err := writeSecretFile(link, false, write("x")); ExitCode(err) != ExitUsage {
+	if err := writeSecretFile(link, false, write("x")); fault.ExitCode(err) != fault.ExitUsage {
 		t.Errorf("a symlink at the name taken as free: %v", err)
 	}
 	must(t, writeSecretFile(link, true, write("three")))
@@ -513,7 +514,7 @@ func TestImportRefusesWhatNoStackHolds(t *testing.T) {
 		{"a device", func(*manifest) {}, with(&tar.Header{Name: "shared/null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}), "neither a file"},
 	} {
 		f, err := importInto(t, exportWith(t, tc.edit, tc.write))
-		if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), tc.why) {
+		if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), tc.why) {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
 		}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 // An export is one gzip'd tar (docs/architecture.md). Its first member is
@@ -126,7 +127,7 @@ func ExportSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opt
 // refuseExisting refuses a path where something is, unless force.
 func refuseExisting(path string, force bool) error {
 	if _, err := os.Lstat(path); err == nil && !force {
-		return usageError("%s exists: pass --force to replace it", path)
+		return fault.Usage("%s exists: pass --force to replace it", path)
 	}
 	return nil
 }
@@ -144,7 +145,7 @@ func writeSecretFile(path string, force bool, write func(io.Writer) error) error
 	partial := path + ".partial-" + rand.Text()[:10]
 	f, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return usageError("cannot write %s: %v", path, errors.Unwrap(err))
+		return fault.Usage("cannot write %s: %v", path, errors.Unwrap(err))
 	}
 	defer os.Remove(partial)
 	err = write(f)
@@ -158,7 +159,7 @@ func writeSecretFile(path string, force bool, write func(io.Writer) error) error
 		err = os.Rename(partial, path)
 	}
 	if err != nil {
-		return envError(err, "cannot write %s: %v", path, err)
+		return fault.Env(err, "cannot write %s: %v", path, err)
 	}
 	return nil
 }
@@ -191,7 +192,7 @@ func spoolPart(ctx context.Context, c inContainer, part string) (*os.File, membe
 	mb := member{Name: memberName(part), Part: part}
 	f, err := os.CreateTemp("", "devstack-export-*")
 	if err != nil {
-		return nil, mb, envError(err, "cannot make a temporary file: %v", err)
+		return nil, mb, fault.Env(err, "cannot make a temporary file: %v", err)
 	}
 	os.Remove(f.Name()) // it lives as long as it is open
 	owners, err := c.ownersUnder(ctx, snapshotMount, part)
@@ -206,7 +207,7 @@ func spoolPart(ctx context.Context, c inContainer, part string) (*os.File, membe
 	h := sha256.New()
 	out := &counter{w: io.MultiWriter(f, h)}
 	if err = withOwners(out, rc, owners); err != nil {
-		return f, mb, envError(err, "cannot read volume %s of the snapshot: %v", part, err)
+		return f, mb, fault.Env(err, "cannot read volume %s of the snapshot: %v", part, err)
 	}
 	mb.Size = out.n
 	mb.SHA256 = hex.EncodeToString(h.Sum(nil))
@@ -241,7 +242,7 @@ func writeExport(w io.Writer, m *manifest, spools []*os.File) (int64, string, er
 		}
 	}
 	if err != nil {
-		return 0, "", envError(err, "cannot write the export: %v", err)
+		return 0, "", fault.Env(err, "cannot write the export: %v", err)
 	}
 	return out.n, hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -287,7 +288,7 @@ func (e *Engine) snapshotContainer(ctx context.Context, cfg Config, vs snapshotV
 		return c, err
 	}
 	if err := e.d.RunHelper(ctx, spec); err != nil {
-		return c, envError(err, "%v, to reach the snapshot's volumes", err)
+		return c, fault.Env(err, "%v, to reach the snapshot's volumes", err)
 	}
 	return c, nil
 }
@@ -353,13 +354,13 @@ func openImport(opts ImportOptions) (io.ReadCloser, string, error) {
 	}
 	f, err := os.Open(opts.File)
 	if err != nil {
-		return nil, "", usageError("cannot read %s: %v", opts.File, errors.Unwrap(err))
+		return nil, "", fault.Usage("cannot read %s: %v", opts.File, errors.Unwrap(err))
 	}
 	return f, opts.File, nil
 }
 
 func badExport(what, why string) error {
-	return usageError("%s is not a complete devstack snapshot export: %s; nothing was imported", what, why)
+	return fault.Usage("%s is not a complete devstack snapshot export: %s; nothing was imported", what, why)
 }
 
 // readManifest reads and checks the first member.
@@ -373,7 +374,7 @@ func readManifest(tr *tar.Reader, what string) (*manifest, error) {
 		return nil, badExport(what, "its "+manifestName+" is not JSON")
 	}
 	if m.Format != exportFormat {
-		return nil, usageError("%s is a snapshot export of format %d, and this devstack reads format %d: import it with the devstack that wrote it (snapshot %s was saved by devstack %s)",
+		return nil, fault.Usage("%s is a snapshot export of format %d, and this devstack reads format %d: import it with the devstack that wrote it (snapshot %s was saved by devstack %s)",
 			what, m.Format, exportFormat, m.Snapshot.Name, m.Snapshot.DevstackVersion)
 	}
 	var parts []string
@@ -432,7 +433,7 @@ func (e *Engine) importable(ctx context.Context, cfg *Config, s *snapshot) error
 		return err
 	}
 	if old != nil {
-		return usageError("project %s has a snapshot %s already: import under another name (snapshot import FILE NAME), or remove it first", cfg.Project, s.Name)
+		return fault.Usage("project %s has a snapshot %s already: import under another name (snapshot import FILE NAME), or remove it first", cfg.Project, s.Name)
 	}
 	o, err := e.observe(ctx, cfg.Project)
 	if err != nil {

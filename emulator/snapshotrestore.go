@@ -9,6 +9,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 )
@@ -117,7 +118,7 @@ func (e *Engine) completeSnapshot(ctx context.Context, project, name string) (*s
 }
 
 func incomplete(project, name string) error {
-	return usageError("snapshot %s of project %s is incomplete (what made it was cut short): save it again with --force, or remove it with `devstack snapshot rm %s`", name, project, name)
+	return fault.Usage("snapshot %s of project %s is incomplete (what made it was cut short): save it again with --force, or remove it with `devstack snapshot rm %s`", name, project, name)
 }
 
 // restoreTarget is what the stack's pinned values become. A snapshot saved
@@ -187,7 +188,7 @@ func (e *Engine) restore(ctx context.Context, cfg Config, fx *seed.Fixtures, s *
 		return err
 	}
 	if err := e.d.RemoveVolume(ctx, o.names.Restoring); err != nil && !isNotFound(err) {
-		return envError(err, "%v, the journal of the restore", err)
+		return fault.Env(err, "%v, the journal of the restore", err)
 	}
 	return nil
 }
@@ -241,7 +242,7 @@ func (e *Engine) removeDataVolume(ctx context.Context, o *observed, name string)
 		}
 	}
 	if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) {
-		return envError(err, "%v; stop the containers that use it", err)
+		return fault.Env(err, "%v; stop the containers that use it", err)
 	}
 	return nil
 }
@@ -274,11 +275,11 @@ func (e *Engine) settle(ctx context.Context, cfg Config, progress event.Sink) er
 		return err
 	}
 	if s == nil || !s.Complete {
-		return envError(nil, "a restore of snapshot %s into project %s was cut short, and the snapshot is gone: the stack's data may be incomplete; delete it with `devstack down -p %s --volumes --yes`", name, cfg.Project, cfg.Project)
+		return fault.Env(nil, "a restore of snapshot %s into project %s was cut short, and the snapshot is gone: the stack's data may be incomplete; delete it with `devstack down -p %s --volumes --yes`", name, cfg.Project, cfg.Project)
 	}
 	progress.Note("finishing the restore of snapshot %s, which was cut short", s)
 	if err := e.restore(ctx, cfg, fx, s, knownPinned(cfg, j.Labels), progress); err != nil {
-		return &Error{Code: ExitCode(err), Err: err, Msg: fmt.Sprintf("%v (while finishing the restore of snapshot %s, which was cut short; to give it up, delete the stack's data with `devstack down -p %s --volumes --yes`)", err, name, cfg.Project)}
+		return &fault.Error{Code: fault.ExitCode(err), Err: err, Msg: fmt.Sprintf("%v (while finishing the restore of snapshot %s, which was cut short; to give it up, delete the stack's data with `devstack down -p %s --volumes --yes`)", err, name, cfg.Project)}
 	}
 	return nil
 }
@@ -384,7 +385,7 @@ func (e *Engine) imageFlavour(ctx context.Context, cfg Config) (setup.Flavour, e
 	}
 	spec := docker.ContainerSpec{Name: n.Probe, Image: image, Entrypoint: []string{"sh", "-c", versionScript}, Labels: Lifetime{}.labels(cfg.Project, partHelper), Network: docker.NoNetwork, StopSignal: "SIGKILL"}
 	if err := e.d.RunHelper(ctx, spec); err != nil {
-		return setup.Flavour{}, envError(err, "%v, to read its MySQL version", err)
+		return setup.Flavour{}, fault.Env(err, "%v, to read its MySQL version", err)
 	}
 	defer e.d.Remove(context.WithoutCancel(ctx), n.Probe)
 	var out strings.Builder
@@ -393,11 +394,11 @@ func (e *Engine) imageFlavour(ctx context.Context, cfg Config) (setup.Flavour, e
 		err = e.d.Logs(ctx, n.Probe, docker.LogOptions{}, &out, &out)
 	}
 	if err != nil {
-		return setup.Flavour{}, envError(err, "%v, to read the MySQL version of %s", err, image)
+		return setup.Flavour{}, fault.Env(err, "%v, to read the MySQL version of %s", err, image)
 	}
 	f, perr := setup.BinaryFlavour(out.String())
 	if code != 0 || perr != nil {
-		return setup.Flavour{}, envError(perr, "cannot read the MySQL version of %s: `%s` exited with code %d: %s", image, versionScript, code, strings.TrimSpace(out.String()))
+		return setup.Flavour{}, fault.Env(perr, "cannot read the MySQL version of %s: `%s` exited with code %d: %s", image, versionScript, code, strings.TrimSpace(out.String()))
 	}
 	return f, nil
 }

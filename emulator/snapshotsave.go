@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 )
@@ -57,7 +58,7 @@ func SaveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts 
 		return nil, err
 	}
 	if old != nil && !opts.Force {
-		return nil, usageError("project %s has a snapshot %s already: pass --force to replace it, or choose another name", cfg.Project, name)
+		return nil, fault.Usage("project %s has a snapshot %s already: pass --force to replace it, or choose another name", cfg.Project, name)
 	}
 	r := &SaveReport{}
 	if r.Foreign, err = e.foreignUsers(ctx, o); err != nil {
@@ -99,7 +100,7 @@ func (e *Engine) runningStack(ctx context.Context, cfg Config) (*observed, error
 	}
 	for _, role := range cfg.Services() {
 		if c, ok := o.containers[role]; !ok || !c.State.Running {
-			return nil, envError(nil, "the %s stack is not running (%s is down): run `devstack up` first", cfg.Project, role)
+			return nil, fault.Env(nil, "the %s stack is not running (%s is down): run `devstack up` first", cfg.Project, role)
 		}
 	}
 	return o, nil
@@ -119,16 +120,16 @@ func (e *Engine) newSnapshot(ctx context.Context, cfg Config, o *observed, name,
 	defer root.Close()
 	f, err := setup.ReadFlavour(ctx, root)
 	if err != nil {
-		return nil, envError(err, "cannot read the MySQL version of the %s stack: %v", cfg.Project, err)
+		return nil, fault.Env(err, "cannot read the MySQL version of the %s stack: %v", cfg.Project, err)
 	}
 	schema, err := setup.SchemaDigest(ctx, root)
 	if err != nil {
-		return nil, envError(err, "cannot read the schema of the %s stack: %v", cfg.Project, err)
+		return nil, fault.Env(err, "cannot read the schema of the %s stack: %v", cfg.Project, err)
 	}
 	rdb := setup.OpenRedis(cfg.Host, v.RedisPort, v.RedisPassword)
 	defer rdb.Close()
 	if err := rdb.Save(ctx).Err(); err != nil {
-		return nil, envError(err, "Redis of the %s stack cannot save to disk: %v", cfg.Project, err)
+		return nil, fault.Env(err, "Redis of the %s stack cannot save to disk: %v", cfg.Project, err)
 	}
 	return &snapshot{SnapshotInfo: SnapshotInfo{Name: name, Project: cfg.Project, Created: time.Now().UTC().Truncate(time.Second),
 		Flavour: f.Name(), MySQLVersion: f.Series(), Image: live[ServiceMySQL].Image, DevstackVersion: version, Schema: schema, SizeBytes: -1},

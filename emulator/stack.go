@@ -6,6 +6,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 	"github.com/wellcomecollection/devstack/emulator/shared"
@@ -47,7 +48,7 @@ func (e *Engine) attach(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	for _, role := range roles(cfg) {
 		if c, ok := o.containers[role]; !ok || !c.State.Running {
-			return nil, envError(nil, "the %s stack is not running (%s is down): run `devstack up` first", cfg.Project, role)
+			return nil, fault.Env(nil, "the %s stack is not running (%s is down): run `devstack up` first", cfg.Project, role)
 		}
 	}
 	live, err := e.inspect(ctx, o)
@@ -62,7 +63,7 @@ func (e *Engine) attach(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	if err := s.root.PingContext(ctx); err != nil {
 		s.Close()
-		return nil, envError(err, "cannot connect to MySQL of the %s stack as root: %v", cfg.Project, err)
+		return nil, fault.Env(err, "cannot connect to MySQL of the %s stack as root: %v", cfg.Project, err)
 	}
 	return s, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/shared"
 	tgt "github.com/wellcomecollection/devstack/emulator/target"
@@ -100,13 +101,13 @@ var targetName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 // targets, each checked key by key like the rest of the file.
 func parseTargets(file string, n *yaml.Node) (map[string]TargetConfig, error) {
 	if n.Kind != yaml.MappingNode {
-		return nil, usageError("%s:%d: targets must be a mapping of target names to targets", file, n.Line)
+		return nil, fault.Usage("%s:%d: targets must be a mapping of target names to targets", file, n.Line)
 	}
 	out := map[string]TargetConfig{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if !targetName.MatchString(k.Value) {
-			return nil, usageError("%s:%d: invalid target name %q: use letters, digits, '_', '.' and '-'", file, k.Line, k.Value)
+			return nil, fault.Usage("%s:%d: invalid target name %q: use letters, digits, '_', '.' and '-'", file, k.Line, k.Value)
 		}
 		values := map[string]*yaml.Node{}
 		ks := keySet{base: "targets." + k.Value + "."}
@@ -127,7 +128,7 @@ func parseTargets(file string, n *yaml.Node) (map[string]TargetConfig, error) {
 				val = filepath.Join(filepath.Dir(file), val)
 			}
 			if err := s.apply(&t, val); err != nil {
-				return nil, usageError("%s:%d: targets.%s.%s %v", file, node.Line, k.Value, s.key, err)
+				return nil, fault.Usage("%s:%d: targets.%s.%s %v", file, node.Line, k.Value, s.key, err)
 			}
 		}
 		out[k.Value] = t
@@ -148,7 +149,7 @@ const unsetID = -1
 // defaults, its secrets read, and a shared volume resolved to its folder.
 func resolveTarget(ctx context.Context, cfg Config, name string, opts TargetOptions) (tgt.Target, *seed.Fixtures, shared.Tree, error) {
 	fail := func(format string, args ...any) (tgt.Target, *seed.Fixtures, shared.Tree, error) {
-		return tgt.Target{}, nil, shared.Tree{}, usageError("target %s: "+format, append([]any{name}, args...)...)
+		return tgt.Target{}, nil, shared.Tree{}, fault.Usage("target %s: "+format, append([]any{name}, args...)...)
 	}
 	tc, inFile := cfg.Targets[name]
 	if !inFile {
@@ -255,11 +256,11 @@ func volumeFolder(ctx context.Context, volume string) (string, error) {
 	}
 	defer e.Close()
 	if !e.local() {
-		return "", usageError("shared.volume needs a Docker engine on this machine (it reads the volume's folder): mount the share here and give shared.path instead")
+		return "", fault.Usage("shared.volume needs a Docker engine on this machine (it reads the volume's folder): mount the share here and give shared.path instead")
 	}
 	v, err := e.d.Volume(ctx, volume)
 	if isNotFound(err) {
-		return "", usageError("shared.volume: no Docker volume %q", volume)
+		return "", fault.Usage("shared.volume: no Docker volume %q", volume)
 	}
 	if err != nil {
 		return "", err
@@ -269,16 +270,16 @@ func volumeFolder(ctx context.Context, volume string) (string, error) {
 
 // targetError classifies what went wrong on a target.
 func targetError(name string, err error) error {
-	var de *Error
+	var de *fault.Error
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &de):
 		return err
 	case errors.Is(err, tgt.ErrRefused), errors.Is(err, tgt.ErrSharedDir):
-		return usageError("target %s: %v", name, err)
+		return fault.Usage("target %s: %v", name, err)
 	}
-	return envError(err, "target %s: %v", name, err)
+	return fault.Env(err, "target %s: %v", name, err)
 }
 
 // PlanTarget plans the bootstrap of a target, reading it only.

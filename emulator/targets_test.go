@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 func TestTargetsInTheConfig(t *testing.T) {
@@ -63,7 +65,7 @@ func TestTargetErrors(t *testing.T) {
 		{"targets:\n  s: x\n", "targets.s must be a mapping of keys to values"},
 	} {
 		_, err := LoadConfig(LoadOptions{File: writeConfig(t, c.file), Getenv: envMap(nil)})
-		if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), c.want) {
+		if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v, want %q", c.file, err, c.want)
 		}
 	}
@@ -87,7 +89,7 @@ func TestTargetErrors(t *testing.T) {
 		{"new", map[string]string{"mysql.host": "h", "mysql.user": "u", "shared.path": "/x"}, "passwords are never given as values"},
 	} {
 		_, _, _, err := resolveTarget(context.Background(), cfg, c.name, TargetOptions{Flags: c.flags})
-		if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "target "+c.name) {
+		if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "target "+c.name) {
 			t.Errorf("%s %v: %v, want %q", c.name, c.flags, err, c.want)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 )
@@ -212,7 +213,7 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	}
 	port, err := freeLocalPort()
 	if err != nil {
-		return envError(err, "cannot find a free port: %v", err)
+		return fault.Env(err, "cannot find a free port: %v", err)
 	}
 	// The image's own entrypoint initialises the data directory, as at any
 	// first start: root gets the template's own password, for any host
@@ -234,10 +235,10 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 		return err
 	}
 	if err := e.d.RunService(ctx, spec); err != nil {
-		if perr := publishFailed(ServiceMySQL, spec.Ports[0], err); perr != nil {
+		if perr := fault.PublishFailed(ServiceMySQL, spec.Ports[0], err); perr != nil {
 			return perr
 		}
-		return envError(err, "%v, to make the template", err)
+		return fault.Env(err, "%v, to make the template", err)
 	}
 	if err := e.tunnels.forward(ctx, port); err != nil {
 		return err
@@ -271,7 +272,7 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	}
 	b.step(t0, "server stopped")
 	if err := e.d.CopyTo(ctx, name, "/var/lib/mysql", markerFile(templateDone, b.created)); err != nil {
-		return envError(err, "%v, to mark template %s complete", err, templateVolume(b.key))
+		return fault.Env(err, "%v, to mark template %s complete", err, templateVolume(b.key))
 	}
 	return e.removeContainer(ctx, name)
 }
@@ -351,7 +352,7 @@ func (b *templateBuild) timeZones(ctx context.Context, name string) error {
 	var out strings.Builder
 	code, err := b.e.d.Exec(ctx, name, docker.Exec{Cmd: []string{"sh", "-c", timeZones}, Env: []string{"MYSQL_PWD=" + b.root}, Stdout: &out, Stderr: &out})
 	if err != nil {
-		return envError(err, "%v, to load the time zones", err)
+		return fault.Env(err, "%v, to load the time zones", err)
 	}
 	if code != 0 {
 		b.progress.Step("mysql", "template: time zones not loaded (exit code %d): %s", code, lastLine(out.String()))
@@ -365,24 +366,24 @@ func (b *templateBuild) timeZones(ctx context.Context, name string) error {
 func (b *templateBuild) setUp(ctx context.Context, root *sql.DB) error {
 	f, err := setup.ReadFlavour(ctx, root)
 	if err != nil {
-		return envError(err, "cannot read the MySQL version: %v", err)
+		return fault.Env(err, "cannot read the MySQL version: %v", err)
 	}
 	if err := setup.Bootstrap(ctx, root, f, b.app); err != nil {
-		return envError(err, "%v", err)
+		return fault.Env(err, "%v", err)
 	}
 	if err := setup.PruneAccounts(ctx, root); err != nil {
-		return envError(err, "cannot drop the image's other root accounts from the template: %v", err)
+		return fault.Env(err, "cannot drop the image's other root accounts from the template: %v", err)
 	}
 	if _, err := seedMySQL(ctx, b.cfg, root, b.seeder, pinned{DashboardUUID: templateUUID, Created: b.created}); err != nil && !errors.Is(err, errNoAppTables) {
 		return err
 	}
 	if b.cfg.Schema == SchemaBuiltin {
 		if err := setup.RecordBaseline(ctx, root, b.seeder.F.Schema); err != nil {
-			return envError(err, "cannot record the seeded state: %v", err)
+			return fault.Env(err, "cannot record the seeded state: %v", err)
 		}
 	}
 	if err := setup.MarkBootstrapped(ctx, root); err != nil {
-		return envError(err, "cannot record MySQL set-up: %v", err)
+		return fault.Env(err, "cannot record MySQL set-up: %v", err)
 	}
 	return nil
 }

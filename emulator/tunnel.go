@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/docker/cli/cli/connhelper/ssh"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 // An ssh:// engine publishes a stack's ports on its machine's loopback, as
@@ -38,7 +39,7 @@ func tunnelsFor(endpoint string) (*tunnels, error) {
 	}
 	sp, err := ssh.NewSpec(u)
 	if err != nil {
-		return nil, usageError("DOCKER_HOST %s: %v", endpoint, err)
+		return nil, fault.Usage("DOCKER_HOST %s: %v", endpoint, err)
 	}
 	return &tunnels{args: sp.Args(), open: map[int]*exec.Cmd{}}, nil
 }
@@ -66,7 +67,7 @@ func (t *tunnels) forward(ctx context.Context, port int) error {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		return envError(err, "cannot run ssh to reach port %d of the engine's machine: %v", port, err)
+		return fault.Env(err, "cannot run ssh to reach port %d of the engine's machine: %v", port, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -79,7 +80,7 @@ func (t *tunnels) forward(ctx context.Context, port int) error {
 		}
 		select {
 		case <-exited:
-			return envError(nil, "cannot forward port %d from the engine's machine through ssh: %s", port, strings.TrimSpace(stderr.String()))
+			return fault.Env(nil, "cannot forward port %d from the engine's machine through ssh: %s", port, strings.TrimSpace(stderr.String()))
 		case <-ctx.Done():
 			_ = cmd.Process.Kill()
 			return ctx.Err()
@@ -87,7 +88,7 @@ func (t *tunnels) forward(ctx context.Context, port int) error {
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
-			return envError(nil, "ssh did not forward port %d within 15s: %s", port, strings.TrimSpace(stderr.String()))
+			return fault.Env(nil, "ssh did not forward port %d within 15s: %s", port, strings.TrimSpace(stderr.String()))
 		}
 	}
 }

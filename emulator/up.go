@@ -12,6 +12,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 	"github.com/wellcomecollection/devstack/emulator/shared"
@@ -45,7 +46,7 @@ func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusRepo
 	// Something stopped the stack since it was ready (the engine, a user's
 	// docker stop): an up that leaves no running stack failed.
 	if r.State != StateRunning {
-		return r, envError(nil, "the stack is %s after up: %s; run `devstack up` again", r.State, firstNonEmpty(r.Reason, "a container stopped since it was ready"))
+		return r, fault.Env(nil, "the stack is %s after up: %s; run `devstack up` again", r.State, firstNonEmpty(r.Reason, "a container stopped since it was ready"))
 	}
 	return r, nil
 }
@@ -76,7 +77,7 @@ func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upO
 	// which they make ambiguous): they go before anything joins one.
 	for _, n := range o.spareNetworks {
 		if err := e.d.RemoveNetwork(ctx, n.ID); err != nil && !isNotFound(err) {
-			return envError(err, "%v, made twice by an up the engine cut short", err)
+			return fault.Env(err, "%v, made twice by an up the engine cut short", err)
 		}
 	}
 	cfg = o.follow(cfg)
@@ -124,7 +125,7 @@ func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upO
 	}
 	if _, failed := o.volumes[p.names.Failed]; failed {
 		if err := e.d.RemoveVolume(ctx, p.names.Failed); err != nil && !isNotFound(err) {
-			return envError(err, "%v, the record of an up that failed", err)
+			return fault.Env(err, "%v, the record of an up that failed", err)
 		}
 	}
 	return nil
@@ -143,7 +144,7 @@ func (e *Engine) failedUp(ctx context.Context, o *observed, p *upPlan, err error
 		if rerr := e.removeNew(ctx, p.names.Project, progress); rerr != nil {
 			return fmt.Errorf("%w (and removing what up made failed: %v)", err, rerr)
 		}
-		if ExitCode(err) == ExitUsage {
+		if fault.ExitCode(err) == fault.ExitUsage {
 			return err
 		}
 	}
@@ -178,10 +179,10 @@ func (e *Engine) recordFailure(ctx context.Context, p *upPlan, cause error) erro
 	labels[labelFailure] = reason
 	name := p.names.Failed
 	if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) {
-		return envError(err, "%v, the record of an up that failed", err)
+		return fault.Env(err, "%v, the record of an up that failed", err)
 	}
 	if err := e.d.CreateVolume(ctx, docker.Volume{Name: name, Labels: labels}); err != nil {
-		return envError(err, "%v, to record the failed up", err)
+		return fault.Env(err, "%v, to record the failed up", err)
 	}
 	return nil
 }
@@ -226,7 +227,7 @@ func (e *Engine) checkPort(ctx context.Context, project, role string, port int) 
 		return err
 	}
 	if !publishes(own, port) {
-		return portTaken(role, "127.0.0.1", port)
+		return fault.PortTaken(role, "127.0.0.1", port)
 	}
 	return nil
 }
@@ -360,7 +361,7 @@ func (u *upRun) converge(ctx context.Context, role string) error {
 	case start:
 		u.progress.Step(role, "starting %s", s.Name)
 		if err := u.e.d.Start(ctx, u.plan.current[role].ID); err != nil {
-			if perr := publishFailed(role, s.Ports[0], err); perr != nil {
+			if perr := fault.PublishFailed(role, s.Ports[0], err); perr != nil {
 				return perr
 			}
 			return err
@@ -387,7 +388,7 @@ func (u *upRun) create(ctx context.Context, role string) error {
 	if errors.Is(err, docker.ErrNameTaken) {
 		return u.adopt(ctx, role, err)
 	}
-	if perr := publishFailed(role, s.Ports[0], err); perr != nil {
+	if perr := fault.PublishFailed(role, s.Ports[0], err); perr != nil {
 		return perr
 	}
 	if err != nil {
@@ -421,7 +422,7 @@ func (u *upRun) adopt(ctx context.Context, role string, taken error) error {
 	s := u.plan.specs[role]
 	c, err := u.e.d.Inspect(ctx, s.Name)
 	if err != nil || c.Labels[LabelProject] != u.plan.names.Project {
-		return usageError("name taken by a container devstack did not create: %s; remove or rename it, or use another project (-p)", s.Name)
+		return fault.Usage("name taken by a container devstack did not create: %s; remove or rename it, or use another project (-p)", s.Name)
 	}
 	switch planFor(&c, s, u.plan.networkID, u.plan.imageIDs[s.Image]) {
 	case keep:
@@ -436,7 +437,7 @@ func (u *upRun) adopt(ctx context.Context, role string, taken error) error {
 		return err
 	}
 	if err := u.runContainer(ctx, role); err != nil {
-		return envError(err, "%v (after %v)", err, taken)
+		return fault.Env(err, "%v (after %v)", err, taken)
 	}
 	return nil
 }
@@ -466,14 +467,14 @@ func (u *upRun) alive(ctx context.Context, role string) error {
 // probeError makes a failed readiness probe final when waiting cannot help.
 func (u *upRun) probeError(ctx context.Context, role string, err error) error {
 	if unreachable(err) {
-		return permanent{envError(err, "cannot reach %s at %s: %v; check the host setting (DEVSTACK_HOST)", role, u.cfg.Host, err)}
+		return permanent{fault.Env(err, "cannot reach %s at %s: %v; check the host setting (DEVSTACK_HOST)", role, u.cfg.Host, err)}
 	}
 	if aerr := u.alive(ctx, role); aerr != nil {
 		return aerr
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) && u.cfg.bind != "" && u.refusedWhileListening(ctx, role) {
 		p := u.plan.specs[role].Ports[0]
-		return permanent{usageError("%s listens in its container, but %s:%d refuses connections from here: the engine published it on an address that does not lead to it; set DEVSTACK_HOST to the address this machine reaches the engine's machine at", role, u.cfg.Host, p.HostPort)}
+		return permanent{fault.Usage("%s listens in its container, but %s:%d refuses connections from here: the engine published it on an address that does not lead to it; set DEVSTACK_HOST to the address this machine reaches the engine's machine at", role, u.cfg.Host, p.HostPort)}
 	}
 	return err
 }
@@ -636,7 +637,7 @@ func firstClassified(errs []error) error {
 		if err == nil {
 			continue
 		}
-		if ExitCode(err) == ExitUsage {
+		if fault.ExitCode(err) == fault.ExitUsage {
 			return err
 		}
 		if first == nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 )
@@ -189,10 +190,10 @@ func (u *upRun) adoptRoot(ctx context.Context, root *sql.DB) (*sql.DB, error) {
 	v := u.plan.pinned
 	f, err := setup.ReadFlavour(ctx, root)
 	if err != nil {
-		return nil, envError(err, "cannot read the MySQL version: %v", err)
+		return nil, fault.Env(err, "cannot read the MySQL version: %v", err)
 	}
 	if err := setup.RotateRoot(ctx, root, f, v.RootPassword); err != nil {
-		return nil, envError(err, "cannot give root the stack's password: %v", err)
+		return nil, fault.Env(err, "cannot give root the stack's password: %v", err)
 	}
 	return setup.OpenMySQL(u.cfg.Host, v.MySQLPort, "root", v.RootPassword, ""), nil
 }
@@ -207,12 +208,12 @@ func (u *upRun) adoptTemplate(ctx context.Context, root *sql.DB) (*sql.DB, error
 	}
 	if err := seed.Rekey(ctx, own, templateUUID, u.plan.pinned.DashboardUUID); err != nil {
 		own.Close()
-		return nil, envError(err, "cannot give the pipeline the stack's UUID: %v", err)
+		return nil, fault.Env(err, "cannot give the pipeline the stack's UUID: %v", err)
 	}
 	if u.cfg.Schema == SchemaBuiltin {
 		if err := setup.RecordBaseline(ctx, own, u.seeder.F.Schema, seed.RekeyedTables...); err != nil {
 			own.Close()
-			return nil, envError(err, "cannot record the seeded state: %v", err)
+			return nil, fault.Env(err, "cannot record the seeded state: %v", err)
 		}
 	}
 	return own, nil
@@ -258,7 +259,7 @@ func (u *upRun) reinitialise(ctx context.Context) (*sql.DB, error) {
 		return nil, err
 	}
 	if dbs := databaseDirs(listed); len(dbs) > 0 {
-		return nil, usageError("MySQL in %s refuses the root password devstack has: its data volume %s was initialised with other credentials and holds %s. Set mysql.root_password back, or delete the data with `devstack down -p %s --volumes --yes`.",
+		return nil, fault.Usage("MySQL in %s refuses the root password devstack has: its data volume %s was initialised with other credentials and holds %s. Set mysql.root_password back, or delete the data with `devstack down -p %s --volumes --yes`.",
 			name, volume, strings.Join(dbs, ", "), u.cfg.Project)
 	}
 	u.progress.Step("mysql", "%s was never set up by devstack; initialising it again", volume)
@@ -289,7 +290,7 @@ func (u *upRun) reinitialise(ctx context.Context) (*sql.DB, error) {
 	u.restarts.Store(ServiceMySQL, 0)
 	root, err := u.waitMySQL(ctx, u.plan.pinned.RootPassword)
 	if errors.Is(err, errDenied) {
-		return nil, envError(err, "MySQL in %s refuses the root password even on a fresh data volume: is %s an image with the official mysql image's interface (MYSQL_ROOT_PASSWORD)?", name, u.plan.specs[ServiceMySQL].Image)
+		return nil, fault.Env(err, "MySQL in %s refuses the root password even on a fresh data volume: is %s an image with the official mysql image's interface (MYSQL_ROOT_PASSWORD)?", name, u.plan.specs[ServiceMySQL].Image)
 	}
 	return root, err
 }
@@ -323,14 +324,14 @@ func (u *upRun) setUpMySQL(ctx context.Context, root *sql.DB) (fresh bool, err e
 	}
 	f, err := setup.ReadFlavour(ctx, root)
 	if err != nil {
-		return false, envError(err, "cannot read the MySQL version: %v", err)
+		return false, fault.Env(err, "cannot read the MySQL version: %v", err)
 	}
 	u.progress.Step("mysql", "setting up databases %s and user %s on %s", strings.Join(setup.Databases, ", "), AppUser, f.Version)
 	if err := setup.Bootstrap(ctx, root, f, u.plan.pinned.AppPassword); err != nil {
-		return false, envError(err, "%v", err)
+		return false, fault.Env(err, "%v", err)
 	}
 	if err := setup.CheckAppUser(ctx, openApp); err != nil {
-		return false, envError(err, "MySQL is up but the app user cannot connect: %v", err)
+		return false, fault.Env(err, "MySQL is up but the app user cannot connect: %v", err)
 	}
 	return !marked, nil
 }
@@ -349,7 +350,7 @@ func (u *upRun) seedMySQL(ctx context.Context, root *sql.DB, fresh bool) error {
 	}
 	if fresh {
 		if err := setup.MarkBootstrapped(ctx, root); err != nil {
-			return envError(err, "cannot record MySQL set-up: %v", err)
+			return fault.Env(err, "cannot record MySQL set-up: %v", err)
 		}
 	}
 	return nil
@@ -376,7 +377,7 @@ func (u *upRun) seed(ctx context.Context, root *sql.DB) error {
 		return err
 	}
 	if err := setup.RecordBaseline(ctx, root, u.seeder.F.Schema); err != nil {
-		return envError(err, "cannot record the seeded state: %v", err)
+		return fault.Env(err, "cannot record the seeded state: %v", err)
 	}
 	return nil
 }

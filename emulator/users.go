@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 )
 
@@ -17,7 +18,7 @@ func ListUsers(ctx context.Context, e *Engine, cfg Config) ([]seed.UserRow, erro
 	defer s.Close()
 	rows, err := seed.ListUsers(ctx, s.root)
 	if err != nil {
-		return nil, envError(err, "cannot list users: %v", err)
+		return nil, fault.Env(err, "cannot list users: %v", err)
 	}
 	return rows, nil
 }
@@ -36,7 +37,7 @@ func AddUser(ctx context.Context, e *Engine, cfg Config, service string, u seed.
 		u.APIKey = strings.ToLower(NewSecret())
 	}
 	if err := seed.ValidateUser(u, func(key, format string, args ...any) error {
-		return usageError("--%s: "+format, append([]any{strings.ReplaceAll(key, "_", "-")}, args...)...)
+		return fault.Usage("--%s: "+format, append([]any{strings.ReplaceAll(key, "_", "-")}, args...)...)
 	}); err != nil {
 		return u, err
 	}
@@ -52,10 +53,10 @@ func AddUser(ctx context.Context, e *Engine, cfg Config, service string, u seed.
 	defer s.Close()
 	err = s.seeder.AddUser(ctx, s.root, service, u)
 	if errors.Is(err, seed.ErrUserExists) {
-		return u, usageError("%s user %q exists already", service, u.Username)
+		return u, fault.Usage("%s user %q exists already", service, u.Username)
 	}
 	if err != nil {
-		return u, envError(err, "cannot add %s user %s: %v", service, u.Username, err)
+		return u, fault.Env(err, "cannot add %s user %s: %v", service, u.Username, err)
 	}
 	return u, nil
 }
@@ -77,17 +78,17 @@ func RemoveUser(ctx context.Context, e *Engine, cfg Config, service, username st
 	defer s.Close()
 	err = seed.RemoveUser(ctx, s.root, service, username)
 	if errors.Is(err, seed.ErrNoUser) {
-		return usageError("no %s user %q", service, username)
+		return fault.Usage("no %s user %q", service, username)
 	}
 	if err != nil {
-		return envError(err, "cannot remove %s user %s: %v", service, username, err)
+		return fault.Env(err, "cannot remove %s user %s: %v", service, username, err)
 	}
 	return nil
 }
 
 func checkService(service string) error {
 	if service != seed.Dashboard && service != seed.Storage {
-		return usageError("--service must be dashboard or storage, not %q", service)
+		return fault.Usage("--service must be dashboard or storage, not %q", service)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 // What seeded templates and snapshots share: a template is a snapshot that
@@ -119,7 +120,7 @@ func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
 	}
 	start := func(ctx context.Context) error {
 		if err := e.d.RunHelper(ctx, c.spec()); err != nil {
-			return envError(err, "%v, to copy volumes", err)
+			return fault.Env(err, "%v, to copy volumes", err)
 		}
 		if c.started != nil {
 			c.started()
@@ -146,17 +147,17 @@ func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
 	}
 	if c.stop != nil {
 		if err := e.d.CopyTo(ctx, c.name, "/tmp", markerFile("go", time.Now())); err != nil {
-			return envError(err, "%v, to start the copy", err)
+			return fault.Env(err, "%v, to start the copy", err)
 		}
 	}
 	code, err := e.d.Wait(ctx, c.name)
 	switch {
 	case err != nil:
-		return envError(err, "%v, copying volumes", err)
+		return fault.Env(err, "%v, copying volumes", err)
 	case code == 3:
 		return errHalfMade
 	case code != 0:
-		return envError(nil, "copying volumes in %s failed (exit code %d):\n%s", c.name, code, e.lastLines(ctx, c.name))
+		return fault.Env(nil, "copying volumes in %s failed (exit code %d):\n%s", c.name, code, e.lastLines(ctx, c.name))
 	}
 	return nil
 }
@@ -189,15 +190,15 @@ func (e *Engine) ownDataVolume(ctx context.Context, img docker.Image, image, vol
 	spec := docker.ContainerSpec{Name: name, Image: image, User: rootUser, Labels: labels, Network: docker.NoNetwork, StopSignal: "SIGKILL",
 		Entrypoint: []string{"sh", "-c", script}, Mounts: []docker.Mount{{Volume: volume, Target: "/devstack/data"}}}
 	if err := e.d.RunHelper(ctx, spec); err != nil {
-		return envError(err, "%v, to give volume %s the owner of the image's data directory", err, volume)
+		return fault.Env(err, "%v, to give volume %s the owner of the image's data directory", err, volume)
 	}
 	defer e.d.Remove(context.WithoutCancel(ctx), name)
 	code, err := e.d.Wait(ctx, name)
 	if err != nil {
-		return envError(err, "%v, to give volume %s the owner of %s's data directory (%s runs as %s)", err, volume, image, image, img.User)
+		return fault.Env(err, "%v, to give volume %s the owner of %s's data directory (%s runs as %s)", err, volume, image, image, img.User)
 	}
 	if code != 0 {
-		return envError(nil, "cannot give volume %s the owner of %s's data directory (%s runs as %s): exit code %d; its last lines:\n%s", volume, image, image, img.User, code, e.lastLines(ctx, name))
+		return fault.Env(nil, "cannot give volume %s the owner of %s's data directory (%s runs as %s): exit code %d; its last lines:\n%s", volume, image, image, img.User, code, e.lastLines(ctx, name))
 	}
 	return nil
 }
@@ -210,7 +211,7 @@ func (e *Engine) removeLeftover(ctx context.Context, name, project string) error
 		return nil
 	}
 	if err := e.d.Remove(ctx, c.ID); err != nil && !isNotFound(err) {
-		return envError(err, "%v, left by a devstack command cut short", err)
+		return fault.Env(err, "%v, left by a devstack command cut short", err)
 	}
 	return nil
 }

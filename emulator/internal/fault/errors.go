@@ -1,4 +1,4 @@
-package emulator
+package fault
 
 import (
 	"errors"
@@ -33,11 +33,11 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-func usageError(format string, args ...any) error {
+func Usage(format string, args ...any) error {
 	return &Error{Code: ExitUsage, Msg: fmt.Sprintf(format, args...)}
 }
 
-func envError(err error, format string, args ...any) error {
+func Env(err error, format string, args ...any) error {
 	return &Error{Code: ExitEnv, Msg: fmt.Sprintf(format, args...), Err: err}
 }
 
@@ -54,20 +54,20 @@ func ExitCode(err error) int {
 	return ExitEnv
 }
 
-func portTaken(service, address string, port int) error {
-	return usageError("port %d on %s is taken, so %s cannot publish on it: stop what uses it, or set %s.port (DEVSTACK_%s_PORT) to another port (0 picks a free one for a new stack)",
+func PortTaken(service, address string, port int) error {
+	return Usage("port %d on %s is taken, so %s cannot publish on it: stop what uses it, or set %s.port (DEVSTACK_%s_PORT) to another port (0 picks a free one for a new stack)",
 		port, address, service, service, strings.ToUpper(service))
 }
 
 // publishFailed classifies an engine's refusal to publish a port: taken, or
 // an address its machine does not have (a DEVSTACK_HOST for a remote
 // engine that is not one of its addresses). nil for any other error.
-func publishFailed(service string, p docker.Port, err error) error {
+func PublishFailed(service string, p docker.Port, err error) error {
 	switch {
 	case errors.Is(err, docker.ErrPortTaken):
-		return portTaken(service, p.HostIP, p.HostPort)
+		return PortTaken(service, p.HostIP, p.HostPort)
 	case errors.Is(err, docker.ErrAddressUnavailable):
-		return usageError("the engine cannot publish %s's port on %s: its machine has no such address; set DEVSTACK_HOST to an address of the engine's machine, or unset it to publish on DOCKER_HOST's host", service, p.HostIP)
+		return Usage("the engine cannot publish %s's port on %s: its machine has no such address; set DEVSTACK_HOST to an address of the engine's machine, or unset it to publish on DOCKER_HOST's host", service, p.HostIP)
 	}
 	return nil
 }
