@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
@@ -44,13 +45,13 @@ const refOpen, refClose = "〔", "〕"
 func composeRef(name, value string) string { return refOpen + name + ":-" + value + refClose }
 
 // portSetting names the variable of each service's host port.
-var portSetting = map[string]string{ServiceMySQL: "DEVSTACK_MYSQL_PORT", ServiceRedis: "DEVSTACK_REDIS_PORT", ServiceGearmand: "DEVSTACK_GEARMAND_PORT"}
+var portSetting = map[string]string{config.ServiceMySQL: "DEVSTACK_MYSQL_PORT", config.ServiceRedis: "DEVSTACK_REDIS_PORT", config.ServiceGearmand: "DEVSTACK_GEARMAND_PORT"}
 
 // Compose returns the compose file of the stack cfg describes. The schema
 // files are referenced by path, relative to the compose/ folder of a
 // checkout for the built-in ones.
-func Compose(cfg Config) ([]byte, error) {
-	for role, port := range map[string]int{ServiceMySQL: cfg.MySQL.Port, ServiceRedis: cfg.Redis.Port, ServiceGearmand: cfg.Gearmand.Port} {
+func Compose(cfg config.Config) ([]byte, error) {
+	for role, port := range map[string]int{config.ServiceMySQL: cfg.MySQL.Port, config.ServiceRedis: cfg.Redis.Port, config.ServiceGearmand: cfg.Gearmand.Port} {
 		if port == 0 && slices.Contains(cfg.Services(), role) {
 			return nil, fault.Usage("%s.port is 0: a compose file needs fixed ports (set %s)", role, portSetting[role])
 		}
@@ -77,7 +78,7 @@ func Compose(cfg Config) ([]byte, error) {
 }
 
 type composer struct {
-	cfg     Config
+	cfg     config.Config
 	fx      *seed.Fixtures
 	v       pinned
 	tree    shared.Tree
@@ -183,7 +184,7 @@ func (c *composer) render() ([]byte, error) {
 		Volumes:  map[string]composeNetwork{},
 		Configs:  map[string]composeConfig{},
 	}
-	for _, vol := range []struct{ name, part string }{{n.MySQLData, ServiceMySQL}, {n.RedisData, ServiceRedis}, {n.Shared, partShared}} {
+	for _, vol := range []struct{ name, part string }{{n.MySQLData, config.ServiceMySQL}, {n.RedisData, config.ServiceRedis}, {n.Shared, partShared}} {
 		labels := c.labels(vol.part)
 		if vol.name == n.MySQLData {
 			maps.Copy(labels, c.pinnedLabels())
@@ -224,10 +225,10 @@ func (c *composer) pinnedLabels() map[string]string {
 	l := c.v.labels()
 	l[labelRootPassword] = composeRef("DEVSTACK_MYSQL_ROOT_PASSWORD", c.v.RootPassword)
 	l[labelAppPassword] = composeRef("DEVSTACK_MYSQL_PASSWORD", c.v.AppPassword)
-	l[labelMySQLPort] = composeRef(portSetting[ServiceMySQL], l[labelMySQLPort])
-	l[labelRedisPort] = composeRef(portSetting[ServiceRedis], l[labelRedisPort])
+	l[labelMySQLPort] = composeRef(portSetting[config.ServiceMySQL], l[labelMySQLPort])
+	l[labelRedisPort] = composeRef(portSetting[config.ServiceRedis], l[labelRedisPort])
 	if port, ok := l[labelGearmandPort]; ok {
-		l[labelGearmandPort] = composeRef(portSetting[ServiceGearmand], port)
+		l[labelGearmandPort] = composeRef(portSetting[config.ServiceGearmand], port)
 	}
 	return l
 }
@@ -276,8 +277,8 @@ func (c *composer) initService(helper docker.ContainerSpec) error {
 		"DEVSTACK_SHARED_FOLDER": SharedDir,
 	}
 	s.StopSignal, s.Restart = "", "no"
-	s.DependsOn = map[string]composeDependency{ServiceMySQL: {"service_healthy"}}
-	config := func(name, target, content string) {
+	s.DependsOn = map[string]composeDependency{config.ServiceMySQL: {"service_healthy"}}
+	addConfig := func(name, target, content string) {
 		c.file.Configs[name] = composeConfig{Content: content}
 		s.Configs = append(s.Configs, composeConfigMount{Source: name, Target: target})
 	}
@@ -285,11 +286,11 @@ func (c *composer) initService(helper docker.ContainerSpec) error {
 	if err != nil {
 		return err
 	}
-	config("init.sh", "/devstack/init.sh", script)
+	addConfig("init.sh", "/devstack/init.sh", script)
 	for _, name := range slices.Sorted(maps.Keys(setup.Flavours)) {
-		config("setup-"+name+".sql", "/devstack/setup/"+name+".sql", sqlScript(setup.Script(setup.Flavours[name], appPasswordToken)))
+		addConfig("setup-"+name+".sql", "/devstack/setup/"+name+".sql", sqlScript(setup.Script(setup.Flavours[name], appPasswordToken)))
 	}
-	if c.cfg.Schema == SchemaBuiltin {
+	if c.cfg.Schema == config.SchemaBuiltin {
 		for _, db := range c.fx.Schema {
 			s.Volumes = append(s.Volumes, composeMount{Type: "bind", Source: c.schemaPath(db.Database), Target: "/devstack/schema/" + db.Database + ".sql", ReadOnly: true})
 		}
@@ -297,11 +298,11 @@ func (c *composer) initService(helper docker.ContainerSpec) error {
 		if err != nil {
 			return fmt.Errorf("cannot render the seed: %w", err)
 		}
-		config("seed.sql", "/devstack/seed.sql", sqlScript(append(append([]string{"START TRANSACTION"}, rows...), "COMMIT")))
+		addConfig("seed.sql", "/devstack/seed.sql", sqlScript(append(append([]string{"START TRANSACTION"}, rows...), "COMMIT")))
 	}
-	config("folders", "/devstack/folders", strings.Join(shared.Folders(c.tree), "\n")+"\n")
+	addConfig("folders", "/devstack/folders", strings.Join(shared.Folders(c.tree), "\n")+"\n")
 	for _, f := range c.fx.Files {
-		config(path.Base(f.Path), "/devstack/shared/"+f.Path, string(f.Data))
+		addConfig(path.Base(f.Path), "/devstack/shared/"+f.Path, string(f.Data))
 	}
 	c.file.Services[partInit] = s
 	return nil
@@ -332,7 +333,7 @@ func (c *composer) initScript() (string, error) {
 	err := initScript.Execute(&b, map[string]any{
 		"Token": appPasswordToken, "TmpSuffix": shared.TmpSuffix, "Marked": setup.Marked(), "Mark": setup.Mark(),
 		"Schemas": c.fx.Schema, "Loaded": setup.Loaded, "Checksum": "CHECKSUM TABLE " + strings.Join(setup.BaselineTables(c.fx.Schema), ", "),
-		"BaselineInsert": setup.BaselineInsert, "Builtin": c.cfg.Schema == SchemaBuiltin,
+		"BaselineInsert": setup.BaselineInsert, "Builtin": c.cfg.Schema == config.SchemaBuiltin,
 	})
 	return b.String(), err
 }

@@ -5,12 +5,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"go.yaml.in/yaml/v3"
 )
 
 func TestComposeCarriesUpsHashesAndVariables(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := config.DefaultConfig()
 	out, err := Compose(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +52,7 @@ func TestComposeCarriesUpsHashesAndVariables(t *testing.T) {
 }
 
 func TestComposeRefusesPickedPorts(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := config.DefaultConfig()
 	cfg.Redis.Port = 0
 	if _, err := Compose(cfg); fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "DEVSTACK_REDIS_PORT") {
 		t.Errorf("port 0: %v", err)
@@ -61,7 +62,7 @@ func TestComposeRefusesPickedPorts(t *testing.T) {
 // gearmand is in the compose file when the configuration enables it, with
 // its image and port from the variables and up's config hash.
 func TestComposeHasGearmandWhenEnabled(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := config.DefaultConfig()
 	out, err := Compose(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -82,8 +83,8 @@ func TestComposeHasGearmandWhenEnabled(t *testing.T) {
 	if err := yaml.Unmarshal(out, &f); err != nil {
 		t.Fatal(err)
 	}
-	g := f.Services[ServiceGearmand]
-	want := specHash(target{cfg: cfg, pinned: composeDefaults, tree: "x"}.template(bare)[ServiceGearmand])
+	g := f.Services[config.ServiceGearmand]
+	want := specHash(target{cfg: cfg, pinned: composeDefaults, tree: "x"}.template(bare)[config.ServiceGearmand])
 	if g.Image != "${DEVSTACK_GEARMAND_IMAGE:-"+cfg.Gearmand.Image+"}" || g.Labels[LabelConfigHash] != want || !strings.Contains(string(out), "${DEVSTACK_GEARMAND_PORT:-64730}") {
 		t.Errorf("gearmand: %+v (hash want %s)", g, want)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 )
 
@@ -47,7 +48,7 @@ const minFree = 2 << 30
 // Doctor checks what devstack needs from this machine: an engine it can
 // reach, its API version, the images, free ports, disk space and room for
 // another network. It reports every check, failed ones with a fix.
-func Doctor(ctx context.Context, cfg Config) *DoctorReport {
+func Doctor(ctx context.Context, cfg config.Config) *DoctorReport {
 	r := &DoctorReport{}
 	add := func(c Check) { r.Checks = append(r.Checks, c) }
 	e, err := Connect(ctx)
@@ -112,7 +113,7 @@ func apiCheck(version string) Check {
 // imagesCheck finds each image up would use here, or asks its registry
 // for it, and says what chose it: a setting (the variable, the file and
 // line, the flag), the stack's own container, or devstack's default.
-func (e *Engine) imagesCheck(ctx context.Context, cfg Config) Check {
+func (e *Engine) imagesCheck(ctx context.Context, cfg config.Config) Check {
 	c := Check{Name: checkImages, OK: true}
 	var details, fixes []string
 	seen := map[string]bool{}
@@ -146,7 +147,7 @@ func (e *Engine) imagesCheck(ctx context.Context, cfg Config) Check {
 // portsCheck checks that each service's host port (configured, or pinned
 // by the stack: v) is free on 127.0.0.1, or held by the stack itself
 // (own); a remote engine's ports cannot be checked from here.
-func portsCheck(cfg Config, v pinned, own []int, local bool) Check {
+func portsCheck(cfg config.Config, v pinned, own []int, local bool) Check {
 	c := Check{Name: checkPorts, OK: true}
 	if !local {
 		c.Detail = "not checked: the engine is on another machine"
@@ -176,7 +177,7 @@ func portsCheck(cfg Config, v pinned, own []int, local bool) Check {
 // diskCheck measures the free space where the engine keeps volumes: on
 // this machine when the engine is local, else in the stack's helper (the
 // shared volume's filesystem).
-func (e *Engine) diskCheck(ctx context.Context, cfg Config, root string) Check {
+func (e *Engine) diskCheck(ctx context.Context, cfg config.Config, root string) Check {
 	c := Check{Name: checkDisk, OK: true}
 	var free uint64
 	var where string
@@ -211,7 +212,7 @@ func lastLine(s string) string {
 // so that prune takes it if doctor is killed before it removes it.
 func (e *Engine) networkCheck(ctx context.Context) Check {
 	c := Check{Name: checkNetwork, OK: true}
-	n := NamesFor(EphemeralProject("doctor"))
+	n := NamesFor(config.EphemeralProject("doctor"))
 	id, err := e.d.CreateNetwork(ctx, n.Network, Lifetime{Ephemeral: true}.labels(n.Project, partNetwork))
 	if err != nil {
 		c.OK = false
@@ -238,9 +239,9 @@ func engineName(i docker.Info) string {
 
 // reachedAt says where the stack's ports are published, and so who can reach
 // them.
-func reachedAt(cfg Config) string {
-	if cfg.bind == "" {
+func reachedAt(cfg config.Config) string {
+	if cfg.Bind == "" {
 		return "ports published on 127.0.0.1 of the engine's machine, reached at " + cfg.Host
 	}
-	return "ports published on " + cfg.bind + ", reachable from every network that reaches that address"
+	return "ports published on " + cfg.Bind + ", reachable from every network that reaches that address"
 }

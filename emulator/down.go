@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
@@ -33,7 +34,7 @@ type DownReport struct {
 // rest is done, as an error. A restore that was cut short is finished
 // first, unless the data goes anyway; one that cannot be finished does not
 // keep the containers up, and its journal stays for the next command.
-func Down(ctx context.Context, e *Engine, cfg Config, opts DownOptions) (*DownReport, error) {
+func Down(ctx context.Context, e *Engine, cfg config.Config, opts DownOptions) (*DownReport, error) {
 	progress := opts.Progress
 	unlock, err := lockProject(ctx, cfg.Project, progress)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
@@ -31,7 +32,7 @@ type EnvOptions struct {
 // the names Archivematica's components read. The stack must exist. A
 // restore that was cut short is finished first: its values are the ones to
 // give.
-func Env(ctx context.Context, e *Engine, cfg Config, opts EnvOptions) ([]EnvVar, error) {
+func Env(ctx context.Context, e *Engine, cfg config.Config, opts EnvOptions) ([]EnvVar, error) {
 	if err := e.settleUnlocked(ctx, cfg, opts.Progress); err != nil {
 		return nil, err
 	}
@@ -63,7 +64,7 @@ func connectionEnv(n Names, host string, v pinned) []EnvVar {
 	mysqlHost, redisHost := host, host
 	mp, rp := strconv.Itoa(v.MySQLPort), strconv.Itoa(v.RedisPort)
 	if host == "" {
-		mysqlHost, redisHost = ServiceMySQL, ServiceRedis
+		mysqlHost, redisHost = config.ServiceMySQL, config.ServiceRedis
 		mp, rp = strconv.Itoa(mysqlPort), strconv.Itoa(redisPort)
 	}
 	redisURL := url.URL{Scheme: "redis", Host: net.JoinHostPort(redisHost, rp), Path: "/0"}
@@ -101,7 +102,7 @@ func connectionEnv(n Names, host string, v pinned) []EnvVar {
 	}
 	gh, gp := host, strconv.Itoa(v.GearmandPort)
 	if host == "" {
-		gh, gp = ServiceGearmand, strconv.Itoa(gearmandPort)
+		gh, gp = config.ServiceGearmand, strconv.Itoa(gearmandPort)
 	}
 	server := net.JoinHostPort(gh, gp)
 	// The names Archivematica's components read the job server from.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/shared"
 )
@@ -12,7 +13,7 @@ import (
 // helper container, so it works wherever the volume lives.
 
 // sharedDir finds a project's running helper.
-func (e *Engine) sharedDir(ctx context.Context, cfg Config) (shared.Container, error) {
+func (e *Engine) sharedDir(ctx context.Context, cfg config.Config) (shared.Container, error) {
 	o, err := e.observe(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
@@ -25,7 +26,7 @@ func (e *Engine) sharedDir(ctx context.Context, cfg Config) (shared.Container, e
 
 // filesError classifies the shared package's refusals: bad paths are bad
 // input, a full volume is the environment.
-func filesError(cfg Config, err error) error {
+func filesError(cfg config.Config, err error) error {
 	switch {
 	case errors.Is(err, shared.ErrOutside), errors.Is(err, shared.ErrExists), errors.Is(err, shared.ErrNotFound),
 		errors.Is(err, shared.ErrBadName), errors.Is(err, shared.ErrNotAFile):
@@ -37,7 +38,7 @@ func filesError(cfg Config, err error) error {
 }
 
 // SharedList lists a folder of the shared directory, or one file.
-func SharedList(ctx context.Context, e *Engine, cfg Config, p string) ([]shared.Entry, error) {
+func SharedList(ctx context.Context, e *Engine, cfg config.Config, p string) ([]shared.Entry, error) {
 	c, err := e.sharedDir(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -48,7 +49,7 @@ func SharedList(ctx context.Context, e *Engine, cfg Config, p string) ([]shared.
 
 // SharedPut copies a local file or tree into the shared directory, owned by
 // the stack's uid:gid; it returns where it went.
-func SharedPut(ctx context.Context, e *Engine, cfg Config, local, remote string) (string, error) {
+func SharedPut(ctx context.Context, e *Engine, cfg config.Config, local, remote string) (string, error) {
 	// A reset or a down must not pull the folder from under the copy.
 	unlock, err := lockProject(ctx, cfg.Project, nil)
 	if err != nil {
@@ -59,13 +60,13 @@ func SharedPut(ctx context.Context, e *Engine, cfg Config, local, remote string)
 	if err != nil {
 		return "", err
 	}
-	dest, err := shared.Put(ctx, c, local, remote, cfg.Shared.owner())
+	dest, err := shared.Put(ctx, c, local, remote, cfg.Shared.Owner())
 	return dest, filesError(cfg, err)
 }
 
 // SharedGet copies a file or tree of the shared directory here; it returns
 // where it went.
-func SharedGet(ctx context.Context, e *Engine, cfg Config, remote, local string) (string, error) {
+func SharedGet(ctx context.Context, e *Engine, cfg config.Config, remote, local string) (string, error) {
 	c, err := e.sharedDir(ctx, cfg)
 	if err != nil {
 		return "", err

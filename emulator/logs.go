@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
@@ -28,7 +29,7 @@ type LogsOptions struct {
 var tailPattern = regexp.MustCompile(`^(all|[0-9]+)$`)
 
 // CheckLogsOptions refuses what Docker would refuse later, as bad input.
-func CheckLogsOptions(cfg Config, opts LogsOptions) error {
+func CheckLogsOptions(cfg config.Config, opts LogsOptions) error {
 	for _, s := range opts.Services {
 		if !slices.Contains(cfg.Services(), s) {
 			return fault.Usage("no service %q: use %s", s, strings.Join(cfg.Services(), ", "))
@@ -50,7 +51,7 @@ func CheckLogsOptions(cfg Config, opts LogsOptions) error {
 // Logs writes the services' output to out, each line prefixed with its
 // service when there are several (as docker compose does), until the
 // output ends or, with Follow, until ctx is done.
-func Logs(ctx context.Context, e *Engine, cfg Config, opts LogsOptions, out io.Writer) error {
+func Logs(ctx context.Context, e *Engine, cfg config.Config, opts LogsOptions, out io.Writer) error {
 	if err := CheckLogsOptions(cfg, opts); err != nil {
 		return err
 	}

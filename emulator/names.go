@@ -1,11 +1,6 @@
 package emulator
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"regexp"
-
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 	"github.com/wellcomecollection/devstack/emulator/shared"
 )
@@ -40,14 +35,6 @@ const (
 	labelFailure = "io.devstack.up-failed"
 )
 
-// The services: each is a container, the value of its LabelService, and its
-// hostname on the stack's network.
-const (
-	ServiceMySQL    = "mysql"
-	ServiceRedis    = "redis"
-	ServiceGearmand = "gearmand"
-)
-
 // The other values of LabelService name the parts of a stack that are not
 // services: its helper container, shared volume and network, and the
 // one-shot container that sets up a stack made by compose/docker-compose.yml.
@@ -65,31 +52,11 @@ const (
 const SharedDir = shared.Dir
 
 const (
-	DefaultProject = "archivematica"
-	AppUser        = setup.AppUser
-	mysqlPort      = 3306
-	redisPort      = 6379
-	gearmandPort   = 4730
+	AppUser      = setup.AppUser
+	mysqlPort    = 3306
+	redisPort    = 6379
+	gearmandPort = 4730
 )
-
-var projectPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,30}$`)
-
-// ValidateProject rejects names Docker would mangle or refuse, before any
-// resource is made from them.
-func ValidateProject(name string) error {
-	if !projectPattern.MatchString(name) {
-		return fault.Usage("invalid project name %q: use 1-31 characters from a-z, 0-9, '_' and '-', starting with a letter or digit", name)
-	}
-	return nil
-}
-
-// EphemeralProject returns a fresh project name for a throw-away stack:
-// prefix, a dash and 8 random hex digits.
-func EphemeralProject(prefix string) string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return prefix + "-" + hex.EncodeToString(b)
-}
 
 // Names are the Docker resource names of one project's stack.
 type Names struct {

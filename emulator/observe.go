@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
@@ -37,7 +38,7 @@ func (e *Engine) observe(ctx context.Context, project string) (*observed, error)
 	if err != nil {
 		return nil, err
 	}
-	byName := map[string]string{o.names.MySQL: ServiceMySQL, o.names.Redis: ServiceRedis, o.names.Gearmand: ServiceGearmand, o.names.Helper: partHelper}
+	byName := map[string]string{o.names.MySQL: config.ServiceMySQL, o.names.Redis: config.ServiceRedis, o.names.Gearmand: config.ServiceGearmand, o.names.Helper: partHelper}
 	for _, c := range cs {
 		if role, ok := byName[c.Name]; ok {
 			o.containers[role] = c
@@ -87,7 +88,7 @@ func (e *Engine) forwardPorts(ctx context.Context, o *observed) {
 // flight, say, when an interrupted up cleans up after itself).
 func (e *Engine) findClashes(ctx context.Context, o *observed) error {
 	n := o.names
-	for role, name := range map[string]string{ServiceMySQL: n.MySQL, ServiceRedis: n.Redis, ServiceGearmand: n.Gearmand, partHelper: n.Helper} {
+	for role, name := range map[string]string{config.ServiceMySQL: n.MySQL, config.ServiceRedis: n.Redis, config.ServiceGearmand: n.Gearmand, partHelper: n.Helper} {
 		if _, ok := o.containers[role]; ok {
 			continue
 		}
@@ -171,17 +172,17 @@ func (o *observed) restoring() bool {
 
 // imageKeys are the settings of the containers' images; the helper runs on
 // the MySQL image.
-var imageKeys = map[string]string{ServiceMySQL: "mysql.image", ServiceRedis: "redis.image", ServiceGearmand: "gearmand.image", partHelper: "mysql.image"}
+var imageKeys = map[string]string{config.ServiceMySQL: "mysql.image", config.ServiceRedis: "redis.image", config.ServiceGearmand: "gearmand.image", partHelper: "mysql.image"}
 
 // imageVariable is the environment variable of role's image setting.
 func imageVariable(role string) string {
-	i := slices.IndexFunc(settings, func(s setting) bool { return s.key == imageKeys[role] })
-	return settings[i].env
+	i := slices.IndexFunc(config.Settings, func(s config.Setting) bool { return s.Key == imageKeys[role] })
+	return config.Settings[i].Env
 }
 
 // images are each service's image setting in cfg.
-func images(cfg *Config) map[string]*string {
-	return map[string]*string{ServiceMySQL: &cfg.MySQL.Image, ServiceRedis: &cfg.Redis.Image, ServiceGearmand: &cfg.Gearmand.Image}
+func images(cfg *config.Config) map[string]*string {
+	return map[string]*string{config.ServiceMySQL: &cfg.MySQL.Image, config.ServiceRedis: &cfg.Redis.Image, config.ServiceGearmand: &cfg.Gearmand.Image}
 }
 
 // follow is cfg with each image that no flag, variable or file sets taken
@@ -189,7 +190,7 @@ func images(cfg *Config) map[string]*string {
 // images it was made with (the stand-ins `make up` chose, say) until the
 // configuration names others. Replacing a MySQL image unasked could put
 // another server on the stack's data.
-func (o *observed) follow(cfg Config) Config {
+func (o *observed) follow(cfg config.Config) config.Config {
 	cfg.Sources = maps.Clone(cfg.Sources)
 	for role, img := range images(&cfg) {
 		if _, set := cfg.Sources[imageKeys[role]]; set {
@@ -197,7 +198,7 @@ func (o *observed) follow(cfg Config) Config {
 		}
 		if c, ok := o.containers[role]; ok && c.Image != "" {
 			*img = c.Image
-			cfg.source(imageKeys[role], sourceStack)
+			cfg.Source(imageKeys[role], sourceStack)
 		}
 	}
 	return cfg

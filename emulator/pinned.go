@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 )
@@ -41,7 +42,7 @@ func pinnedFrom(labels map[string]string) pinned {
 // knownPinned takes each value from the config when it fixes one, else from
 // the volume labels. It chooses nothing: unknown values stay empty, unknown
 // ports 0.
-func knownPinned(cfg Config, labels map[string]string) pinned {
+func knownPinned(cfg config.Config, labels map[string]string) pinned {
 	v := pinnedFrom(labels)
 	v.RootPassword = firstNonEmpty(cfg.MySQL.RootPassword, v.RootPassword)
 	v.AppPassword = firstNonEmpty(cfg.MySQL.Password, v.AppPassword)
@@ -66,7 +67,7 @@ func knownPinned(cfg Config, labels map[string]string) pinned {
 // publishes (current) when the volume does not pin it (gearmand was enabled
 // after the stack was made). The Redis password is never chosen: production
 // runs without AUTH.
-func choosePinned(cfg Config, labels map[string]string, current int, freePort func() (int, error)) (pinned, error) {
+func choosePinned(cfg config.Config, labels map[string]string, current int, freePort func() (int, error)) (pinned, error) {
 	v := knownPinned(cfg, labels)
 	if cfg.Gearmand.Enabled && v.GearmandPort == 0 {
 		v.GearmandPort = current

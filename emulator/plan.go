@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 )
 
@@ -75,7 +76,7 @@ type upPlan struct {
 
 // planInput is what up plans from.
 type planInput struct {
-	cfg  Config
+	cfg  config.Config
 	o    *observed
 	life Lifetime
 	// tree is the digest of the fixtures' shared tree; api the engine's API
@@ -97,7 +98,7 @@ type planInput struct {
 // are inspected ones: planFor compares what they run with.
 func planUp(in planInput) (*upPlan, error) {
 	cfg, o, life := in.cfg, in.o, in.life
-	v, err := choosePinned(cfg, o.pinnedLabels(), publishedPort(o.containers[ServiceGearmand]), in.freePort)
+	v, err := choosePinned(cfg, o.pinnedLabels(), publishedPort(o.containers[config.ServiceGearmand]), in.freePort)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +130,7 @@ func planUp(in planInput) (*upPlan, error) {
 	if o.network != nil {
 		p.networkID = o.network.ID
 	}
-	for _, vol := range []struct{ name, part string }{{n.MySQLData, ServiceMySQL}, {n.RedisData, ServiceRedis}, {n.Shared, partShared}} {
+	for _, vol := range []struct{ name, part string }{{n.MySQLData, config.ServiceMySQL}, {n.RedisData, config.ServiceRedis}, {n.Shared, partShared}} {
 		if _, ok := o.volumes[vol.name]; ok {
 			continue
 		}

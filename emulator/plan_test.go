@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
@@ -22,8 +23,8 @@ import (
 // Unit tests of the decisions devstack makes, against a fake engine: no
 // Docker needed.
 
-func testConfig(project string) Config {
-	cfg := DefaultConfig()
+func testConfig(project string) config.Config {
+	cfg := config.DefaultConfig()
 	cfg.Project = project
 	return cfg
 }
@@ -37,13 +38,13 @@ func countingPorts() func() (int, error) {
 const netID = "net-1"
 
 // spec is role's container as up makes it with cfg and v.
-func spec(cfg Config, role string, v pinned) docker.ContainerSpec {
+func spec(cfg config.Config, role string, v pinned) docker.ContainerSpec {
 	s := target{cfg: cfg, names: NamesFor(cfg.Project), pinned: v, tree: treeID("tree", cfg.Shared.String())}.specs()[role]
 	return labelled(s, cfg.Project, role, specHash(target{cfg: cfg, pinned: v, tree: "tree"}.template(bare)[role]), Lifetime{})
 }
 
 // container is what Docker would hold for role after an up with cfg.
-func container(cfg Config, role string, v pinned, status string) docker.Container {
+func container(cfg config.Config, role string, v pinned, status string) docker.Container {
 	s := spec(cfg, role, v)
 	env := maps.Clone(s.Env)
 	env["PATH"] = "/usr/bin" // the image's own
@@ -54,10 +55,10 @@ func container(cfg Config, role string, v pinned, status string) docker.Containe
 func TestPlanFor(t *testing.T) {
 	cfg := testConfig("p")
 	v := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2}
-	want := spec(cfg, ServiceMySQL, v)
-	running := container(cfg, ServiceMySQL, v, "running")
-	stopped := container(cfg, ServiceMySQL, v, "exited")
-	stale := container(cfg, ServiceMySQL, v, "running")
+	want := spec(cfg, config.ServiceMySQL, v)
+	running := container(cfg, config.ServiceMySQL, v, "running")
+	stopped := container(cfg, config.ServiceMySQL, v, "exited")
+	stale := container(cfg, config.ServiceMySQL, v, "running")
 	stale.Labels[LabelConfigHash] = "0000"
 	other := cfg
 	other.MySQL.Image = "mysql:8.4"
@@ -77,9 +78,9 @@ func TestPlanFor(t *testing.T) {
 		{"running, same settings", &running, want, netID, keep},
 		{"stopped, same settings", &stopped, want, netID, start},
 		{"made from other settings", &stale, want, netID, recreate},
-		{"image changed in the config", &running, spec(other, ServiceMySQL, v), netID, recreate},
-		{"password changed", &running, spec(cfg, ServiceMySQL, newPassword), netID, recreate},
-		{"port changed", &stopped, spec(cfg, ServiceMySQL, newPort), netID, recreate},
+		{"image changed in the config", &running, spec(other, config.ServiceMySQL, v), netID, recreate},
+		{"password changed", &running, spec(cfg, config.ServiceMySQL, newPassword), netID, recreate},
+		{"port changed", &stopped, spec(cfg, config.ServiceMySQL, newPort), netID, recreate},
 		{"its network was removed", &stopped, want, "", recreate},
 		{"its network was made again", &stopped, want, "net-2", recreate},
 		{"helper, the stack's network made again", &helper, spec(cfg, partHelper, v), "net-2", start},
@@ -96,8 +97,8 @@ func TestPlanFor(t *testing.T) {
 func TestPlanForPodman(t *testing.T) {
 	cfg := testConfig("p")
 	v := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2}
-	want := spec(cfg, ServiceMySQL, v)
-	podman := container(cfg, ServiceMySQL, v, "running")
+	want := spec(cfg, config.ServiceMySQL, v)
+	podman := container(cfg, config.ServiceMySQL, v, "running")
 	podman.Networks = map[string]string{want.Network: want.Network}
 	podman.Image, podman.ImageID = "localhost/"+want.Image, "0123abcd"
 	for _, tc := range []struct {
@@ -147,7 +148,7 @@ func TestPlanUpNewStack(t *testing.T) {
 	if p.pinned.MySQLPort == 0 || p.pinned.MySQLPort == p.pinned.RedisPort {
 		t.Errorf("ports %d, %d", p.pinned.MySQLPort, p.pinned.RedisPort)
 	}
-	if got := p.portChecks(); len(got) != 2 || got[ServiceMySQL] != p.pinned.MySQLPort {
+	if got := p.portChecks(); len(got) != 2 || got[config.ServiceMySQL] != p.pinned.MySQLPort {
 		t.Errorf("port checks %v", got)
 	}
 	if got := p.images(); len(got) != 2 || got[cfg.MySQL.Image] != "DEVSTACK_MYSQL_IMAGE" {
@@ -371,12 +372,12 @@ func TestStatusStates(t *testing.T) {
 		reason   string
 	}{
 		{"absent", nil, StateAbsent, []string{ServiceMissing, ServiceMissing}, ""},
-		{"running", map[string]docker.State{ServiceMySQL: up, ServiceRedis: up, partHelper: up}, StateRunning, []string{StateRunning, StateRunning}, ""},
-		{"no helper", map[string]docker.State{ServiceMySQL: up, ServiceRedis: up}, StatePartial, []string{StateRunning, StateRunning}, "the helper is not running"},
+		{"running", map[string]docker.State{config.ServiceMySQL: up, config.ServiceRedis: up, partHelper: up}, StateRunning, []string{StateRunning, StateRunning}, ""},
+		{"no helper", map[string]docker.State{config.ServiceMySQL: up, config.ServiceRedis: up}, StatePartial, []string{StateRunning, StateRunning}, "the helper is not running"},
 		{"helper only", map[string]docker.State{partHelper: up}, StatePartial, []string{ServiceMissing, ServiceMissing}, "mysql is missing; redis is missing"},
-		{"one exited", map[string]docker.State{ServiceMySQL: up, ServiceRedis: {Status: "exited"}, partHelper: up}, StatePartial, []string{StateRunning, ServiceExited}, "redis is exited"},
-		{"crash loop", map[string]docker.State{ServiceMySQL: {Status: "restarting", Running: true, Restarting: true, RestartCount: 4}, ServiceRedis: up, partHelper: up}, StatePartial, []string{ServiceRestarting, StateRunning}, "mysql is restarting"},
-		{"stopped", map[string]docker.State{ServiceMySQL: {Status: "exited"}, ServiceRedis: {Status: "exited"}, partHelper: {Status: "exited"}}, StateStopped, []string{ServiceExited, ServiceExited}, ""},
+		{"one exited", map[string]docker.State{config.ServiceMySQL: up, config.ServiceRedis: {Status: "exited"}, partHelper: up}, StatePartial, []string{StateRunning, ServiceExited}, "redis is exited"},
+		{"crash loop", map[string]docker.State{config.ServiceMySQL: {Status: "restarting", Running: true, Restarting: true, RestartCount: 4}, config.ServiceRedis: up, partHelper: up}, StatePartial, []string{ServiceRestarting, StateRunning}, "mysql is restarting"},
+		{"stopped", map[string]docker.State{config.ServiceMySQL: {Status: "exited"}, config.ServiceRedis: {Status: "exited"}, partHelper: {Status: "exited"}}, StateStopped, []string{ServiceExited, ServiceExited}, ""},
 	} {
 		o := &observed{names: n, containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
 		live := map[string]docker.Container{}
@@ -431,7 +432,7 @@ func TestExitCodes(t *testing.T) {
 		{fault.Env(nil, "broken"), fault.ExitEnv},
 		{fmt.Errorf("wrapped: %w", fault.Usage("bad")), fault.ExitUsage},
 		{errors.New("unclassified"), fault.ExitEnv},
-		{fault.PortTaken(ServiceMySQL, "127.0.0.1", 1), fault.ExitUsage},
+		{fault.PortTaken(config.ServiceMySQL, "127.0.0.1", 1), fault.ExitUsage},
 	} {
 		if got := fault.ExitCode(tc.err); got != tc.code {
 			t.Errorf("ExitCode(%v) = %d, want %d", tc.err, got, tc.code)
@@ -485,7 +486,7 @@ func TestPreflightPortHeldByTheStackItself(t *testing.T) {
 	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "is taken") {
 		t.Fatalf("port held by another process: %v", err)
 	}
-	own := container(cfg, ServiceMySQL, p.pinned, "running")
+	own := container(cfg, config.ServiceMySQL, p.pinned, "running")
 	own.Ports = []docker.Port{{ContainerPort: 3306, HostIP: "127.0.0.1", HostPort: p.pinned.MySQLPort}}
 	f.AddContainer(own)
 	if err := e.preflight(context.Background(), p); err != nil {
@@ -539,7 +540,7 @@ func TestHealthCheckStartIntervalFollowsTheEngine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, role := range []string{ServiceMySQL, ServiceRedis} {
+		for _, role := range []string{config.ServiceMySQL, config.ServiceRedis} {
 			if h := p.specs[role].Health; h == nil || h.StartInterval != interval {
 				t.Errorf("API %q, %s: health check %+v, want start interval %s", api, role, h, interval)
 			}
@@ -666,7 +667,7 @@ func TestStatusGivesTheFailedUpsReason(t *testing.T) {
 			n.Failed: {Name: n.Failed, Labels: map[string]string{labelFailure: "mysql: boom"}},
 		}}
 		live := map[string]docker.Container{}
-		for role, st := range map[string]docker.State{ServiceMySQL: tc.mysql, ServiceRedis: up, partHelper: up} {
+		for role, st := range map[string]docker.State{config.ServiceMySQL: tc.mysql, config.ServiceRedis: up, partHelper: up} {
 			c := docker.Container{Image: "img", State: st, Labels: map[string]string{LabelService: role}}
 			o.containers[role] = c
 			if role != partHelper {

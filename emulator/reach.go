@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
@@ -18,18 +19,10 @@ import (
 // of DOCKER_HOST, or DEVSTACK_HOST where it is set. Readiness, a template's
 // build, status and env all dial the same address.
 
-// bindAddress is the address ports are published on.
-func (c Config) bindAddress() string {
-	if c.bind == "" {
-		return "127.0.0.1"
-	}
-	return c.bind
-}
-
 // Reach settles where cfg's ports are published and reached on this engine:
 // see above. It fails (exit 2) when the address cannot be used as one of the
 // engine's machine.
-func (e *Engine) Reach(cfg Config) (Config, error) {
+func (e *Engine) Reach(cfg config.Config) (config.Config, error) {
 	host, remote := remoteHost(e.Endpoint())
 	if !remote {
 		return cfg, nil
@@ -44,7 +37,7 @@ func (e *Engine) Reach(cfg Config) (Config, error) {
 	}
 	cfg.Host = ip.String()
 	if !ip.IsLoopback() {
-		cfg.bind = ip.String()
+		cfg.Bind = ip.String()
 	}
 	return cfg, nil
 }

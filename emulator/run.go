@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"golang.org/x/sys/unix"
 )
@@ -22,7 +23,7 @@ const ExitRunFailed = 125
 // Config gives images, passwords and fixtures; project and ports are Run's.
 type RunOptions struct {
 	Keep           bool
-	Config         Config
+	Config         config.Config
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Progress       event.Sink
@@ -69,7 +70,7 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 	defer signal.Stop(sigs)
 
 	cfg := opts.Config
-	cfg.Project = EphemeralProject("run")
+	cfg.Project = config.EphemeralProject("run")
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
 	progress.Note("devstack: starting throw-away stack %s", cfg.Project)
 
@@ -105,7 +106,7 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 
 // startStack runs Up and reads the stack's connection settings. A signal
 // stops it early and is returned, so the caller can clean up and report it.
-func startStack(ctx context.Context, e *Engine, cfg Config, life Lifetime, sigs <-chan os.Signal, progress event.Sink) ([]EnvVar, os.Signal, error) {
+func startStack(ctx context.Context, e *Engine, cfg config.Config, life Lifetime, sigs <-chan os.Signal, progress event.Sink) ([]EnvVar, os.Signal, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var vars []EnvVar

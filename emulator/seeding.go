@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
@@ -21,7 +22,7 @@ import (
 
 // loadFixtures reads and validates the fixtures before anything is written;
 // a bad fixture is bad input.
-func loadFixtures(cfg Config) (*seed.Fixtures, error) {
+func loadFixtures(cfg config.Config) (*seed.Fixtures, error) {
 	fx, err := seed.Load(cfg.Fixtures)
 	var fe *fixtures.Error
 	if errors.As(err, &fe) {
@@ -38,8 +39,8 @@ var errNoAppTables = errors.New("no app tables")
 
 // seedMySQL creates the built-in schema (unless `schema: none`) and applies
 // the fixtures' rows.
-func seedMySQL(ctx context.Context, cfg Config, root *sql.DB, sd *seed.Seeder, v pinned) (seed.Changes, error) {
-	if cfg.Schema == SchemaBuiltin {
+func seedMySQL(ctx context.Context, cfg config.Config, root *sql.DB, sd *seed.Seeder, v pinned) (seed.Changes, error) {
+	if cfg.Schema == config.SchemaBuiltin {
 		if err := setup.LoadSchema(ctx, root, sd.F.Schema); err != nil {
 			return seed.Changes{}, schemaError(cfg, err)
 		}
@@ -54,7 +55,7 @@ func seedMySQL(ctx context.Context, cfg Config, root *sql.DB, sd *seed.Seeder, v
 }
 
 // schemaError classifies a failed schema load.
-func schemaError(cfg Config, err error) error {
+func schemaError(cfg config.Config, err error) error {
 	switch {
 	case errors.Is(err, setup.ErrBadSchema):
 		return fault.Usage("%s", strings.ReplaceAll(err.Error(), setup.ErrBadSchema.Error()+": ", ""))
@@ -71,13 +72,13 @@ func noAppTablesHint(err error) string {
 }
 
 // sharedTree is what the fixtures put in the shared directory.
-func sharedTree(cfg Config, fx *seed.Fixtures) shared.Tree {
-	return shared.Tree{Dirs: fx.Layout, Files: fx.Files, Owner: cfg.Shared.owner()}
+func sharedTree(cfg config.Config, fx *seed.Fixtures) shared.Tree {
+	return shared.Tree{Dirs: fx.Layout, Files: fx.Files, Owner: cfg.Shared.Owner()}
 }
 
 // syncShared lays out the shared directory and writes the fixtures' files;
 // with reset, it empties the directory first.
-func syncShared(ctx context.Context, c shared.Container, cfg Config, fx *seed.Fixtures, reset bool) (shared.SyncResult, error) {
+func syncShared(ctx context.Context, c shared.Container, cfg config.Config, fx *seed.Fixtures, reset bool) (shared.SyncResult, error) {
 	if reset {
 		return shared.Reset(ctx, c, sharedTree(cfg, fx))
 	}
@@ -148,7 +149,7 @@ func (r SeedReport) String() string {
 //
 // It takes the project lock before it looks at the stack, so a reset during
 // an up of the same project waits for the up and then finds its stack.
-func Seed(ctx context.Context, e *Engine, cfg Config, opts SeedOptions) (*SeedReport, error) {
+func Seed(ctx context.Context, e *Engine, cfg config.Config, opts SeedOptions) (*SeedReport, error) {
 	unlock, err := e.lockSettled(ctx, cfg, opts.Progress)
 	if err != nil {
 		return nil, err
@@ -181,11 +182,11 @@ func (s *Stack) seedLocked(ctx context.Context, opts SeedOptions) (*SeedReport, 
 	r := &SeedReport{}
 	err = parallel(ctx,
 		func(ctx context.Context) error {
-			progress.Step(ServiceMySQL, "seeding")
+			progress.Step(config.ServiceMySQL, "seeding")
 			c, err := s.seedMySQL(ctx, opts.Reset)
 			r.Rows = c
 			if err == nil {
-				progress.Done(ServiceMySQL, 0, "done: %d rows removed, %d added, %d updated", c.Removed, c.Added, c.Updated)
+				progress.Done(config.ServiceMySQL, 0, "done: %d rows removed, %d added, %d updated", c.Removed, c.Added, c.Updated)
 			}
 			return err
 		},
@@ -193,7 +194,7 @@ func (s *Stack) seedLocked(ctx context.Context, opts SeedOptions) (*SeedReport, 
 			if !opts.Reset {
 				return nil
 			}
-			progress.Step(ServiceRedis, "flushing")
+			progress.Step(config.ServiceRedis, "flushing")
 			n, err := setup.FlushRedis(ctx, s.redis)
 			if err != nil {
 				return fault.Env(err, "cannot flush Redis: %v", err)
@@ -202,7 +203,7 @@ func (s *Stack) seedLocked(ctx context.Context, opts SeedOptions) (*SeedReport, 
 			if err := s.restartGearmand(ctx); err != nil {
 				return err
 			}
-			progress.Done(ServiceRedis, 0, "done: %d keys removed", n)
+			progress.Done(config.ServiceRedis, 0, "done: %d keys removed", n)
 			return nil
 		},
 		func(ctx context.Context) error {
@@ -249,7 +250,7 @@ func (s *Stack) seedMySQL(ctx context.Context, reset bool) (seed.Changes, error)
 // schema, every table that changed goes back to the migrations' rows; in the
 // apps' own database (`schema: none`) the tables seeding writes are emptied.
 func (s *Stack) restore(ctx context.Context) (seed.Changes, []string, error) {
-	if s.cfg.Schema == SchemaBuiltin {
+	if s.cfg.Schema == config.SchemaBuiltin {
 		c, touched, err := setup.Restore(ctx, s.root, s.seeder.F.Schema)
 		if err != nil {
 			return c, nil, fault.Env(err, "%v", err)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
@@ -568,11 +569,11 @@ func (e *Engine) pruneDirectStarts(ctx context.Context, all bool, progress event
 // serverStartNote says, for doctor, how the servers of a MySQL image start
 // with cfg's options: directly, through the entrypoint (and why), or not
 // known until a template is made.
-func (e *Engine) serverStartNote(ctx context.Context, cfg Config, role string, img docker.Image) string {
-	if role != ServiceMySQL {
+func (e *Engine) serverStartNote(ctx context.Context, cfg config.Config, role string, img docker.Image) string {
+	if role != config.ServiceMySQL {
 		return ""
 	}
-	d, ok := e.findDirectStart(ctx, directStartKey(img.ID, serverCommand(img, serverArgs(cfg.MySQL.ServerOptions))))
+	d, ok := e.findDirectStart(ctx, directStartKey(img.ID, serverCommand(img, config.ServerArgs(cfg.MySQL.ServerOptions))))
 	switch {
 	case !ok:
 		return " (its entrypoint is watched when a template is made)"

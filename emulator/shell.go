@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/setup"
@@ -31,7 +32,7 @@ type ShellOptions struct {
 // ShellServices are the services Shell opens a client in, and ShellDatabases
 // the databases of its --db.
 var (
-	ShellServices  = []string{ServiceMySQL, ServiceRedis}
+	ShellServices  = []string{config.ServiceMySQL, config.ServiceRedis}
 	ShellDatabases = setup.Databases
 )
 
@@ -40,7 +41,7 @@ func CheckShellOptions(opts ShellOptions) error {
 	if !slices.Contains(ShellServices, opts.Service) {
 		return fault.Usage("no shell for %q: use %s", opts.Service, strings.Join(ShellServices, " or "))
 	}
-	if opts.Service != ServiceMySQL && (opts.Root || opts.DB != "") {
+	if opts.Service != config.ServiceMySQL && (opts.Root || opts.DB != "") {
 		return fault.Usage("--root and --db are for mysql")
 	}
 	if opts.DB != "" && !slices.Contains(setup.Databases, opts.DB) {
@@ -56,7 +57,7 @@ const redisCLI = `[ -n "$REDISCLI_AUTH" ] || unset REDISCLI_AUTH; exec redis-cli
 // Shell runs the service's own client inside its container, connected
 // with the stack's credentials, which travel in the environment (MYSQL_PWD,
 // REDISCLI_AUTH), never in argv. It returns the client's exit code.
-func Shell(ctx context.Context, e *Engine, cfg Config, opts ShellOptions) (int, error) {
+func Shell(ctx context.Context, e *Engine, cfg config.Config, opts ShellOptions) (int, error) {
 	if err := CheckShellOptions(opts); err != nil {
 		return 0, err
 	}
@@ -75,7 +76,7 @@ func Shell(ctx context.Context, e *Engine, cfg Config, opts ShellOptions) (int, 
 	v := connection(cfg, o, live)
 	x := docker.Exec{TTY: opts.TTY, Size: opts.Size, Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr}
 	switch opts.Service {
-	case ServiceMySQL:
+	case config.ServiceMySQL:
 		user, password := AppUser, v.AppPassword
 		if opts.Root {
 			user, password = "root", v.RootPassword
@@ -86,7 +87,7 @@ func Shell(ctx context.Context, e *Engine, cfg Config, opts ShellOptions) (int, 
 		}
 		x.Cmd = append([]string{"mysql", "--protocol=tcp", "-h", "127.0.0.1", "-P", strconv.Itoa(mysqlPort), "-u", user, "-D", db}, opts.Args...)
 		x.Env = []string{"MYSQL_PWD=" + password}
-	case ServiceRedis:
+	case config.ServiceRedis:
 		x.Cmd = append([]string{"sh", "-c", redisCLI, "redis-cli"}, opts.Args...)
 		x.Env = []string{"REDISCLI_AUTH=" + v.RedisPassword}
 	}

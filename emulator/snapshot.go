@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
@@ -62,7 +63,7 @@ type snapshotVolumes map[string]string
 
 // snapshotParts are a stack's parts a snapshot copies, MySQL's first: a
 // copy leaves the server's identity out of its first target.
-var snapshotParts = []string{ServiceMySQL, ServiceRedis, partShared}
+var snapshotParts = []string{config.ServiceMySQL, config.ServiceRedis, partShared}
 
 // snapshotVolumesOf names a snapshot's data volumes, and recordOf its
 // record. A dot, which no project name holds, ends the project, and none of
@@ -70,7 +71,7 @@ var snapshotParts = []string{ServiceMySQL, ServiceRedis, partShared}
 // name, no two snapshots of one project, and none shares a stack's.
 func snapshotVolumesOf(project, name string) snapshotVolumes {
 	p := "devstack-snapshot-" + project + "." + name
-	return snapshotVolumes{ServiceMySQL: p + "-mysql-data", ServiceRedis: p + "-redis-data", partShared: p + "-shared"}
+	return snapshotVolumes{config.ServiceMySQL: p + "-mysql-data", config.ServiceRedis: p + "-redis-data", partShared: p + "-shared"}
 }
 
 func recordOf(project, name string) string {
@@ -79,7 +80,7 @@ func recordOf(project, name string) string {
 
 // stackVolumes are a stack's volumes by part.
 func stackVolumes(n Names) snapshotVolumes {
-	return snapshotVolumes{ServiceMySQL: n.MySQLData, ServiceRedis: n.RedisData, partShared: n.Shared}
+	return snapshotVolumes{config.ServiceMySQL: n.MySQLData, config.ServiceRedis: n.RedisData, partShared: n.Shared}
 }
 
 // pairs are the copies from one set of volumes to another, MySQL's first.
@@ -190,7 +191,7 @@ func noSnapshot(project, name string) error {
 
 // ListSnapshots returns the snapshots of cfg's project, or of every project
 // with all, oldest first.
-func ListSnapshots(ctx context.Context, e *Engine, cfg Config, all bool) ([]SnapshotInfo, error) {
+func ListSnapshots(ctx context.Context, e *Engine, cfg config.Config, all bool) ([]SnapshotInfo, error) {
 	filters := []string{LabelSnapshot}
 	if !all {
 		filters = append(filters, LabelSnapshotOf+"="+cfg.Project)
@@ -243,7 +244,7 @@ func sizeOf(sizes map[string]int64, volumes []string) int64 {
 // RemoveSnapshot removes one of the project's snapshots and returns its
 // volumes. A restore of it that was cut short is finished first: it needs
 // the snapshot.
-func RemoveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, progress event.Sink) ([]string, error) {
+func RemoveSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, progress event.Sink) ([]string, error) {
 	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
@@ -74,7 +75,7 @@ func TestSnapshotLabelsCarryWhatRestoreNeeds(t *testing.T) {
 	if back.pinned != s.pinned || back.SnapshotInfo != s.SnapshotInfo {
 		t.Errorf("read back %+v %+v, want %+v %+v", back.SnapshotInfo, back.pinned, s.SnapshotInfo, s.pinned)
 	}
-	if other := s.labels(ServiceMySQL); other[labelRootPassword] != "" || other[LabelService] != ServiceMySQL {
+	if other := s.labels(config.ServiceMySQL); other[labelRootPassword] != "" || other[LabelService] != config.ServiceMySQL {
 		t.Errorf("MySQL volume labels: %v", other)
 	}
 }
@@ -453,7 +454,7 @@ func TestWriteSecretFile(t *testing.T) {
 func writePart(w io.Writer, part, flavour string) error {
 	tw := tar.NewWriter(w)
 	names := []string{part + "/data"}
-	if part == ServiceMySQL {
+	if part == config.ServiceMySQL {
 		names = append(names, "mysql/mysql/", map[string]string{"mariadb": "mysql/aria_log_control", "mysql": "mysql/mysql.ibd"}[flavour])
 	}
 	for _, name := range names {

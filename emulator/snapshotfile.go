@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
@@ -76,7 +77,7 @@ type ExportReport struct {
 // ExportSnapshot writes one of the project's snapshots as one file. A file
 // is written under a temporary name and renamed once complete, so a failed
 // export leaves none.
-func ExportSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts ExportOptions) (*ExportReport, error) {
+func ExportSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, opts ExportOptions) (*ExportReport, error) {
 	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}
@@ -167,7 +168,7 @@ func writeSecretFile(path string, force bool, write func(io.Writer) error) error
 // spoolSnapshot reads the snapshot's volumes, through a container that
 // mounts them, into temporary files, and fills in the members:
 // the manifest that comes first must know their sizes and checksums.
-func (e *Engine) spoolSnapshot(ctx context.Context, cfg Config, s *snapshot, m *manifest) ([]*os.File, error) {
+func (e *Engine) spoolSnapshot(ctx context.Context, cfg config.Config, s *snapshot, m *manifest) ([]*os.File, error) {
 	c, err := e.snapshotContainer(ctx, cfg, s.volumes, true)
 	if err != nil {
 		return nil, err
@@ -273,7 +274,7 @@ const snapshotMount = "/snapshot"
 // snapshot's volumes. It runs, as the helper does: Podman copies into a
 // created container's own filesystem, not its volumes, and the copies are
 // checked with commands run in it.
-func (e *Engine) snapshotContainer(ctx context.Context, cfg Config, vs snapshotVolumes, readOnly bool) (inContainer, error) {
+func (e *Engine) snapshotContainer(ctx context.Context, cfg config.Config, vs snapshotVolumes, readOnly bool) (inContainer, error) {
 	n := NamesFor(cfg.Project)
 	c := inContainer{d: e.d, name: n.Copy}
 	if err := e.removeLeftover(ctx, n.Copy, cfg.Project); err != nil {
@@ -307,7 +308,7 @@ type ImportOptions struct {
 // a MySQL flavour or major.minor version this project's image does not run,
 // and then leaves nothing behind. The snapshot is this project's; restoring
 // it gives the stack this project's passwords and ports.
-func ImportSnapshot(ctx context.Context, e *Engine, cfg Config, opts ImportOptions) (*SnapshotInfo, error) {
+func ImportSnapshot(ctx context.Context, e *Engine, cfg config.Config, opts ImportOptions) (*SnapshotInfo, error) {
 	in, what, err := openImport(opts)
 	if err != nil {
 		return nil, err
@@ -384,7 +385,7 @@ func readManifest(tr *tar.Reader, what string) (*manifest, error) {
 			return nil, badExport(what, "its manifest lists a member "+mb.Name)
 		}
 	}
-	if !slices.Equal(parts, snapshotParts) || ValidateProject(m.Snapshot.Project) != nil || (m.Snapshot.Flavour != "mariadb" && m.Snapshot.Flavour != "mysql") {
+	if !slices.Equal(parts, snapshotParts) || config.ValidateProject(m.Snapshot.Project) != nil || (m.Snapshot.Flavour != "mariadb" && m.Snapshot.Flavour != "mysql") {
 		return nil, badExport(what, "its manifest does not describe a snapshot")
 	}
 	if why := m.Pinned.invalid(); why != "" {
@@ -427,7 +428,7 @@ func importedSnapshot(m *manifest, project, name string) *snapshot {
 // importable refuses an import that could not be restored, or that would
 // replace a snapshot, before anything is made. cfg becomes the configuration
 // as it applies to the stack (observed.follow).
-func (e *Engine) importable(ctx context.Context, cfg *Config, s *snapshot) error {
+func (e *Engine) importable(ctx context.Context, cfg *config.Config, s *snapshot) error {
 	old, err := e.findSnapshot(ctx, cfg.Project, s.Name)
 	if err != nil {
 		return err
@@ -457,7 +458,7 @@ type importStream struct {
 
 // fill extracts the members into the snapshot's volumes and checks each,
 // then the end of the file and the gzip CRC.
-func (e *Engine) fill(ctx context.Context, cfg Config, s *snapshot, in importStream) error {
+func (e *Engine) fill(ctx context.Context, cfg config.Config, s *snapshot, in importStream) error {
 	c, err := e.snapshotContainer(ctx, cfg, s.volumes, false)
 	if err != nil {
 		return err
@@ -579,7 +580,7 @@ func memberOutside(h *tar.Header, part string) string {
 func partContent(part, flavour string, entries map[string]entry) string {
 	has := func(p string, kind byte) bool { e, ok := entries[p]; return ok && e.kind == kind }
 	switch part {
-	case ServiceMySQL:
+	case config.ServiceMySQL:
 		marker := map[string]string{"mariadb": "mysql/aria_log_control", "mysql": "mysql/mysql.ibd"}[flavour]
 		if !has("mysql/mysql", 'd') || !has(marker, 'f') {
 			return fmt.Sprintf("its %s part holds no %s data directory", part, flavour)

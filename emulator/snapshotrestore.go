@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
@@ -42,7 +43,7 @@ type RestoreReport struct {
 // from this project brings back its pinned values too; one imported from
 // elsewhere gets this project's. A snapshot of another MySQL flavour or
 // major.minor version is refused, before anything changes.
-func RestoreSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts SnapshotOptions) (*RestoreReport, error) {
+func RestoreSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, opts SnapshotOptions) (*RestoreReport, error) {
 	t0 := time.Now()
 	progress := opts.Progress
 	if err := ValidateSnapshotName(name); err != nil {
@@ -76,7 +77,7 @@ func RestoreSnapshot(ctx context.Context, e *Engine, cfg Config, name string, op
 // changes anything, and returns the snapshot and the values the stack gets.
 // cfg becomes the configuration as it applies to the stack: with the images
 // its containers run where no setting names one (observed.follow).
-func (e *Engine) planRestore(ctx context.Context, cfg *Config, name string) (*snapshot, pinned, error) {
+func (e *Engine) planRestore(ctx context.Context, cfg *config.Config, name string) (*snapshot, pinned, error) {
 	s, err := e.completeSnapshot(ctx, cfg.Project, name)
 	if err != nil {
 		return nil, pinned{}, err
@@ -125,20 +126,20 @@ func incomplete(project, name string) error {
 // from this project brings its own back. One imported from elsewhere takes
 // this project's passwords and ports (new ones for a new stack) and keeps
 // only what its rows carry: the pipeline's UUID and the creation time.
-func restoreTarget(cfg Config, s *snapshot, o *observed, freePort func() (int, error)) (pinned, error) {
+func restoreTarget(cfg config.Config, s *snapshot, o *observed, freePort func() (int, error)) (pinned, error) {
 	labels := s.pinned.labels()
 	if s.ImportedFrom != "" {
 		labels = map[string]string{}
 		maps.Copy(labels, o.pinnedLabels())
 		maps.Copy(labels, map[string]string{labelDashboardUUID: s.pinned.DashboardUUID, labelSeeded: s.pinned.Created.Format(time.RFC3339)})
 	}
-	return choosePinned(cfg, labels, publishedPort(o.containers[ServiceGearmand]), freePort)
+	return choosePinned(cfg, labels, publishedPort(o.containers[config.ServiceGearmand]), freePort)
 }
 
 // restorable refuses, before a restore changes anything, a port the stack
 // would publish that something else holds, and fetches missing images.
-func (e *Engine) restorable(ctx context.Context, cfg Config, v pinned) error {
-	ports := map[string]int{ServiceMySQL: v.MySQLPort, ServiceRedis: v.RedisPort, ServiceGearmand: v.GearmandPort}
+func (e *Engine) restorable(ctx context.Context, cfg config.Config, v pinned) error {
+	ports := map[string]int{config.ServiceMySQL: v.MySQLPort, config.ServiceRedis: v.RedisPort, config.ServiceGearmand: v.GearmandPort}
 	for _, role := range cfg.Services() {
 		if err := e.checkPort(ctx, cfg.Project, role, ports[role]); err != nil {
 			return err
@@ -162,7 +163,7 @@ func journalLabels(project, snapshot string, target pinned) map[string]string {
 
 // restore brings the stack to the snapshot's state, journal in place, and
 // removes the journal once it is complete.
-func (e *Engine) restore(ctx context.Context, cfg Config, fx *seed.Fixtures, s *snapshot, target pinned, progress event.Sink) error {
+func (e *Engine) restore(ctx context.Context, cfg config.Config, fx *seed.Fixtures, s *snapshot, target pinned, progress event.Sink) error {
 	o, err := e.observe(ctx, cfg.Project)
 	if err != nil {
 		return err
@@ -198,7 +199,7 @@ func (e *Engine) restore(ctx context.Context, cfg Config, fx *seed.Fixtures, s *
 func volumesReady(o *observed, target pinned) bool {
 	for part, name := range stackVolumes(o.names) {
 		v, exists := o.volumes[name]
-		if !exists || part == ServiceMySQL && !samePinned(v.Labels, target) {
+		if !exists || part == config.ServiceMySQL && !samePinned(v.Labels, target) {
 			return false
 		}
 	}
@@ -212,7 +213,7 @@ func volumesReady(o *observed, target pinned) bool {
 func (e *Engine) prepareVolumes(ctx context.Context, o *observed, target pinned) error {
 	for part, name := range stackVolumes(o.names) {
 		v, exists := o.volumes[name]
-		if exists && (part != ServiceMySQL || samePinned(v.Labels, target)) {
+		if exists && (part != config.ServiceMySQL || samePinned(v.Labels, target)) {
 			continue
 		}
 		labels := Lifetime{}.labels(o.names.Project, part)
@@ -222,7 +223,7 @@ func (e *Engine) prepareVolumes(ctx context.Context, o *observed, target pinned)
 				return err
 			}
 		}
-		if part == ServiceMySQL {
+		if part == config.ServiceMySQL {
 			maps.Copy(labels, target.labels())
 			// The data is the snapshot's now, not a template's copy.
 			delete(labels, labelFromTemplate)
@@ -236,7 +237,7 @@ func (e *Engine) prepareVolumes(ctx context.Context, o *observed, target pinned)
 
 // removeDataVolume removes the stack's data volume and its container.
 func (e *Engine) removeDataVolume(ctx context.Context, o *observed, name string) error {
-	if c, ok := o.containers[ServiceMySQL]; ok {
+	if c, ok := o.containers[config.ServiceMySQL]; ok {
 		if err := e.removeContainer(ctx, c.ID); err != nil {
 			return err
 		}
@@ -260,7 +261,7 @@ func samePinned(labels map[string]string, v pinned) bool {
 
 // settle finishes a restore that was cut short, as its journal records; the
 // caller holds the project lock.
-func (e *Engine) settle(ctx context.Context, cfg Config, progress event.Sink) error {
+func (e *Engine) settle(ctx context.Context, cfg config.Config, progress event.Sink) error {
 	j, err := e.journal(ctx, cfg.Project)
 	if err != nil || j == nil {
 		return err
@@ -286,7 +287,7 @@ func (e *Engine) settle(ctx context.Context, cfg Config, progress event.Sink) er
 
 // settleUnlocked is settle for a command that does not hold the project
 // lock: it takes the lock only when there is a restore to finish.
-func (e *Engine) settleUnlocked(ctx context.Context, cfg Config, progress event.Sink) error {
+func (e *Engine) settleUnlocked(ctx context.Context, cfg config.Config, progress event.Sink) error {
 	if j, err := e.journal(ctx, cfg.Project); err != nil || j == nil {
 		return err
 	}
@@ -300,7 +301,7 @@ func (e *Engine) settleUnlocked(ctx context.Context, cfg Config, progress event.
 // lockForFixtures reads the fixtures, so that bad ones are refused before
 // anything waits, then takes lockSettled: where the commands that bring a
 // stack up start.
-func (e *Engine) lockForFixtures(ctx context.Context, cfg Config, progress event.Sink) (*seed.Fixtures, func(), error) {
+func (e *Engine) lockForFixtures(ctx context.Context, cfg config.Config, progress event.Sink) (*seed.Fixtures, func(), error) {
 	fx, err := loadFixtures(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -311,7 +312,7 @@ func (e *Engine) lockForFixtures(ctx context.Context, cfg Config, progress event
 
 // following is cfg as it applies to the project's stack: with the images
 // its containers run where no setting names one (observed.follow).
-func (e *Engine) following(ctx context.Context, cfg Config) (Config, error) {
+func (e *Engine) following(ctx context.Context, cfg config.Config) (config.Config, error) {
 	o, err := e.observe(ctx, cfg.Project)
 	if err != nil {
 		return cfg, err
@@ -322,7 +323,7 @@ func (e *Engine) following(ctx context.Context, cfg Config) (Config, error) {
 // lockSettled takes the project lock and finishes a restore that was cut
 // short, where every command that changes a stack starts; the caller
 // unlocks.
-func (e *Engine) lockSettled(ctx context.Context, cfg Config, progress event.Sink) (func(), error) {
+func (e *Engine) lockSettled(ctx context.Context, cfg config.Config, progress event.Sink) (func(), error) {
 	unlock, err := lockProject(ctx, cfg.Project, progress)
 	if err != nil {
 		return nil, err
@@ -353,8 +354,8 @@ func (e *Engine) journal(ctx context.Context, project string) (*docker.Volume, e
 
 // serverFlavour is what cfg's MySQL image runs: asked of the stack's
 // server when it runs that image, else of the image's server binary.
-func (e *Engine) serverFlavour(ctx context.Context, cfg Config, o *observed) (setup.Flavour, error) {
-	if c, ok := o.containers[ServiceMySQL]; ok && c.State.Running && c.Image == cfg.MySQL.Image {
+func (e *Engine) serverFlavour(ctx context.Context, cfg config.Config, o *observed) (setup.Flavour, error) {
+	if c, ok := o.containers[config.ServiceMySQL]; ok && c.State.Running && c.Image == cfg.MySQL.Image {
 		live, err := e.inspect(ctx, o)
 		if err != nil {
 			return setup.Flavour{}, err
@@ -375,7 +376,7 @@ const versionScript = `mysqld --version 2>/dev/null || mariadbd --version`
 
 // imageFlavour asks the server binary of cfg's MySQL image for its version,
 // in a short-lived container of the project.
-func (e *Engine) imageFlavour(ctx context.Context, cfg Config) (setup.Flavour, error) {
+func (e *Engine) imageFlavour(ctx context.Context, cfg config.Config) (setup.Flavour, error) {
 	image, n := cfg.MySQL.Image, NamesFor(cfg.Project)
 	if err := e.ensureImage(ctx, image, "DEVSTACK_MYSQL_IMAGE"); err != nil {
 		return setup.Flavour{}, err

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
@@ -37,7 +38,7 @@ type SaveReport struct {
 // container copies the volumes, and the services start again with their
 // data as it was: nothing is seeded. A snapshot of the same name is
 // replaced only with opts.Force.
-func SaveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts SnapshotOptions) (*SaveReport, error) {
+func SaveSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, opts SnapshotOptions) (*SaveReport, error) {
 	t0 := time.Now()
 	progress := opts.Progress
 	if err := ValidateSnapshotName(name); err != nil {
@@ -90,7 +91,7 @@ func SaveSnapshot(ctx context.Context, e *Engine, cfg Config, name string, opts 
 
 // runningStack observes the project's stack and fails unless every service
 // runs: a snapshot records what its server says of itself.
-func (e *Engine) runningStack(ctx context.Context, cfg Config) (*observed, error) {
+func (e *Engine) runningStack(ctx context.Context, cfg config.Config) (*observed, error) {
 	o, err := e.observe(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
@@ -110,7 +111,7 @@ func (e *Engine) runningStack(ctx context.Context, cfg Config) (*observed, error
 // flavour and schema, and the values the stack runs with. Redis saves to
 // disk now, so that one that cannot write fails the save before anything
 // stops.
-func (e *Engine) newSnapshot(ctx context.Context, cfg Config, o *observed, name, version string) (*snapshot, error) {
+func (e *Engine) newSnapshot(ctx context.Context, cfg config.Config, o *observed, name, version string) (*snapshot, error) {
 	live, err := e.inspect(ctx, o)
 	if err != nil {
 		return nil, err
@@ -132,13 +133,13 @@ func (e *Engine) newSnapshot(ctx context.Context, cfg Config, o *observed, name,
 		return nil, fault.Env(err, "Redis of the %s stack cannot save to disk: %v", cfg.Project, err)
 	}
 	return &snapshot{SnapshotInfo: SnapshotInfo{Name: name, Project: cfg.Project, Created: time.Now().UTC().Truncate(time.Second),
-		Flavour: f.Name(), MySQLVersion: f.Series(), Image: live[ServiceMySQL].Image, DevstackVersion: version, Schema: schema, SizeBytes: -1},
+		Flavour: f.Name(), MySQLVersion: f.Series(), Image: live[config.ServiceMySQL].Image, DevstackVersion: version, Schema: schema, SizeBytes: -1},
 		pinned: v, volumes: snapshotVolumesOf(cfg.Project, name)}, nil
 }
 
 // save makes the snapshot's volumes and copies the stack into them while
 // its services are stopped, then starts them again, keeping their data.
-func (e *Engine) save(ctx context.Context, cfg Config, fx *seed.Fixtures, o *observed, s *snapshot, progress event.Sink) error {
+func (e *Engine) save(ctx context.Context, cfg config.Config, fx *seed.Fixtures, o *observed, s *snapshot, progress event.Sink) error {
 	if err := e.makeSnapshotVolumes(ctx, s); err != nil {
 		return err
 	}
@@ -160,7 +161,7 @@ func (e *Engine) save(ctx context.Context, cfg Config, fx *seed.Fixtures, o *obs
 // which holds no data), each within timeout before Docker kills it.
 func (e *Engine) stopServices(ctx context.Context, o *observed, timeout time.Duration) error {
 	var steps []func(context.Context) error
-	for _, role := range []string{ServiceMySQL, ServiceRedis, ServiceGearmand} {
+	for _, role := range []string{config.ServiceMySQL, config.ServiceRedis, config.ServiceGearmand} {
 		c, ok := o.containers[role]
 		if !ok {
 			continue

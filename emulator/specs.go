@@ -12,23 +12,24 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 )
 
 // roles are the containers a configuration asks for: its services, and the
 // helper.
-func roles(cfg Config) []string { return append(cfg.Services(), partHelper) }
+func roles(cfg config.Config) []string { return append(cfg.Services(), partHelper) }
 
 // allRoles are every container a stack may have, whatever its
 // configuration.
-var allRoles = []string{ServiceMySQL, ServiceRedis, ServiceGearmand, partHelper}
+var allRoles = []string{config.ServiceMySQL, config.ServiceRedis, config.ServiceGearmand, partHelper}
 
 // coreRoles are the containers every stack has.
-var coreRoles = []string{ServiceMySQL, ServiceRedis, partHelper}
+var coreRoles = []string{config.ServiceMySQL, config.ServiceRedis, partHelper}
 
 // target is what a stack's containers are made from.
 type target struct {
-	cfg    Config
+	cfg    config.Config
 	names  Names
 	pinned pinned
 	// tree identifies what the fixtures put in the shared directory, and its
@@ -41,20 +42,20 @@ type target struct {
 // specs are the containers the target asks for, by role.
 func (t target) specs() map[string]docker.ContainerSpec {
 	s := map[string]docker.ContainerSpec{
-		ServiceMySQL: t.mysql(),
-		ServiceRedis: t.redis(),
-		partHelper:   t.helper(),
+		config.ServiceMySQL: t.mysql(),
+		config.ServiceRedis: t.redis(),
+		partHelper:          t.helper(),
 	}
 	if t.cfg.Gearmand.Enabled {
-		s[ServiceGearmand] = t.gearmand()
+		s[config.ServiceGearmand] = t.gearmand()
 	}
 	return s
 }
 
 // publish publishes a service port on one address of the engine's machine
 // alone: 127.0.0.1 unless the engine is remote (Config.Reach).
-func publish(cfg Config, containerPort, hostPort int) []docker.Port {
-	return []docker.Port{{ContainerPort: containerPort, HostIP: cfg.bindAddress(), HostPort: hostPort}}
+func publish(cfg config.Config, containerPort, hostPort int) []docker.Port {
+	return []docker.Port{{ContainerPort: containerPort, HostIP: cfg.BindAddress(), HostPort: hostPort}}
 }
 
 // mysql is the MySQL container as a compose file would give it: the image's
@@ -71,8 +72,8 @@ func (t target) mysql() docker.ContainerSpec {
 		// Root may log in from any host, for images that make it for
 		// localhost alone unless told.
 		Env:     map[string]string{"MYSQL_ROOT_PASSWORD": v.RootPassword, "MYSQL_ROOT_HOST": "%", "MYSQL_USER": AppUser, "MYSQL_PASSWORD": v.AppPassword},
-		Cmd:     serverArgs(cfg.MySQL.ServerOptions),
-		Network: n.Network, Aliases: []string{ServiceMySQL},
+		Cmd:     config.ServerArgs(cfg.MySQL.ServerOptions),
+		Network: n.Network, Aliases: []string{config.ServiceMySQL},
 		Mounts: []docker.Mount{{Volume: n.MySQLData, Target: "/var/lib/mysql"}},
 		Ports:  publish(cfg, mysqlPort, v.MySQLPort),
 		// "alive" is enough for Docker's view; devstack's own readiness is a
@@ -94,7 +95,7 @@ func (t target) redis() docker.ContainerSpec {
 		Image:   cfg.Redis.Image,
 		Env:     map[string]string{"REDISCLI_AUTH": v.RedisPassword},
 		Cmd:     []string{"redis-server", "--appendonly", "yes", "--requirepass", v.RedisPassword},
-		Network: n.Network, Aliases: []string{ServiceRedis},
+		Network: n.Network, Aliases: []string{config.ServiceRedis},
 		Mounts:  []docker.Mount{{Volume: n.RedisData, Target: "/data"}},
 		Ports:   publish(cfg, redisPort, v.RedisPort),
 		Health:  t.healthcheck("CMD-SHELL", `[ -n "$REDISCLI_AUTH" ] || unset REDISCLI_AUTH; exec redis-cli ping`),
@@ -113,8 +114,8 @@ func (t target) gearmand() docker.ContainerSpec {
 	return docker.ContainerSpec{
 		Name:    t.names.Gearmand,
 		Image:   t.cfg.Gearmand.Image,
-		Cmd:     []string{"--queue-type=redis", "--redis-server=" + ServiceRedis, "--redis-port=" + strconv.Itoa(redisPort), "--redis-password", t.pinned.RedisPassword},
-		Network: t.names.Network, Aliases: []string{ServiceGearmand},
+		Cmd:     []string{"--queue-type=redis", "--redis-server=" + config.ServiceRedis, "--redis-port=" + strconv.Itoa(redisPort), "--redis-password", t.pinned.RedisPassword},
+		Network: t.names.Network, Aliases: []string{config.ServiceGearmand},
 		Ports:   publish(t.cfg, gearmandPort, t.pinned.GearmandPort),
 		Health:  t.healthcheck("bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/4730 && printf 'version\n' >&3 && read -r l <&3 && [[ $l == OK* ]]`),
 		Restart: "unless-stopped",

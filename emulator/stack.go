@@ -6,6 +6,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
@@ -18,7 +19,7 @@ import (
 // harness's) fast.
 type Stack struct {
 	e      *Engine
-	cfg    Config
+	cfg    config.Config
 	names  Names
 	pinned pinned
 	root   *sql.DB
@@ -28,7 +29,7 @@ type Stack struct {
 
 // Attach reads the fixtures, finds a project's running stack by label and
 // connects to it. A restore that was cut short is finished first.
-func Attach(ctx context.Context, e *Engine, cfg Config) (*Stack, error) {
+func Attach(ctx context.Context, e *Engine, cfg config.Config) (*Stack, error) {
 	if err := e.settleUnlocked(ctx, cfg, nil); err != nil {
 		return nil, err
 	}
@@ -37,7 +38,7 @@ func Attach(ctx context.Context, e *Engine, cfg Config) (*Stack, error) {
 
 // attach is Attach for a caller that holds the project lock and has
 // settled the stack.
-func (e *Engine) attach(ctx context.Context, cfg Config) (*Stack, error) {
+func (e *Engine) attach(ctx context.Context, cfg config.Config) (*Stack, error) {
 	fx, err := loadFixtures(cfg)
 	if err != nil {
 		return nil, err
@@ -85,5 +86,5 @@ func (s *Stack) ReadFile(ctx context.Context, p string) ([]byte, error) {
 // WriteFile writes a file into the shared directory with the configured
 // owner, making its folders as needed; p is relative to the directory.
 func (s *Stack) WriteFile(ctx context.Context, p string, data []byte) error {
-	return sharedError(shared.WriteFile(ctx, s.sharedDir(), p, data, s.cfg.Shared.owner()))
+	return sharedError(shared.WriteFile(ctx, s.sharedDir(), p, data, s.cfg.Shared.Owner()))
 }

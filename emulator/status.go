@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 )
@@ -51,14 +52,14 @@ type ServiceStatus struct {
 }
 
 // Status reports a project's stack as Docker has it, found by label.
-func Status(ctx context.Context, e *Engine, cfg Config) (*StatusReport, error) {
+func Status(ctx context.Context, e *Engine, cfg config.Config) (*StatusReport, error) {
 	return e.status(ctx, cfg, false)
 }
 
 // status is Status; ready says that the services have just answered
 // devstack's readiness probes (an up that succeeded): they are healthy
 // without being asked again.
-func (e *Engine) status(ctx context.Context, cfg Config, ready bool) (*StatusReport, error) {
+func (e *Engine) status(ctx context.Context, cfg config.Config, ready bool) (*StatusReport, error) {
 	o, err := e.observe(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
@@ -85,7 +86,7 @@ func (e *Engine) status(ctx context.Context, cfg Config, ready bool) (*StatusRep
 // alive, not that it is set up. A service that answers is healthy whatever
 // Docker's clock says (its check may not have run since it became ready);
 // one that does not makes the stack partial, with why.
-func assess(ctx context.Context, cfg Config, v pinned, r *StatusReport) {
+func assess(ctx context.Context, cfg config.Config, v pinned, r *StatusReport) {
 	for i, s := range r.Services {
 		err := probe(ctx, cfg, v, s.Name)
 		if err == nil {
@@ -103,17 +104,17 @@ func assess(ctx context.Context, cfg Config, v pinned, r *StatusReport) {
 
 // probe is devstack's readiness check of one service: SQL as the app user,
 // or PING.
-func probe(ctx context.Context, cfg Config, v pinned, service string) error {
+func probe(ctx context.Context, cfg config.Config, v pinned, service string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	switch service {
-	case ServiceMySQL:
+	case config.ServiceMySQL:
 		return setup.CheckAppUser(ctx, func(db string) *sql.DB { return setup.OpenMySQL(cfg.Host, v.MySQLPort, AppUser, v.AppPassword, db) })
-	case ServiceRedis:
+	case config.ServiceRedis:
 		rdb := setup.OpenRedis(cfg.Host, v.RedisPort, v.RedisPassword)
 		defer rdb.Close()
 		return rdb.Ping(ctx).Err()
-	case ServiceGearmand:
+	case config.ServiceGearmand:
 		_, err := gearmanStatus(ctx, net.JoinHostPort(cfg.Host, strconv.Itoa(v.GearmandPort)))
 		return err
 	}
@@ -143,21 +144,21 @@ func (e *Engine) inspect(ctx context.Context, o *observed) (map[string]docker.Co
 // connection are the values a client connects with: what the containers
 // really run with (their environment holds the passwords they were made
 // with), which may differ from the config until the next up.
-func connection(cfg Config, o *observed, live map[string]docker.Container) pinned {
+func connection(cfg config.Config, o *observed, live map[string]docker.Container) pinned {
 	v := knownPinned(cfg, o.pinnedLabels())
-	if c, ok := live[ServiceMySQL]; ok {
+	if c, ok := live[config.ServiceMySQL]; ok {
 		v.AppPassword = firstNonEmpty(c.Env["MYSQL_PASSWORD"], v.AppPassword)
 	}
-	if c, ok := live[ServiceRedis]; ok {
+	if c, ok := live[config.ServiceRedis]; ok {
 		v.RedisPassword = c.Env["REDISCLI_AUTH"]
 	}
-	if p := publishedPort(live[ServiceMySQL]); p != 0 {
+	if p := publishedPort(live[config.ServiceMySQL]); p != 0 {
 		v.MySQLPort = p
 	}
-	if p := publishedPort(live[ServiceRedis]); p != 0 {
+	if p := publishedPort(live[config.ServiceRedis]); p != 0 {
 		v.RedisPort = p
 	}
-	if p := publishedPort(live[ServiceGearmand]); p != 0 && cfg.Gearmand.Enabled {
+	if p := publishedPort(live[config.ServiceGearmand]); p != 0 && cfg.Gearmand.Enabled {
 		v.GearmandPort = p
 	}
 	return v
@@ -174,7 +175,7 @@ func publishedPort(c docker.Container) int {
 
 // statusOf describes an observed stack. It chooses nothing: a port that is
 // not known yet is 0.
-func statusOf(cfg Config, o *observed, live map[string]docker.Container) *StatusReport {
+func statusOf(cfg config.Config, o *observed, live map[string]docker.Container) *StatusReport {
 	v := connection(cfg, o, live)
 	want := target{cfg: cfg, names: o.names, pinned: v}.specs()
 	r := &StatusReport{Project: cfg.Project, Services: []ServiceStatus{}}
@@ -254,7 +255,7 @@ func serviceState(s docker.State) string {
 
 // pendingChanges names the passwords the config sets that the running
 // containers do not use yet: the next up applies them.
-func pendingChanges(cfg Config, live pinned) []string {
+func pendingChanges(cfg config.Config, live pinned) []string {
 	var pending []string
 	if cfg.MySQL.Password != "" && cfg.MySQL.Password != live.AppPassword {
 		pending = append(pending, "mysql.password")

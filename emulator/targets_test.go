@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
@@ -25,12 +26,12 @@ func TestTargetsInTheConfig(t *testing.T) {
     mysql: {host: lab, user: root, password_file: pw}
     shared: {volume: lab-shared}
 `)
-	cfg, err := LoadConfig(LoadOptions{File: file, Getenv: envMap(nil)})
+	cfg, err := config.Load(config.LoadOptions{File: file, Getenv: envMap(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := cfg.Targets["staging"]
-	if s.MySQLHost != "db.example.org" || s.MySQLUser != "admin" || s.MySQLCA != filepath.Join(filepath.Dir(file), "certs/rds.pem") || s.SharedUID != 333 || s.SharedGID != unsetID {
+	if s.MySQLHost != "db.example.org" || s.MySQLUser != "admin" || s.MySQLCA != filepath.Join(filepath.Dir(file), "certs/rds.pem") || s.SharedUID != 333 || s.SharedGID != config.UnsetID {
 		t.Errorf("staging: %+v", s)
 	}
 	if l := cfg.Targets["lab"]; l.SharedVolume != "lab-shared" || l.MySQLPasswordFile != filepath.Join(filepath.Dir(file), "pw") {
@@ -64,12 +65,12 @@ func TestTargetErrors(t *testing.T) {
 		{"targets:\n  s:\n    mysql: {host: {a: b}}\n", "targets.s.mysql.host must be a single value"},
 		{"targets:\n  s: x\n", "targets.s must be a mapping of keys to values"},
 	} {
-		_, err := LoadConfig(LoadOptions{File: writeConfig(t, c.file), Getenv: envMap(nil)})
+		_, err := config.Load(config.LoadOptions{File: writeConfig(t, c.file), Getenv: envMap(nil)})
 		if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v, want %q", c.file, err, c.want)
 		}
 	}
-	cfg, err := LoadConfig(LoadOptions{File: writeConfig(t, "targets:\n  s:\n    mysql: {host: h, user: u, password_env: NOT_SET_ANYWHERE}\n    shared: {path: /x}\n  t:\n    mysql: {host: h, user: u}\n    shared: {path: /x, volume: v}\n"), Getenv: envMap(nil)})
+	cfg, err := config.Load(config.LoadOptions{File: writeConfig(t, "targets:\n  s:\n    mysql: {host: h, user: u, password_env: NOT_SET_ANYWHERE}\n    shared: {path: /x}\n  t:\n    mysql: {host: h, user: u}\n    shared: {path: /x, volume: v}\n"), Getenv: envMap(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,4 +94,16 @@ func TestTargetErrors(t *testing.T) {
 			t.Errorf("%s %v: %v, want %q", c.name, c.flags, err, c.want)
 		}
 	}
+}
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "devstack.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

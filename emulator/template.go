@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
@@ -62,11 +63,11 @@ func templateVolume(key string) string { return "devstack-template-" + key }
 // server's options are part of it: the template's files are what the
 // stacks' servers make (the redo log's size), and its builder is where
 // devstack watches the image's entrypoint start a server with them.
-func templateKey(imageID string, cfg Config, fx *seed.Fixtures) string {
+func templateKey(imageID string, cfg config.Config, fx *seed.Fixtures) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "format %d\nimage %s\nbootstrap %d\nschema %s\nseed %s\nuser %s\n",
 		templateFormat, imageID, setup.BootstrapVersion, cfg.Schema, fx.SeedDigest(), AppUser)
-	for _, a := range serverArgs(cfg.MySQL.ServerOptions) {
+	for _, a := range config.ServerArgs(cfg.MySQL.ServerOptions) {
 		fmt.Fprintf(h, "option %q\n", a)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
@@ -111,7 +112,7 @@ func (e *Engine) findTemplate(ctx context.Context, key string) (*template, error
 // and seeded as a first up would, shut down cleanly, stripped of its
 // identity, and marked complete last. One process at a time builds a given
 // template (a lock per key); a half-made one is removed and made again.
-func (e *Engine) buildTemplate(ctx context.Context, cfg Config, fx *seed.Fixtures, want *template, progress event.Sink) (*template, error) {
+func (e *Engine) buildTemplate(ctx context.Context, cfg config.Config, fx *seed.Fixtures, want *template, progress event.Sink) (*template, error) {
 	unlock, err := lockTemplate(ctx, want.key, progress)
 	if err != nil {
 		return nil, err
@@ -130,7 +131,7 @@ func lockTemplate(ctx context.Context, key string, progress event.Sink) (func(),
 }
 
 // buildLocked is buildTemplate for a caller that holds the template's lock.
-func (e *Engine) buildLocked(ctx context.Context, cfg Config, fx *seed.Fixtures, want *template, progress event.Sink) (*template, error) {
+func (e *Engine) buildLocked(ctx context.Context, cfg config.Config, fx *seed.Fixtures, want *template, progress event.Sink) (*template, error) {
 	key := want.key
 	if err := e.removeTemplate(ctx, key); err != nil {
 		return nil, err
@@ -152,7 +153,7 @@ func (e *Engine) buildLocked(ctx context.Context, cfg Config, fx *seed.Fixtures,
 
 // templateFor finds the template a new data volume would start from, or
 // plans to make it.
-func (e *Engine) templateFor(ctx context.Context, cfg Config, fx *seed.Fixtures) (*template, error) {
+func (e *Engine) templateFor(ctx context.Context, cfg config.Config, fx *seed.Fixtures) (*template, error) {
 	if err := e.ensureImage(ctx, cfg.MySQL.Image, "DEVSTACK_MYSQL_IMAGE"); err != nil {
 		return nil, err
 	}
@@ -180,7 +181,7 @@ client=$(command -v mariadb || command -v mysql)
 // templateBuild is one template being made.
 type templateBuild struct {
 	e         *Engine
-	cfg       Config
+	cfg       config.Config
 	seeder    *seed.Seeder // its fixtures: seeder.F
 	key       string
 	root, app string // the template's own passwords
@@ -226,7 +227,7 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	spec := docker.ContainerSpec{Name: name, Image: b.cfg.MySQL.Image,
 		Env: map[string]string{"MYSQL_ROOT_PASSWORD": b.root, "MYSQL_ROOT_HOST": "%", "MYSQL_USER": AppUser, "MYSQL_PASSWORD": b.app,
 			"MYSQL_INITDB_SKIP_TZINFO": "1", "MARIADB_INITDB_SKIP_TZINFO": "1"},
-		Cmd:    serverArgs(b.cfg.MySQL.ServerOptions),
+		Cmd:    config.ServerArgs(b.cfg.MySQL.ServerOptions),
 		Labels: owner,
 		Mounts: []docker.Mount{{Volume: templateVolume(b.key), Target: "/var/lib/mysql"}},
 		Ports:  publish(b.cfg, mysqlPort, port),
@@ -235,7 +236,7 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 		return err
 	}
 	if err := e.d.RunService(ctx, spec); err != nil {
-		if perr := fault.PublishFailed(ServiceMySQL, spec.Ports[0], err); perr != nil {
+		if perr := fault.PublishFailed(config.ServiceMySQL, spec.Ports[0], err); perr != nil {
 			return perr
 		}
 		return fault.Env(err, "%v, to make the template", err)
@@ -377,7 +378,7 @@ func (b *templateBuild) setUp(ctx context.Context, root *sql.DB) error {
 	if _, err := seedMySQL(ctx, b.cfg, root, b.seeder, pinned{DashboardUUID: templateUUID, Created: b.created}); err != nil && !errors.Is(err, errNoAppTables) {
 		return err
 	}
-	if b.cfg.Schema == SchemaBuiltin {
+	if b.cfg.Schema == config.SchemaBuiltin {
 		if err := setup.RecordBaseline(ctx, root, b.seeder.F.Schema); err != nil {
 			return fault.Env(err, "cannot record the seeded state: %v", err)
 		}

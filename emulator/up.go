@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
@@ -29,7 +30,7 @@ type UpOptions struct {
 // network and volumes first, then each service's steps in parallel. On a
 // running, up-to-date stack it creates and starts nothing. A restore that
 // was cut short is finished first.
-func Up(ctx context.Context, e *Engine, cfg Config, opts UpOptions) (*StatusReport, error) {
+func Up(ctx context.Context, e *Engine, cfg config.Config, opts UpOptions) (*StatusReport, error) {
 	progress := opts.Progress
 	fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
 	if err != nil {
@@ -64,7 +65,7 @@ type upOptions struct {
 }
 
 // up is Up for a caller that holds the project lock.
-func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upOptions) error {
+func (e *Engine) up(ctx context.Context, cfg config.Config, fx *seed.Fixtures, opts upOptions) error {
 	progress := opts.Progress
 	o, err := e.observe(ctx, cfg.Project)
 	if err != nil {
@@ -104,7 +105,7 @@ func (e *Engine) up(ctx context.Context, cfg Config, fx *seed.Fixtures, opts upO
 	if err := e.preflight(ctx, p); err != nil {
 		return err
 	}
-	if cfg.bind != "" {
+	if cfg.Bind != "" {
 		progress.Step("stack", "the engine is remote: %s", reachedAt(cfg))
 	}
 	if e.tunnels != nil {
@@ -247,7 +248,7 @@ func publishes(cs []docker.Container, port int) bool {
 // upRun is one up applying its plan.
 type upRun struct {
 	e        *Engine
-	cfg      Config
+	cfg      config.Config
 	plan     *upPlan
 	seeder   *seed.Seeder
 	progress event.Sink
@@ -287,8 +288,8 @@ func (u *upRun) applyPlan(ctx context.Context) error {
 	if err := u.makeNetworkAndVolumes(ctx); err != nil {
 		return err
 	}
-	return parallel(ctx, u.part(ServiceMySQL, u.upMySQL), u.part(ServiceRedis, u.upRedis),
-		u.part(ServiceGearmand, u.upGearmand), u.part(partHelper, u.upHelper))
+	return parallel(ctx, u.part(config.ServiceMySQL, u.upMySQL), u.part(config.ServiceRedis, u.upRedis),
+		u.part(config.ServiceGearmand, u.upGearmand), u.part(partHelper, u.upHelper))
 }
 
 // part names the part of the stack that a step's error comes from.
@@ -405,7 +406,7 @@ func (u *upRun) runContainer(ctx context.Context, role string) error {
 	switch role {
 	case partHelper:
 		return u.e.d.RunHelper(ctx, s)
-	case ServiceMySQL:
+	case config.ServiceMySQL:
 		var err error
 		if s, u.serverStart, err = u.e.serverSpec(ctx, s, !u.entrypointOnly); err != nil {
 			return err
@@ -472,7 +473,7 @@ func (u *upRun) probeError(ctx context.Context, role string, err error) error {
 	if aerr := u.alive(ctx, role); aerr != nil {
 		return aerr
 	}
-	if errors.Is(err, syscall.ECONNREFUSED) && u.cfg.bind != "" && u.refusedWhileListening(ctx, role) {
+	if errors.Is(err, syscall.ECONNREFUSED) && u.cfg.Bind != "" && u.refusedWhileListening(ctx, role) {
 		p := u.plan.specs[role].Ports[0]
 		return permanent{fault.Usage("%s listens in its container, but %s:%d refuses connections from here: the engine published it on an address that does not lead to it; set DEVSTACK_HOST to the address this machine reaches the engine's machine at", role, u.cfg.Host, p.HostPort)}
 	}
@@ -527,18 +528,18 @@ func (u *upRun) ready(role string, since time.Time) {
 func (u *upRun) upRedis(ctx context.Context) (err error) {
 	defer func() { u.redisUp <- err }()
 	t0 := time.Now()
-	if u.plan.actions[ServiceRedis] != keep {
+	if u.plan.actions[config.ServiceRedis] != keep {
 		if err := u.afterCopyStart(ctx); err != nil {
 			return err
 		}
 	}
-	if err := u.converge(ctx, ServiceRedis); err != nil {
+	if err := u.converge(ctx, config.ServiceRedis); err != nil {
 		return err
 	}
 	if err := u.waitRedis(ctx); err != nil {
 		return err
 	}
-	u.ready(ServiceRedis, t0)
+	u.ready(config.ServiceRedis, t0)
 	return nil
 }
 
@@ -549,7 +550,7 @@ func (u *upRun) waitRedis(ctx context.Context) error {
 	defer rdb.Close()
 	return poll(ctx, 60*time.Second, "Redis ("+u.plan.names.Redis+")", func(ctx context.Context) error {
 		if err := rdb.Ping(ctx).Err(); err != nil {
-			return u.probeError(ctx, ServiceRedis, err)
+			return u.probeError(ctx, config.ServiceRedis, err)
 		}
 		return nil
 	})
@@ -661,7 +662,7 @@ func (e *Engine) removeContainer(ctx context.Context, id string) error {
 
 // imageIDs resolves the configured images that are here to their IDs, for
 // the plan; one that is not here (yet) is left out, and compared by name.
-func (e *Engine) imageIDs(ctx context.Context, cfg Config) map[string]string {
+func (e *Engine) imageIDs(ctx context.Context, cfg config.Config) map[string]string {
 	ids := map[string]string{}
 	refs := images(&cfg)
 	for _, role := range cfg.Services() {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 )
 
@@ -16,24 +17,24 @@ import (
 // container, and a gearmand that answers its admin protocol and is
 // connected to Redis. Turned off, a gearmand made earlier goes.
 func (u *upRun) upGearmand(ctx context.Context) error {
-	a, planned := u.plan.actions[ServiceGearmand]
+	a, planned := u.plan.actions[config.ServiceGearmand]
 	if !planned {
 		return nil
 	}
 	if a == remove {
-		return u.converge(ctx, ServiceGearmand)
+		return u.converge(ctx, config.ServiceGearmand)
 	}
 	t0 := time.Now()
 	if err := <-u.redisUp; err != nil {
 		return nil // Redis's own error is the one to report
 	}
-	if err := u.converge(ctx, ServiceGearmand); err != nil {
+	if err := u.converge(ctx, config.ServiceGearmand); err != nil {
 		return err
 	}
 	if err := u.waitGearmand(ctx); err != nil {
 		return err
 	}
-	u.ready(ServiceGearmand, t0)
+	u.ready(config.ServiceGearmand, t0)
 	return nil
 }
 
@@ -44,7 +45,7 @@ func (u *upRun) waitGearmand(ctx context.Context) error {
 	addr := net.JoinHostPort(u.cfg.Host, strconv.Itoa(v.GearmandPort))
 	return poll(ctx, 60*time.Second, "gearmand ("+name+")", func(ctx context.Context) error {
 		if _, err := gearmanStatus(ctx, addr); err != nil {
-			return u.probeError(ctx, ServiceGearmand, err)
+			return u.probeError(ctx, config.ServiceGearmand, err)
 		}
 		c, err := u.e.d.Inspect(ctx, name)
 		if err != nil {

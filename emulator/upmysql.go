@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
@@ -31,7 +32,7 @@ func (u *upRun) upMySQL(ctx context.Context) error {
 	// others, which measured quicker than one after the other.
 	u.releaseOthers()
 	t1 := time.Now()
-	if err := u.converge(ctx, ServiceMySQL); err != nil {
+	if err := u.converge(ctx, config.ServiceMySQL); err != nil {
 		return err
 	}
 	root, err := u.login(ctx, copied)
@@ -44,7 +45,7 @@ func (u *upRun) upMySQL(ctx context.Context) error {
 		return err
 	}
 	defer root.Close()
-	if u.plan.actions[ServiceMySQL] != keep {
+	if u.plan.actions[config.ServiceMySQL] != keep {
 		took := time.Since(t1)
 		u.progress.Timed("mysql", took, "server answered in %.1fs", took.Seconds())
 	}
@@ -57,7 +58,7 @@ func (u *upRun) upMySQL(ctx context.Context) error {
 			return err
 		}
 	}
-	u.ready(ServiceMySQL, t0)
+	u.ready(config.ServiceMySQL, t0)
 	return nil
 }
 
@@ -74,7 +75,7 @@ func (u *upRun) directStartFailed(err error) bool {
 func (u *upRun) startThroughEntrypoint(ctx context.Context, failed error) error {
 	var cf *containerFailed
 	errors.As(failed, &cf)
-	s, how := u.plan.specs[ServiceMySQL], u.serverStart
+	s, how := u.plan.specs[config.ServiceMySQL], u.serverStart
 	u.progress.Step("mysql", "starting %s directly failed (%s); starting it through the image's entrypoint", s.Name, cf.what)
 	u.progress.Note("the last lines of %s:\n%s", s.Name, cf.lines)
 	why := fmt.Sprintf("a direct start failed (%s: %s)", cf.what, strings.TrimSpace(lastLine(cf.lines)))
@@ -85,8 +86,8 @@ func (u *upRun) startThroughEntrypoint(ctx context.Context, failed error) error 
 		return err
 	}
 	u.entrypointOnly = true
-	u.restarts.Store(ServiceMySQL, 0)
-	return u.create(ctx, ServiceMySQL)
+	u.restarts.Store(config.ServiceMySQL, 0)
+	return u.create(ctx, config.ServiceMySQL)
 }
 
 // fromTemplate fills the new data volume from the seeded template, making
@@ -210,7 +211,7 @@ func (u *upRun) adoptTemplate(ctx context.Context, root *sql.DB) (*sql.DB, error
 		own.Close()
 		return nil, fault.Env(err, "cannot give the pipeline the stack's UUID: %v", err)
 	}
-	if u.cfg.Schema == SchemaBuiltin {
+	if u.cfg.Schema == config.SchemaBuiltin {
 		if err := setup.RecordBaseline(ctx, own, u.seeder.F.Schema, seed.RekeyedTables...); err != nil {
 			own.Close()
 			return nil, fault.Env(err, "cannot record the seeded state: %v", err)
@@ -231,7 +232,7 @@ func (u *upRun) waitMySQL(ctx context.Context, password string) (*sql.DB, error)
 		if setup.IsAccessDenied(err) {
 			return permanent{errDenied}
 		}
-		return u.probeError(ctx, ServiceMySQL, err)
+		return u.probeError(ctx, config.ServiceMySQL, err)
 	})
 	if err != nil {
 		root.Close()
@@ -276,7 +277,7 @@ func (u *upRun) reinitialise(ctx context.Context) (*sql.DB, error) {
 	if err := u.e.d.CreateVolume(ctx, docker.Volume{Name: volume, Labels: labels}); err != nil {
 		return nil, err
 	}
-	image := u.plan.specs[ServiceMySQL].Image
+	image := u.plan.specs[config.ServiceMySQL].Image
 	img, err := u.e.d.Image(ctx, image)
 	if err != nil {
 		return nil, err
@@ -284,13 +285,13 @@ func (u *upRun) reinitialise(ctx context.Context) (*sql.DB, error) {
 	if err := u.e.ownDataVolume(ctx, img, image, volume, u.plan.names.Copy, u.plan.life.labels(u.plan.names.Project, partHelper)); err != nil {
 		return nil, err
 	}
-	if err := u.create(ctx, ServiceMySQL); err != nil {
+	if err := u.create(ctx, config.ServiceMySQL); err != nil {
 		return nil, err
 	}
-	u.restarts.Store(ServiceMySQL, 0)
+	u.restarts.Store(config.ServiceMySQL, 0)
 	root, err := u.waitMySQL(ctx, u.plan.pinned.RootPassword)
 	if errors.Is(err, errDenied) {
-		return nil, fault.Env(err, "MySQL in %s refuses the root password even on a fresh data volume: is %s an image with the official mysql image's interface (MYSQL_ROOT_PASSWORD)?", name, u.plan.specs[ServiceMySQL].Image)
+		return nil, fault.Env(err, "MySQL in %s refuses the root password even on a fresh data volume: is %s an image with the official mysql image's interface (MYSQL_ROOT_PASSWORD)?", name, u.plan.specs[config.ServiceMySQL].Image)
 	}
 	return root, err
 }
@@ -367,7 +368,7 @@ func (u *upRun) seed(ctx context.Context, root *sql.DB) error {
 	case c.Added+c.Updated > 0:
 		u.progress.Step("mysql", "seeded %d rows, updated %d", c.Added, c.Updated)
 	}
-	if u.cfg.Schema != SchemaBuiltin {
+	if u.cfg.Schema != config.SchemaBuiltin {
 		return nil
 	}
 	// The state a reset returns to is this one, recorded once: a later up

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 )
 
 // ListUsers returns the dashboard and storage-service users of a running stack.
-func ListUsers(ctx context.Context, e *Engine, cfg Config) ([]seed.UserRow, error) {
+func ListUsers(ctx context.Context, e *Engine, cfg config.Config) ([]seed.UserRow, error) {
 	s, err := Attach(ctx, e, cfg)
 	if err != nil {
 		return nil, err
@@ -26,7 +27,7 @@ func ListUsers(ctx context.Context, e *Engine, cfg Config) ([]seed.UserRow, erro
 // AddUser creates a user as the dashboard or storage service's user form
 // does. An empty password or API key is generated; the returned user carries
 // the values used, to be shown once.
-func AddUser(ctx context.Context, e *Engine, cfg Config, service string, u seed.User) (seed.User, error) {
+func AddUser(ctx context.Context, e *Engine, cfg config.Config, service string, u seed.User) (seed.User, error) {
 	if err := checkService(service); err != nil {
 		return u, err
 	}
@@ -62,7 +63,7 @@ func AddUser(ctx context.Context, e *Engine, cfg Config, service string, u seed.
 }
 
 // RemoveUser deletes a user and the rows that belong to it.
-func RemoveUser(ctx context.Context, e *Engine, cfg Config, service, username string) error {
+func RemoveUser(ctx context.Context, e *Engine, cfg config.Config, service, username string) error {
 	if err := checkService(service); err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/devstacktest"
 )
 
@@ -179,7 +180,7 @@ func benchFlavour(b *testing.B, flavour, image string) []figure {
 		}
 	}()
 	project := func() string {
-		p := emulator.EphemeralProject("bench")
+		p := config.EphemeralProject("bench")
 		projects = append(projects, p)
 		return p
 	}
@@ -298,7 +299,7 @@ func benchFixtures(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	site := "site_url: http://" + emulator.EphemeralProject("bench") + ".test"
+	site := "site_url: http://" + config.EphemeralProject("bench") + ".test"
 	if err := os.WriteFile(filepath.Join(dir, "settings.yaml"), []byte(strings.Replace(string(data), "site_url: http://127.0.0.1:62080", site, 1)), 0o644); err != nil {
 		b.Fatal(err)
 	}
@@ -372,7 +373,7 @@ func parseMegabytes(s string) float64 {
 // bootstrap with the mysql client in the MySQL container, then removes it.
 func composeBaseline(b *testing.B, mysqlImage, redisImage string) float64 {
 	dir := b.TempDir()
-	project := emulator.EphemeralProject("baseline")
+	project := config.EphemeralProject("baseline")
 	compose := fmt.Sprintf(`services:
   mysql:
     image: %s

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/config"
 )
 
 // doctorChecks runs doctor -o json and returns its checks by name, and its
@@ -113,15 +114,15 @@ func TestStatusFollowsTheDockerContext(t *testing.T) {
 	must(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	must(t, os.Symlink(sock, filepath.Join(dir, "engine.sock")))
-	config := filepath.Join(dir, "config")
+	dockerConfig := filepath.Join(dir, "config")
 	sum := sha256.Sum256([]byte("devstack-test"))
-	meta := filepath.Join(config, "contexts", "meta", hex.EncodeToString(sum[:]))
+	meta := filepath.Join(dockerConfig, "contexts", "meta", hex.EncodeToString(sum[:]))
 	must(t, os.MkdirAll(meta, 0o700))
 	must(t, os.WriteFile(filepath.Join(meta, "meta.json"), []byte(`{"Name":"devstack-test","Endpoints":{"docker":{"Host":"unix://`+dir+`/engine.sock"}}}`), 0o600))
-	must(t, os.WriteFile(filepath.Join(config, "config.json"), []byte(`{"currentContext":"devstack-test"}`), 0o600))
+	must(t, os.WriteFile(filepath.Join(dockerConfig, "config.json"), []byte(`{"currentContext":"devstack-test"}`), 0o600))
 
-	env := []string{"DOCKER_HOST=", "DOCKER_CONTEXT=", "DOCKER_CONFIG=" + config}
-	project := emulator.EphemeralProject("ctx")
+	env := []string{"DOCKER_HOST=", "DOCKER_CONTEXT=", "DOCKER_CONFIG=" + dockerConfig}
+	project := config.EphemeralProject("ctx")
 	r := devstack(t, env, "-p", project, "status", "-o", "json")
 	if r.code != 0 || !strings.Contains(r.stdout, `"state": "absent"`) {
 		t.Fatalf("status through the context: exit %d\n%s%s", r.code, r.stdout, r.stderr)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/config"
 )
 
 func newEnv(a *app) *cobra.Command {
@@ -25,7 +26,7 @@ func newEnv(a *app) *cobra.Command {
 			_, err := emulator.FormatEnv(nil, format)
 			return err
 		},
-		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
+		RunE: a.withEngine(func(ctx context.Context, cfg config.Config, e *emulator.Engine) error {
 			vars, err := emulator.Env(ctx, e, cfg, emulator.EnvOptions{Network: network, Progress: a.lines()})
 			if err != nil {
 				return err

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 	"golang.org/x/sys/unix"
 )
@@ -66,7 +67,7 @@ type stack struct {
 func newStack(t *testing.T, env ...string) *stack {
 	t.Helper()
 	integration(t)
-	s := &stack{t: t, project: emulator.EphemeralProject("it"), dir: t.TempDir()}
+	s := &stack{t: t, project: config.EphemeralProject("it"), dir: t.TempDir()}
 	s.env = append([]string{"DEVSTACK_MYSQL_PORT=0", "DEVSTACK_REDIS_PORT=0"}, env...)
 	t.Cleanup(func() {
 		s.run("down", "--volumes", "--yes")

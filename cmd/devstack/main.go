@@ -20,6 +20,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 )
 
@@ -172,24 +173,24 @@ func usage(format string, args ...any) error {
 	return &emulator.Error{Code: emulator.ExitUsage, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (a *app) config() (emulator.Config, error) {
-	return emulator.LoadConfig(emulator.LoadOptions{File: a.configFile, Project: a.project})
+func (a *app) config() (config.Config, error) {
+	return config.Load(config.LoadOptions{File: a.configFile, Project: a.project})
 }
 
 // engineRun is a command body that needs the config and Docker.
-type engineRun func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error
+type engineRun func(ctx context.Context, cfg config.Config, e *emulator.Engine) error
 
 // withEngine makes f a cobra RunE: it loads the config, then reaches Docker
 // (bad input is reported before the environment is looked at), runs f, and
 // lets go of Docker.
 func (a *app) withEngine(f engineRun) func(*cobra.Command, []string) error {
-	return a.withEngineArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, _ []string) error {
+	return a.withEngineArgs(func(ctx context.Context, cfg config.Config, e *emulator.Engine, _ []string) error {
 		return f(ctx, cfg, e)
 	})
 }
 
 // withEngineArgs is withEngine for a body that takes the arguments.
-func (a *app) withEngineArgs(f func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error) func(*cobra.Command, []string) error {
+func (a *app) withEngineArgs(f func(ctx context.Context, cfg config.Config, e *emulator.Engine, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		cfg, err := a.config()
 		if err != nil {

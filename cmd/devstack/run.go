@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/config"
 )
 
 // exitStatus ends devstack with a code and no message of its own: `run`
@@ -29,7 +30,7 @@ devstack itself failed. SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed to CMD.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			code := emulator.ExitRunFailed
-			err := a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
+			err := a.withEngine(func(ctx context.Context, cfg config.Config, e *emulator.Engine) error {
 				code = emulator.Run(ctx, e, argv, emulator.RunOptions{
 					Keep: keep, Config: cfg, Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Progress: a.lines(),
 				})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/config"
 )
 
 func newSeed(a *app) *cobra.Command {
@@ -14,7 +15,7 @@ func newSeed(a *app) *cobra.Command {
 		Use:   "seed",
 		Short: "Re-apply the fixtures (--reset: wipe app data first)",
 		Args:  cobra.NoArgs,
-		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
+		RunE: a.withEngine(func(ctx context.Context, cfg config.Config, e *emulator.Engine) error {
 			return a.seed(ctx, cfg, e, reset)
 		}),
 	}
@@ -28,13 +29,13 @@ func newReset(a *app) *cobra.Command {
 		Use:   "reset",
 		Short: "Back to the freshly seeded state, fast",
 		Args:  cobra.NoArgs,
-		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
+		RunE: a.withEngine(func(ctx context.Context, cfg config.Config, e *emulator.Engine) error {
 			return a.seed(ctx, cfg, e, true)
 		}),
 	}
 }
 
-func (a *app) seed(ctx context.Context, cfg emulator.Config, e *emulator.Engine, reset bool) error {
+func (a *app) seed(ctx context.Context, cfg config.Config, e *emulator.Engine, reset bool) error {
 	prog := a.progressOn()
 	r, err := emulator.Seed(ctx, e, cfg, emulator.SeedOptions{Reset: reset, Progress: prog.sink()})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/config"
 )
 
 func newShared(a *app) *cobra.Command {
@@ -29,7 +30,7 @@ func newSharedLs(a *app) *cobra.Command {
 		Short:   "List a folder of the shared directory (-o json)",
 		Example: "  devstack shared ls watchedDirectories/activeTransfers",
 		Args:    cobra.MaximumNArgs(1),
-		RunE: a.withEngineArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error {
+		RunE: a.withEngineArgs(func(ctx context.Context, cfg config.Config, e *emulator.Engine, args []string) error {
 			p := ""
 			if len(args) > 0 {
 				p = args[0]
@@ -88,7 +89,7 @@ func newSharedPut(a *app) *cobra.Command {
 		Example: `  devstack shared put ./transfer1 watchedDirectories/activeTransfers/standardTransfer
   devstack shared put notes.txt`,
 		Args: cobra.RangeArgs(1, 2),
-		RunE: a.withEngineArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error {
+		RunE: a.withEngineArgs(func(ctx context.Context, cfg config.Config, e *emulator.Engine, args []string) error {
 			remote := ""
 			if len(args) > 1 {
 				remote = args[1]
@@ -108,7 +109,7 @@ func newSharedGet(a *app) *cobra.Command {
 		Short:   "Copy a file or tree of the shared directory here",
 		Example: "  devstack shared get www/AIPsStore ./aips",
 		Args:    cobra.RangeArgs(1, 2),
-		RunE: a.withEngineArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error {
+		RunE: a.withEngineArgs(func(ctx context.Context, cfg config.Config, e *emulator.Engine, args []string) error {
 			local := ""
 			if len(args) > 1 {
 				local = args[1]

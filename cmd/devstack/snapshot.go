@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/config"
 )
 
 func newSnapshot(a *app) *cobra.Command {
@@ -51,7 +52,7 @@ disk first) and starts them again, their data untouched. It warns when
 containers devstack did not make use the stack's volumes: what they write
 meanwhile may make the three copies disagree.`,
 		Args: snapshotNames(cobra.ExactArgs(1), 0),
-		RunE: a.withEngineArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error {
+		RunE: a.withEngineArgs(func(ctx context.Context, cfg config.Config, e *emulator.Engine, args []string) error {
 			prog := a.progressOn()
 			r, err := emulator.SaveSnapshot(ctx, e, cfg, args[0], emulator.SnapshotOptions{Version: buildVersion(), Force: force, Progress: prog.sink()})
 			prog.finish(err, "")
@@ -82,7 +83,7 @@ imported one gets this project's. A snapshot of another MySQL flavour or
 major.minor version is refused. A restore that is cut short is finished by the
 next devstack command on the project; status says "restoring" until then.`,
 		Args: snapshotNames(cobra.ExactArgs(1), 0),
-		RunE: a.withEngineArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error {
+		RunE: a.withEngineArgs(func(ctx context.Context, cfg config.Config, e *emulator.Engine, args []string) error {
 			if !yes {
 				if err := a.confirm(fmt.Sprintf("Replace all data of project %s (MySQL, Redis, shared directory) with snapshot %s?", cfg.Project, args[0]), "this deletes data"); err != nil {
 					return err
@@ -114,7 +115,7 @@ func newSnapshotLs(a *app) *cobra.Command {
 		Use:   "ls",
 		Short: "List the project's snapshots (--all: every project's)",
 		Args:  cobra.NoArgs,
-		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
+		RunE: a.withEngine(func(ctx context.Context, cfg config.Config, e *emulator.Engine) error {
 			snapshots, err := emulator.ListSnapshots(ctx, e, cfg, all)
 			if err != nil {
 				return err
@@ -156,7 +157,7 @@ func newSnapshotRm(a *app) *cobra.Command {
 		Use:   "rm NAME",
 		Short: "Remove snapshot NAME of the project",
 		Args:  snapshotNames(cobra.ExactArgs(1), 0),
-		RunE: a.withEngineArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error {
+		RunE: a.withEngineArgs(func(ctx context.Context, cfg config.Config, e *emulator.Engine, args []string) error {
 			removed, err := emulator.RemoveSnapshot(ctx, e, cfg, args[0], a.lines())
 			if err != nil {
 				return err
@@ -180,7 +181,7 @@ func newSnapshotExport(a *app) *cobra.Command {
 		Use:   "export NAME FILE",
 		Short: "Write snapshot NAME as one compressed file (FILE - writes to stdout); it holds the stack's credentials",
 		Args:  snapshotNames(cobra.ExactArgs(2), 0),
-		RunE: a.withEngineArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error {
+		RunE: a.withEngineArgs(func(ctx context.Context, cfg config.Config, e *emulator.Engine, args []string) error {
 			if args[1] == "-" && a.output == "json" {
 				return usage("-o json and FILE - both want stdout: give a file name")
 			}
@@ -208,7 +209,7 @@ func newSnapshotImport(a *app) *cobra.Command {
 		Use:   "import FILE [NAME]",
 		Short: "Make a snapshot of the project from an export (FILE - reads stdin); restore then gives it this project's ports and passwords",
 		Args:  snapshotNames(cobra.RangeArgs(1, 2), 1),
-		RunE: a.withEngineArgs(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine, args []string) error {
+		RunE: a.withEngineArgs(func(ctx context.Context, cfg config.Config, e *emulator.Engine, args []string) error {
 			prog := a.progressOn()
 			opts := emulator.ImportOptions{File: args[0], Stdin: a.stdin, Progress: prog.sink()}
 			if len(args) == 2 {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/config"
 )
 
 func newStatus(a *app) *cobra.Command {
@@ -14,7 +15,7 @@ func newStatus(a *app) *cobra.Command {
 		Use:   "status",
 		Short: "Show services, state, health and endpoints",
 		Args:  cobra.NoArgs,
-		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
+		RunE: a.withEngine(func(ctx context.Context, cfg config.Config, e *emulator.Engine) error {
 			r, err := emulator.Status(ctx, e, cfg)
 			if err != nil {
 				return err

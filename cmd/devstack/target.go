@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/target"
 )
 
@@ -33,7 +34,7 @@ files, never from flags.`,
 // flags given once the command runs.
 func targetFlags(cmd *cobra.Command) func() emulator.TargetOptions {
 	values := map[string]*string{}
-	for _, s := range emulator.TargetSettings {
+	for _, s := range config.TargetSettings {
 		values[s.Key()] = cmd.Flags().String(s.Flag(), "", s.Help())
 		if s.Bool() {
 			cmd.Flags().Lookup(s.Flag()).NoOptDefVal = "true"
@@ -41,7 +42,7 @@ func targetFlags(cmd *cobra.Command) func() emulator.TargetOptions {
 	}
 	return func() emulator.TargetOptions {
 		o := emulator.TargetOptions{Flags: map[string]string{}}
-		for _, s := range emulator.TargetSettings {
+		for _, s := range config.TargetSettings {
 			if cmd.Flags().Changed(s.Flag()) {
 				o.Flags[s.Key()] = *values[s.Key()]
 			}
@@ -52,7 +53,7 @@ func targetFlags(cmd *cobra.Command) func() emulator.TargetOptions {
 
 // targetCommand is a target subcommand: its NAME and the target's flags,
 // the config loaded; run does the rest.
-func targetCommand(a *app, use, short string, run func(cmd *cobra.Command, cfg emulator.Config, name string, opts emulator.TargetOptions) error) *cobra.Command {
+func targetCommand(a *app, use, short string, run func(cmd *cobra.Command, cfg config.Config, name string, opts emulator.TargetOptions) error) *cobra.Command {
 	cmd := &cobra.Command{Use: use + " NAME", Short: short, Args: cobra.ExactArgs(1)}
 	opts := targetFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -67,7 +68,7 @@ func targetCommand(a *app, use, short string, run func(cmd *cobra.Command, cfg e
 
 func newTargetPlan(a *app) *cobra.Command {
 	return targetCommand(a, "plan", "Show what apply would do to the target, reading it only (exit 0: nothing to do)",
-		func(cmd *cobra.Command, cfg emulator.Config, name string, opts emulator.TargetOptions) error {
+		func(cmd *cobra.Command, cfg config.Config, name string, opts emulator.TargetOptions) error {
 			p, err := emulator.PlanTarget(cmd.Context(), cfg, name, opts)
 			if err != nil {
 				return err
@@ -80,7 +81,7 @@ func newTargetApply(a *app) *cobra.Command {
 	var yes bool
 	var secrets string
 	cmd := targetCommand(a, "apply", "Bootstrap the target as plan shows (asks on a terminal; --yes elsewhere)",
-		func(cmd *cobra.Command, cfg emulator.Config, name string, opts emulator.TargetOptions) error {
+		func(cmd *cobra.Command, cfg config.Config, name string, opts emulator.TargetOptions) error {
 			if secrets != "" {
 				if _, err := os.Lstat(secrets); !errors.Is(err, fs.ErrNotExist) {
 					return usage("--secrets-file %s exists: give a new file, devstack overwrites none", secrets)
@@ -155,7 +156,7 @@ func writeSecret(path, secret string) error {
 
 func newTargetVerify(a *app) *cobra.Command {
 	return targetCommand(a, "verify", "Report how the target differs from what developers run (exit 1 on drift)",
-		func(cmd *cobra.Command, cfg emulator.Config, name string, opts emulator.TargetOptions) error {
+		func(cmd *cobra.Command, cfg config.Config, name string, opts emulator.TargetOptions) error {
 			r, err := emulator.VerifyTarget(cmd.Context(), cfg, name, opts)
 			if err != nil {
 				return err

@@ -26,7 +26,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 	"github.com/wellcomecollection/devstack/emulator/target"
@@ -37,7 +37,7 @@ import (
 // returns the host port; it goes when the test ends.
 func plainContainer(t *testing.T, image string, port int, options []string, args ...string) int {
 	t.Helper()
-	name := "target-" + emulator.EphemeralProject("t")
+	name := "target-" + config.EphemeralProject("t")
 	run := append([]string{"run", "-d", "--name", name, "-p", "127.0.0.1::" + strconv.Itoa(port)}, options...)
 	docker(t, append(append(run, image), args...)...)
 	t.Cleanup(func() { docker(t, "rm", "-f", "-v", name) })

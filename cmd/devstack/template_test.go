@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/config"
 )
 
 // templates lists the template volumes on the engine.
@@ -42,7 +43,7 @@ func made(t *testing.T, r result) []string {
 func ownFixtures(t *testing.T) string {
 	t.Helper()
 	dir := copyFixtures(t, "settings.yaml")
-	edit(t, filepath.Join(dir, "settings.yaml"), "site_url: http://127.0.0.1:62080", "site_url: http://"+emulator.EphemeralProject("site")+".test")
+	edit(t, filepath.Join(dir, "settings.yaml"), "site_url: http://127.0.0.1:62080", "site_url: http://"+config.EphemeralProject("site")+".test")
 	return dir
 }
 
@@ -146,7 +147,7 @@ func TestTemplatesUnderConcurrencyAndHalfMade(t *testing.T) {
 // A template whose image is gone goes with a plain prune.
 func TestPruneRemovesTemplatesOfGoneImages(t *testing.T) {
 	t.Parallel()
-	img := testImage(t, "pruned", "LABEL devstack.test="+emulator.EphemeralProject("img"))
+	img := testImage(t, "pruned", "LABEL devstack.test="+config.EphemeralProject("img"))
 	s := newStack(t, "DEVSTACK_MYSQL_IMAGE="+img)
 	ts := made(t, s.mustRun("up"))
 	if len(ts) != 1 {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/config"
 )
 
 func newUp(a *app) *cobra.Command {
@@ -13,7 +14,7 @@ func newUp(a *app) *cobra.Command {
 		Use:   "up",
 		Short: "Bring the stack up (idempotent) and print its endpoints",
 		Args:  cobra.NoArgs,
-		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
+		RunE: a.withEngine(func(ctx context.Context, cfg config.Config, e *emulator.Engine) error {
 			prog := a.progressOn()
 			r, err := emulator.Up(ctx, e, cfg, emulator.UpOptions{Progress: prog.sink()})
 			if err != nil {

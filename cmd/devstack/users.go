@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"golang.org/x/term"
 )
@@ -28,7 +29,7 @@ func newUsersList(a *app) *cobra.Command {
 		Use:   "list",
 		Short: "List users of both services",
 		Args:  cobra.NoArgs,
-		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
+		RunE: a.withEngine(func(ctx context.Context, cfg config.Config, e *emulator.Engine) error {
 			rows, err := emulator.ListUsers(ctx, e, cfg)
 			if err != nil {
 				return err
@@ -67,7 +68,7 @@ func newUsersAdd(a *app) *cobra.Command {
 			u.Password = p
 			return err
 		},
-		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
+		RunE: a.withEngine(func(ctx context.Context, cfg config.Config, e *emulator.Engine) error {
 			generated := u.Password == ""
 			u.Active = true
 			added, err := emulator.AddUser(ctx, e, cfg, service, u)
@@ -140,7 +141,7 @@ func newUsersRemove(a *app) *cobra.Command {
 		Use:   "remove",
 		Short: "Remove a user and its API key, profile and agent",
 		Args:  cobra.NoArgs,
-		RunE: a.withEngine(func(ctx context.Context, cfg emulator.Config, e *emulator.Engine) error {
+		RunE: a.withEngine(func(ctx context.Context, cfg config.Config, e *emulator.Engine) error {
 			if err := emulator.RemoveUser(ctx, e, cfg, service, username); err != nil {
 				return err
 			}

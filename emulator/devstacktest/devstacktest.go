@@ -35,6 +35,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/wellcomecollection/devstack/emulator"
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 	"go.yaml.in/yaml/v3"
@@ -108,11 +109,11 @@ func start(opts []Option) (*Stack, func(), error) {
 	}
 	// The same configuration as the CLI (DEVSTACK_* variables, a
 	// devstack.yaml beside the tests), but always a project and ports of its own.
-	cfg, err := emulator.LoadConfig(emulator.LoadOptions{})
+	cfg, err := config.Load(config.LoadOptions{})
 	if err != nil {
 		return nil, func() {}, err
 	}
-	cfg.Project = emulator.EphemeralProject("t")
+	cfg.Project = config.EphemeralProject("t")
 	if cfg, err = e.Reach(cfg); err != nil {
 		return nil, func() {}, err
 	}

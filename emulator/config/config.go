@@ -1,4 +1,4 @@
-package emulator
+package config
 
 import (
 	"bytes"
@@ -39,7 +39,7 @@ type Config struct {
 	Host string
 	// bind is the address of the engine's machine the ports are published
 	// on ("" is 127.0.0.1): set by Reach for a remote engine.
-	bind string
+	Bind string
 	// Targets are environments devstack did not make, to bootstrap or
 	// check (devstack.yaml's targets), by name.
 	Targets map[string]TargetConfig
@@ -50,7 +50,7 @@ type Config struct {
 }
 
 // source records where key's value came from.
-func (c *Config) source(key, from string) {
+func (c *Config) Source(key, from string) {
 	if c.Sources == nil {
 		c.Sources = map[string]string{}
 	}
@@ -96,7 +96,7 @@ type SharedConfig struct {
 }
 
 // owner is who owns what devstack writes to the shared directory.
-func (s SharedConfig) owner() shared.Owner { return shared.Owner{UID: s.UID, GID: s.GID} }
+func (s SharedConfig) Owner() shared.Owner { return shared.Owner{UID: s.UID, GID: s.GID} }
 
 // String is the owner as uid:gid.
 func (s SharedConfig) String() string { return strconv.Itoa(s.UID) + ":" + strconv.Itoa(s.GID) }
@@ -126,15 +126,15 @@ func DefaultConfig() Config {
 // devstack.yaml, its environment variable, and how a string value is applied.
 // A setting whose value is a YAML node (a mapping) reads its variable as
 // YAML too.
-type setting struct {
-	key   string
-	env   string
+type Setting struct {
+	Key   string
+	Env   string
 	apply func(c *Config, v string) error
 	node  func(c *Config, n *yaml.Node) error
 }
 
 // set applies a value from the environment.
-func (s setting) set(c *Config, v string) error {
+func (s Setting) set(c *Config, v string) error {
 	if s.node == nil {
 		return s.apply(c, v)
 	}
@@ -146,14 +146,14 @@ func (s setting) set(c *Config, v string) error {
 }
 
 // setNode applies a value from devstack.yaml.
-func (s setting) setNode(c *Config, n *yaml.Node) error {
+func (s Setting) setNode(c *Config, n *yaml.Node) error {
 	if s.node == nil {
 		return s.apply(c, n.Value)
 	}
 	return s.node(c, n)
 }
 
-var settings = []setting{
+var Settings = []Setting{
 	{"project", "DEVSTACK_PROJECT", func(c *Config, v string) error { c.Project = v; return nil }, nil},
 	{"mysql.image", "DEVSTACK_MYSQL_IMAGE", setString(func(c *Config) *string { return &c.MySQL.Image }), nil},
 	{"mysql.port", "DEVSTACK_MYSQL_PORT", setPort(func(c *Config) *int { return &c.MySQL.Port }), nil},
@@ -270,9 +270,9 @@ type LoadOptions struct {
 	Project string
 }
 
-// LoadConfig merges default < file < environment < flags and validates the
+// Load merges default < file < environment < flags and validates the
 // result. Every error names the key, variable or flag at fault.
-func LoadConfig(opts LoadOptions) (Config, error) {
+func Load(opts LoadOptions) (Config, error) {
 	cfg := DefaultConfig()
 	getenv := opts.Getenv
 	if getenv == nil {
@@ -293,17 +293,17 @@ func LoadConfig(opts LoadOptions) (Config, error) {
 			return cfg, err
 		}
 	}
-	for _, s := range settings {
-		if v, ok := lookupEnv(getenv, s.env); ok {
+	for _, s := range Settings {
+		if v, ok := lookupEnv(getenv, s.Env); ok {
 			if err := s.set(&cfg, v); err != nil {
-				return cfg, fault.Usage("%s: %v", s.env, err)
+				return cfg, fault.Usage("%s: %v", s.Env, err)
 			}
-			cfg.source(s.key, s.env)
+			cfg.Source(s.Key, s.Env)
 		}
 	}
 	if opts.Project != "" {
 		cfg.Project = opts.Project
-		cfg.source("project", "--project")
+		cfg.Source("project", "--project")
 	}
 	if err := ValidateProject(cfg.Project); err != nil {
 		return cfg, err
@@ -367,15 +367,15 @@ func applyFile(cfg *Config, file string, data []byte) error {
 		cfg.Targets = targets
 		delete(values, "targets")
 	}
-	for _, s := range settings {
-		n, ok := values[s.key]
+	for _, s := range Settings {
+		n, ok := values[s.Key]
 		if !ok {
 			continue
 		}
 		if err := s.setNode(cfg, n); err != nil {
-			return fault.Usage("%s:%d: %s %v", file, n.Line, s.key, err)
+			return fault.Usage("%s:%d: %s %v", file, n.Line, s.Key, err)
 		}
-		cfg.source(s.key, fmt.Sprintf("%s:%d", file, n.Line))
+		cfg.Source(s.Key, fmt.Sprintf("%s:%d", file, n.Line))
 	}
 	// A relative fixtures path in a file means relative to that file, so the
 	// config works from any directory.
@@ -399,10 +399,10 @@ type keySet struct {
 // fileKeys are the keys of devstack.yaml's top level.
 var fileKeys = func() keySet {
 	ks := keySet{}
-	for _, s := range settings {
-		ks.keys = append(ks.keys, s.key)
+	for _, s := range Settings {
+		ks.keys = append(ks.keys, s.Key)
 		if s.node != nil {
-			ks.whole = append(ks.whole, s.key)
+			ks.whole = append(ks.whole, s.Key)
 		}
 	}
 	ks.keys = append(ks.keys, "targets")
@@ -450,4 +450,12 @@ func flatten(file, prefix string, n *yaml.Node, ks keySet, out map[string]*yaml.
 		seen[key] = true
 	}
 	return nil
+}
+
+// BindAddress is the address ports are published on.
+func (c Config) BindAddress() string {
+	if c.Bind == "" {
+		return "127.0.0.1"
+	}
+	return c.Bind
 }

@@ -1,4 +1,4 @@
-package emulator
+package config
 
 import (
 	"errors"
@@ -164,7 +164,7 @@ func applyServerOptions(opts []ServerOption, n *yaml.Node) ([]ServerOption, erro
 // serverArgs are the options as the MySQL container's command: arguments
 // alone, which the images' entrypoints hand to the server; nil (the image's
 // own command) for none.
-func serverArgs(opts []ServerOption) []string {
+func ServerArgs(opts []ServerOption) []string {
 	var args []string
 	for _, o := range opts {
 		args = append(args, o.arg())

@@ -1,4 +1,4 @@
-package emulator
+package config
 
 import (
 	"os"
@@ -25,7 +25,7 @@ func writeConfig(t *testing.T, body string) string {
 }
 
 func TestDefaults(t *testing.T) {
-	cfg, err := LoadConfig(LoadOptions{File: writeConfig(t, ""), Getenv: envMap(nil)})
+	cfg, err := Load(LoadOptions{File: writeConfig(t, ""), Getenv: envMap(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestDefaults(t *testing.T) {
 func TestPrecedenceFlagEnvFileDefault(t *testing.T) {
 	file := writeConfig(t, "project: fromfile\nmysql:\n  port: 1111\n  image: file/mysql\nredis:\n  port: 2222\nshared:\n  uid: 333\n")
 	env := map[string]string{"DEVSTACK_PROJECT": "fromenv", "DEVSTACK_MYSQL_PORT": "0"}
-	cfg, err := LoadConfig(LoadOptions{File: file, Getenv: envMap(env), Project: "fromflag"})
+	cfg, err := Load(LoadOptions{File: file, Getenv: envMap(env), Project: "fromflag"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestPrecedenceFlagEnvFileDefault(t *testing.T) {
 	if cfg.Shared.GID != 1000 || cfg.Redis.Image != "redis:7.2" {
 		t.Errorf("unset keys keep defaults: %+v", cfg)
 	}
-	cfg, err = LoadConfig(LoadOptions{File: file, Getenv: envMap(env)})
+	cfg, err = Load(LoadOptions{File: file, Getenv: envMap(env)})
 	if err != nil || cfg.Project != "fromenv" {
 		t.Errorf("env must beat file: project = %q, %v", cfg.Project, err)
 	}
@@ -93,7 +93,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := LoadConfig(LoadOptions{File: writeConfig(t, c.file), Getenv: envMap(c.env), Project: c.project})
+			_, err := Load(LoadOptions{File: writeConfig(t, c.file), Getenv: envMap(c.env), Project: c.project})
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -116,14 +116,14 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 // they are quoted where they are written.
 func TestPasswordsTakeShellCharacters(t *testing.T) {
 	pw := `a'b"c$d#e!f` + "`g` h"
-	cfg, err := LoadConfig(LoadOptions{File: writeConfig(t, ""), Getenv: envMap(map[string]string{"DEVSTACK_MYSQL_PASSWORD": pw, "DEVSTACK_REDIS_PASSWORD": pw, "DEVSTACK_HOST": "localhost"})})
+	cfg, err := Load(LoadOptions{File: writeConfig(t, ""), Getenv: envMap(map[string]string{"DEVSTACK_MYSQL_PASSWORD": pw, "DEVSTACK_REDIS_PASSWORD": pw, "DEVSTACK_HOST": "localhost"})})
 	if err != nil || cfg.MySQL.Password != pw || cfg.Redis.Password != pw || cfg.Host != "localhost" {
 		t.Fatalf("%+v, %v", cfg, err)
 	}
 }
 
 func TestMissingExplicitConfigFile(t *testing.T) {
-	_, err := LoadConfig(LoadOptions{File: "/nonexistent/devstack.yaml", Getenv: envMap(nil)})
+	_, err := Load(LoadOptions{File: "/nonexistent/devstack.yaml", Getenv: envMap(nil)})
 	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "/nonexistent/devstack.yaml") {
 		t.Fatalf("got %v", err)
 	}
@@ -144,10 +144,10 @@ func TestValidateProject(t *testing.T) {
 
 func TestRelativeFixturesFollowTheConfigFile(t *testing.T) {
 	dir := t.TempDir()
-	must(t, os.Mkdir(filepath.Join(dir, "fx"), 0o755))
+	noErr(t, os.Mkdir(filepath.Join(dir, "fx"), 0o755))
 	p := filepath.Join(dir, "devstack.yaml")
-	must(t, os.WriteFile(p, []byte("fixtures: ./fx\n"), 0o600))
-	cfg, err := LoadConfig(LoadOptions{File: p, Getenv: envMap(nil)})
+	noErr(t, os.WriteFile(p, []byte("fixtures: ./fx\n"), 0o600))
+	cfg, err := Load(LoadOptions{File: p, Getenv: envMap(nil)})
 	if err != nil || cfg.Fixtures != filepath.Join(dir, "fx") {
 		t.Fatalf("fixtures = %q, %v", cfg.Fixtures, err)
 	}
@@ -155,7 +155,7 @@ func TestRelativeFixturesFollowTheConfigFile(t *testing.T) {
 
 func TestConfigSources(t *testing.T) {
 	file := writeConfig(t, "mysql:\n  image: file/mysql\nredis:\n  port: 2222\n")
-	cfg, err := LoadConfig(LoadOptions{File: file, Getenv: envMap(map[string]string{"DEVSTACK_REDIS_PORT": "0"}), Project: "p"})
+	cfg, err := Load(LoadOptions{File: file, Getenv: envMap(map[string]string{"DEVSTACK_REDIS_PORT": "0"}), Project: "p"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestConfigSources(t *testing.T) {
 
 func TestServerOptions(t *testing.T) {
 	load := func(file string, env map[string]string) ([]ServerOption, error) {
-		cfg, err := LoadConfig(LoadOptions{File: writeConfig(t, file), Getenv: envMap(env)})
+		cfg, err := Load(LoadOptions{File: writeConfig(t, file), Getenv: envMap(env)})
 		return cfg.MySQL.ServerOptions, err
 	}
 	defaults, err := load("", nil)
@@ -178,7 +178,7 @@ func TestServerOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := serverArgs(got)
+	args := ServerArgs(got)
 	for _, want := range []string{"--innodb-buffer-pool-size=256M", "--max-connections=500", "--event-scheduler=OFF", "--innodb-flush-log-at-trx-commit=2", "--skip-name-resolve"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("%s missing from %v", want, args)
@@ -193,12 +193,12 @@ func TestServerOptions(t *testing.T) {
 	if args[len(args)-2] != "--event-scheduler=OFF" || args[len(args)-1] != "--max-connections=500" {
 		t.Errorf("order: %v", args)
 	}
-	if got, err := load("mysql:\n  server_options: none\n", nil); err != nil || len(got) != 0 || serverArgs(got) != nil {
+	if got, err := load("mysql:\n  server_options: none\n", nil); err != nil || len(got) != 0 || ServerArgs(got) != nil {
 		t.Errorf("none: %v, %v", got, err)
 	}
 	// The environment takes the same YAML, over the file's.
 	got, err = load("mysql:\n  server_options: {max_connections: 500}\n", map[string]string{"DEVSTACK_MYSQL_SERVER_OPTIONS": "{innodb_buffer_pool_size: 128M}"})
-	if args := serverArgs(got); err != nil || !slices.Contains(args, "--max-connections=500") || !slices.Contains(args, "--innodb-buffer-pool-size=128M") {
+	if args := ServerArgs(got); err != nil || !slices.Contains(args, "--max-connections=500") || !slices.Contains(args, "--innodb-buffer-pool-size=128M") {
 		t.Errorf("environment over file: %v, %v", args, err)
 	}
 	if got, err := load("", map[string]string{"DEVSTACK_MYSQL_SERVER_OPTIONS": "none"}); err != nil || len(got) != 0 {
@@ -229,5 +229,12 @@ func TestServerOptions(t *testing.T) {
 		if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%q %q: %v, want a one-line usage error with %q", c.file, c.env, err, c.want)
 		}
+	}
+}
+
+func noErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
