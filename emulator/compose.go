@@ -17,6 +17,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 	"github.com/wellcomecollection/devstack/emulator/shared"
@@ -31,7 +32,7 @@ import (
 
 // composeDefaults are those defaults, pinned on the data volume as up pins
 // its choices (docs/compose.md).
-var composeDefaults = pinned{
+var composeDefaults = stack.Pinned{
 	RootPassword:  "devstack-root",
 	AppPassword:   "devstack",
 	DashboardUUID: "d5a7b1e0-4c1f-4f1e-9b7a-0e3c5f6a8d21",
@@ -61,8 +62,8 @@ func Compose(cfg config.Config) ([]byte, error) {
 		return nil, err
 	}
 	v := composeDefaults
-	v.RootPassword = firstNonEmpty(cfg.MySQL.RootPassword, v.RootPassword)
-	v.AppPassword = firstNonEmpty(cfg.MySQL.Password, v.AppPassword)
+	v.RootPassword = stack.FirstNonEmpty(cfg.MySQL.RootPassword, v.RootPassword)
+	v.AppPassword = stack.FirstNonEmpty(cfg.MySQL.Password, v.AppPassword)
 	v.RedisPassword = cfg.Redis.Password
 	v.MySQLPort, v.RedisPort = cfg.MySQL.Port, cfg.Redis.Port
 	if cfg.Gearmand.Enabled {
@@ -80,7 +81,7 @@ func Compose(cfg config.Config) ([]byte, error) {
 type composer struct {
 	cfg     config.Config
 	fx      *seed.Fixtures
-	v       pinned
+	v       stack.Pinned
 	tree    shared.Tree
 	project string // the project's reference
 	file    composeFile
@@ -166,47 +167,47 @@ type composeConfig struct {
 
 // volumeKey is the compose file's key of one of the stack's volumes.
 func (c *composer) volumeKey(name string) string {
-	return strings.TrimPrefix(name, NamesFor(c.project).Network+"-")
+	return strings.TrimPrefix(name, stack.NamesFor(c.project).Network+"-")
 }
 
 // labels are what Lifetime.labels gives an everyday stack, created at the
 // defaults' time.
 func (c *composer) labels(part string) map[string]string {
-	return map[string]string{LabelProject: c.project, LabelService: part, LabelCreated: c.v.Created.Format(time.RFC3339)}
+	return map[string]string{stack.LabelProject: c.project, stack.LabelService: part, stack.LabelCreated: c.v.Created.Format(time.RFC3339)}
 }
 
 func (c *composer) render() ([]byte, error) {
-	n := NamesFor(c.project)
+	n := stack.NamesFor(c.project)
 	c.file = composeFile{
 		Name:     n.Network,
 		Services: map[string]composeService{},
-		Networks: map[string]composeNetwork{"stack": {Name: n.Network, Labels: c.labels(partNetwork)}},
+		Networks: map[string]composeNetwork{"stack": {Name: n.Network, Labels: c.labels(stack.PartNetwork)}},
 		Volumes:  map[string]composeNetwork{},
 		Configs:  map[string]composeConfig{},
 	}
-	for _, vol := range []struct{ name, part string }{{n.MySQLData, config.ServiceMySQL}, {n.RedisData, config.ServiceRedis}, {n.Shared, partShared}} {
+	for _, vol := range []struct{ name, part string }{{n.MySQLData, config.ServiceMySQL}, {n.RedisData, config.ServiceRedis}, {n.Shared, stack.PartShared}} {
 		labels := c.labels(vol.part)
 		if vol.name == n.MySQLData {
 			maps.Copy(labels, c.pinnedLabels())
 		}
 		c.file.Volumes[c.volumeKey(vol.name)] = composeNetwork{Name: vol.name, Labels: labels}
 	}
-	t := target{cfg: c.cfg, pinned: c.v, tree: c.tree.Digest()}
-	refs, hashes := t.template(composeRef), t.template(bare)
-	real := target{cfg: c.cfg, names: NamesFor(c.cfg.Project), pinned: c.v}.specs()
-	for _, role := range roles(c.cfg) {
+	t := stack.Target{Config: c.cfg, Pinned: c.v, Tree: c.tree.Digest()}
+	refs, hashes := t.Template(composeRef), t.Template(stack.Bare)
+	real := stack.Target{Config: c.cfg, Names: stack.NamesFor(c.cfg.Project), Pinned: c.v}.Specs()
+	for _, role := range stack.Roles(c.cfg) {
 		s := c.service(refs[role])
 		s.Labels = c.labels(role)
-		s.Labels[LabelConfigHash] = specHash(hashes[role])
+		s.Labels[stack.LabelConfigHash] = stack.SpecHash(hashes[role])
 		for i, p := range real[role].Ports {
 			s.Ports[i].Published = composeRef(portSetting[role], strconv.Itoa(p.HostPort))
 		}
 		c.file.Services[role] = s
 	}
-	helper := c.file.Services[partHelper]
-	helper.DependsOn = map[string]composeDependency{partInit: {"service_completed_successfully"}}
-	c.file.Services[partHelper] = helper
-	if err := c.initService(refs[partHelper]); err != nil {
+	helper := c.file.Services[stack.PartHelper]
+	helper.DependsOn = map[string]composeDependency{stack.PartInit: {"service_completed_successfully"}}
+	c.file.Services[stack.PartHelper] = helper
+	if err := c.initService(refs[stack.PartHelper]); err != nil {
 		return nil, err
 	}
 	var body bytes.Buffer
@@ -222,13 +223,13 @@ func (c *composer) render() ([]byte, error) {
 // pinnedLabels are the values pinned on the data volume, the variables'
 // where the config takes them from a variable.
 func (c *composer) pinnedLabels() map[string]string {
-	l := c.v.labels()
-	l[labelRootPassword] = composeRef("DEVSTACK_MYSQL_ROOT_PASSWORD", c.v.RootPassword)
-	l[labelAppPassword] = composeRef("DEVSTACK_MYSQL_PASSWORD", c.v.AppPassword)
-	l[labelMySQLPort] = composeRef(portSetting[config.ServiceMySQL], l[labelMySQLPort])
-	l[labelRedisPort] = composeRef(portSetting[config.ServiceRedis], l[labelRedisPort])
-	if port, ok := l[labelGearmandPort]; ok {
-		l[labelGearmandPort] = composeRef(portSetting[config.ServiceGearmand], port)
+	l := c.v.Labels()
+	l[stack.LabelRootPassword] = composeRef("DEVSTACK_MYSQL_ROOT_PASSWORD", c.v.RootPassword)
+	l[stack.LabelAppPassword] = composeRef("DEVSTACK_MYSQL_PASSWORD", c.v.AppPassword)
+	l[stack.LabelMySQLPort] = composeRef(portSetting[config.ServiceMySQL], l[stack.LabelMySQLPort])
+	l[stack.LabelRedisPort] = composeRef(portSetting[config.ServiceRedis], l[stack.LabelRedisPort])
+	if port, ok := l[stack.LabelGearmandPort]; ok {
+		l[stack.LabelGearmandPort] = composeRef(portSetting[config.ServiceGearmand], port)
 	}
 	return l
 }
@@ -267,14 +268,14 @@ func (c *composer) initService(helper docker.ContainerSpec) error {
 	s := c.service(helper)
 	// Unlike the helper, it reaches MySQL over the stack's network.
 	s.NetworkMode, s.Networks = "", map[string]composeAliases{"stack": {}}
-	s.ContainerName = NamesFor(c.project).Network + "-" + partInit
-	s.Labels = c.labels(partInit)
+	s.ContainerName = stack.NamesFor(c.project).Network + "-" + stack.PartInit
+	s.Labels = c.labels(stack.PartInit)
 	s.Entrypoint = []string{"sh", "/devstack/init.sh"}
 	s.Environment = map[string]string{
 		"MYSQL_PWD":              composeRef("DEVSTACK_MYSQL_ROOT_PASSWORD", c.v.RootPassword),
 		"DEVSTACK_APP_PASSWORD":  composeRef("DEVSTACK_MYSQL_PASSWORD", c.v.AppPassword),
 		"DEVSTACK_SHARED_OWNER":  composeRef("DEVSTACK_SHARED_UID", strconv.Itoa(c.cfg.Shared.UID)) + ":" + composeRef("DEVSTACK_SHARED_GID", strconv.Itoa(c.cfg.Shared.GID)),
-		"DEVSTACK_SHARED_FOLDER": SharedDir,
+		"DEVSTACK_SHARED_FOLDER": stack.SharedDir,
 	}
 	s.StopSignal, s.Restart = "", "no"
 	s.DependsOn = map[string]composeDependency{config.ServiceMySQL: {"service_healthy"}}
@@ -304,7 +305,7 @@ func (c *composer) initService(helper docker.ContainerSpec) error {
 	for _, f := range c.fx.Files {
 		addConfig(path.Base(f.Path), "/devstack/shared/"+f.Path, string(f.Data))
 	}
-	c.file.Services[partInit] = s
+	c.file.Services[stack.PartInit] = s
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -28,13 +29,13 @@ func TestComposeCarriesUpsHashesAndVariables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &observed{names: NamesFor(cfg.Project)}
+	o := &observed{names: stack.NamesFor(cfg.Project)}
 	p, err := planUp(planInput{cfg: cfg, o: o, tree: sharedTree(cfg, fx).Digest(), freePort: countingPorts()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, role := range roles(cfg) {
-		if got, want := f.Services[role].Labels[LabelConfigHash], p.specs[role].Labels[LabelConfigHash]; got != want {
+	for _, role := range stack.Roles(cfg) {
+		if got, want := f.Services[role].Labels[stack.LabelConfigHash], p.specs[role].Labels[stack.LabelConfigHash]; got != want {
 			t.Errorf("%s: compose hash %s, up's %s", role, got, want)
 		}
 	}
@@ -84,8 +85,8 @@ func TestComposeHasGearmandWhenEnabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := f.Services[config.ServiceGearmand]
-	want := specHash(target{cfg: cfg, pinned: composeDefaults, tree: "x"}.template(bare)[config.ServiceGearmand])
-	if g.Image != "${DEVSTACK_GEARMAND_IMAGE:-"+cfg.Gearmand.Image+"}" || g.Labels[LabelConfigHash] != want || !strings.Contains(string(out), "${DEVSTACK_GEARMAND_PORT:-64730}") {
+	want := stack.SpecHash(stack.Target{Config: cfg, Pinned: composeDefaults, Tree: "x"}.Template(stack.Bare)[config.ServiceGearmand])
+	if g.Image != "${DEVSTACK_GEARMAND_IMAGE:-"+cfg.Gearmand.Image+"}" || g.Labels[stack.LabelConfigHash] != want || !strings.Contains(string(out), "${DEVSTACK_GEARMAND_PORT:-64730}") {
 		t.Errorf("gearmand: %+v (hash want %s)", g, want)
 	}
 }

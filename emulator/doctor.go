@@ -14,6 +14,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
 // Check is one of doctor's findings; its JSON shape is a contract.
@@ -59,7 +60,7 @@ func Doctor(ctx context.Context, cfg config.Config) *DoctorReport {
 		for _, name := range []string{checkAPI, checkImages} {
 			add(Check{name, false, "not checked: Docker is unreachable", "fix the engine first"})
 		}
-		add(portsCheck(cfg, knownPinned(cfg, nil), nil, true))
+		add(portsCheck(cfg, stack.KnownPinned(cfg, nil), nil, true))
 		for _, name := range []string{checkDisk, checkNetwork} {
 			add(Check{name, false, "not checked: Docker is unreachable", "fix the engine first"})
 		}
@@ -78,7 +79,7 @@ func Doctor(ctx context.Context, cfg config.Config) *DoctorReport {
 		add(Check{Name: checkEngine, OK: true, Detail: detail + "; " + reachedAt(cfg)})
 	}
 	add(apiCheck(e.APIVersion()))
-	v, own := knownPinned(cfg, nil), []int{}
+	v, own := stack.KnownPinned(cfg, nil), []int{}
 	o, oerr := e.observe(ctx, cfg.Project)
 	if oerr == nil {
 		for _, c := range o.containers {
@@ -86,7 +87,7 @@ func Doctor(ctx context.Context, cfg config.Config) *DoctorReport {
 				own = append(own, p.HostPort)
 			}
 		}
-		v = knownPinned(cfg, o.pinnedLabels())
+		v = stack.KnownPinned(cfg, o.pinnedLabels())
 		cfg = o.follow(cfg)
 	}
 	add(e.imagesCheck(ctx, cfg))
@@ -102,7 +103,7 @@ func (r *DoctorReport) done() *DoctorReport {
 }
 
 func apiCheck(version string) Check {
-	c := Check{Name: checkAPI, OK: apiAtLeast(version, 1, 41), Detail: "API " + version}
+	c := Check{Name: checkAPI, OK: stack.APIAtLeast(version, 1, 41), Detail: "API " + version}
 	if !c.OK {
 		c.Detail += ", older than 1.41"
 		c.Fix = "upgrade to Docker Engine 20.10 or later"
@@ -123,7 +124,7 @@ func (e *Engine) imagesCheck(ctx context.Context, cfg config.Config) Check {
 			continue
 		}
 		seen[ref] = true
-		chosen := fmt.Sprintf("%s: %s, from %s", role, ref, firstNonEmpty(cfg.Sources[imageKeys[role]], "the default"))
+		chosen := fmt.Sprintf("%s: %s, from %s", role, ref, stack.FirstNonEmpty(cfg.Sources[imageKeys[role]], "the default"))
 		if img, err := e.d.Image(ctx, ref); err == nil {
 			details = append(details, chosen+", present"+e.serverStartNote(ctx, cfg, role, img))
 			continue
@@ -147,13 +148,13 @@ func (e *Engine) imagesCheck(ctx context.Context, cfg config.Config) Check {
 // portsCheck checks that each service's host port (configured, or pinned
 // by the stack: v) is free on 127.0.0.1, or held by the stack itself
 // (own); a remote engine's ports cannot be checked from here.
-func portsCheck(cfg config.Config, v pinned, own []int, local bool) Check {
+func portsCheck(cfg config.Config, v stack.Pinned, own []int, local bool) Check {
 	c := Check{Name: checkPorts, OK: true}
 	if !local {
 		c.Detail = "not checked: the engine is on another machine"
 		return c
 	}
-	all := target{cfg: cfg, names: NamesFor(cfg.Project), pinned: v}.specs()
+	all := stack.Target{Config: cfg, Names: stack.NamesFor(cfg.Project), Pinned: v}.Specs()
 	var details []string
 	for _, s := range cfg.Services() {
 		port := all[s].Ports[0].HostPort
@@ -185,7 +186,7 @@ func (e *Engine) diskCheck(ctx context.Context, cfg config.Config, root string) 
 	if e.local() && root != "" && unix.Statfs(root, &st) == nil {
 		free, where = st.Bavail*uint64(st.Bsize), root
 	} else if helper, err := e.sharedDir(ctx, cfg); err == nil {
-		out, err := helper.Exec(ctx, "df", "-Pk", SharedDir)
+		out, err := helper.Exec(ctx, "df", "-Pk", stack.SharedDir)
 		if f := strings.Fields(lastLine(out)); err == nil && len(f) >= 4 {
 			kb, _ := strconv.ParseUint(f[3], 10, 64)
 			free, where = kb<<10, "the shared volume"
@@ -212,8 +213,8 @@ func lastLine(s string) string {
 // so that prune takes it if doctor is killed before it removes it.
 func (e *Engine) networkCheck(ctx context.Context) Check {
 	c := Check{Name: checkNetwork, OK: true}
-	n := NamesFor(config.EphemeralProject("doctor"))
-	id, err := e.d.CreateNetwork(ctx, n.Network, Lifetime{Ephemeral: true}.labels(n.Project, partNetwork))
+	n := stack.NamesFor(config.EphemeralProject("doctor"))
+	id, err := e.d.CreateNetwork(ctx, n.Network, stack.Lifetime{Ephemeral: true}.Labels(n.Project, stack.PartNetwork))
 	if err != nil {
 		c.OK = false
 		c.Detail = err.Error()

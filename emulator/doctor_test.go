@@ -4,6 +4,8 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
 func TestPortsCheck(t *testing.T) {
@@ -14,7 +16,7 @@ func TestPortsCheck(t *testing.T) {
 	defer l.Close()
 	held := l.Addr().(*net.TCPAddr).Port
 	cfg := testConfig("p")
-	v := pinned{MySQLPort: held, RedisPort: 0}
+	v := stack.Pinned{MySQLPort: held, RedisPort: 0}
 	c := portsCheck(cfg, v, nil, true)
 	if c.OK || !strings.Contains(c.Detail, "is taken") || !strings.Contains(c.Fix, "DEVSTACK_MYSQL_PORT") || !strings.Contains(c.Detail, "redis: a free port is picked") {
 		t.Errorf("a taken port: %+v", c)

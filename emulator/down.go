@@ -11,6 +11,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
 // DownOptions: Volumes purges the stack's data as well; callers must have
@@ -109,7 +110,7 @@ func (e *Engine) removeRest(ctx context.Context, o *observed, volumes bool, prog
 		}
 	}
 	if o.network != nil {
-		progress.Done(partNetwork, 0, "removing %s", o.network.Name)
+		progress.Done(stack.PartNetwork, 0, "removing %s", o.network.Name)
 		if err := e.d.RemoveNetwork(ctx, o.network.ID); err != nil && !isNotFound(err) {
 			blocked = e.networkBlocked(ctx, o.network.ID, o.network.Name, err)
 		} else {
@@ -118,7 +119,7 @@ func (e *Engine) removeRest(ctx context.Context, o *observed, volumes bool, prog
 	}
 	if volumes {
 		for _, name := range slices.Sorted(maps.Keys(o.volumes)) {
-			progress.Done(o.volumes[name].Labels[LabelService], 0, "removing volume %s", name)
+			progress.Done(o.volumes[name].Labels[stack.LabelService], 0, "removing volume %s", name)
 			if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) {
 				if blocked == nil {
 					blocked = fault.Env(err, "%v; stop the containers that use it, then run down again", err)
@@ -166,7 +167,7 @@ func (e *Engine) removeContainers(ctx context.Context, cs []docker.Container, ki
 	steps := make([]func(context.Context) error, len(cs))
 	for i, c := range cs {
 		steps[i] = func(ctx context.Context) error {
-			progress.Done(c.Labels[LabelService], 0, "removing container %s", c.Name)
+			progress.Done(c.Labels[stack.LabelService], 0, "removing container %s", c.Name)
 			if kill {
 				if err := e.d.Remove(ctx, c.ID); err != nil && !isNotFound(err) {
 					return err

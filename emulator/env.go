@@ -12,6 +12,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
 // EnvVar is one connection setting; Env returns them in a fixed order.
@@ -60,25 +61,25 @@ func Env(ctx context.Context, e *Engine, cfg config.Config, opts EnvOptions) ([]
 
 // connectionEnv builds the variables. An empty host means in-network
 // addresses, where each service is reached by its own hostname and port.
-func connectionEnv(n Names, host string, v pinned) []EnvVar {
+func connectionEnv(n stack.Names, host string, v stack.Pinned) []EnvVar {
 	mysqlHost, redisHost := host, host
 	mp, rp := strconv.Itoa(v.MySQLPort), strconv.Itoa(v.RedisPort)
 	if host == "" {
 		mysqlHost, redisHost = config.ServiceMySQL, config.ServiceRedis
-		mp, rp = strconv.Itoa(mysqlPort), strconv.Itoa(redisPort)
+		mp, rp = strconv.Itoa(stack.MySQLContainerPort), strconv.Itoa(stack.RedisContainerPort)
 	}
 	redisURL := url.URL{Scheme: "redis", Host: net.JoinHostPort(redisHost, rp), Path: "/0"}
 	if v.RedisPassword != "" {
 		redisURL.User = url.UserPassword("", v.RedisPassword)
 	}
-	ssURL := url.URL{Scheme: "mysql", User: url.UserPassword(AppUser, v.AppPassword), Host: net.JoinHostPort(mysqlHost, mp), Path: "/SS"}
+	ssURL := url.URL{Scheme: "mysql", User: url.UserPassword(stack.AppUser, v.AppPassword), Host: net.JoinHostPort(mysqlHost, mp), Path: "/SS"}
 	vars := []EnvVar{
 		{"DEVSTACK_PROJECT", n.Project},
 		{"DEVSTACK_NETWORK", n.Network},
 		{"DEVSTACK_SHARED_VOLUME", n.Shared},
 		{"MYSQL_HOST", mysqlHost},
 		{"MYSQL_PORT", mp},
-		{"MYSQL_USER", AppUser},
+		{"MYSQL_USER", stack.AppUser},
 		{"MYSQL_PASSWORD", v.AppPassword},
 		{"MYSQL_ROOT_PASSWORD", v.RootPassword},
 		{"REDIS_HOST", redisHost},
@@ -91,7 +92,7 @@ func connectionEnv(n Names, host string, v pinned) []EnvVar {
 		vars = append(vars,
 			EnvVar{p + "HOST", mysqlHost},
 			EnvVar{p + "PORT", mp},
-			EnvVar{p + "USER", AppUser},
+			EnvVar{p + "USER", stack.AppUser},
 			EnvVar{p + "PASSWORD", v.AppPassword},
 			EnvVar{p + "DATABASE", "MCP"},
 		)
@@ -102,7 +103,7 @@ func connectionEnv(n Names, host string, v pinned) []EnvVar {
 	}
 	gh, gp := host, strconv.Itoa(v.GearmandPort)
 	if host == "" {
-		gh, gp = config.ServiceGearmand, strconv.Itoa(gearmandPort)
+		gh, gp = config.ServiceGearmand, strconv.Itoa(stack.GearmandContainerPort)
 	}
 	server := net.JoinHostPort(gh, gp)
 	// The names Archivematica's components read the job server from.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 )
 
@@ -16,7 +17,7 @@ func TestNewSecret(t *testing.T) {
 	re := regexp.MustCompile(`^[A-Za-z0-9]{32}$`)
 	seen := map[string]bool{}
 	for range 100 {
-		s := NewSecret()
+		s := stack.NewSecret()
 		if !re.MatchString(s) {
 			t.Fatalf("secret %q is not 32 characters of [A-Za-z0-9]", s)
 		}
@@ -34,8 +35,8 @@ func TestNewUUID(t *testing.T) {
 }
 
 func testVars(redisPassword string) []EnvVar {
-	v := pinned{RootPassword: "rootpw", AppPassword: "apppw", RedisPassword: redisPassword, MySQLPort: 63306, RedisPort: 63379}
-	return connectionEnv(NamesFor("p1"), "127.0.0.1", v)
+	v := stack.Pinned{RootPassword: "rootpw", AppPassword: "apppw", RedisPassword: redisPassword, MySQLPort: 63306, RedisPort: 63379}
+	return connectionEnv(stack.NamesFor("p1"), "127.0.0.1", v)
 }
 
 func lookup(vars []EnvVar, name string) string {
@@ -66,7 +67,7 @@ func TestConnectionEnv(t *testing.T) {
 	if got := lookup(testVars("s3cret"), "REDIS_URL"); got != "redis://:s3cret@127.0.0.1:63379/0" {
 		t.Errorf("REDIS_URL with password = %q", got)
 	}
-	inNet := connectionEnv(NamesFor("p1"), "", pinned{AppPassword: "x", MySQLPort: 40000, RedisPort: 40001})
+	inNet := connectionEnv(stack.NamesFor("p1"), "", stack.Pinned{AppPassword: "x", MySQLPort: 40000, RedisPort: 40001})
 	if lookup(inNet, "MYSQL_HOST") != "mysql" || lookup(inNet, "MYSQL_PORT") != "3306" || lookup(inNet, "REDIS_URL") != "redis://redis:6379/0" {
 		t.Errorf("in-network addresses wrong: %v", inNet)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/shared"
 )
 
@@ -18,7 +19,7 @@ func (e *Engine) sharedDir(ctx context.Context, cfg config.Config) (shared.Conta
 	if err != nil {
 		return nil, err
 	}
-	if c, ok := o.containers[partHelper]; !ok || !c.State.Running {
+	if c, ok := o.containers[stack.PartHelper]; !ok || !c.State.Running {
 		return nil, fault.Env(nil, "the %s stack's helper container is not running: run `devstack up` first", cfg.Project)
 	}
 	return e.helper(o.names), nil
@@ -32,7 +33,7 @@ func filesError(cfg config.Config, err error) error {
 		errors.Is(err, shared.ErrBadName), errors.Is(err, shared.ErrNotAFile):
 		return fault.Usage("%v", err)
 	case errors.Is(err, shared.ErrFull):
-		return fault.Env(err, "%v (%s): free space on it, or put less; nothing was left under the name", err, NamesFor(cfg.Project).Shared)
+		return fault.Env(err, "%v (%s): free space on it, or put less; nothing was left under the name", err, stack.NamesFor(cfg.Project).Shared)
 	}
 	return err
 }

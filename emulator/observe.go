@@ -9,11 +9,12 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
 // observed is what Docker holds of one project's stack, found by label.
 type observed struct {
-	names Names
+	names stack.Names
 	// containers are the stack's containers by role (mysql, redis, helper);
 	// others are its short-lived ones (a template copy cut short, say).
 	containers map[string]docker.Container
@@ -28,17 +29,17 @@ type observed struct {
 	clashes []string
 }
 
-func projectLabel(project string) string { return LabelProject + "=" + project }
+func projectLabel(project string) string { return stack.LabelProject + "=" + project }
 
 // observe lists the project's resources by label, and checks that no resource
 // carrying one of the stack's names lacks the label.
 func (e *Engine) observe(ctx context.Context, project string) (*observed, error) {
-	o := &observed{names: NamesFor(project), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
+	o := &observed{names: stack.NamesFor(project), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
 	cs, err := e.d.Containers(ctx, projectLabel(project))
 	if err != nil {
 		return nil, err
 	}
-	byName := map[string]string{o.names.MySQL: config.ServiceMySQL, o.names.Redis: config.ServiceRedis, o.names.Gearmand: config.ServiceGearmand, o.names.Helper: partHelper}
+	byName := map[string]string{o.names.MySQL: config.ServiceMySQL, o.names.Redis: config.ServiceRedis, o.names.Gearmand: config.ServiceGearmand, o.names.Helper: stack.PartHelper}
 	for _, c := range cs {
 		if role, ok := byName[c.Name]; ok {
 			o.containers[role] = c
@@ -88,7 +89,7 @@ func (e *Engine) forwardPorts(ctx context.Context, o *observed) {
 // flight, say, when an interrupted up cleans up after itself).
 func (e *Engine) findClashes(ctx context.Context, o *observed) error {
 	n := o.names
-	for role, name := range map[string]string{config.ServiceMySQL: n.MySQL, config.ServiceRedis: n.Redis, config.ServiceGearmand: n.Gearmand, partHelper: n.Helper} {
+	for role, name := range map[string]string{config.ServiceMySQL: n.MySQL, config.ServiceRedis: n.Redis, config.ServiceGearmand: n.Gearmand, stack.PartHelper: n.Helper} {
 		if _, ok := o.containers[role]; ok {
 			continue
 		}
@@ -124,7 +125,7 @@ func (e *Engine) findClashes(ctx context.Context, o *observed) error {
 func (e *Engine) clash(o *observed, kind, name string, lookup func() (labels map[string]string, adopt func(), err error)) error {
 	labels, adopt, err := lookup()
 	switch {
-	case err == nil && labels[LabelProject] == o.names.Project:
+	case err == nil && labels[stack.LabelProject] == o.names.Project:
 		adopt()
 	case err == nil:
 		o.clashes = append(o.clashes, kind+" "+name)
@@ -139,7 +140,7 @@ func (o *observed) clashError() error {
 		return nil
 	}
 	return fault.Usage("name taken by a resource devstack did not create: %s (no %s=%s label); remove or rename it, or use another project (-p)",
-		strings.Join(o.clashes, ", "), LabelProject, o.names.Project)
+		strings.Join(o.clashes, ", "), stack.LabelProject, o.names.Project)
 }
 
 // absent reports whether the project has no resource at all, but maybe the
@@ -172,7 +173,7 @@ func (o *observed) restoring() bool {
 
 // imageKeys are the settings of the containers' images; the helper runs on
 // the MySQL image.
-var imageKeys = map[string]string{config.ServiceMySQL: "mysql.image", config.ServiceRedis: "redis.image", config.ServiceGearmand: "gearmand.image", partHelper: "mysql.image"}
+var imageKeys = map[string]string{config.ServiceMySQL: "mysql.image", config.ServiceRedis: "redis.image", config.ServiceGearmand: "gearmand.image", stack.PartHelper: "mysql.image"}
 
 // imageVariable is the environment variable of role's image setting.
 func imageVariable(role string) string {
@@ -213,7 +214,7 @@ func (o *observed) failure() string {
 	if !ok {
 		return ""
 	}
-	return firstNonEmpty(v.Labels[labelFailure], "unknown")
+	return stack.FirstNonEmpty(v.Labels[stack.LabelFailure], "unknown")
 }
 
 // pinnedLabels returns the labels of the MySQL data volume, where the values

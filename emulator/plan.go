@@ -6,6 +6,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
 // action is what up does with one container.
@@ -28,7 +29,7 @@ func planFor(current *docker.Container, want docker.ContainerSpec, networkID, im
 	switch {
 	case current == nil:
 		return create
-	case current.Labels[LabelConfigHash] != want.Labels[LabelConfigHash] || !sameValues(*current, want, imageID):
+	case current.Labels[stack.LabelConfigHash] != want.Labels[stack.LabelConfigHash] || !stack.SameValues(*current, want, imageID):
 		return recreate
 	// Docker keeps the ID of the network a container was made on: if that
 	// network was removed, starting it fails until it is made again. Podman
@@ -51,9 +52,9 @@ func onNetwork(c docker.Container, name, id string) bool {
 
 // upPlan is everything up will do, decided before anything is done.
 type upPlan struct {
-	names  Names
-	life   Lifetime
-	pinned pinned
+	names  stack.Names
+	life   stack.Lifetime
+	pinned stack.Pinned
 	// newNetwork is true when the network must be made; networkID is its
 	// ID once it exists.
 	newNetwork bool
@@ -78,7 +79,7 @@ type upPlan struct {
 type planInput struct {
 	cfg  config.Config
 	o    *observed
-	life Lifetime
+	life stack.Lifetime
 	// tree is the digest of the fixtures' shared tree; api the engine's API
 	// version.
 	tree, api string
@@ -98,7 +99,7 @@ type planInput struct {
 // are inspected ones: planFor compares what they run with.
 func planUp(in planInput) (*upPlan, error) {
 	cfg, o, life := in.cfg, in.o, in.life
-	v, err := choosePinned(cfg, o.pinnedLabels(), publishedPort(o.containers[config.ServiceGearmand]), in.freePort)
+	v, err := stack.ChoosePinned(cfg, o.pinnedLabels(), publishedPort(o.containers[config.ServiceGearmand]), in.freePort)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +123,7 @@ func planUp(in planInput) (*upPlan, error) {
 	for _, c := range o.others {
 		// The compose file's init container is no leftover: it did its work
 		// and stays, exited, as compose left it.
-		if c.Labels[LabelService] != partInit {
+		if c.Labels[stack.LabelService] != stack.PartInit {
 			p.leftovers = append(p.leftovers, c)
 		}
 	}
@@ -130,26 +131,26 @@ func planUp(in planInput) (*upPlan, error) {
 	if o.network != nil {
 		p.networkID = o.network.ID
 	}
-	for _, vol := range []struct{ name, part string }{{n.MySQLData, config.ServiceMySQL}, {n.RedisData, config.ServiceRedis}, {n.Shared, partShared}} {
+	for _, vol := range []struct{ name, part string }{{n.MySQLData, config.ServiceMySQL}, {n.RedisData, config.ServiceRedis}, {n.Shared, stack.PartShared}} {
 		if _, ok := o.volumes[vol.name]; ok {
 			continue
 		}
-		labels := life.labels(n.Project, vol.part)
+		labels := life.Labels(n.Project, vol.part)
 		if vol.name == n.MySQLData {
-			maps.Copy(labels, v.labels())
+			maps.Copy(labels, v.Labels())
 			if in.template != nil {
 				labels[labelFromTemplate] = in.template.key
 			}
 		}
 		p.newVolumes = append(p.newVolumes, docker.Volume{Name: vol.name, Labels: labels})
 	}
-	hashes := target{cfg: cfg, pinned: v, tree: in.tree}.template(bare)
-	for role, s := range (target{cfg: cfg, names: n, pinned: v, tree: treeID(in.tree, cfg.Shared.String()), api: in.api}).specs() {
+	hashes := stack.Target{Config: cfg, Pinned: v, Tree: in.tree}.Template(stack.Bare)
+	for role, s := range (stack.Target{Config: cfg, Names: n, Pinned: v, Tree: stack.TreeID(in.tree, cfg.Shared.String()), API: in.api}).Specs() {
 		var cur *docker.Container
 		if c, ok := o.containers[role]; ok {
 			cur = &c
 		}
-		p.specs[role] = labelled(s, n.Project, role, specHash(hashes[role]), life)
+		p.specs[role] = stack.Labelled(s, n.Project, role, stack.SpecHash(hashes[role]), life)
 		p.actions[role] = planFor(cur, p.specs[role], p.networkID, p.imageIDs[s.Image])
 	}
 	for role := range o.containers {
@@ -179,7 +180,7 @@ func (p *upPlan) volumeLabels(name string) map[string]string {
 // anything: those of containers it creates or starts.
 func (p *upPlan) portChecks() map[string]int {
 	ports := map[string]int{}
-	for _, role := range allRoles {
+	for _, role := range stack.AllRoles {
 		if a := p.actions[role]; a == create || a == start {
 			for _, port := range p.specs[role].Ports {
 				ports[role] = port.HostPort

@@ -18,6 +18,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
 // Unit tests of the decisions devstack makes, against a fake engine: no
@@ -38,13 +39,13 @@ func countingPorts() func() (int, error) {
 const netID = "net-1"
 
 // spec is role's container as up makes it with cfg and v.
-func spec(cfg config.Config, role string, v pinned) docker.ContainerSpec {
-	s := target{cfg: cfg, names: NamesFor(cfg.Project), pinned: v, tree: treeID("tree", cfg.Shared.String())}.specs()[role]
-	return labelled(s, cfg.Project, role, specHash(target{cfg: cfg, pinned: v, tree: "tree"}.template(bare)[role]), Lifetime{})
+func spec(cfg config.Config, role string, v stack.Pinned) docker.ContainerSpec {
+	s := stack.Target{Config: cfg, Names: stack.NamesFor(cfg.Project), Pinned: v, Tree: stack.TreeID("tree", cfg.Shared.String())}.Specs()[role]
+	return stack.Labelled(s, cfg.Project, role, stack.SpecHash(stack.Target{Config: cfg, Pinned: v, Tree: "tree"}.Template(stack.Bare)[role]), stack.Lifetime{})
 }
 
 // container is what Docker would hold for role after an up with cfg.
-func container(cfg config.Config, role string, v pinned, status string) docker.Container {
+func container(cfg config.Config, role string, v stack.Pinned, status string) docker.Container {
 	s := spec(cfg, role, v)
 	env := maps.Clone(s.Env)
 	env["PATH"] = "/usr/bin" // the image's own
@@ -54,18 +55,18 @@ func container(cfg config.Config, role string, v pinned, status string) docker.C
 
 func TestPlanFor(t *testing.T) {
 	cfg := testConfig("p")
-	v := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2}
+	v := stack.Pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2}
 	want := spec(cfg, config.ServiceMySQL, v)
 	running := container(cfg, config.ServiceMySQL, v, "running")
 	stopped := container(cfg, config.ServiceMySQL, v, "exited")
 	stale := container(cfg, config.ServiceMySQL, v, "running")
-	stale.Labels[LabelConfigHash] = "0000"
+	stale.Labels[stack.LabelConfigHash] = "0000"
 	other := cfg
 	other.MySQL.Image = "mysql:8.4"
 	newPassword, newPort := v, v
 	newPassword.AppPassword, newPort.MySQLPort = "b", 3
 	// The helper joins no network: Docker reports it on "none".
-	helper := container(cfg, partHelper, v, "exited")
+	helper := container(cfg, stack.PartHelper, v, "exited")
 	helper.Networks = map[string]string{docker.NoNetwork: "none-id"}
 	for _, tc := range []struct {
 		name    string
@@ -83,7 +84,7 @@ func TestPlanFor(t *testing.T) {
 		{"port changed", &stopped, spec(cfg, config.ServiceMySQL, newPort), netID, recreate},
 		{"its network was removed", &stopped, want, "", recreate},
 		{"its network was made again", &stopped, want, "net-2", recreate},
-		{"helper, the stack's network made again", &helper, spec(cfg, partHelper, v), "net-2", start},
+		{"helper, the stack's network made again", &helper, spec(cfg, stack.PartHelper, v), "net-2", start},
 	} {
 		if got := planFor(tc.current, tc.want, tc.network, ""); got != tc.action {
 			t.Errorf("%s: planned %d, want %d", tc.name, got, tc.action)
@@ -96,7 +97,7 @@ func TestPlanFor(t *testing.T) {
 // container, and replace one whose image is another under the same name.
 func TestPlanForPodman(t *testing.T) {
 	cfg := testConfig("p")
-	v := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2}
+	v := stack.Pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2}
 	want := spec(cfg, config.ServiceMySQL, v)
 	podman := container(cfg, config.ServiceMySQL, v, "running")
 	podman.Networks = map[string]string{want.Network: want.Network}
@@ -122,26 +123,26 @@ func TestPlanForPodman(t *testing.T) {
 func TestPlanUpNewStack(t *testing.T) {
 	cfg := testConfig("p")
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
-	o := &observed{names: NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
-	p, err := planUp(planInput{cfg: cfg, o: o, life: Lifetime{Ephemeral: true}, tree: "tree", freePort: countingPorts()})
+	o := &observed{names: stack.NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
+	p, err := planUp(planInput{cfg: cfg, o: o, life: stack.Lifetime{Ephemeral: true}, tree: "tree", freePort: countingPorts()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !p.newNetwork || len(p.newVolumes) != 3 {
 		t.Fatalf("new stack: network %v, volumes %v", p.newNetwork, p.newVolumes)
 	}
-	for _, role := range coreRoles {
+	for _, role := range stack.CoreRoles {
 		if p.actions[role] != create {
 			t.Errorf("%s: %d, want create", role, p.actions[role])
 		}
 	}
 	// Values chosen now are pinned on the MySQL data volume only.
 	for _, vol := range p.newVolumes {
-		_, pinnedHere := vol.Labels[labelRootPassword]
+		_, pinnedHere := vol.Labels[stack.LabelRootPassword]
 		if pinnedHere != (vol.Name == o.names.MySQLData) {
 			t.Errorf("volume %s carries pinned values: %v", vol.Name, pinnedHere)
 		}
-		if vol.Labels[LabelEphemeral] != "true" || vol.Labels[LabelProject] != "p" {
+		if vol.Labels[stack.LabelEphemeral] != "true" || vol.Labels[stack.LabelProject] != "p" {
 			t.Errorf("volume %s labels: %v", vol.Name, vol.Labels)
 		}
 	}
@@ -158,14 +159,14 @@ func TestPlanUpNewStack(t *testing.T) {
 
 func TestPlanUpWarmStackDoesNothing(t *testing.T) {
 	cfg := testConfig("p")
-	v := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 63306, RedisPort: 63379, DashboardUUID: "u", Created: time.Unix(0, 0).UTC()}
-	n := NamesFor("p")
+	v := stack.Pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 63306, RedisPort: 63379, DashboardUUID: "u", Created: time.Unix(0, 0).UTC()}
+	n := stack.NamesFor("p")
 	o := &observed{names: n, containers: map[string]docker.Container{}, network: &docker.Network{ID: netID, Name: n.Network},
-		volumes: map[string]docker.Volume{n.MySQLData: {Name: n.MySQLData, Labels: v.labels()}, n.RedisData: {Name: n.RedisData}, n.Shared: {Name: n.Shared}}}
-	for _, role := range coreRoles {
+		volumes: map[string]docker.Volume{n.MySQLData: {Name: n.MySQLData, Labels: v.Labels()}, n.RedisData: {Name: n.RedisData}, n.Shared: {Name: n.Shared}}}
+	for _, role := range stack.CoreRoles {
 		o.containers[role] = container(cfg, role, v, "running")
 	}
-	p, err := planUp(planInput{cfg: cfg, o: o, life: Lifetime{}, tree: "tree", freePort: countingPorts()})
+	p, err := planUp(planInput{cfg: cfg, o: o, life: stack.Lifetime{}, tree: "tree", freePort: countingPorts()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,9 +185,9 @@ func TestPlanUpWarmStackDoesNothing(t *testing.T) {
 
 func TestChoosePinned(t *testing.T) {
 	cfg := testConfig("p")
-	labels := pinned{RootPassword: "root-from-volume", AppPassword: "app-from-volume", MySQLPort: 41000, RedisPort: 41001, DashboardUUID: "uuid", Created: time.Unix(100, 0).UTC()}.labels()
+	labels := stack.Pinned{RootPassword: "root-from-volume", AppPassword: "app-from-volume", MySQLPort: 41000, RedisPort: 41001, DashboardUUID: "uuid", Created: time.Unix(100, 0).UTC()}.Labels()
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
-	v, err := choosePinned(cfg, labels, 0, countingPorts())
+	v, err := stack.ChoosePinned(cfg, labels, 0, countingPorts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,21 +195,21 @@ func TestChoosePinned(t *testing.T) {
 		t.Errorf("pinned values not kept: %+v", v)
 	}
 	cfg.MySQL.Password, cfg.MySQL.Port = "from-config", 50000
-	if v, _ = choosePinned(cfg, labels, 0, countingPorts()); v.AppPassword != "from-config" || v.MySQLPort != 50000 {
+	if v, _ = stack.ChoosePinned(cfg, labels, 0, countingPorts()); v.AppPassword != "from-config" || v.MySQLPort != 50000 {
 		t.Errorf("the config does not win: %+v", v)
 	}
 	// A free port equal to MySQL's is not taken twice.
 	ports := []int{42000, 42000, 42001}
 	fresh := testConfig("q")
 	fresh.MySQL.Port, fresh.Redis.Port = 0, 0
-	v, err = choosePinned(fresh, nil, 0, func() (int, error) { p := ports[0]; ports = ports[1:]; return p, nil })
+	v, err = stack.ChoosePinned(fresh, nil, 0, func() (int, error) { p := ports[0]; ports = ports[1:]; return p, nil })
 	if err != nil || v.MySQLPort != 42000 || v.RedisPort != 42001 {
 		t.Errorf("fresh ports %d, %d (%v)", v.MySQLPort, v.RedisPort, err)
 	}
 	if len(v.RootPassword) != 32 || v.RootPassword == v.AppPassword || v.DashboardUUID == "" || v.Created.IsZero() {
 		t.Errorf("fresh values: %+v", v)
 	}
-	if _, err := choosePinned(fresh, nil, 0, func() (int, error) { return 0, errors.New("no ports") }); fault.ExitCode(err) != fault.ExitEnv {
+	if _, err := stack.ChoosePinned(fresh, nil, 0, func() (int, error) { return 0, errors.New("no ports") }); fault.ExitCode(err) != fault.ExitEnv {
 		t.Errorf("no free port: %v", err)
 	}
 }
@@ -217,13 +218,13 @@ func stackOnFake(t *testing.T, project string) (*fake.Engine, *Engine) {
 	t.Helper()
 	f := fake.New()
 	cfg := testConfig(project)
-	v := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2}
-	n := NamesFor(project)
-	f.AddNetwork(n.Network, map[string]string{LabelProject: project})
+	v := stack.Pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2}
+	n := stack.NamesFor(project)
+	f.AddNetwork(n.Network, map[string]string{stack.LabelProject: project})
 	for _, name := range []string{n.MySQLData, n.RedisData, n.Shared} {
-		f.AddVolume(docker.Volume{Name: name, Labels: map[string]string{LabelProject: project}})
+		f.AddVolume(docker.Volume{Name: name, Labels: map[string]string{stack.LabelProject: project}})
 	}
-	for _, role := range coreRoles {
+	for _, role := range stack.CoreRoles {
 		f.AddContainer(container(cfg, role, v, "running"))
 	}
 	return f, &Engine{d: docker.Said(f)}
@@ -257,7 +258,7 @@ func TestDownRemovesContainersAndNetworkKeepsVolumes(t *testing.T) {
 // down's first look: down looks again and removes it too.
 func TestDownRemovesAContainerCreatedLate(t *testing.T) {
 	f, e := stackOnFake(t, "p")
-	late := container(testConfig("p"), partHelper, pinned{}, "created")
+	late := container(testConfig("p"), stack.PartHelper, stack.Pinned{}, "created")
 	late.Name += "-late"
 	f.BeforeList = func(call int) {
 		if call == 1 {
@@ -288,8 +289,8 @@ func TestRemoveLooksAgainWhenAVolumeIsHeld(t *testing.T) {
 	if err != nil || len(seen.all()) != 0 {
 		t.Fatalf("after down: %v, %v", seen.all(), err)
 	}
-	n := NamesFor("p")
-	f.AddContainer(docker.Container{Name: n.TemplateCopy, Labels: map[string]string{LabelProject: "p"}, Volumes: []string{n.MySQLData}, State: docker.State{Status: "created"}})
+	n := stack.NamesFor("p")
+	f.AddContainer(docker.Container{Name: n.TemplateCopy, Labels: map[string]string{stack.LabelProject: "p"}, Volumes: []string{n.MySQLData}, State: docker.State{Status: "created"}})
 	r, err := e.remove(ctx, seen, true, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -304,7 +305,7 @@ func TestRemoveLooksAgainWhenAVolumeIsHeld(t *testing.T) {
 
 func TestDownNeverTouchesUnlabelledResources(t *testing.T) {
 	f := fake.New()
-	n := NamesFor("p")
+	n := stack.NamesFor("p")
 	f.AddVolume(docker.Volume{Name: n.MySQLData})
 	f.AddContainer(docker.Container{Name: n.MySQL})
 	_, err := Down(context.Background(), &Engine{d: docker.Said(f)}, testConfig("p"), DownOptions{Volumes: true})
@@ -363,7 +364,7 @@ func TestOwnerAlive(t *testing.T) {
 
 func TestStatusStates(t *testing.T) {
 	cfg := testConfig("p")
-	n := NamesFor("p")
+	n := stack.NamesFor("p")
 	for _, tc := range []struct {
 		name     string
 		states   map[string]docker.State // by role; missing roles have no container
@@ -372,19 +373,19 @@ func TestStatusStates(t *testing.T) {
 		reason   string
 	}{
 		{"absent", nil, StateAbsent, []string{ServiceMissing, ServiceMissing}, ""},
-		{"running", map[string]docker.State{config.ServiceMySQL: up, config.ServiceRedis: up, partHelper: up}, StateRunning, []string{StateRunning, StateRunning}, ""},
+		{"running", map[string]docker.State{config.ServiceMySQL: up, config.ServiceRedis: up, stack.PartHelper: up}, StateRunning, []string{StateRunning, StateRunning}, ""},
 		{"no helper", map[string]docker.State{config.ServiceMySQL: up, config.ServiceRedis: up}, StatePartial, []string{StateRunning, StateRunning}, "the helper is not running"},
-		{"helper only", map[string]docker.State{partHelper: up}, StatePartial, []string{ServiceMissing, ServiceMissing}, "mysql is missing; redis is missing"},
-		{"one exited", map[string]docker.State{config.ServiceMySQL: up, config.ServiceRedis: {Status: "exited"}, partHelper: up}, StatePartial, []string{StateRunning, ServiceExited}, "redis is exited"},
-		{"crash loop", map[string]docker.State{config.ServiceMySQL: {Status: "restarting", Running: true, Restarting: true, RestartCount: 4}, config.ServiceRedis: up, partHelper: up}, StatePartial, []string{ServiceRestarting, StateRunning}, "mysql is restarting"},
-		{"stopped", map[string]docker.State{config.ServiceMySQL: {Status: "exited"}, config.ServiceRedis: {Status: "exited"}, partHelper: {Status: "exited"}}, StateStopped, []string{ServiceExited, ServiceExited}, ""},
+		{"helper only", map[string]docker.State{stack.PartHelper: up}, StatePartial, []string{ServiceMissing, ServiceMissing}, "mysql is missing; redis is missing"},
+		{"one exited", map[string]docker.State{config.ServiceMySQL: up, config.ServiceRedis: {Status: "exited"}, stack.PartHelper: up}, StatePartial, []string{StateRunning, ServiceExited}, "redis is exited"},
+		{"crash loop", map[string]docker.State{config.ServiceMySQL: {Status: "restarting", Running: true, Restarting: true, RestartCount: 4}, config.ServiceRedis: up, stack.PartHelper: up}, StatePartial, []string{ServiceRestarting, StateRunning}, "mysql is restarting"},
+		{"stopped", map[string]docker.State{config.ServiceMySQL: {Status: "exited"}, config.ServiceRedis: {Status: "exited"}, stack.PartHelper: {Status: "exited"}}, StateStopped, []string{ServiceExited, ServiceExited}, ""},
 	} {
 		o := &observed{names: n, containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
 		live := map[string]docker.Container{}
 		for role, st := range tc.states {
-			c := docker.Container{Image: "img", State: st, Labels: map[string]string{LabelService: role}}
+			c := docker.Container{Image: "img", State: st, Labels: map[string]string{stack.LabelService: role}}
 			o.containers[role] = c
-			if role != partHelper {
+			if role != stack.PartHelper {
 				live[role] = c
 			}
 		}
@@ -449,7 +450,7 @@ func TestExitCodes(t *testing.T) {
 
 func TestSpecsPublishOnLoopbackOnly(t *testing.T) {
 	cfg := testConfig("p")
-	all := target{cfg: cfg, names: NamesFor("p"), pinned: pinned{MySQLPort: 1, RedisPort: 2}, tree: "tree"}.specs()
+	all := stack.Target{Config: cfg, Names: stack.NamesFor("p"), Pinned: stack.Pinned{MySQLPort: 1, RedisPort: 2}, Tree: "tree"}.Specs()
 	for _, role := range slices.Sorted(maps.Keys(all)) {
 		for _, p := range all[role].Ports {
 			if p.HostIP != "127.0.0.1" {
@@ -457,8 +458,8 @@ func TestSpecsPublishOnLoopbackOnly(t *testing.T) {
 			}
 		}
 	}
-	if len(all[partHelper].Ports) != 0 {
-		t.Errorf("the helper publishes %v", all[partHelper].Ports)
+	if len(all[stack.PartHelper].Ports) != 0 {
+		t.Errorf("the helper publishes %v", all[stack.PartHelper].Ports)
 	}
 }
 
@@ -468,14 +469,14 @@ func TestPreflightPortHeldByTheStackItself(t *testing.T) {
 	f := fake.New()
 	cfg := testConfig("p")
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
-	o := &observed{names: NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
+	o := &observed{names: stack.NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
 	held, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer held.Close()
 	port := held.Addr().(*net.TCPAddr).Port
-	p, err := planUp(planInput{cfg: cfg, o: o, life: Lifetime{}, tree: "tree", freePort: func() (int, error) { port++; return port - 1, nil }})
+	p, err := planUp(planInput{cfg: cfg, o: o, life: stack.Lifetime{}, tree: "tree", freePort: func() (int, error) { port++; return port - 1, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,15 +504,15 @@ func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	f := fake.New()
 	cfg := testConfig("p")
 	f.AddImage(cfg.MySQL.Image)
-	o := &observed{names: NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
-	p, err := planUp(planInput{cfg: cfg, o: o, life: Lifetime{}, tree: "tree", freePort: countingPorts()})
+	o := &observed{names: stack.NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
+	p, err := planUp(planInput{cfg: cfg, o: o, life: stack.Lifetime{}, tree: "tree", freePort: countingPorts()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	u := &upRun{e: &Engine{d: docker.Said(f)}, cfg: cfg, plan: p, progress: nil}
-	s := p.specs[partHelper]
+	s := p.specs[stack.PartHelper]
 	f.AddContainer(docker.Container{Name: s.Name, Image: s.Image, Env: s.Env, Labels: s.Labels, State: docker.State{Status: "created"}, Networks: map[string]string{s.Network: p.networkID}})
-	if err := u.converge(ctx, partHelper); err != nil {
+	if err := u.converge(ctx, stack.PartHelper); err != nil {
 		t.Fatalf("a late create of the stack's own: %v", err)
 	}
 	if !slices.Contains(f.Calls, "start "+s.Name) {
@@ -522,7 +523,7 @@ func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	f.AddImage(cfg.MySQL.Image)
 	f.AddContainer(docker.Container{Name: s.Name, Labels: map[string]string{"owner": "someone"}})
 	u.e = &Engine{d: docker.Said(f)}
-	if err := u.converge(ctx, partHelper); fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "did not create") {
+	if err := u.converge(ctx, stack.PartHelper); fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "did not create") {
 		t.Fatalf("a foreign container under the name: %v", err)
 	}
 }
@@ -534,7 +535,7 @@ func TestHealthCheckStartIntervalFollowsTheEngine(t *testing.T) {
 		f := fake.New()
 		f.API = api
 		cfg := testConfig("p")
-		o := &observed{names: NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
+		o := &observed{names: stack.NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
 		e := &Engine{d: docker.Said(f)}
 		p, err := planUp(planInput{cfg: cfg, o: o, tree: "tree", api: e.APIVersion(), freePort: countingPorts()})
 		if err != nil {
@@ -552,10 +553,10 @@ func TestHealthCheckStartIntervalFollowsTheEngine(t *testing.T) {
 // the short-lived container goes.
 func TestPlanRefillsADataVolumeWhoseCopyWasCutShort(t *testing.T) {
 	cfg := testConfig("p")
-	n := NamesFor("p")
-	v := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2, Created: time.Unix(100, 0).UTC()}
+	n := stack.NamesFor("p")
+	v := stack.Pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2, Created: time.Unix(100, 0).UTC()}
 	o := &observed{names: n, containers: map[string]docker.Container{}, network: &docker.Network{ID: netID, Name: n.Network},
-		volumes: map[string]docker.Volume{n.MySQLData: {Name: n.MySQLData, Labels: v.labels()}, n.RedisData: {Name: n.RedisData}, n.Shared: {Name: n.Shared}},
+		volumes: map[string]docker.Volume{n.MySQLData: {Name: n.MySQLData, Labels: v.Labels()}, n.RedisData: {Name: n.RedisData}, n.Shared: {Name: n.Shared}},
 		others:  []docker.Container{{Name: n.TemplateCopy}}}
 	tmpl := &template{key: "k", volume: templateVolume("k"), rootPassword: "t", created: time.Unix(50, 0).UTC()}
 	p, err := planUp(planInput{cfg: cfg, o: o, tree: "tree", freePort: countingPorts(), template: tmpl})
@@ -575,7 +576,7 @@ func TestPlanRefillsADataVolumeWhoseCopyWasCutShort(t *testing.T) {
 // but its resources say they are new: prune --older-than goes by them.
 func TestPlanFromAnOldTemplateMakesANewStack(t *testing.T) {
 	cfg := testConfig("p")
-	n := NamesFor("p")
+	n := stack.NamesFor("p")
 	o := &observed{names: n, containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
 	old := time.Now().Add(-3 * time.Hour).UTC().Truncate(time.Second)
 	tmpl := &template{key: "k", volume: templateVolume("k"), rootPassword: "t", created: old}
@@ -587,12 +588,12 @@ func TestPlanFromAnOldTemplateMakesANewStack(t *testing.T) {
 		t.Errorf("seeded time %v, want the template's %v", p.pinned.Created, old)
 	}
 	for _, v := range p.newVolumes {
-		made, err := time.Parse(time.RFC3339, v.Labels[LabelCreated])
+		made, err := time.Parse(time.RFC3339, v.Labels[stack.LabelCreated])
 		if err != nil || time.Since(made) > time.Minute {
-			t.Errorf("volume %s: %s=%q, want now", v.Name, LabelCreated, v.Labels[LabelCreated])
+			t.Errorf("volume %s: %s=%q, want now", v.Name, stack.LabelCreated, v.Labels[stack.LabelCreated])
 		}
-		if v.Name == n.MySQLData && pinnedFrom(v.Labels).Created != old {
-			t.Errorf("data volume pins seeded time %v, want %v", pinnedFrom(v.Labels).Created, old)
+		if v.Name == n.MySQLData && stack.PinnedFrom(v.Labels).Created != old {
+			t.Errorf("data volume pins seeded time %v, want %v", stack.PinnedFrom(v.Labels).Created, old)
 		}
 	}
 }
@@ -604,15 +605,15 @@ func TestConfigHashLeavesOutConfiguredValues(t *testing.T) {
 	a, b := testConfig("p"), testConfig("q")
 	a.Gearmand.Enabled, b.Gearmand.Enabled = true, true
 	b.MySQL.Image, b.Redis.Image, b.Gearmand.Image, b.Shared.UID = "mariadb:11", "valkey:8", "gearmand:1", 333
-	va := pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2, GearmandPort: 3}
-	vb := pinned{RootPassword: "R", AppPassword: "A", RedisPassword: "x", MySQLPort: 4, RedisPort: 5, GearmandPort: 6}
-	ha, hb := target{cfg: a, pinned: va, tree: "tree"}.template(bare), target{cfg: b, pinned: vb, tree: "tree"}.template(bare)
-	for _, role := range roles(a) {
-		if specHash(ha[role]) != specHash(hb[role]) {
+	va := stack.Pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2, GearmandPort: 3}
+	vb := stack.Pinned{RootPassword: "R", AppPassword: "A", RedisPassword: "x", MySQLPort: 4, RedisPort: 5, GearmandPort: 6}
+	ha, hb := stack.Target{Config: a, Pinned: va, Tree: "tree"}.Template(stack.Bare), stack.Target{Config: b, Pinned: vb, Tree: "tree"}.Template(stack.Bare)
+	for _, role := range stack.Roles(a) {
+		if stack.SpecHash(ha[role]) != stack.SpecHash(hb[role]) {
 			t.Errorf("%s: the hash follows configured values:\n%+v\n%+v", role, ha[role], hb[role])
 		}
 	}
-	if other := (target{cfg: a, pinned: va, tree: "other tree"}).template(bare); specHash(other[partHelper]) == specHash(ha[partHelper]) {
+	if other := (stack.Target{Config: a, Pinned: va, Tree: "other tree"}).Template(stack.Bare); stack.SpecHash(other[stack.PartHelper]) == stack.SpecHash(ha[stack.PartHelper]) {
 		t.Error("the helper's hash does not follow the fixtures' shared tree")
 	}
 }
@@ -622,10 +623,12 @@ func TestConfigHashLeavesOutConfiguredValues(t *testing.T) {
 // is the stack's, not a clash.
 func TestClashIsOnlyANameWithoutTheLabel(t *testing.T) {
 	e := &Engine{}
-	o := &observed{names: NamesFor("p"), volumes: map[string]docker.Volume{}}
+	o := &observed{names: stack.NamesFor("p"), volumes: map[string]docker.Volume{}}
 	adopted := false
 	lookup := func(project string, adopt func()) func() (map[string]string, func(), error) {
-		return func() (map[string]string, func(), error) { return map[string]string{LabelProject: project}, adopt, nil }
+		return func() (map[string]string, func(), error) {
+			return map[string]string{stack.LabelProject: project}, adopt, nil
+		}
 	}
 	must(t, e.clash(o, "volume", "mine", lookup("p", func() { adopted = true })))
 	must(t, e.clash(o, "volume", "theirs", lookup("q", func() { t.Error("adopted another project's volume") })))
@@ -653,7 +656,7 @@ func TestListening(t *testing.T) {
 // A stack whose last up failed says so, whatever its containers do now.
 func TestStatusGivesTheFailedUpsReason(t *testing.T) {
 	cfg := testConfig("p")
-	n := NamesFor("p")
+	n := stack.NamesFor("p")
 	for _, tc := range []struct {
 		name   string
 		mysql  docker.State
@@ -664,13 +667,13 @@ func TestStatusGivesTheFailedUpsReason(t *testing.T) {
 		{"running again", up, StatePartial, "the last up failed: mysql: boom"},
 	} {
 		o := &observed{names: n, containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{
-			n.Failed: {Name: n.Failed, Labels: map[string]string{labelFailure: "mysql: boom"}},
+			n.Failed: {Name: n.Failed, Labels: map[string]string{stack.LabelFailure: "mysql: boom"}},
 		}}
 		live := map[string]docker.Container{}
-		for role, st := range map[string]docker.State{config.ServiceMySQL: tc.mysql, config.ServiceRedis: up, partHelper: up} {
-			c := docker.Container{Image: "img", State: st, Labels: map[string]string{LabelService: role}}
+		for role, st := range map[string]docker.State{config.ServiceMySQL: tc.mysql, config.ServiceRedis: up, stack.PartHelper: up} {
+			c := docker.Container{Image: "img", State: st, Labels: map[string]string{stack.LabelService: role}}
 			o.containers[role] = c
-			if role != partHelper {
+			if role != stack.PartHelper {
 				live[role] = c
 			}
 		}

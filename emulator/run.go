@@ -12,6 +12,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"golang.org/x/sys/unix"
 )
 
@@ -75,7 +76,7 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 	progress.Note("devstack: starting throw-away stack %s", cfg.Project)
 
 	code := ExitRunFailed
-	vars, sig, err := startStack(ctx, e, cfg, Lifetime{Ephemeral: true, Keep: opts.Keep}, sigs, progress)
+	vars, sig, err := startStack(ctx, e, cfg, stack.Lifetime{Ephemeral: true, Keep: opts.Keep}, sigs, progress)
 	switch {
 	case sig != nil:
 		progress.Note("devstack: %v while starting stack %s", sig, cfg.Project)
@@ -106,7 +107,7 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 
 // startStack runs Up and reads the stack's connection settings. A signal
 // stops it early and is returned, so the caller can clean up and report it.
-func startStack(ctx context.Context, e *Engine, cfg config.Config, life Lifetime, sigs <-chan os.Signal, progress event.Sink) ([]EnvVar, os.Signal, error) {
+func startStack(ctx context.Context, e *Engine, cfg config.Config, life stack.Lifetime, sigs <-chan os.Signal, progress event.Sink) ([]EnvVar, os.Signal, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var vars []EnvVar

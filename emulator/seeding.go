@@ -14,6 +14,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 	"github.com/wellcomecollection/devstack/emulator/shared"
@@ -39,7 +40,7 @@ var errNoAppTables = errors.New("no app tables")
 
 // seedMySQL creates the built-in schema (unless `schema: none`) and applies
 // the fixtures' rows.
-func seedMySQL(ctx context.Context, cfg config.Config, root *sql.DB, sd *seed.Seeder, v pinned) (seed.Changes, error) {
+func seedMySQL(ctx context.Context, cfg config.Config, root *sql.DB, sd *seed.Seeder, v stack.Pinned) (seed.Changes, error) {
 	if cfg.Schema == config.SchemaBuiltin {
 		if err := setup.LoadSchema(ctx, root, sd.F.Schema); err != nil {
 			return seed.Changes{}, schemaError(cfg, err)
@@ -207,11 +208,11 @@ func (s *Stack) seedLocked(ctx context.Context, opts SeedOptions) (*SeedReport, 
 			return nil
 		},
 		func(ctx context.Context) error {
-			progress.Step(partShared, "laying out %s", SharedDir)
+			progress.Step(stack.PartShared, "laying out %s", stack.SharedDir)
 			res, err := syncShared(ctx, s.sharedDir(), s.cfg, s.seeder.F, opts.Reset)
 			r.SharedRemoved, r.FilesWritten = res.Removed, res.Written
 			if err == nil {
-				progress.Done(partShared, 0, "done: %d entries removed, %d files written", res.Removed, len(res.Written))
+				progress.Done(stack.PartShared, 0, "done: %d entries removed, %d files written", res.Removed, len(res.Written))
 			}
 			return err
 		})

@@ -20,6 +20,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
 // How a MySQL container's server starts.
@@ -249,7 +250,7 @@ func (e *Engine) keepDirectStart(ctx context.Context, key, imageID string, d dir
 	if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) {
 		return err
 	}
-	labels := map[string]string{labelDirectStart: string(b), labelDirectStartImage: imageID, LabelCreated: time.Now().UTC().Format(time.RFC3339)}
+	labels := map[string]string{labelDirectStart: string(b), labelDirectStartImage: imageID, stack.LabelCreated: time.Now().UTC().Format(time.RFC3339)}
 	if err := e.d.CreateVolume(ctx, docker.Volume{Name: name, Labels: labels}); err != nil {
 		return fault.Env(err, "%v, to record how %s starts", err, imageID)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 )
 
@@ -77,7 +78,7 @@ func Shell(ctx context.Context, e *Engine, cfg config.Config, opts ShellOptions)
 	x := docker.Exec{TTY: opts.TTY, Size: opts.Size, Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr}
 	switch opts.Service {
 	case config.ServiceMySQL:
-		user, password := AppUser, v.AppPassword
+		user, password := stack.AppUser, v.AppPassword
 		if opts.Root {
 			user, password = "root", v.RootPassword
 		}
@@ -85,7 +86,7 @@ func Shell(ctx context.Context, e *Engine, cfg config.Config, opts ShellOptions)
 		if opts.DB != "" {
 			db = opts.DB
 		}
-		x.Cmd = append([]string{"mysql", "--protocol=tcp", "-h", "127.0.0.1", "-P", strconv.Itoa(mysqlPort), "-u", user, "-D", db}, opts.Args...)
+		x.Cmd = append([]string{"mysql", "--protocol=tcp", "-h", "127.0.0.1", "-P", strconv.Itoa(stack.MySQLContainerPort), "-u", user, "-D", db}, opts.Args...)
 		x.Env = []string{"MYSQL_PWD=" + password}
 	case config.ServiceRedis:
 		x.Cmd = append([]string{"sh", "-c", redisCLI, "redis-cli"}, opts.Args...)

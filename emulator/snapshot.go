@@ -14,6 +14,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
 // A snapshot is a stack's state set aside: copies of its three volumes (MySQL
@@ -63,7 +64,7 @@ type snapshotVolumes map[string]string
 
 // snapshotParts are a stack's parts a snapshot copies, MySQL's first: a
 // copy leaves the server's identity out of its first target.
-var snapshotParts = []string{config.ServiceMySQL, config.ServiceRedis, partShared}
+var snapshotParts = []string{config.ServiceMySQL, config.ServiceRedis, stack.PartShared}
 
 // snapshotVolumesOf names a snapshot's data volumes, and recordOf its
 // record. A dot, which no project name holds, ends the project, and none of
@@ -71,7 +72,7 @@ var snapshotParts = []string{config.ServiceMySQL, config.ServiceRedis, partShare
 // name, no two snapshots of one project, and none shares a stack's.
 func snapshotVolumesOf(project, name string) snapshotVolumes {
 	p := "devstack-snapshot-" + project + "." + name
-	return snapshotVolumes{config.ServiceMySQL: p + "-mysql-data", config.ServiceRedis: p + "-redis-data", partShared: p + "-shared"}
+	return snapshotVolumes{config.ServiceMySQL: p + "-mysql-data", config.ServiceRedis: p + "-redis-data", stack.PartShared: p + "-shared"}
 }
 
 func recordOf(project, name string) string {
@@ -79,8 +80,8 @@ func recordOf(project, name string) string {
 }
 
 // stackVolumes are a stack's volumes by part.
-func stackVolumes(n Names) snapshotVolumes {
-	return snapshotVolumes{config.ServiceMySQL: n.MySQLData, config.ServiceRedis: n.RedisData, partShared: n.Shared}
+func stackVolumes(n stack.Names) snapshotVolumes {
+	return snapshotVolumes{config.ServiceMySQL: n.MySQLData, config.ServiceRedis: n.RedisData, stack.PartShared: n.Shared}
 }
 
 // pairs are the copies from one set of volumes to another, MySQL's first.
@@ -121,7 +122,7 @@ type SnapshotInfo struct {
 // saved, and which of its volumes exist (the record first).
 type snapshot struct {
 	SnapshotInfo
-	pinned  pinned
+	pinned  stack.Pinned
 	volumes snapshotVolumes
 	present []string
 }
@@ -131,15 +132,15 @@ type snapshot struct {
 func (s *snapshot) labels(part string) map[string]string {
 	l := map[string]string{}
 	if part == partRecord {
-		l = s.pinned.labels()
+		l = s.pinned.Labels()
 		maps.Copy(l, map[string]string{labelSnapshotFlavour: s.Flavour, labelSnapshotMySQLVersion: s.MySQLVersion,
 			labelSnapshotImage: s.Image, labelSnapshotDevstack: s.DevstackVersion, labelSnapshotSchema: s.Schema})
 		if s.ImportedFrom != "" {
 			l[labelSnapshotImportedFrom] = s.ImportedFrom
 		}
 	}
-	maps.Copy(l, map[string]string{LabelSnapshot: s.Name, LabelSnapshotOf: s.Project, LabelService: part,
-		LabelCreated: s.Created.UTC().Format(time.RFC3339)})
+	maps.Copy(l, map[string]string{LabelSnapshot: s.Name, LabelSnapshotOf: s.Project, stack.LabelService: part,
+		stack.LabelCreated: s.Created.UTC().Format(time.RFC3339)})
 	return l
 }
 
@@ -148,8 +149,8 @@ func snapshotFrom(labels map[string]string) *snapshot {
 	s := &snapshot{SnapshotInfo: SnapshotInfo{Name: labels[LabelSnapshot], Project: labels[LabelSnapshotOf],
 		ImportedFrom: labels[labelSnapshotImportedFrom], Flavour: labels[labelSnapshotFlavour], MySQLVersion: labels[labelSnapshotMySQLVersion],
 		Image: labels[labelSnapshotImage], DevstackVersion: labels[labelSnapshotDevstack], Schema: labels[labelSnapshotSchema], SizeBytes: -1}}
-	s.Created, _ = time.Parse(time.RFC3339, labels[LabelCreated])
-	s.pinned = pinnedFrom(labels)
+	s.Created, _ = time.Parse(time.RFC3339, labels[stack.LabelCreated])
+	s.pinned = stack.PinnedFrom(labels)
 	s.volumes = snapshotVolumesOf(s.Project, s.Name)
 	return s
 }
@@ -169,7 +170,7 @@ func (e *Engine) findSnapshot(ctx context.Context, project, name string) (*snaps
 		if err != nil {
 			return nil, err
 		}
-		if v.Labels[LabelSnapshot] != name || v.Labels[LabelSnapshotOf] != project || v.Labels[LabelService] != part {
+		if v.Labels[LabelSnapshot] != name || v.Labels[LabelSnapshotOf] != project || v.Labels[stack.LabelService] != part {
 			return nil, fault.Usage("name taken by a volume that is not part of snapshot %s of project %s: %s; remove or rename it, or choose another snapshot name", name, project, names[part])
 		}
 		if part == partRecord {
@@ -209,7 +210,7 @@ func ListSnapshots(ctx context.Context, e *Engine, cfg config.Config, all bool) 
 			s = &snapshot{SnapshotInfo: SnapshotInfo{Name: v.Labels[LabelSnapshot], Project: v.Labels[LabelSnapshotOf], SizeBytes: -1}}
 			byName[key] = s
 		}
-		if v.Labels[LabelService] == partRecord {
+		if v.Labels[stack.LabelService] == partRecord {
 			present := s.present
 			*s = *snapshotFrom(v.Labels)
 			s.present, s.Complete = present, true
@@ -268,7 +269,7 @@ func RemoveSnapshot(ctx context.Context, e *Engine, cfg config.Config, name stri
 // with a volume missing.
 func (e *Engine) removeSnapshot(ctx context.Context, s *snapshot) error {
 	// A copy cut short (a killed save, export or import) still mounts them.
-	n := NamesFor(s.Project)
+	n := stack.NamesFor(s.Project)
 	for _, leftover := range []string{n.Copy, n.Probe} {
 		if err := e.removeLeftover(ctx, leftover, s.Project); err != nil {
 			return err

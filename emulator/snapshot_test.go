@@ -23,6 +23,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
 // Unit tests of snapshots against the fake engine: names, labels, the
@@ -41,7 +42,7 @@ func TestSnapshotNamesNeverCollide(t *testing.T) {
 	}
 	// Project "a-b" with snapshot "c" and project "a" with snapshot "b-c";
 	// snapshots whose names end like another's volumes; a stack.
-	names := slices.Collect(maps.Values(stackVolumes(NamesFor("snapshot-a"))))
+	names := slices.Collect(maps.Values(stackVolumes(stack.NamesFor("snapshot-a"))))
 	for _, s := range [][2]string{{"a-b", "c"}, {"a", "b-c"}, {"a", "x"}, {"a", "x-mysql-data"}, {"a", "x-record"}, {"a", "x-shared"}} {
 		names = append(names, recordOf(s[0], s[1]))
 		names = append(names, slices.Collect(maps.Values(snapshotVolumesOf(s[0], s[1])))...)
@@ -57,7 +58,7 @@ func testSnapshot() *snapshot {
 	return &snapshot{
 		SnapshotInfo: SnapshotInfo{Name: "s", Project: "p", Created: created.Add(time.Hour), Flavour: "mariadb", MySQLVersion: "10.11",
 			Image: "img", DevstackVersion: "v1", Schema: "abc", SizeBytes: -1},
-		pinned:  pinned{RootPassword: "root", AppPassword: "app", MySQLPort: 1001, RedisPort: 1002, DashboardUUID: "0f6c3f3e-6a53-4b7e-9d55-1d2e3f4a5b6c", Created: created},
+		pinned:  stack.Pinned{RootPassword: "root", AppPassword: "app", MySQLPort: 1001, RedisPort: 1002, DashboardUUID: "0f6c3f3e-6a53-4b7e-9d55-1d2e3f4a5b6c", Created: created},
 		volumes: snapshotVolumesOf("p", "s"),
 	}
 }
@@ -65,8 +66,8 @@ func testSnapshot() *snapshot {
 func TestSnapshotLabelsCarryWhatRestoreNeeds(t *testing.T) {
 	s := testSnapshot()
 	l := s.labels(partRecord)
-	if _, ok := l[LabelProject]; ok {
-		t.Errorf("a snapshot carries %s: %v", LabelProject, l)
+	if _, ok := l[stack.LabelProject]; ok {
+		t.Errorf("a snapshot carries %s: %v", stack.LabelProject, l)
 	}
 	if l[LabelSnapshot] != "s" || l[LabelSnapshotOf] != "p" || l[labelSnapshotFlavour] != "mariadb" || l[labelSnapshotMySQLVersion] != "10.11" {
 		t.Errorf("labels: %v", l)
@@ -75,7 +76,7 @@ func TestSnapshotLabelsCarryWhatRestoreNeeds(t *testing.T) {
 	if back.pinned != s.pinned || back.SnapshotInfo != s.SnapshotInfo {
 		t.Errorf("read back %+v %+v, want %+v %+v", back.SnapshotInfo, back.pinned, s.SnapshotInfo, s.pinned)
 	}
-	if other := s.labels(config.ServiceMySQL); other[labelRootPassword] != "" || other[LabelService] != config.ServiceMySQL {
+	if other := s.labels(config.ServiceMySQL); other[stack.LabelRootPassword] != "" || other[stack.LabelService] != config.ServiceMySQL {
 		t.Errorf("MySQL volume labels: %v", other)
 	}
 }
@@ -84,7 +85,7 @@ func TestRestoreTarget(t *testing.T) {
 	cfg := testConfig("q")
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
 	s := testSnapshot()
-	absent := &observed{names: NamesFor("q"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
+	absent := &observed{names: stack.NamesFor("q"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
 
 	// Saved here: the saved values come back.
 	v, err := restoreTarget(cfg, s, absent, countingPorts())
@@ -101,9 +102,9 @@ func TestRestoreTarget(t *testing.T) {
 	}
 
 	// Imported into an existing stack: that stack's passwords and ports.
-	own := pinned{RootPassword: "own-root", AppPassword: "own-app", MySQLPort: 2001, RedisPort: 2002, DashboardUUID: "own-uuid", Created: time.Now().UTC().Truncate(time.Second)}
-	existing := &observed{names: NamesFor("q"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{
-		NamesFor("q").MySQLData: {Name: NamesFor("q").MySQLData, Labels: own.labels()}}}
+	own := stack.Pinned{RootPassword: "own-root", AppPassword: "own-app", MySQLPort: 2001, RedisPort: 2002, DashboardUUID: "own-uuid", Created: time.Now().UTC().Truncate(time.Second)}
+	existing := &observed{names: stack.NamesFor("q"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{
+		stack.NamesFor("q").MySQLData: {Name: stack.NamesFor("q").MySQLData, Labels: own.Labels()}}}
 	v, err = restoreTarget(cfg, s, existing, countingPorts())
 	if err != nil || v.RootPassword != "own-root" || v.AppPassword != "own-app" || v.MySQLPort != 2001 || v.RedisPort != 2002 || v.DashboardUUID != s.pinned.DashboardUUID {
 		t.Errorf("imported, existing stack: %+v, %v", v, err)
@@ -118,7 +119,7 @@ func TestRestoreTarget(t *testing.T) {
 
 func TestSamePinned(t *testing.T) {
 	v := testSnapshot().pinned
-	l := v.labels()
+	l := v.Labels()
 	l["io.devstack.other"] = "x"
 	if !samePinned(l, v) {
 		t.Error("same values, other labels: not the same")
@@ -133,7 +134,7 @@ func TestSamePinned(t *testing.T) {
 func TestStatusIsRestoringWhileTheJournalExists(t *testing.T) {
 	f, e := stackOnFake(t, "p")
 	cfg := testConfig("p")
-	f.AddVolume(docker.Volume{Name: NamesFor("p").Restoring, Labels: journalLabels("p", "s", testSnapshot().pinned)})
+	f.AddVolume(docker.Volume{Name: stack.NamesFor("p").Restoring, Labels: journalLabels("p", "s", testSnapshot().pinned)})
 	r, err := Status(context.Background(), e, cfg)
 	if err != nil || r.State != StateRestoring {
 		t.Fatalf("status: %+v, %v", r, err)
@@ -169,7 +170,7 @@ func TestSaveNeedsForceOverAnExistingName(t *testing.T) {
 
 func TestSnapshotNameHeldByAnotherVolume(t *testing.T) {
 	f, e := stackOnFake(t, "p")
-	f.AddVolume(docker.Volume{Name: snapshotVolumesOf("p", "s")[partShared], Labels: map[string]string{"other": "x"}})
+	f.AddVolume(docker.Volume{Name: snapshotVolumesOf("p", "s")[stack.PartShared], Labels: map[string]string{"other": "x"}})
 	if _, err := e.findSnapshot(context.Background(), "p", "s"); fault.ExitCode(err) != fault.ExitUsage {
 		t.Errorf("a volume devstack did not make: %v", err)
 	}
@@ -177,10 +178,10 @@ func TestSnapshotNameHeldByAnotherVolume(t *testing.T) {
 
 func TestForeignUsers(t *testing.T) {
 	f, e := stackOnFake(t, "p")
-	n := NamesFor("p")
+	n := stack.NamesFor("p")
 	f.AddContainer(docker.Container{Name: "app", Volumes: []string{"elsewhere", n.Shared}})
 	f.AddContainer(docker.Container{Name: "unrelated", Volumes: []string{"elsewhere"}})
-	f.AddContainer(docker.Container{Name: "devstack-p-copy", Labels: map[string]string{LabelProject: "p"}, Volumes: []string{n.MySQLData}})
+	f.AddContainer(docker.Container{Name: "devstack-p-copy", Labels: map[string]string{stack.LabelProject: "p"}, Volumes: []string{n.MySQLData}})
 	o, err := e.observe(context.Background(), "p")
 	must(t, err)
 	got, err := e.foreignUsers(context.Background(), o)
@@ -239,7 +240,7 @@ func importInto(t *testing.T, data []byte) (*fake.Engine, error) {
 	f := fake.New()
 	cfg := testConfig("q")
 	f.AddImage(cfg.MySQL.Image)
-	f.Output[NamesFor("q").Probe] = "mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)\n"
+	f.Output[stack.NamesFor("q").Probe] = "mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)\n"
 	f.ExecFunc = statFromCopies(f)
 	_, err := ImportSnapshot(context.Background(), &Engine{d: docker.Said(f)}, cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(data)})
 	return f, err
@@ -266,7 +267,7 @@ func TestImportChecksTheWholeFile(t *testing.T) {
 		t.Fatalf("volumes made: %v", got)
 	}
 	v, _ := f.Volume(context.Background(), recordOf("q", "s"))
-	if v.Labels[LabelSnapshotOf] != "q" || v.Labels[labelSnapshotImportedFrom] != "p" || v.Labels[labelRootPassword] != "root" {
+	if v.Labels[LabelSnapshotOf] != "q" || v.Labels[labelSnapshotImportedFrom] != "p" || v.Labels[stack.LabelRootPassword] != "root" {
 		t.Errorf("imported labels: %v", v.Labels)
 	}
 
@@ -302,7 +303,7 @@ func TestImportRefusesAnotherFlavour(t *testing.T) {
 	f := fake.New()
 	cfg := testConfig("q")
 	f.AddImage(cfg.MySQL.Image)
-	f.Output[NamesFor("q").Probe] = "/usr/sbin/mysqld  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)\n"
+	f.Output[stack.NamesFor("q").Probe] = "/usr/sbin/mysqld  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)\n"
 	_, err := ImportSnapshot(context.Background(), &Engine{d: docker.Said(f)}, cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(export(t))})
 	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "MariaDB 10.11") || !strings.Contains(err.Error(), "MySQL 8.0") {
 		t.Fatalf("import across flavours: %v", err)
@@ -391,7 +392,7 @@ func TestImportFailsWhenTheEngineLosesTheCopy(t *testing.T) {
 	f := fake.New()
 	cfg := testConfig("q")
 	f.AddImage(cfg.MySQL.Image)
-	f.Output[NamesFor("q").Probe] = "mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)\n"
+	f.Output[stack.NamesFor("q").Probe] = "mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)\n"
 	f.ExecFunc = func(string, docker.Exec) (int, error) { return 0, nil } // stat finds nothing
 	_, err := ImportSnapshot(context.Background(), &Engine{d: docker.Said(f)}, cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(export(t))})
 	if err == nil || !strings.Contains(err.Error(), "did not write what devstack copied") {
@@ -483,7 +484,7 @@ func TestImportRefusesWhatNoStackHolds(t *testing.T) {
 	otherFlavour := func(w io.Writer, part, _ string) error { return writePart(w, part, "mysql") }
 	with := func(h *tar.Header) func(io.Writer, string, string) error {
 		return func(w io.Writer, part, flavour string) error {
-			if part != partShared {
+			if part != stack.PartShared {
 				return writePart(w, part, flavour)
 			}
 			tw := tar.NewWriter(w)

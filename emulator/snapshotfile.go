@@ -16,7 +16,6 @@ import (
 	"maps"
 	"os"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
 // An export is one gzip'd tar (docs/architecture.md). Its first member is
@@ -44,7 +44,7 @@ const manifestName = "manifest.json"
 type manifest struct {
 	Format   int          `json:"format"`
 	Snapshot SnapshotInfo `json:"snapshot"`
-	Pinned   pinned       `json:"pinned"`
+	Pinned   stack.Pinned `json:"pinned"`
 	Members  []member     `json:"members"`
 }
 
@@ -275,12 +275,12 @@ const snapshotMount = "/snapshot"
 // created container's own filesystem, not its volumes, and the copies are
 // checked with commands run in it.
 func (e *Engine) snapshotContainer(ctx context.Context, cfg config.Config, vs snapshotVolumes, readOnly bool) (inContainer, error) {
-	n := NamesFor(cfg.Project)
+	n := stack.NamesFor(cfg.Project)
 	c := inContainer{d: e.d, name: n.Copy}
 	if err := e.removeLeftover(ctx, n.Copy, cfg.Project); err != nil {
 		return c, err
 	}
-	spec := docker.ContainerSpec{Name: n.Copy, Image: cfg.MySQL.Image, Labels: Lifetime{}.labels(cfg.Project, partHelper), Network: docker.NoNetwork, User: rootUser,
+	spec := docker.ContainerSpec{Name: n.Copy, Image: cfg.MySQL.Image, Labels: stack.Lifetime{}.Labels(cfg.Project, stack.PartHelper), Network: docker.NoNetwork, User: stack.RootUser,
 		Entrypoint: []string{"sleep", "infinity"}, StopSignal: "SIGKILL", Tmpfs: map[string]string{"/var/lib/mysql": ""}}
 	for _, part := range snapshotParts {
 		spec.Mounts = append(spec.Mounts, docker.Mount{Volume: vs[part], Target: snapshotMount + "/" + part, ReadOnly: readOnly})
@@ -388,39 +388,17 @@ func readManifest(tr *tar.Reader, what string) (*manifest, error) {
 	if !slices.Equal(parts, snapshotParts) || config.ValidateProject(m.Snapshot.Project) != nil || (m.Snapshot.Flavour != "mariadb" && m.Snapshot.Flavour != "mysql") {
 		return nil, badExport(what, "its manifest does not describe a snapshot")
 	}
-	if why := m.Pinned.invalid(); why != "" {
+	if why := m.Pinned.Invalid(); why != "" {
 		return nil, badExport(what, "its manifest's "+why)
 	}
 	return &m, nil
-}
-
-// uuidPattern is a UUID as Archivematica writes one.
-var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
-// invalid says which of the values a manifest carries no stack can have:
-// they become labels, a container's environment and rows.
-func (v pinned) invalid() string {
-	switch {
-	case !uuidPattern.MatchString(v.DashboardUUID):
-		return "dashboard_uuid is not a UUID"
-	case v.MySQLPort < 1 || v.MySQLPort > 65535 || v.RedisPort < 1 || v.RedisPort > 65535 || v.GearmandPort < 0 || v.GearmandPort > 65535:
-		return "ports are out of range"
-	case !cleanSecret(v.RootPassword) || !cleanSecret(v.AppPassword):
-		return "passwords are empty, longer than 256 characters or hold control characters"
-	}
-	return ""
-}
-
-// cleanSecret reports whether a password can be a stack's.
-func cleanSecret(s string) bool {
-	return s != "" && len(s) <= 256 && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
 // importedSnapshot is the snapshot an import makes: the file's, as one of
 // project's, named name (or as in the file).
 func importedSnapshot(m *manifest, project, name string) *snapshot {
 	info := m.Snapshot
-	info.Name = firstNonEmpty(name, info.Name)
+	info.Name = stack.FirstNonEmpty(name, info.Name)
 	info.Project, info.ImportedFrom, info.SizeBytes = project, m.Snapshot.Project, -1
 	return &snapshot{SnapshotInfo: info, pinned: m.Pinned, volumes: snapshotVolumesOf(project, info.Name)}
 }

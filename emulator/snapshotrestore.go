@@ -11,6 +11,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 )
@@ -58,7 +59,7 @@ func RestoreSnapshot(ctx context.Context, e *Engine, cfg config.Config, name str
 	if err != nil {
 		return nil, err
 	}
-	n := NamesFor(cfg.Project)
+	n := stack.NamesFor(cfg.Project)
 	if err := e.d.CreateVolume(ctx, docker.Volume{Name: n.Restoring, Labels: journalLabels(cfg.Project, name, target)}); err != nil {
 		return nil, err
 	}
@@ -77,29 +78,29 @@ func RestoreSnapshot(ctx context.Context, e *Engine, cfg config.Config, name str
 // changes anything, and returns the snapshot and the values the stack gets.
 // cfg becomes the configuration as it applies to the stack: with the images
 // its containers run where no setting names one (observed.follow).
-func (e *Engine) planRestore(ctx context.Context, cfg *config.Config, name string) (*snapshot, pinned, error) {
+func (e *Engine) planRestore(ctx context.Context, cfg *config.Config, name string) (*snapshot, stack.Pinned, error) {
 	s, err := e.completeSnapshot(ctx, cfg.Project, name)
 	if err != nil {
-		return nil, pinned{}, err
+		return nil, stack.Pinned{}, err
 	}
 	o, err := e.observe(ctx, cfg.Project)
 	if err != nil {
-		return nil, pinned{}, err
+		return nil, stack.Pinned{}, err
 	}
 	if err := o.clashError(); err != nil {
-		return nil, pinned{}, err
+		return nil, stack.Pinned{}, err
 	}
 	*cfg = o.follow(*cfg)
 	f, err := e.serverFlavour(ctx, *cfg, o)
 	if err != nil {
-		return nil, pinned{}, err
+		return nil, stack.Pinned{}, err
 	}
 	if err := s.compatible(cfg.MySQL.Image, f.Name(), f.Series()); err != nil {
-		return nil, pinned{}, err
+		return nil, stack.Pinned{}, err
 	}
 	target, err := restoreTarget(*cfg, s, o, freeLocalPort)
 	if err != nil {
-		return nil, pinned{}, err
+		return nil, stack.Pinned{}, err
 	}
 	return s, target, e.restorable(ctx, *cfg, target)
 }
@@ -126,19 +127,19 @@ func incomplete(project, name string) error {
 // from this project brings its own back. One imported from elsewhere takes
 // this project's passwords and ports (new ones for a new stack) and keeps
 // only what its rows carry: the pipeline's UUID and the creation time.
-func restoreTarget(cfg config.Config, s *snapshot, o *observed, freePort func() (int, error)) (pinned, error) {
-	labels := s.pinned.labels()
+func restoreTarget(cfg config.Config, s *snapshot, o *observed, freePort func() (int, error)) (stack.Pinned, error) {
+	labels := s.pinned.Labels()
 	if s.ImportedFrom != "" {
 		labels = map[string]string{}
 		maps.Copy(labels, o.pinnedLabels())
-		maps.Copy(labels, map[string]string{labelDashboardUUID: s.pinned.DashboardUUID, labelSeeded: s.pinned.Created.Format(time.RFC3339)})
+		maps.Copy(labels, map[string]string{stack.LabelDashboardUUID: s.pinned.DashboardUUID, stack.LabelSeeded: s.pinned.Created.Format(time.RFC3339)})
 	}
-	return choosePinned(cfg, labels, publishedPort(o.containers[config.ServiceGearmand]), freePort)
+	return stack.ChoosePinned(cfg, labels, publishedPort(o.containers[config.ServiceGearmand]), freePort)
 }
 
 // restorable refuses, before a restore changes anything, a port the stack
 // would publish that something else holds, and fetches missing images.
-func (e *Engine) restorable(ctx context.Context, cfg config.Config, v pinned) error {
+func (e *Engine) restorable(ctx context.Context, cfg config.Config, v stack.Pinned) error {
 	ports := map[string]int{config.ServiceMySQL: v.MySQLPort, config.ServiceRedis: v.RedisPort, config.ServiceGearmand: v.GearmandPort}
 	for _, role := range cfg.Services() {
 		if err := e.checkPort(ctx, cfg.Project, role, ports[role]); err != nil {
@@ -154,16 +155,16 @@ func (e *Engine) restorable(ctx context.Context, cfg config.Config, v pinned) er
 	return nil
 }
 
-func journalLabels(project, snapshot string, target pinned) map[string]string {
-	l := Lifetime{}.labels(project, partJournal)
-	maps.Copy(l, target.labels())
+func journalLabels(project, snapshot string, target stack.Pinned) map[string]string {
+	l := stack.Lifetime{}.Labels(project, partJournal)
+	maps.Copy(l, target.Labels())
 	l[labelRestoring] = snapshot
 	return l
 }
 
 // restore brings the stack to the snapshot's state, journal in place, and
 // removes the journal once it is complete.
-func (e *Engine) restore(ctx context.Context, cfg config.Config, fx *seed.Fixtures, s *snapshot, target pinned, progress event.Sink) error {
+func (e *Engine) restore(ctx context.Context, cfg config.Config, fx *seed.Fixtures, s *snapshot, target stack.Pinned, progress event.Sink) error {
 	o, err := e.observe(ctx, cfg.Project)
 	if err != nil {
 		return err
@@ -180,7 +181,7 @@ func (e *Engine) restore(ctx context.Context, cfg config.Config, fx *seed.Fixtur
 		}
 		stop = nil
 	}
-	err = e.copyVolumes(ctx, volumeCopy{name: o.names.Copy, labels: Lifetime{}.labels(cfg.Project, partHelper), image: cfg.MySQL.Image,
+	err = e.copyVolumes(ctx, volumeCopy{name: o.names.Copy, labels: stack.Lifetime{}.Labels(cfg.Project, stack.PartHelper), image: cfg.MySQL.Image,
 		pairs: s.volumes.pairs(stackVolumes(o.names)), stop: stop})
 	if err != nil {
 		return err
@@ -196,7 +197,7 @@ func (e *Engine) restore(ctx context.Context, cfg config.Config, fx *seed.Fixtur
 
 // volumesReady reports whether the stack's volumes all exist and the data
 // volume pins the values the stack gets already.
-func volumesReady(o *observed, target pinned) bool {
+func volumesReady(o *observed, target stack.Pinned) bool {
 	for part, name := range stackVolumes(o.names) {
 		v, exists := o.volumes[name]
 		if !exists || part == config.ServiceMySQL && !samePinned(v.Labels, target) {
@@ -210,13 +211,13 @@ func volumesReady(o *observed, target pinned) bool {
 // exists, and the data volume pins the values the stack gets. Docker cannot
 // relabel a volume, so a data volume whose values change is made again,
 // after its container.
-func (e *Engine) prepareVolumes(ctx context.Context, o *observed, target pinned) error {
+func (e *Engine) prepareVolumes(ctx context.Context, o *observed, target stack.Pinned) error {
 	for part, name := range stackVolumes(o.names) {
 		v, exists := o.volumes[name]
 		if exists && (part != config.ServiceMySQL || samePinned(v.Labels, target)) {
 			continue
 		}
-		labels := Lifetime{}.labels(o.names.Project, part)
+		labels := stack.Lifetime{}.Labels(o.names.Project, part)
 		if exists {
 			labels = maps.Clone(v.Labels)
 			if err := e.removeDataVolume(ctx, o, name); err != nil {
@@ -224,7 +225,7 @@ func (e *Engine) prepareVolumes(ctx context.Context, o *observed, target pinned)
 			}
 		}
 		if part == config.ServiceMySQL {
-			maps.Copy(labels, target.labels())
+			maps.Copy(labels, target.Labels())
 			// The data is the snapshot's now, not a template's copy.
 			delete(labels, labelFromTemplate)
 		}
@@ -249,9 +250,9 @@ func (e *Engine) removeDataVolume(ctx context.Context, o *observed, name string)
 }
 
 // samePinned reports whether labels pin exactly v.
-func samePinned(labels map[string]string, v pinned) bool {
-	want := v.labels()
-	for _, k := range []string{labelRootPassword, labelAppPassword, labelMySQLPort, labelRedisPort, labelGearmandPort, labelDashboardUUID, labelSeeded} {
+func samePinned(labels map[string]string, v stack.Pinned) bool {
+	want := v.Labels()
+	for _, k := range []string{stack.LabelRootPassword, stack.LabelAppPassword, stack.LabelMySQLPort, stack.LabelRedisPort, stack.LabelGearmandPort, stack.LabelDashboardUUID, stack.LabelSeeded} {
 		if labels[k] != want[k] {
 			return false
 		}
@@ -279,7 +280,7 @@ func (e *Engine) settle(ctx context.Context, cfg config.Config, progress event.S
 		return fault.Env(nil, "a restore of snapshot %s into project %s was cut short, and the snapshot is gone: the stack's data may be incomplete; delete it with `devstack down -p %s --volumes --yes`", name, cfg.Project, cfg.Project)
 	}
 	progress.Note("finishing the restore of snapshot %s, which was cut short", s)
-	if err := e.restore(ctx, cfg, fx, s, knownPinned(cfg, j.Labels), progress); err != nil {
+	if err := e.restore(ctx, cfg, fx, s, stack.KnownPinned(cfg, j.Labels), progress); err != nil {
 		return &fault.Error{Code: fault.ExitCode(err), Err: err, Msg: fmt.Sprintf("%v (while finishing the restore of snapshot %s, which was cut short; to give it up, delete the stack's data with `devstack down -p %s --volumes --yes`)", err, name, cfg.Project)}
 	}
 	return nil
@@ -338,7 +339,7 @@ func (e *Engine) lockSettled(ctx context.Context, cfg config.Config, progress ev
 // journal returns the project's restore journal, or nil. A volume of that
 // name without the project's label is not one: observe reports it.
 func (e *Engine) journal(ctx context.Context, project string) (*docker.Volume, error) {
-	name := NamesFor(project).Restoring
+	name := stack.NamesFor(project).Restoring
 	v, err := e.d.Volume(ctx, name)
 	if isNotFound(err) {
 		return nil, nil
@@ -346,7 +347,7 @@ func (e *Engine) journal(ctx context.Context, project string) (*docker.Volume, e
 	if err != nil {
 		return nil, err
 	}
-	if v.Labels[LabelProject] != project || v.Labels[labelRestoring] == "" {
+	if v.Labels[stack.LabelProject] != project || v.Labels[labelRestoring] == "" {
 		return nil, nil
 	}
 	return &v, nil
@@ -377,14 +378,14 @@ const versionScript = `mysqld --version 2>/dev/null || mariadbd --version`
 // imageFlavour asks the server binary of cfg's MySQL image for its version,
 // in a short-lived container of the project.
 func (e *Engine) imageFlavour(ctx context.Context, cfg config.Config) (setup.Flavour, error) {
-	image, n := cfg.MySQL.Image, NamesFor(cfg.Project)
+	image, n := cfg.MySQL.Image, stack.NamesFor(cfg.Project)
 	if err := e.ensureImage(ctx, image, "DEVSTACK_MYSQL_IMAGE"); err != nil {
 		return setup.Flavour{}, err
 	}
 	if err := e.removeLeftover(ctx, n.Probe, cfg.Project); err != nil {
 		return setup.Flavour{}, err
 	}
-	spec := docker.ContainerSpec{Name: n.Probe, Image: image, Entrypoint: []string{"sh", "-c", versionScript}, Labels: Lifetime{}.labels(cfg.Project, partHelper), Network: docker.NoNetwork, StopSignal: "SIGKILL"}
+	spec := docker.ContainerSpec{Name: n.Probe, Image: image, Entrypoint: []string{"sh", "-c", versionScript}, Labels: stack.Lifetime{}.Labels(cfg.Project, stack.PartHelper), Network: docker.NoNetwork, StopSignal: "SIGKILL"}
 	if err := e.d.RunHelper(ctx, spec); err != nil {
 		return setup.Flavour{}, fault.Env(err, "%v, to read its MySQL version", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 )
@@ -143,7 +144,7 @@ func (e *Engine) save(ctx context.Context, cfg config.Config, fx *seed.Fixtures,
 	if err := e.makeSnapshotVolumes(ctx, s); err != nil {
 		return err
 	}
-	copied := e.copyVolumes(ctx, volumeCopy{name: o.names.Copy, labels: Lifetime{}.labels(cfg.Project, partHelper), image: cfg.MySQL.Image,
+	copied := e.copyVolumes(ctx, volumeCopy{name: o.names.Copy, labels: stack.Lifetime{}.Labels(cfg.Project, stack.PartHelper), image: cfg.MySQL.Image,
 		pairs: stackVolumes(o.names).pairs(s.volumes), strip: true,
 		stop: func(ctx context.Context) error { return e.stopServices(ctx, o, cleanStop) }})
 	if copied == nil {
@@ -186,7 +187,7 @@ func (e *Engine) foreignUsers(ctx context.Context, o *observed) ([]string, error
 	ours := slices.Collect(maps.Values(stackVolumes(o.names)))
 	foreign := []string{}
 	for _, c := range all {
-		if c.Labels[LabelProject] != o.names.Project && slices.ContainsFunc(c.Volumes, func(v string) bool { return slices.Contains(ours, v) }) {
+		if c.Labels[stack.LabelProject] != o.names.Project && slices.ContainsFunc(c.Volumes, func(v string) bool { return slices.Contains(ours, v) }) {
 			foreign = append(foreign, c.Name)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 	"github.com/wellcomecollection/devstack/emulator/shared"
@@ -20,8 +21,8 @@ import (
 type Stack struct {
 	e      *Engine
 	cfg    config.Config
-	names  Names
-	pinned pinned
+	names  stack.Names
+	pinned stack.Pinned
 	root   *sql.DB
 	redis  *redis.Client
 	seeder *seed.Seeder
@@ -47,7 +48,7 @@ func (e *Engine) attach(ctx context.Context, cfg config.Config) (*Stack, error) 
 	if err != nil {
 		return nil, err
 	}
-	for _, role := range roles(cfg) {
+	for _, role := range stack.Roles(cfg) {
 		if c, ok := o.containers[role]; !ok || !c.State.Running {
 			return nil, fault.Env(nil, "the %s stack is not running (%s is down): run `devstack up` first", cfg.Project, role)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
 // StackInfo is one stack of `devstack ls`; its JSON shape is a contract.
@@ -73,7 +74,7 @@ func (t *stackTally) state() string {
 		return StateAbsent
 	case len(t.running) == 0:
 		return StateStopped
-	case !t.failed && len(t.running) == t.containers && !slices.ContainsFunc(coreRoles, func(r string) bool { return !slices.Contains(t.running, r) }):
+	case !t.failed && len(t.running) == t.containers && !slices.ContainsFunc(stack.CoreRoles, func(r string) bool { return !slices.Contains(t.running, r) }):
 		return StateRunning
 	}
 	return StatePartial
@@ -84,53 +85,53 @@ func (t *stackTally) state() string {
 func ListStacks(ctx context.Context, e *Engine) ([]StackInfo, error) {
 	tallies := map[string]*stackTally{}
 	add := func(labels map[string]string) *stackTally {
-		p := labels[LabelProject]
+		p := labels[stack.LabelProject]
 		t := tallies[p]
 		if t == nil {
 			t = &stackTally{info: StackInfo{Project: p}}
 			tallies[p] = t
 		}
 		t.resources++
-		if labels[LabelEphemeral] == "true" {
+		if labels[stack.LabelEphemeral] == "true" {
 			t.marked++
 		}
-		if c, err := time.Parse(time.RFC3339, labels[LabelCreated]); err == nil && (t.info.Created.IsZero() || c.Before(t.info.Created)) {
+		if c, err := time.Parse(time.RFC3339, labels[stack.LabelCreated]); err == nil && (t.info.Created.IsZero() || c.Before(t.info.Created)) {
 			t.info.Created = c
 		}
 		if t.info.Owner == "" {
-			t.info.Owner = labels[LabelOwner]
+			t.info.Owner = labels[stack.LabelOwner]
 		}
-		t.info.Kept = t.info.Kept || labels[LabelKeep] == "true"
+		t.info.Kept = t.info.Kept || labels[stack.LabelKeep] == "true"
 		return t
 	}
-	cs, err := e.d.Containers(ctx, LabelProject)
+	cs, err := e.d.Containers(ctx, stack.LabelProject)
 	if err != nil {
 		return nil, err
 	}
 	for _, c := range cs {
 		t := add(c.Labels)
-		if c.Labels[LabelService] == partInit {
+		if c.Labels[stack.LabelService] == stack.PartInit {
 			continue // one-shot: done when it has exited
 		}
 		t.containers++
-		if c.State.Running && !c.State.Restarting && slices.Contains(allRoles, c.Labels[LabelService]) {
-			t.running = append(t.running, c.Labels[LabelService])
+		if c.State.Running && !c.State.Restarting && slices.Contains(stack.AllRoles, c.Labels[stack.LabelService]) {
+			t.running = append(t.running, c.Labels[stack.LabelService])
 		}
 	}
-	ns, err := e.d.Networks(ctx, LabelProject)
+	ns, err := e.d.Networks(ctx, stack.LabelProject)
 	if err != nil {
 		return nil, err
 	}
 	for _, n := range ns {
 		add(n.Labels)
 	}
-	vs, err := e.d.Volumes(ctx, LabelProject)
+	vs, err := e.d.Volumes(ctx, stack.LabelProject)
 	if err != nil {
 		return nil, err
 	}
 	for _, v := range vs {
 		t := add(v.Labels)
-		t.failed = t.failed || v.Labels[LabelService] == partFailure
+		t.failed = t.failed || v.Labels[stack.LabelService] == stack.PartFailure
 	}
 	stacks := make([]StackInfo, 0, len(tallies))
 	for _, t := range tallies {

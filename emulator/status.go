@@ -12,6 +12,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 )
 
@@ -86,7 +87,7 @@ func (e *Engine) status(ctx context.Context, cfg config.Config, ready bool) (*St
 // alive, not that it is set up. A service that answers is healthy whatever
 // Docker's clock says (its check may not have run since it became ready);
 // one that does not makes the stack partial, with why.
-func assess(ctx context.Context, cfg config.Config, v pinned, r *StatusReport) {
+func assess(ctx context.Context, cfg config.Config, v stack.Pinned, r *StatusReport) {
 	for i, s := range r.Services {
 		err := probe(ctx, cfg, v, s.Name)
 		if err == nil {
@@ -104,12 +105,14 @@ func assess(ctx context.Context, cfg config.Config, v pinned, r *StatusReport) {
 
 // probe is devstack's readiness check of one service: SQL as the app user,
 // or PING.
-func probe(ctx context.Context, cfg config.Config, v pinned, service string) error {
+func probe(ctx context.Context, cfg config.Config, v stack.Pinned, service string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	switch service {
 	case config.ServiceMySQL:
-		return setup.CheckAppUser(ctx, func(db string) *sql.DB { return setup.OpenMySQL(cfg.Host, v.MySQLPort, AppUser, v.AppPassword, db) })
+		return setup.CheckAppUser(ctx, func(db string) *sql.DB {
+			return setup.OpenMySQL(cfg.Host, v.MySQLPort, stack.AppUser, v.AppPassword, db)
+		})
 	case config.ServiceRedis:
 		rdb := setup.OpenRedis(cfg.Host, v.RedisPort, v.RedisPassword)
 		defer rdb.Close()
@@ -124,7 +127,7 @@ func probe(ctx context.Context, cfg config.Config, v pinned, service string) err
 // inspect reads the stack's containers in full, by role.
 func (e *Engine) inspect(ctx context.Context, o *observed) (map[string]docker.Container, error) {
 	live := map[string]docker.Container{}
-	for _, role := range allRoles {
+	for _, role := range stack.AllRoles {
 		c, ok := o.containers[role]
 		if !ok {
 			continue
@@ -144,10 +147,10 @@ func (e *Engine) inspect(ctx context.Context, o *observed) (map[string]docker.Co
 // connection are the values a client connects with: what the containers
 // really run with (their environment holds the passwords they were made
 // with), which may differ from the config until the next up.
-func connection(cfg config.Config, o *observed, live map[string]docker.Container) pinned {
-	v := knownPinned(cfg, o.pinnedLabels())
+func connection(cfg config.Config, o *observed, live map[string]docker.Container) stack.Pinned {
+	v := stack.KnownPinned(cfg, o.pinnedLabels())
 	if c, ok := live[config.ServiceMySQL]; ok {
-		v.AppPassword = firstNonEmpty(c.Env["MYSQL_PASSWORD"], v.AppPassword)
+		v.AppPassword = stack.FirstNonEmpty(c.Env["MYSQL_PASSWORD"], v.AppPassword)
 	}
 	if c, ok := live[config.ServiceRedis]; ok {
 		v.RedisPassword = c.Env["REDISCLI_AUTH"]
@@ -177,7 +180,7 @@ func publishedPort(c docker.Container) int {
 // not known yet is 0.
 func statusOf(cfg config.Config, o *observed, live map[string]docker.Container) *StatusReport {
 	v := connection(cfg, o, live)
-	want := target{cfg: cfg, names: o.names, pinned: v}.specs()
+	want := stack.Target{Config: cfg, Names: o.names, Pinned: v}.Specs()
 	r := &StatusReport{Project: cfg.Project, Services: []ServiceStatus{}}
 	running := 0
 	for _, role := range cfg.Services() {
@@ -195,7 +198,7 @@ func statusOf(cfg config.Config, o *observed, live map[string]docker.Container) 
 		r.Services = append(r.Services, s)
 	}
 	// The helper is no service, but a stack without it cannot be seeded.
-	helper := o.containers[partHelper].State.Running
+	helper := o.containers[stack.PartHelper].State.Running
 	switch {
 	case o.restoring():
 		r.State = StateRestoring
@@ -255,7 +258,7 @@ func serviceState(s docker.State) string {
 
 // pendingChanges names the passwords the config sets that the running
 // containers do not use yet: the next up applies them.
-func pendingChanges(cfg config.Config, live pinned) []string {
+func pendingChanges(cfg config.Config, live stack.Pinned) []string {
 	var pending []string
 	if cfg.MySQL.Password != "" && cfg.MySQL.Password != live.AppPassword {
 		pending = append(pending, "mysql.password")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/shared"
 	tgt "github.com/wellcomecollection/devstack/emulator/target"
@@ -176,7 +177,7 @@ func ApplyTarget(ctx context.Context, cfg config.Config, name string, opts Targe
 	if err != nil {
 		return nil, err
 	}
-	r, err := tgt.Apply(ctx, t, fx, tree, NewSecret, review)
+	r, err := tgt.Apply(ctx, t, fx, tree, stack.NewSecret, review)
 	return r, targetError(name, err)
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 )
@@ -66,7 +67,7 @@ func templateVolume(key string) string { return "devstack-template-" + key }
 func templateKey(imageID string, cfg config.Config, fx *seed.Fixtures) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "format %d\nimage %s\nbootstrap %d\nschema %s\nseed %s\nuser %s\n",
-		templateFormat, imageID, setup.BootstrapVersion, cfg.Schema, fx.SeedDigest(), AppUser)
+		templateFormat, imageID, setup.BootstrapVersion, cfg.Schema, fx.SeedDigest(), stack.AppUser)
 	for _, a := range config.ServerArgs(cfg.MySQL.ServerOptions) {
 		fmt.Fprintf(h, "option %q\n", a)
 	}
@@ -103,7 +104,7 @@ func (e *Engine) findTemplate(ctx context.Context, key string) (*template, error
 	if _, err := e.d.Inspect(ctx, templateBuilder(key)); err == nil {
 		return nil, nil // being built, or its builder died
 	}
-	created, _ := time.Parse(time.RFC3339, v.Labels[LabelCreated])
+	created, _ := time.Parse(time.RFC3339, v.Labels[stack.LabelCreated])
 	return &template{key: key, volume: v.Name, rootPassword: v.Labels[labelTemplateRootPassword], created: created, imageID: v.Labels[labelTemplateImageID]}, nil
 }
 
@@ -137,7 +138,7 @@ func (e *Engine) buildLocked(ctx context.Context, cfg config.Config, fx *seed.Fi
 		return nil, err
 	}
 	progress.Step("mysql", "making seeded template %s (once for this image and these fixtures)", templateVolume(key))
-	b := templateBuild{e: e, cfg: cfg, seeder: seed.NewSeeder(fx), key: key, root: NewSecret(), app: NewSecret(), created: want.created, progress: progress}
+	b := templateBuild{e: e, cfg: cfg, seeder: seed.NewSeeder(fx), key: key, root: stack.NewSecret(), app: stack.NewSecret(), created: want.created, progress: progress}
 	b.seeder.Prehash()
 	if err := b.run(ctx, want.imageID); err != nil {
 		if rerr := e.removeTemplate(context.WithoutCancel(ctx), key); rerr == nil {
@@ -203,11 +204,11 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 		return err
 	}
 	labels := map[string]string{LabelTemplate: b.key, labelTemplateImageID: imageID, labelTemplateImage: b.cfg.MySQL.Image,
-		LabelCreated: b.created.Format(time.RFC3339), labelTemplateRootPassword: b.root}
+		stack.LabelCreated: b.created.Format(time.RFC3339), labelTemplateRootPassword: b.root}
 	if err := e.d.CreateVolume(ctx, docker.Volume{Name: templateVolume(b.key), Labels: labels}); err != nil {
 		return err
 	}
-	owner := map[string]string{LabelTemplate: b.key, LabelService: partHelper, LabelOwner: Lifetime{}.owner(), LabelCreated: labels[LabelCreated]}
+	owner := map[string]string{LabelTemplate: b.key, stack.LabelService: stack.PartHelper, stack.LabelOwner: stack.Lifetime{}.Owner(), stack.LabelCreated: labels[stack.LabelCreated]}
 	t0 := time.Now()
 	if err := e.ownDataVolume(ctx, img, b.cfg.MySQL.Image, templateVolume(b.key), name, owner); err != nil {
 		return err
@@ -225,12 +226,12 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	// the server, which a server that switched users itself keeps from
 	// everybody else.
 	spec := docker.ContainerSpec{Name: name, Image: b.cfg.MySQL.Image,
-		Env: map[string]string{"MYSQL_ROOT_PASSWORD": b.root, "MYSQL_ROOT_HOST": "%", "MYSQL_USER": AppUser, "MYSQL_PASSWORD": b.app,
+		Env: map[string]string{"MYSQL_ROOT_PASSWORD": b.root, "MYSQL_ROOT_HOST": "%", "MYSQL_USER": stack.AppUser, "MYSQL_PASSWORD": b.app,
 			"MYSQL_INITDB_SKIP_TZINFO": "1", "MARIADB_INITDB_SKIP_TZINFO": "1"},
 		Cmd:    config.ServerArgs(b.cfg.MySQL.ServerOptions),
 		Labels: owner,
 		Mounts: []docker.Mount{{Volume: templateVolume(b.key), Target: "/var/lib/mysql"}},
-		Ports:  publish(b.cfg, mysqlPort, port),
+		Ports:  stack.Publish(b.cfg, stack.MySQLContainerPort, port),
 		CapAdd: []string{"SYS_PTRACE"}}
 	if spec, _, err = e.serverSpec(ctx, spec, false); err != nil {
 		return err
@@ -375,7 +376,7 @@ func (b *templateBuild) setUp(ctx context.Context, root *sql.DB) error {
 	if err := setup.PruneAccounts(ctx, root); err != nil {
 		return fault.Env(err, "cannot drop the image's other root accounts from the template: %v", err)
 	}
-	if _, err := seedMySQL(ctx, b.cfg, root, b.seeder, pinned{DashboardUUID: templateUUID, Created: b.created}); err != nil && !errors.Is(err, errNoAppTables) {
+	if _, err := seedMySQL(ctx, b.cfg, root, b.seeder, stack.Pinned{DashboardUUID: templateUUID, Created: b.created}); err != nil && !errors.Is(err, errNoAppTables) {
 		return err
 	}
 	if b.cfg.Schema == config.SchemaBuiltin {
@@ -404,8 +405,8 @@ func (e *Engine) removeTemplate(ctx context.Context, key string) error {
 // short-lived container of the stack. The volume is emptied first: a copy
 // that was cut short is done again.
 // started is called once the copy's container has started.
-func (e *Engine) copyTemplate(ctx context.Context, t *template, n Names, image string, life Lifetime, started func()) error {
-	return e.copyVolumes(ctx, volumeCopy{name: n.TemplateCopy, labels: life.labels(n.Project, partHelper), image: image,
+func (e *Engine) copyTemplate(ctx context.Context, t *template, n stack.Names, image string, life stack.Lifetime, started func()) error {
+	return e.copyVolumes(ctx, volumeCopy{name: n.TemplateCopy, labels: life.Labels(n.Project, stack.PartHelper), image: image,
 		pairs: []volumePair{{t.volume, n.MySQLData}}, need: templateDone, started: started})
 }
 
@@ -436,7 +437,7 @@ func ListTemplates(ctx context.Context, e *Engine) ([]TemplateInfo, error) {
 	for _, v := range vs {
 		key := v.Labels[LabelTemplate]
 		t := TemplateInfo{Volume: v.Name, Image: v.Labels[labelTemplateImage], SizeBytes: -1}
-		t.Created, _ = time.Parse(time.RFC3339, v.Labels[LabelCreated])
+		t.Created, _ = time.Parse(time.RFC3339, v.Labels[stack.LabelCreated])
 		if size, ok := sizes[v.Name]; ok {
 			t.SizeBytes = size
 		}
@@ -464,7 +465,7 @@ func (e *Engine) pruneTemplates(ctx context.Context, all bool, progress event.Si
 		img, ierr := e.d.Image(ctx, v.Labels[labelTemplateImageID])
 		gone := ierr != nil || img.ID == ""
 		builder, berr := e.d.Inspect(ctx, templateBuilder(key))
-		died := berr == nil && !ownerAlive(builder.Labels[LabelOwner])
+		died := berr == nil && !ownerAlive(builder.Labels[stack.LabelOwner])
 		if !all && !gone && !died {
 			continue
 		}

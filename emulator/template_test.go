@@ -13,6 +13,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
 // Prune removes a template only under the template's lock, so it never
@@ -26,7 +27,7 @@ func TestPruneTemplatesUnderTheirLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	host, _ := os.Hostname()
-	key := func(name string) string { return name + "-" + NewSecret()[:8] }
+	key := func(name string) string { return name + "-" + stack.NewSecret()[:8] }
 	addTemplate := func(k, imageID string) {
 		f.AddVolume(docker.Volume{Name: templateVolume(k), Labels: map[string]string{LabelTemplate: k, labelTemplateImageID: imageID}})
 	}
@@ -38,7 +39,7 @@ func TestPruneTemplatesUnderTheirLock(t *testing.T) {
 	addTemplate(kept, "sha256:mysql:here")
 	f.AddContainer(docker.Container{Name: "copy", Volumes: []string{templateVolume(copying)}})
 	f.AddContainer(docker.Container{Name: templateBuilder(died), Volumes: []string{templateVolume(died)},
-		Labels: map[string]string{LabelTemplate: died, LabelOwner: fmt.Sprintf("%s/%d", host, dead.Process.Pid)}})
+		Labels: map[string]string{LabelTemplate: died, stack.LabelOwner: fmt.Sprintf("%s/%d", host, dead.Process.Pid)}})
 	unlock, err := tryLockProject("template-" + locked)
 	if unlock == nil {
 		t.Fatalf("cannot take the lock of %s: %v", locked, err)

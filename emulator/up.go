@@ -14,6 +14,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 	"github.com/wellcomecollection/devstack/emulator/shared"
@@ -21,7 +22,7 @@ import (
 
 // UpOptions tune Up; the zero value makes an everyday stack quietly.
 type UpOptions struct {
-	Lifetime Lifetime
+	Lifetime stack.Lifetime
 	Progress event.Sink
 }
 
@@ -47,7 +48,7 @@ func Up(ctx context.Context, e *Engine, cfg config.Config, opts UpOptions) (*Sta
 	// Something stopped the stack since it was ready (the engine, a user's
 	// docker stop): an up that leaves no running stack failed.
 	if r.State != StateRunning {
-		return r, fault.Env(nil, "the stack is %s after up: %s; run `devstack up` again", r.State, firstNonEmpty(r.Reason, "a container stopped since it was ready"))
+		return r, fault.Env(nil, "the stack is %s after up: %s; run `devstack up` again", r.State, stack.FirstNonEmpty(r.Reason, "a container stopped since it was ready"))
 	}
 	return r, nil
 }
@@ -176,8 +177,8 @@ func (e *Engine) recordFailure(ctx context.Context, p *upPlan, cause error) erro
 	if len(reason) > 1000 {
 		reason = reason[:1000] + "..."
 	}
-	labels := p.life.labels(p.names.Project, partFailure)
-	labels[labelFailure] = reason
+	labels := p.life.Labels(p.names.Project, stack.PartFailure)
+	labels[stack.LabelFailure] = reason
 	name := p.names.Failed
 	if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) {
 		return fault.Env(err, "%v, the record of an up that failed", err)
@@ -200,7 +201,7 @@ func (e *Engine) removeNew(ctx context.Context, project string, progress event.S
 
 // preflight refuses a taken port and fetches missing images.
 func (e *Engine) preflight(ctx context.Context, p *upPlan) error {
-	for _, role := range allRoles {
+	for _, role := range stack.AllRoles {
 		if port, ok := p.portChecks()[role]; ok {
 			if err := e.checkPort(ctx, p.names.Project, role, port); err != nil {
 				return err
@@ -289,7 +290,7 @@ func (u *upRun) applyPlan(ctx context.Context) error {
 		return err
 	}
 	return parallel(ctx, u.part(config.ServiceMySQL, u.upMySQL), u.part(config.ServiceRedis, u.upRedis),
-		u.part(config.ServiceGearmand, u.upGearmand), u.part(partHelper, u.upHelper))
+		u.part(config.ServiceGearmand, u.upGearmand), u.part(stack.PartHelper, u.upHelper))
 }
 
 // part names the part of the stack that a step's error comes from.
@@ -331,16 +332,16 @@ func parallel(ctx context.Context, steps ...func(context.Context) error) error {
 func (u *upRun) makeNetworkAndVolumes(ctx context.Context) error {
 	n := u.plan.names
 	if u.plan.newNetwork {
-		u.progress.Step(partNetwork, "creating network %s", n.Network)
-		id, err := u.e.d.CreateNetwork(ctx, n.Network, u.plan.life.labels(n.Project, partNetwork))
+		u.progress.Step(stack.PartNetwork, "creating network %s", n.Network)
+		id, err := u.e.d.CreateNetwork(ctx, n.Network, u.plan.life.Labels(n.Project, stack.PartNetwork))
 		if err != nil {
 			return err
 		}
 		u.plan.networkID = id
-		u.progress.Done(partNetwork, 0, "done: created %s", n.Network)
+		u.progress.Done(stack.PartNetwork, 0, "done: created %s", n.Network)
 	}
 	for _, v := range u.plan.newVolumes {
-		u.progress.Step(v.Labels[LabelService], "creating volume %s", v.Name)
+		u.progress.Step(v.Labels[stack.LabelService], "creating volume %s", v.Name)
 		if err := u.e.d.CreateVolume(ctx, v); err != nil {
 			return err
 		}
@@ -404,7 +405,7 @@ func (u *upRun) create(ctx context.Context, role string) error {
 func (u *upRun) runContainer(ctx context.Context, role string) error {
 	s := u.plan.specs[role]
 	switch role {
-	case partHelper:
+	case stack.PartHelper:
 		return u.e.d.RunHelper(ctx, s)
 	case config.ServiceMySQL:
 		var err error
@@ -422,7 +423,7 @@ func (u *upRun) runContainer(ctx context.Context, role string) error {
 func (u *upRun) adopt(ctx context.Context, role string, taken error) error {
 	s := u.plan.specs[role]
 	c, err := u.e.d.Inspect(ctx, s.Name)
-	if err != nil || c.Labels[LabelProject] != u.plan.names.Project {
+	if err != nil || c.Labels[stack.LabelProject] != u.plan.names.Project {
 		return fault.Usage("name taken by a container devstack did not create: %s; remove or rename it, or use another project (-p)", s.Name)
 	}
 	switch planFor(&c, s, u.plan.networkID, u.plan.imageIDs[s.Image]) {
@@ -560,7 +561,7 @@ func (u *upRun) waitRedis(ctx context.Context) error {
 // files. A helper that is kept was made with the current fixtures, after
 // they were laid out: nothing to do.
 func (u *upRun) upHelper(ctx context.Context) error {
-	a := u.plan.actions[partHelper]
+	a := u.plan.actions[stack.PartHelper]
 	if a == keep {
 		return nil
 	}
@@ -578,7 +579,7 @@ func (u *upRun) upHelper(ctx context.Context) error {
 		if err := u.newHelper(ctx, a); err != nil {
 			return err
 		}
-	} else if err := u.converge(ctx, partHelper); err != nil {
+	} else if err := u.converge(ctx, stack.PartHelper); err != nil {
 		return err
 	}
 	c, tree := inContainer{d: u.e.d, name: name}, sharedTree(u.cfg, u.seeder.F)
@@ -586,7 +587,7 @@ func (u *upRun) upHelper(ctx context.Context) error {
 	if err := shared.Prepare(ctx, c, tree); err != nil {
 		return err
 	}
-	u.ready(partHelper, t0)
+	u.ready(stack.PartHelper, t0)
 	if !u.keepData {
 		lay := shared.Sync
 		if u.plan.newVolume(n.Shared) {
@@ -596,7 +597,7 @@ func (u *upRun) upHelper(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		u.progress.Done(partShared, 0, "done: %s laid out, %d files written", SharedDir, len(res.Written))
+		u.progress.Done(stack.PartShared, 0, "done: %s laid out, %d files written", stack.SharedDir, len(res.Written))
 	}
 	if name != n.Helper {
 		if err := u.e.d.Rename(ctx, name, n.Helper); err != nil {
@@ -609,17 +610,17 @@ func (u *upRun) upHelper(ctx context.Context) error {
 // newHelper makes the helper under its temporary name, replacing the one
 // there is (recreate) and one a killed up left under that name.
 func (u *upRun) newHelper(ctx context.Context, a action) error {
-	n, s := u.plan.names, u.plan.specs[partHelper]
+	n, s := u.plan.names, u.plan.specs[stack.PartHelper]
 	if err := u.e.removeLeftover(ctx, n.NewHelper, n.Project); err != nil {
 		return err
 	}
 	if a == recreate {
-		u.progress.Step(partHelper, "settings changed, replacing %s (data kept)", s.Name)
-		if err := u.e.removeContainer(ctx, u.plan.current[partHelper].ID); err != nil {
+		u.progress.Step(stack.PartHelper, "settings changed, replacing %s (data kept)", s.Name)
+		if err := u.e.removeContainer(ctx, u.plan.current[stack.PartHelper].ID); err != nil {
 			return err
 		}
 	}
-	u.progress.Step(partHelper, "creating %s from %s", s.Name, s.Image)
+	u.progress.Step(stack.PartHelper, "creating %s from %s", s.Name, s.Image)
 	s.Name = n.NewHelper
 	if err := u.e.d.RunHelper(ctx, s); err != nil {
 		return err
@@ -628,7 +629,7 @@ func (u *upRun) newHelper(ctx context.Context, a action) error {
 }
 
 // helper reaches the shared directory through the stack's helper container.
-func (e *Engine) helper(n Names) shared.Container { return inContainer{d: e.d, name: n.Helper} }
+func (e *Engine) helper(n stack.Names) shared.Container { return inContainer{d: e.d, name: n.Helper} }
 
 // firstClassified returns the most telling of several errors: bad input
 // outranks the failures it may have caused elsewhere.

@@ -13,6 +13,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 )
@@ -265,7 +266,7 @@ func (u *upRun) reinitialise(ctx context.Context) (*sql.DB, error) {
 	}
 	u.progress.Step("mysql", "%s was never set up by devstack; initialising it again", volume)
 	labels := maps.Clone(u.plan.volumeLabels(volume))
-	maps.Copy(labels, u.plan.pinned.labels())
+	maps.Copy(labels, u.plan.pinned.Labels())
 	if c, err := u.e.d.Inspect(ctx, name); err == nil {
 		if err := u.e.removeContainer(ctx, c.ID); err != nil {
 			return nil, err
@@ -282,7 +283,7 @@ func (u *upRun) reinitialise(ctx context.Context) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := u.e.ownDataVolume(ctx, img, image, volume, u.plan.names.Copy, u.plan.life.labels(u.plan.names.Project, partHelper)); err != nil {
+	if err := u.e.ownDataVolume(ctx, img, image, volume, u.plan.names.Copy, u.plan.life.Labels(u.plan.names.Project, stack.PartHelper)); err != nil {
 		return nil, err
 	}
 	if err := u.create(ctx, config.ServiceMySQL); err != nil {
@@ -327,7 +328,7 @@ func (u *upRun) setUpMySQL(ctx context.Context, root *sql.DB) (fresh bool, err e
 	if err != nil {
 		return false, fault.Env(err, "cannot read the MySQL version: %v", err)
 	}
-	u.progress.Step("mysql", "setting up databases %s and user %s on %s", strings.Join(setup.Databases, ", "), AppUser, f.Version)
+	u.progress.Step("mysql", "setting up databases %s and user %s on %s", strings.Join(setup.Databases, ", "), stack.AppUser, f.Version)
 	if err := setup.Bootstrap(ctx, root, f, u.plan.pinned.AppPassword); err != nil {
 		return false, fault.Env(err, "%v", err)
 	}
@@ -340,7 +341,9 @@ func (u *upRun) setUpMySQL(ctx context.Context, root *sql.DB) (fresh bool, err e
 // openApp connects as the app user to a database.
 func (u *upRun) openApp() func(string) *sql.DB {
 	v := u.plan.pinned
-	return func(db string) *sql.DB { return setup.OpenMySQL(u.cfg.Host, v.MySQLPort, AppUser, v.AppPassword, db) }
+	return func(db string) *sql.DB {
+		return setup.OpenMySQL(u.cfg.Host, v.MySQLPort, stack.AppUser, v.AppPassword, db)
+	}
 }
 
 // seedMySQL seeds; after a first set-up (fresh) it writes the set-up

@@ -7,6 +7,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 )
 
@@ -32,10 +33,10 @@ func AddUser(ctx context.Context, e *Engine, cfg config.Config, service string, 
 		return u, err
 	}
 	if u.Password == "" {
-		u.Password = NewSecret()
+		u.Password = stack.NewSecret()
 	}
 	if u.APIKey == "" {
-		u.APIKey = strings.ToLower(NewSecret())
+		u.APIKey = strings.ToLower(stack.NewSecret())
 	}
 	if err := seed.ValidateUser(u, func(key, format string, args ...any) error {
 		return fault.Usage("--%s: "+format, append([]any{strings.ReplaceAll(key, "_", "-")}, args...)...)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
 // What seeded templates and snapshots share: a template is a snapshot that
@@ -102,7 +103,7 @@ func (c volumeCopy) spec() docker.ContainerSpec {
 	}
 	// A shell as PID 1 ignores SIGTERM: a stop of a copy (a killed
 	// command's, found by the next one) kills it at once.
-	s := docker.ContainerSpec{Name: c.name, Image: c.image, Labels: c.labels, User: rootUser, Network: docker.NoNetwork, StopSignal: "SIGKILL",
+	s := docker.ContainerSpec{Name: c.name, Image: c.image, Labels: c.labels, User: stack.RootUser, Network: docker.NoNetwork, StopSignal: "SIGKILL",
 		Entrypoint: []string{"sh", "-c", copyScript, "copy", c.need, strip, strconv.Itoa(len(c.pairs)), gated}}
 	for i, p := range c.pairs {
 		s.Mounts = append(s.Mounts,
@@ -115,7 +116,7 @@ func (c volumeCopy) spec() docker.ContainerSpec {
 // copyVolumes runs the copy and waits for it. A container of the same name
 // that a killed devstack left behind is the project's own: it goes first.
 func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
-	if err := e.removeLeftover(ctx, c.name, c.labels[LabelProject]); err != nil {
+	if err := e.removeLeftover(ctx, c.name, c.labels[stack.LabelProject]); err != nil {
 		return err
 	}
 	start := func(ctx context.Context) error {
@@ -162,13 +163,6 @@ func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
 	return nil
 }
 
-// rootUser is who devstack's own short-lived containers on the MySQL image
-// run as, whatever the image's USER: they copy volumes keeping their
-// owners, and lay out the shared directory for its configured owner. They
-// join no network (NoNetwork): only volumes, execs and copies reach them,
-// and an endpoint less makes each start quicker.
-const rootUser = "0:0"
-
 // runsAsRoot reports whether an image's USER is root.
 func runsAsRoot(user string) bool {
 	u, _, _ := strings.Cut(user, ":")
@@ -187,7 +181,7 @@ func (e *Engine) ownDataVolume(ctx context.Context, img docker.Image, image, vol
 		return nil
 	}
 	const script = "chown \"$(stat -c %u:%g /var/lib/mysql)\" /devstack/data && chmod \"$(stat -c %a /var/lib/mysql)\" /devstack/data"
-	spec := docker.ContainerSpec{Name: name, Image: image, User: rootUser, Labels: labels, Network: docker.NoNetwork, StopSignal: "SIGKILL",
+	spec := docker.ContainerSpec{Name: name, Image: image, User: stack.RootUser, Labels: labels, Network: docker.NoNetwork, StopSignal: "SIGKILL",
 		Entrypoint: []string{"sh", "-c", script}, Mounts: []docker.Mount{{Volume: volume, Target: "/devstack/data"}}}
 	if err := e.d.RunHelper(ctx, spec); err != nil {
 		return fault.Env(err, "%v, to give volume %s the owner of the image's data directory", err, volume)
@@ -207,7 +201,7 @@ func (e *Engine) ownDataVolume(ctx context.Context, img docker.Image, image, vol
 // label; one without it is left alone, and running one there fails.
 func (e *Engine) removeLeftover(ctx context.Context, name, project string) error {
 	c, err := e.d.Inspect(ctx, name)
-	if err != nil || c.Labels[LabelProject] != project {
+	if err != nil || c.Labels[stack.LabelProject] != project {
 		return nil
 	}
 	if err := e.d.Remove(ctx, c.ID); err != nil && !isNotFound(err) {

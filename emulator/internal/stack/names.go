@@ -1,4 +1,4 @@
-package emulator
+package stack
 
 import (
 	"github.com/wellcomecollection/devstack/emulator/setup"
@@ -20,31 +20,31 @@ const (
 
 	// Values chosen once per stack are pinned on the MySQL data volume,
 	// which goes only with a purge, together with the data they belong to.
-	labelRootPassword  = "io.devstack.mysql-root-password"
-	labelAppPassword   = "io.devstack.mysql-password"
-	labelMySQLPort     = "io.devstack.mysql-port"
-	labelRedisPort     = "io.devstack.redis-port"
-	labelGearmandPort  = "io.devstack.gearmand-port"
-	labelDashboardUUID = "io.devstack.dashboard-uuid"
+	LabelRootPassword  = "io.devstack.mysql-root-password"
+	LabelAppPassword   = "io.devstack.mysql-password"
+	LabelMySQLPort     = "io.devstack.mysql-port"
+	LabelRedisPort     = "io.devstack.redis-port"
+	LabelGearmandPort  = "io.devstack.gearmand-port"
+	LabelDashboardUUID = "io.devstack.dashboard-uuid"
 	// labelSeeded is the time the seeded rows carry: the stack's first up,
 	// or the template's, which a stack made from it keeps. It is not
 	// LabelCreated, which says how old the resource is (prune goes by it).
-	labelSeeded = "io.devstack.seeded"
+	LabelSeeded = "io.devstack.seeded"
 
 	// labelFailure, on the record of an up that failed, says why.
-	labelFailure = "io.devstack.up-failed"
+	LabelFailure = "io.devstack.up-failed"
 )
 
 // The other values of LabelService name the parts of a stack that are not
 // services: its helper container, shared volume and network, and the
 // one-shot container that sets up a stack made by compose/docker-compose.yml.
 const (
-	partHelper  = "helper"
-	partShared  = "shared"
-	partNetwork = "network"
-	partInit    = "init"
+	PartHelper  = "helper"
+	PartShared  = "shared"
+	PartNetwork = "network"
+	PartInit    = "init"
 	// partFailure is the record of an up that failed.
-	partFailure = "failure"
+	PartFailure = "failure"
 )
 
 // SharedDir is where every container that does Archivematica's work mounts the
@@ -52,10 +52,10 @@ const (
 const SharedDir = shared.Dir
 
 const (
-	AppUser      = setup.AppUser
-	mysqlPort    = 3306
-	redisPort    = 6379
-	gearmandPort = 4730
+	AppUser               = setup.AppUser
+	MySQLContainerPort    = 3306
+	RedisContainerPort    = 6379
+	GearmandContainerPort = 4730
 )
 
 // Names are the Docker resource names of one project's stack.

@@ -1,8 +1,10 @@
-package emulator
+package stack
 
 import (
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
@@ -14,7 +16,7 @@ import (
 // config leaves open, the pipeline's UUID and the creation time. They are
 // pinned as labels on the MySQL data volume, so that every later command,
 // from any directory, sees the same ones.
-type pinned struct {
+type Pinned struct {
 	RootPassword string `json:"mysql_root_password"`
 	AppPassword  string `json:"mysql_password"`
 	// RedisPassword comes from the config alone: it is never pinned.
@@ -30,22 +32,22 @@ type pinned struct {
 
 // pinnedFrom reads the values as they are pinned in labels, whatever the
 // config says: a snapshot keeps them so.
-func pinnedFrom(labels map[string]string) pinned {
-	v := pinned{RootPassword: labels[labelRootPassword], AppPassword: labels[labelAppPassword], DashboardUUID: labels[labelDashboardUUID]}
-	v.MySQLPort, _ = strconv.Atoi(labels[labelMySQLPort])
-	v.RedisPort, _ = strconv.Atoi(labels[labelRedisPort])
-	v.GearmandPort, _ = strconv.Atoi(labels[labelGearmandPort])
-	v.Created, _ = time.Parse(time.RFC3339, labels[labelSeeded])
+func PinnedFrom(labels map[string]string) Pinned {
+	v := Pinned{RootPassword: labels[LabelRootPassword], AppPassword: labels[LabelAppPassword], DashboardUUID: labels[LabelDashboardUUID]}
+	v.MySQLPort, _ = strconv.Atoi(labels[LabelMySQLPort])
+	v.RedisPort, _ = strconv.Atoi(labels[LabelRedisPort])
+	v.GearmandPort, _ = strconv.Atoi(labels[LabelGearmandPort])
+	v.Created, _ = time.Parse(time.RFC3339, labels[LabelSeeded])
 	return v
 }
 
 // knownPinned takes each value from the config when it fixes one, else from
 // the volume labels. It chooses nothing: unknown values stay empty, unknown
 // ports 0.
-func knownPinned(cfg config.Config, labels map[string]string) pinned {
-	v := pinnedFrom(labels)
-	v.RootPassword = firstNonEmpty(cfg.MySQL.RootPassword, v.RootPassword)
-	v.AppPassword = firstNonEmpty(cfg.MySQL.Password, v.AppPassword)
+func KnownPinned(cfg config.Config, labels map[string]string) Pinned {
+	v := PinnedFrom(labels)
+	v.RootPassword = FirstNonEmpty(cfg.MySQL.RootPassword, v.RootPassword)
+	v.AppPassword = FirstNonEmpty(cfg.MySQL.Password, v.AppPassword)
 	v.RedisPassword = cfg.Redis.Password
 	if cfg.MySQL.Port != 0 {
 		v.MySQLPort = cfg.MySQL.Port
@@ -67,8 +69,8 @@ func knownPinned(cfg config.Config, labels map[string]string) pinned {
 // publishes (current) when the volume does not pin it (gearmand was enabled
 // after the stack was made). The Redis password is never chosen: production
 // runs without AUTH.
-func choosePinned(cfg config.Config, labels map[string]string, current int, freePort func() (int, error)) (pinned, error) {
-	v := knownPinned(cfg, labels)
+func ChoosePinned(cfg config.Config, labels map[string]string, current int, freePort func() (int, error)) (Pinned, error) {
+	v := KnownPinned(cfg, labels)
 	if cfg.Gearmand.Enabled && v.GearmandPort == 0 {
 		v.GearmandPort = current
 	}
@@ -114,27 +116,55 @@ func stablePort(known int, freePort func() (int, error), avoid ...int) (int, err
 }
 
 // labels is how the values are pinned on the MySQL data volume.
-func (v pinned) labels() map[string]string {
+func (v Pinned) Labels() map[string]string {
 	l := map[string]string{
-		labelRootPassword:  v.RootPassword,
-		labelAppPassword:   v.AppPassword,
-		labelMySQLPort:     strconv.Itoa(v.MySQLPort),
-		labelRedisPort:     strconv.Itoa(v.RedisPort),
-		labelDashboardUUID: v.DashboardUUID,
+		LabelRootPassword:  v.RootPassword,
+		LabelAppPassword:   v.AppPassword,
+		LabelMySQLPort:     strconv.Itoa(v.MySQLPort),
+		LabelRedisPort:     strconv.Itoa(v.RedisPort),
+		LabelDashboardUUID: v.DashboardUUID,
 		// The label and the first seed must agree.
-		labelSeeded: v.Created.Format(time.RFC3339),
+		LabelSeeded: v.Created.Format(time.RFC3339),
 	}
 	if v.GearmandPort != 0 {
-		l[labelGearmandPort] = strconv.Itoa(v.GearmandPort)
+		l[LabelGearmandPort] = strconv.Itoa(v.GearmandPort)
 	}
 	return l
 }
 
-func firstNonEmpty(s ...string) string {
+func FirstNonEmpty(s ...string) string {
 	for _, x := range s {
 		if x != "" {
 			return x
 		}
 	}
 	return ""
+}
+
+// NewSecret returns 32 characters from [A-Za-z0-9]: safe unquoted in env files
+// and shells, and about 190 bits of entropy.
+func NewSecret() string {
+	return seed.RandomString(32)
+}
+
+// uuidPattern is a UUID as Archivematica writes one.
+var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// Invalid says which of the values a manifest carries no stack can have:
+// they become labels, a container's environment and rows.
+func (v Pinned) Invalid() string {
+	switch {
+	case !uuidPattern.MatchString(v.DashboardUUID):
+		return "dashboard_uuid is not a UUID"
+	case v.MySQLPort < 1 || v.MySQLPort > 65535 || v.RedisPort < 1 || v.RedisPort > 65535 || v.GearmandPort < 0 || v.GearmandPort > 65535:
+		return "ports are out of range"
+	case !cleanSecret(v.RootPassword) || !cleanSecret(v.AppPassword):
+		return "passwords are empty, longer than 256 characters or hold control characters"
+	}
+	return ""
+}
+
+// cleanSecret reports whether a password can be a stack's.
+func cleanSecret(s string) bool {
+	return s != "" && len(s) <= 256 && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }

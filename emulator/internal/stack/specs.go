@@ -1,4 +1,4 @@
-package emulator
+package stack
 
 import (
 	"crypto/sha256"
@@ -18,35 +18,35 @@ import (
 
 // roles are the containers a configuration asks for: its services, and the
 // helper.
-func roles(cfg config.Config) []string { return append(cfg.Services(), partHelper) }
+func Roles(cfg config.Config) []string { return append(cfg.Services(), PartHelper) }
 
 // allRoles are every container a stack may have, whatever its
 // configuration.
-var allRoles = []string{config.ServiceMySQL, config.ServiceRedis, config.ServiceGearmand, partHelper}
+var AllRoles = []string{config.ServiceMySQL, config.ServiceRedis, config.ServiceGearmand, PartHelper}
 
 // coreRoles are the containers every stack has.
-var coreRoles = []string{config.ServiceMySQL, config.ServiceRedis, partHelper}
+var CoreRoles = []string{config.ServiceMySQL, config.ServiceRedis, PartHelper}
 
 // target is what a stack's containers are made from.
-type target struct {
-	cfg    config.Config
-	names  Names
-	pinned pinned
+type Target struct {
+	Config config.Config
+	Names  Names
+	Pinned Pinned
 	// tree identifies what the fixtures put in the shared directory, and its
 	// owner (treeID).
-	tree string
+	Tree string
 	// api is the engine's API version: newer engines take more settings.
-	api string
+	API string
 }
 
 // specs are the containers the target asks for, by role.
-func (t target) specs() map[string]docker.ContainerSpec {
+func (t Target) Specs() map[string]docker.ContainerSpec {
 	s := map[string]docker.ContainerSpec{
 		config.ServiceMySQL: t.mysql(),
 		config.ServiceRedis: t.redis(),
-		partHelper:          t.helper(),
+		PartHelper:          t.helper(),
 	}
-	if t.cfg.Gearmand.Enabled {
+	if t.Config.Gearmand.Enabled {
 		s[config.ServiceGearmand] = t.gearmand()
 	}
 	return s
@@ -54,7 +54,7 @@ func (t target) specs() map[string]docker.ContainerSpec {
 
 // publish publishes a service port on one address of the engine's machine
 // alone: 127.0.0.1 unless the engine is remote (Config.Reach).
-func publish(cfg config.Config, containerPort, hostPort int) []docker.Port {
+func Publish(cfg config.Config, containerPort, hostPort int) []docker.Port {
 	return []docker.Port{{ContainerPort: containerPort, HostIP: cfg.BindAddress(), HostPort: hostPort}}
 }
 
@@ -62,8 +62,8 @@ func publish(cfg config.Config, containerPort, hostPort int) []docker.Port {
 // own entrypoint, devstack's server options as its command. Up gives the
 // entrypoint the image's CMD before the options, or starts the server
 // directly where it has seen how (serverSpec).
-func (t target) mysql() docker.ContainerSpec {
-	cfg, n, v := t.cfg, t.names, t.pinned
+func (t Target) mysql() docker.ContainerSpec {
+	cfg, n, v := t.Config, t.Names, t.Pinned
 	return docker.ContainerSpec{
 		Name:  n.MySQL,
 		Image: cfg.MySQL.Image,
@@ -75,7 +75,7 @@ func (t target) mysql() docker.ContainerSpec {
 		Cmd:     config.ServerArgs(cfg.MySQL.ServerOptions),
 		Network: n.Network, Aliases: []string{config.ServiceMySQL},
 		Mounts: []docker.Mount{{Volume: n.MySQLData, Target: "/var/lib/mysql"}},
-		Ports:  publish(cfg, mysqlPort, v.MySQLPort),
+		Ports:  Publish(cfg, MySQLContainerPort, v.MySQLPort),
 		// "alive" is enough for Docker's view; devstack's own readiness is a
 		// real SQL round trip as the app user.
 		Health:  t.healthcheck("mysqladmin", "ping", "-h", "127.0.0.1", "--silent"),
@@ -88,8 +88,8 @@ func (t target) mysql() docker.ContainerSpec {
 // redis-cli reads REDISCLI_AUTH, so the healthcheck and `devstack shell`
 // need no password in argv; env and seed read it back from there. redis-cli
 // would send an empty one as AUTH "", hence the unset.
-func (t target) redis() docker.ContainerSpec {
-	cfg, n, v := t.cfg, t.names, t.pinned
+func (t Target) redis() docker.ContainerSpec {
+	cfg, n, v := t.Config, t.Names, t.Pinned
 	return docker.ContainerSpec{
 		Name:    n.Redis,
 		Image:   cfg.Redis.Image,
@@ -97,7 +97,7 @@ func (t target) redis() docker.ContainerSpec {
 		Cmd:     []string{"redis-server", "--appendonly", "yes", "--requirepass", v.RedisPassword},
 		Network: n.Network, Aliases: []string{config.ServiceRedis},
 		Mounts:  []docker.Mount{{Volume: n.RedisData, Target: "/data"}},
-		Ports:   publish(cfg, redisPort, v.RedisPort),
+		Ports:   Publish(cfg, RedisContainerPort, v.RedisPort),
 		Health:  t.healthcheck("CMD-SHELL", `[ -n "$REDISCLI_AUTH" ] || unset REDISCLI_AUTH; exec redis-cli ping`),
 		Restart: "unless-stopped",
 	}
@@ -110,13 +110,13 @@ func (t target) redis() docker.ContainerSpec {
 // which both that image and the stand-in have. An empty Redis password is
 // none to gearmand, so the command has one shape with and without (as a
 // separate argument: gearmand refuses --redis-password= with nothing after).
-func (t target) gearmand() docker.ContainerSpec {
+func (t Target) gearmand() docker.ContainerSpec {
 	return docker.ContainerSpec{
-		Name:    t.names.Gearmand,
-		Image:   t.cfg.Gearmand.Image,
-		Cmd:     []string{"--queue-type=redis", "--redis-server=" + config.ServiceRedis, "--redis-port=" + strconv.Itoa(redisPort), "--redis-password", t.pinned.RedisPassword},
-		Network: t.names.Network, Aliases: []string{config.ServiceGearmand},
-		Ports:   publish(t.cfg, gearmandPort, t.pinned.GearmandPort),
+		Name:    t.Names.Gearmand,
+		Image:   t.Config.Gearmand.Image,
+		Cmd:     []string{"--queue-type=redis", "--redis-server=" + config.ServiceRedis, "--redis-port=" + strconv.Itoa(RedisContainerPort), "--redis-password", t.Pinned.RedisPassword},
+		Network: t.Names.Network, Aliases: []string{config.ServiceGearmand},
+		Ports:   Publish(t.Config, GearmandContainerPort, t.Pinned.GearmandPort),
 		Health:  t.healthcheck("bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/4730 && printf 'version\n' >&3 && read -r l <&3 && [[ $l == OK* ]]`),
 		Restart: "unless-stopped",
 	}
@@ -132,19 +132,19 @@ func (t target) gearmand() docker.ContainerSpec {
 // stack kept an eighth of a core busy; at one in five, a fifth of that.
 //
 // test is a command, or ("CMD-SHELL", script).
-func (t target) healthcheck(test ...string) *docker.Healthcheck {
+func (t Target) healthcheck(test ...string) *docker.Healthcheck {
 	if test[0] != "CMD-SHELL" {
 		test = append([]string{"CMD"}, test...)
 	}
 	h := &docker.Healthcheck{Test: test, Interval: 5 * time.Second, Timeout: 5 * time.Second, Retries: 30}
-	if apiAtLeast(t.api, 1, 44) {
+	if APIAtLeast(t.API, 1, 44) {
 		h.StartPeriod, h.StartInterval = time.Minute, 100*time.Millisecond
 	}
 	return h
 }
 
 // apiAtLeast compares an API version "major.minor" with major.minor.
-func apiAtLeast(version string, major, minor int) bool {
+func APIAtLeast(version string, major, minor int) bool {
 	var ma, mi int
 	if _, err := fmt.Sscanf(version, "%d.%d", &ma, &mi); err != nil {
 		return false
@@ -160,12 +160,12 @@ func apiAtLeast(version string, major, minor int) bool {
 // fixtures put in the shared directory, and its owner, are part of it: a
 // helper that runs was made after the shared directory was laid out so, and
 // up leaves both alone.
-func (t target) helper() docker.ContainerSpec {
-	cfg, n, tree := t.cfg, t.names, t.tree
+func (t Target) helper() docker.ContainerSpec {
+	cfg, n, tree := t.Config, t.Names, t.Tree
 	return docker.ContainerSpec{
 		Name:       n.Helper,
 		Image:      cfg.MySQL.Image,
-		User:       rootUser,
+		User:       RootUser,
 		Entrypoint: []string{"sleep", "infinity"},
 		Env:        map[string]string{"DEVSTACK_SHARED_TREE": tree},
 		Network:    docker.NoNetwork,
@@ -180,13 +180,13 @@ func (t target) helper() docker.ContainerSpec {
 
 // treeID identifies what the shared directory holds: the digest of the
 // fixtures' folders and files, and the owner (uid:gid).
-func treeID(digest, owner string) string { return digest + "@" + owner }
+func TreeID(digest, owner string) string { return digest + "@" + owner }
 
 // variable is a reference to a configuration variable in a spec template:
 // ${DEVSTACK_X}, or ${DEVSTACK_X:-default} for a compose file.
 type variable func(name, value string) string
 
-func bare(name, _ string) string { return "${" + name + "}" }
+func Bare(name, _ string) string { return "${" + name + "}" }
 
 // template is the target's specs with every value that configuration
 // chooses (project, images, passwords, the shared directory's owner)
@@ -194,25 +194,25 @@ func bare(name, _ string) string { return "${" + name + "}" }
 // healthchecks any engine takes: what only devstack's code decides. The
 // config hash digests it; the compose file is it with defaults. t.tree is
 // the digest of the fixtures' shared tree.
-func (t target) template(ref variable) map[string]docker.ContainerSpec {
-	cfg := t.cfg
+func (t Target) Template(ref variable) map[string]docker.ContainerSpec {
+	cfg := t.Config
 	cfg.MySQL.Image = ref("DEVSTACK_MYSQL_IMAGE", cfg.MySQL.Image)
 	cfg.Redis.Image = ref("DEVSTACK_REDIS_IMAGE", cfg.Redis.Image)
 	cfg.Gearmand.Image = ref("DEVSTACK_GEARMAND_IMAGE", cfg.Gearmand.Image)
-	v := pinned{
-		RootPassword:  ref("DEVSTACK_MYSQL_ROOT_PASSWORD", t.pinned.RootPassword),
-		AppPassword:   ref("DEVSTACK_MYSQL_PASSWORD", t.pinned.AppPassword),
-		RedisPassword: ref("DEVSTACK_REDIS_PASSWORD", t.pinned.RedisPassword),
+	v := Pinned{
+		RootPassword:  ref("DEVSTACK_MYSQL_ROOT_PASSWORD", t.Pinned.RootPassword),
+		AppPassword:   ref("DEVSTACK_MYSQL_PASSWORD", t.Pinned.AppPassword),
+		RedisPassword: ref("DEVSTACK_REDIS_PASSWORD", t.Pinned.RedisPassword),
 	}
 	owner := ref("DEVSTACK_SHARED_UID", strconv.Itoa(cfg.Shared.UID)) + ":" + ref("DEVSTACK_SHARED_GID", strconv.Itoa(cfg.Shared.GID))
-	return target{cfg: cfg, names: NamesFor(ref("DEVSTACK_PROJECT", cfg.Project)), pinned: v, tree: treeID(t.tree, owner)}.specs()
+	return Target{Config: cfg, Names: NamesFor(ref("DEVSTACK_PROJECT", cfg.Project)), Pinned: v, Tree: TreeID(t.Tree, owner)}.Specs()
 }
 
 // specHash is the config-hash label of a container: a digest of its
 // template, so that up can tell "running and right" from "running but
 // stale" and a compose file can carry the same label. The values the
 // template leaves out are compared one by one (sameValues).
-func specHash(template docker.ContainerSpec) string {
+func SpecHash(template docker.ContainerSpec) string {
 	template.Labels = nil
 	b, _ := json.Marshal(template)
 	sum := sha256.Sum256(b)
@@ -222,7 +222,7 @@ func specHash(template docker.ContainerSpec) string {
 // sameValues reports whether a container (inspected) runs with the values
 // a spec gives it: image (by ID when imageID is known), environment and
 // published ports.
-func sameValues(c docker.Container, want docker.ContainerSpec, imageID string) bool {
+func SameValues(c docker.Container, want docker.ContainerSpec, imageID string) bool {
 	if imageID != "" && !sameImageID(c.ImageID, imageID) || imageID == "" && c.Image != want.Image {
 		return false
 	}
@@ -259,14 +259,14 @@ type Lifetime struct {
 	Keep bool
 }
 
-func (Lifetime) owner() string {
+func (Lifetime) Owner() string {
 	h, _ := os.Hostname()
 	return h + "/" + strconv.Itoa(os.Getpid())
 }
 
 // labels are the labels every resource of a stack carries; part is the
 // value of LabelService.
-func (l Lifetime) labels(project, part string) map[string]string {
+func (l Lifetime) Labels(project, part string) map[string]string {
 	m := map[string]string{
 		LabelProject: project,
 		LabelService: part,
@@ -274,7 +274,7 @@ func (l Lifetime) labels(project, part string) map[string]string {
 	}
 	if l.Ephemeral {
 		m[LabelEphemeral] = "true"
-		m[LabelOwner] = l.owner()
+		m[LabelOwner] = l.Owner()
 	}
 	if l.Keep {
 		m[LabelKeep] = "true"
@@ -284,8 +284,15 @@ func (l Lifetime) labels(project, part string) map[string]string {
 
 // labelled returns the spec as it is created: with the stack's labels and
 // hash, the config hash of its template.
-func labelled(s docker.ContainerSpec, project, role, hash string, l Lifetime) docker.ContainerSpec {
-	s.Labels = l.labels(project, role)
+func Labelled(s docker.ContainerSpec, project, role, hash string, l Lifetime) docker.ContainerSpec {
+	s.Labels = l.Labels(project, role)
 	maps.Copy(s.Labels, map[string]string{LabelConfigHash: hash})
 	return s
 }
+
+// rootUser is who devstack's own short-lived containers on the MySQL image
+// run as, whatever the image's USER: they copy volumes keeping their
+// owners, and lay out the shared directory for its configured owner. They
+// join no network (NoNetwork): only volumes, execs and copies reach them,
+// and an endpoint less makes each start quicker.
+const RootUser = "0:0"
