@@ -682,3 +682,10 @@ func TestStatusGivesTheFailedUpsReason(t *testing.T) {
 		}
 	}
 }
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
