@@ -19,7 +19,7 @@ import (
 
 // Engine is a Docker engine devstack has reached. Every later call goes to
 // the same endpoint, testcontainers included.
-type Engine struct {
+type Conn struct {
 	d docker.Client
 	// tunnels reach the ports of an ssh:// engine; nil for the others.
 	tunnels *tunnels
@@ -28,17 +28,17 @@ type Engine struct {
 }
 
 // Endpoint is where the engine answers.
-func (e *Engine) Endpoint() string { return e.d.Endpoint() }
+func (e *Conn) Endpoint() string { return e.d.Endpoint() }
 
 // Source says how the endpoint was chosen: DOCKER_HOST, a context, or the
 // default socket.
-func (e *Engine) Source() string { return e.source }
+func (e *Conn) Source() string { return e.source }
 
 // APIVersion is the API version negotiated with the engine.
-func (e *Engine) APIVersion() string { return e.d.APIVersion() }
+func (e *Conn) APIVersion() string { return e.d.APIVersion() }
 
 // Close releases the engine's connections.
-func (e *Engine) Close() error {
+func (e *Conn) Close() error {
 	e.tunnels.close()
 	return e.d.Close()
 }
@@ -62,7 +62,7 @@ func Connect(ctx context.Context) (*Engine, error) {
 	if err != nil {
 		return nil, fault.Env(err, "cannot reach Docker at %s (%s; %s): start Docker, or point DOCKER_HOST at a running engine", endpoint, source, shortErr(err))
 	}
-	return &Engine{d: d, source: source, tunnels: t}, nil
+	return &Engine{&Conn{d: d, source: source, tunnels: t}}, nil
 }
 
 // ResolveEndpoint picks the engine like the docker CLI: DOCKER_HOST, then the
@@ -153,14 +153,14 @@ func userHome() string {
 
 // local reports whether published ports are on this machine, where a port
 // can be checked before Docker is asked to bind it.
-func (e *Engine) local() bool {
+func (e *Conn) local() bool {
 	ep := e.Endpoint()
 	return strings.HasPrefix(ep, "unix://") || strings.HasPrefix(ep, "npipe://")
 }
 
 // ensureImage makes an image available locally, pulling it when missing. A
 // failure names the image and the setting that chose it.
-func (e *Engine) ensureImage(ctx context.Context, ref, setting string) error {
+func (e *Conn) ensureImage(ctx context.Context, ref, setting string) error {
 	_, err := e.d.Image(ctx, ref)
 	if err == nil {
 		return nil
@@ -239,3 +239,6 @@ func (c inContainer) CopyFrom(ctx context.Context, path string) (io.ReadCloser, 
 	}
 	return rc, nil
 }
+
+// NewConn is a connection over d, for tests on a fake engine.
+func NewConn(d docker.Client) *Conn { return &Conn{d: d} }

@@ -227,7 +227,7 @@ func stackOnFake(t *testing.T, project string) (*fake.Engine, *Engine) {
 	for _, role := range stack.CoreRoles {
 		f.AddContainer(container(cfg, role, v, "running"))
 	}
-	return f, &Engine{d: docker.Said(f)}
+	return f, &Engine{NewConn(docker.Said(f))}
 }
 
 func TestDownRemovesContainersAndNetworkKeepsVolumes(t *testing.T) {
@@ -308,7 +308,7 @@ func TestDownNeverTouchesUnlabelledResources(t *testing.T) {
 	n := stack.NamesFor("p")
 	f.AddVolume(docker.Volume{Name: n.MySQLData})
 	f.AddContainer(docker.Container{Name: n.MySQL})
-	_, err := Down(context.Background(), &Engine{d: docker.Said(f)}, testConfig("p"), DownOptions{Volumes: true})
+	_, err := Down(context.Background(), &Engine{NewConn(docker.Said(f))}, testConfig("p"), DownOptions{Volumes: true})
 	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "did not create") {
 		t.Fatalf("clash: %v", err)
 	}
@@ -482,7 +482,7 @@ func TestPreflightPortHeldByTheStackItself(t *testing.T) {
 	}
 	f.AddImage(cfg.MySQL.Image)
 	f.AddImage(cfg.Redis.Image)
-	e := &Engine{d: docker.Said(f)}
+	e := &Engine{NewConn(docker.Said(f))}
 	err = e.preflight(context.Background(), p)
 	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "is taken") {
 		t.Fatalf("port held by another process: %v", err)
@@ -509,7 +509,7 @@ func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &upRun{e: &Engine{d: docker.Said(f)}, cfg: cfg, plan: p, progress: nil}
+	u := &upRun{e: &Engine{NewConn(docker.Said(f))}, cfg: cfg, plan: p, progress: nil}
 	s := p.specs[stack.PartHelper]
 	f.AddContainer(docker.Container{Name: s.Name, Image: s.Image, Env: s.Env, Labels: s.Labels, State: docker.State{Status: "created"}, Networks: map[string]string{s.Network: p.networkID}})
 	if err := u.converge(ctx, stack.PartHelper); err != nil {
@@ -522,7 +522,7 @@ func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	f = fake.New()
 	f.AddImage(cfg.MySQL.Image)
 	f.AddContainer(docker.Container{Name: s.Name, Labels: map[string]string{"owner": "someone"}})
-	u.e = &Engine{d: docker.Said(f)}
+	u.e = &Engine{NewConn(docker.Said(f))}
 	if err := u.converge(ctx, stack.PartHelper); fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "did not create") {
 		t.Fatalf("a foreign container under the name: %v", err)
 	}
@@ -536,7 +536,7 @@ func TestHealthCheckStartIntervalFollowsTheEngine(t *testing.T) {
 		f.API = api
 		cfg := testConfig("p")
 		o := &observed{names: stack.NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
-		e := &Engine{d: docker.Said(f)}
+		e := &Engine{NewConn(docker.Said(f))}
 		p, err := planUp(planInput{cfg: cfg, o: o, tree: "tree", api: e.APIVersion(), freePort: countingPorts()})
 		if err != nil {
 			t.Fatal(err)

@@ -22,7 +22,7 @@ import (
 // Reach settles where cfg's ports are published and reached on this engine:
 // see above. It fails (exit 2) when the address cannot be used as one of the
 // engine's machine.
-func (e *Engine) Reach(cfg config.Config) (config.Config, error) {
+func (e *Conn) Reach(cfg config.Config) (config.Config, error) {
 	host, remote := remoteHost(e.Endpoint())
 	if !remote {
 		return cfg, nil

@@ -68,7 +68,7 @@ func failure(s docker.State, restarts int) string {
 // alive fails permanently when a container has failed, with the end of its
 // log, so that a crashing service is reported at once rather than at the
 // readiness timeout. restarts is its restart count when up began with it.
-func (e *Engine) alive(ctx context.Context, name string, restarts int) error {
+func (e *Conn) alive(ctx context.Context, name string, restarts int) error {
 	c, err := e.d.Inspect(ctx, name)
 	if err != nil {
 		return err
@@ -105,7 +105,7 @@ func (c *containerFailed) Error() string {
 
 // lastLines returns the last lines a container logged, indented, which
 // usually say why it failed; the whole log is one docker logs away.
-func (e *Engine) lastLines(ctx context.Context, name string) string {
+func (e *Conn) lastLines(ctx context.Context, name string) string {
 	var buf strings.Builder
 	if err := e.d.Logs(context.WithoutCancel(ctx), name, docker.LogOptions{Tail: "5"}, &buf, &buf); err != nil || strings.TrimSpace(buf.String()) == "" {
 		return "  (nothing logged)"

@@ -46,7 +46,7 @@ func TestPruneTemplatesUnderTheirLock(t *testing.T) {
 	}
 	defer unlock()
 
-	e := &Engine{d: docker.Said(f)}
+	e := &Engine{NewConn(docker.Said(f))}
 	var mu sync.Mutex
 	var removed []string
 	var out strings.Builder
