@@ -14,6 +14,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
@@ -54,8 +55,8 @@ func Doctor(ctx context.Context, cfg config.Config) *DoctorReport {
 	add := func(c Check) { r.Checks = append(r.Checks, c) }
 	e, err := Connect(ctx)
 	if err != nil {
-		endpoint, source := ResolveEndpoint(os.Getenv, userHome())
-		add(Check{checkEngine, false, fmt.Sprintf("cannot reach Docker at %s (%s): %s", endpoint, source, shortErr(cmp.Or(errors.Unwrap(err), err))),
+		endpoint, source := engine.ResolveEndpoint(os.Getenv, engine.UserHome())
+		add(Check{checkEngine, false, fmt.Sprintf("cannot reach Docker at %s (%s): %s", endpoint, source, engine.ShortErr(cmp.Or(errors.Unwrap(err), err))),
 			"start Docker, or point DOCKER_HOST or the current docker context at a running engine"})
 		for _, name := range []string{checkAPI, checkImages} {
 			add(Check{name, false, "not checked: Docker is unreachable", "fix the engine first"})
@@ -67,7 +68,7 @@ func Doctor(ctx context.Context, cfg config.Config) *DoctorReport {
 		return r.done()
 	}
 	defer e.Close()
-	info, err := e.d.Info(ctx)
+	info, err := e.Docker.Info(ctx)
 	detail := fmt.Sprintf("%s (%s)", e.Endpoint(), e.Source())
 	if err == nil {
 		detail += ", " + engineName(info)
@@ -91,7 +92,7 @@ func Doctor(ctx context.Context, cfg config.Config) *DoctorReport {
 		cfg = o.follow(cfg)
 	}
 	add(e.imagesCheck(ctx, cfg))
-	add(portsCheck(cfg, v, own, e.local()))
+	add(portsCheck(cfg, v, own, e.Local()))
 	add(e.diskCheck(ctx, cfg, info.RootDir))
 	add(e.networkCheck(ctx))
 	return r.done()
@@ -125,11 +126,11 @@ func (e *Engine) imagesCheck(ctx context.Context, cfg config.Config) Check {
 		}
 		seen[ref] = true
 		chosen := fmt.Sprintf("%s: %s, from %s", role, ref, stack.FirstNonEmpty(cfg.Sources[imageKeys[role]], "the default"))
-		if img, err := e.d.Image(ctx, ref); err == nil {
+		if img, err := e.Docker.Image(ctx, ref); err == nil {
 			details = append(details, chosen+", present"+e.serverStartNote(ctx, cfg, role, img))
 			continue
 		}
-		if err := e.d.Pullable(ctx, ref); err == nil {
+		if err := e.Docker.Pullable(ctx, ref); err == nil {
 			details = append(details, chosen+", can be pulled")
 			continue
 		} else {
@@ -163,7 +164,7 @@ func portsCheck(cfg config.Config, v stack.Pinned, own []int, local bool) Check 
 			details = append(details, s+": a free port is picked at the first up")
 		case slices.Contains(own, port):
 			details = append(details, fmt.Sprintf("%s: %d (held by this stack)", s, port))
-		case portFree("127.0.0.1", port):
+		case engine.PortFree("127.0.0.1", port):
 			details = append(details, fmt.Sprintf("%s: %d free", s, port))
 		default:
 			c.OK = false
@@ -183,7 +184,7 @@ func (e *Engine) diskCheck(ctx context.Context, cfg config.Config, root string) 
 	var free uint64
 	var where string
 	var st unix.Statfs_t
-	if e.local() && root != "" && unix.Statfs(root, &st) == nil {
+	if e.Local() && root != "" && unix.Statfs(root, &st) == nil {
 		free, where = st.Bavail*uint64(st.Bsize), root
 	} else if helper, err := e.sharedDir(ctx, cfg); err == nil {
 		out, err := helper.Exec(ctx, "df", "-Pk", stack.SharedDir)
@@ -214,14 +215,14 @@ func lastLine(s string) string {
 func (e *Engine) networkCheck(ctx context.Context) Check {
 	c := Check{Name: checkNetwork, OK: true}
 	n := stack.NamesFor(config.EphemeralProject("doctor"))
-	id, err := e.d.CreateNetwork(ctx, n.Network, stack.Lifetime{Ephemeral: true}.Labels(n.Project, stack.PartNetwork))
+	id, err := e.Docker.CreateNetwork(ctx, n.Network, stack.Lifetime{Ephemeral: true}.Labels(n.Project, stack.PartNetwork))
 	if err != nil {
 		c.OK = false
 		c.Detail = err.Error()
 		c.Fix = "remove unused networks (docker network prune), or give the engine more address pools (default-address-pools in daemon.json)"
 		return c
 	}
-	if err := e.d.RemoveNetwork(context.WithoutCancel(ctx), id); err != nil {
+	if err := e.Docker.RemoveNetwork(context.WithoutCancel(ctx), id); err != nil {
 		c.Detail = fmt.Sprintf("room for another network (the probe is left: %v)", err)
 		return c
 	}

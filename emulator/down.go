@@ -10,6 +10,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
@@ -105,13 +106,13 @@ func (e *Engine) remove(ctx context.Context, o *observed, volumes bool, progress
 func (e *Engine) removeRest(ctx context.Context, o *observed, volumes bool, progress event.Sink, r *DownReport) error {
 	var blocked error
 	for _, n := range o.spareNetworks {
-		if err := e.d.RemoveNetwork(ctx, n.ID); err != nil && !isNotFound(err) {
+		if err := e.Docker.RemoveNetwork(ctx, n.ID); err != nil && !engine.IsNotFound(err) {
 			blocked = e.networkBlocked(ctx, n.ID, n.Name, err)
 		}
 	}
 	if o.network != nil {
 		progress.Done(stack.PartNetwork, 0, "removing %s", o.network.Name)
-		if err := e.d.RemoveNetwork(ctx, o.network.ID); err != nil && !isNotFound(err) {
+		if err := e.Docker.RemoveNetwork(ctx, o.network.ID); err != nil && !engine.IsNotFound(err) {
 			blocked = e.networkBlocked(ctx, o.network.ID, o.network.Name, err)
 		} else {
 			r.Networks = append(r.Networks, o.network.Name)
@@ -120,7 +121,7 @@ func (e *Engine) removeRest(ctx context.Context, o *observed, volumes bool, prog
 	if volumes {
 		for _, name := range slices.Sorted(maps.Keys(o.volumes)) {
 			progress.Done(o.volumes[name].Labels[stack.LabelService], 0, "removing volume %s", name)
-			if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) {
+			if err := e.Docker.RemoveVolume(ctx, name); err != nil && !engine.IsNotFound(err) {
 				if blocked == nil {
 					blocked = fault.Env(err, "%v; stop the containers that use it, then run down again", err)
 				}
@@ -169,7 +170,7 @@ func (e *Engine) removeContainers(ctx context.Context, cs []docker.Container, ki
 		steps[i] = func(ctx context.Context) error {
 			progress.Done(c.Labels[stack.LabelService], 0, "removing container %s", c.Name)
 			if kill {
-				if err := e.d.Remove(ctx, c.ID); err != nil && !isNotFound(err) {
+				if err := e.Docker.Remove(ctx, c.ID); err != nil && !engine.IsNotFound(err) {
 					return err
 				}
 				return nil
@@ -183,7 +184,7 @@ func (e *Engine) removeContainers(ctx context.Context, cs []docker.Container, ki
 // networkBlocked says why a network cannot go: the containers devstack
 // did not create that still use it, or failing that the engine's words.
 func (e *Engine) networkBlocked(ctx context.Context, id, name string, cause error) error {
-	if n, err := e.d.Network(ctx, id); err == nil && len(n.Containers) > 0 {
+	if n, err := e.Docker.Network(ctx, id); err == nil && len(n.Containers) > 0 {
 		return fault.Env(cause, "cannot remove network %s: containers devstack did not create still use it: %s; stop or disconnect them, then run down again", name, strings.Join(n.Containers, ", "))
 	}
 	return fault.Env(cause, "%v; stop or disconnect what uses it, then run down again", cause)

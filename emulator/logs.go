@@ -86,7 +86,7 @@ func Logs(ctx context.Context, e *Engine, cfg config.Config, opts LogsOptions, o
 		steps[i] = func(ctx context.Context) error {
 			defer w.flush()
 			opts := docker.LogOptions{Follow: opts.Follow, Since: opts.Since, Tail: opts.Tail}
-			if err := e.d.Logs(ctx, o.containers[s].ID, opts, w, w); err != nil && ctx.Err() == nil {
+			if err := e.Docker.Logs(ctx, o.containers[s].ID, opts, w, w); err != nil && ctx.Err() == nil {
 				return err
 			}
 			return nil

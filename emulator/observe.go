@@ -8,6 +8,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
@@ -35,7 +36,7 @@ func projectLabel(project string) string { return stack.LabelProject + "=" + pro
 // carrying one of the stack's names lacks the label.
 func (e *Engine) observe(ctx context.Context, project string) (*observed, error) {
 	o := &observed{names: stack.NamesFor(project), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
-	cs, err := e.d.Containers(ctx, projectLabel(project))
+	cs, err := e.Docker.Containers(ctx, projectLabel(project))
 	if err != nil {
 		return nil, err
 	}
@@ -47,14 +48,14 @@ func (e *Engine) observe(ctx context.Context, project string) (*observed, error)
 			o.others = append(o.others, c)
 		}
 	}
-	vs, err := e.d.Volumes(ctx, projectLabel(project))
+	vs, err := e.Docker.Volumes(ctx, projectLabel(project))
 	if err != nil {
 		return nil, err
 	}
 	for _, v := range vs {
 		o.volumes[v.Name] = v
 	}
-	ns, err := e.d.Networks(ctx, projectLabel(project))
+	ns, err := e.Docker.Networks(ctx, projectLabel(project))
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +79,7 @@ func (e *Engine) observe(ctx context.Context, project string) (*observed, error)
 func (e *Engine) forwardPorts(ctx context.Context, o *observed) {
 	for _, c := range o.containers {
 		for _, p := range c.Ports {
-			_ = e.tunnels.forward(ctx, p.HostPort)
+			_ = e.Tunnels.Forward(ctx, p.HostPort)
 		}
 	}
 }
@@ -94,7 +95,7 @@ func (e *Engine) findClashes(ctx context.Context, o *observed) error {
 			continue
 		}
 		if err := e.clash(o, "container", name, func() (map[string]string, func(), error) {
-			c, err := e.d.Inspect(ctx, name)
+			c, err := e.Docker.Inspect(ctx, name)
 			return c.Labels, func() { o.containers[role] = c }, err
 		}); err != nil {
 			return err
@@ -105,7 +106,7 @@ func (e *Engine) findClashes(ctx context.Context, o *observed) error {
 			continue
 		}
 		if err := e.clash(o, "volume", name, func() (map[string]string, func(), error) {
-			v, err := e.d.Volume(ctx, name)
+			v, err := e.Docker.Volume(ctx, name)
 			return v.Labels, func() { o.volumes[name] = v }, err
 		}); err != nil {
 			return err
@@ -113,7 +114,7 @@ func (e *Engine) findClashes(ctx context.Context, o *observed) error {
 	}
 	if o.network == nil {
 		return e.clash(o, "network", n.Network, func() (map[string]string, func(), error) {
-			nw, err := e.d.Network(ctx, n.Network)
+			nw, err := e.Docker.Network(ctx, n.Network)
 			return nw.Labels, func() { o.network = &nw }, err
 		})
 	}
@@ -129,7 +130,7 @@ func (e *Engine) clash(o *observed, kind, name string, lookup func() (labels map
 		adopt()
 	case err == nil:
 		o.clashes = append(o.clashes, kind+" "+name)
-	case !isNotFound(err):
+	case !engine.IsNotFound(err):
 		return err
 	}
 	return nil

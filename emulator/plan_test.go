@@ -17,6 +17,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
@@ -227,7 +228,7 @@ func stackOnFake(t *testing.T, project string) (*fake.Engine, *Engine) {
 	for _, role := range stack.CoreRoles {
 		f.AddContainer(container(cfg, role, v, "running"))
 	}
-	return f, &Engine{NewConn(docker.Said(f))}
+	return f, &Engine{engine.NewConn(docker.Said(f))}
 }
 
 func TestDownRemovesContainersAndNetworkKeepsVolumes(t *testing.T) {
@@ -308,7 +309,7 @@ func TestDownNeverTouchesUnlabelledResources(t *testing.T) {
 	n := stack.NamesFor("p")
 	f.AddVolume(docker.Volume{Name: n.MySQLData})
 	f.AddContainer(docker.Container{Name: n.MySQL})
-	_, err := Down(context.Background(), &Engine{NewConn(docker.Said(f))}, testConfig("p"), DownOptions{Volumes: true})
+	_, err := Down(context.Background(), &Engine{engine.NewConn(docker.Said(f))}, testConfig("p"), DownOptions{Volumes: true})
 	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "did not create") {
 		t.Fatalf("clash: %v", err)
 	}
@@ -417,7 +418,7 @@ func TestFailure(t *testing.T) {
 		{"exited", docker.State{Status: "exited", ExitCode: 3}, 0, true},
 		{"unhealthy", docker.State{Status: "running", Running: true, Health: "unhealthy"}, 0, true},
 	} {
-		if got := failure(tc.state, tc.restarts) != ""; got != tc.failed {
+		if got := engine.Failure(tc.state, tc.restarts) != ""; got != tc.failed {
 			t.Errorf("%s: failed %v, want %v", tc.name, got, tc.failed)
 		}
 	}
@@ -482,7 +483,7 @@ func TestPreflightPortHeldByTheStackItself(t *testing.T) {
 	}
 	f.AddImage(cfg.MySQL.Image)
 	f.AddImage(cfg.Redis.Image)
-	e := &Engine{NewConn(docker.Said(f))}
+	e := &Engine{engine.NewConn(docker.Said(f))}
 	err = e.preflight(context.Background(), p)
 	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "is taken") {
 		t.Fatalf("port held by another process: %v", err)
@@ -509,7 +510,7 @@ func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &upRun{e: &Engine{NewConn(docker.Said(f))}, cfg: cfg, plan: p, progress: nil}
+	u := &upRun{e: &Engine{engine.NewConn(docker.Said(f))}, cfg: cfg, plan: p, progress: nil}
 	s := p.specs[stack.PartHelper]
 	f.AddContainer(docker.Container{Name: s.Name, Image: s.Image, Env: s.Env, Labels: s.Labels, State: docker.State{Status: "created"}, Networks: map[string]string{s.Network: p.networkID}})
 	if err := u.converge(ctx, stack.PartHelper); err != nil {
@@ -522,7 +523,7 @@ func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	f = fake.New()
 	f.AddImage(cfg.MySQL.Image)
 	f.AddContainer(docker.Container{Name: s.Name, Labels: map[string]string{"owner": "someone"}})
-	u.e = &Engine{NewConn(docker.Said(f))}
+	u.e = &Engine{engine.NewConn(docker.Said(f))}
 	if err := u.converge(ctx, stack.PartHelper); fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "did not create") {
 		t.Fatalf("a foreign container under the name: %v", err)
 	}
@@ -536,7 +537,7 @@ func TestHealthCheckStartIntervalFollowsTheEngine(t *testing.T) {
 		f.API = api
 		cfg := testConfig("p")
 		o := &observed{names: stack.NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
-		e := &Engine{NewConn(docker.Said(f))}
+		e := &Engine{engine.NewConn(docker.Said(f))}
 		p, err := planUp(planInput{cfg: cfg, o: o, tree: "tree", api: e.APIVersion(), freePort: countingPorts()})
 		if err != nil {
 			t.Fatal(err)

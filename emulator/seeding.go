@@ -13,6 +13,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
@@ -277,11 +278,11 @@ func (s *Stack) restartGearmand(ctx context.Context) error {
 	}
 	name := s.names.Gearmand
 	// Nothing to keep: it is killed rather than asked to stop.
-	if err := s.e.d.Restart(ctx, name, 0); err != nil {
+	if err := s.e.Docker.Restart(ctx, name, 0); err != nil {
 		return err
 	}
 	addr := net.JoinHostPort(s.cfg.Host, strconv.Itoa(s.pinned.GearmandPort))
-	return poll(ctx, 30*time.Second, "gearmand ("+name+")", func(ctx context.Context) error {
+	return engine.Poll(ctx, 30*time.Second, "gearmand ("+name+")", func(ctx context.Context) error {
 		_, err := gearmanStatus(ctx, addr)
 		return err
 	})

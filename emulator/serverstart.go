@@ -19,6 +19,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
@@ -198,7 +199,7 @@ type serverStart struct {
 // (spec.Cmd) after it, or, when direct allows it, directly where devstack
 // has seen how. The container's LabelStart says which.
 func (e *Engine) serverSpec(ctx context.Context, s docker.ContainerSpec, direct bool) (docker.ContainerSpec, serverStart, error) {
-	img, err := e.d.Image(ctx, s.Image)
+	img, err := e.Docker.Image(ctx, s.Image)
 	if err != nil {
 		return s, serverStart{}, err
 	}
@@ -231,7 +232,7 @@ func cloneWith(m map[string]string, k, v string) map[string]string {
 // findDirectStart returns what devstack saw an image's entrypoint do, if it
 // watched it.
 func (e *Engine) findDirectStart(ctx context.Context, key string) (directStart, bool) {
-	v, err := e.d.Volume(ctx, directStartVolume(key))
+	v, err := e.Docker.Volume(ctx, directStartVolume(key))
 	if err != nil {
 		return directStart{}, false
 	}
@@ -247,11 +248,11 @@ func (e *Engine) findDirectStart(ctx context.Context, key string) (directStart, 
 func (e *Engine) keepDirectStart(ctx context.Context, key, imageID string, d directStart) error {
 	b, _ := json.Marshal(d)
 	name := directStartVolume(key)
-	if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) {
+	if err := e.Docker.RemoveVolume(ctx, name); err != nil && !engine.IsNotFound(err) {
 		return err
 	}
 	labels := map[string]string{labelDirectStart: string(b), labelDirectStartImage: imageID, stack.LabelCreated: time.Now().UTC().Format(time.RFC3339)}
-	if err := e.d.CreateVolume(ctx, docker.Volume{Name: name, Labels: labels}); err != nil {
+	if err := e.Docker.CreateVolume(ctx, docker.Volume{Name: name, Labels: labels}); err != nil {
 		return fault.Env(err, "%v, to record how %s starts", err, imageID)
 	}
 	return nil
@@ -269,7 +270,7 @@ const (
 // end up in a direct start (the container's passwords): an entrypoint that
 // hands them on in a file or an argument is repeated by running it.
 func (e *Engine) watchEntrypoint(ctx context.Context, name string, secrets []string) (directStart, error) {
-	c := inContainer{d: e.d, name: name}
+	c := engine.InContainer{Docker: e.Docker, Name: name}
 	self, err := c.Exec(ctx, "sh", "-c", `cat /proc/1/cmdline && printf '\n@@\n' && cat /proc/1/status && printf '\n@@\n' && cat /proc/self/status && printf '\n@@\n' && exec cat /proc/self/environ`)
 	if err != nil {
 		return directStart{}, err
@@ -298,7 +299,7 @@ func (e *Engine) watchEntrypoint(ctx context.Context, name string, secrets []str
 	}
 	d.Env, d.Unset = envChanges(nulFields(parts[3]), env)
 	d.Env, d.Copy = copiedSecrets(d.Env, nulFields(parts[3]), secrets)
-	if why := d.changes(ctx, e.d, name); why != "" {
+	if why := d.changes(ctx, e.Docker, name); why != "" {
 		return directStart{Why: why}, nil
 	}
 	b, _ := json.Marshal(d)
@@ -318,7 +319,7 @@ func (e *Engine) serverEnv(ctx context.Context, name string, server procStatus) 
 	var err error
 	for _, user := range []string{server.uid + ":" + server.gid, "0:0"} {
 		var out, errOut strings.Builder
-		code, xerr := e.d.Exec(ctx, name, docker.Exec{Cmd: []string{"cat", "/proc/1/environ"}, User: user, Stdout: &out, Stderr: &errOut})
+		code, xerr := e.Docker.Exec(ctx, name, docker.Exec{Cmd: []string{"cat", "/proc/1/environ"}, User: user, Stdout: &out, Stderr: &errOut})
 		if xerr == nil && code == 0 {
 			return nulFields(out.String()), nil
 		}
@@ -506,7 +507,7 @@ func statPaths(ctx context.Context, dc docker.Client, name string, paths []strin
 // engine does not copy (a socket).
 func readPath(ctx context.Context, dc docker.Client, name, p string) (*startPath, string) {
 	rc, err := dc.CopyFrom(ctx, name, p)
-	if isNotFound(err) {
+	if engine.IsNotFound(err) {
 		return nil, ""
 	}
 	if err != nil {
@@ -549,17 +550,17 @@ func readPath(ctx context.Context, dc docker.Client, name, p string) (*startPath
 // of it, or that of images that are gone. A template's next build watches
 // the entrypoint again.
 func (e *Engine) pruneDirectStarts(ctx context.Context, all bool, progress event.Sink) ([]string, error) {
-	vs, err := e.d.Volumes(ctx, labelDirectStart)
+	vs, err := e.Docker.Volumes(ctx, labelDirectStart)
 	if err != nil {
 		return nil, err
 	}
 	removed := []string{}
 	for _, v := range vs {
-		if img, err := e.d.Image(ctx, v.Labels[labelDirectStartImage]); !all && err == nil && img.ID != "" {
+		if img, err := e.Docker.Image(ctx, v.Labels[labelDirectStartImage]); !all && err == nil && img.ID != "" {
 			continue
 		}
 		progress.Note("removing %s (how an image's server starts)", v.Name)
-		if err := e.d.RemoveVolume(ctx, v.Name); err != nil && !isNotFound(err) {
+		if err := e.Docker.RemoveVolume(ctx, v.Name); err != nil && !engine.IsNotFound(err) {
 			return removed, err
 		}
 		removed = append(removed, v.Name)

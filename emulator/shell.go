@@ -92,7 +92,7 @@ func Shell(ctx context.Context, e *Engine, cfg config.Config, opts ShellOptions)
 		x.Cmd = append([]string{"sh", "-c", redisCLI, "redis-cli"}, opts.Args...)
 		x.Env = []string{"REDISCLI_AUTH=" + v.RedisPassword}
 	}
-	code, err := e.d.Exec(ctx, c.ID, x)
+	code, err := e.Docker.Exec(ctx, c.ID, x)
 	if err != nil {
 		return 0, err
 	}

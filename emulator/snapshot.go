@@ -13,6 +13,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
@@ -163,8 +164,8 @@ func (e *Engine) findSnapshot(ctx context.Context, project, name string) (*snaps
 	names := map[string]string{partRecord: recordOf(project, name)}
 	maps.Copy(names, found.volumes)
 	for _, part := range append([]string{partRecord}, snapshotParts...) {
-		v, err := e.d.Volume(ctx, names[part])
-		if isNotFound(err) {
+		v, err := e.Docker.Volume(ctx, names[part])
+		if engine.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
@@ -197,11 +198,11 @@ func ListSnapshots(ctx context.Context, e *Engine, cfg config.Config, all bool) 
 	if !all {
 		filters = append(filters, LabelSnapshotOf+"="+cfg.Project)
 	}
-	vs, err := e.d.Volumes(ctx, filters...)
+	vs, err := e.Docker.Volumes(ctx, filters...)
 	if err != nil {
 		return nil, err
 	}
-	sizes, _ := e.d.VolumeSizes(ctx)
+	sizes, _ := e.Docker.VolumeSizes(ctx)
 	byName := map[string]*snapshot{}
 	for _, v := range vs {
 		key := v.Labels[LabelSnapshotOf] + "." + v.Labels[LabelSnapshot]
@@ -276,7 +277,7 @@ func (e *Engine) removeSnapshot(ctx context.Context, s *snapshot) error {
 		}
 	}
 	for _, v := range s.present {
-		if err := e.d.RemoveVolume(ctx, v); err != nil && !isNotFound(err) {
+		if err := e.Docker.RemoveVolume(ctx, v); err != nil && !engine.IsNotFound(err) {
 			return fault.Env(err, "%v, of snapshot %s", err, s.Name)
 		}
 	}
@@ -286,7 +287,7 @@ func (e *Engine) removeSnapshot(ctx context.Context, s *snapshot) error {
 // makeSnapshotVolumes creates a snapshot's data volumes, labelled.
 func (e *Engine) makeSnapshotVolumes(ctx context.Context, s *snapshot) error {
 	for _, part := range snapshotParts {
-		if err := e.d.CreateVolume(ctx, docker.Volume{Name: s.volumes[part], Labels: s.labels(part)}); err != nil {
+		if err := e.Docker.CreateVolume(ctx, docker.Volume{Name: s.volumes[part], Labels: s.labels(part)}); err != nil {
 			return err
 		}
 		s.present = append(s.present, s.volumes[part])
@@ -298,7 +299,7 @@ func (e *Engine) makeSnapshotVolumes(ctx context.Context, s *snapshot) error {
 // its data volumes hold what they should.
 func (e *Engine) recordSnapshot(ctx context.Context, s *snapshot) error {
 	record := recordOf(s.Project, s.Name)
-	if err := e.d.CreateVolume(ctx, docker.Volume{Name: record, Labels: s.labels(partRecord)}); err != nil {
+	if err := e.Docker.CreateVolume(ctx, docker.Volume{Name: record, Labels: s.labels(partRecord)}); err != nil {
 		return err
 	}
 	s.present = append([]string{record}, s.present...)

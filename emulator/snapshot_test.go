@@ -22,6 +22,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
@@ -242,7 +243,7 @@ func importInto(t *testing.T, data []byte) (*fake.Engine, error) {
 	f.AddImage(cfg.MySQL.Image)
 	f.Output[stack.NamesFor("q").Probe] = "mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)\n"
 	f.ExecFunc = statFromCopies(f)
-	_, err := ImportSnapshot(context.Background(), &Engine{NewConn(docker.Said(f))}, cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(data)})
+	_, err := ImportSnapshot(context.Background(), &Engine{engine.NewConn(docker.Said(f))}, cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(data)})
 	return f, err
 }
 
@@ -304,7 +305,7 @@ func TestImportRefusesAnotherFlavour(t *testing.T) {
 	cfg := testConfig("q")
 	f.AddImage(cfg.MySQL.Image)
 	f.Output[stack.NamesFor("q").Probe] = "/usr/sbin/mysqld  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)\n"
-	_, err := ImportSnapshot(context.Background(), &Engine{NewConn(docker.Said(f))}, cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(export(t))})
+	_, err := ImportSnapshot(context.Background(), &Engine{engine.NewConn(docker.Said(f))}, cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(export(t))})
 	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "MariaDB 10.11") || !strings.Contains(err.Error(), "MySQL 8.0") {
 		t.Fatalf("import across flavours: %v", err)
 	}
@@ -370,7 +371,7 @@ func TestIncompleteSnapshotIsRefused(t *testing.T) {
 // fake engine's CopyTo kept: stat of each path named on stdin under $1.
 func statFromCopies(f *fake.Engine) func(string, docker.Exec) (int, error) {
 	return func(name string, x docker.Exec) (int, error) {
-		if x.Stdin == nil || len(x.Cmd) < 6 || x.Cmd[2] != statScript {
+		if x.Stdin == nil || len(x.Cmd) < 6 || x.Cmd[2] != engine.StatScript {
 			return 0, nil
 		}
 		names, _ := io.ReadAll(x.Stdin)
@@ -394,7 +395,7 @@ func TestImportFailsWhenTheEngineLosesTheCopy(t *testing.T) {
 	f.AddImage(cfg.MySQL.Image)
 	f.Output[stack.NamesFor("q").Probe] = "mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)\n"
 	f.ExecFunc = func(string, docker.Exec) (int, error) { return 0, nil } // stat finds nothing
-	_, err := ImportSnapshot(context.Background(), &Engine{NewConn(docker.Said(f))}, cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(export(t))})
+	_, err := ImportSnapshot(context.Background(), &Engine{engine.NewConn(docker.Said(f))}, cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(export(t))})
 	if err == nil || !strings.Contains(err.Error(), "did not write what devstack copied") {
 		t.Fatalf("import onto a losing engine: %v", err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
@@ -173,7 +174,7 @@ func (e *Engine) spoolSnapshot(ctx context.Context, cfg config.Config, s *snapsh
 	if err != nil {
 		return nil, err
 	}
-	defer e.d.Remove(context.WithoutCancel(ctx), c.name)
+	defer e.Docker.Remove(context.WithoutCancel(ctx), c.Name)
 	var spools []*os.File
 	for _, part := range snapshotParts {
 		f, mb, err := spoolPart(ctx, c, part)
@@ -189,14 +190,14 @@ func (e *Engine) spoolSnapshot(ctx context.Context, cfg config.Config, s *snapsh
 }
 
 // spoolPart copies one volume's tar stream into a temporary file.
-func spoolPart(ctx context.Context, c inContainer, part string) (*os.File, member, error) {
+func spoolPart(ctx context.Context, c engine.InContainer, part string) (*os.File, member, error) {
 	mb := member{Name: memberName(part), Part: part}
 	f, err := os.CreateTemp("", "devstack-export-*")
 	if err != nil {
 		return nil, mb, fault.Env(err, "cannot make a temporary file: %v", err)
 	}
 	os.Remove(f.Name()) // it lives as long as it is open
-	owners, err := c.ownersUnder(ctx, snapshotMount, part)
+	owners, err := c.OwnersUnder(ctx, snapshotMount, part)
 	if err != nil {
 		return f, mb, err
 	}
@@ -207,7 +208,7 @@ func spoolPart(ctx context.Context, c inContainer, part string) (*os.File, membe
 	defer rc.Close()
 	h := sha256.New()
 	out := &counter{w: io.MultiWriter(f, h)}
-	if err = withOwners(out, rc, owners); err != nil {
+	if err = engine.WithOwners(out, rc, owners); err != nil {
 		return f, mb, fault.Env(err, "cannot read volume %s of the snapshot: %v", part, err)
 	}
 	mb.Size = out.n
@@ -274,9 +275,9 @@ const snapshotMount = "/snapshot"
 // snapshot's volumes. It runs, as the helper does: Podman copies into a
 // created container's own filesystem, not its volumes, and the copies are
 // checked with commands run in it.
-func (e *Engine) snapshotContainer(ctx context.Context, cfg config.Config, vs snapshotVolumes, readOnly bool) (inContainer, error) {
+func (e *Engine) snapshotContainer(ctx context.Context, cfg config.Config, vs snapshotVolumes, readOnly bool) (engine.InContainer, error) {
 	n := stack.NamesFor(cfg.Project)
-	c := inContainer{d: e.d, name: n.Copy}
+	c := engine.InContainer{Docker: e.Docker, Name: n.Copy}
 	if err := e.removeLeftover(ctx, n.Copy, cfg.Project); err != nil {
 		return c, err
 	}
@@ -285,10 +286,10 @@ func (e *Engine) snapshotContainer(ctx context.Context, cfg config.Config, vs sn
 	for _, part := range snapshotParts {
 		spec.Mounts = append(spec.Mounts, docker.Mount{Volume: vs[part], Target: snapshotMount + "/" + part, ReadOnly: readOnly})
 	}
-	if err := e.ensureImage(ctx, cfg.MySQL.Image, "DEVSTACK_MYSQL_IMAGE"); err != nil {
+	if err := e.EnsureImage(ctx, cfg.MySQL.Image, "DEVSTACK_MYSQL_IMAGE"); err != nil {
 		return c, err
 	}
-	if err := e.d.RunHelper(ctx, spec); err != nil {
+	if err := e.Docker.RunHelper(ctx, spec); err != nil {
 		return c, fault.Env(err, "%v, to reach the snapshot's volumes", err)
 	}
 	return c, nil
@@ -441,7 +442,7 @@ func (e *Engine) fill(ctx context.Context, cfg config.Config, s *snapshot, in im
 	if err != nil {
 		return err
 	}
-	defer e.d.Remove(context.WithoutCancel(ctx), c.name)
+	defer e.Docker.Remove(context.WithoutCancel(ctx), c.Name)
 	for _, mb := range in.m.Members {
 		if err := in.extract(ctx, c, mb); err != nil {
 			return err
@@ -457,7 +458,7 @@ func (e *Engine) fill(ctx context.Context, cfg config.Config, s *snapshot, in im
 }
 
 // extract streams one member into its volume and checks it.
-func (in importStream) extract(ctx context.Context, c inContainer, mb member) error {
+func (in importStream) extract(ctx context.Context, c engine.InContainer, mb member) error {
 	hdr, err := in.tr.Next()
 	if err != nil {
 		return badExport(in.what, "it ends before "+mb.Name)
@@ -467,7 +468,7 @@ func (in importStream) extract(ctx context.Context, c inContainer, mb member) er
 	}
 	r := &checked{r: in.tr, h: sha256.New()}
 	safe, refused := screen(r, mb.Part)
-	entries, copyErr := c.copyIndexed(ctx, snapshotMount, safe)
+	entries, copyErr := c.CopyIndexed(ctx, snapshotMount, safe)
 	if why := refused(); why != "" {
 		return badExport(in.what, why)
 	}
@@ -555,8 +556,8 @@ func memberOutside(h *tar.Header, part string) string {
 // file is what its writer wrote, not that its writer was devstack. A MySQL
 // part holds a data directory of the flavour named (its system database,
 // and the file only that flavour makes); the others hold something.
-func partContent(part, flavour string, entries map[string]entry) string {
-	has := func(p string, kind byte) bool { e, ok := entries[p]; return ok && e.kind == kind }
+func partContent(part, flavour string, entries map[string]engine.Entry) string {
+	has := func(p string, kind byte) bool { e, ok := entries[p]; return ok && e.Kind == kind }
 	switch part {
 	case config.ServiceMySQL:
 		marker := map[string]string{"mariadb": "mysql/aria_log_control", "mysql": "mysql/mysql.ibd"}[flavour]

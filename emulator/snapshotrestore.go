@@ -10,6 +10,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
@@ -60,7 +61,7 @@ func RestoreSnapshot(ctx context.Context, e *Engine, cfg config.Config, name str
 		return nil, err
 	}
 	n := stack.NamesFor(cfg.Project)
-	if err := e.d.CreateVolume(ctx, docker.Volume{Name: n.Restoring, Labels: journalLabels(cfg.Project, name, target)}); err != nil {
+	if err := e.Docker.CreateVolume(ctx, docker.Volume{Name: n.Restoring, Labels: journalLabels(cfg.Project, name, target)}); err != nil {
 		return nil, err
 	}
 	progress.Note("restoring snapshot %s into project %s", s, cfg.Project)
@@ -98,7 +99,7 @@ func (e *Engine) planRestore(ctx context.Context, cfg *config.Config, name strin
 	if err := s.compatible(cfg.MySQL.Image, f.Name(), f.Series()); err != nil {
 		return nil, stack.Pinned{}, err
 	}
-	target, err := restoreTarget(*cfg, s, o, freeLocalPort)
+	target, err := restoreTarget(*cfg, s, o, engine.FreeLocalPort)
 	if err != nil {
 		return nil, stack.Pinned{}, err
 	}
@@ -148,7 +149,7 @@ func (e *Engine) restorable(ctx context.Context, cfg config.Config, v stack.Pinn
 	}
 	images := images(&cfg)
 	for _, role := range cfg.Services() {
-		if err := e.ensureImage(ctx, *images[role], imageVariable(role)); err != nil {
+		if err := e.EnsureImage(ctx, *images[role], imageVariable(role)); err != nil {
 			return err
 		}
 	}
@@ -189,7 +190,7 @@ func (e *Engine) restore(ctx context.Context, cfg config.Config, fx *seed.Fixtur
 	if err := e.up(ctx, cfg, fx, upOptions{UpOptions: UpOptions{Progress: progress}, keepData: true, copiedRoot: s.pinned.RootPassword}); err != nil {
 		return err
 	}
-	if err := e.d.RemoveVolume(ctx, o.names.Restoring); err != nil && !isNotFound(err) {
+	if err := e.Docker.RemoveVolume(ctx, o.names.Restoring); err != nil && !engine.IsNotFound(err) {
 		return fault.Env(err, "%v, the journal of the restore", err)
 	}
 	return nil
@@ -229,7 +230,7 @@ func (e *Engine) prepareVolumes(ctx context.Context, o *observed, target stack.P
 			// The data is the snapshot's now, not a template's copy.
 			delete(labels, labelFromTemplate)
 		}
-		if err := e.d.CreateVolume(ctx, docker.Volume{Name: name, Labels: labels}); err != nil {
+		if err := e.Docker.CreateVolume(ctx, docker.Volume{Name: name, Labels: labels}); err != nil {
 			return err
 		}
 	}
@@ -243,7 +244,7 @@ func (e *Engine) removeDataVolume(ctx context.Context, o *observed, name string)
 			return err
 		}
 	}
-	if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) {
+	if err := e.Docker.RemoveVolume(ctx, name); err != nil && !engine.IsNotFound(err) {
 		return fault.Env(err, "%v; stop the containers that use it", err)
 	}
 	return nil
@@ -340,8 +341,8 @@ func (e *Engine) lockSettled(ctx context.Context, cfg config.Config, progress ev
 // name without the project's label is not one: observe reports it.
 func (e *Engine) journal(ctx context.Context, project string) (*docker.Volume, error) {
 	name := stack.NamesFor(project).Restoring
-	v, err := e.d.Volume(ctx, name)
-	if isNotFound(err) {
+	v, err := e.Docker.Volume(ctx, name)
+	if engine.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -379,21 +380,21 @@ const versionScript = `mysqld --version 2>/dev/null || mariadbd --version`
 // in a short-lived container of the project.
 func (e *Engine) imageFlavour(ctx context.Context, cfg config.Config) (setup.Flavour, error) {
 	image, n := cfg.MySQL.Image, stack.NamesFor(cfg.Project)
-	if err := e.ensureImage(ctx, image, "DEVSTACK_MYSQL_IMAGE"); err != nil {
+	if err := e.EnsureImage(ctx, image, "DEVSTACK_MYSQL_IMAGE"); err != nil {
 		return setup.Flavour{}, err
 	}
 	if err := e.removeLeftover(ctx, n.Probe, cfg.Project); err != nil {
 		return setup.Flavour{}, err
 	}
 	spec := docker.ContainerSpec{Name: n.Probe, Image: image, Entrypoint: []string{"sh", "-c", versionScript}, Labels: stack.Lifetime{}.Labels(cfg.Project, stack.PartHelper), Network: docker.NoNetwork, StopSignal: "SIGKILL"}
-	if err := e.d.RunHelper(ctx, spec); err != nil {
+	if err := e.Docker.RunHelper(ctx, spec); err != nil {
 		return setup.Flavour{}, fault.Env(err, "%v, to read its MySQL version", err)
 	}
-	defer e.d.Remove(context.WithoutCancel(ctx), n.Probe)
+	defer e.Docker.Remove(context.WithoutCancel(ctx), n.Probe)
 	var out strings.Builder
-	code, err := e.d.Wait(ctx, n.Probe)
+	code, err := e.Docker.Wait(ctx, n.Probe)
 	if err == nil {
-		err = e.d.Logs(ctx, n.Probe, docker.LogOptions{}, &out, &out)
+		err = e.Docker.Logs(ctx, n.Probe, docker.LogOptions{}, &out, &out)
 	}
 	if err != nil {
 		return setup.Flavour{}, fault.Env(err, "%v, to read the MySQL version of %s", err, image)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
@@ -168,7 +169,7 @@ func (e *Engine) stopServices(ctx context.Context, o *observed, timeout time.Dur
 			continue
 		}
 		steps = append(steps, func(ctx context.Context) error {
-			if err := e.d.Stop(ctx, c.ID, timeout); err != nil && !isNotFound(err) {
+			if err := e.Docker.Stop(ctx, c.ID, timeout); err != nil && !engine.IsNotFound(err) {
 				return err
 			}
 			return nil
@@ -180,7 +181,7 @@ func (e *Engine) stopServices(ctx context.Context, o *observed, timeout time.Dur
 // foreignUsers names the containers devstack did not make that mount one
 // of the stack's volumes.
 func (e *Engine) foreignUsers(ctx context.Context, o *observed) ([]string, error) {
-	all, err := e.d.Containers(ctx)
+	all, err := e.Docker.Containers(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -104,7 +104,7 @@ func ListStacks(ctx context.Context, e *Engine) ([]StackInfo, error) {
 		t.info.Kept = t.info.Kept || labels[stack.LabelKeep] == "true"
 		return t
 	}
-	cs, err := e.d.Containers(ctx, stack.LabelProject)
+	cs, err := e.Docker.Containers(ctx, stack.LabelProject)
 	if err != nil {
 		return nil, err
 	}
@@ -118,14 +118,14 @@ func ListStacks(ctx context.Context, e *Engine) ([]StackInfo, error) {
 			t.running = append(t.running, c.Labels[stack.LabelService])
 		}
 	}
-	ns, err := e.d.Networks(ctx, stack.LabelProject)
+	ns, err := e.Docker.Networks(ctx, stack.LabelProject)
 	if err != nil {
 		return nil, err
 	}
 	for _, n := range ns {
 		add(n.Labels)
 	}
-	vs, err := e.d.Volumes(ctx, stack.LabelProject)
+	vs, err := e.Docker.Volumes(ctx, stack.LabelProject)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 )
@@ -132,8 +133,8 @@ func (e *Engine) inspect(ctx context.Context, o *observed) (map[string]docker.Co
 		if !ok {
 			continue
 		}
-		full, err := e.d.Inspect(ctx, c.ID)
-		if isNotFound(err) {
+		full, err := e.Docker.Inspect(ctx, c.ID)
+		if engine.IsNotFound(err) {
 			continue // removed since it was listed
 		}
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
@@ -133,11 +134,11 @@ func volumeFolder(ctx context.Context, volume string) (string, error) {
 		return "", err
 	}
 	defer e.Close()
-	if !e.local() {
+	if !e.Local() {
 		return "", fault.Usage("shared.volume needs a Docker engine on this machine (it reads the volume's folder): mount the share here and give shared.path instead")
 	}
-	v, err := e.d.Volume(ctx, volume)
-	if isNotFound(err) {
+	v, err := e.Docker.Volume(ctx, volume)
+	if engine.IsNotFound(err) {
 		return "", fault.Usage("shared.volume: no Docker volume %q", volume)
 	}
 	if err != nil {

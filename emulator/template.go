@@ -14,6 +14,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
@@ -91,8 +92,8 @@ func templateBuilder(key string) string { return templateVolume(key) + "-build" 
 // gone, which finished it or died. The copy tells which (the done file),
 // and a half-made one is made again.
 func (e *Engine) findTemplate(ctx context.Context, key string) (*template, error) {
-	v, err := e.d.Volume(ctx, templateVolume(key))
-	if isNotFound(err) {
+	v, err := e.Docker.Volume(ctx, templateVolume(key))
+	if engine.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -101,7 +102,7 @@ func (e *Engine) findTemplate(ctx context.Context, key string) (*template, error
 	if v.Labels[LabelTemplate] != key {
 		return nil, nil
 	}
-	if _, err := e.d.Inspect(ctx, templateBuilder(key)); err == nil {
+	if _, err := e.Docker.Inspect(ctx, templateBuilder(key)); err == nil {
 		return nil, nil // being built, or its builder died
 	}
 	created, _ := time.Parse(time.RFC3339, v.Labels[stack.LabelCreated])
@@ -142,9 +143,9 @@ func (e *Engine) buildLocked(ctx context.Context, cfg config.Config, fx *seed.Fi
 	b.seeder.Prehash()
 	if err := b.run(ctx, want.imageID); err != nil {
 		if rerr := e.removeTemplate(context.WithoutCancel(ctx), key); rerr == nil {
-			var cf *containerFailed
+			var cf *engine.ContainerFailed
 			if errors.As(err, &cf) {
-				cf.removed = true
+				cf.Removed = true
 			}
 		}
 		return nil, err
@@ -155,10 +156,10 @@ func (e *Engine) buildLocked(ctx context.Context, cfg config.Config, fx *seed.Fi
 // templateFor finds the template a new data volume would start from, or
 // plans to make it.
 func (e *Engine) templateFor(ctx context.Context, cfg config.Config, fx *seed.Fixtures) (*template, error) {
-	if err := e.ensureImage(ctx, cfg.MySQL.Image, "DEVSTACK_MYSQL_IMAGE"); err != nil {
+	if err := e.EnsureImage(ctx, cfg.MySQL.Image, "DEVSTACK_MYSQL_IMAGE"); err != nil {
 		return nil, err
 	}
-	img, err := e.d.Image(ctx, cfg.MySQL.Image)
+	img, err := e.Docker.Image(ctx, cfg.MySQL.Image)
 	if err != nil {
 		return nil, err
 	}
@@ -199,13 +200,13 @@ func (b *templateBuild) step(t0 time.Time, what string) time.Time {
 
 func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	e, name := b.e, templateBuilder(b.key)
-	img, err := e.d.Image(ctx, imageID)
+	img, err := e.Docker.Image(ctx, imageID)
 	if err != nil {
 		return err
 	}
 	labels := map[string]string{LabelTemplate: b.key, labelTemplateImageID: imageID, labelTemplateImage: b.cfg.MySQL.Image,
 		stack.LabelCreated: b.created.Format(time.RFC3339), labelTemplateRootPassword: b.root}
-	if err := e.d.CreateVolume(ctx, docker.Volume{Name: templateVolume(b.key), Labels: labels}); err != nil {
+	if err := e.Docker.CreateVolume(ctx, docker.Volume{Name: templateVolume(b.key), Labels: labels}); err != nil {
 		return err
 	}
 	owner := map[string]string{LabelTemplate: b.key, stack.LabelService: stack.PartHelper, stack.LabelOwner: stack.Lifetime{}.Owner(), stack.LabelCreated: labels[stack.LabelCreated]}
@@ -213,7 +214,7 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	if err := e.ownDataVolume(ctx, img, b.cfg.MySQL.Image, templateVolume(b.key), name, owner); err != nil {
 		return err
 	}
-	port, err := freeLocalPort()
+	port, err := engine.FreeLocalPort()
 	if err != nil {
 		return fault.Env(err, "cannot find a free port: %v", err)
 	}
@@ -236,13 +237,13 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	if spec, _, err = e.serverSpec(ctx, spec, false); err != nil {
 		return err
 	}
-	if err := e.d.RunService(ctx, spec); err != nil {
+	if err := e.Docker.RunService(ctx, spec); err != nil {
 		if perr := fault.PublishFailed(config.ServiceMySQL, spec.Ports[0], err); perr != nil {
 			return perr
 		}
 		return fault.Env(err, "%v, to make the template", err)
 	}
-	if err := e.tunnels.forward(ctx, port); err != nil {
+	if err := e.Tunnels.Forward(ctx, port); err != nil {
 		return err
 	}
 	root, err := e.templateRoot(ctx, name, b.cfg.Host, port, b.root, b.progress)
@@ -264,16 +265,16 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	t0 = b.step(t0, "set up, schema loaded and seeded")
 	// The server's identity and keys stay out of the template: every copy's
 	// server makes its own.
-	if _, err := (inContainer{d: e.d, name: name}).Exec(ctx, "sh", "-c", "cd /var/lib/mysql && rm -f "+identityFiles); err != nil {
+	if _, err := (engine.InContainer{Docker: e.Docker, Name: name}).Exec(ctx, "sh", "-c", "cd /var/lib/mysql && rm -f "+identityFiles); err != nil {
 		return err
 	}
 	// Connections still open hold the server's shutdown up by seconds.
 	root.Close()
-	if err := e.d.Stop(ctx, name, cleanStop); err != nil {
+	if err := e.Docker.Stop(ctx, name, cleanStop); err != nil {
 		return err
 	}
 	b.step(t0, "server stopped")
-	if err := e.d.CopyTo(ctx, name, "/var/lib/mysql", markerFile(templateDone, b.created)); err != nil {
+	if err := e.Docker.CopyTo(ctx, name, "/var/lib/mysql", markerFile(templateDone, b.created)); err != nil {
 		return fault.Env(err, "%v, to mark template %s complete", err, templateVolume(b.key))
 	}
 	return e.removeContainer(ctx, name)
@@ -287,17 +288,17 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 func (e *Engine) templateRoot(ctx context.Context, name, host string, port int, password string, progress event.Sink) (*sql.DB, error) {
 	root := setup.OpenMySQL(host, port, "root", password, "")
 	var tried time.Time
-	err := poll(ctx, 180*time.Second, "MySQL ("+name+")", func(ctx context.Context) error {
+	err := engine.Poll(ctx, 180*time.Second, "MySQL ("+name+")", func(ctx context.Context) error {
 		err := root.PingContext(ctx)
 		if err == nil {
 			return nil
 		}
-		if aerr := e.alive(ctx, name, 0); aerr != nil {
+		if aerr := e.Alive(ctx, name, 0); aerr != nil {
 			return aerr
 		}
 		if setup.IsAccessDenied(err) && time.Since(tried) > time.Second {
 			tried = time.Now()
-			if serr := rootForAnyHost(ctx, inContainer{d: e.d, name: name}, password); serr != nil {
+			if serr := rootForAnyHost(ctx, engine.InContainer{Docker: e.Docker, Name: name}, password); serr != nil {
 				return fmt.Errorf("%w; through the server's socket: %v", err, serr)
 			}
 			progress.Step("mysql", "template: the image made root for localhost alone; root may log in from any host now (through the server's socket)")
@@ -314,10 +315,10 @@ func (e *Engine) templateRoot(ctx context.Context, name, host string, port int, 
 
 // rootForAnyHost gives root@'%' root@localhost's password and privileges,
 // with the image's own client on the server's socket.
-func rootForAnyHost(ctx context.Context, c inContainer, password string) error {
+func rootForAnyHost(ctx context.Context, c engine.InContainer, password string) error {
 	sql := "CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY '" + password + "';\nGRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;\n"
 	var out strings.Builder
-	code, err := c.d.Exec(ctx, c.name, docker.Exec{
+	code, err := c.Docker.Exec(ctx, c.Name, docker.Exec{
 		Cmd: []string{"sh", "-c", `exec "$(command -v mariadb || command -v mysql)" --protocol=socket -uroot`},
 		Env: []string{"MYSQL_PWD=" + password}, Stdin: strings.NewReader(sql), Stdout: &out, Stderr: &out})
 	if err != nil {
@@ -352,7 +353,7 @@ func (b *templateBuild) watch(ctx context.Context, name, imageID string, cmd []s
 // without named time zones, as it would under compose with that variable.
 func (b *templateBuild) timeZones(ctx context.Context, name string) error {
 	var out strings.Builder
-	code, err := b.e.d.Exec(ctx, name, docker.Exec{Cmd: []string{"sh", "-c", timeZones}, Env: []string{"MYSQL_PWD=" + b.root}, Stdout: &out, Stderr: &out})
+	code, err := b.e.Docker.Exec(ctx, name, docker.Exec{Cmd: []string{"sh", "-c", timeZones}, Env: []string{"MYSQL_PWD=" + b.root}, Stdout: &out, Stderr: &out})
 	if err != nil {
 		return fault.Env(err, "%v, to load the time zones", err)
 	}
@@ -395,7 +396,7 @@ func (e *Engine) removeTemplate(ctx context.Context, key string) error {
 	if err := e.removeContainer(ctx, templateBuilder(key)); err != nil {
 		return err
 	}
-	if err := e.d.RemoveVolume(ctx, templateVolume(key)); err != nil && !isNotFound(err) {
+	if err := e.Docker.RemoveVolume(ctx, templateVolume(key)); err != nil && !engine.IsNotFound(err) {
 		return err
 	}
 	return nil
@@ -428,11 +429,11 @@ type TemplateInfo struct {
 
 // ListTemplates returns the seeded templates on the engine.
 func ListTemplates(ctx context.Context, e *Engine) ([]TemplateInfo, error) {
-	vs, err := e.d.Volumes(ctx, LabelTemplate)
+	vs, err := e.Docker.Volumes(ctx, LabelTemplate)
 	if err != nil {
 		return nil, err
 	}
-	sizes, _ := e.d.VolumeSizes(ctx)
+	sizes, _ := e.Docker.VolumeSizes(ctx)
 	out := []TemplateInfo{}
 	for _, v := range vs {
 		key := v.Labels[LabelTemplate]
@@ -441,9 +442,9 @@ func ListTemplates(ctx context.Context, e *Engine) ([]TemplateInfo, error) {
 		if size, ok := sizes[v.Name]; ok {
 			t.SizeBytes = size
 		}
-		img, err := e.d.Image(ctx, v.Labels[labelTemplateImageID])
+		img, err := e.Docker.Image(ctx, v.Labels[labelTemplateImageID])
 		t.ImagePresent = err == nil && img.ID != ""
-		_, err = e.d.Inspect(ctx, templateBuilder(key))
+		_, err = e.Docker.Inspect(ctx, templateBuilder(key))
 		t.Building = err == nil
 		out = append(out, t)
 	}
@@ -454,7 +455,7 @@ func ListTemplates(ctx context.Context, e *Engine) ([]TemplateInfo, error) {
 // gone and those whose builder died half way. One being built or copied
 // stays. It returns the volumes removed.
 func (e *Engine) pruneTemplates(ctx context.Context, all bool, progress event.Sink) ([]string, error) {
-	vs, err := e.d.Volumes(ctx, LabelTemplate)
+	vs, err := e.Docker.Volumes(ctx, LabelTemplate)
 	if err != nil {
 		return nil, err
 	}
@@ -462,9 +463,9 @@ func (e *Engine) pruneTemplates(ctx context.Context, all bool, progress event.Si
 	var first error
 	for _, v := range vs {
 		key := v.Labels[LabelTemplate]
-		img, ierr := e.d.Image(ctx, v.Labels[labelTemplateImageID])
+		img, ierr := e.Docker.Image(ctx, v.Labels[labelTemplateImageID])
 		gone := ierr != nil || img.ID == ""
-		builder, berr := e.d.Inspect(ctx, templateBuilder(key))
+		builder, berr := e.Docker.Inspect(ctx, templateBuilder(key))
 		died := berr == nil && !ownerAlive(builder.Labels[stack.LabelOwner])
 		if !all && !gone && !died {
 			continue
@@ -494,7 +495,7 @@ func (e *Engine) pruneTemplate(ctx context.Context, key string, progress event.S
 		return false, err
 	}
 	defer unlock()
-	if _, err := e.d.Volume(ctx, name); isNotFound(err) {
+	if _, err := e.Docker.Volume(ctx, name); engine.IsNotFound(err) {
 		return false, nil
 	}
 	progress.Note("removing template %s", name)

@@ -13,6 +13,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
@@ -46,7 +47,7 @@ func TestPruneTemplatesUnderTheirLock(t *testing.T) {
 	}
 	defer unlock()
 
-	e := &Engine{NewConn(docker.Said(f))}
+	e := &Engine{engine.NewConn(docker.Said(f))}
 	var mu sync.Mutex
 	var removed []string
 	var out strings.Builder
@@ -74,7 +75,7 @@ func TestPruneTemplatesUnderTheirLock(t *testing.T) {
 			t.Errorf("template %s went: %v", k, err)
 		}
 	}
-	if _, err := f.Inspect(context.Background(), templateBuilder(died)); !isNotFound(err) {
+	if _, err := f.Inspect(context.Background(), templateBuilder(died)); !engine.IsNotFound(err) {
 		t.Errorf("the dead builder stayed: %v", err)
 	}
 	for _, line := range []string{"leaving template " + templateVolume(locked) + ": another devstack is making or removing it",

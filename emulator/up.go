@@ -13,6 +13,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
@@ -78,7 +79,7 @@ func (e *Engine) up(ctx context.Context, cfg config.Config, fx *seed.Fixtures, o
 	// Spare networks hold nothing that runs (a container joins by name,
 	// which they make ambiguous): they go before anything joins one.
 	for _, n := range o.spareNetworks {
-		if err := e.d.RemoveNetwork(ctx, n.ID); err != nil && !isNotFound(err) {
+		if err := e.Docker.RemoveNetwork(ctx, n.ID); err != nil && !engine.IsNotFound(err) {
 			return fault.Env(err, "%v, made twice by an up the engine cut short", err)
 		}
 	}
@@ -89,7 +90,7 @@ func (e *Engine) up(ctx context.Context, cfg config.Config, fx *seed.Fixtures, o
 	}
 	// The plan compares what the containers run with.
 	maps.Copy(o.containers, live)
-	in := planInput{cfg: cfg, o: o, life: opts.Lifetime, tree: sharedTree(cfg, fx).Digest(), api: e.APIVersion(), freePort: freeLocalPort, imageIDs: e.imageIDs(ctx, cfg)}
+	in := planInput{cfg: cfg, o: o, life: opts.Lifetime, tree: sharedTree(cfg, fx).Digest(), api: e.APIVersion(), freePort: engine.FreeLocalPort, imageIDs: e.imageIDs(ctx, cfg)}
 	// Data to keep comes from a snapshot or is the stack's own: a template
 	// copy left half done before it is overwritten, and goes as a leftover.
 	if _, ok := o.volumes[o.names.MySQLData]; !opts.keepData && (!ok || o.copyCutShort()) {
@@ -109,24 +110,24 @@ func (e *Engine) up(ctx context.Context, cfg config.Config, fx *seed.Fixtures, o
 	if cfg.Bind != "" {
 		progress.Step("stack", "the engine is remote: %s", reachedAt(cfg))
 	}
-	if e.tunnels != nil {
+	if e.Tunnels != nil {
 		ports := []int{p.pinned.MySQLPort, p.pinned.RedisPort}
 		if cfg.Gearmand.Enabled {
 			ports = append(ports, p.pinned.GearmandPort)
 		}
 		for _, port := range ports {
-			if err := e.tunnels.forward(ctx, port); err != nil {
+			if err := e.Tunnels.Forward(ctx, port); err != nil {
 				return err
 			}
 		}
-		progress.Step("stack", "the engine is reached through ssh, and so are its ports, while devstack runs; for other programs: %s", e.tunnels.command(ports...))
+		progress.Step("stack", "the engine is reached through ssh, and so are its ports, while devstack runs; for other programs: %s", e.Tunnels.Command(ports...))
 	}
 	u := &upRun{e: e, cfg: cfg, plan: p, seeder: seed.NewSeeder(fx), progress: progress, redisUp: make(chan error, 1), othersMayStart: make(chan struct{}), keepData: opts.keepData, copiedRoot: opts.copiedRoot}
 	if err := u.applyPlan(ctx); err != nil {
 		return e.failedUp(ctx, o, p, err, progress)
 	}
 	if _, failed := o.volumes[p.names.Failed]; failed {
-		if err := e.d.RemoveVolume(ctx, p.names.Failed); err != nil && !isNotFound(err) {
+		if err := e.Docker.RemoveVolume(ctx, p.names.Failed); err != nil && !engine.IsNotFound(err) {
 			return fault.Env(err, "%v, the record of an up that failed", err)
 		}
 	}
@@ -153,10 +154,10 @@ func (e *Engine) failedUp(ctx context.Context, o *observed, p *upPlan, err error
 	// A container that crashed is not left to restart for ever under its
 	// restart policy: it stops, its data kept, until the next up. One that
 	// runs but fails its health check stays: it may yet recover, or be in use.
-	var cf *containerFailed
-	if errors.As(err, &cf) && cf.crashed && !cf.removed && !o.absent() {
-		if e.d.Stop(ctx, cf.name, 2*time.Second) == nil {
-			err = fmt.Errorf("%w (%s is stopped until the next up)", err, cf.name)
+	var cf *engine.ContainerFailed
+	if errors.As(err, &cf) && cf.Crashed && !cf.Removed && !o.absent() {
+		if e.Docker.Stop(ctx, cf.Name, 2*time.Second) == nil {
+			err = fmt.Errorf("%w (%s is stopped until the next up)", err, cf.Name)
 		}
 	}
 	if rerr := e.recordFailure(ctx, p, err); rerr != nil {
@@ -180,10 +181,10 @@ func (e *Engine) recordFailure(ctx context.Context, p *upPlan, cause error) erro
 	labels := p.life.Labels(p.names.Project, stack.PartFailure)
 	labels[stack.LabelFailure] = reason
 	name := p.names.Failed
-	if err := e.d.RemoveVolume(ctx, name); err != nil && !isNotFound(err) {
+	if err := e.Docker.RemoveVolume(ctx, name); err != nil && !engine.IsNotFound(err) {
 		return fault.Env(err, "%v, the record of an up that failed", err)
 	}
-	if err := e.d.CreateVolume(ctx, docker.Volume{Name: name, Labels: labels}); err != nil {
+	if err := e.Docker.CreateVolume(ctx, docker.Volume{Name: name, Labels: labels}); err != nil {
 		return fault.Env(err, "%v, to record the failed up", err)
 	}
 	return nil
@@ -209,7 +210,7 @@ func (e *Engine) preflight(ctx context.Context, p *upPlan) error {
 		}
 	}
 	for ref, setting := range p.images() {
-		if err := e.ensureImage(ctx, ref, setting); err != nil {
+		if err := e.EnsureImage(ctx, ref, setting); err != nil {
 			return err
 		}
 	}
@@ -221,10 +222,10 @@ func (e *Engine) preflight(ctx context.Context, p *upPlan) error {
 // observed (the create of an up that was killed): its port is no conflict.
 // Ports on a remote engine cannot be checked here.
 func (e *Engine) checkPort(ctx context.Context, project, role string, port int) error {
-	if !e.local() || portFree("127.0.0.1", port) {
+	if !e.Local() || engine.PortFree("127.0.0.1", port) {
 		return nil
 	}
-	own, err := e.d.Containers(ctx, projectLabel(project))
+	own, err := e.Docker.Containers(ctx, projectLabel(project))
 	if err != nil {
 		return err
 	}
@@ -333,7 +334,7 @@ func (u *upRun) makeNetworkAndVolumes(ctx context.Context) error {
 	n := u.plan.names
 	if u.plan.newNetwork {
 		u.progress.Step(stack.PartNetwork, "creating network %s", n.Network)
-		id, err := u.e.d.CreateNetwork(ctx, n.Network, u.plan.life.Labels(n.Project, stack.PartNetwork))
+		id, err := u.e.Docker.CreateNetwork(ctx, n.Network, u.plan.life.Labels(n.Project, stack.PartNetwork))
 		if err != nil {
 			return err
 		}
@@ -342,7 +343,7 @@ func (u *upRun) makeNetworkAndVolumes(ctx context.Context) error {
 	}
 	for _, v := range u.plan.newVolumes {
 		u.progress.Step(v.Labels[stack.LabelService], "creating volume %s", v.Name)
-		if err := u.e.d.CreateVolume(ctx, v); err != nil {
+		if err := u.e.Docker.CreateVolume(ctx, v); err != nil {
 			return err
 		}
 	}
@@ -353,7 +354,7 @@ func (u *upRun) makeNetworkAndVolumes(ctx context.Context) error {
 func (u *upRun) converge(ctx context.Context, role string) error {
 	s := u.plan.specs[role]
 	if a := u.plan.actions[role]; a == keep || a == start {
-		c, err := u.e.d.Inspect(ctx, u.plan.current[role].ID)
+		c, err := u.e.Docker.Inspect(ctx, u.plan.current[role].ID)
 		if err != nil {
 			return err
 		}
@@ -362,7 +363,7 @@ func (u *upRun) converge(ctx context.Context, role string) error {
 	switch u.plan.actions[role] {
 	case start:
 		u.progress.Step(role, "starting %s", s.Name)
-		if err := u.e.d.Start(ctx, u.plan.current[role].ID); err != nil {
+		if err := u.e.Docker.Start(ctx, u.plan.current[role].ID); err != nil {
 			if perr := fault.PublishFailed(role, s.Ports[0], err); perr != nil {
 				return perr
 			}
@@ -406,14 +407,14 @@ func (u *upRun) runContainer(ctx context.Context, role string) error {
 	s := u.plan.specs[role]
 	switch role {
 	case stack.PartHelper:
-		return u.e.d.RunHelper(ctx, s)
+		return u.e.Docker.RunHelper(ctx, s)
 	case config.ServiceMySQL:
 		var err error
 		if s, u.serverStart, err = u.e.serverSpec(ctx, s, !u.entrypointOnly); err != nil {
 			return err
 		}
 	}
-	return u.e.d.RunService(ctx, s)
+	return u.e.Docker.RunService(ctx, s)
 }
 
 // adopt handles a container that appeared under role's name after up
@@ -422,7 +423,7 @@ func (u *upRun) runContainer(ctx context.Context, role string) error {
 // other is somebody else's.
 func (u *upRun) adopt(ctx context.Context, role string, taken error) error {
 	s := u.plan.specs[role]
-	c, err := u.e.d.Inspect(ctx, s.Name)
+	c, err := u.e.Docker.Inspect(ctx, s.Name)
 	if err != nil || c.Labels[stack.LabelProject] != u.plan.names.Project {
 		return fault.Usage("name taken by a container devstack did not create: %s; remove or rename it, or use another project (-p)", s.Name)
 	}
@@ -430,7 +431,7 @@ func (u *upRun) adopt(ctx context.Context, role string, taken error) error {
 	case keep:
 		return nil
 	case start:
-		if err := u.e.d.Start(ctx, c.ID); err != nil {
+		if err := u.e.Docker.Start(ctx, c.ID); err != nil {
 			return err
 		}
 		return nil
@@ -449,15 +450,15 @@ func (u *upRun) adopt(ctx context.Context, role string, taken error) error {
 func (u *upRun) alive(ctx context.Context, role string) error {
 	restarts, _ := u.restarts.Load(role)
 	n, _ := restarts.(int)
-	err := u.e.alive(ctx, u.plan.specs[role].Name, n)
-	var cf *containerFailed
-	if errors.As(err, &cf) && cf.cleanStop {
+	err := u.e.Alive(ctx, u.plan.specs[role].Name, n)
+	var cf *engine.ContainerFailed
+	if errors.As(err, &cf) && cf.CleanStop {
 		// A clean stop this up did not send: a killed command's (a save
 		// stops MySQL) that the engine finished meanwhile. Start it again,
 		// once.
 		if _, again := u.restartedAfterStop.LoadOrStore(role, true); !again {
 			u.progress.Step(role, "%s was stopped by another command meanwhile; starting it again", u.plan.specs[role].Name)
-			if serr := u.e.d.Start(ctx, u.plan.specs[role].Name); serr != nil {
+			if serr := u.e.Docker.Start(ctx, u.plan.specs[role].Name); serr != nil {
 				return err
 			}
 			return nil
@@ -468,15 +469,15 @@ func (u *upRun) alive(ctx context.Context, role string) error {
 
 // probeError makes a failed readiness probe final when waiting cannot help.
 func (u *upRun) probeError(ctx context.Context, role string, err error) error {
-	if unreachable(err) {
-		return permanent{fault.Env(err, "cannot reach %s at %s: %v; check the host setting (DEVSTACK_HOST)", role, u.cfg.Host, err)}
+	if engine.Unreachable(err) {
+		return engine.Permanent(fault.Env(err, "cannot reach %s at %s: %v; check the host setting (DEVSTACK_HOST)", role, u.cfg.Host, err))
 	}
 	if aerr := u.alive(ctx, role); aerr != nil {
 		return aerr
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) && u.cfg.Bind != "" && u.refusedWhileListening(ctx, role) {
 		p := u.plan.specs[role].Ports[0]
-		return permanent{fault.Usage("%s listens in its container, but %s:%d refuses connections from here: the engine published it on an address that does not lead to it; set DEVSTACK_HOST to the address this machine reaches the engine's machine at", role, u.cfg.Host, p.HostPort)}
+		return engine.Permanent(fault.Usage("%s listens in its container, but %s:%d refuses connections from here: the engine published it on an address that does not lead to it; set DEVSTACK_HOST to the address this machine reaches the engine's machine at", role, u.cfg.Host, p.HostPort))
 	}
 	return err
 }
@@ -497,7 +498,7 @@ func (u *upRun) refusedWhileListening(ctx context.Context, role string) bool {
 	}
 	u.lastListenCheck.Store(role, time.Now())
 	s := u.plan.specs[role]
-	out, err := (inContainer{d: u.e.d, name: s.Name}).Exec(ctx, "cat", "/proc/net/tcp", "/proc/net/tcp6")
+	out, err := (engine.InContainer{Docker: u.e.Docker, Name: s.Name}).Exec(ctx, "cat", "/proc/net/tcp", "/proc/net/tcp6")
 	if err == nil && listening(out, s.Ports[0].ContainerPort) {
 		u.listeningSince.Store(role, time.Now())
 	}
@@ -549,7 +550,7 @@ func (u *upRun) waitRedis(ctx context.Context) error {
 	v := u.plan.pinned
 	rdb := setup.OpenRedis(u.cfg.Host, v.RedisPort, v.RedisPassword)
 	defer rdb.Close()
-	return poll(ctx, 60*time.Second, "Redis ("+u.plan.names.Redis+")", func(ctx context.Context) error {
+	return engine.Poll(ctx, 60*time.Second, "Redis ("+u.plan.names.Redis+")", func(ctx context.Context) error {
 		if err := rdb.Ping(ctx).Err(); err != nil {
 			return u.probeError(ctx, config.ServiceRedis, err)
 		}
@@ -582,7 +583,7 @@ func (u *upRun) upHelper(ctx context.Context) error {
 	} else if err := u.converge(ctx, stack.PartHelper); err != nil {
 		return err
 	}
-	c, tree := inContainer{d: u.e.d, name: name}, sharedTree(u.cfg, u.seeder.F)
+	c, tree := engine.InContainer{Docker: u.e.Docker, Name: name}, sharedTree(u.cfg, u.seeder.F)
 	// The copy a reset starts from, made now while MySQL boots.
 	if err := shared.Prepare(ctx, c, tree); err != nil {
 		return err
@@ -600,7 +601,7 @@ func (u *upRun) upHelper(ctx context.Context) error {
 		u.progress.Done(stack.PartShared, 0, "done: %s laid out, %d files written", stack.SharedDir, len(res.Written))
 	}
 	if name != n.Helper {
-		if err := u.e.d.Rename(ctx, name, n.Helper); err != nil {
+		if err := u.e.Docker.Rename(ctx, name, n.Helper); err != nil {
 			return err
 		}
 	}
@@ -622,14 +623,16 @@ func (u *upRun) newHelper(ctx context.Context, a action) error {
 	}
 	u.progress.Step(stack.PartHelper, "creating %s from %s", s.Name, s.Image)
 	s.Name = n.NewHelper
-	if err := u.e.d.RunHelper(ctx, s); err != nil {
+	if err := u.e.Docker.RunHelper(ctx, s); err != nil {
 		return err
 	}
 	return nil
 }
 
 // helper reaches the shared directory through the stack's helper container.
-func (e *Engine) helper(n stack.Names) shared.Container { return inContainer{d: e.d, name: n.Helper} }
+func (e *Engine) helper(n stack.Names) shared.Container {
+	return engine.InContainer{Docker: e.Docker, Name: n.Helper}
+}
 
 // firstClassified returns the most telling of several errors: bad input
 // outranks the failures it may have caused elsewhere.
@@ -652,10 +655,10 @@ func firstClassified(errs []error) error {
 // removeContainer stops a container gracefully, then removes it. A container
 // that is already gone is not an error: cleanup must be repeatable.
 func (e *Engine) removeContainer(ctx context.Context, id string) error {
-	if err := e.d.Stop(ctx, id, 30*time.Second); err != nil && !isNotFound(err) {
+	if err := e.Docker.Stop(ctx, id, 30*time.Second); err != nil && !engine.IsNotFound(err) {
 		return err
 	}
-	if err := e.d.Remove(ctx, id); err != nil && !isNotFound(err) {
+	if err := e.Docker.Remove(ctx, id); err != nil && !engine.IsNotFound(err) {
 		return err
 	}
 	return nil
@@ -671,7 +674,7 @@ func (e *Engine) imageIDs(ctx context.Context, cfg config.Config) map[string]str
 		if _, done := ids[ref]; done || ref == "" {
 			continue
 		}
-		if img, err := e.d.Image(ctx, ref); err == nil {
+		if img, err := e.Docker.Image(ctx, ref); err == nil {
 			ids[ref] = img.ID
 		}
 	}

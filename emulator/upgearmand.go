@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 )
 
@@ -43,11 +44,11 @@ func (u *upRun) upGearmand(ctx context.Context) error {
 func (u *upRun) waitGearmand(ctx context.Context) error {
 	name, v := u.plan.names.Gearmand, u.plan.pinned
 	addr := net.JoinHostPort(u.cfg.Host, strconv.Itoa(v.GearmandPort))
-	return poll(ctx, 60*time.Second, "gearmand ("+name+")", func(ctx context.Context) error {
+	return engine.Poll(ctx, 60*time.Second, "gearmand ("+name+")", func(ctx context.Context) error {
 		if _, err := gearmanStatus(ctx, addr); err != nil {
 			return u.probeError(ctx, config.ServiceGearmand, err)
 		}
-		c, err := u.e.d.Inspect(ctx, name)
+		c, err := u.e.Docker.Inspect(ctx, name)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
@@ -66,7 +67,7 @@ func (u *upRun) upMySQL(ctx context.Context) error {
 // directStartFailed reports whether the server this up started directly
 // has failed.
 func (u *upRun) directStartFailed(err error) bool {
-	var cf *containerFailed
+	var cf *engine.ContainerFailed
 	return u.serverStart.direct && errors.As(err, &cf)
 }
 
@@ -74,12 +75,12 @@ func (u *upRun) directStartFailed(err error) bool {
 // failed by one the image's entrypoint starts, once, and records that the
 // image is not to be started directly again.
 func (u *upRun) startThroughEntrypoint(ctx context.Context, failed error) error {
-	var cf *containerFailed
+	var cf *engine.ContainerFailed
 	errors.As(failed, &cf)
 	s, how := u.plan.specs[config.ServiceMySQL], u.serverStart
-	u.progress.Step("mysql", "starting %s directly failed (%s); starting it through the image's entrypoint", s.Name, cf.what)
-	u.progress.Note("the last lines of %s:\n%s", s.Name, cf.lines)
-	why := fmt.Sprintf("a direct start failed (%s: %s)", cf.what, strings.TrimSpace(lastLine(cf.lines)))
+	u.progress.Step("mysql", "starting %s directly failed (%s); starting it through the image's entrypoint", s.Name, cf.What)
+	u.progress.Note("the last lines of %s:\n%s", s.Name, cf.Lines)
+	why := fmt.Sprintf("a direct start failed (%s: %s)", cf.What, strings.TrimSpace(lastLine(cf.Lines)))
 	if err := u.e.keepDirectStart(ctx, how.key, how.imageID, directStart{Why: why}); err != nil {
 		return err
 	}
@@ -225,13 +226,13 @@ func (u *upRun) adoptTemplate(ctx context.Context, root *sql.DB) (*sql.DB, error
 func (u *upRun) waitMySQL(ctx context.Context, password string) (*sql.DB, error) {
 	name, v := u.plan.names.MySQL, u.plan.pinned
 	root := setup.OpenMySQL(u.cfg.Host, v.MySQLPort, "root", password, "")
-	err := poll(ctx, 180*time.Second, "MySQL ("+name+")", func(ctx context.Context) error {
+	err := engine.Poll(ctx, 180*time.Second, "MySQL ("+name+")", func(ctx context.Context) error {
 		err := root.PingContext(ctx)
 		if err == nil {
 			return nil
 		}
 		if setup.IsAccessDenied(err) {
-			return permanent{errDenied}
+			return engine.Permanent(errDenied)
 		}
 		return u.probeError(ctx, config.ServiceMySQL, err)
 	})
@@ -256,7 +257,7 @@ var systemDatabases = []string{"mysql", "sys", "performance_schema"}
 // deletes unasked.
 func (u *upRun) reinitialise(ctx context.Context) (*sql.DB, error) {
 	name, volume := u.plan.names.MySQL, u.plan.names.MySQLData
-	listed, err := inContainer{d: u.e.d, name: name}.Exec(ctx, "ls", "-1p", "/var/lib/mysql")
+	listed, err := engine.InContainer{Docker: u.e.Docker, Name: name}.Exec(ctx, "ls", "-1p", "/var/lib/mysql")
 	if err != nil {
 		return nil, err
 	}
@@ -267,19 +268,19 @@ func (u *upRun) reinitialise(ctx context.Context) (*sql.DB, error) {
 	u.progress.Step("mysql", "%s was never set up by devstack; initialising it again", volume)
 	labels := maps.Clone(u.plan.volumeLabels(volume))
 	maps.Copy(labels, u.plan.pinned.Labels())
-	if c, err := u.e.d.Inspect(ctx, name); err == nil {
+	if c, err := u.e.Docker.Inspect(ctx, name); err == nil {
 		if err := u.e.removeContainer(ctx, c.ID); err != nil {
 			return nil, err
 		}
 	}
-	if err := u.e.d.RemoveVolume(ctx, volume); err != nil {
+	if err := u.e.Docker.RemoveVolume(ctx, volume); err != nil {
 		return nil, err
 	}
-	if err := u.e.d.CreateVolume(ctx, docker.Volume{Name: volume, Labels: labels}); err != nil {
+	if err := u.e.Docker.CreateVolume(ctx, docker.Volume{Name: volume, Labels: labels}); err != nil {
 		return nil, err
 	}
 	image := u.plan.specs[config.ServiceMySQL].Image
-	img, err := u.e.d.Image(ctx, image)
+	img, err := u.e.Docker.Image(ctx, image)
 	if err != nil {
 		return nil, err
 	}

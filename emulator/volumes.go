@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
@@ -120,7 +121,7 @@ func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
 		return err
 	}
 	start := func(ctx context.Context) error {
-		if err := e.d.RunHelper(ctx, c.spec()); err != nil {
+		if err := e.Docker.RunHelper(ctx, c.spec()); err != nil {
 			return fault.Env(err, "%v, to copy volumes", err)
 		}
 		if c.started != nil {
@@ -138,27 +139,27 @@ func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
 		// killed devstack would: it says the copy was cut short, and the
 		// next command does it again.
 		if ctx.Err() != nil {
-			_ = e.d.Stop(context.WithoutCancel(ctx), c.name, 0)
+			_ = e.Docker.Stop(context.WithoutCancel(ctx), c.name, 0)
 			return
 		}
-		_ = e.d.Remove(context.WithoutCancel(ctx), c.name)
+		_ = e.Docker.Remove(context.WithoutCancel(ctx), c.name)
 	}()
 	if err != nil {
 		return err
 	}
 	if c.stop != nil {
-		if err := e.d.CopyTo(ctx, c.name, "/tmp", markerFile("go", time.Now())); err != nil {
+		if err := e.Docker.CopyTo(ctx, c.name, "/tmp", markerFile("go", time.Now())); err != nil {
 			return fault.Env(err, "%v, to start the copy", err)
 		}
 	}
-	code, err := e.d.Wait(ctx, c.name)
+	code, err := e.Docker.Wait(ctx, c.name)
 	switch {
 	case err != nil:
 		return fault.Env(err, "%v, copying volumes", err)
 	case code == 3:
 		return errHalfMade
 	case code != 0:
-		return fault.Env(nil, "copying volumes in %s failed (exit code %d):\n%s", c.name, code, e.lastLines(ctx, c.name))
+		return fault.Env(nil, "copying volumes in %s failed (exit code %d):\n%s", c.name, code, e.LastLines(ctx, c.name))
 	}
 	return nil
 }
@@ -183,16 +184,16 @@ func (e *Engine) ownDataVolume(ctx context.Context, img docker.Image, image, vol
 	const script = "chown \"$(stat -c %u:%g /var/lib/mysql)\" /devstack/data && chmod \"$(stat -c %a /var/lib/mysql)\" /devstack/data"
 	spec := docker.ContainerSpec{Name: name, Image: image, User: stack.RootUser, Labels: labels, Network: docker.NoNetwork, StopSignal: "SIGKILL",
 		Entrypoint: []string{"sh", "-c", script}, Mounts: []docker.Mount{{Volume: volume, Target: "/devstack/data"}}}
-	if err := e.d.RunHelper(ctx, spec); err != nil {
+	if err := e.Docker.RunHelper(ctx, spec); err != nil {
 		return fault.Env(err, "%v, to give volume %s the owner of the image's data directory", err, volume)
 	}
-	defer e.d.Remove(context.WithoutCancel(ctx), name)
-	code, err := e.d.Wait(ctx, name)
+	defer e.Docker.Remove(context.WithoutCancel(ctx), name)
+	code, err := e.Docker.Wait(ctx, name)
 	if err != nil {
 		return fault.Env(err, "%v, to give volume %s the owner of %s's data directory (%s runs as %s)", err, volume, image, image, img.User)
 	}
 	if code != 0 {
-		return fault.Env(nil, "cannot give volume %s the owner of %s's data directory (%s runs as %s): exit code %d; its last lines:\n%s", volume, image, image, img.User, code, e.lastLines(ctx, name))
+		return fault.Env(nil, "cannot give volume %s the owner of %s's data directory (%s runs as %s): exit code %d; its last lines:\n%s", volume, image, image, img.User, code, e.LastLines(ctx, name))
 	}
 	return nil
 }
@@ -200,11 +201,11 @@ func (e *Engine) ownDataVolume(ctx context.Context, img docker.Image, image, vol
 // removeLeftover removes the container name if it carries the project's
 // label; one without it is left alone, and running one there fails.
 func (e *Engine) removeLeftover(ctx context.Context, name, project string) error {
-	c, err := e.d.Inspect(ctx, name)
+	c, err := e.Docker.Inspect(ctx, name)
 	if err != nil || c.Labels[stack.LabelProject] != project {
 		return nil
 	}
-	if err := e.d.Remove(ctx, c.ID); err != nil && !isNotFound(err) {
+	if err := e.Docker.Remove(ctx, c.ID); err != nil && !engine.IsNotFound(err) {
 		return fault.Env(err, "%v, left by a devstack command cut short", err)
 	}
 	return nil

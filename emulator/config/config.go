@@ -37,19 +37,19 @@ type Config struct {
 	Schema string
 	// Host is the address published ports are reached on.
 	Host string
-	// bind is the address of the engine's machine the ports are published
+	// Bind is the address of the engine's machine the ports are published
 	// on ("" is 127.0.0.1): set by Reach for a remote engine.
 	Bind string
 	// Targets are environments devstack did not make, to bootstrap or
 	// check (devstack.yaml's targets), by name.
 	Targets map[string]TargetConfig
 	// Sources say where each setting that is not a default came from, by
-	// key: the variable (DEVSTACK_MYSQL_IMAGE), the file and line
+	// Key: the variable (DEVSTACK_MYSQL_IMAGE), the file and line
 	// (devstack.yaml:3) or the flag (--project).
 	Sources map[string]string
 }
 
-// source records where key's value came from.
+// Source records where key's value came from.
 func (c *Config) Source(key, from string) {
 	if c.Sources == nil {
 		c.Sources = map[string]string{}
@@ -95,7 +95,7 @@ type SharedConfig struct {
 	GID int
 }
 
-// owner is who owns what devstack writes to the shared directory.
+// Owner is who owns what devstack writes to the shared directory.
 func (s SharedConfig) Owner() shared.Owner { return shared.Owner{UID: s.UID, GID: s.GID} }
 
 // String is the owner as uid:gid.
@@ -122,7 +122,7 @@ func DefaultConfig() Config {
 	}
 }
 
-// setting is one row of the configuration table (docs/architecture.md): the key in
+// Setting is one row of the configuration table (docs/architecture.md): the key in
 // devstack.yaml, its environment variable, and how a string value is applied.
 // A setting whose value is a YAML node (a mapping) reads its variable as
 // YAML too.
@@ -260,7 +260,7 @@ func setInt[T any](field func(*T) *int, lo, hi int, what string) func(*T, string
 }
 
 // LoadOptions says where configuration comes from. Flags hold only the
-// settings given on the command line.
+// Settings given on the command line.
 type LoadOptions struct {
 	// File is the config file; empty means ./devstack.yaml when it exists.
 	File string
@@ -386,7 +386,7 @@ func applyFile(cfg *Config, file string, data []byte) error {
 }
 
 // keySet is what keys a mapping of devstack.yaml holds: the file's
-// settings and targets, or a target's keys.
+// Settings and targets, or a target's keys.
 type keySet struct {
 	// keys are every key, dotted (mysql.image).
 	keys []string

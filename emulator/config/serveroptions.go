@@ -161,7 +161,7 @@ func applyServerOptions(opts []ServerOption, n *yaml.Node) ([]ServerOption, erro
 	return append(out, added...), nil
 }
 
-// serverArgs are the options as the MySQL container's command: arguments
+// ServerArgs are the options as the MySQL container's command: arguments
 // alone, which the images' entrypoints hand to the server; nil (the image's
 // own command) for none.
 func ServerArgs(opts []ServerOption) []string {

@@ -10,7 +10,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
-// unsetID is a shared.uid or gid that nothing set: the config's applies.
+// UnsetID is a shared.uid or gid that nothing set: the config's applies.
 const UnsetID = -1
 
 // TargetConfig describes an environment devstack did not make, to

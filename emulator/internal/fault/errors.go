@@ -59,7 +59,7 @@ func PortTaken(service, address string, port int) error {
 		port, address, service, service, strings.ToUpper(service))
 }
 
-// publishFailed classifies an engine's refusal to publish a port: taken, or
+// PublishFailed classifies an engine's refusal to publish a port: taken, or
 // an address its machine does not have (a DEVSTACK_HOST for a remote
 // engine that is not one of its addresses). nil for any other error.
 func PublishFailed(service string, p docker.Port, err error) error {

@@ -31,7 +31,7 @@ const (
 	// LabelCreated, which says how old the resource is (prune goes by it).
 	LabelSeeded = "io.devstack.seeded"
 
-	// labelFailure, on the record of an up that failed, says why.
+	// LabelFailure, on the record of an up that failed, says why.
 	LabelFailure = "io.devstack.up-failed"
 )
 
@@ -43,7 +43,7 @@ const (
 	PartShared  = "shared"
 	PartNetwork = "network"
 	PartInit    = "init"
-	// partFailure is the record of an up that failed.
+	// PartFailure is the record of an up that failed.
 	PartFailure = "failure"
 )
 

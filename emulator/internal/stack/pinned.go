@@ -12,9 +12,9 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/seed"
 )
 
-// pinned are the values chosen once per stack: passwords and ports that the
+// Pinned are the values chosen once per stack: passwords and ports that the
 // config leaves open, the pipeline's UUID and the creation time. They are
-// pinned as labels on the MySQL data volume, so that every later command,
+// Pinned as labels on the MySQL data volume, so that every later command,
 // from any directory, sees the same ones.
 type Pinned struct {
 	RootPassword string `json:"mysql_root_password"`
@@ -30,7 +30,7 @@ type Pinned struct {
 	Created time.Time `json:"created"`
 }
 
-// pinnedFrom reads the values as they are pinned in labels, whatever the
+// PinnedFrom reads the values as they are pinned in labels, whatever the
 // config says: a snapshot keeps them so.
 func PinnedFrom(labels map[string]string) Pinned {
 	v := Pinned{RootPassword: labels[LabelRootPassword], AppPassword: labels[LabelAppPassword], DashboardUUID: labels[LabelDashboardUUID]}
@@ -41,7 +41,7 @@ func PinnedFrom(labels map[string]string) Pinned {
 	return v
 }
 
-// knownPinned takes each value from the config when it fixes one, else from
+// KnownPinned takes each value from the config when it fixes one, else from
 // the volume labels. It chooses nothing: unknown values stay empty, unknown
 // ports 0.
 func KnownPinned(cfg config.Config, labels map[string]string) Pinned {
@@ -64,7 +64,7 @@ func KnownPinned(cfg config.Config, labels map[string]string) Pinned {
 	return v
 }
 
-// choosePinned is knownPinned with what is still open chosen now, for up.
+// ChoosePinned is knownPinned with what is still open chosen now, for up.
 // freePort finds a free host port; gearmand's port is the one its container
 // publishes (current) when the volume does not pin it (gearmand was enabled
 // after the stack was made). The Redis password is never chosen: production
@@ -115,7 +115,7 @@ func stablePort(known int, freePort func() (int, error), avoid ...int) (int, err
 	}
 }
 
-// labels is how the values are pinned on the MySQL data volume.
+// Labels is how the values are pinned on the MySQL data volume.
 func (v Pinned) Labels() map[string]string {
 	l := map[string]string{
 		LabelRootPassword:  v.RootPassword,

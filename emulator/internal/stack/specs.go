@@ -16,30 +16,30 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 )
 
-// roles are the containers a configuration asks for: its services, and the
+// Roles are the containers a configuration asks for: its services, and the
 // helper.
 func Roles(cfg config.Config) []string { return append(cfg.Services(), PartHelper) }
 
-// allRoles are every container a stack may have, whatever its
+// AllRoles are every container a stack may have, whatever its
 // configuration.
 var AllRoles = []string{config.ServiceMySQL, config.ServiceRedis, config.ServiceGearmand, PartHelper}
 
-// coreRoles are the containers every stack has.
+// CoreRoles are the containers every stack has.
 var CoreRoles = []string{config.ServiceMySQL, config.ServiceRedis, PartHelper}
 
-// target is what a stack's containers are made from.
+// Target is what a stack's containers are made from.
 type Target struct {
 	Config config.Config
 	Names  Names
 	Pinned Pinned
-	// tree identifies what the fixtures put in the shared directory, and its
-	// owner (treeID).
+	// Tree identifies what the fixtures put in the shared directory, and its
+	// Owner (treeID).
 	Tree string
-	// api is the engine's API version: newer engines take more settings.
+	// API is the engine's API version: newer engines take more settings.
 	API string
 }
 
-// specs are the containers the target asks for, by role.
+// Specs are the containers the target asks for, by role.
 func (t Target) Specs() map[string]docker.ContainerSpec {
 	s := map[string]docker.ContainerSpec{
 		config.ServiceMySQL: t.mysql(),
@@ -52,7 +52,7 @@ func (t Target) Specs() map[string]docker.ContainerSpec {
 	return s
 }
 
-// publish publishes a service port on one address of the engine's machine
+// Publish publishes a service port on one address of the engine's machine
 // alone: 127.0.0.1 unless the engine is remote (Config.Reach).
 func Publish(cfg config.Config, containerPort, hostPort int) []docker.Port {
 	return []docker.Port{{ContainerPort: containerPort, HostIP: cfg.BindAddress(), HostPort: hostPort}}
@@ -143,7 +143,7 @@ func (t Target) healthcheck(test ...string) *docker.Healthcheck {
 	return h
 }
 
-// apiAtLeast compares an API version "major.minor" with major.minor.
+// APIAtLeast compares an API version "major.minor" with major.minor.
 func APIAtLeast(version string, major, minor int) bool {
 	var ma, mi int
 	if _, err := fmt.Sscanf(version, "%d.%d", &ma, &mi); err != nil {
@@ -178,7 +178,7 @@ func (t Target) helper() docker.ContainerSpec {
 	}
 }
 
-// treeID identifies what the shared directory holds: the digest of the
+// TreeID identifies what the shared directory holds: the digest of the
 // fixtures' folders and files, and the owner (uid:gid).
 func TreeID(digest, owner string) string { return digest + "@" + owner }
 
@@ -188,7 +188,7 @@ type variable func(name, value string) string
 
 func Bare(name, _ string) string { return "${" + name + "}" }
 
-// template is the target's specs with every value that configuration
+// Template is the target's specs with every value that configuration
 // chooses (project, images, passwords, the shared directory's owner)
 // replaced by a reference to its variable, host ports left out (0), and the
 // healthchecks any engine takes: what only devstack's code decides. The
@@ -208,10 +208,10 @@ func (t Target) Template(ref variable) map[string]docker.ContainerSpec {
 	return Target{Config: cfg, Names: NamesFor(ref("DEVSTACK_PROJECT", cfg.Project)), Pinned: v, Tree: TreeID(t.Tree, owner)}.Specs()
 }
 
-// specHash is the config-hash label of a container: a digest of its
-// template, so that up can tell "running and right" from "running but
+// SpecHash is the config-hash label of a container: a digest of its
+// Template, so that up can tell "running and right" from "running but
 // stale" and a compose file can carry the same label. The values the
-// template leaves out are compared one by one (sameValues).
+// Template leaves out are compared one by one (sameValues).
 func SpecHash(template docker.ContainerSpec) string {
 	template.Labels = nil
 	b, _ := json.Marshal(template)
@@ -219,7 +219,7 @@ func SpecHash(template docker.ContainerSpec) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// sameValues reports whether a container (inspected) runs with the values
+// SameValues reports whether a container (inspected) runs with the values
 // a spec gives it: image (by ID when imageID is known), environment and
 // published ports.
 func SameValues(c docker.Container, want docker.ContainerSpec, imageID string) bool {
@@ -264,7 +264,7 @@ func (Lifetime) Owner() string {
 	return h + "/" + strconv.Itoa(os.Getpid())
 }
 
-// labels are the labels every resource of a stack carries; part is the
+// Labels are the labels every resource of a stack carries; part is the
 // value of LabelService.
 func (l Lifetime) Labels(project, part string) map[string]string {
 	m := map[string]string{
@@ -282,7 +282,7 @@ func (l Lifetime) Labels(project, part string) map[string]string {
 	return m
 }
 
-// labelled returns the spec as it is created: with the stack's labels and
+// Labelled returns the spec as it is created: with the stack's labels and
 // hash, the config hash of its template.
 func Labelled(s docker.ContainerSpec, project, role, hash string, l Lifetime) docker.ContainerSpec {
 	s.Labels = l.Labels(project, role)
@@ -290,7 +290,7 @@ func Labelled(s docker.ContainerSpec, project, role, hash string, l Lifetime) do
 	return s
 }
 
-// rootUser is who devstack's own short-lived containers on the MySQL image
+// RootUser is who devstack's own short-lived containers on the MySQL image
 // run as, whatever the image's USER: they copy volumes keeping their
 // owners, and lay out the shared directory for its configured owner. They
 // join no network (NoNetwork): only volumes, execs and copies reach them,

@@ -1,4 +1,4 @@
-package emulator
+package engine
 
 import (
 	"context"
@@ -20,39 +20,39 @@ import (
 // Engine is a Docker engine devstack has reached. Every later call goes to
 // the same endpoint, testcontainers included.
 type Conn struct {
-	d docker.Client
-	// tunnels reach the ports of an ssh:// engine; nil for the others.
-	tunnels *tunnels
+	Docker docker.Client
+	// Tunnels reach the ports of an ssh:// engine; nil for the others.
+	Tunnels *tunnels
 	// source says how the endpoint was chosen (ResolveEndpoint).
 	source string
 }
 
 // Endpoint is where the engine answers.
-func (e *Conn) Endpoint() string { return e.d.Endpoint() }
+func (e *Conn) Endpoint() string { return e.Docker.Endpoint() }
 
 // Source says how the endpoint was chosen: DOCKER_HOST, a context, or the
 // default socket.
 func (e *Conn) Source() string { return e.source }
 
 // APIVersion is the API version negotiated with the engine.
-func (e *Conn) APIVersion() string { return e.d.APIVersion() }
+func (e *Conn) APIVersion() string { return e.Docker.APIVersion() }
 
 // Close releases the engine's connections.
 func (e *Conn) Close() error {
-	e.tunnels.close()
-	return e.d.Close()
+	e.Tunnels.close()
+	return e.Docker.Close()
 }
 
 const defaultEndpoint = "unix:///var/run/docker.sock"
 
-// Connect resolves the Docker endpoint the way the docker CLI does and pings
+// Dial resolves the Docker endpoint the way the docker CLI does and pings
 // it. It must run before the first testcontainers call: testcontainers
 // reads its configuration once per process and otherwise falls back to the
 // default socket on its own.
-func Connect(ctx context.Context) (*Engine, error) {
-	endpoint, source := ResolveEndpoint(os.Getenv, userHome())
+func Dial(ctx context.Context) (*Conn, error) {
+	endpoint, source := ResolveEndpoint(os.Getenv, UserHome())
 	if os.Getenv("DOCKER_HOST") == "" {
-		useContextTLS(currentContext(os.Getenv, userHome()), os.Getenv, os.Setenv)
+		useContextTLS(currentContext(os.Getenv, UserHome()), os.Getenv, os.Setenv)
 	}
 	t, err := tunnelsFor(endpoint)
 	if err != nil {
@@ -60,9 +60,9 @@ func Connect(ctx context.Context) (*Engine, error) {
 	}
 	d, err := docker.Dial(ctx, endpoint)
 	if err != nil {
-		return nil, fault.Env(err, "cannot reach Docker at %s (%s; %s): start Docker, or point DOCKER_HOST at a running engine", endpoint, source, shortErr(err))
+		return nil, fault.Env(err, "cannot reach Docker at %s (%s; %s): start Docker, or point DOCKER_HOST at a running engine", endpoint, source, ShortErr(err))
 	}
-	return &Engine{&Conn{d: d, source: source, tunnels: t}}, nil
+	return &Conn{Docker: d, source: source, Tunnels: t}, nil
 }
 
 // ResolveEndpoint picks the engine like the docker CLI: DOCKER_HOST, then the
@@ -146,37 +146,37 @@ func useContextTLS(c dockerContext, getenv func(string) string, setenv func(stri
 	}
 }
 
-func userHome() string {
+func UserHome() string {
 	h, _ := os.UserHomeDir()
 	return h
 }
 
-// local reports whether published ports are on this machine, where a port
+// Local reports whether published ports are on this machine, where a port
 // can be checked before Docker is asked to bind it.
-func (e *Conn) local() bool {
+func (e *Conn) Local() bool {
 	ep := e.Endpoint()
 	return strings.HasPrefix(ep, "unix://") || strings.HasPrefix(ep, "npipe://")
 }
 
-// ensureImage makes an image available locally, pulling it when missing. A
-// failure names the image and the setting that chose it.
-func (e *Conn) ensureImage(ctx context.Context, ref, setting string) error {
-	_, err := e.d.Image(ctx, ref)
+// EnsureImage makes an image available locally, pulling it when missing. A
+// Failure names the image and the setting that chose it.
+func (e *Conn) EnsureImage(ctx context.Context, ref, setting string) error {
+	_, err := e.Docker.Image(ctx, ref)
 	if err == nil {
 		return nil
 	}
-	if !isNotFound(err) {
+	if !IsNotFound(err) {
 		return err
 	}
-	if err := e.d.Pull(ctx, ref); err != nil {
+	if err := e.Docker.Pull(ctx, ref); err != nil {
 		return fault.Env(err, "image %s is not available: %v\nCheck registry access, or build local stand-ins with `make local-images` and set %s to one of them.", ref, err, setting)
 	}
 	return nil
 }
 
-// shortErr keeps the first line of an error that is not the engine's (the
+// ShortErr keeps the first line of an error that is not the engine's (the
 // seam says those itself): a driver's or a dial's words can run to pages.
-func shortErr(err error) string {
+func ShortErr(err error) string {
 	s := err.Error()
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
@@ -184,44 +184,44 @@ func shortErr(err error) string {
 	return s
 }
 
-func isNotFound(err error) bool { return errors.Is(err, docker.ErrNotFound) }
+func IsNotFound(err error) bool { return errors.Is(err, docker.ErrNotFound) }
 
-// inContainer runs commands in, and copies into and out of, one running
+// InContainer runs commands in, and copies into and out of, one running
 // container: the way the shared directory is reached (shared.Container).
-type inContainer struct {
-	d    docker.Client
-	name string
+type InContainer struct {
+	Docker docker.Client
+	Name   string
 }
 
-func (c inContainer) Exec(ctx context.Context, argv ...string) (string, error) {
+func (c InContainer) Exec(ctx context.Context, argv ...string) (string, error) {
 	return c.execIn(ctx, nil, argv...)
 }
 
 // execIn is Exec with stdin.
-func (c inContainer) execIn(ctx context.Context, stdin io.Reader, argv ...string) (string, error) {
+func (c InContainer) execIn(ctx context.Context, stdin io.Reader, argv ...string) (string, error) {
 	var stdout, stderr strings.Builder
-	code, err := c.d.Exec(ctx, c.name, docker.Exec{Cmd: argv, Stdin: stdin, Stdout: &stdout, Stderr: &stderr})
+	code, err := c.Docker.Exec(ctx, c.Name, docker.Exec{Cmd: argv, Stdin: stdin, Stdout: &stdout, Stderr: &stderr})
 	if err != nil {
 		return "", err
 	}
 	if code != 0 {
 		exit := &shared.ExitError{Command: argv[0], Code: code, Stderr: strings.TrimSpace(stderr.String())}
-		return stdout.String(), fault.Env(exit, "%s in %s exited with code %d: %s", argv[0], c.name, code, exit.Stderr)
+		return stdout.String(), fault.Env(exit, "%s in %s exited with code %d: %s", argv[0], c.Name, code, exit.Stderr)
 	}
 	return stdout.String(), nil
 }
 
 // CopyTo copies, then checks that what the archive holds is there with its
 // owners (verifyCopy).
-func (c inContainer) CopyTo(ctx context.Context, dir string, tar io.Reader) error {
-	_, err := c.copyIndexed(ctx, dir, tar)
+func (c InContainer) CopyTo(ctx context.Context, dir string, tar io.Reader) error {
+	_, err := c.CopyIndexed(ctx, dir, tar)
 	return err
 }
 
-// copyIndexed is CopyTo that also returns the archive's entries.
-func (c inContainer) copyIndexed(ctx context.Context, dir string, tar io.Reader) (map[string]entry, error) {
+// CopyIndexed is CopyTo that also returns the archive's entries.
+func (c InContainer) CopyIndexed(ctx context.Context, dir string, tar io.Reader) (map[string]Entry, error) {
 	r, ix := indexTar(tar)
-	err := c.d.CopyTo(ctx, c.name, dir, r)
+	err := c.Docker.CopyTo(ctx, c.Name, dir, r)
 	want := ix.finish()
 	if err != nil {
 		return want, err
@@ -229,9 +229,9 @@ func (c inContainer) copyIndexed(ctx context.Context, dir string, tar io.Reader)
 	return want, c.verifyCopy(ctx, dir, want)
 }
 
-func (c inContainer) CopyFrom(ctx context.Context, path string) (io.ReadCloser, error) {
-	rc, err := c.d.CopyFrom(ctx, c.name, path)
-	if isNotFound(err) {
+func (c InContainer) CopyFrom(ctx context.Context, path string) (io.ReadCloser, error) {
+	rc, err := c.Docker.CopyFrom(ctx, c.Name, path)
+	if IsNotFound(err) {
 		return nil, &fs.PathError{Op: "copy", Path: path, Err: fs.ErrNotExist}
 	}
 	if err != nil {
@@ -241,4 +241,4 @@ func (c inContainer) CopyFrom(ctx context.Context, path string) (io.ReadCloser, 
 }
 
 // NewConn is a connection over d, for tests on a fake engine.
-func NewConn(d docker.Client) *Conn { return &Conn{d: d} }
+func NewConn(d docker.Client) *Conn { return &Conn{Docker: d} }

@@ -1,4 +1,4 @@
-package emulator
+package engine
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 // Programs started otherwise forward the ports themselves: up prints the
 // ssh command, and devstack then uses those forwards.
 
-// tunnels forwards ports of an ssh engine's loopback.
+// Tunnels forwards ports of an ssh engine's loopback.
 type tunnels struct {
 	// args are ssh's arguments for the engine's host (user, port).
 	args []string
@@ -44,9 +44,9 @@ func tunnelsFor(endpoint string) (*tunnels, error) {
 	return &tunnels{args: sp.Args(), open: map[int]*exec.Cmd{}}, nil
 }
 
-// forward makes 127.0.0.1:port here reach 127.0.0.1:port on the engine's
+// Forward makes 127.0.0.1:port here reach 127.0.0.1:port on the engine's
 // machine, once per port.
-func (t *tunnels) forward(ctx context.Context, port int) error {
+func (t *tunnels) Forward(ctx context.Context, port int) error {
 	if t == nil || port == 0 {
 		return nil
 	}
@@ -58,7 +58,7 @@ func (t *tunnels) forward(ctx context.Context, port int) error {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	// A port here that is taken is taken as the user's own forward, which
 	// up told them how to make: a program that is not one fails the dial.
-	if !portFree("127.0.0.1", port) {
+	if !PortFree("127.0.0.1", port) {
 		return nil
 	}
 	spec := fmt.Sprintf("127.0.0.1:%d:127.0.0.1:%d", port, port)
@@ -93,8 +93,8 @@ func (t *tunnels) forward(ctx context.Context, port int) error {
 	}
 }
 
-// command is the ssh command that forwards ports for other programs.
-func (t *tunnels) command(ports ...int) string {
+// Command is the ssh command that forwards ports for other programs.
+func (t *tunnels) Command(ports ...int) string {
 	parts := []string{"ssh", "-N"}
 	for _, p := range ports {
 		if p != 0 {
@@ -117,8 +117,8 @@ func (t *tunnels) close() {
 	}
 }
 
-// freeLocalPort asks the kernel for a port that is free on 127.0.0.1 now.
-func freeLocalPort() (int, error) {
+// FreeLocalPort asks the kernel for a port that is free on 127.0.0.1 now.
+func FreeLocalPort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -127,8 +127,8 @@ func freeLocalPort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// portFree reports whether nothing listens on host:port.
-func portFree(host string, port int) bool {
+// PortFree reports whether nothing listens on host:port.
+func PortFree(host string, port int) bool {
 	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		return false

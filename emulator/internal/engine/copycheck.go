@@ -1,4 +1,4 @@
-package emulator
+package engine
 
 import (
 	"archive/tar"
@@ -23,9 +23,9 @@ import (
 // owners are set right where the engine dropped them), and every copy out
 // takes its owners from the container rather than from the engine's archive.
 
-// entry is one file of an archive, or as the container has it.
-type entry struct {
-	kind  byte // 'd', 'f', 'l', or 0 for anything else
+// Entry is one file of an archive, or as the container has it.
+type Entry struct {
+	Kind  byte // 'd', 'f', 'l', or 0 for anything else
 	size  int64
 	owner string // uid:gid
 }
@@ -33,9 +33,9 @@ type entry struct {
 // statFormat is what statScript prints of each path: owner, size, type, name.
 const statFormat = "%u:%g %s %F|%n"
 
-// statScript stats the NUL-separated paths on its stdin, relative to $1;
-// what is missing is left out. It fails only when it cannot look.
-const statScript = `cd "$1" || exit 2
+// StatScript stats the NUL-separated paths on its stdin, relative to $1;
+// What is missing is left out. It fails only when it cannot look.
+const StatScript = `cd "$1" || exit 2
 command -v xargs >/dev/null && command -v stat >/dev/null || exit 127
 xargs -0 -r stat -c "$2" -- 2>/dev/null
 exit 0`
@@ -73,8 +73,8 @@ func memberPath(name string) string {
 
 // parseStat reads statScript's output. A name with a newline in it cannot be
 // told apart and is left out.
-func parseStat(out string) map[string]entry {
-	got := map[string]entry{}
+func parseStat(out string) map[string]Entry {
+	got := map[string]Entry{}
 	for line := range strings.Lines(out) {
 		head, name, ok := strings.Cut(strings.TrimSuffix(line, "\n"), "|")
 		owner, rest, ok2 := strings.Cut(head, " ")
@@ -83,7 +83,7 @@ func parseStat(out string) map[string]entry {
 		if !ok || !ok2 || !ok3 || err != nil {
 			continue
 		}
-		got[memberPath(name)] = entry{kind: kindOf(kind), size: size, owner: owner}
+		got[memberPath(name)] = Entry{Kind: kindOf(kind), size: size, owner: owner}
 	}
 	return got
 }
@@ -92,14 +92,14 @@ func parseStat(out string) map[string]entry {
 type tarIndex struct {
 	w       *io.PipeWriter
 	done    chan struct{}
-	entries map[string]entry
+	entries map[string]Entry
 }
 
 // indexTar returns r, passing through, and an index that holds the entries
 // of what was read once finish is called.
 func indexTar(r io.Reader) (io.Reader, *tarIndex) {
 	pr, pw := io.Pipe()
-	ix := &tarIndex{w: pw, done: make(chan struct{}), entries: map[string]entry{}}
+	ix := &tarIndex{w: pw, done: make(chan struct{}), entries: map[string]Entry{}}
 	go func() {
 		defer close(ix.done)
 		tr := tar.NewReader(pr)
@@ -108,7 +108,7 @@ func indexTar(r io.Reader) (io.Reader, *tarIndex) {
 			if err != nil {
 				break
 			}
-			ix.entries[memberPath(h.Name)] = entry{kind: tarKind(h), size: h.Size, owner: fmt.Sprintf("%d:%d", h.Uid, h.Gid)}
+			ix.entries[memberPath(h.Name)] = Entry{Kind: tarKind(h), size: h.Size, owner: fmt.Sprintf("%d:%d", h.Uid, h.Gid)}
 		}
 		_, _ = io.Copy(io.Discard, pr)
 	}()
@@ -116,7 +116,7 @@ func indexTar(r io.Reader) (io.Reader, *tarIndex) {
 }
 
 // finish waits for the index to be complete.
-func (ix *tarIndex) finish() map[string]entry {
+func (ix *tarIndex) finish() map[string]Entry {
 	ix.w.Close()
 	<-ix.done
 	return ix.entries
@@ -124,14 +124,14 @@ func (ix *tarIndex) finish() map[string]entry {
 
 // compareCopy says what the container lacks of an archive (missing, of
 // another type, of another size) and which owners to set right, by owner.
-func compareCopy(want, got map[string]entry) (missing []string, chown map[string][]string) {
+func compareCopy(want, got map[string]Entry) (missing []string, chown map[string][]string) {
 	chown = map[string][]string{}
 	for _, p := range slices.Sorted(maps.Keys(want)) {
 		w, g := want[p], got[p]
 		_, found := got[p]
 		switch {
 		case p == "." || strings.Contains(p, "\n"):
-		case !found, w.kind != 0 && g.kind != w.kind, w.kind == 'f' && g.size != w.size:
+		case !found, w.Kind != 0 && g.Kind != w.Kind, w.Kind == 'f' && g.size != w.size:
 			missing = append(missing, p)
 		case g.owner != w.owner:
 			chown[w.owner] = append(chown[w.owner], p)
@@ -142,7 +142,7 @@ func compareCopy(want, got map[string]entry) (missing []string, chown map[string
 
 // verifyCopy checks a copy into dir of c against the archive's entries and
 // sets right the owners the engine did not keep.
-func (c inContainer) verifyCopy(ctx context.Context, dir string, want map[string]entry) error {
+func (c InContainer) verifyCopy(ctx context.Context, dir string, want map[string]Entry) error {
 	if len(want) == 0 {
 		return nil
 	}
@@ -151,14 +151,14 @@ func (c inContainer) verifyCopy(ctx context.Context, dir string, want map[string
 		names.WriteString(p)
 		names.WriteByte(0)
 	}
-	out, err := c.execIn(ctx, strings.NewReader(names.String()), "sh", "-c", statScript, "verify", dir, statFormat)
+	out, err := c.execIn(ctx, strings.NewReader(names.String()), "sh", "-c", StatScript, "verify", dir, statFormat)
 	if err != nil {
-		return fmt.Errorf("cannot check the copy into %s:%s: %w", c.name, dir, err)
+		return fmt.Errorf("cannot check the copy into %s:%s: %w", c.Name, dir, err)
 	}
 	missing, chown := compareCopy(want, parseStat(out))
 	if len(missing) > 0 {
 		return fault.Env(nil, "the engine did not write what devstack copied into %s:%s (%d of %d entries missing or different, e.g. %s); see `devstack doctor`",
-			c.name, dir, len(missing), len(want), missing[0])
+			c.Name, dir, len(missing), len(want), missing[0])
 	}
 	for _, owner := range slices.Sorted(maps.Keys(chown)) {
 		for chunk := range slices.Chunk(chown[owner], 500) {
@@ -174,9 +174,9 @@ func (c inContainer) verifyCopy(ctx context.Context, dir string, want map[string
 // ownersScript stats everything under $2, relative to $1.
 const ownersScript = `cd "$1" && find "$2" -print0 | xargs -0 -r stat -c "$3" --`
 
-// ownersUnder returns what is under root (relative to dir) as the container
+// OwnersUnder returns what is under root (relative to dir) as the container
 // has it.
-func (c inContainer) ownersUnder(ctx context.Context, dir, root string) (map[string]entry, error) {
+func (c InContainer) OwnersUnder(ctx context.Context, dir, root string) (map[string]Entry, error) {
 	out, err := c.Exec(ctx, "sh", "-c", ownersScript, "owners", dir, root, statFormat)
 	if err != nil {
 		return nil, err
@@ -184,9 +184,9 @@ func (c inContainer) ownersUnder(ctx context.Context, dir, root string) (map[str
 	return parseStat(out), nil
 }
 
-// withOwners copies an archive read out of c from dir, with each member's
+// WithOwners copies an archive read out of c from dir, with each member's
 // owner as the container has it.
-func withOwners(w io.Writer, r io.Reader, owners map[string]entry) error {
+func WithOwners(w io.Writer, r io.Reader, owners map[string]Entry) error {
 	tr, tw := tar.NewReader(r), tar.NewWriter(w)
 	for {
 		h, err := tr.Next()

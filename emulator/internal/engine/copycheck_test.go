@@ -1,4 +1,4 @@
-package emulator
+package engine
 
 import (
 	"archive/tar"
@@ -37,10 +37,10 @@ func TestIndexTar(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := ix.finish()
-	want := map[string]entry{
-		"mysql":         {kind: 'd', owner: "27:27"},
-		"mysql/ibdata1": {kind: 'f', size: 3, owner: "27:27"},
-		"mysql/link":    {kind: 'l', owner: "27:27"},
+	want := map[string]Entry{
+		"mysql":         {Kind: 'd', owner: "27:27"},
+		"mysql/ibdata1": {Kind: 'f', size: 3, owner: "27:27"},
+		"mysql/link":    {Kind: 'l', owner: "27:27"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("index %v, want %v", got, want)
@@ -55,10 +55,10 @@ func TestIndexTar(t *testing.T) {
 // A copy that the engine dropped, cut or wrote elsewhere is found, and
 // owners the engine did not keep are set right.
 func TestCompareCopy(t *testing.T) {
-	want := map[string]entry{
-		"mysql":         {kind: 'd', owner: "27:27"},
-		"mysql/ibdata1": {kind: 'f', size: 3, owner: "27:27"},
-		"mysql/link":    {kind: 'l', owner: "27:27"},
+	want := map[string]Entry{
+		"mysql":         {Kind: 'd', owner: "27:27"},
+		"mysql/ibdata1": {Kind: 'f', size: 3, owner: "27:27"},
+		"mysql/link":    {Kind: 'l', owner: "27:27"},
 	}
 	stat := "27:27 4096 directory|mysql\n0:0 3 regular file|mysql/ibdata1\n27:27 7 symbolic link|./mysql/link\n"
 	missing, chown := compareCopy(want, parseStat(stat))
@@ -80,7 +80,7 @@ func TestCompareCopy(t *testing.T) {
 func TestWithOwners(t *testing.T) {
 	var out bytes.Buffer
 	owners := parseStat("999:998 4096 directory|mysql\n999:998 3 regular file|mysql/ibdata1\n")
-	if err := withOwners(&out, bytes.NewReader(testArchive(t)), owners); err != nil {
+	if err := WithOwners(&out, bytes.NewReader(testArchive(t)), owners); err != nil {
 		t.Fatal(err)
 	}
 	tr := tar.NewReader(&out)
