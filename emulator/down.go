@@ -12,6 +12,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/lock"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
@@ -38,7 +39,7 @@ type DownReport struct {
 // keep the containers up, and its journal stays for the next command.
 func Down(ctx context.Context, e *Engine, cfg config.Config, opts DownOptions) (*DownReport, error) {
 	progress := opts.Progress
-	unlock, err := lockProject(ctx, cfg.Project, progress)
+	unlock, err := lock.Project(ctx, cfg.Project, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +53,7 @@ func Down(ctx context.Context, e *Engine, cfg config.Config, opts DownOptions) (
 }
 
 func (e *Engine) down(ctx context.Context, project string, opts DownOptions) (*DownReport, error) {
-	unlock, err := lockProject(ctx, project, opts.Progress)
+	unlock, err := lock.Project(ctx, project, opts.Progress)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/lock"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/shared"
 )
@@ -52,7 +53,7 @@ func SharedList(ctx context.Context, e *Engine, cfg config.Config, p string) ([]
 // the stack's uid:gid; it returns where it went.
 func SharedPut(ctx context.Context, e *Engine, cfg config.Config, local, remote string) (string, error) {
 	// A reset or a down must not pull the folder from under the copy.
-	unlock, err := lockProject(ctx, cfg.Project, nil)
+	unlock, err := lock.Project(ctx, cfg.Project, nil)
 	if err != nil {
 		return "", err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/lock"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
@@ -167,7 +168,7 @@ func Seed(ctx context.Context, e *Engine, cfg config.Config, opts SeedOptions) (
 
 // Seed is the package's Seed on a held stack.
 func (s *Stack) Seed(ctx context.Context, opts SeedOptions) (*SeedReport, error) {
-	unlock, err := lockProject(ctx, s.cfg.Project, opts.Progress)
+	unlock, err := lock.Project(ctx, s.cfg.Project, opts.Progress)
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/lock"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
@@ -88,7 +89,7 @@ func ExportSnapshot(ctx context.Context, e *Engine, cfg config.Config, name stri
 			return nil, err
 		}
 	}
-	unlock, err := lockProject(ctx, cfg.Project, nil)
+	unlock, err := lock.Project(ctx, cfg.Project, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -328,7 +329,7 @@ func ImportSnapshot(ctx context.Context, e *Engine, cfg config.Config, opts Impo
 	if err := ValidateSnapshotName(s.Name); err != nil {
 		return nil, err
 	}
-	unlock, err := lockProject(ctx, cfg.Project, opts.Progress)
+	unlock, err := lock.Project(ctx, cfg.Project, opts.Progress)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/lock"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
@@ -326,7 +327,7 @@ func (e *Engine) following(ctx context.Context, cfg config.Config) (config.Confi
 // short, where every command that changes a stack starts; the caller
 // unlocks.
 func (e *Engine) lockSettled(ctx context.Context, cfg config.Config, progress event.Sink) (func(), error) {
-	unlock, err := lockProject(ctx, cfg.Project, progress)
+	unlock, err := lock.Project(ctx, cfg.Project, progress)
 	if err != nil {
 		return nil, err
 	}

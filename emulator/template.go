@@ -16,6 +16,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/lock"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
@@ -129,7 +130,7 @@ func (e *Engine) buildTemplate(ctx context.Context, cfg config.Config, fx *seed.
 // lockTemplate makes this process the one that builds or removes a
 // template.
 func lockTemplate(ctx context.Context, key string, progress event.Sink) (func(), error) {
-	return lockProject(ctx, "template-"+key, progress)
+	return lock.Project(ctx, "template-"+key, progress)
 }
 
 // buildLocked is buildTemplate for a caller that holds the template's lock.
@@ -487,7 +488,7 @@ func (e *Engine) pruneTemplates(ctx context.Context, all bool, progress event.Si
 // test harnesses start at once) or a live build is left alone.
 func (e *Engine) pruneTemplate(ctx context.Context, key string, progress event.Sink) (bool, error) {
 	name := templateVolume(key)
-	unlock, err := tryLockProject("template-" + key)
+	unlock, err := lock.TryProject("template-" + key)
 	if unlock == nil {
 		if err == nil {
 			progress.Note("leaving template %s: another devstack is making or removing it", name)

@@ -14,6 +14,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
+	"github.com/wellcomecollection/devstack/emulator/internal/lock"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
@@ -41,7 +42,7 @@ func TestPruneTemplatesUnderTheirLock(t *testing.T) {
 	f.AddContainer(docker.Container{Name: "copy", Volumes: []string{templateVolume(copying)}})
 	f.AddContainer(docker.Container{Name: templateBuilder(died), Volumes: []string{templateVolume(died)},
 		Labels: map[string]string{LabelTemplate: died, stack.LabelOwner: fmt.Sprintf("%s/%d", host, dead.Process.Pid)}})
-	unlock, err := tryLockProject("template-" + locked)
+	unlock, err := lock.TryProject("template-" + locked)
 	if unlock == nil {
 		t.Fatalf("cannot take the lock of %s: %v", locked, err)
 	}

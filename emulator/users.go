@@ -7,6 +7,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/lock"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 )
@@ -43,7 +44,7 @@ func AddUser(ctx context.Context, e *Engine, cfg config.Config, service string, 
 	}); err != nil {
 		return u, err
 	}
-	unlock, err := lockProject(ctx, cfg.Project, nil)
+	unlock, err := lock.Project(ctx, cfg.Project, nil)
 	if err != nil {
 		return u, err
 	}
@@ -68,7 +69,7 @@ func RemoveUser(ctx context.Context, e *Engine, cfg config.Config, service, user
 	if err := checkService(service); err != nil {
 		return err
 	}
-	unlock, err := lockProject(ctx, cfg.Project, nil)
+	unlock, err := lock.Project(ctx, cfg.Project, nil)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package emulator
+package lock
 
 import (
 	"context"
@@ -12,13 +12,13 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
-// lockProject makes this process the one writer of a project. It is an flock
+// Project makes this process the one writer of a project. It is an flock
 // on a file in the temp directory: the kernel releases it when the process
 // dies, so a crashed devstack cannot hold it.
-func lockProject(ctx context.Context, project string, progress event.Sink) (func(), error) {
+func Project(ctx context.Context, project string, progress event.Sink) (func(), error) {
 	told := false
 	for {
-		unlock, err := tryLockProject(project)
+		unlock, err := TryProject(project)
 		if unlock != nil || err != nil {
 			return unlock, err
 		}
@@ -34,10 +34,10 @@ func lockProject(ctx context.Context, project string, progress event.Sink) (func
 	}
 }
 
-// tryLockProject is lockProject for a caller that would rather not wait: it
+// TryProject is Project for a caller that would rather not wait: it
 // returns a nil unlock while another process (or another goroutine of this
 // one) holds the lock.
-func tryLockProject(project string) (func(), error) {
+func TryProject(project string) (func(), error) {
 	// One directory per user: another user's lock files must not get in the way.
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("devstack-locks-%d", os.Getuid()))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
