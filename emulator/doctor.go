@@ -188,7 +188,7 @@ func (e *Engine) diskCheck(ctx context.Context, cfg config.Config, root string) 
 		free, where = st.Bavail*uint64(st.Bsize), root
 	} else if helper, err := e.sharedDir(ctx, cfg); err == nil {
 		out, err := helper.Exec(ctx, "df", "-Pk", stack.SharedDir)
-		if f := strings.Fields(lastLine(out)); err == nil && len(f) >= 4 {
+		if f := strings.Fields(engine.LastLine(out)); err == nil && len(f) >= 4 {
 			kb, _ := strconv.ParseUint(f[3], 10, 64)
 			free, where = kb<<10, "the shared volume"
 		}
@@ -203,11 +203,6 @@ func (e *Engine) diskCheck(ctx context.Context, cfg config.Config, root string) 
 		c.Fix = fmt.Sprintf("free space in %s (docker system prune removes unused images and containers); a stack wants %d GiB", where, minFree>>30)
 	}
 	return c
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
 }
 
 // networkCheck makes and removes a network, labelled as a throw-away stack's

@@ -176,10 +176,10 @@ func (e *Engine) removeContainers(ctx context.Context, cs []docker.Container, ki
 				}
 				return nil
 			}
-			return e.removeContainer(ctx, c.ID)
+			return e.RemoveContainer(ctx, c.ID)
 		}
 	}
-	return parallel(ctx, steps...)
+	return engine.Parallel(ctx, steps...)
 }
 
 // networkBlocked says why a network cannot go: the containers devstack

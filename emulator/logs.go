@@ -13,6 +13,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
@@ -92,7 +93,7 @@ func Logs(ctx context.Context, e *Engine, cfg config.Config, opts LogsOptions, o
 			return nil
 		}
 	}
-	return parallel(ctx, steps...)
+	return engine.Parallel(ctx, steps...)
 }
 
 // prefixed writes whole lines to out, each with prefix; writers that

@@ -357,8 +357,8 @@ func TestOwnerAlive(t *testing.T) {
 		host + "/0":      true,
 		host + "/banana": true,
 	} {
-		if got := ownerAlive(owner); got != alive {
-			t.Errorf("ownerAlive(%q) = %v, want %v", owner, got, alive)
+		if got := stack.OwnerAlive(owner); got != alive {
+			t.Errorf("stack.OwnerAlive(%q) = %v, want %v", owner, got, alive)
 		}
 	}
 }
@@ -439,13 +439,6 @@ func TestExitCodes(t *testing.T) {
 		if got := fault.ExitCode(tc.err); got != tc.code {
 			t.Errorf("ExitCode(%v) = %d, want %d", tc.err, got, tc.code)
 		}
-	}
-	// Bad input outranks the failures it caused elsewhere.
-	if err := firstClassified([]error{nil, fault.Env(nil, "env"), fault.Usage("usage")}); fault.ExitCode(err) != fault.ExitUsage {
-		t.Errorf("firstClassified: %v", err)
-	}
-	if err := firstClassified([]error{nil, nil}); err != nil {
-		t.Errorf("firstClassified of nothing: %v", err)
 	}
 }
 

@@ -183,7 +183,7 @@ func (s *Stack) seedLocked(ctx context.Context, opts SeedOptions) (*SeedReport, 
 	progress := opts.Progress
 	var err error
 	r := &SeedReport{}
-	err = parallel(ctx,
+	err = engine.Parallel(ctx,
 		func(ctx context.Context) error {
 			progress.Step(config.ServiceMySQL, "seeding")
 			c, err := s.seedMySQL(ctx, opts.Reset)

@@ -241,7 +241,7 @@ func (e *Engine) prepareVolumes(ctx context.Context, o *observed, target stack.P
 // removeDataVolume removes the stack's data volume and its container.
 func (e *Engine) removeDataVolume(ctx context.Context, o *observed, name string) error {
 	if c, ok := o.containers[config.ServiceMySQL]; ok {
-		if err := e.removeContainer(ctx, c.ID); err != nil {
+		if err := e.RemoveContainer(ctx, c.ID); err != nil {
 			return err
 		}
 	}

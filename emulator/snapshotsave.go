@@ -175,7 +175,7 @@ func (e *Engine) stopServices(ctx context.Context, o *observed, timeout time.Dur
 			return nil
 		})
 	}
-	return parallel(ctx, steps...)
+	return engine.Parallel(ctx, steps...)
 }
 
 // foreignUsers names the containers devstack did not make that mount one

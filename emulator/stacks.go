@@ -3,12 +3,9 @@ package emulator
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/event"
@@ -141,7 +138,7 @@ func ListStacks(ctx context.Context, e *Engine) ([]StackInfo, error) {
 		// everyday must not be pruned with its data.
 		s.Ephemeral = t.marked == t.resources
 		if s.Ephemeral {
-			s.OwnerAlive = ownerAlive(s.Owner)
+			s.OwnerAlive = stack.OwnerAlive(s.Owner)
 		} else {
 			s.Owner = ""
 		}
@@ -149,22 +146,6 @@ func ListStacks(ctx context.Context, e *Engine) ([]StackInfo, error) {
 	}
 	sort.Slice(stacks, func(i, j int) bool { return stacks[i].Project < stacks[j].Project })
 	return stacks, nil
-}
-
-// ownerAlive reports whether the process that made a stack may still use it.
-// An owner on another host, or one that cannot be read, counts as alive: we
-// cannot know, and a live stack must never be removed by accident.
-func ownerAlive(owner string) bool {
-	host, p, ok := strings.Cut(owner, "/")
-	pid, err := strconv.Atoi(p)
-	if !ok || err != nil || pid <= 0 {
-		return true
-	}
-	if h, _ := os.Hostname(); h != host {
-		return true
-	}
-	err = syscall.Kill(pid, 0)
-	return err == nil || err == syscall.EPERM
 }
 
 // PruneOptions choose which ephemeral stacks go: All of them; else those

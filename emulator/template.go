@@ -255,7 +255,7 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	t0 = b.step(t0, "the image's entrypoint initialised a new server")
 	// What the entrypoint did to start the server, and the time zones, while
 	// the set-up fills MCP and SS.
-	if err := parallel(ctx, func(ctx context.Context) error {
+	if err := engine.Parallel(ctx, func(ctx context.Context) error {
 		if err := b.watch(ctx, name, img.ID, spec.Cmd); err != nil {
 			return err
 		}
@@ -278,7 +278,7 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	if err := e.Docker.CopyTo(ctx, name, "/var/lib/mysql", markerFile(templateDone, b.created)); err != nil {
 		return fault.Env(err, "%v, to mark template %s complete", err, templateVolume(b.key))
 	}
-	return e.removeContainer(ctx, name)
+	return e.RemoveContainer(ctx, name)
 }
 
 // templateRoot waits for the builder's server to let root in over its
@@ -359,7 +359,7 @@ func (b *templateBuild) timeZones(ctx context.Context, name string) error {
 		return fault.Env(err, "%v, to load the time zones", err)
 	}
 	if code != 0 {
-		b.progress.Step("mysql", "template: time zones not loaded (exit code %d): %s", code, lastLine(out.String()))
+		b.progress.Step("mysql", "template: time zones not loaded (exit code %d): %s", code, engine.LastLine(out.String()))
 	}
 	return nil
 }
@@ -394,7 +394,7 @@ func (b *templateBuild) setUp(ctx context.Context, root *sql.DB) error {
 
 // removeTemplate removes a template and its builder, if they exist.
 func (e *Engine) removeTemplate(ctx context.Context, key string) error {
-	if err := e.removeContainer(ctx, templateBuilder(key)); err != nil {
+	if err := e.RemoveContainer(ctx, templateBuilder(key)); err != nil {
 		return err
 	}
 	if err := e.Docker.RemoveVolume(ctx, templateVolume(key)); err != nil && !engine.IsNotFound(err) {
@@ -467,7 +467,7 @@ func (e *Engine) pruneTemplates(ctx context.Context, all bool, progress event.Si
 		img, ierr := e.Docker.Image(ctx, v.Labels[labelTemplateImageID])
 		gone := ierr != nil || img.ID == ""
 		builder, berr := e.Docker.Inspect(ctx, templateBuilder(key))
-		died := berr == nil && !ownerAlive(builder.Labels[stack.LabelOwner])
+		died := berr == nil && !stack.OwnerAlive(builder.Labels[stack.LabelOwner])
 		if !all && !gone && !died {
 			continue
 		}

@@ -290,7 +290,7 @@ func (u *upRun) applyPlan(ctx context.Context) error {
 	if err := u.makeNetworkAndVolumes(ctx); err != nil {
 		return err
 	}
-	return parallel(ctx, u.part(config.ServiceMySQL, u.upMySQL), u.part(config.ServiceRedis, u.upRedis),
+	return engine.Parallel(ctx, u.part(config.ServiceMySQL, u.upMySQL), u.part(config.ServiceRedis, u.upRedis),
 		u.part(config.ServiceGearmand, u.upGearmand), u.part(stack.PartHelper, u.upHelper))
 }
 
@@ -317,17 +317,6 @@ func (u *upRun) afterCopyStart(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// parallel runs steps at once and returns the most telling error.
-func parallel(ctx context.Context, steps ...func(context.Context) error) error {
-	errs := make([]error, len(steps))
-	var wg sync.WaitGroup
-	for i, step := range steps {
-		wg.Go(func() { errs[i] = step(ctx) })
-	}
-	wg.Wait()
-	return firstClassified(errs)
 }
 
 func (u *upRun) makeNetworkAndVolumes(ctx context.Context) error {
@@ -371,7 +360,7 @@ func (u *upRun) converge(ctx context.Context, role string) error {
 		}
 	case recreate:
 		u.progress.Step(role, "settings changed, replacing %s (data kept)", s.Name)
-		if err := u.e.removeContainer(ctx, u.plan.current[role].ID); err != nil {
+		if err := u.e.RemoveContainer(ctx, u.plan.current[role].ID); err != nil {
 			return err
 		}
 		return u.create(ctx, role)
@@ -379,7 +368,7 @@ func (u *upRun) converge(ctx context.Context, role string) error {
 		return u.create(ctx, role)
 	case remove:
 		u.progress.Step(role, "not configured any more, removing %s", u.plan.current[role].Name)
-		return u.e.removeContainer(ctx, u.plan.current[role].ID)
+		return u.e.RemoveContainer(ctx, u.plan.current[role].ID)
 	}
 	return nil
 }
@@ -436,7 +425,7 @@ func (u *upRun) adopt(ctx context.Context, role string, taken error) error {
 		}
 		return nil
 	}
-	if err := u.e.removeContainer(ctx, c.ID); err != nil {
+	if err := u.e.RemoveContainer(ctx, c.ID); err != nil {
 		return err
 	}
 	if err := u.runContainer(ctx, role); err != nil {
@@ -617,7 +606,7 @@ func (u *upRun) newHelper(ctx context.Context, a action) error {
 	}
 	if a == recreate {
 		u.progress.Step(stack.PartHelper, "settings changed, replacing %s (data kept)", s.Name)
-		if err := u.e.removeContainer(ctx, u.plan.current[stack.PartHelper].ID); err != nil {
+		if err := u.e.RemoveContainer(ctx, u.plan.current[stack.PartHelper].ID); err != nil {
 			return err
 		}
 	}
@@ -632,36 +621,6 @@ func (u *upRun) newHelper(ctx context.Context, a action) error {
 // helper reaches the shared directory through the stack's helper container.
 func (e *Engine) helper(n stack.Names) shared.Container {
 	return engine.InContainer{Docker: e.Docker, Name: n.Helper}
-}
-
-// firstClassified returns the most telling of several errors: bad input
-// outranks the failures it may have caused elsewhere.
-func firstClassified(errs []error) error {
-	var first error
-	for _, err := range errs {
-		if err == nil {
-			continue
-		}
-		if fault.ExitCode(err) == fault.ExitUsage {
-			return err
-		}
-		if first == nil {
-			first = err
-		}
-	}
-	return first
-}
-
-// removeContainer stops a container gracefully, then removes it. A container
-// that is already gone is not an error: cleanup must be repeatable.
-func (e *Engine) removeContainer(ctx context.Context, id string) error {
-	if err := e.Docker.Stop(ctx, id, 30*time.Second); err != nil && !engine.IsNotFound(err) {
-		return err
-	}
-	if err := e.Docker.Remove(ctx, id); err != nil && !engine.IsNotFound(err) {
-		return err
-	}
-	return nil
 }
 
 // imageIDs resolves the configured images that are here to their IDs, for

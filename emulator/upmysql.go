@@ -80,11 +80,11 @@ func (u *upRun) startThroughEntrypoint(ctx context.Context, failed error) error 
 	s, how := u.plan.specs[config.ServiceMySQL], u.serverStart
 	u.progress.Step("mysql", "starting %s directly failed (%s); starting it through the image's entrypoint", s.Name, cf.What)
 	u.progress.Note("the last lines of %s:\n%s", s.Name, cf.Lines)
-	why := fmt.Sprintf("a direct start failed (%s: %s)", cf.What, strings.TrimSpace(lastLine(cf.Lines)))
+	why := fmt.Sprintf("a direct start failed (%s: %s)", cf.What, strings.TrimSpace(engine.LastLine(cf.Lines)))
 	if err := u.e.keepDirectStart(ctx, how.key, how.imageID, directStart{Why: why}); err != nil {
 		return err
 	}
-	if err := u.e.removeContainer(ctx, s.Name); err != nil {
+	if err := u.e.RemoveContainer(ctx, s.Name); err != nil {
 		return err
 	}
 	u.entrypointOnly = true
@@ -269,7 +269,7 @@ func (u *upRun) reinitialise(ctx context.Context) (*sql.DB, error) {
 	labels := maps.Clone(u.plan.volumeLabels(volume))
 	maps.Copy(labels, u.plan.pinned.Labels())
 	if c, err := u.e.Docker.Inspect(ctx, name); err == nil {
-		if err := u.e.removeContainer(ctx, c.ID); err != nil {
+		if err := u.e.RemoveContainer(ctx, c.ID); err != nil {
 			return nil, err
 		}
 	}

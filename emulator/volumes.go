@@ -133,7 +133,7 @@ func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
 	if stop == nil {
 		stop = func(context.Context) error { return nil }
 	}
-	err := parallel(ctx, start, stop)
+	err := engine.Parallel(ctx, start, stop)
 	defer func() {
 		// A copy that was interrupted leaves its container, stopped, as a
 		// killed devstack would: it says the copy was cut short, and the

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
@@ -242,3 +243,15 @@ func (c InContainer) CopyFrom(ctx context.Context, path string) (io.ReadCloser, 
 
 // NewConn is a connection over d, for tests on a fake engine.
 func NewConn(d docker.Client) *Conn { return &Conn{Docker: d} }
+
+// RemoveContainer stops a container gracefully, then removes it. A container
+// that is already gone is not an error: cleanup must be repeatable.
+func (e *Conn) RemoveContainer(ctx context.Context, id string) error {
+	if err := e.Docker.Stop(ctx, id, 30*time.Second); err != nil && !IsNotFound(err) {
+		return err
+	}
+	if err := e.Docker.Remove(ctx, id); err != nil && !IsNotFound(err) {
+		return err
+	}
+	return nil
+}

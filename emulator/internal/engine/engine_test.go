@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 func TestResolveEndpoint(t *testing.T) {
@@ -69,4 +71,14 @@ func noErr(t *testing.T, err error) {
 
 func getenvFrom(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
+}
+
+// Bad input outranks the failures it caused elsewhere.
+func TestFirstClassified(t *testing.T) {
+	if err := firstClassified([]error{nil, fault.Env(nil, "env"), fault.Usage("usage")}); fault.ExitCode(err) != fault.ExitUsage {
+		t.Errorf("firstClassified: %v", err)
+	}
+	if err := firstClassified([]error{nil, nil}); err != nil {
+		t.Errorf("firstClassified of nothing: %v", err)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -129,4 +130,38 @@ func Unreachable(err error) bool {
 		return false
 	}
 	return !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ECONNRESET)
+}
+
+// Parallel runs steps at once and returns the most telling error.
+func Parallel(ctx context.Context, steps ...func(context.Context) error) error {
+	errs := make([]error, len(steps))
+	var wg sync.WaitGroup
+	for i, step := range steps {
+		wg.Go(func() { errs[i] = step(ctx) })
+	}
+	wg.Wait()
+	return firstClassified(errs)
+}
+
+func LastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// firstClassified returns the most telling of several errors: bad input
+// outranks the failures it may have caused elsewhere.
+func firstClassified(errs []error) error {
+	var first error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if fault.ExitCode(err) == fault.ExitUsage {
+			return err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
@@ -296,3 +297,19 @@ func Labelled(s docker.ContainerSpec, project, role, hash string, l Lifetime) do
 // join no network (NoNetwork): only volumes, execs and copies reach them,
 // and an endpoint less makes each start quicker.
 const RootUser = "0:0"
+
+// OwnerAlive reports whether the process that made a stack may still use it.
+// An owner on another host, or one that cannot be read, counts as alive: we
+// cannot know, and a live stack must never be removed by accident.
+func OwnerAlive(owner string) bool {
+	host, p, ok := strings.Cut(owner, "/")
+	pid, err := strconv.Atoi(p)
+	if !ok || err != nil || pid <= 0 {
+		return true
+	}
+	if h, _ := os.Hostname(); h != host {
+		return true
+	}
+	err = syscall.Kill(pid, 0)
+	return err == nil || err == syscall.EPERM
+}
