@@ -17,6 +17,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
@@ -57,7 +58,7 @@ func Compose(cfg config.Config) ([]byte, error) {
 			return nil, fault.Usage("%s.port is 0: a compose file needs fixed ports (set %s)", role, portSetting[role])
 		}
 	}
-	fx, err := loadFixtures(cfg)
+	fx, err := seeding.Load(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +75,7 @@ func Compose(cfg config.Config) ([]byte, error) {
 			return nil, fault.Usage("%q cannot be a default in a compose file (it holds a '}')", s)
 		}
 	}
-	c := &composer{cfg: cfg, fx: fx, v: v, tree: sharedTree(cfg, fx), project: composeRef("DEVSTACK_PROJECT", cfg.Project)}
+	c := &composer{cfg: cfg, fx: fx, v: v, tree: seeding.SharedTree(cfg, fx), project: composeRef("DEVSTACK_PROJECT", cfg.Project)}
 	return c.render()
 }
 

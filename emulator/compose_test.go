@@ -7,6 +7,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"go.yaml.in/yaml/v3"
 )
@@ -25,12 +26,12 @@ func TestComposeCarriesUpsHashesAndVariables(t *testing.T) {
 	if err := yaml.Unmarshal(out, &f); err != nil {
 		t.Fatalf("not YAML: %v", err)
 	}
-	fx, err := loadFixtures(cfg)
+	fx, err := seeding.Load(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := &observed{names: stack.NamesFor(cfg.Project)}
-	p, err := planUp(planInput{cfg: cfg, o: o, tree: sharedTree(cfg, fx).Digest(), freePort: countingPorts()})
+	p, err := planUp(planInput{cfg: cfg, o: o, tree: seeding.SharedTree(cfg, fx).Digest(), freePort: countingPorts()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,7 +127,7 @@ func (e *Engine) imagesCheck(ctx context.Context, cfg config.Config) Check {
 		seen[ref] = true
 		chosen := fmt.Sprintf("%s: %s, from %s", role, ref, stack.FirstNonEmpty(cfg.Sources[imageKeys[role]], "the default"))
 		if img, err := e.Docker.Image(ctx, ref); err == nil {
-			details = append(details, chosen+", present"+e.serverStartNote(ctx, cfg, role, img))
+			details = append(details, chosen+", present"+e.ServerStartNote(ctx, cfg, role, img))
 			continue
 		}
 		if err := e.Docker.Pullable(ctx, ref); err == nil {

@@ -4,10 +4,13 @@ import (
 	"context"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
+	"github.com/wellcomecollection/devstack/emulator/internal/server"
 )
 
 // Engine is a connection to a Docker engine, on which every command works.
-type Engine struct{ *engine.Conn }
+type Engine struct{ *server.Engine }
+
+func newEngine(c *engine.Conn) *Engine { return &Engine{&server.Engine{Conn: c}} }
 
 // Connect reaches the Docker engine the docker CLI would use (DOCKER_HOST,
 // then the current context), and pings it.
@@ -16,7 +19,7 @@ func Connect(ctx context.Context) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{c}, nil
+	return newEngine(c), nil
 }
 
 // ResolveEndpoint is the endpoint the docker CLI would use, and where it

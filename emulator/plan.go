@@ -6,6 +6,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
@@ -70,7 +71,7 @@ type upPlan struct {
 	current map[string]docker.Container
 	volumes map[string]docker.Volume
 	// template fills the new data volume, when there is one to use.
-	template *template
+	template *server.Template
 	// leftovers are short-lived containers a process that died left.
 	leftovers []docker.Container
 }
@@ -91,7 +92,7 @@ type planInput struct {
 	imageIDs map[string]string
 	// template is the seeded template for a new data volume: found
 	// complete, or to be made (build). nil when there is none to use.
-	template *template
+	template *server.Template
 }
 
 // planUp decides what up does to bring the observed stack to the
@@ -108,12 +109,12 @@ func planUp(in planInput) (*upPlan, error) {
 	case in.template != nil && haveData && o.copyCutShort():
 		// A copy cut short is done again; the volume keeps its values.
 	case in.template != nil && !haveData:
-		if in.template.build {
-			in.template.created = v.Created
+		if in.template.Build {
+			in.template.Created = v.Created
 		} else {
 			// Seeded rows carry the template's time: a reset reseeds them
 			// the same.
-			v.Created = in.template.created
+			v.Created = in.template.Created
 		}
 	default:
 		in.template = nil
@@ -139,7 +140,7 @@ func planUp(in planInput) (*upPlan, error) {
 		if vol.name == n.MySQLData {
 			maps.Copy(labels, v.Labels())
 			if in.template != nil {
-				labels[labelFromTemplate] = in.template.key
+				labels[server.LabelFromTemplate] = in.template.Key
 			}
 		}
 		p.newVolumes = append(p.newVolumes, docker.Volume{Name: vol.name, Labels: labels})

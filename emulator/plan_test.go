@@ -19,6 +19,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
@@ -228,7 +229,7 @@ func stackOnFake(t *testing.T, project string) (*fake.Engine, *Engine) {
 	for _, role := range stack.CoreRoles {
 		f.AddContainer(container(cfg, role, v, "running"))
 	}
-	return f, &Engine{engine.NewConn(docker.Said(f))}
+	return f, newEngine(engine.NewConn(docker.Said(f)))
 }
 
 func TestDownRemovesContainersAndNetworkKeepsVolumes(t *testing.T) {
@@ -309,7 +310,7 @@ func TestDownNeverTouchesUnlabelledResources(t *testing.T) {
 	n := stack.NamesFor("p")
 	f.AddVolume(docker.Volume{Name: n.MySQLData})
 	f.AddContainer(docker.Container{Name: n.MySQL})
-	_, err := Down(context.Background(), &Engine{engine.NewConn(docker.Said(f))}, testConfig("p"), DownOptions{Volumes: true})
+	_, err := Down(context.Background(), newEngine(engine.NewConn(docker.Said(f))), testConfig("p"), DownOptions{Volumes: true})
 	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "did not create") {
 		t.Fatalf("clash: %v", err)
 	}
@@ -476,7 +477,7 @@ func TestPreflightPortHeldByTheStackItself(t *testing.T) {
 	}
 	f.AddImage(cfg.MySQL.Image)
 	f.AddImage(cfg.Redis.Image)
-	e := &Engine{engine.NewConn(docker.Said(f))}
+	e := newEngine(engine.NewConn(docker.Said(f)))
 	err = e.preflight(context.Background(), p)
 	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "is taken") {
 		t.Fatalf("port held by another process: %v", err)
@@ -503,7 +504,7 @@ func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &upRun{e: &Engine{engine.NewConn(docker.Said(f))}, cfg: cfg, plan: p, progress: nil}
+	u := &upRun{e: newEngine(engine.NewConn(docker.Said(f))), cfg: cfg, plan: p, progress: nil}
 	s := p.specs[stack.PartHelper]
 	f.AddContainer(docker.Container{Name: s.Name, Image: s.Image, Env: s.Env, Labels: s.Labels, State: docker.State{Status: "created"}, Networks: map[string]string{s.Network: p.networkID}})
 	if err := u.converge(ctx, stack.PartHelper); err != nil {
@@ -516,7 +517,7 @@ func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	f = fake.New()
 	f.AddImage(cfg.MySQL.Image)
 	f.AddContainer(docker.Container{Name: s.Name, Labels: map[string]string{"owner": "someone"}})
-	u.e = &Engine{engine.NewConn(docker.Said(f))}
+	u.e = newEngine(engine.NewConn(docker.Said(f)))
 	if err := u.converge(ctx, stack.PartHelper); fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "did not create") {
 		t.Fatalf("a foreign container under the name: %v", err)
 	}
@@ -530,7 +531,7 @@ func TestHealthCheckStartIntervalFollowsTheEngine(t *testing.T) {
 		f.API = api
 		cfg := testConfig("p")
 		o := &observed{names: stack.NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
-		e := &Engine{engine.NewConn(docker.Said(f))}
+		e := newEngine(engine.NewConn(docker.Said(f)))
 		p, err := planUp(planInput{cfg: cfg, o: o, tree: "tree", api: e.APIVersion(), freePort: countingPorts()})
 		if err != nil {
 			t.Fatal(err)
@@ -552,7 +553,7 @@ func TestPlanRefillsADataVolumeWhoseCopyWasCutShort(t *testing.T) {
 	o := &observed{names: n, containers: map[string]docker.Container{}, network: &docker.Network{ID: netID, Name: n.Network},
 		volumes: map[string]docker.Volume{n.MySQLData: {Name: n.MySQLData, Labels: v.Labels()}, n.RedisData: {Name: n.RedisData}, n.Shared: {Name: n.Shared}},
 		others:  []docker.Container{{Name: n.TemplateCopy}}}
-	tmpl := &template{key: "k", volume: templateVolume("k"), rootPassword: "t", created: time.Unix(50, 0).UTC()}
+	tmpl := &server.Template{Key: "k", Volume: server.TemplateVolume("k"), RootPassword: "t", Created: time.Unix(50, 0).UTC()}
 	p, err := planUp(planInput{cfg: cfg, o: o, tree: "tree", freePort: countingPorts(), template: tmpl})
 	if err != nil {
 		t.Fatal(err)
@@ -573,7 +574,7 @@ func TestPlanFromAnOldTemplateMakesANewStack(t *testing.T) {
 	n := stack.NamesFor("p")
 	o := &observed{names: n, containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
 	old := time.Now().Add(-3 * time.Hour).UTC().Truncate(time.Second)
-	tmpl := &template{key: "k", volume: templateVolume("k"), rootPassword: "t", created: old}
+	tmpl := &server.Template{Key: "k", Volume: server.TemplateVolume("k"), RootPassword: "t", Created: old}
 	p, err := planUp(planInput{cfg: cfg, o: o, tree: "tree", freePort: countingPorts(), template: tmpl})
 	if err != nil {
 		t.Fatal(err)
@@ -616,7 +617,7 @@ func TestConfigHashLeavesOutConfiguredValues(t *testing.T) {
 // made meanwhile (a create in flight when an interrupted up cleans up): it
 // is the stack's, not a clash.
 func TestClashIsOnlyANameWithoutTheLabel(t *testing.T) {
-	e := &Engine{}
+	e := newEngine(nil)
 	o := &observed{names: stack.NamesFor("p"), volumes: map[string]docker.Volume{}}
 	adopted := false
 	lookup := func(project string, adopt func()) func() (map[string]string, func(), error) {

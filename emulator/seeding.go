@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,85 +15,11 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/lock"
+	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
-	"github.com/wellcomecollection/devstack/emulator/shared"
-	"github.com/wellcomecollection/devstack/fixtures"
 )
-
-// loadFixtures reads and validates the fixtures before anything is written;
-// a bad fixture is bad input.
-func loadFixtures(cfg config.Config) (*seed.Fixtures, error) {
-	fx, err := seed.Load(cfg.Fixtures)
-	var fe *fixtures.Error
-	if errors.As(err, &fe) {
-		return nil, fault.Usage("%v", fe)
-	}
-	if err != nil {
-		return nil, fault.Env(err, "cannot read fixtures: %v", err)
-	}
-	return fx, nil
-}
-
-// errNoAppTables means `schema: none` and the apps have not migrated yet.
-var errNoAppTables = errors.New("no app tables")
-
-// seedMySQL creates the built-in schema (unless `schema: none`) and applies
-// the fixtures' rows.
-func seedMySQL(ctx context.Context, cfg config.Config, root *sql.DB, sd *seed.Seeder, v stack.Pinned) (seed.Changes, error) {
-	if cfg.Schema == config.SchemaBuiltin {
-		if err := setup.LoadSchema(ctx, root, sd.F.Schema); err != nil {
-			return seed.Changes{}, schemaError(cfg, err)
-		}
-	} else if missing := setup.MissingTables(ctx, root); len(missing) > 0 {
-		return seed.Changes{}, fmt.Errorf("%w: %s", errNoAppTables, strings.Join(missing, ", "))
-	}
-	c, err := sd.Apply(ctx, root, v.DashboardUUID, v.Created)
-	if err != nil {
-		return c, fault.Env(err, "seeding MySQL failed: %v", err)
-	}
-	return c, nil
-}
-
-// schemaError classifies a failed schema load.
-func schemaError(cfg config.Config, err error) error {
-	switch {
-	case errors.Is(err, setup.ErrBadSchema):
-		return fault.Usage("%s", strings.ReplaceAll(err.Error(), setup.ErrBadSchema.Error()+": ", ""))
-	case errors.Is(err, setup.ErrOldSchema):
-		return fault.Usage("%v with its 9-table schema, which Archivematica's own migrations cannot complete: delete the stack's data with `devstack down -p %s --volumes --yes`, then run `devstack up` again", err, cfg.Project)
-	}
-	return fault.Env(err, "cannot load the schema: %v", err)
-}
-
-// noAppTablesHint is what to do when the apps' tables are not there yet.
-func noAppTablesHint(err error) string {
-	return fmt.Sprintf("schema is none and the apps' tables are missing (%s): run the apps' migrations, then `devstack seed`",
-		strings.TrimPrefix(err.Error(), errNoAppTables.Error()+": "))
-}
-
-// sharedTree is what the fixtures put in the shared directory.
-func sharedTree(cfg config.Config, fx *seed.Fixtures) shared.Tree {
-	return shared.Tree{Dirs: fx.Layout, Files: fx.Files, Owner: cfg.Shared.Owner()}
-}
-
-// syncShared lays out the shared directory and writes the fixtures' files;
-// with reset, it empties the directory first.
-func syncShared(ctx context.Context, c shared.Container, cfg config.Config, fx *seed.Fixtures, reset bool) (shared.SyncResult, error) {
-	if reset {
-		return shared.Reset(ctx, c, sharedTree(cfg, fx))
-	}
-	return shared.Sync(ctx, c, sharedTree(cfg, fx))
-}
-
-// sharedError makes a path outside the shared directory bad input.
-func sharedError(err error) error {
-	if errors.Is(err, shared.ErrOutside) {
-		return fault.Usage("%v", err)
-	}
-	return err
-}
 
 // SeedOptions tune Seed; Reset empties app data first.
 type SeedOptions struct {
@@ -211,7 +136,7 @@ func (s *Stack) seedLocked(ctx context.Context, opts SeedOptions) (*SeedReport, 
 		},
 		func(ctx context.Context) error {
 			progress.Step(stack.PartShared, "laying out %s", stack.SharedDir)
-			res, err := syncShared(ctx, s.sharedDir(), s.cfg, s.seeder.F, opts.Reset)
+			res, err := seeding.SyncShared(ctx, s.sharedDir(), s.cfg, s.seeder.F, opts.Reset)
 			r.SharedRemoved, r.FilesWritten = res.Removed, res.Written
 			if err == nil {
 				progress.Done(stack.PartShared, 0, "done: %d entries removed, %d files written", res.Removed, len(res.Written))
@@ -238,9 +163,9 @@ func (s *Stack) seedMySQL(ctx context.Context, reset bool) (seed.Changes, error)
 		c.Add(removed)
 		touched = t
 	}
-	added, err := seedMySQL(ctx, s.cfg, s.root, s.seeder, s.pinned)
-	if errors.Is(err, errNoAppTables) {
-		err = fault.Env(err, "%s", noAppTablesHint(err))
+	added, err := seeding.MySQL(ctx, s.cfg, s.root, s.seeder, s.pinned)
+	if errors.Is(err, seeding.ErrNoAppTables) {
+		err = fault.Env(err, "%s", seeding.NoAppTablesHint(err))
 	}
 	c.Add(added)
 	if err == nil && len(touched) > 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
@@ -86,10 +87,10 @@ func stackVolumes(n stack.Names) snapshotVolumes {
 }
 
 // pairs are the copies from one set of volumes to another, MySQL's first.
-func (from snapshotVolumes) pairs(to snapshotVolumes) []volumePair {
-	var out []volumePair
+func (from snapshotVolumes) pairs(to snapshotVolumes) []server.VolumePair {
+	var out []server.VolumePair
 	for _, part := range snapshotParts {
-		out = append(out, volumePair{from[part], to[part]})
+		out = append(out, server.VolumePair{From: from[part], To: to[part]})
 	}
 	return out
 }
@@ -272,7 +273,7 @@ func (e *Engine) removeSnapshot(ctx context.Context, s *snapshot) error {
 	// A copy cut short (a killed save, export or import) still mounts them.
 	n := stack.NamesFor(s.Project)
 	for _, leftover := range []string{n.Copy, n.Probe} {
-		if err := e.removeLeftover(ctx, leftover, s.Project); err != nil {
+		if err := e.RemoveLeftover(ctx, leftover, s.Project); err != nil {
 			return err
 		}
 	}

@@ -243,7 +243,7 @@ func importInto(t *testing.T, data []byte) (*fake.Engine, error) {
 	f.AddImage(cfg.MySQL.Image)
 	f.Output[stack.NamesFor("q").Probe] = "mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)\n"
 	f.ExecFunc = statFromCopies(f)
-	_, err := ImportSnapshot(context.Background(), &Engine{engine.NewConn(docker.Said(f))}, cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(data)})
+	_, err := ImportSnapshot(context.Background(), newEngine(engine.NewConn(docker.Said(f))), cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(data)})
 	return f, err
 }
 
@@ -305,7 +305,7 @@ func TestImportRefusesAnotherFlavour(t *testing.T) {
 	cfg := testConfig("q")
 	f.AddImage(cfg.MySQL.Image)
 	f.Output[stack.NamesFor("q").Probe] = "/usr/sbin/mysqld  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)\n"
-	_, err := ImportSnapshot(context.Background(), &Engine{engine.NewConn(docker.Said(f))}, cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(export(t))})
+	_, err := ImportSnapshot(context.Background(), newEngine(engine.NewConn(docker.Said(f))), cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(export(t))})
 	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "MariaDB 10.11") || !strings.Contains(err.Error(), "MySQL 8.0") {
 		t.Fatalf("import across flavours: %v", err)
 	}
@@ -395,7 +395,7 @@ func TestImportFailsWhenTheEngineLosesTheCopy(t *testing.T) {
 	f.AddImage(cfg.MySQL.Image)
 	f.Output[stack.NamesFor("q").Probe] = "mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)\n"
 	f.ExecFunc = func(string, docker.Exec) (int, error) { return 0, nil } // stat finds nothing
-	_, err := ImportSnapshot(context.Background(), &Engine{engine.NewConn(docker.Said(f))}, cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(export(t))})
+	_, err := ImportSnapshot(context.Background(), newEngine(engine.NewConn(docker.Said(f))), cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(export(t))})
 	if err == nil || !strings.Contains(err.Error(), "did not write what devstack copied") {
 		t.Fatalf("import onto a losing engine: %v", err)
 	}

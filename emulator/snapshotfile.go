@@ -279,7 +279,7 @@ const snapshotMount = "/snapshot"
 func (e *Engine) snapshotContainer(ctx context.Context, cfg config.Config, vs snapshotVolumes, readOnly bool) (engine.InContainer, error) {
 	n := stack.NamesFor(cfg.Project)
 	c := engine.InContainer{Docker: e.Docker, Name: n.Copy}
-	if err := e.removeLeftover(ctx, n.Copy, cfg.Project); err != nil {
+	if err := e.RemoveLeftover(ctx, n.Copy, cfg.Project); err != nil {
 		return c, err
 	}
 	spec := docker.ContainerSpec{Name: n.Copy, Image: cfg.MySQL.Image, Labels: stack.Lifetime{}.Labels(cfg.Project, stack.PartHelper), Network: docker.NoNetwork, User: stack.RootUser,

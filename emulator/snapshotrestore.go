@@ -13,6 +13,8 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/lock"
+	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
+	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
@@ -183,8 +185,8 @@ func (e *Engine) restore(ctx context.Context, cfg config.Config, fx *seed.Fixtur
 		}
 		stop = nil
 	}
-	err = e.copyVolumes(ctx, volumeCopy{name: o.names.Copy, labels: stack.Lifetime{}.Labels(cfg.Project, stack.PartHelper), image: cfg.MySQL.Image,
-		pairs: s.volumes.pairs(stackVolumes(o.names)), stop: stop})
+	err = e.CopyVolumes(ctx, server.VolumeCopy{Name: o.names.Copy, Labels: stack.Lifetime{}.Labels(cfg.Project, stack.PartHelper), Image: cfg.MySQL.Image,
+		Pairs: s.volumes.pairs(stackVolumes(o.names)), Stop: stop})
 	if err != nil {
 		return err
 	}
@@ -229,7 +231,7 @@ func (e *Engine) prepareVolumes(ctx context.Context, o *observed, target stack.P
 		if part == config.ServiceMySQL {
 			maps.Copy(labels, target.Labels())
 			// The data is the snapshot's now, not a template's copy.
-			delete(labels, labelFromTemplate)
+			delete(labels, server.LabelFromTemplate)
 		}
 		if err := e.Docker.CreateVolume(ctx, docker.Volume{Name: name, Labels: labels}); err != nil {
 			return err
@@ -270,7 +272,7 @@ func (e *Engine) settle(ctx context.Context, cfg config.Config, progress event.S
 		return err
 	}
 	name := j.Labels[labelRestoring]
-	fx, err := loadFixtures(cfg)
+	fx, err := seeding.Load(cfg)
 	if err != nil {
 		return err
 	}
@@ -305,7 +307,7 @@ func (e *Engine) settleUnlocked(ctx context.Context, cfg config.Config, progress
 // anything waits, then takes lockSettled: where the commands that bring a
 // stack up start.
 func (e *Engine) lockForFixtures(ctx context.Context, cfg config.Config, progress event.Sink) (*seed.Fixtures, func(), error) {
-	fx, err := loadFixtures(cfg)
+	fx, err := seeding.Load(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -384,7 +386,7 @@ func (e *Engine) imageFlavour(ctx context.Context, cfg config.Config) (setup.Fla
 	if err := e.EnsureImage(ctx, image, "DEVSTACK_MYSQL_IMAGE"); err != nil {
 		return setup.Flavour{}, err
 	}
-	if err := e.removeLeftover(ctx, n.Probe, cfg.Project); err != nil {
+	if err := e.RemoveLeftover(ctx, n.Probe, cfg.Project); err != nil {
 		return setup.Flavour{}, err
 	}
 	spec := docker.ContainerSpec{Name: n.Probe, Image: image, Entrypoint: []string{"sh", "-c", versionScript}, Labels: stack.Lifetime{}.Labels(cfg.Project, stack.PartHelper), Network: docker.NoNetwork, StopSignal: "SIGKILL"}

@@ -12,6 +12,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
@@ -145,9 +146,9 @@ func (e *Engine) save(ctx context.Context, cfg config.Config, fx *seed.Fixtures,
 	if err := e.makeSnapshotVolumes(ctx, s); err != nil {
 		return err
 	}
-	copied := e.copyVolumes(ctx, volumeCopy{name: o.names.Copy, labels: stack.Lifetime{}.Labels(cfg.Project, stack.PartHelper), image: cfg.MySQL.Image,
-		pairs: stackVolumes(o.names).pairs(s.volumes), strip: true,
-		stop: func(ctx context.Context) error { return e.stopServices(ctx, o, cleanStop) }})
+	copied := e.CopyVolumes(ctx, server.VolumeCopy{Name: o.names.Copy, Labels: stack.Lifetime{}.Labels(cfg.Project, stack.PartHelper), Image: cfg.MySQL.Image,
+		Pairs: stackVolumes(o.names).pairs(s.volumes), Strip: true,
+		Stop: func(ctx context.Context) error { return e.stopServices(ctx, o, server.CleanStop) }})
 	if copied == nil {
 		copied = e.recordSnapshot(ctx, s)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
@@ -40,7 +41,7 @@ func Attach(ctx context.Context, e *Engine, cfg config.Config) (*Stack, error) {
 // attach is Attach for a caller that holds the project lock and has
 // settled the stack.
 func (e *Engine) attach(ctx context.Context, cfg config.Config) (*Stack, error) {
-	fx, err := loadFixtures(cfg)
+	fx, err := seeding.Load(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -81,11 +82,11 @@ func (s *Stack) sharedDir() shared.Container { return s.e.helper(s.names) }
 // ReadFile returns a file from the shared directory; p is relative to it.
 func (s *Stack) ReadFile(ctx context.Context, p string) ([]byte, error) {
 	data, err := shared.ReadFile(ctx, s.sharedDir(), p)
-	return data, sharedError(err)
+	return data, seeding.SharedError(err)
 }
 
 // WriteFile writes a file into the shared directory with the configured
 // owner, making its folders as needed; p is relative to the directory.
 func (s *Stack) WriteFile(ctx context.Context, p string, data []byte) error {
-	return sharedError(shared.WriteFile(ctx, s.sharedDir(), p, data, s.cfg.Shared.Owner()))
+	return seeding.SharedError(shared.WriteFile(ctx, s.sharedDir(), p, data, s.cfg.Shared.Owner()))
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
@@ -212,9 +213,14 @@ func Prune(ctx context.Context, e *Engine, opts PruneOptions) (*Pruned, error) {
 		removed = append(removed, s.Project)
 	}
 	// Templates go with --all only when asked: they are no stack's.
-	templates, err := e.pruneTemplates(ctx, opts.Templates, progress)
+	templates, err := e.PruneTemplates(ctx, opts.Templates, progress)
 	if first == nil {
 		first = err
 	}
 	return &Pruned{Stacks: removed, Templates: templates}, first
+}
+
+// ListTemplates returns the seeded templates on the engine.
+func ListTemplates(ctx context.Context, e *Engine) ([]server.TemplateInfo, error) {
+	return e.ListTemplates(ctx)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/shared"
@@ -95,7 +96,7 @@ func resolveTarget(ctx context.Context, cfg config.Config, name string, opts Tar
 	if tc.Fixtures != "" {
 		fcfg.Fixtures = tc.Fixtures
 	}
-	fx, err := loadFixtures(fcfg)
+	fx, err := seeding.Load(fcfg)
 	if err != nil {
 		return tgt.Target{}, nil, shared.Tree{}, err
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
+	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
@@ -90,11 +92,11 @@ func (e *Engine) up(ctx context.Context, cfg config.Config, fx *seed.Fixtures, o
 	}
 	// The plan compares what the containers run with.
 	maps.Copy(o.containers, live)
-	in := planInput{cfg: cfg, o: o, life: opts.Lifetime, tree: sharedTree(cfg, fx).Digest(), api: e.APIVersion(), freePort: engine.FreeLocalPort, imageIDs: e.imageIDs(ctx, cfg)}
+	in := planInput{cfg: cfg, o: o, life: opts.Lifetime, tree: seeding.SharedTree(cfg, fx).Digest(), api: e.APIVersion(), freePort: engine.FreeLocalPort, imageIDs: e.imageIDs(ctx, cfg)}
 	// Data to keep comes from a snapshot or is the stack's own: a template
 	// copy left half done before it is overwritten, and goes as a leftover.
 	if _, ok := o.volumes[o.names.MySQLData]; !opts.keepData && (!ok || o.copyCutShort()) {
-		if in.template, err = e.templateFor(ctx, cfg, fx); err != nil {
+		if in.template, err = e.TemplateFor(ctx, cfg, fx); err != nil {
 			return err
 		}
 	}
@@ -278,7 +280,7 @@ type upRun struct {
 	copiedRoot string
 	// serverStart is how this up started MySQL's server, when it made its
 	// container; entrypointOnly is set once a direct start has failed.
-	serverStart    serverStart
+	serverStart    server.ServerStart
 	entrypointOnly bool
 }
 
@@ -399,7 +401,7 @@ func (u *upRun) runContainer(ctx context.Context, role string) error {
 		return u.e.Docker.RunHelper(ctx, s)
 	case config.ServiceMySQL:
 		var err error
-		if s, u.serverStart, err = u.e.serverSpec(ctx, s, !u.entrypointOnly); err != nil {
+		if s, u.serverStart, err = u.e.ServerSpec(ctx, s, !u.entrypointOnly); err != nil {
 			return err
 		}
 	}
@@ -572,7 +574,7 @@ func (u *upRun) upHelper(ctx context.Context) error {
 	} else if err := u.converge(ctx, stack.PartHelper); err != nil {
 		return err
 	}
-	c, tree := engine.InContainer{Docker: u.e.Docker, Name: name}, sharedTree(u.cfg, u.seeder.F)
+	c, tree := engine.InContainer{Docker: u.e.Docker, Name: name}, seeding.SharedTree(u.cfg, u.seeder.F)
 	// The copy a reset starts from, made now while MySQL boots.
 	if err := shared.Prepare(ctx, c, tree); err != nil {
 		return err
@@ -601,7 +603,7 @@ func (u *upRun) upHelper(ctx context.Context) error {
 // there is (recreate) and one a killed up left under that name.
 func (u *upRun) newHelper(ctx context.Context, a action) error {
 	n, s := u.plan.names, u.plan.specs[stack.PartHelper]
-	if err := u.e.removeLeftover(ctx, n.NewHelper, n.Project); err != nil {
+	if err := u.e.RemoveLeftover(ctx, n.NewHelper, n.Project); err != nil {
 		return err
 	}
 	if a == recreate {

@@ -14,6 +14,8 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
+	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
@@ -68,7 +70,7 @@ func (u *upRun) upMySQL(ctx context.Context) error {
 // has failed.
 func (u *upRun) directStartFailed(err error) bool {
 	var cf *engine.ContainerFailed
-	return u.serverStart.direct && errors.As(err, &cf)
+	return u.serverStart.Direct && errors.As(err, &cf)
 }
 
 // startThroughEntrypoint replaces a MySQL container whose direct start
@@ -81,7 +83,7 @@ func (u *upRun) startThroughEntrypoint(ctx context.Context, failed error) error 
 	u.progress.Step("mysql", "starting %s directly failed (%s); starting it through the image's entrypoint", s.Name, cf.What)
 	u.progress.Note("the last lines of %s:\n%s", s.Name, cf.Lines)
 	why := fmt.Sprintf("a direct start failed (%s: %s)", cf.What, strings.TrimSpace(engine.LastLine(cf.Lines)))
-	if err := u.e.keepDirectStart(ctx, how.key, how.imageID, directStart{Why: why}); err != nil {
+	if err := u.e.KeepDirectStart(ctx, how.Key, how.ImageID, server.DirectStart{Why: why}); err != nil {
 		return err
 	}
 	if err := u.e.RemoveContainer(ctx, s.Name); err != nil {
@@ -96,19 +98,19 @@ func (u *upRun) startThroughEntrypoint(ctx context.Context, failed error) error 
 // the template first when there is none yet.
 func (u *upRun) fromTemplate(ctx context.Context) error {
 	t := u.plan.template
-	if t.build {
+	if t.Build {
 		// Making the template takes seconds: nothing to go before.
 		u.releaseOthers()
-		built, err := u.e.buildTemplate(ctx, u.cfg, u.seeder.F, t, u.progress)
+		built, err := u.e.BuildTemplate(ctx, u.cfg, u.seeder.F, t, u.progress)
 		if err != nil {
-			return fmt.Errorf("making the seeded template %s: %w", t.volume, err)
+			return fmt.Errorf("making the seeded template %s: %w", t.Volume, err)
 		}
 		t = built
 	}
-	u.progress.Step("mysql", "starting from seeded template %s", t.volume)
+	u.progress.Step("mysql", "starting from seeded template %s", t.Volume)
 	t0 := time.Now()
 	err := u.copyTemplate(ctx, t)
-	if errors.Is(err, errHalfMade) {
+	if errors.Is(err, server.ErrHalfMade) {
 		t, err = u.copyHalfMade(ctx, t)
 	}
 	if err != nil {
@@ -120,8 +122,8 @@ func (u *upRun) fromTemplate(ctx context.Context) error {
 	return nil
 }
 
-func (u *upRun) copyTemplate(ctx context.Context, t *template) error {
-	return u.e.copyTemplate(ctx, t, u.plan.names, u.cfg.MySQL.Image, u.plan.life, u.releaseOthers)
+func (u *upRun) copyTemplate(ctx context.Context, t *server.Template) error {
+	return u.e.CopyTemplate(ctx, t, u.plan.names, u.cfg.MySQL.Image, u.plan.life, u.releaseOthers)
 }
 
 // copyHalfMade copies a template that had no done file when it was looked
@@ -129,22 +131,22 @@ func (u *upRun) copyTemplate(ctx context.Context, t *template) error {
 // died. Under the template's lock no builder is at work, so the template as
 // it is then tells: complete, or half-made and made again. Without the lock,
 // removing it could pull it from under a builder.
-func (u *upRun) copyHalfMade(ctx context.Context, t *template) (*template, error) {
-	unlock, err := lockTemplate(ctx, t.key, u.progress)
+func (u *upRun) copyHalfMade(ctx context.Context, t *server.Template) (*server.Template, error) {
+	unlock, err := server.LockTemplate(ctx, t.Key, u.progress)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	now, err := u.e.findTemplate(ctx, t.key)
+	now, err := u.e.FindTemplate(ctx, t.Key)
 	if err != nil {
 		return nil, err
 	}
 	if now != nil {
-		if err := u.copyTemplate(ctx, now); !errors.Is(err, errHalfMade) {
+		if err := u.copyTemplate(ctx, now); !errors.Is(err, server.ErrHalfMade) {
 			return now, err
 		}
 	}
-	built, err := u.e.buildLocked(ctx, u.cfg, u.seeder.F, &template{key: t.key, volume: t.volume, imageID: t.imageID, created: u.plan.pinned.Created}, u.progress)
+	built, err := u.e.BuildLocked(ctx, u.cfg, u.seeder.F, &server.Template{Key: t.Key, Volume: t.Volume, ImageID: t.ImageID, Created: u.plan.pinned.Created}, u.progress)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +161,7 @@ func (u *upRun) copyHalfMade(ctx context.Context, t *template) (*template, error
 // root gives up likewise.
 func (u *upRun) login(ctx context.Context, copied bool) (*sql.DB, error) {
 	if copied {
-		root, err := u.waitMySQL(ctx, u.plan.template.rootPassword)
+		root, err := u.waitMySQL(ctx, u.plan.template.RootPassword)
 		if err != nil {
 			return nil, err
 		}
@@ -174,9 +176,9 @@ func (u *upRun) login(ctx context.Context, copied bool) (*sql.DB, error) {
 			return u.adoptRoot(ctx, root)
 		}
 	}
-	if key := u.plan.volumeLabels(u.plan.names.MySQLData)[labelFromTemplate]; key != "" {
-		if t, _ := u.e.findTemplate(ctx, key); t != nil {
-			if root, err := u.waitMySQL(ctx, t.rootPassword); err == nil {
+	if key := u.plan.volumeLabels(u.plan.names.MySQLData)[server.LabelFromTemplate]; key != "" {
+		if t, _ := u.e.FindTemplate(ctx, key); t != nil {
+			if root, err := u.waitMySQL(ctx, t.RootPassword); err == nil {
 				return u.adoptTemplate(ctx, root)
 			}
 		}
@@ -209,7 +211,7 @@ func (u *upRun) adoptTemplate(ctx context.Context, root *sql.DB) (*sql.DB, error
 	if err != nil {
 		return nil, err
 	}
-	if err := seed.Rekey(ctx, own, templateUUID, u.plan.pinned.DashboardUUID); err != nil {
+	if err := seed.Rekey(ctx, own, server.TemplateUUID, u.plan.pinned.DashboardUUID); err != nil {
 		own.Close()
 		return nil, fault.Env(err, "cannot give the pipeline the stack's UUID: %v", err)
 	}
@@ -284,7 +286,7 @@ func (u *upRun) reinitialise(ctx context.Context) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := u.e.ownDataVolume(ctx, img, image, volume, u.plan.names.Copy, u.plan.life.Labels(u.plan.names.Project, stack.PartHelper)); err != nil {
+	if err := u.e.OwnDataVolume(ctx, img, image, volume, u.plan.names.Copy, u.plan.life.Labels(u.plan.names.Project, stack.PartHelper)); err != nil {
 		return nil, err
 	}
 	if err := u.create(ctx, config.ServiceMySQL); err != nil {
@@ -362,10 +364,10 @@ func (u *upRun) seedMySQL(ctx context.Context, root *sql.DB, fresh bool) error {
 }
 
 func (u *upRun) seed(ctx context.Context, root *sql.DB) error {
-	c, err := seedMySQL(ctx, u.cfg, root, u.seeder, u.plan.pinned)
+	c, err := seeding.MySQL(ctx, u.cfg, root, u.seeder, u.plan.pinned)
 	switch {
-	case errors.Is(err, errNoAppTables):
-		u.progress.Step("mysql", "not seeded: %s", noAppTablesHint(err))
+	case errors.Is(err, seeding.ErrNoAppTables):
+		u.progress.Step("mysql", "not seeded: %s", seeding.NoAppTablesHint(err))
 		return nil
 	case err != nil:
 		return err

@@ -1,4 +1,4 @@
-package emulator
+package server
 
 import (
 	"archive/tar"
@@ -26,46 +26,46 @@ import (
 // from one logs in with the root password the copy came with and gives
 // root its own (upRun.adoptRoot).
 
-// cleanStop is how long MySQL may take to shut down before Docker kills it.
+// CleanStop is how long MySQL may take to shut down before Docker kills it.
 // A copy of its data directory is consistent only after a clean shutdown: a
 // file copy under a read lock is not.
-const cleanStop = time.Minute
+const CleanStop = time.Minute
 
 // identityFiles are what belongs to one server rather than to its data: its
 // UUID (auto.cnf) and generated keys. A copy leaves them out, and the server
 // that opens it makes its own.
 const identityFiles = "auto.cnf *.pem"
 
-// volumeCopy is a copy of volumes by one short-lived container: every
+// VolumeCopy is a copy of volumes by one short-lived container: every
 // container start costs a few tenths of a second, so one container copies
 // all of them, side by side. Each target is emptied first.
-type volumeCopy struct {
+type VolumeCopy struct {
 	// name and labels are the container's: a stack's, so that a copy cut
 	// short is the stack's to remove.
-	name   string
-	labels map[string]string
+	Name   string
+	Labels map[string]string
 	// image is the MySQL image: it is present wherever a stack is, and the
 	// copy needs nothing but a shell.
-	image string
-	pairs []volumePair
+	Image string
+	Pairs []VolumePair
 	// need is a done marker the first source must hold: a copy of a half-made
 	// template fails with errHalfMade. It is not copied.
 	need string
 	// strip leaves identityFiles out of the first target.
-	strip bool
+	Strip bool
 	// stop, when set, stops what writes the volumes. It runs while the
 	// container starts, and the copy waits for it: either costs a few
 	// tenths of a second.
-	stop func(context.Context) error
+	Stop func(context.Context) error
 	// started, when set, is called once the container has started.
 	started func()
 }
 
-type volumePair struct{ from, to string }
+type VolumePair struct{ From, To string }
 
-// errHalfMade is a template without its done marker: what made it was cut
+// ErrHalfMade is a template without its done marker: what made it was cut
 // short.
-var errHalfMade = errors.New("it is not complete")
+var ErrHalfMade = errors.New("it is not complete")
 
 // copyScript is constant: what varies reaches it as arguments ($1 need,
 // $2 strip, $3 the number of pairs, $4 gated), mounted at /from/N and
@@ -94,30 +94,30 @@ cd /to/0 || exit 1
 [ -z "$need" ] || rm -f "$need"
 [ -z "$strip" ] || rm -f ` + identityFiles
 
-func (c volumeCopy) spec() docker.ContainerSpec {
+func (c VolumeCopy) spec() docker.ContainerSpec {
 	strip, gated := "", ""
-	if c.strip {
+	if c.Strip {
 		strip = "yes"
 	}
-	if c.stop != nil {
+	if c.Stop != nil {
 		gated = "yes"
 	}
 	// A shell as PID 1 ignores SIGTERM: a stop of a copy (a killed
 	// command's, found by the next one) kills it at once.
-	s := docker.ContainerSpec{Name: c.name, Image: c.image, Labels: c.labels, User: stack.RootUser, Network: docker.NoNetwork, StopSignal: "SIGKILL",
-		Entrypoint: []string{"sh", "-c", copyScript, "copy", c.need, strip, strconv.Itoa(len(c.pairs)), gated}}
-	for i, p := range c.pairs {
+	s := docker.ContainerSpec{Name: c.Name, Image: c.Image, Labels: c.Labels, User: stack.RootUser, Network: docker.NoNetwork, StopSignal: "SIGKILL",
+		Entrypoint: []string{"sh", "-c", copyScript, "copy", c.need, strip, strconv.Itoa(len(c.Pairs)), gated}}
+	for i, p := range c.Pairs {
 		s.Mounts = append(s.Mounts,
-			docker.Mount{Volume: p.from, Target: fmt.Sprintf("/from/%d", i), ReadOnly: true},
-			docker.Mount{Volume: p.to, Target: fmt.Sprintf("/to/%d", i)})
+			docker.Mount{Volume: p.From, Target: fmt.Sprintf("/from/%d", i), ReadOnly: true},
+			docker.Mount{Volume: p.To, Target: fmt.Sprintf("/to/%d", i)})
 	}
 	return s
 }
 
-// copyVolumes runs the copy and waits for it. A container of the same name
+// CopyVolumes runs the copy and waits for it. A container of the same name
 // that a killed devstack left behind is the project's own: it goes first.
-func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
-	if err := e.removeLeftover(ctx, c.name, c.labels[stack.LabelProject]); err != nil {
+func (e *Engine) CopyVolumes(ctx context.Context, c VolumeCopy) error {
+	if err := e.RemoveLeftover(ctx, c.Name, c.Labels[stack.LabelProject]); err != nil {
 		return err
 	}
 	start := func(ctx context.Context) error {
@@ -129,7 +129,7 @@ func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
 		}
 		return nil
 	}
-	stop := c.stop
+	stop := c.Stop
 	if stop == nil {
 		stop = func(context.Context) error { return nil }
 	}
@@ -139,27 +139,27 @@ func (e *Engine) copyVolumes(ctx context.Context, c volumeCopy) error {
 		// killed devstack would: it says the copy was cut short, and the
 		// next command does it again.
 		if ctx.Err() != nil {
-			_ = e.Docker.Stop(context.WithoutCancel(ctx), c.name, 0)
+			_ = e.Docker.Stop(context.WithoutCancel(ctx), c.Name, 0)
 			return
 		}
-		_ = e.Docker.Remove(context.WithoutCancel(ctx), c.name)
+		_ = e.Docker.Remove(context.WithoutCancel(ctx), c.Name)
 	}()
 	if err != nil {
 		return err
 	}
-	if c.stop != nil {
-		if err := e.Docker.CopyTo(ctx, c.name, "/tmp", markerFile("go", time.Now())); err != nil {
+	if c.Stop != nil {
+		if err := e.Docker.CopyTo(ctx, c.Name, "/tmp", markerFile("go", time.Now())); err != nil {
 			return fault.Env(err, "%v, to start the copy", err)
 		}
 	}
-	code, err := e.Docker.Wait(ctx, c.name)
+	code, err := e.Docker.Wait(ctx, c.Name)
 	switch {
 	case err != nil:
 		return fault.Env(err, "%v, copying volumes", err)
 	case code == 3:
-		return errHalfMade
+		return ErrHalfMade
 	case code != 0:
-		return fault.Env(nil, "copying volumes in %s failed (exit code %d):\n%s", c.name, code, e.LastLines(ctx, c.name))
+		return fault.Env(nil, "copying volumes in %s failed (exit code %d):\n%s", c.Name, code, e.LastLines(ctx, c.Name))
 	}
 	return nil
 }
@@ -170,14 +170,14 @@ func runsAsRoot(user string) bool {
 	return u == "" || u == "0" || u == "root"
 }
 
-// ownDataVolume gives a new, empty data volume the owner and mode of the
+// OwnDataVolume gives a new, empty data volume the owner and mode of the
 // image's own /var/lib/mysql, when the image runs as another user than
 // root: the no-copy option leaves the volume's root to root, where such an
 // image's server cannot write. A short-lived container of the image, as
 // root, reads them from the image's folder (its anonymous volume, which
 // the engine fills from the image) and gives them to the volume. labels
 // are the container's; name is free for it.
-func (e *Engine) ownDataVolume(ctx context.Context, img docker.Image, image, volume, name string, labels map[string]string) error {
+func (e *Engine) OwnDataVolume(ctx context.Context, img docker.Image, image, volume, name string, labels map[string]string) error {
 	if runsAsRoot(img.User) {
 		return nil
 	}
@@ -198,9 +198,9 @@ func (e *Engine) ownDataVolume(ctx context.Context, img docker.Image, image, vol
 	return nil
 }
 
-// removeLeftover removes the container name if it carries the project's
+// RemoveLeftover removes the container name if it carries the project's
 // label; one without it is left alone, and running one there fails.
-func (e *Engine) removeLeftover(ctx context.Context, name, project string) error {
+func (e *Engine) RemoveLeftover(ctx context.Context, name, project string) error {
 	c, err := e.Docker.Inspect(ctx, name)
 	if err != nil || c.Labels[stack.LabelProject] != project {
 		return nil

@@ -1,4 +1,4 @@
-package emulator
+package server
 
 import (
 	"os"
@@ -25,7 +25,7 @@ func TestEnvChangesAndCopiedSecrets(t *testing.T) {
 }
 
 func TestDirectStartArgs(t *testing.T) {
-	d := directStart{Argv: []string{"mysqld", "--x=1"}, Umask: "0026", Env: []string{"HOME=/h"}, Unset: []string{"A"}, Copy: []string{"B=C"}, Chown: "27:27",
+	d := DirectStart{Argv: []string{"mysqld", "--x=1"}, Umask: "0026", Env: []string{"HOME=/h"}, Unset: []string{"A"}, Copy: []string{"B=C"}, Chown: "27:27",
 		Paths: []startPath{{Path: "/run/mysqld", Type: "dir", Owner: "27:27", Mode: "755"}, {Path: "/l", Type: "link", Target: "/t"}, {Path: "/f", Type: "file", Owner: "0:0", Mode: "644", Content: "c"}}}
 	want := []string{"-m", "0026", "-e", "HOME=/h", "-u", "A", "-r", "B", "C", "-c", "27:27", "-d", "/run/mysqld", "27:27", "755", "-l", "/t", "/l", "-f", "/f", "0:0", "644", "c", "--", "mysqld", "--x=1"}
 	if got := d.args(); !slices.Equal(got, want) {
@@ -35,15 +35,15 @@ func TestDirectStartArgs(t *testing.T) {
 
 func TestUserSwitch(t *testing.T) {
 	root, mysql := procStatus{uid: "0", gid: "0"}, procStatus{uid: "999", gid: "999"}
-	d := directStart{Argv: []string{"mysqld", "--a"}}
+	d := DirectStart{Argv: []string{"mysqld", "--a"}}
 	if why := d.user(mysql, root); why != "" || d.Chown != "999:999" || !slices.Equal(d.Argv, []string{"mysqld", "--a", "--user=999"}) {
 		t.Errorf("a server switched by the entrypoint: %q %+v", why, d)
 	}
-	d = directStart{Argv: []string{"mariadbd", "--user=mysql"}}
+	d = DirectStart{Argv: []string{"mariadbd", "--user=mysql"}}
 	if why := d.user(mysql, root); why != "" || !slices.Equal(d.Argv, []string{"mariadbd", "--user=mysql"}) {
 		t.Errorf("a server that switches itself: %q %+v", why, d)
 	}
-	d = directStart{Argv: []string{"mysqld"}}
+	d = DirectStart{Argv: []string{"mysqld"}}
 	if why := d.user(mysql, mysql); why != "" || d.Chown != "" {
 		t.Errorf("a non-root container: %q %+v", why, d)
 	}

@@ -1,4 +1,4 @@
-package emulator
+package server
 
 import (
 	"cmp"
@@ -17,6 +17,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/lock"
+	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
@@ -42,25 +43,25 @@ const (
 	labelTemplateImageID      = "io.devstack.template-image-id"
 	labelTemplateImage        = "io.devstack.template-image"
 	labelTemplateRootPassword = "io.devstack.template-root-password"
-	// labelFromTemplate, on a stack's data volume, names the template it
+	// LabelFromTemplate, on a stack's data volume, names the template it
 	// was copied from: an up cut short before the copy got the stack's own
 	// passwords logs in with the template's.
-	labelFromTemplate = "io.devstack.from-template"
+	LabelFromTemplate = "io.devstack.from-template"
 )
 
 // templateFormat is the version of how templates are made; a change makes
 // new ones.
 const templateFormat = 4
 
-// templateUUID is the pipeline UUID a template is seeded with; each stack's
+// TemplateUUID is the pipeline UUID a template is seeded with; each stack's
 // copy gets its own.
-const templateUUID = "00000000-0000-4000-8000-000000000000"
+const TemplateUUID = "00000000-0000-4000-8000-000000000000"
 
 // templateDone is the file written into a template last: a template
 // without it is half made and never used.
 const templateDone = ".devstack-template-complete"
 
-func templateVolume(key string) string { return "devstack-template-" + key }
+func TemplateVolume(key string) string { return "devstack-template-" + key }
 
 // templateKey is the digest of what a template's content depends on. The
 // server's options are part of it: the template's files are what the
@@ -77,23 +78,23 @@ func templateKey(imageID string, cfg config.Config, fx *seed.Fixtures) string {
 }
 
 // template is a template found on the engine, or one to be made (build).
-type template struct {
-	key          string
-	volume       string
-	rootPassword string
-	created      time.Time
-	// build: none was found; imageID is what it is made for.
-	build   bool
-	imageID string
+type Template struct {
+	Key          string
+	Volume       string
+	RootPassword string
+	Created      time.Time
+	// Build: none was found; imageID is what it is made for.
+	Build   bool
+	ImageID string
 }
 
-func templateBuilder(key string) string { return templateVolume(key) + "-build" }
+func templateBuilder(key string) string { return TemplateVolume(key) + "-build" }
 
-// findTemplate returns the template with key, or nil: one whose builder is
+// FindTemplate returns the template with key, or nil: one whose builder is
 // gone, which finished it or died. The copy tells which (the done file),
 // and a half-made one is made again.
-func (e *Engine) findTemplate(ctx context.Context, key string) (*template, error) {
-	v, err := e.Docker.Volume(ctx, templateVolume(key))
+func (e *Engine) FindTemplate(ctx context.Context, key string) (*Template, error) {
+	v, err := e.Docker.Volume(ctx, TemplateVolume(key))
 	if engine.IsNotFound(err) {
 		return nil, nil
 	}
@@ -107,42 +108,42 @@ func (e *Engine) findTemplate(ctx context.Context, key string) (*template, error
 		return nil, nil // being built, or its builder died
 	}
 	created, _ := time.Parse(time.RFC3339, v.Labels[stack.LabelCreated])
-	return &template{key: key, volume: v.Name, rootPassword: v.Labels[labelTemplateRootPassword], created: created, imageID: v.Labels[labelTemplateImageID]}, nil
+	return &Template{Key: key, Volume: v.Name, RootPassword: v.Labels[labelTemplateRootPassword], Created: created, ImageID: v.Labels[labelTemplateImageID]}, nil
 }
 
-// buildTemplate makes the template with key, unless another process has
+// BuildTemplate makes the template with key, unless another process has
 // made it meanwhile: a throw-away MySQL server on its own volume is set up
 // and seeded as a first up would, shut down cleanly, stripped of its
 // identity, and marked complete last. One process at a time builds a given
 // template (a lock per key); a half-made one is removed and made again.
-func (e *Engine) buildTemplate(ctx context.Context, cfg config.Config, fx *seed.Fixtures, want *template, progress event.Sink) (*template, error) {
-	unlock, err := lockTemplate(ctx, want.key, progress)
+func (e *Engine) BuildTemplate(ctx context.Context, cfg config.Config, fx *seed.Fixtures, want *Template, progress event.Sink) (*Template, error) {
+	unlock, err := LockTemplate(ctx, want.Key, progress)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if t, err := e.findTemplate(ctx, want.key); t != nil || err != nil {
+	if t, err := e.FindTemplate(ctx, want.Key); t != nil || err != nil {
 		return t, err
 	}
-	return e.buildLocked(ctx, cfg, fx, want, progress)
+	return e.BuildLocked(ctx, cfg, fx, want, progress)
 }
 
-// lockTemplate makes this process the one that builds or removes a
+// LockTemplate makes this process the one that builds or removes a
 // template.
-func lockTemplate(ctx context.Context, key string, progress event.Sink) (func(), error) {
+func LockTemplate(ctx context.Context, key string, progress event.Sink) (func(), error) {
 	return lock.Project(ctx, "template-"+key, progress)
 }
 
-// buildLocked is buildTemplate for a caller that holds the template's lock.
-func (e *Engine) buildLocked(ctx context.Context, cfg config.Config, fx *seed.Fixtures, want *template, progress event.Sink) (*template, error) {
-	key := want.key
+// BuildLocked is buildTemplate for a caller that holds the template's lock.
+func (e *Engine) BuildLocked(ctx context.Context, cfg config.Config, fx *seed.Fixtures, want *Template, progress event.Sink) (*Template, error) {
+	key := want.Key
 	if err := e.removeTemplate(ctx, key); err != nil {
 		return nil, err
 	}
-	progress.Step("mysql", "making seeded template %s (once for this image and these fixtures)", templateVolume(key))
-	b := templateBuild{e: e, cfg: cfg, seeder: seed.NewSeeder(fx), key: key, root: stack.NewSecret(), app: stack.NewSecret(), created: want.created, progress: progress}
+	progress.Step("mysql", "making seeded template %s (once for this image and these fixtures)", TemplateVolume(key))
+	b := templateBuild{e: e, cfg: cfg, seeder: seed.NewSeeder(fx), key: key, root: stack.NewSecret(), app: stack.NewSecret(), created: want.Created, progress: progress}
 	b.seeder.Prehash()
-	if err := b.run(ctx, want.imageID); err != nil {
+	if err := b.run(ctx, want.ImageID); err != nil {
 		if rerr := e.removeTemplate(context.WithoutCancel(ctx), key); rerr == nil {
 			var cf *engine.ContainerFailed
 			if errors.As(err, &cf) {
@@ -151,12 +152,12 @@ func (e *Engine) buildLocked(ctx context.Context, cfg config.Config, fx *seed.Fi
 		}
 		return nil, err
 	}
-	return &template{key: key, volume: templateVolume(key), rootPassword: b.root, created: b.created, imageID: want.imageID}, nil
+	return &Template{Key: key, Volume: TemplateVolume(key), RootPassword: b.root, Created: b.created, ImageID: want.ImageID}, nil
 }
 
-// templateFor finds the template a new data volume would start from, or
+// TemplateFor finds the template a new data volume would start from, or
 // plans to make it.
-func (e *Engine) templateFor(ctx context.Context, cfg config.Config, fx *seed.Fixtures) (*template, error) {
+func (e *Engine) TemplateFor(ctx context.Context, cfg config.Config, fx *seed.Fixtures) (*Template, error) {
 	if err := e.EnsureImage(ctx, cfg.MySQL.Image, "DEVSTACK_MYSQL_IMAGE"); err != nil {
 		return nil, err
 	}
@@ -165,9 +166,9 @@ func (e *Engine) templateFor(ctx context.Context, cfg config.Config, fx *seed.Fi
 		return nil, err
 	}
 	key := templateKey(img.ID, cfg, fx)
-	t, err := e.findTemplate(ctx, key)
+	t, err := e.FindTemplate(ctx, key)
 	if t == nil && err == nil {
-		t = &template{key: key, volume: templateVolume(key), build: true, imageID: img.ID}
+		t = &Template{Key: key, Volume: TemplateVolume(key), Build: true, ImageID: img.ID}
 	}
 	return t, err
 }
@@ -207,12 +208,12 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	}
 	labels := map[string]string{LabelTemplate: b.key, labelTemplateImageID: imageID, labelTemplateImage: b.cfg.MySQL.Image,
 		stack.LabelCreated: b.created.Format(time.RFC3339), labelTemplateRootPassword: b.root}
-	if err := e.Docker.CreateVolume(ctx, docker.Volume{Name: templateVolume(b.key), Labels: labels}); err != nil {
+	if err := e.Docker.CreateVolume(ctx, docker.Volume{Name: TemplateVolume(b.key), Labels: labels}); err != nil {
 		return err
 	}
 	owner := map[string]string{LabelTemplate: b.key, stack.LabelService: stack.PartHelper, stack.LabelOwner: stack.Lifetime{}.Owner(), stack.LabelCreated: labels[stack.LabelCreated]}
 	t0 := time.Now()
-	if err := e.ownDataVolume(ctx, img, b.cfg.MySQL.Image, templateVolume(b.key), name, owner); err != nil {
+	if err := e.OwnDataVolume(ctx, img, b.cfg.MySQL.Image, TemplateVolume(b.key), name, owner); err != nil {
 		return err
 	}
 	port, err := engine.FreeLocalPort()
@@ -232,10 +233,10 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 			"MYSQL_INITDB_SKIP_TZINFO": "1", "MARIADB_INITDB_SKIP_TZINFO": "1"},
 		Cmd:    config.ServerArgs(b.cfg.MySQL.ServerOptions),
 		Labels: owner,
-		Mounts: []docker.Mount{{Volume: templateVolume(b.key), Target: "/var/lib/mysql"}},
+		Mounts: []docker.Mount{{Volume: TemplateVolume(b.key), Target: "/var/lib/mysql"}},
 		Ports:  stack.Publish(b.cfg, stack.MySQLContainerPort, port),
 		CapAdd: []string{"SYS_PTRACE"}}
-	if spec, _, err = e.serverSpec(ctx, spec, false); err != nil {
+	if spec, _, err = e.ServerSpec(ctx, spec, false); err != nil {
 		return err
 	}
 	if err := e.Docker.RunService(ctx, spec); err != nil {
@@ -271,12 +272,12 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	}
 	// Connections still open hold the server's shutdown up by seconds.
 	root.Close()
-	if err := e.Docker.Stop(ctx, name, cleanStop); err != nil {
+	if err := e.Docker.Stop(ctx, name, CleanStop); err != nil {
 		return err
 	}
 	b.step(t0, "server stopped")
 	if err := e.Docker.CopyTo(ctx, name, "/var/lib/mysql", markerFile(templateDone, b.created)); err != nil {
-		return fault.Env(err, "%v, to mark template %s complete", err, templateVolume(b.key))
+		return fault.Env(err, "%v, to mark template %s complete", err, TemplateVolume(b.key))
 	}
 	return e.RemoveContainer(ctx, name)
 }
@@ -346,7 +347,7 @@ func (b *templateBuild) watch(ctx context.Context, name, imageID string, cmd []s
 	if d.Why != "" {
 		b.progress.Step("mysql", "template: the image's entrypoint starts every server: %s", d.Why)
 	}
-	return b.e.keepDirectStart(ctx, key, imageID, d)
+	return b.e.KeepDirectStart(ctx, key, imageID, d)
 }
 
 // timeZones loads the time zone tables, which the image was asked to skip.
@@ -378,7 +379,7 @@ func (b *templateBuild) setUp(ctx context.Context, root *sql.DB) error {
 	if err := setup.PruneAccounts(ctx, root); err != nil {
 		return fault.Env(err, "cannot drop the image's other root accounts from the template: %v", err)
 	}
-	if _, err := seedMySQL(ctx, b.cfg, root, b.seeder, stack.Pinned{DashboardUUID: templateUUID, Created: b.created}); err != nil && !errors.Is(err, errNoAppTables) {
+	if _, err := seeding.MySQL(ctx, b.cfg, root, b.seeder, stack.Pinned{DashboardUUID: TemplateUUID, Created: b.created}); err != nil && !errors.Is(err, seeding.ErrNoAppTables) {
 		return err
 	}
 	if b.cfg.Schema == config.SchemaBuiltin {
@@ -397,19 +398,19 @@ func (e *Engine) removeTemplate(ctx context.Context, key string) error {
 	if err := e.RemoveContainer(ctx, templateBuilder(key)); err != nil {
 		return err
 	}
-	if err := e.Docker.RemoveVolume(ctx, templateVolume(key)); err != nil && !engine.IsNotFound(err) {
+	if err := e.Docker.RemoveVolume(ctx, TemplateVolume(key)); err != nil && !engine.IsNotFound(err) {
 		return err
 	}
 	return nil
 }
 
-// copyTemplate fills a stack's new data volume from a template, by a
+// CopyTemplate fills a stack's new data volume from a template, by a
 // short-lived container of the stack. The volume is emptied first: a copy
 // that was cut short is done again.
 // started is called once the copy's container has started.
-func (e *Engine) copyTemplate(ctx context.Context, t *template, n stack.Names, image string, life stack.Lifetime, started func()) error {
-	return e.copyVolumes(ctx, volumeCopy{name: n.TemplateCopy, labels: life.Labels(n.Project, stack.PartHelper), image: image,
-		pairs: []volumePair{{t.volume, n.MySQLData}}, need: templateDone, started: started})
+func (e *Engine) CopyTemplate(ctx context.Context, t *Template, n stack.Names, image string, life stack.Lifetime, started func()) error {
+	return e.CopyVolumes(ctx, VolumeCopy{Name: n.TemplateCopy, Labels: life.Labels(n.Project, stack.PartHelper), Image: image,
+		Pairs: []VolumePair{{t.Volume, n.MySQLData}}, need: templateDone, started: started})
 }
 
 // TemplateInfo is one seeded template, as `devstack ls` shows it; its JSON
@@ -429,7 +430,7 @@ type TemplateInfo struct {
 }
 
 // ListTemplates returns the seeded templates on the engine.
-func ListTemplates(ctx context.Context, e *Engine) ([]TemplateInfo, error) {
+func (e *Engine) ListTemplates(ctx context.Context) ([]TemplateInfo, error) {
 	vs, err := e.Docker.Volumes(ctx, LabelTemplate)
 	if err != nil {
 		return nil, err
@@ -452,10 +453,10 @@ func ListTemplates(ctx context.Context, e *Engine) ([]TemplateInfo, error) {
 	return out, nil
 }
 
-// pruneTemplates removes templates: all of them, or those whose image is
+// PruneTemplates removes templates: all of them, or those whose image is
 // gone and those whose builder died half way. One being built or copied
 // stays. It returns the volumes removed.
-func (e *Engine) pruneTemplates(ctx context.Context, all bool, progress event.Sink) ([]string, error) {
+func (e *Engine) PruneTemplates(ctx context.Context, all bool, progress event.Sink) ([]string, error) {
 	vs, err := e.Docker.Volumes(ctx, LabelTemplate)
 	if err != nil {
 		return nil, err
@@ -487,7 +488,7 @@ func (e *Engine) pruneTemplates(ctx context.Context, all bool, progress event.Si
 // holds and every up that finds it half-made takes: another prune (several
 // test harnesses start at once) or a live build is left alone.
 func (e *Engine) pruneTemplate(ctx context.Context, key string, progress event.Sink) (bool, error) {
-	name := templateVolume(key)
+	name := TemplateVolume(key)
 	unlock, err := lock.TryProject("template-" + key)
 	if unlock == nil {
 		if err == nil {

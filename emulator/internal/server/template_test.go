@@ -1,4 +1,4 @@
-package emulator
+package server
 
 import (
 	"context"
@@ -31,7 +31,7 @@ func TestPruneTemplatesUnderTheirLock(t *testing.T) {
 	host, _ := os.Hostname()
 	key := func(name string) string { return name + "-" + stack.NewSecret()[:8] }
 	addTemplate := func(k, imageID string) {
-		f.AddVolume(docker.Volume{Name: templateVolume(k), Labels: map[string]string{LabelTemplate: k, labelTemplateImageID: imageID}})
+		f.AddVolume(docker.Volume{Name: TemplateVolume(k), Labels: map[string]string{LabelTemplate: k, labelTemplateImageID: imageID}})
 	}
 	gone, locked, copying, died, kept := key("gone"), key("locked"), key("copying"), key("died"), key("kept")
 	addTemplate(gone, "sha256:gone")
@@ -39,8 +39,8 @@ func TestPruneTemplatesUnderTheirLock(t *testing.T) {
 	addTemplate(copying, "sha256:gone")
 	addTemplate(died, "sha256:mysql:here")
 	addTemplate(kept, "sha256:mysql:here")
-	f.AddContainer(docker.Container{Name: "copy", Volumes: []string{templateVolume(copying)}})
-	f.AddContainer(docker.Container{Name: templateBuilder(died), Volumes: []string{templateVolume(died)},
+	f.AddContainer(docker.Container{Name: "copy", Volumes: []string{TemplateVolume(copying)}})
+	f.AddContainer(docker.Container{Name: templateBuilder(died), Volumes: []string{TemplateVolume(died)},
 		Labels: map[string]string{LabelTemplate: died, stack.LabelOwner: fmt.Sprintf("%s/%d", host, dead.Process.Pid)}})
 	unlock, err := lock.TryProject("template-" + locked)
 	if unlock == nil {
@@ -56,7 +56,7 @@ func TestPruneTemplatesUnderTheirLock(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			var progress strings.Builder
-			r, err := e.pruneTemplates(context.Background(), false, event.Lines(&progress))
+			r, err := e.PruneTemplates(context.Background(), false, event.Lines(&progress))
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -68,19 +68,19 @@ func TestPruneTemplatesUnderTheirLock(t *testing.T) {
 	}
 	wg.Wait()
 	slices.Sort(removed)
-	if want := []string{templateVolume(died), templateVolume(gone)}; !slices.Equal(removed, want) {
+	if want := []string{TemplateVolume(died), TemplateVolume(gone)}; !slices.Equal(removed, want) {
 		t.Errorf("four prunes removed %v, want each of %v once\n%s", removed, want, out.String())
 	}
 	for _, k := range []string{locked, copying, kept} {
-		if _, err := f.Volume(context.Background(), templateVolume(k)); err != nil {
+		if _, err := f.Volume(context.Background(), TemplateVolume(k)); err != nil {
 			t.Errorf("template %s went: %v", k, err)
 		}
 	}
 	if _, err := f.Inspect(context.Background(), templateBuilder(died)); !engine.IsNotFound(err) {
 		t.Errorf("the dead builder stayed: %v", err)
 	}
-	for _, line := range []string{"leaving template " + templateVolume(locked) + ": another devstack is making or removing it",
-		"leaving template " + templateVolume(copying) + ": a stack is being copied from it"} {
+	for _, line := range []string{"leaving template " + TemplateVolume(locked) + ": another devstack is making or removing it",
+		"leaving template " + TemplateVolume(copying) + ": a stack is being copied from it"} {
 		if !strings.Contains(out.String(), line) {
 			t.Errorf("prune did not say %q:\n%s", line, out.String())
 		}

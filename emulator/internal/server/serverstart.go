@@ -1,4 +1,4 @@
-package emulator
+package server
 
 import (
 	"archive/tar"
@@ -96,9 +96,9 @@ func serverCommand(img docker.Image, options []string) []string {
 	return append(slices.Clone(img.Cmd), options...)
 }
 
-// directStart is how to start an image's server without its entrypoint, as
+// DirectStart is how to start an image's server without its entrypoint, as
 // devstack saw the entrypoint do it; Why says why not, when it cannot be.
-type directStart struct {
+type DirectStart struct {
 	Why  string   `json:"why,omitempty"`
 	Argv []string `json:"argv,omitempty"`
 	// Umask is the server's umask at its start, where it differs.
@@ -156,7 +156,7 @@ done
 exit 70`
 
 // args are directScript's arguments.
-func (d directStart) args() []string {
+func (d DirectStart) args() []string {
 	var a []string
 	if d.Umask != "" {
 		a = append(a, "-m", d.Umask)
@@ -187,36 +187,36 @@ func (d directStart) args() []string {
 	return append(append(a, "--"), d.Argv...)
 }
 
-// serverStart is how a MySQL container's server is started: the key and
+// ServerStart is how a MySQL container's server is started: the key and
 // image of the direct start it takes, when it takes one.
-type serverStart struct {
-	direct       bool
-	key, imageID string
+type ServerStart struct {
+	Direct       bool
+	Key, ImageID string
 }
 
-// serverSpec is a MySQL container's spec as it is made: started by the
+// ServerSpec is a MySQL container's spec as it is made: started by the
 // image's entrypoint with the image's command and the spec's options
 // (spec.Cmd) after it, or, when direct allows it, directly where devstack
 // has seen how. The container's LabelStart says which.
-func (e *Engine) serverSpec(ctx context.Context, s docker.ContainerSpec, direct bool) (docker.ContainerSpec, serverStart, error) {
+func (e *Engine) ServerSpec(ctx context.Context, s docker.ContainerSpec, direct bool) (docker.ContainerSpec, ServerStart, error) {
 	img, err := e.Docker.Image(ctx, s.Image)
 	if err != nil {
-		return s, serverStart{}, err
+		return s, ServerStart{}, err
 	}
 	s.Cmd = serverCommand(img, s.Cmd)
-	how := serverStart{key: directStartKey(img.ID, s.Cmd), imageID: img.ID}
+	how := ServerStart{Key: directStartKey(img.ID, s.Cmd), ImageID: img.ID}
 	if direct {
-		if d, ok := e.findDirectStart(ctx, how.key); ok && d.Why == "" {
+		if d, ok := e.findDirectStart(ctx, how.Key); ok && d.Why == "" {
 			// A data directory that is not initialised yet (an empty volume)
 			// goes to the image's entrypoint, which initialises it: the check
 			// the official entrypoints make.
 			entrypoint := append(slices.Clone(img.Entrypoint), s.Cmd...)
 			s.Entrypoint = []string{"sh", "-c", directScript, "devstack-mysql"}
 			s.Cmd = append(append([]string{"-i", strconv.Itoa(len(entrypoint))}, entrypoint...), d.args()...)
-			how.direct = true
+			how.Direct = true
 		}
 	}
-	s.Labels = cloneWith(s.Labels, LabelStart, map[bool]string{true: startDirect, false: startEntrypoint}[how.direct])
+	s.Labels = cloneWith(s.Labels, LabelStart, map[bool]string{true: startDirect, false: startEntrypoint}[how.Direct])
 	return s, how, nil
 }
 
@@ -231,21 +231,21 @@ func cloneWith(m map[string]string, k, v string) map[string]string {
 
 // findDirectStart returns what devstack saw an image's entrypoint do, if it
 // watched it.
-func (e *Engine) findDirectStart(ctx context.Context, key string) (directStart, bool) {
+func (e *Engine) findDirectStart(ctx context.Context, key string) (DirectStart, bool) {
 	v, err := e.Docker.Volume(ctx, directStartVolume(key))
 	if err != nil {
-		return directStart{}, false
+		return DirectStart{}, false
 	}
-	var d directStart
+	var d DirectStart
 	if err := json.Unmarshal([]byte(v.Labels[labelDirectStart]), &d); err != nil {
-		return directStart{}, false
+		return DirectStart{}, false
 	}
 	return d, true
 }
 
-// keepDirectStart records what devstack saw, replacing what it saw before
+// KeepDirectStart records what devstack saw, replacing what it saw before
 // (a direct start that failed is recorded as one that cannot be).
-func (e *Engine) keepDirectStart(ctx context.Context, key, imageID string, d directStart) error {
+func (e *Engine) KeepDirectStart(ctx context.Context, key, imageID string, d DirectStart) error {
 	b, _ := json.Marshal(d)
 	name := directStartVolume(key)
 	if err := e.Docker.RemoveVolume(ctx, name); err != nil && !engine.IsNotFound(err) {
@@ -269,30 +269,30 @@ const (
 // entrypoint started a server that answers. secrets are values that must not
 // end up in a direct start (the container's passwords): an entrypoint that
 // hands them on in a file or an argument is repeated by running it.
-func (e *Engine) watchEntrypoint(ctx context.Context, name string, secrets []string) (directStart, error) {
+func (e *Engine) watchEntrypoint(ctx context.Context, name string, secrets []string) (DirectStart, error) {
 	c := engine.InContainer{Docker: e.Docker, Name: name}
 	self, err := c.Exec(ctx, "sh", "-c", `cat /proc/1/cmdline && printf '\n@@\n' && cat /proc/1/status && printf '\n@@\n' && cat /proc/self/status && printf '\n@@\n' && exec cat /proc/self/environ`)
 	if err != nil {
-		return directStart{}, err
+		return DirectStart{}, err
 	}
 	parts := strings.Split(self, "\n@@\n")
 	if len(parts) != 4 {
-		return directStart{Why: "cannot read the server's process"}, nil
+		return DirectStart{Why: "cannot read the server's process"}, nil
 	}
 	argv := nulFields(parts[0])
 	server, own := procIDs(parts[1]), procIDs(parts[2])
 	if len(argv) == 0 || !slices.Contains([]string{"mysqld", "mariadbd"}, path.Base(argv[0])) {
-		return directStart{Why: fmt.Sprintf("the entrypoint does not exec the server: PID 1 is %q", strings.Join(argv, " "))}, nil
+		return DirectStart{Why: fmt.Sprintf("the entrypoint does not exec the server: PID 1 is %q", strings.Join(argv, " "))}, nil
 	}
 	// The server's environment is readable only as its own user, or with
 	// CAP_SYS_PTRACE once it has switched users itself (the builder has it).
 	env, err := e.serverEnv(ctx, name, server)
 	if err != nil {
-		return directStart{Why: "cannot read the server's environment: " + strings.ReplaceAll(err.Error(), "\n", "; ")}, nil
+		return DirectStart{Why: "cannot read the server's environment: " + strings.ReplaceAll(err.Error(), "\n", "; ")}, nil
 	}
-	d := directStart{Argv: argv}
+	d := DirectStart{Argv: argv}
 	if why := d.user(server, own); why != "" {
-		return directStart{Why: why}, nil
+		return DirectStart{Why: why}, nil
 	}
 	if server.umask != own.umask {
 		d.Umask = server.umask
@@ -300,16 +300,16 @@ func (e *Engine) watchEntrypoint(ctx context.Context, name string, secrets []str
 	d.Env, d.Unset = envChanges(nulFields(parts[3]), env)
 	d.Env, d.Copy = copiedSecrets(d.Env, nulFields(parts[3]), secrets)
 	if why := d.changes(ctx, e.Docker, name); why != "" {
-		return directStart{Why: why}, nil
+		return DirectStart{Why: why}, nil
 	}
 	b, _ := json.Marshal(d)
 	for _, s := range secrets {
 		if s != "" && strings.Contains(string(b), s) {
-			return directStart{Why: "the entrypoint hands a password on to the server"}, nil
+			return DirectStart{Why: "the entrypoint hands a password on to the server"}, nil
 		}
 	}
 	if len(b) > watchFileLimit {
-		return directStart{Why: "the entrypoint prepares too much to repeat it"}, nil
+		return DirectStart{Why: "the entrypoint prepares too much to repeat it"}, nil
 	}
 	return d, nil
 }
@@ -331,7 +331,7 @@ func (e *Engine) serverEnv(ctx context.Context, name string, server procStatus) 
 // user works out how the server comes to run as its user: as the
 // container's, or switched from root, by the server itself (--user, or its
 // configuration) or by the entrypoint (gosu, setpriv), which --user repeats.
-func (d *directStart) user(server, own procStatus) string {
+func (d *DirectStart) user(server, own procStatus) string {
 	switch {
 	case server.uid == own.uid && server.gid == own.gid:
 		return ""
@@ -442,7 +442,7 @@ func runtimeFile(p string) bool {
 
 // changes reads what the entrypoint made or changed in the container's own
 // filesystem; it returns why that cannot be repeated, or "".
-func (d *directStart) changes(ctx context.Context, dc docker.Client, name string) string {
+func (d *DirectStart) changes(ctx context.Context, dc docker.Client, name string) string {
 	changes, err := dc.Changes(ctx, name)
 	if err != nil {
 		return err.Error()
@@ -568,10 +568,10 @@ func (e *Engine) pruneDirectStarts(ctx context.Context, all bool, progress event
 	return removed, nil
 }
 
-// serverStartNote says, for doctor, how the servers of a MySQL image start
+// ServerStartNote says, for doctor, how the servers of a MySQL image start
 // with cfg's options: directly, through the entrypoint (and why), or not
 // known until a template is made.
-func (e *Engine) serverStartNote(ctx context.Context, cfg config.Config, role string, img docker.Image) string {
+func (e *Engine) ServerStartNote(ctx context.Context, cfg config.Config, role string, img docker.Image) string {
 	if role != config.ServiceMySQL {
 		return ""
 	}
