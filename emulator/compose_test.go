@@ -6,9 +6,11 @@ import (
 	"testing"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
+	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack/stacktest"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -30,13 +32,13 @@ func TestComposeCarriesUpsHashesAndVariables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &observed{names: stack.NamesFor(cfg.Project)}
-	p, err := planUp(planInput{cfg: cfg, o: o, tree: seeding.SharedTree(cfg, fx).Digest(), freePort: countingPorts()})
+	o := &converge.Observed{Names: stack.NamesFor(cfg.Project)}
+	p, err := converge.PlanUp(converge.PlanInput{Cfg: cfg, O: o, Tree: seeding.SharedTree(cfg, fx).Digest(), FreePort: stacktest.Ports()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, role := range stack.Roles(cfg) {
-		if got, want := f.Services[role].Labels[stack.LabelConfigHash], p.specs[role].Labels[stack.LabelConfigHash]; got != want {
+		if got, want := f.Services[role].Labels[stack.LabelConfigHash], p.Specs[role].Labels[stack.LabelConfigHash]; got != want {
 			t.Errorf("%s: compose hash %s, up's %s", role, got, want)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
+	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
@@ -77,19 +78,19 @@ func Doctor(ctx context.Context, cfg config.Config) *DoctorReport {
 	if rerr != nil {
 		add(Check{checkEngine, false, detail + "; " + rerr.Error(), "set DEVSTACK_HOST to the engine machine's IP address"})
 	} else {
-		add(Check{Name: checkEngine, OK: true, Detail: detail + "; " + reachedAt(cfg)})
+		add(Check{Name: checkEngine, OK: true, Detail: detail + "; " + converge.ReachedAt(cfg)})
 	}
 	add(apiCheck(e.APIVersion()))
 	v, own := stack.KnownPinned(cfg, nil), []int{}
-	o, oerr := e.observe(ctx, cfg.Project)
+	o, oerr := e.Observe(ctx, cfg.Project)
 	if oerr == nil {
-		for _, c := range o.containers {
+		for _, c := range o.Containers {
 			for _, p := range c.Ports {
 				own = append(own, p.HostPort)
 			}
 		}
-		v = stack.KnownPinned(cfg, o.pinnedLabels())
-		cfg = o.follow(cfg)
+		v = stack.KnownPinned(cfg, o.PinnedLabels())
+		cfg = o.Follow(cfg)
 	}
 	add(e.imagesCheck(ctx, cfg))
 	add(portsCheck(cfg, v, own, e.Local()))
@@ -120,12 +121,12 @@ func (e *Engine) imagesCheck(ctx context.Context, cfg config.Config) Check {
 	var details, fixes []string
 	seen := map[string]bool{}
 	for _, role := range cfg.Services() {
-		ref := *images(&cfg)[role]
+		ref := *converge.Images(&cfg)[role]
 		if seen[ref] {
 			continue
 		}
 		seen[ref] = true
-		chosen := fmt.Sprintf("%s: %s, from %s", role, ref, stack.FirstNonEmpty(cfg.Sources[imageKeys[role]], "the default"))
+		chosen := fmt.Sprintf("%s: %s, from %s", role, ref, stack.FirstNonEmpty(cfg.Sources[converge.ImageKeys[role]], "the default"))
 		if img, err := e.Docker.Image(ctx, ref); err == nil {
 			details = append(details, chosen+", present"+e.ServerStartNote(ctx, cfg, role, img))
 			continue
@@ -136,7 +137,7 @@ func (e *Engine) imagesCheck(ctx context.Context, cfg config.Config) Check {
 		} else {
 			c.OK = false
 			details = append(details, fmt.Sprintf("%s, is not here: %v", chosen, err))
-			fixes = append(fixes, imageVariable(role))
+			fixes = append(fixes, converge.ImageVariable(role))
 		}
 	}
 	c.Detail = strings.Join(details, "; ")
@@ -232,13 +233,4 @@ func engineName(i docker.Info) string {
 		s += ", rootless"
 	}
 	return s
-}
-
-// reachedAt says where the stack's ports are published, and so who can reach
-// them.
-func reachedAt(cfg config.Config) string {
-	if cfg.Bind == "" {
-		return "ports published on 127.0.0.1 of the engine's machine, reached at " + cfg.Host
-	}
-	return "ports published on " + cfg.Bind + ", reachable from every network that reaches that address"
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack/stacktest"
 )
 
 func TestPortsCheck(t *testing.T) {
@@ -15,7 +16,7 @@ func TestPortsCheck(t *testing.T) {
 	}
 	defer l.Close()
 	held := l.Addr().(*net.TCPAddr).Port
-	cfg := testConfig("p")
+	cfg := stacktest.Config("p")
 	v := stack.Pinned{MySQLPort: held, RedisPort: 0}
 	c := portsCheck(cfg, v, nil, true)
 	if c.OK || !strings.Contains(c.Detail, "is taken") || !strings.Contains(c.Fix, "DEVSTACK_MYSQL_PORT") || !strings.Contains(c.Detail, "redis: a free port is picked") {

@@ -3,14 +3,17 @@ package emulator
 import (
 	"context"
 
+	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/server"
 )
 
 // Engine is a connection to a Docker engine, on which every command works.
-type Engine struct{ *server.Engine }
+type Engine struct{ *converge.Engine }
 
-func newEngine(c *engine.Conn) *Engine { return &Engine{&server.Engine{Conn: c}} }
+func newEngine(c *engine.Conn) *Engine {
+	return &Engine{&converge.Engine{Engine: &server.Engine{Conn: c}}}
+}
 
 // Connect reaches the Docker engine the docker CLI would use (DOCKER_HOST,
 // then the current context), and pings it.

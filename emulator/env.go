@@ -11,6 +11,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
@@ -37,26 +38,26 @@ func Env(ctx context.Context, e *Engine, cfg config.Config, opts EnvOptions) ([]
 	if err := e.settleUnlocked(ctx, cfg, opts.Progress); err != nil {
 		return nil, err
 	}
-	o, err := e.observe(ctx, cfg.Project)
+	o, err := e.Observe(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
 	}
-	if o.pinnedLabels() == nil {
+	if o.PinnedLabels() == nil {
 		return nil, fault.Env(nil, "no stack for project %s: run `devstack up` first", cfg.Project)
 	}
-	live, err := e.inspect(ctx, o)
+	live, err := e.Inspect(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	v := connection(cfg, o, live)
-	if pending := pendingChanges(cfg, v); len(pending) > 0 {
+	v := converge.Connection(cfg, o, live)
+	if pending := converge.PendingChanges(cfg, v); len(pending) > 0 {
 		opts.Progress.Note("devstack: the config changes %s, which the running stack does not use yet: these are the values in use until `devstack up` applies the change", strings.Join(pending, " and "))
 	}
 	host := cfg.Host
 	if opts.Network {
 		host = ""
 	}
-	return connectionEnv(o.names, host, v), nil
+	return connectionEnv(o.Names, host, v), nil
 }
 
 // connectionEnv builds the variables. An empty host means in-network

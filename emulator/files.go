@@ -16,14 +16,14 @@ import (
 
 // sharedDir finds a project's running helper.
 func (e *Engine) sharedDir(ctx context.Context, cfg config.Config) (shared.Container, error) {
-	o, err := e.observe(ctx, cfg.Project)
+	o, err := e.Observe(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
 	}
-	if c, ok := o.containers[stack.PartHelper]; !ok || !c.State.Running {
+	if c, ok := o.Containers[stack.PartHelper]; !ok || !c.State.Running {
 		return nil, fault.Env(nil, "the %s stack's helper container is not running: run `devstack up` first", cfg.Project)
 	}
-	return e.helper(o.names), nil
+	return e.Helper(o.Names), nil
 }
 
 // filesError classifies the shared package's refusals: bad paths are bad

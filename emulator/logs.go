@@ -60,13 +60,13 @@ func Logs(ctx context.Context, e *Engine, cfg config.Config, opts LogsOptions, o
 	if len(services) == 0 {
 		services = cfg.Services()
 	}
-	o, err := e.observe(ctx, cfg.Project)
+	o, err := e.Observe(ctx, cfg.Project)
 	if err != nil {
 		return err
 	}
 	var found []string
 	for _, s := range services {
-		if _, ok := o.containers[s]; ok {
+		if _, ok := o.Containers[s]; ok {
 			found = append(found, s)
 		}
 	}
@@ -87,7 +87,7 @@ func Logs(ctx context.Context, e *Engine, cfg config.Config, opts LogsOptions, o
 		steps[i] = func(ctx context.Context) error {
 			defer w.flush()
 			opts := docker.LogOptions{Follow: opts.Follow, Since: opts.Since, Tail: opts.Tail}
-			if err := e.Docker.Logs(ctx, o.containers[s].ID, opts, w, w); err != nil && ctx.Err() == nil {
+			if err := e.Docker.Logs(ctx, o.Containers[s].ID, opts, w, w); err != nil && ctx.Err() == nil {
 				return err
 			}
 			return nil

@@ -6,14 +6,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack/stacktest"
 )
 
 func TestLogsPrefixEachLineWhenSeveral(t *testing.T) {
-	f, e := stackOnFake(t, "p")
+	f, e := onStack("p")
 	f.Output["devstack-p-mysql"] = "ready for connections\nsecond"
 	f.Output["devstack-p-redis"] = "Ready to accept connections\n"
-	cfg := testConfig("p")
+	cfg := stacktest.Config("p")
 	var all strings.Builder
 	if err := Logs(context.Background(), e, cfg, LogsOptions{}, &all); err != nil {
 		t.Fatal(err)
@@ -32,4 +36,10 @@ func TestLogsPrefixEachLineWhenSeveral(t *testing.T) {
 			t.Errorf("%+v: %v", bad, err)
 		}
 	}
+}
+
+// onStack is project's running stack on a fake engine.
+func onStack(project string) (*fake.Engine, *Engine) {
+	f := stacktest.Running(project)
+	return f, newEngine(engine.NewConn(docker.Said(f)))
 }

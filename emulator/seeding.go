@@ -12,6 +12,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/lock"
@@ -209,7 +210,7 @@ func (s *Stack) restartGearmand(ctx context.Context) error {
 	}
 	addr := net.JoinHostPort(s.cfg.Host, strconv.Itoa(s.pinned.GearmandPort))
 	return engine.Poll(ctx, 30*time.Second, "gearmand ("+name+")", func(ctx context.Context) error {
-		_, err := gearmanStatus(ctx, addr)
+		_, err := converge.GearmanStatus(ctx, addr)
 		return err
 	})
 }

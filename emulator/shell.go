@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
+	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
@@ -62,19 +63,19 @@ func Shell(ctx context.Context, e *Engine, cfg config.Config, opts ShellOptions)
 	if err := CheckShellOptions(opts); err != nil {
 		return 0, err
 	}
-	o, err := e.observe(ctx, cfg.Project)
+	o, err := e.Observe(ctx, cfg.Project)
 	if err != nil {
 		return 0, err
 	}
-	c, ok := o.containers[opts.Service]
+	c, ok := o.Containers[opts.Service]
 	if !ok || !c.State.Running {
 		return 0, fault.Env(nil, "%s of project %s is not running: run `devstack up` first", opts.Service, cfg.Project)
 	}
-	live, err := e.inspect(ctx, o)
+	live, err := e.Inspect(ctx, o)
 	if err != nil {
 		return 0, err
 	}
-	v := connection(cfg, o, live)
+	v := converge.Connection(cfg, o, live)
 	x := docker.Exec{TTY: opts.TTY, Size: opts.Size, Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr}
 	switch opts.Service {
 	case config.ServiceMySQL:

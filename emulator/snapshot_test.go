@@ -20,11 +20,13 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
+	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack/stacktest"
 )
 
 // Unit tests of snapshots against the fake engine: names, labels, the
@@ -83,13 +85,13 @@ func TestSnapshotLabelsCarryWhatRestoreNeeds(t *testing.T) {
 }
 
 func TestRestoreTarget(t *testing.T) {
-	cfg := testConfig("q")
+	cfg := stacktest.Config("q")
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
 	s := testSnapshot()
-	absent := &observed{names: stack.NamesFor("q"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
+	absent := &converge.Observed{Names: stack.NamesFor("q"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
 
 	// Saved here: the saved values come back.
-	v, err := restoreTarget(cfg, s, absent, countingPorts())
+	v, err := restoreTarget(cfg, s, absent, stacktest.Ports())
 	if err != nil || v.RootPassword != "root" || v.AppPassword != "app" || v.MySQLPort != 1001 || v.RedisPort != 1002 || v.DashboardUUID != s.pinned.DashboardUUID || !v.Created.Equal(s.pinned.Created) {
 		t.Errorf("in place: %+v, %v", v, err)
 	}
@@ -97,23 +99,23 @@ func TestRestoreTarget(t *testing.T) {
 	// Imported into a new project: its own passwords and ports, the rows'
 	// UUID and time.
 	s.ImportedFrom = "p"
-	v, err = restoreTarget(cfg, s, absent, countingPorts())
+	v, err = restoreTarget(cfg, s, absent, stacktest.Ports())
 	if err != nil || v.RootPassword == "root" || v.AppPassword == "app" || v.MySQLPort == 1001 || v.RedisPort == 1002 || v.DashboardUUID != s.pinned.DashboardUUID || !v.Created.Equal(s.pinned.Created) {
 		t.Errorf("imported, new project: %+v, %v", v, err)
 	}
 
 	// Imported into an existing stack: that stack's passwords and ports.
 	own := stack.Pinned{RootPassword: "own-root", AppPassword: "own-app", MySQLPort: 2001, RedisPort: 2002, DashboardUUID: "own-uuid", Created: time.Now().UTC().Truncate(time.Second)}
-	existing := &observed{names: stack.NamesFor("q"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{
+	existing := &converge.Observed{Names: stack.NamesFor("q"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{
 		stack.NamesFor("q").MySQLData: {Name: stack.NamesFor("q").MySQLData, Labels: own.Labels()}}}
-	v, err = restoreTarget(cfg, s, existing, countingPorts())
+	v, err = restoreTarget(cfg, s, existing, stacktest.Ports())
 	if err != nil || v.RootPassword != "own-root" || v.AppPassword != "own-app" || v.MySQLPort != 2001 || v.RedisPort != 2002 || v.DashboardUUID != s.pinned.DashboardUUID {
 		t.Errorf("imported, existing stack: %+v, %v", v, err)
 	}
 
 	// A port the config fixes wins.
 	cfg.MySQL.Port = 3306
-	if v, _ := restoreTarget(cfg, s, existing, countingPorts()); v.MySQLPort != 3306 {
+	if v, _ := restoreTarget(cfg, s, existing, stacktest.Ports()); v.MySQLPort != 3306 {
 		t.Errorf("config port ignored: %d", v.MySQLPort)
 	}
 }
@@ -133,21 +135,21 @@ func TestSamePinned(t *testing.T) {
 }
 
 func TestStatusIsRestoringWhileTheJournalExists(t *testing.T) {
-	f, e := stackOnFake(t, "p")
-	cfg := testConfig("p")
+	f, e := onStack("p")
+	cfg := stacktest.Config("p")
 	f.AddVolume(docker.Volume{Name: stack.NamesFor("p").Restoring, Labels: journalLabels("p", "s", testSnapshot().pinned)})
 	r, err := Status(context.Background(), e, cfg)
-	if err != nil || r.State != StateRestoring {
+	if err != nil || r.State != converge.StateRestoring {
 		t.Fatalf("status: %+v, %v", r, err)
 	}
 	// Down with --volumes removes the journal with the rest; snapshots stay.
 	s := testSnapshot()
-	must(t, e.makeSnapshotVolumes(context.Background(), s))
-	must(t, e.recordSnapshot(context.Background(), s))
-	if _, err := Down(context.Background(), e, cfg, DownOptions{Volumes: true}); err != nil {
+	stacktest.Must(t, e.makeSnapshotVolumes(context.Background(), s))
+	stacktest.Must(t, e.recordSnapshot(context.Background(), s))
+	if _, err := Down(context.Background(), e, cfg, converge.DownOptions{Volumes: true}); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := Status(context.Background(), e, cfg); r.State != StateAbsent {
+	if r, _ := Status(context.Background(), e, cfg); r.State != converge.StateAbsent {
 		t.Errorf("after down --volumes: %s", r.State)
 	}
 	if got, _ := ListSnapshots(context.Background(), e, cfg, false); len(got) != 1 || !got[0].Complete {
@@ -156,11 +158,11 @@ func TestStatusIsRestoringWhileTheJournalExists(t *testing.T) {
 }
 
 func TestSaveNeedsForceOverAnExistingName(t *testing.T) {
-	f, e := stackOnFake(t, "p")
+	f, e := onStack("p")
 	s := testSnapshot()
-	must(t, e.makeSnapshotVolumes(context.Background(), s))
+	stacktest.Must(t, e.makeSnapshotVolumes(context.Background(), s))
 	f.Calls = nil
-	_, err := SaveSnapshot(context.Background(), e, testConfig("p"), "s", SnapshotOptions{})
+	_, err := SaveSnapshot(context.Background(), e, stacktest.Config("p"), "s", SnapshotOptions{})
 	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("save over an existing name: %v", err)
 	}
@@ -170,7 +172,7 @@ func TestSaveNeedsForceOverAnExistingName(t *testing.T) {
 }
 
 func TestSnapshotNameHeldByAnotherVolume(t *testing.T) {
-	f, e := stackOnFake(t, "p")
+	f, e := onStack("p")
 	f.AddVolume(docker.Volume{Name: snapshotVolumesOf("p", "s")[stack.PartShared], Labels: map[string]string{"other": "x"}})
 	if _, err := e.findSnapshot(context.Background(), "p", "s"); fault.ExitCode(err) != fault.ExitUsage {
 		t.Errorf("a volume devstack did not make: %v", err)
@@ -178,13 +180,13 @@ func TestSnapshotNameHeldByAnotherVolume(t *testing.T) {
 }
 
 func TestForeignUsers(t *testing.T) {
-	f, e := stackOnFake(t, "p")
+	f, e := onStack("p")
 	n := stack.NamesFor("p")
 	f.AddContainer(docker.Container{Name: "app", Volumes: []string{"elsewhere", n.Shared}})
 	f.AddContainer(docker.Container{Name: "unrelated", Volumes: []string{"elsewhere"}})
 	f.AddContainer(docker.Container{Name: "devstack-p-copy", Labels: map[string]string{stack.LabelProject: "p"}, Volumes: []string{n.MySQLData}})
-	o, err := e.observe(context.Background(), "p")
-	must(t, err)
+	o, err := e.Observe(context.Background(), "p")
+	stacktest.Must(t, err)
 	got, err := e.foreignUsers(context.Background(), o)
 	if err != nil || !slices.Equal(got, []string{"app"}) {
 		t.Errorf("foreign users: %v, %v", got, err)
@@ -207,11 +209,11 @@ func exportWith(t *testing.T, edit func(*manifest), write func(w io.Writer, part
 	var spools []*os.File
 	for _, part := range snapshotParts {
 		f, err := os.CreateTemp(t.TempDir(), "member")
-		must(t, err)
+		stacktest.Must(t, err)
 		t.Cleanup(func() { f.Close() })
-		must(t, write(f, part, m.Snapshot.Flavour))
+		stacktest.Must(t, write(f, part, m.Snapshot.Flavour))
 		_, err = f.Seek(0, 0)
-		must(t, err)
+		stacktest.Must(t, err)
 		spools = append(spools, f)
 		mb := member{Name: memberName(part), Part: part}
 		st, _ := f.Stat()
@@ -229,7 +231,7 @@ func exportWith(t *testing.T, edit func(*manifest), write func(w io.Writer, part
 func sha256File(t *testing.T, f *os.File) string {
 	t.Helper()
 	data, err := os.ReadFile(f.Name())
-	must(t, err)
+	stacktest.Must(t, err)
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }
@@ -239,7 +241,7 @@ func sha256File(t *testing.T, f *os.File) string {
 func importInto(t *testing.T, data []byte) (*fake.Engine, error) {
 	t.Helper()
 	f := fake.New()
-	cfg := testConfig("q")
+	cfg := stacktest.Config("q")
 	f.AddImage(cfg.MySQL.Image)
 	f.Output[stack.NamesFor("q").Probe] = "mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)\n"
 	f.ExecFunc = statFromCopies(f)
@@ -250,7 +252,7 @@ func importInto(t *testing.T, data []byte) (*fake.Engine, error) {
 func snapshotVolumesOn(t *testing.T, f *fake.Engine) []string {
 	t.Helper()
 	vs, err := f.Volumes(context.Background(), LabelSnapshot)
-	must(t, err)
+	stacktest.Must(t, err)
 	var names []string
 	for _, v := range vs {
 		names = append(names, v.Name)
@@ -302,7 +304,7 @@ func TestImportChecksTheWholeFile(t *testing.T) {
 
 func TestImportRefusesAnotherFlavour(t *testing.T) {
 	f := fake.New()
-	cfg := testConfig("q")
+	cfg := stacktest.Config("q")
 	f.AddImage(cfg.MySQL.Image)
 	f.Output[stack.NamesFor("q").Probe] = "/usr/sbin/mysqld  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)\n"
 	_, err := ImportSnapshot(context.Background(), newEngine(engine.NewConn(docker.Said(f))), cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(export(t))})
@@ -318,7 +320,7 @@ func TestImportRefusesAnotherFlavour(t *testing.T) {
 func withManifest(t *testing.T, data []byte, change func(*manifest)) []byte {
 	t.Helper()
 	gr, err := gzip.NewReader(bytes.NewReader(data))
-	must(t, err)
+	stacktest.Must(t, err)
 	tr := tar.NewReader(gr)
 	var out bytes.Buffer
 	gw := gzip.NewWriter(&out)
@@ -328,31 +330,31 @@ func withManifest(t *testing.T, data []byte, change func(*manifest)) []byte {
 		if err == io.EOF {
 			break
 		}
-		must(t, err)
+		stacktest.Must(t, err)
 		body, err := io.ReadAll(tr)
-		must(t, err)
+		stacktest.Must(t, err)
 		if hdr.Name == manifestName {
 			var m manifest
-			must(t, json.Unmarshal(body, &m))
+			stacktest.Must(t, json.Unmarshal(body, &m))
 			change(&m)
 			body, _ = json.Marshal(m)
 			hdr.Size = int64(len(body))
 		}
-		must(t, tw.WriteHeader(hdr))
+		stacktest.Must(t, tw.WriteHeader(hdr))
 		_, err = tw.Write(body)
-		must(t, err)
+		stacktest.Must(t, err)
 	}
-	must(t, tw.Close())
-	must(t, gw.Close())
+	stacktest.Must(t, tw.Close())
+	stacktest.Must(t, gw.Close())
 	return out.Bytes()
 }
 
 // What a save or an import cut short leaves (data volumes, no record) is
 // listed as incomplete, and a restore refuses it before changing anything.
 func TestIncompleteSnapshotIsRefused(t *testing.T) {
-	f, e := stackOnFake(t, "p")
-	cfg := testConfig("p")
-	must(t, e.makeSnapshotVolumes(context.Background(), testSnapshot()))
+	f, e := onStack("p")
+	cfg := stacktest.Config("p")
+	stacktest.Must(t, e.makeSnapshotVolumes(context.Background(), testSnapshot()))
 	got, err := ListSnapshots(context.Background(), e, cfg, false)
 	if err != nil || len(got) != 1 || got[0].Complete {
 		t.Errorf("ls: %+v, %v", got, err)
@@ -391,7 +393,7 @@ func statFromCopies(f *fake.Engine) func(string, docker.Exec) (int, error) {
 // container that never ran) fails the import: no snapshot is made of it.
 func TestImportFailsWhenTheEngineLosesTheCopy(t *testing.T) {
 	f := fake.New()
-	cfg := testConfig("q")
+	cfg := stacktest.Config("q")
 	f.AddImage(cfg.MySQL.Image)
 	f.Output[stack.NamesFor("q").Probe] = "mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)\n"
 	f.ExecFunc = func(string, docker.Exec) (int, error) { return 0, nil } // stat finds nothing
@@ -412,7 +414,7 @@ func TestWriteSecretFile(t *testing.T) {
 	write := func(s string) func(io.Writer) error {
 		return func(w io.Writer) error { _, err := io.WriteString(w, s); return err }
 	}
-	must(t, writeSecretFile(path, false, write("one")))
+	stacktest.Must(t, writeSecretFile(path, false, write("one")))
 	if fi, err := os.Lstat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("mode: %v, %v", fi.Mode(), err)
 	}
@@ -424,13 +426,13 @@ func TestWriteSecretFile(t *testing.T) {
 	}
 	// A symlink at the name: replaced with --force, its target untouched.
 	target := filepath.Join(dir, "target")
-	must(t, os.WriteFile(target, []byte("keep"), 0o644))
+	stacktest.Must(t, os.WriteFile(target, []byte("keep"), 0o644))
 	link := filepath.Join(dir, "link.tar.gz")
-	must(t, os.Symlink(target, link))
+	stacktest.Must(t, os.Symlink(target, link))
 	if err := writeSecretFile(link, false, write("x")); fault.ExitCode(err) != fault.ExitUsage {
 		t.Errorf("a symlink at the name taken as free: %v", err)
 	}
-	must(t, writeSecretFile(link, true, write("three")))
+	stacktest.Must(t, writeSecretFile(link, true, write("three")))
 	if b, _ := os.ReadFile(target); string(b) != "keep" {
 		t.Errorf("written through a symlink: target holds %q", b)
 	}

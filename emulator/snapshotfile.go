@@ -416,11 +416,11 @@ func (e *Engine) importable(ctx context.Context, cfg *config.Config, s *snapshot
 	if old != nil {
 		return fault.Usage("project %s has a snapshot %s already: import under another name (snapshot import FILE NAME), or remove it first", cfg.Project, s.Name)
 	}
-	o, err := e.observe(ctx, cfg.Project)
+	o, err := e.Observe(ctx, cfg.Project)
 	if err != nil {
 		return err
 	}
-	*cfg = o.follow(*cfg)
+	*cfg = o.Follow(*cfg)
 	f, err := e.serverFlavour(ctx, *cfg, o)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
@@ -36,9 +37,9 @@ const partJournal = "journal"
 
 // RestoreReport is `snapshot restore -o json`; its shape is a contract.
 type RestoreReport struct {
-	Snapshot SnapshotInfo  `json:"snapshot"`
-	Status   *StatusReport `json:"status"`
-	TookMS   int64         `json:"took_ms"`
+	Snapshot SnapshotInfo           `json:"snapshot"`
+	Status   *converge.StatusReport `json:"status"`
+	TookMS   int64                  `json:"took_ms"`
 }
 
 // RestoreSnapshot brings the project's stack to exactly the state of one
@@ -87,14 +88,14 @@ func (e *Engine) planRestore(ctx context.Context, cfg *config.Config, name strin
 	if err != nil {
 		return nil, stack.Pinned{}, err
 	}
-	o, err := e.observe(ctx, cfg.Project)
+	o, err := e.Observe(ctx, cfg.Project)
 	if err != nil {
 		return nil, stack.Pinned{}, err
 	}
-	if err := o.clashError(); err != nil {
+	if err := o.ClashError(); err != nil {
 		return nil, stack.Pinned{}, err
 	}
-	*cfg = o.follow(*cfg)
+	*cfg = o.Follow(*cfg)
 	f, err := e.serverFlavour(ctx, *cfg, o)
 	if err != nil {
 		return nil, stack.Pinned{}, err
@@ -131,14 +132,14 @@ func incomplete(project, name string) error {
 // from this project brings its own back. One imported from elsewhere takes
 // this project's passwords and ports (new ones for a new stack) and keeps
 // only what its rows carry: the pipeline's UUID and the creation time.
-func restoreTarget(cfg config.Config, s *snapshot, o *observed, freePort func() (int, error)) (stack.Pinned, error) {
+func restoreTarget(cfg config.Config, s *snapshot, o *converge.Observed, freePort func() (int, error)) (stack.Pinned, error) {
 	labels := s.pinned.Labels()
 	if s.ImportedFrom != "" {
 		labels = map[string]string{}
-		maps.Copy(labels, o.pinnedLabels())
+		maps.Copy(labels, o.PinnedLabels())
 		maps.Copy(labels, map[string]string{stack.LabelDashboardUUID: s.pinned.DashboardUUID, stack.LabelSeeded: s.pinned.Created.Format(time.RFC3339)})
 	}
-	return stack.ChoosePinned(cfg, labels, publishedPort(o.containers[config.ServiceGearmand]), freePort)
+	return stack.ChoosePinned(cfg, labels, converge.PublishedPort(o.Containers[config.ServiceGearmand]), freePort)
 }
 
 // restorable refuses, before a restore changes anything, a port the stack
@@ -146,13 +147,13 @@ func restoreTarget(cfg config.Config, s *snapshot, o *observed, freePort func() 
 func (e *Engine) restorable(ctx context.Context, cfg config.Config, v stack.Pinned) error {
 	ports := map[string]int{config.ServiceMySQL: v.MySQLPort, config.ServiceRedis: v.RedisPort, config.ServiceGearmand: v.GearmandPort}
 	for _, role := range cfg.Services() {
-		if err := e.checkPort(ctx, cfg.Project, role, ports[role]); err != nil {
+		if err := e.CheckPort(ctx, cfg.Project, role, ports[role]); err != nil {
 			return err
 		}
 	}
-	images := images(&cfg)
+	images := converge.Images(&cfg)
 	for _, role := range cfg.Services() {
-		if err := e.EnsureImage(ctx, *images[role], imageVariable(role)); err != nil {
+		if err := e.EnsureImage(ctx, *images[role], converge.ImageVariable(role)); err != nil {
 			return err
 		}
 	}
@@ -169,7 +170,7 @@ func journalLabels(project, snapshot string, target stack.Pinned) map[string]str
 // restore brings the stack to the snapshot's state, journal in place, and
 // removes the journal once it is complete.
 func (e *Engine) restore(ctx context.Context, cfg config.Config, fx *seed.Fixtures, s *snapshot, target stack.Pinned, progress event.Sink) error {
-	o, err := e.observe(ctx, cfg.Project)
+	o, err := e.Observe(ctx, cfg.Project)
 	if err != nil {
 		return err
 	}
@@ -185,15 +186,15 @@ func (e *Engine) restore(ctx context.Context, cfg config.Config, fx *seed.Fixtur
 		}
 		stop = nil
 	}
-	err = e.CopyVolumes(ctx, server.VolumeCopy{Name: o.names.Copy, Labels: stack.Lifetime{}.Labels(cfg.Project, stack.PartHelper), Image: cfg.MySQL.Image,
-		Pairs: s.volumes.pairs(stackVolumes(o.names)), Stop: stop})
+	err = e.CopyVolumes(ctx, server.VolumeCopy{Name: o.Names.Copy, Labels: stack.Lifetime{}.Labels(cfg.Project, stack.PartHelper), Image: cfg.MySQL.Image,
+		Pairs: s.volumes.pairs(stackVolumes(o.Names)), Stop: stop})
 	if err != nil {
 		return err
 	}
-	if err := e.up(ctx, cfg, fx, upOptions{UpOptions: UpOptions{Progress: progress}, keepData: true, copiedRoot: s.pinned.RootPassword}); err != nil {
+	if err := e.Up(ctx, cfg, fx, converge.RunOptions{UpOptions: converge.UpOptions{Progress: progress}, KeepData: true, CopiedRoot: s.pinned.RootPassword}); err != nil {
 		return err
 	}
-	if err := e.Docker.RemoveVolume(ctx, o.names.Restoring); err != nil && !engine.IsNotFound(err) {
+	if err := e.Docker.RemoveVolume(ctx, o.Names.Restoring); err != nil && !engine.IsNotFound(err) {
 		return fault.Env(err, "%v, the journal of the restore", err)
 	}
 	return nil
@@ -201,9 +202,9 @@ func (e *Engine) restore(ctx context.Context, cfg config.Config, fx *seed.Fixtur
 
 // volumesReady reports whether the stack's volumes all exist and the data
 // volume pins the values the stack gets already.
-func volumesReady(o *observed, target stack.Pinned) bool {
-	for part, name := range stackVolumes(o.names) {
-		v, exists := o.volumes[name]
+func volumesReady(o *converge.Observed, target stack.Pinned) bool {
+	for part, name := range stackVolumes(o.Names) {
+		v, exists := o.Volumes[name]
 		if !exists || part == config.ServiceMySQL && !samePinned(v.Labels, target) {
 			return false
 		}
@@ -215,13 +216,13 @@ func volumesReady(o *observed, target stack.Pinned) bool {
 // exists, and the data volume pins the values the stack gets. Docker cannot
 // relabel a volume, so a data volume whose values change is made again,
 // after its container.
-func (e *Engine) prepareVolumes(ctx context.Context, o *observed, target stack.Pinned) error {
-	for part, name := range stackVolumes(o.names) {
-		v, exists := o.volumes[name]
+func (e *Engine) prepareVolumes(ctx context.Context, o *converge.Observed, target stack.Pinned) error {
+	for part, name := range stackVolumes(o.Names) {
+		v, exists := o.Volumes[name]
 		if exists && (part != config.ServiceMySQL || samePinned(v.Labels, target)) {
 			continue
 		}
-		labels := stack.Lifetime{}.Labels(o.names.Project, part)
+		labels := stack.Lifetime{}.Labels(o.Names.Project, part)
 		if exists {
 			labels = maps.Clone(v.Labels)
 			if err := e.removeDataVolume(ctx, o, name); err != nil {
@@ -241,8 +242,8 @@ func (e *Engine) prepareVolumes(ctx context.Context, o *observed, target stack.P
 }
 
 // removeDataVolume removes the stack's data volume and its container.
-func (e *Engine) removeDataVolume(ctx context.Context, o *observed, name string) error {
-	if c, ok := o.containers[config.ServiceMySQL]; ok {
+func (e *Engine) removeDataVolume(ctx context.Context, o *converge.Observed, name string) error {
+	if c, ok := o.Containers[config.ServiceMySQL]; ok {
 		if err := e.RemoveContainer(ctx, c.ID); err != nil {
 			return err
 		}
@@ -318,11 +319,11 @@ func (e *Engine) lockForFixtures(ctx context.Context, cfg config.Config, progres
 // following is cfg as it applies to the project's stack: with the images
 // its containers run where no setting names one (observed.follow).
 func (e *Engine) following(ctx context.Context, cfg config.Config) (config.Config, error) {
-	o, err := e.observe(ctx, cfg.Project)
+	o, err := e.Observe(ctx, cfg.Project)
 	if err != nil {
 		return cfg, err
 	}
-	return o.follow(cfg), nil
+	return o.Follow(cfg), nil
 }
 
 // lockSettled takes the project lock and finishes a restore that was cut
@@ -359,13 +360,13 @@ func (e *Engine) journal(ctx context.Context, project string) (*docker.Volume, e
 
 // serverFlavour is what cfg's MySQL image runs: asked of the stack's
 // server when it runs that image, else of the image's server binary.
-func (e *Engine) serverFlavour(ctx context.Context, cfg config.Config, o *observed) (setup.Flavour, error) {
-	if c, ok := o.containers[config.ServiceMySQL]; ok && c.State.Running && c.Image == cfg.MySQL.Image {
-		live, err := e.inspect(ctx, o)
+func (e *Engine) serverFlavour(ctx context.Context, cfg config.Config, o *converge.Observed) (setup.Flavour, error) {
+	if c, ok := o.Containers[config.ServiceMySQL]; ok && c.State.Running && c.Image == cfg.MySQL.Image {
+		live, err := e.Inspect(ctx, o)
 		if err != nil {
 			return setup.Flavour{}, err
 		}
-		v := connection(cfg, o, live)
+		v := converge.Connection(cfg, o, live)
 		root := setup.OpenMySQL(cfg.Host, v.MySQLPort, "root", v.RootPassword, "")
 		defer root.Close()
 		if f, err := setup.ReadFlavour(ctx, root); err == nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/server"
@@ -56,7 +57,7 @@ func SaveSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string
 	if err != nil {
 		return nil, err
 	}
-	cfg = o.follow(cfg)
+	cfg = o.Follow(cfg)
 	old, err := e.findSnapshot(ctx, cfg.Project, name)
 	if err != nil {
 		return nil, err
@@ -94,16 +95,16 @@ func SaveSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string
 
 // runningStack observes the project's stack and fails unless every service
 // runs: a snapshot records what its server says of itself.
-func (e *Engine) runningStack(ctx context.Context, cfg config.Config) (*observed, error) {
-	o, err := e.observe(ctx, cfg.Project)
+func (e *Engine) runningStack(ctx context.Context, cfg config.Config) (*converge.Observed, error) {
+	o, err := e.Observe(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
 	}
-	if err := o.clashError(); err != nil {
+	if err := o.ClashError(); err != nil {
 		return nil, err
 	}
 	for _, role := range cfg.Services() {
-		if c, ok := o.containers[role]; !ok || !c.State.Running {
+		if c, ok := o.Containers[role]; !ok || !c.State.Running {
 			return nil, fault.Env(nil, "the %s stack is not running (%s is down): run `devstack up` first", cfg.Project, role)
 		}
 	}
@@ -114,12 +115,12 @@ func (e *Engine) runningStack(ctx context.Context, cfg config.Config) (*observed
 // flavour and schema, and the values the stack runs with. Redis saves to
 // disk now, so that one that cannot write fails the save before anything
 // stops.
-func (e *Engine) newSnapshot(ctx context.Context, cfg config.Config, o *observed, name, version string) (*snapshot, error) {
-	live, err := e.inspect(ctx, o)
+func (e *Engine) newSnapshot(ctx context.Context, cfg config.Config, o *converge.Observed, name, version string) (*snapshot, error) {
+	live, err := e.Inspect(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	v := connection(cfg, o, live)
+	v := converge.Connection(cfg, o, live)
 	root := setup.OpenMySQL(cfg.Host, v.MySQLPort, "root", v.RootPassword, "")
 	defer root.Close()
 	f, err := setup.ReadFlavour(ctx, root)
@@ -142,18 +143,18 @@ func (e *Engine) newSnapshot(ctx context.Context, cfg config.Config, o *observed
 
 // save makes the snapshot's volumes and copies the stack into them while
 // its services are stopped, then starts them again, keeping their data.
-func (e *Engine) save(ctx context.Context, cfg config.Config, fx *seed.Fixtures, o *observed, s *snapshot, progress event.Sink) error {
+func (e *Engine) save(ctx context.Context, cfg config.Config, fx *seed.Fixtures, o *converge.Observed, s *snapshot, progress event.Sink) error {
 	if err := e.makeSnapshotVolumes(ctx, s); err != nil {
 		return err
 	}
-	copied := e.CopyVolumes(ctx, server.VolumeCopy{Name: o.names.Copy, Labels: stack.Lifetime{}.Labels(cfg.Project, stack.PartHelper), Image: cfg.MySQL.Image,
-		Pairs: stackVolumes(o.names).pairs(s.volumes), Strip: true,
+	copied := e.CopyVolumes(ctx, server.VolumeCopy{Name: o.Names.Copy, Labels: stack.Lifetime{}.Labels(cfg.Project, stack.PartHelper), Image: cfg.MySQL.Image,
+		Pairs: stackVolumes(o.Names).pairs(s.volumes), Strip: true,
 		Stop: func(ctx context.Context) error { return e.stopServices(ctx, o, server.CleanStop) }})
 	if copied == nil {
 		copied = e.recordSnapshot(ctx, s)
 	}
 	// The stack comes back whatever became of the copy.
-	started := e.up(ctx, cfg, fx, upOptions{UpOptions: UpOptions{Progress: progress}, keepData: true})
+	started := e.Up(ctx, cfg, fx, converge.RunOptions{UpOptions: converge.UpOptions{Progress: progress}, KeepData: true})
 	if copied != nil {
 		return copied
 	}
@@ -162,10 +163,10 @@ func (e *Engine) save(ctx context.Context, cfg config.Config, fx *seed.Fixtures,
 
 // stopServices stops the stack's services in parallel (not the helper,
 // which holds no data), each within timeout before Docker kills it.
-func (e *Engine) stopServices(ctx context.Context, o *observed, timeout time.Duration) error {
+func (e *Engine) stopServices(ctx context.Context, o *converge.Observed, timeout time.Duration) error {
 	var steps []func(context.Context) error
 	for _, role := range []string{config.ServiceMySQL, config.ServiceRedis, config.ServiceGearmand} {
-		c, ok := o.containers[role]
+		c, ok := o.Containers[role]
 		if !ok {
 			continue
 		}
@@ -181,15 +182,15 @@ func (e *Engine) stopServices(ctx context.Context, o *observed, timeout time.Dur
 
 // foreignUsers names the containers devstack did not make that mount one
 // of the stack's volumes.
-func (e *Engine) foreignUsers(ctx context.Context, o *observed) ([]string, error) {
+func (e *Engine) foreignUsers(ctx context.Context, o *converge.Observed) ([]string, error) {
 	all, err := e.Docker.Containers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ours := slices.Collect(maps.Values(stackVolumes(o.names)))
+	ours := slices.Collect(maps.Values(stackVolumes(o.Names)))
 	foreign := []string{}
 	for _, c := range all {
-		if c.Labels[stack.LabelProject] != o.names.Project && slices.ContainsFunc(c.Volumes, func(v string) bool { return slices.Contains(ours, v) }) {
+		if c.Labels[stack.LabelProject] != o.Names.Project && slices.ContainsFunc(c.Volumes, func(v string) bool { return slices.Contains(ours, v) }) {
 			foreign = append(foreign, c.Name)
 		}
 	}

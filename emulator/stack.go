@@ -7,6 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
+	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
@@ -45,21 +46,21 @@ func (e *Engine) attach(ctx context.Context, cfg config.Config) (*Stack, error) 
 	if err != nil {
 		return nil, err
 	}
-	o, err := e.observe(ctx, cfg.Project)
+	o, err := e.Observe(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
 	}
 	for _, role := range stack.Roles(cfg) {
-		if c, ok := o.containers[role]; !ok || !c.State.Running {
+		if c, ok := o.Containers[role]; !ok || !c.State.Running {
 			return nil, fault.Env(nil, "the %s stack is not running (%s is down): run `devstack up` first", cfg.Project, role)
 		}
 	}
-	live, err := e.inspect(ctx, o)
+	live, err := e.Inspect(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	v := connection(cfg, o, live)
-	s := &Stack{e: e, cfg: cfg, names: o.names, pinned: v,
+	v := converge.Connection(cfg, o, live)
+	s := &Stack{e: e, cfg: cfg, names: o.Names, pinned: v,
 		root:   setup.OpenMySQL(cfg.Host, v.MySQLPort, "root", v.RootPassword, ""),
 		redis:  setup.OpenRedis(cfg.Host, v.RedisPort, v.RedisPassword),
 		seeder: seed.NewSeeder(fx),
@@ -77,7 +78,7 @@ func (s *Stack) Close() {
 	s.redis.Close()
 }
 
-func (s *Stack) sharedDir() shared.Container { return s.e.helper(s.names) }
+func (s *Stack) sharedDir() shared.Container { return s.e.Helper(s.names) }
 
 // ReadFile returns a file from the shared directory; p is relative to it.
 func (s *Stack) ReadFile(ctx context.Context, p string) ([]byte, error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
@@ -69,13 +70,13 @@ type stackTally struct {
 func (t *stackTally) state() string {
 	switch {
 	case t.failed && t.resources == 1:
-		return StateAbsent
+		return converge.StateAbsent
 	case len(t.running) == 0:
-		return StateStopped
+		return converge.StateStopped
 	case !t.failed && len(t.running) == t.containers && !slices.ContainsFunc(stack.CoreRoles, func(r string) bool { return !slices.Contains(t.running, r) }):
-		return StateRunning
+		return converge.StateRunning
 	}
-	return StatePartial
+	return converge.StatePartial
 }
 
 // ListStacks returns every devstack stack on the Docker host, found by the
@@ -204,7 +205,7 @@ func Prune(ctx context.Context, e *Engine, opts PruneOptions) (*Pruned, error) {
 		progress.Note("removing throw-away stack %s (made %s ago by %s)", s.Project, s.Age(), s.Owner)
 		// Down finds the stack by label, so one that vanished meanwhile is
 		// simply nothing to remove.
-		if _, err := e.down(ctx, s.Project, DownOptions{Volumes: true, Progress: progress}); err != nil {
+		if _, err := e.Down(ctx, s.Project, converge.DownOptions{Volumes: true, Progress: progress}); err != nil {
 			if first == nil {
 				first = err
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack/stacktest"
 )
 
 func TestTargetsInTheConfig(t *testing.T) {
@@ -75,7 +76,7 @@ func TestTargetErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	pwFile := filepath.Join(t.TempDir(), "pw")
-	must(t, os.WriteFile(pwFile, []byte("from-file\n"), 0o600))
+	stacktest.Must(t, os.WriteFile(pwFile, []byte("from-file\n"), 0o600))
 	for _, c := range []struct {
 		name  string
 		flags map[string]string

@@ -36,7 +36,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/wellcomecollection/devstack/emulator"
 	"github.com/wellcomecollection/devstack/emulator/config"
-	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 	"go.yaml.in/yaml/v3"
@@ -147,7 +146,7 @@ func start(opts []Option) (*Stack, func(), error) {
 		}
 		e.Close()
 	}
-	if _, err := emulator.Up(ctx, e, cfg, emulator.UpOptions{Lifetime: stack.Lifetime{Ephemeral: true}}); err != nil {
+	if _, err := emulator.Up(ctx, e, cfg, emulator.UpOptions{Lifetime: emulator.Lifetime{Ephemeral: true}}); err != nil {
 		return nil, cleanup, err
 	}
 	if s.h, err = emulator.Attach(ctx, e, cfg); err != nil {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/wellcomecollection/devstack/emulator"
-	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 )
 
@@ -31,14 +30,14 @@ func integration(t *testing.T) {
 // leftovers lists the containers, networks and volumes labelled for project.
 func leftovers(t testing.TB, project string) []string {
 	t.Helper()
-	return labelled(t, stack.LabelProject+"="+project)
+	return labelled(t, emulator.LabelProject+"="+project)
 }
 
 // ephemeralOf lists project's resources labelled ephemeral and owned by this process.
 func ephemeralOf(t testing.TB, project string) []string {
 	t.Helper()
 	host, _ := os.Hostname()
-	return labelled(t, stack.LabelProject+"="+project, stack.LabelEphemeral+"=true", fmt.Sprintf("%s=%s/%d", stack.LabelOwner, host, os.Getpid()))
+	return labelled(t, emulator.LabelProject+"="+project, emulator.LabelEphemeral+"=true", fmt.Sprintf("%s=%s/%d", emulator.LabelOwner, host, os.Getpid()))
 }
 
 // labelled lists the containers, networks and volumes carrying every label.

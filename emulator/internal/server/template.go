@@ -61,6 +61,7 @@ const TemplateUUID = "00000000-0000-4000-8000-000000000000"
 // without it is half made and never used.
 const templateDone = ".devstack-template-complete"
 
+// TemplateVolume is the name of the template volume of key.
 func TemplateVolume(key string) string { return "devstack-template-" + key }
 
 // templateKey is the digest of what a template's content depends on. The
@@ -77,7 +78,7 @@ func templateKey(imageID string, cfg config.Config, fx *seed.Fixtures) string {
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
-// template is a template found on the engine, or one to be made (build).
+// Template is a template found on the engine, or one to be made (build).
 type Template struct {
 	Key          string
 	Volume       string

@@ -40,20 +40,20 @@ const identityFiles = "auto.cnf *.pem"
 // container start costs a few tenths of a second, so one container copies
 // all of them, side by side. Each target is emptied first.
 type VolumeCopy struct {
-	// name and labels are the container's: a stack's, so that a copy cut
+	// Name and Labels are the container's: a stack's, so that a copy cut
 	// short is the stack's to remove.
 	Name   string
 	Labels map[string]string
-	// image is the MySQL image: it is present wherever a stack is, and the
+	// Image is the MySQL image: it is present wherever a stack is, and the
 	// copy needs nothing but a shell.
 	Image string
 	Pairs []VolumePair
 	// need is a done marker the first source must hold: a copy of a half-made
-	// template fails with errHalfMade. It is not copied.
+	// template fails with ErrHalfMade. It is not copied.
 	need string
-	// strip leaves identityFiles out of the first target.
+	// Strip leaves identityFiles out of the first target.
 	Strip bool
-	// stop, when set, stops what writes the volumes. It runs while the
+	// Stop, when set, stops what writes the volumes. It runs while the
 	// container starts, and the copy waits for it: either costs a few
 	// tenths of a second.
 	Stop func(context.Context) error
@@ -61,6 +61,7 @@ type VolumeCopy struct {
 	started func()
 }
 
+// VolumePair is a volume to copy and the volume to copy it into.
 type VolumePair struct{ From, To string }
 
 // ErrHalfMade is a template without its done marker: what made it was cut

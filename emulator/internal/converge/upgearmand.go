@@ -1,4 +1,4 @@
-package emulator
+package converge
 
 import (
 	"bufio"
@@ -45,7 +45,7 @@ func (u *upRun) waitGearmand(ctx context.Context) error {
 	name, v := u.plan.names.Gearmand, u.plan.pinned
 	addr := net.JoinHostPort(u.cfg.Host, strconv.Itoa(v.GearmandPort))
 	return engine.Poll(ctx, 60*time.Second, "gearmand ("+name+")", func(ctx context.Context) error {
-		if _, err := gearmanStatus(ctx, addr); err != nil {
+		if _, err := GearmanStatus(ctx, addr); err != nil {
 			return u.probeError(ctx, config.ServiceGearmand, err)
 		}
 		c, err := u.e.Docker.Inspect(ctx, name)
@@ -78,9 +78,9 @@ type GearmanQueue struct {
 	Workers         int
 }
 
-// gearmanStatus asks gearmand's admin protocol for its queues: a real
+// GearmanStatus asks gearmand's admin protocol for its queues: a real
 // round trip, as readiness wants.
-func gearmanStatus(ctx context.Context, addr string) ([]GearmanQueue, error) {
+func GearmanStatus(ctx context.Context, addr string) ([]GearmanQueue, error) {
 	d := net.Dialer{Timeout: 2 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {

@@ -1,4 +1,4 @@
-package emulator
+package converge
 
 import (
 	"maps"
@@ -64,8 +64,8 @@ type upPlan struct {
 	imageIDs map[string]string
 	// newVolumes are the volumes to make, with their labels.
 	newVolumes []docker.Volume
-	// specs are the containers as they are to be, labelled, by role.
-	specs   map[string]docker.ContainerSpec
+	// Specs are the containers as they are to be, labelled, by role.
+	Specs   map[string]docker.ContainerSpec
 	actions map[string]action
 	// current are the existing containers by role, volumes by name.
 	current map[string]docker.Container
@@ -76,16 +76,16 @@ type upPlan struct {
 	leftovers []docker.Container
 }
 
-// planInput is what up plans from.
-type planInput struct {
-	cfg  config.Config
-	o    *observed
+// PlanInput is what up plans from.
+type PlanInput struct {
+	Cfg  config.Config
+	O    *Observed
 	life stack.Lifetime
 	// tree is the digest of the fixtures' shared tree; api the engine's API
 	// version.
-	tree, api string
-	// freePort finds a free host port, for the values still open.
-	freePort func() (int, error)
+	Tree, api string
+	// FreePort finds a free host port, for the values still open.
+	FreePort func() (int, error)
 	// imageIDs are the IDs of the configured images that are here, by
 	// reference: a container runs the image it names when their IDs agree,
 	// whatever name the engine reports (Podman adds localhost/ or docker.io/).
@@ -95,16 +95,16 @@ type planInput struct {
 	template *server.Template
 }
 
-// planUp decides what up does to bring the observed stack to the
+// PlanUp decides what up does to bring the observed stack to the
 // configuration; it chooses the values still open. The observed containers
 // are inspected ones: planFor compares what they run with.
-func planUp(in planInput) (*upPlan, error) {
-	cfg, o, life := in.cfg, in.o, in.life
-	v, err := stack.ChoosePinned(cfg, o.pinnedLabels(), publishedPort(o.containers[config.ServiceGearmand]), in.freePort)
+func PlanUp(in PlanInput) (*upPlan, error) {
+	cfg, o, life := in.Cfg, in.O, in.life
+	v, err := stack.ChoosePinned(cfg, o.PinnedLabels(), PublishedPort(o.Containers[config.ServiceGearmand]), in.FreePort)
 	if err != nil {
 		return nil, err
 	}
-	_, haveData := o.volumes[o.names.MySQLData]
+	_, haveData := o.Volumes[o.Names.MySQLData]
 	switch {
 	case in.template != nil && haveData && o.copyCutShort():
 		// A copy cut short is done again; the volume keeps its values.
@@ -119,8 +119,8 @@ func planUp(in planInput) (*upPlan, error) {
 	default:
 		in.template = nil
 	}
-	p := &upPlan{names: o.names, life: life, pinned: v, newNetwork: o.network == nil, specs: map[string]docker.ContainerSpec{},
-		actions: map[string]action{}, current: o.containers, volumes: o.volumes, template: in.template, imageIDs: in.imageIDs}
+	p := &upPlan{names: o.Names, life: life, pinned: v, newNetwork: o.network == nil, Specs: map[string]docker.ContainerSpec{},
+		actions: map[string]action{}, current: o.Containers, volumes: o.Volumes, template: in.template, imageIDs: in.imageIDs}
 	for _, c := range o.others {
 		// The compose file's init container is no leftover: it did its work
 		// and stays, exited, as compose left it.
@@ -128,12 +128,12 @@ func planUp(in planInput) (*upPlan, error) {
 			p.leftovers = append(p.leftovers, c)
 		}
 	}
-	n := o.names
+	n := o.Names
 	if o.network != nil {
 		p.networkID = o.network.ID
 	}
 	for _, vol := range []struct{ name, part string }{{n.MySQLData, config.ServiceMySQL}, {n.RedisData, config.ServiceRedis}, {n.Shared, stack.PartShared}} {
-		if _, ok := o.volumes[vol.name]; ok {
+		if _, ok := o.Volumes[vol.name]; ok {
 			continue
 		}
 		labels := life.Labels(n.Project, vol.part)
@@ -145,17 +145,17 @@ func planUp(in planInput) (*upPlan, error) {
 		}
 		p.newVolumes = append(p.newVolumes, docker.Volume{Name: vol.name, Labels: labels})
 	}
-	hashes := stack.Target{Config: cfg, Pinned: v, Tree: in.tree}.Template(stack.Bare)
-	for role, s := range (stack.Target{Config: cfg, Names: n, Pinned: v, Tree: stack.TreeID(in.tree, cfg.Shared.String()), API: in.api}).Specs() {
+	hashes := stack.Target{Config: cfg, Pinned: v, Tree: in.Tree}.Template(stack.Bare)
+	for role, s := range (stack.Target{Config: cfg, Names: n, Pinned: v, Tree: stack.TreeID(in.Tree, cfg.Shared.String()), API: in.api}).Specs() {
 		var cur *docker.Container
-		if c, ok := o.containers[role]; ok {
+		if c, ok := o.Containers[role]; ok {
 			cur = &c
 		}
-		p.specs[role] = stack.Labelled(s, n.Project, role, stack.SpecHash(hashes[role]), life)
-		p.actions[role] = planFor(cur, p.specs[role], p.networkID, p.imageIDs[s.Image])
+		p.Specs[role] = stack.Labelled(s, n.Project, role, stack.SpecHash(hashes[role]), life)
+		p.actions[role] = planFor(cur, p.Specs[role], p.networkID, p.imageIDs[s.Image])
 	}
-	for role := range o.containers {
-		if _, wanted := p.specs[role]; !wanted {
+	for role := range o.Containers {
+		if _, wanted := p.Specs[role]; !wanted {
 			p.actions[role] = remove
 		}
 	}
@@ -183,7 +183,7 @@ func (p *upPlan) portChecks() map[string]int {
 	ports := map[string]int{}
 	for _, role := range stack.AllRoles {
 		if a := p.actions[role]; a == create || a == start {
-			for _, port := range p.specs[role].Ports {
+			for _, port := range p.Specs[role].Ports {
 				ports[role] = port.HostPort
 			}
 		}
@@ -196,7 +196,7 @@ func (p *upPlan) images() map[string]string {
 	out := map[string]string{}
 	for _, role := range slices.Sorted(maps.Keys(p.actions)) {
 		if a := p.actions[role]; a != keep && a != remove {
-			out[p.specs[role].Image] = imageVariable(role)
+			out[p.Specs[role].Image] = ImageVariable(role)
 		}
 	}
 	return out

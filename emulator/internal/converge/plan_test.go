@@ -1,4 +1,4 @@
-package emulator
+package converge
 
 import (
 	"context"
@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"os"
-	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,54 +18,26 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack/stacktest"
 )
 
 // Unit tests of the decisions devstack makes, against a fake engine: no
 // Docker needed.
 
-func testConfig(project string) config.Config {
-	cfg := config.DefaultConfig()
-	cfg.Project = project
-	return cfg
-}
-
-func countingPorts() func() (int, error) {
-	next := 40000
-	return func() (int, error) { next++; return next, nil }
-}
-
-// netID is the ID of the stacks' networks in these tests.
-const netID = "net-1"
-
-// spec is role's container as up makes it with cfg and v.
-func spec(cfg config.Config, role string, v stack.Pinned) docker.ContainerSpec {
-	s := stack.Target{Config: cfg, Names: stack.NamesFor(cfg.Project), Pinned: v, Tree: stack.TreeID("tree", cfg.Shared.String())}.Specs()[role]
-	return stack.Labelled(s, cfg.Project, role, stack.SpecHash(stack.Target{Config: cfg, Pinned: v, Tree: "tree"}.Template(stack.Bare)[role]), stack.Lifetime{})
-}
-
-// container is what Docker would hold for role after an up with cfg.
-func container(cfg config.Config, role string, v stack.Pinned, status string) docker.Container {
-	s := spec(cfg, role, v)
-	env := maps.Clone(s.Env)
-	env["PATH"] = "/usr/bin" // the image's own
-	return docker.Container{Name: s.Name, Image: s.Image, Labels: s.Labels, Env: env, Ports: s.Ports,
-		State: docker.State{Status: status, Running: status == "running"}, Networks: map[string]string{s.Network: netID}}
-}
-
 func TestPlanFor(t *testing.T) {
-	cfg := testConfig("p")
+	cfg := stacktest.Config("p")
 	v := stack.Pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2}
-	want := spec(cfg, config.ServiceMySQL, v)
-	running := container(cfg, config.ServiceMySQL, v, "running")
-	stopped := container(cfg, config.ServiceMySQL, v, "exited")
-	stale := container(cfg, config.ServiceMySQL, v, "running")
+	want := stacktest.Spec(cfg, config.ServiceMySQL, v)
+	running := stacktest.Container(cfg, config.ServiceMySQL, v, "running")
+	stopped := stacktest.Container(cfg, config.ServiceMySQL, v, "exited")
+	stale := stacktest.Container(cfg, config.ServiceMySQL, v, "running")
 	stale.Labels[stack.LabelConfigHash] = "0000"
 	other := cfg
 	other.MySQL.Image = "mysql:8.4"
 	newPassword, newPort := v, v
 	newPassword.AppPassword, newPort.MySQLPort = "b", 3
 	// The helper joins no network: Docker reports it on "none".
-	helper := container(cfg, stack.PartHelper, v, "exited")
+	helper := stacktest.Container(cfg, stack.PartHelper, v, "exited")
 	helper.Networks = map[string]string{docker.NoNetwork: "none-id"}
 	for _, tc := range []struct {
 		name    string
@@ -77,16 +46,16 @@ func TestPlanFor(t *testing.T) {
 		network string
 		action  action
 	}{
-		{"missing", nil, want, netID, create},
-		{"running, same settings", &running, want, netID, keep},
-		{"stopped, same settings", &stopped, want, netID, start},
-		{"made from other settings", &stale, want, netID, recreate},
-		{"image changed in the config", &running, spec(other, config.ServiceMySQL, v), netID, recreate},
-		{"password changed", &running, spec(cfg, config.ServiceMySQL, newPassword), netID, recreate},
-		{"port changed", &stopped, spec(cfg, config.ServiceMySQL, newPort), netID, recreate},
+		{"missing", nil, want, stacktest.NetID, create},
+		{"running, same settings", &running, want, stacktest.NetID, keep},
+		{"stopped, same settings", &stopped, want, stacktest.NetID, start},
+		{"made from other settings", &stale, want, stacktest.NetID, recreate},
+		{"image changed in the config", &running, stacktest.Spec(other, config.ServiceMySQL, v), stacktest.NetID, recreate},
+		{"password changed", &running, stacktest.Spec(cfg, config.ServiceMySQL, newPassword), stacktest.NetID, recreate},
+		{"port changed", &stopped, stacktest.Spec(cfg, config.ServiceMySQL, newPort), stacktest.NetID, recreate},
 		{"its network was removed", &stopped, want, "", recreate},
 		{"its network was made again", &stopped, want, "net-2", recreate},
-		{"helper, the stack's network made again", &helper, spec(cfg, stack.PartHelper, v), "net-2", start},
+		{"helper, the stack's network made again", &helper, stacktest.Spec(cfg, stack.PartHelper, v), "net-2", start},
 	} {
 		if got := planFor(tc.current, tc.want, tc.network, ""); got != tc.action {
 			t.Errorf("%s: planned %d, want %d", tc.name, got, tc.action)
@@ -98,18 +67,18 @@ func TestPlanFor(t *testing.T) {
 // name, the image under a name of its own (localhost/…). Up must keep such a
 // container, and replace one whose image is another under the same name.
 func TestPlanForPodman(t *testing.T) {
-	cfg := testConfig("p")
+	cfg := stacktest.Config("p")
 	v := stack.Pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2}
-	want := spec(cfg, config.ServiceMySQL, v)
-	podman := container(cfg, config.ServiceMySQL, v, "running")
+	want := stacktest.Spec(cfg, config.ServiceMySQL, v)
+	podman := stacktest.Container(cfg, config.ServiceMySQL, v, "running")
 	podman.Networks = map[string]string{want.Network: want.Network}
 	podman.Image, podman.ImageID = "localhost/"+want.Image, "0123abcd"
 	for _, tc := range []struct {
 		name, network, image string
 		action               action
 	}{
-		{"network by name, image by ID", netID, "sha256:0123abcd", keep},
-		{"the image under its name is another now", netID, "sha256:4567", recreate},
+		{"network by name, image by ID", stacktest.NetID, "sha256:0123abcd", keep},
+		{"the image under its name is another now", stacktest.NetID, "sha256:4567", recreate},
 		{"the network is gone", "", "sha256:0123abcd", recreate},
 	} {
 		if got := planFor(&podman, want, tc.network, tc.image); got != tc.action {
@@ -117,16 +86,16 @@ func TestPlanForPodman(t *testing.T) {
 		}
 	}
 	// Without an ID (the image is not here yet), the names are compared.
-	if got := planFor(&podman, want, netID, ""); got != recreate {
+	if got := planFor(&podman, want, stacktest.NetID, ""); got != recreate {
 		t.Errorf("image not here, another name: planned %d, want recreate", got)
 	}
 }
 
 func TestPlanUpNewStack(t *testing.T) {
-	cfg := testConfig("p")
+	cfg := stacktest.Config("p")
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
-	o := &observed{names: stack.NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
-	p, err := planUp(planInput{cfg: cfg, o: o, life: stack.Lifetime{Ephemeral: true}, tree: "tree", freePort: countingPorts()})
+	o := &Observed{Names: stack.NamesFor("p"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
+	p, err := PlanUp(PlanInput{Cfg: cfg, O: o, life: stack.Lifetime{Ephemeral: true}, Tree: "tree", FreePort: stacktest.Ports()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +110,7 @@ func TestPlanUpNewStack(t *testing.T) {
 	// Values chosen now are pinned on the MySQL data volume only.
 	for _, vol := range p.newVolumes {
 		_, pinnedHere := vol.Labels[stack.LabelRootPassword]
-		if pinnedHere != (vol.Name == o.names.MySQLData) {
+		if pinnedHere != (vol.Name == o.Names.MySQLData) {
 			t.Errorf("volume %s carries pinned values: %v", vol.Name, pinnedHere)
 		}
 		if vol.Labels[stack.LabelEphemeral] != "true" || vol.Labels[stack.LabelProject] != "p" {
@@ -160,15 +129,15 @@ func TestPlanUpNewStack(t *testing.T) {
 }
 
 func TestPlanUpWarmStackDoesNothing(t *testing.T) {
-	cfg := testConfig("p")
+	cfg := stacktest.Config("p")
 	v := stack.Pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 63306, RedisPort: 63379, DashboardUUID: "u", Created: time.Unix(0, 0).UTC()}
 	n := stack.NamesFor("p")
-	o := &observed{names: n, containers: map[string]docker.Container{}, network: &docker.Network{ID: netID, Name: n.Network},
-		volumes: map[string]docker.Volume{n.MySQLData: {Name: n.MySQLData, Labels: v.Labels()}, n.RedisData: {Name: n.RedisData}, n.Shared: {Name: n.Shared}}}
+	o := &Observed{Names: n, Containers: map[string]docker.Container{}, network: &docker.Network{ID: stacktest.NetID, Name: n.Network},
+		Volumes: map[string]docker.Volume{n.MySQLData: {Name: n.MySQLData, Labels: v.Labels()}, n.RedisData: {Name: n.RedisData}, n.Shared: {Name: n.Shared}}}
 	for _, role := range stack.CoreRoles {
-		o.containers[role] = container(cfg, role, v, "running")
+		o.Containers[role] = stacktest.Container(cfg, role, v, "running")
 	}
-	p, err := planUp(planInput{cfg: cfg, o: o, life: stack.Lifetime{}, tree: "tree", freePort: countingPorts()})
+	p, err := PlanUp(PlanInput{Cfg: cfg, O: o, life: stack.Lifetime{}, Tree: "tree", FreePort: stacktest.Ports()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,10 +155,10 @@ func TestPlanUpWarmStackDoesNothing(t *testing.T) {
 }
 
 func TestChoosePinned(t *testing.T) {
-	cfg := testConfig("p")
+	cfg := stacktest.Config("p")
 	labels := stack.Pinned{RootPassword: "root-from-volume", AppPassword: "app-from-volume", MySQLPort: 41000, RedisPort: 41001, DashboardUUID: "uuid", Created: time.Unix(100, 0).UTC()}.Labels()
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
-	v, err := stack.ChoosePinned(cfg, labels, 0, countingPorts())
+	v, err := stack.ChoosePinned(cfg, labels, 0, stacktest.Ports())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,12 +166,12 @@ func TestChoosePinned(t *testing.T) {
 		t.Errorf("pinned values not kept: %+v", v)
 	}
 	cfg.MySQL.Password, cfg.MySQL.Port = "from-config", 50000
-	if v, _ = stack.ChoosePinned(cfg, labels, 0, countingPorts()); v.AppPassword != "from-config" || v.MySQLPort != 50000 {
+	if v, _ = stack.ChoosePinned(cfg, labels, 0, stacktest.Ports()); v.AppPassword != "from-config" || v.MySQLPort != 50000 {
 		t.Errorf("the config does not win: %+v", v)
 	}
 	// A free port equal to MySQL's is not taken twice.
 	ports := []int{42000, 42000, 42001}
-	fresh := testConfig("q")
+	fresh := stacktest.Config("q")
 	fresh.MySQL.Port, fresh.Redis.Port = 0, 0
 	v, err = stack.ChoosePinned(fresh, nil, 0, func() (int, error) { p := ports[0]; ports = ports[1:]; return p, nil })
 	if err != nil || v.MySQLPort != 42000 || v.RedisPort != 42001 {
@@ -216,31 +185,25 @@ func TestChoosePinned(t *testing.T) {
 	}
 }
 
+// onFake is an engine that answers as f does.
+func onFake(f *fake.Engine) *Engine {
+	return &Engine{&server.Engine{Conn: engine.NewConn(docker.Said(f))}}
+}
+
 func stackOnFake(t *testing.T, project string) (*fake.Engine, *Engine) {
-	t.Helper()
-	f := fake.New()
-	cfg := testConfig(project)
-	v := stack.Pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2}
-	n := stack.NamesFor(project)
-	f.AddNetwork(n.Network, map[string]string{stack.LabelProject: project})
-	for _, name := range []string{n.MySQLData, n.RedisData, n.Shared} {
-		f.AddVolume(docker.Volume{Name: name, Labels: map[string]string{stack.LabelProject: project}})
-	}
-	for _, role := range stack.CoreRoles {
-		f.AddContainer(container(cfg, role, v, "running"))
-	}
-	return f, newEngine(engine.NewConn(docker.Said(f)))
+	f := stacktest.Running(project)
+	return f, onFake(f)
 }
 
 func TestDownRemovesContainersAndNetworkKeepsVolumes(t *testing.T) {
 	f, e := stackOnFake(t, "p")
-	r, err := Down(context.Background(), e, testConfig("p"), DownOptions{})
+	r, err := e.Down(context.Background(), "p", DownOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, _ := e.observe(context.Background(), "p")
-	if len(o.containers) != 0 || o.network != nil || len(o.volumes) != 3 {
-		t.Fatalf("after down: %d containers, network %v, %d volumes", len(o.containers), o.network, len(o.volumes))
+	o, _ := e.Observe(context.Background(), "p")
+	if len(o.Containers) != 0 || o.network != nil || len(o.Volumes) != 3 {
+		t.Fatalf("after down: %d containers, network %v, %d volumes", len(o.Containers), o.network, len(o.Volumes))
 	}
 	if !slices.ContainsFunc(f.Calls, func(c string) bool { return strings.HasPrefix(c, "stop ") }) {
 		t.Errorf("containers were not stopped before removal: %v", f.Calls)
@@ -248,10 +211,10 @@ func TestDownRemovesContainersAndNetworkKeepsVolumes(t *testing.T) {
 	if len(r.Containers) != 3 || len(r.Networks) != 1 || len(r.Volumes) != 0 {
 		t.Errorf("down reports %+v", r)
 	}
-	if r, err = Down(context.Background(), e, testConfig("p"), DownOptions{Volumes: true}); err != nil || len(r.Volumes) != 3 {
+	if r, err = e.Down(context.Background(), "p", DownOptions{Volumes: true}); err != nil || len(r.Volumes) != 3 {
 		t.Fatalf("down --volumes: %+v, %v", r, err)
 	}
-	if o, _ = e.observe(context.Background(), "p"); !o.absent() {
+	if o, _ = e.Observe(context.Background(), "p"); !o.absent() {
 		t.Fatalf("after down --volumes: %+v", o)
 	}
 }
@@ -260,20 +223,20 @@ func TestDownRemovesContainersAndNetworkKeepsVolumes(t *testing.T) {
 // down's first look: down looks again and removes it too.
 func TestDownRemovesAContainerCreatedLate(t *testing.T) {
 	f, e := stackOnFake(t, "p")
-	late := container(testConfig("p"), stack.PartHelper, stack.Pinned{}, "created")
+	late := stacktest.Container(stacktest.Config("p"), stack.PartHelper, stack.Pinned{}, "created")
 	late.Name += "-late"
 	f.BeforeList = func(call int) {
 		if call == 1 {
 			f.AddContainer(late)
 		}
 	}
-	if _, err := Down(context.Background(), e, testConfig("p"), DownOptions{Volumes: true}); err != nil {
+	if _, err := e.Down(context.Background(), "p", DownOptions{Volumes: true}); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Contains(f.Calls, "remove "+late.Name) {
 		t.Errorf("late container not removed: %v", f.Calls)
 	}
-	if o, _ := e.observe(context.Background(), "p"); !o.absent() {
+	if o, _ := e.Observe(context.Background(), "p"); !o.absent() {
 		t.Fatalf("left behind: %+v", o)
 	}
 }
@@ -284,10 +247,10 @@ func TestDownRemovesAContainerCreatedLate(t *testing.T) {
 func TestRemoveLooksAgainWhenAVolumeIsHeld(t *testing.T) {
 	f, e := stackOnFake(t, "p")
 	ctx := context.Background()
-	if _, err := Down(ctx, e, testConfig("p"), DownOptions{}); err != nil {
+	if _, err := e.Down(ctx, "p", DownOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	seen, err := e.observe(ctx, "p")
+	seen, err := e.Observe(ctx, "p")
 	if err != nil || len(seen.all()) != 0 {
 		t.Fatalf("after down: %v, %v", seen.all(), err)
 	}
@@ -300,7 +263,7 @@ func TestRemoveLooksAgainWhenAVolumeIsHeld(t *testing.T) {
 	if !slices.Contains(r.Containers, n.TemplateCopy) || len(r.Volumes) != 3 {
 		t.Errorf("removed %+v", r)
 	}
-	if o, _ := e.observe(ctx, "p"); !o.absent() {
+	if o, _ := e.Observe(ctx, "p"); !o.absent() {
 		t.Fatalf("left behind: %+v", o)
 	}
 }
@@ -310,7 +273,7 @@ func TestDownNeverTouchesUnlabelledResources(t *testing.T) {
 	n := stack.NamesFor("p")
 	f.AddVolume(docker.Volume{Name: n.MySQLData})
 	f.AddContainer(docker.Container{Name: n.MySQL})
-	_, err := Down(context.Background(), newEngine(engine.NewConn(docker.Said(f))), testConfig("p"), DownOptions{Volumes: true})
+	_, err := onFake(f).Down(context.Background(), "p", DownOptions{Volumes: true})
 	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "did not create") {
 		t.Fatalf("clash: %v", err)
 	}
@@ -319,53 +282,8 @@ func TestDownNeverTouchesUnlabelledResources(t *testing.T) {
 	}
 }
 
-func TestPruneSelects(t *testing.T) {
-	now := time.Now()
-	old := now.Add(-3 * time.Hour)
-	young := now.Add(-10 * time.Second)
-	for _, tc := range []struct {
-		name  string
-		s     StackInfo
-		opts  PruneOptions
-		taken bool
-	}{
-		{"everyday stacks never", StackInfo{Created: old}, PruneOptions{All: true}, false},
-		{"orphan", StackInfo{Ephemeral: true, Created: old}, PruneOptions{}, true},
-		{"owner alive", StackInfo{Ephemeral: true, OwnerAlive: true, Created: old}, PruneOptions{}, false},
-		{"kept orphan", StackInfo{Ephemeral: true, Kept: true, Created: old}, PruneOptions{}, false},
-		{"young orphan within grace", StackInfo{Ephemeral: true, Created: young}, PruneOptions{Grace: time.Minute}, false},
-		{"all, owner alive", StackInfo{Ephemeral: true, OwnerAlive: true, Kept: true, Created: young}, PruneOptions{All: true}, true},
-		{"older than, owner alive", StackInfo{Ephemeral: true, OwnerAlive: true, Created: old}, PruneOptions{OlderThan: time.Hour}, true},
-		{"not older than", StackInfo{Ephemeral: true, Created: young}, PruneOptions{OlderThan: time.Hour}, false},
-	} {
-		if got := tc.opts.selects(tc.s, now); got != tc.taken {
-			t.Errorf("%s: selected %v, want %v", tc.name, got, tc.taken)
-		}
-	}
-}
-
-func TestOwnerAlive(t *testing.T) {
-	host, _ := os.Hostname()
-	dead := exec.Command("true")
-	if err := dead.Run(); err != nil {
-		t.Fatal(err)
-	}
-	for owner, alive := range map[string]bool{
-		fmt.Sprintf("%s/%d", host, os.Getpid()):          true,
-		fmt.Sprintf("%s/%d", host, dead.Process.Pid):     false,
-		"another-host/" + strconv.Itoa(dead.Process.Pid): true, // cannot know: never remove
-		"garbage":        true,
-		host + "/0":      true,
-		host + "/banana": true,
-	} {
-		if got := stack.OwnerAlive(owner); got != alive {
-			t.Errorf("stack.OwnerAlive(%q) = %v, want %v", owner, got, alive)
-		}
-	}
-}
-
 func TestStatusStates(t *testing.T) {
-	cfg := testConfig("p")
+	cfg := stacktest.Config("p")
 	n := stack.NamesFor("p")
 	for _, tc := range []struct {
 		name     string
@@ -382,11 +300,11 @@ func TestStatusStates(t *testing.T) {
 		{"crash loop", map[string]docker.State{config.ServiceMySQL: {Status: "restarting", Running: true, Restarting: true, RestartCount: 4}, config.ServiceRedis: up, stack.PartHelper: up}, StatePartial, []string{ServiceRestarting, StateRunning}, "mysql is restarting"},
 		{"stopped", map[string]docker.State{config.ServiceMySQL: {Status: "exited"}, config.ServiceRedis: {Status: "exited"}, stack.PartHelper: {Status: "exited"}}, StateStopped, []string{ServiceExited, ServiceExited}, ""},
 	} {
-		o := &observed{names: n, containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
+		o := &Observed{Names: n, Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
 		live := map[string]docker.Container{}
 		for role, st := range tc.states {
 			c := docker.Container{Image: "img", State: st, Labels: map[string]string{stack.LabelService: role}}
-			o.containers[role] = c
+			o.Containers[role] = c
 			if role != stack.PartHelper {
 				live[role] = c
 			}
@@ -444,7 +362,7 @@ func TestExitCodes(t *testing.T) {
 }
 
 func TestSpecsPublishOnLoopbackOnly(t *testing.T) {
-	cfg := testConfig("p")
+	cfg := stacktest.Config("p")
 	all := stack.Target{Config: cfg, Names: stack.NamesFor("p"), Pinned: stack.Pinned{MySQLPort: 1, RedisPort: 2}, Tree: "tree"}.Specs()
 	for _, role := range slices.Sorted(maps.Keys(all)) {
 		for _, p := range all[role].Ports {
@@ -462,27 +380,27 @@ func TestSpecsPublishOnLoopbackOnly(t *testing.T) {
 // after a killed up) is no conflict; anyone else's is.
 func TestPreflightPortHeldByTheStackItself(t *testing.T) {
 	f := fake.New()
-	cfg := testConfig("p")
+	cfg := stacktest.Config("p")
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
-	o := &observed{names: stack.NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
+	o := &Observed{Names: stack.NamesFor("p"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
 	held, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer held.Close()
 	port := held.Addr().(*net.TCPAddr).Port
-	p, err := planUp(planInput{cfg: cfg, o: o, life: stack.Lifetime{}, tree: "tree", freePort: func() (int, error) { port++; return port - 1, nil }})
+	p, err := PlanUp(PlanInput{Cfg: cfg, O: o, life: stack.Lifetime{}, Tree: "tree", FreePort: func() (int, error) { port++; return port - 1, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.AddImage(cfg.MySQL.Image)
 	f.AddImage(cfg.Redis.Image)
-	e := newEngine(engine.NewConn(docker.Said(f)))
+	e := onFake(f)
 	err = e.preflight(context.Background(), p)
 	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "is taken") {
 		t.Fatalf("port held by another process: %v", err)
 	}
-	own := container(cfg, config.ServiceMySQL, p.pinned, "running")
+	own := stacktest.Container(cfg, config.ServiceMySQL, p.pinned, "running")
 	own.Ports = []docker.Port{{ContainerPort: 3306, HostIP: "127.0.0.1", HostPort: p.pinned.MySQLPort}}
 	f.AddContainer(own)
 	if err := e.preflight(context.Background(), p); err != nil {
@@ -497,15 +415,15 @@ func TestPreflightPortHeldByTheStackItself(t *testing.T) {
 func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	ctx := context.Background()
 	f := fake.New()
-	cfg := testConfig("p")
+	cfg := stacktest.Config("p")
 	f.AddImage(cfg.MySQL.Image)
-	o := &observed{names: stack.NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
-	p, err := planUp(planInput{cfg: cfg, o: o, life: stack.Lifetime{}, tree: "tree", freePort: countingPorts()})
+	o := &Observed{Names: stack.NamesFor("p"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
+	p, err := PlanUp(PlanInput{Cfg: cfg, O: o, life: stack.Lifetime{}, Tree: "tree", FreePort: stacktest.Ports()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &upRun{e: newEngine(engine.NewConn(docker.Said(f))), cfg: cfg, plan: p, progress: nil}
-	s := p.specs[stack.PartHelper]
+	u := &upRun{e: onFake(f), cfg: cfg, plan: p, progress: nil}
+	s := p.Specs[stack.PartHelper]
 	f.AddContainer(docker.Container{Name: s.Name, Image: s.Image, Env: s.Env, Labels: s.Labels, State: docker.State{Status: "created"}, Networks: map[string]string{s.Network: p.networkID}})
 	if err := u.converge(ctx, stack.PartHelper); err != nil {
 		t.Fatalf("a late create of the stack's own: %v", err)
@@ -517,7 +435,7 @@ func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	f = fake.New()
 	f.AddImage(cfg.MySQL.Image)
 	f.AddContainer(docker.Container{Name: s.Name, Labels: map[string]string{"owner": "someone"}})
-	u.e = newEngine(engine.NewConn(docker.Said(f)))
+	u.e = onFake(f)
 	if err := u.converge(ctx, stack.PartHelper); fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "did not create") {
 		t.Fatalf("a foreign container under the name: %v", err)
 	}
@@ -529,15 +447,15 @@ func TestHealthCheckStartIntervalFollowsTheEngine(t *testing.T) {
 	for api, interval := range map[string]time.Duration{"1.41": 0, "1.43": 0, "1.44": 100 * time.Millisecond, "1.51": 100 * time.Millisecond, "2.0": 100 * time.Millisecond, "": 0} {
 		f := fake.New()
 		f.API = api
-		cfg := testConfig("p")
-		o := &observed{names: stack.NamesFor("p"), containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
-		e := newEngine(engine.NewConn(docker.Said(f)))
-		p, err := planUp(planInput{cfg: cfg, o: o, tree: "tree", api: e.APIVersion(), freePort: countingPorts()})
+		cfg := stacktest.Config("p")
+		o := &Observed{Names: stack.NamesFor("p"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
+		e := onFake(f)
+		p, err := PlanUp(PlanInput{Cfg: cfg, O: o, Tree: "tree", api: e.APIVersion(), FreePort: stacktest.Ports()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, role := range []string{config.ServiceMySQL, config.ServiceRedis} {
-			if h := p.specs[role].Health; h == nil || h.StartInterval != interval {
+			if h := p.Specs[role].Health; h == nil || h.StartInterval != interval {
 				t.Errorf("API %q, %s: health check %+v, want start interval %s", api, role, h, interval)
 			}
 		}
@@ -547,14 +465,14 @@ func TestHealthCheckStartIntervalFollowsTheEngine(t *testing.T) {
 // A template copy cut short (its container left behind) is done again, and
 // the short-lived container goes.
 func TestPlanRefillsADataVolumeWhoseCopyWasCutShort(t *testing.T) {
-	cfg := testConfig("p")
+	cfg := stacktest.Config("p")
 	n := stack.NamesFor("p")
 	v := stack.Pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2, Created: time.Unix(100, 0).UTC()}
-	o := &observed{names: n, containers: map[string]docker.Container{}, network: &docker.Network{ID: netID, Name: n.Network},
-		volumes: map[string]docker.Volume{n.MySQLData: {Name: n.MySQLData, Labels: v.Labels()}, n.RedisData: {Name: n.RedisData}, n.Shared: {Name: n.Shared}},
+	o := &Observed{Names: n, Containers: map[string]docker.Container{}, network: &docker.Network{ID: stacktest.NetID, Name: n.Network},
+		Volumes: map[string]docker.Volume{n.MySQLData: {Name: n.MySQLData, Labels: v.Labels()}, n.RedisData: {Name: n.RedisData}, n.Shared: {Name: n.Shared}},
 		others:  []docker.Container{{Name: n.TemplateCopy}}}
 	tmpl := &server.Template{Key: "k", Volume: server.TemplateVolume("k"), RootPassword: "t", Created: time.Unix(50, 0).UTC()}
-	p, err := planUp(planInput{cfg: cfg, o: o, tree: "tree", freePort: countingPorts(), template: tmpl})
+	p, err := PlanUp(PlanInput{Cfg: cfg, O: o, Tree: "tree", FreePort: stacktest.Ports(), template: tmpl})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -562,7 +480,7 @@ func TestPlanRefillsADataVolumeWhoseCopyWasCutShort(t *testing.T) {
 		t.Errorf("cut-short copy: template %v, leftovers %v, created %v", p.template, p.leftovers, p.pinned.Created)
 	}
 	o.others = nil
-	if p, _ = planUp(planInput{cfg: cfg, o: o, tree: "tree", freePort: countingPorts(), template: tmpl}); p.template != nil {
+	if p, _ = PlanUp(PlanInput{Cfg: cfg, O: o, Tree: "tree", FreePort: stacktest.Ports(), template: tmpl}); p.template != nil {
 		t.Errorf("an existing data volume got a template copy")
 	}
 }
@@ -570,12 +488,12 @@ func TestPlanRefillsADataVolumeWhoseCopyWasCutShort(t *testing.T) {
 // A stack copied from an old template seeds rows with the template's time,
 // but its resources say they are new: prune --older-than goes by them.
 func TestPlanFromAnOldTemplateMakesANewStack(t *testing.T) {
-	cfg := testConfig("p")
+	cfg := stacktest.Config("p")
 	n := stack.NamesFor("p")
-	o := &observed{names: n, containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{}}
+	o := &Observed{Names: n, Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
 	old := time.Now().Add(-3 * time.Hour).UTC().Truncate(time.Second)
 	tmpl := &server.Template{Key: "k", Volume: server.TemplateVolume("k"), RootPassword: "t", Created: old}
-	p, err := planUp(planInput{cfg: cfg, o: o, tree: "tree", freePort: countingPorts(), template: tmpl})
+	p, err := PlanUp(PlanInput{Cfg: cfg, O: o, Tree: "tree", FreePort: stacktest.Ports(), template: tmpl})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -597,7 +515,7 @@ func TestPlanFromAnOldTemplateMakesANewStack(t *testing.T) {
 // configuration chooses, which planFor compares one by one: a compose file
 // that takes them from variables carries the same hashes.
 func TestConfigHashLeavesOutConfiguredValues(t *testing.T) {
-	a, b := testConfig("p"), testConfig("q")
+	a, b := stacktest.Config("p"), stacktest.Config("q")
 	a.Gearmand.Enabled, b.Gearmand.Enabled = true, true
 	b.MySQL.Image, b.Redis.Image, b.Gearmand.Image, b.Shared.UID = "mariadb:11", "valkey:8", "gearmand:1", 333
 	va := stack.Pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2, GearmandPort: 3}
@@ -617,17 +535,17 @@ func TestConfigHashLeavesOutConfiguredValues(t *testing.T) {
 // made meanwhile (a create in flight when an interrupted up cleans up): it
 // is the stack's, not a clash.
 func TestClashIsOnlyANameWithoutTheLabel(t *testing.T) {
-	e := newEngine(nil)
-	o := &observed{names: stack.NamesFor("p"), volumes: map[string]docker.Volume{}}
+	e := &Engine{}
+	o := &Observed{Names: stack.NamesFor("p"), Volumes: map[string]docker.Volume{}}
 	adopted := false
 	lookup := func(project string, adopt func()) func() (map[string]string, func(), error) {
 		return func() (map[string]string, func(), error) {
 			return map[string]string{stack.LabelProject: project}, adopt, nil
 		}
 	}
-	must(t, e.clash(o, "volume", "mine", lookup("p", func() { adopted = true })))
-	must(t, e.clash(o, "volume", "theirs", lookup("q", func() { t.Error("adopted another project's volume") })))
-	must(t, e.clash(o, "volume", "gone", func() (map[string]string, func(), error) { return nil, nil, docker.ErrNotFound }))
+	stacktest.Must(t, e.clash(o, "volume", "mine", lookup("p", func() { adopted = true })))
+	stacktest.Must(t, e.clash(o, "volume", "theirs", lookup("q", func() { t.Error("adopted another project's volume") })))
+	stacktest.Must(t, e.clash(o, "volume", "gone", func() (map[string]string, func(), error) { return nil, nil, docker.ErrNotFound }))
 	if !adopted || !slices.Equal(o.clashes, []string{"volume theirs"}) {
 		t.Errorf("adopted %v, clashes %v", adopted, o.clashes)
 	}
@@ -650,7 +568,7 @@ func TestListening(t *testing.T) {
 
 // A stack whose last up failed says so, whatever its containers do now.
 func TestStatusGivesTheFailedUpsReason(t *testing.T) {
-	cfg := testConfig("p")
+	cfg := stacktest.Config("p")
 	n := stack.NamesFor("p")
 	for _, tc := range []struct {
 		name   string
@@ -661,13 +579,13 @@ func TestStatusGivesTheFailedUpsReason(t *testing.T) {
 		{"crashed and stopped", docker.State{Status: "exited"}, StatePartial, "the last up failed: mysql: boom"},
 		{"running again", up, StatePartial, "the last up failed: mysql: boom"},
 	} {
-		o := &observed{names: n, containers: map[string]docker.Container{}, volumes: map[string]docker.Volume{
+		o := &Observed{Names: n, Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{
 			n.Failed: {Name: n.Failed, Labels: map[string]string{stack.LabelFailure: "mysql: boom"}},
 		}}
 		live := map[string]docker.Container{}
 		for role, st := range map[string]docker.State{config.ServiceMySQL: tc.mysql, config.ServiceRedis: up, stack.PartHelper: up} {
 			c := docker.Container{Image: "img", State: st, Labels: map[string]string{stack.LabelService: role}}
-			o.containers[role] = c
+			o.Containers[role] = c
 			if role != stack.PartHelper {
 				live[role] = c
 			}
@@ -675,12 +593,5 @@ func TestStatusGivesTheFailedUpsReason(t *testing.T) {
 		if r := statusOf(cfg, o, live); r.State != tc.state || r.Reason != tc.reason {
 			t.Errorf("%s: %s %q, want %s %q", tc.name, r.State, r.Reason, tc.state, tc.reason)
 		}
-	}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }

@@ -1,4 +1,4 @@
-package emulator
+package converge
 
 import (
 	"context"
@@ -43,6 +43,7 @@ type StatusReport struct {
 	Services []ServiceStatus `json:"services"`
 }
 
+// ServiceStatus is one service of a StatusReport.
 type ServiceStatus struct {
 	Name      string `json:"name"`
 	Container string `json:"container"`
@@ -53,20 +54,15 @@ type ServiceStatus struct {
 	Port      int    `json:"port"`
 }
 
-// Status reports a project's stack as Docker has it, found by label.
-func Status(ctx context.Context, e *Engine, cfg config.Config) (*StatusReport, error) {
-	return e.status(ctx, cfg, false)
-}
-
-// status is Status; ready says that the services have just answered
+// Status reports a project's stack as the engine has it; ready says that the services have just answered
 // devstack's readiness probes (an up that succeeded): they are healthy
 // without being asked again.
-func (e *Engine) status(ctx context.Context, cfg config.Config, ready bool) (*StatusReport, error) {
-	o, err := e.observe(ctx, cfg.Project)
+func (e *Engine) Status(ctx context.Context, cfg config.Config, ready bool) (*StatusReport, error) {
+	o, err := e.Observe(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
 	}
-	live, err := e.inspect(ctx, o)
+	live, err := e.Inspect(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +74,7 @@ func (e *Engine) status(ctx context.Context, cfg config.Config, ready bool) (*St
 		}
 	// Every container runs: the stack is running, or its last up failed.
 	case r.State == StateRunning || r.Reason != "" && allRunning(r.Services):
-		assess(ctx, cfg, connection(cfg, o, live), r)
+		assess(ctx, cfg, Connection(cfg, o, live), r)
 	}
 	return r, nil
 }
@@ -119,17 +115,17 @@ func probe(ctx context.Context, cfg config.Config, v stack.Pinned, service strin
 		defer rdb.Close()
 		return rdb.Ping(ctx).Err()
 	case config.ServiceGearmand:
-		_, err := gearmanStatus(ctx, net.JoinHostPort(cfg.Host, strconv.Itoa(v.GearmandPort)))
+		_, err := GearmanStatus(ctx, net.JoinHostPort(cfg.Host, strconv.Itoa(v.GearmandPort)))
 		return err
 	}
 	return fmt.Errorf("no probe for %s", service)
 }
 
-// inspect reads the stack's containers in full, by role.
-func (e *Engine) inspect(ctx context.Context, o *observed) (map[string]docker.Container, error) {
+// Inspect reads the stack's containers in full, by role.
+func (e *Engine) Inspect(ctx context.Context, o *Observed) (map[string]docker.Container, error) {
 	live := map[string]docker.Container{}
 	for _, role := range stack.AllRoles {
-		c, ok := o.containers[role]
+		c, ok := o.Containers[role]
 		if !ok {
 			continue
 		}
@@ -145,30 +141,31 @@ func (e *Engine) inspect(ctx context.Context, o *observed) (map[string]docker.Co
 	return live, nil
 }
 
-// connection are the values a client connects with: what the containers
+// Connection are the values a client connects with: what the containers
 // really run with (their environment holds the passwords they were made
 // with), which may differ from the config until the next up.
-func connection(cfg config.Config, o *observed, live map[string]docker.Container) stack.Pinned {
-	v := stack.KnownPinned(cfg, o.pinnedLabels())
+func Connection(cfg config.Config, o *Observed, live map[string]docker.Container) stack.Pinned {
+	v := stack.KnownPinned(cfg, o.PinnedLabels())
 	if c, ok := live[config.ServiceMySQL]; ok {
 		v.AppPassword = stack.FirstNonEmpty(c.Env["MYSQL_PASSWORD"], v.AppPassword)
 	}
 	if c, ok := live[config.ServiceRedis]; ok {
 		v.RedisPassword = c.Env["REDISCLI_AUTH"]
 	}
-	if p := publishedPort(live[config.ServiceMySQL]); p != 0 {
+	if p := PublishedPort(live[config.ServiceMySQL]); p != 0 {
 		v.MySQLPort = p
 	}
-	if p := publishedPort(live[config.ServiceRedis]); p != 0 {
+	if p := PublishedPort(live[config.ServiceRedis]); p != 0 {
 		v.RedisPort = p
 	}
-	if p := publishedPort(live[config.ServiceGearmand]); p != 0 && cfg.Gearmand.Enabled {
+	if p := PublishedPort(live[config.ServiceGearmand]); p != 0 && cfg.Gearmand.Enabled {
 		v.GearmandPort = p
 	}
 	return v
 }
 
-func publishedPort(c docker.Container) int {
+// PublishedPort is the host port c publishes, or 0.
+func PublishedPort(c docker.Container) int {
 	for _, p := range c.Ports {
 		if p.HostPort > 0 {
 			return p.HostPort
@@ -179,9 +176,9 @@ func publishedPort(c docker.Container) int {
 
 // statusOf describes an observed stack. It chooses nothing: a port that is
 // not known yet is 0.
-func statusOf(cfg config.Config, o *observed, live map[string]docker.Container) *StatusReport {
-	v := connection(cfg, o, live)
-	want := stack.Target{Config: cfg, Names: o.names, Pinned: v}.Specs()
+func statusOf(cfg config.Config, o *Observed, live map[string]docker.Container) *StatusReport {
+	v := Connection(cfg, o, live)
+	want := stack.Target{Config: cfg, Names: o.Names, Pinned: v}.Specs()
 	r := &StatusReport{Project: cfg.Project, Services: []ServiceStatus{}}
 	running := 0
 	for _, role := range cfg.Services() {
@@ -199,7 +196,7 @@ func statusOf(cfg config.Config, o *observed, live map[string]docker.Container) 
 		r.Services = append(r.Services, s)
 	}
 	// The helper is no service, but a stack without it cannot be seeded.
-	helper := o.containers[stack.PartHelper].State.Running
+	helper := o.Containers[stack.PartHelper].State.Running
 	switch {
 	case o.restoring():
 		r.State = StateRestoring
@@ -257,9 +254,9 @@ func serviceState(s docker.State) string {
 	return ServiceExited
 }
 
-// pendingChanges names the passwords the config sets that the running
+// PendingChanges names the passwords the config sets that the running
 // containers do not use yet: the next up applies them.
-func pendingChanges(cfg config.Config, live stack.Pinned) []string {
+func PendingChanges(cfg config.Config, live stack.Pinned) []string {
 	var pending []string
 	if cfg.MySQL.Password != "" && cfg.MySQL.Password != live.AppPassword {
 		pending = append(pending, "mysql.password")

@@ -1,4 +1,4 @@
-package emulator
+package converge
 
 import (
 	"context"
@@ -79,7 +79,7 @@ func (u *upRun) directStartFailed(err error) bool {
 func (u *upRun) startThroughEntrypoint(ctx context.Context, failed error) error {
 	var cf *engine.ContainerFailed
 	errors.As(failed, &cf)
-	s, how := u.plan.specs[config.ServiceMySQL], u.serverStart
+	s, how := u.plan.Specs[config.ServiceMySQL], u.serverStart
 	u.progress.Step("mysql", "starting %s directly failed (%s); starting it through the image's entrypoint", s.Name, cf.What)
 	u.progress.Note("the last lines of %s:\n%s", s.Name, cf.Lines)
 	why := fmt.Sprintf("a direct start failed (%s: %s)", cf.What, strings.TrimSpace(engine.LastLine(cf.Lines)))
@@ -281,7 +281,7 @@ func (u *upRun) reinitialise(ctx context.Context) (*sql.DB, error) {
 	if err := u.e.Docker.CreateVolume(ctx, docker.Volume{Name: volume, Labels: labels}); err != nil {
 		return nil, err
 	}
-	image := u.plan.specs[config.ServiceMySQL].Image
+	image := u.plan.Specs[config.ServiceMySQL].Image
 	img, err := u.e.Docker.Image(ctx, image)
 	if err != nil {
 		return nil, err
@@ -295,7 +295,7 @@ func (u *upRun) reinitialise(ctx context.Context) (*sql.DB, error) {
 	u.restarts.Store(config.ServiceMySQL, 0)
 	root, err := u.waitMySQL(ctx, u.plan.pinned.RootPassword)
 	if errors.Is(err, errDenied) {
-		return nil, fault.Env(err, "MySQL in %s refuses the root password even on a fresh data volume: is %s an image with the official mysql image's interface (MYSQL_ROOT_PASSWORD)?", name, u.plan.specs[config.ServiceMySQL].Image)
+		return nil, fault.Env(err, "MySQL in %s refuses the root password even on a fresh data volume: is %s an image with the official mysql image's interface (MYSQL_ROOT_PASSWORD)?", name, u.plan.Specs[config.ServiceMySQL].Image)
 	}
 	return root, err
 }

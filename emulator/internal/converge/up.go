@@ -1,4 +1,4 @@
-package emulator
+package converge
 
 import (
 	"context"
@@ -29,53 +29,26 @@ type UpOptions struct {
 	Progress event.Sink
 }
 
-// Up brings a project's stack to the configured state: it observes what
-// Docker has, plans what to create, start or replace, and applies the plan:
-// network and volumes first, then each service's steps in parallel. On a
-// running, up-to-date stack it creates and starts nothing. A restore that
-// was cut short is finished first.
-func Up(ctx context.Context, e *Engine, cfg config.Config, opts UpOptions) (*StatusReport, error) {
-	progress := opts.Progress
-	fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if err := e.up(ctx, cfg, fx, upOptions{UpOptions: opts}); err != nil {
-		return nil, err
-	}
-	r, err := e.status(ctx, cfg, true)
-	if err != nil {
-		return nil, err
-	}
-	// Something stopped the stack since it was ready (the engine, a user's
-	// docker stop): an up that leaves no running stack failed.
-	if r.State != StateRunning {
-		return r, fault.Env(nil, "the stack is %s after up: %s; run `devstack up` again", r.State, stack.FirstNonEmpty(r.Reason, "a container stopped since it was ready"))
-	}
-	return r, nil
-}
-
-// upOptions tune up for save and restore.
-type upOptions struct {
+// RunOptions tune Up for save and restore.
+type RunOptions struct {
 	UpOptions
-	// keepData: the volumes hold a state to keep as it is (a snapshot just
+	// KeepData: the volumes hold a state to keep as it is (a snapshot just
 	// restored, or the state just saved): up starts the services and
 	// changes no data, neither seeding nor laying out the shared directory.
-	keepData bool
-	// copiedRoot is the root password that restored data may answer to
+	KeepData bool
+	// CopiedRoot is the root password that restored data may answer to
 	// instead of the stack's: the snapshot's, which root then gives up.
-	copiedRoot string
+	CopiedRoot string
 }
 
-// up is Up for a caller that holds the project lock.
-func (e *Engine) up(ctx context.Context, cfg config.Config, fx *seed.Fixtures, opts upOptions) error {
+// Up brings the stack to cfg's state; the caller holds the project lock.
+func (e *Engine) Up(ctx context.Context, cfg config.Config, fx *seed.Fixtures, opts RunOptions) error {
 	progress := opts.Progress
-	o, err := e.observe(ctx, cfg.Project)
+	o, err := e.Observe(ctx, cfg.Project)
 	if err != nil {
 		return err
 	}
-	if err := o.clashError(); err != nil {
+	if err := o.ClashError(); err != nil {
 		return err
 	}
 	// Spare networks hold nothing that runs (a container joins by name,
@@ -85,22 +58,22 @@ func (e *Engine) up(ctx context.Context, cfg config.Config, fx *seed.Fixtures, o
 			return fault.Env(err, "%v, made twice by an up the engine cut short", err)
 		}
 	}
-	cfg = o.follow(cfg)
-	live, err := e.inspect(ctx, o)
+	cfg = o.Follow(cfg)
+	live, err := e.Inspect(ctx, o)
 	if err != nil {
 		return err
 	}
 	// The plan compares what the containers run with.
-	maps.Copy(o.containers, live)
-	in := planInput{cfg: cfg, o: o, life: opts.Lifetime, tree: seeding.SharedTree(cfg, fx).Digest(), api: e.APIVersion(), freePort: engine.FreeLocalPort, imageIDs: e.imageIDs(ctx, cfg)}
+	maps.Copy(o.Containers, live)
+	in := PlanInput{Cfg: cfg, O: o, life: opts.Lifetime, Tree: seeding.SharedTree(cfg, fx).Digest(), api: e.APIVersion(), FreePort: engine.FreeLocalPort, imageIDs: e.imageIDs(ctx, cfg)}
 	// Data to keep comes from a snapshot or is the stack's own: a template
 	// copy left half done before it is overwritten, and goes as a leftover.
-	if _, ok := o.volumes[o.names.MySQLData]; !opts.keepData && (!ok || o.copyCutShort()) {
+	if _, ok := o.Volumes[o.Names.MySQLData]; !opts.KeepData && (!ok || o.copyCutShort()) {
 		if in.template, err = e.TemplateFor(ctx, cfg, fx); err != nil {
 			return err
 		}
 	}
-	p, err := planUp(in)
+	p, err := PlanUp(in)
 	if err != nil {
 		return err
 	}
@@ -110,7 +83,7 @@ func (e *Engine) up(ctx context.Context, cfg config.Config, fx *seed.Fixtures, o
 		return err
 	}
 	if cfg.Bind != "" {
-		progress.Step("stack", "the engine is remote: %s", reachedAt(cfg))
+		progress.Step("stack", "the engine is remote: %s", ReachedAt(cfg))
 	}
 	if e.Tunnels != nil {
 		ports := []int{p.pinned.MySQLPort, p.pinned.RedisPort}
@@ -124,11 +97,11 @@ func (e *Engine) up(ctx context.Context, cfg config.Config, fx *seed.Fixtures, o
 		}
 		progress.Step("stack", "the engine is reached through ssh, and so are its ports, while devstack runs; for other programs: %s", e.Tunnels.Command(ports...))
 	}
-	u := &upRun{e: e, cfg: cfg, plan: p, seeder: seed.NewSeeder(fx), progress: progress, redisUp: make(chan error, 1), othersMayStart: make(chan struct{}), keepData: opts.keepData, copiedRoot: opts.copiedRoot}
+	u := &upRun{e: e, cfg: cfg, plan: p, seeder: seed.NewSeeder(fx), progress: progress, redisUp: make(chan error, 1), othersMayStart: make(chan struct{}), keepData: opts.KeepData, copiedRoot: opts.CopiedRoot}
 	if err := u.applyPlan(ctx); err != nil {
 		return e.failedUp(ctx, o, p, err, progress)
 	}
-	if _, failed := o.volumes[p.names.Failed]; failed {
+	if _, failed := o.Volumes[p.names.Failed]; failed {
 		if err := e.Docker.RemoveVolume(ctx, p.names.Failed); err != nil && !engine.IsNotFound(err) {
 			return fault.Env(err, "%v, the record of an up that failed", err)
 		}
@@ -142,7 +115,7 @@ func (e *Engine) up(ctx context.Context, cfg config.Config, fx *seed.Fixtures, o
 // status reports. An up on an existing stack leaves it as it is, its data
 // kept, with that record. An up that was interrupted leaves what it made
 // for the next up to finish.
-func (e *Engine) failedUp(ctx context.Context, o *observed, p *upPlan, err error, progress event.Sink) error {
+func (e *Engine) failedUp(ctx context.Context, o *Observed, p *upPlan, err error, progress event.Sink) error {
 	ctx = context.WithoutCancel(ctx)
 	if o.absent() && !errors.Is(err, context.Canceled) {
 		progress.Note("removing the new stack %s: %v", p.names.Project, err)
@@ -194,7 +167,7 @@ func (e *Engine) recordFailure(ctx context.Context, p *upPlan, cause error) erro
 
 // removeNew removes a stack up has just made, volumes included.
 func (e *Engine) removeNew(ctx context.Context, project string, progress event.Sink) error {
-	o, err := e.observe(ctx, project)
+	o, err := e.Observe(ctx, project)
 	if err != nil {
 		return err
 	}
@@ -206,7 +179,7 @@ func (e *Engine) removeNew(ctx context.Context, project string, progress event.S
 func (e *Engine) preflight(ctx context.Context, p *upPlan) error {
 	for _, role := range stack.AllRoles {
 		if port, ok := p.portChecks()[role]; ok {
-			if err := e.checkPort(ctx, p.names.Project, role, port); err != nil {
+			if err := e.CheckPort(ctx, p.names.Project, role, port); err != nil {
 				return err
 			}
 		}
@@ -219,11 +192,11 @@ func (e *Engine) preflight(ctx context.Context, p *upPlan) error {
 	return nil
 }
 
-// checkPort refuses a host port that role would publish and something else
+// CheckPort refuses a host port that role would publish and something else
 // holds. The engine may have started a container of the stack since it was
-// observed (the create of an up that was killed): its port is no conflict.
+// Observed (the create of an up that was killed): its port is no conflict.
 // Ports on a remote engine cannot be checked here.
-func (e *Engine) checkPort(ctx context.Context, project, role string, port int) error {
+func (e *Engine) CheckPort(ctx context.Context, project, role string, port int) error {
 	if !e.Local() || engine.PortFree("127.0.0.1", port) {
 		return nil
 	}
@@ -275,7 +248,7 @@ type upRun struct {
 	// slower, so only the copy goes first).
 	othersMayStart chan struct{}
 	othersOnce     sync.Once
-	// keepData and copiedRoot: see upOptions.
+	// KeepData and copiedRoot: see upOptions.
 	keepData   bool
 	copiedRoot string
 	// serverStart is how this up started MySQL's server, when it made its
@@ -343,7 +316,7 @@ func (u *upRun) makeNetworkAndVolumes(ctx context.Context) error {
 
 // converge brings one container to its planned state.
 func (u *upRun) converge(ctx context.Context, role string) error {
-	s := u.plan.specs[role]
+	s := u.plan.Specs[role]
 	if a := u.plan.actions[role]; a == keep || a == start {
 		c, err := u.e.Docker.Inspect(ctx, u.plan.current[role].ID)
 		if err != nil {
@@ -376,7 +349,7 @@ func (u *upRun) converge(ctx context.Context, role string) error {
 }
 
 func (u *upRun) create(ctx context.Context, role string) error {
-	s := u.plan.specs[role]
+	s := u.plan.Specs[role]
 	u.progress.Step(role, "creating %s from %s", s.Name, s.Image)
 	err := u.runContainer(ctx, role)
 	if errors.Is(err, docker.ErrNameTaken) {
@@ -395,7 +368,7 @@ func (u *upRun) create(ctx context.Context, role string) error {
 // testcontainers, the helper (which publishes nothing) directly. MySQL's
 // server is started by the image's entrypoint, or directly (serverSpec).
 func (u *upRun) runContainer(ctx context.Context, role string) error {
-	s := u.plan.specs[role]
+	s := u.plan.Specs[role]
 	switch role {
 	case stack.PartHelper:
 		return u.e.Docker.RunHelper(ctx, s)
@@ -413,7 +386,7 @@ func (u *upRun) runContainer(ctx context.Context, role string) error {
 // the stack's label is the stack's: planned again and brought in line. Any
 // other is somebody else's.
 func (u *upRun) adopt(ctx context.Context, role string, taken error) error {
-	s := u.plan.specs[role]
+	s := u.plan.Specs[role]
 	c, err := u.e.Docker.Inspect(ctx, s.Name)
 	if err != nil || c.Labels[stack.LabelProject] != u.plan.names.Project {
 		return fault.Usage("name taken by a container devstack did not create: %s; remove or rename it, or use another project (-p)", s.Name)
@@ -441,15 +414,15 @@ func (u *upRun) adopt(ctx context.Context, role string, taken error) error {
 func (u *upRun) alive(ctx context.Context, role string) error {
 	restarts, _ := u.restarts.Load(role)
 	n, _ := restarts.(int)
-	err := u.e.Alive(ctx, u.plan.specs[role].Name, n)
+	err := u.e.Alive(ctx, u.plan.Specs[role].Name, n)
 	var cf *engine.ContainerFailed
 	if errors.As(err, &cf) && cf.CleanStop {
 		// A clean stop this up did not send: a killed command's (a save
 		// stops MySQL) that the engine finished meanwhile. Start it again,
 		// once.
 		if _, again := u.restartedAfterStop.LoadOrStore(role, true); !again {
-			u.progress.Step(role, "%s was stopped by another command meanwhile; starting it again", u.plan.specs[role].Name)
-			if serr := u.e.Docker.Start(ctx, u.plan.specs[role].Name); serr != nil {
+			u.progress.Step(role, "%s was stopped by another command meanwhile; starting it again", u.plan.Specs[role].Name)
+			if serr := u.e.Docker.Start(ctx, u.plan.Specs[role].Name); serr != nil {
 				return err
 			}
 			return nil
@@ -467,7 +440,7 @@ func (u *upRun) probeError(ctx context.Context, role string, err error) error {
 		return aerr
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) && u.cfg.Bind != "" && u.refusedWhileListening(ctx, role) {
-		p := u.plan.specs[role].Ports[0]
+		p := u.plan.Specs[role].Ports[0]
 		return engine.Permanent(fault.Usage("%s listens in its container, but %s:%d refuses connections from here: the engine published it on an address that does not lead to it; set DEVSTACK_HOST to the address this machine reaches the engine's machine at", role, u.cfg.Host, p.HostPort))
 	}
 	return err
@@ -488,7 +461,7 @@ func (u *upRun) refusedWhileListening(ctx context.Context, role string) bool {
 		return false
 	}
 	u.lastListenCheck.Store(role, time.Now())
-	s := u.plan.specs[role]
+	s := u.plan.Specs[role]
 	out, err := (engine.InContainer{Docker: u.e.Docker, Name: s.Name}).Exec(ctx, "cat", "/proc/net/tcp", "/proc/net/tcp6")
 	if err == nil && listening(out, s.Ports[0].ContainerPort) {
 		u.listeningSince.Store(role, time.Now())
@@ -602,7 +575,7 @@ func (u *upRun) upHelper(ctx context.Context) error {
 // newHelper makes the helper under its temporary name, replacing the one
 // there is (recreate) and one a killed up left under that name.
 func (u *upRun) newHelper(ctx context.Context, a action) error {
-	n, s := u.plan.names, u.plan.specs[stack.PartHelper]
+	n, s := u.plan.names, u.plan.Specs[stack.PartHelper]
 	if err := u.e.RemoveLeftover(ctx, n.NewHelper, n.Project); err != nil {
 		return err
 	}
@@ -620,8 +593,8 @@ func (u *upRun) newHelper(ctx context.Context, a action) error {
 	return nil
 }
 
-// helper reaches the shared directory through the stack's helper container.
-func (e *Engine) helper(n stack.Names) shared.Container {
+// Helper reaches the shared directory through the stack's helper container.
+func (e *Engine) Helper(n stack.Names) shared.Container {
 	return engine.InContainer{Docker: e.Docker, Name: n.Helper}
 }
 
@@ -629,7 +602,7 @@ func (e *Engine) helper(n stack.Names) shared.Container {
 // the plan; one that is not here (yet) is left out, and compared by name.
 func (e *Engine) imageIDs(ctx context.Context, cfg config.Config) map[string]string {
 	ids := map[string]string{}
-	refs := images(&cfg)
+	refs := Images(&cfg)
 	for _, role := range cfg.Services() {
 		ref := *refs[role]
 		if _, done := ids[ref]; done || ref == "" {
@@ -640,4 +613,13 @@ func (e *Engine) imageIDs(ctx context.Context, cfg config.Config) map[string]str
 		}
 	}
 	return ids
+}
+
+// ReachedAt says where the stack's ports are published, and so who can reach
+// them.
+func ReachedAt(cfg config.Config) string {
+	if cfg.Bind == "" {
+		return "ports published on 127.0.0.1 of the engine's machine, reached at " + cfg.Host
+	}
+	return "ports published on " + cfg.Bind + ", reachable from every network that reaches that address"
 }

@@ -1,13 +1,11 @@
-package emulator
+package converge
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"slices"
 	"strings"
 
-	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
@@ -31,40 +29,20 @@ type DownReport struct {
 	Volumes    []string `json:"volumes"`
 }
 
-// Down stops the project's containers gracefully and removes them and the
-// network. Volumes stay unless opts.Volumes. Only resources with the
-// project's label are touched; names held by others are reported, after the
-// rest is done, as an error. A restore that was cut short is finished
-// first, unless the data goes anyway; one that cannot be finished does not
-// keep the containers up, and its journal stays for the next command.
-func Down(ctx context.Context, e *Engine, cfg config.Config, opts DownOptions) (*DownReport, error) {
-	progress := opts.Progress
-	unlock, err := lock.Project(ctx, cfg.Project, progress)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	var unsettled error
-	if !opts.Volumes {
-		unsettled = e.settle(ctx, cfg, progress)
-	}
-	r, err := e.downLocked(ctx, cfg.Project, opts)
-	return r, errors.Join(unsettled, err)
-}
-
-func (e *Engine) down(ctx context.Context, project string, opts DownOptions) (*DownReport, error) {
+// Down takes the project's stack down under the project lock.
+func (e *Engine) Down(ctx context.Context, project string, opts DownOptions) (*DownReport, error) {
 	unlock, err := lock.Project(ctx, project, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	return e.downLocked(ctx, project, opts)
+	return e.DownLocked(ctx, project, opts)
 }
 
-// downLocked is down for a caller that holds the project lock.
-func (e *Engine) downLocked(ctx context.Context, project string, opts DownOptions) (*DownReport, error) {
+// DownLocked is down for a caller that holds the project lock.
+func (e *Engine) DownLocked(ctx context.Context, project string, opts DownOptions) (*DownReport, error) {
 	progress := opts.Progress
-	o, err := e.observe(ctx, project)
+	o, err := e.Observe(ctx, project)
 	if err != nil {
 		return nil, err
 	}
@@ -75,20 +53,20 @@ func (e *Engine) downLocked(ctx context.Context, project string, opts DownOption
 }
 
 // remove takes an observed stack down; the caller holds the project lock.
-func (e *Engine) remove(ctx context.Context, o *observed, volumes bool, progress event.Sink) (*DownReport, error) {
-	r := &DownReport{Project: o.names.Project, Containers: []string{}, Networks: []string{}, Volumes: []string{}}
+func (e *Engine) remove(ctx context.Context, o *Observed, volumes bool, progress event.Sink) (*DownReport, error) {
+	r := &DownReport{Project: o.Names.Project, Containers: []string{}, Networks: []string{}, Volumes: []string{}}
 	o, err := e.removeAllContainers(ctx, o, volumes, progress, r)
 	if err != nil {
 		return r, err
 	}
 	blocked := e.removeRest(ctx, o, volumes, progress, r)
 	if blocked == nil {
-		return r, o.clashError()
+		return r, o.ClashError()
 	}
 	// What holds the network or a volume may be the stack's own container,
 	// made after the last look by a create an interrupted up had sent (its
 	// template copy, say): one more look removes it, then the rest.
-	if o, err = e.observe(ctx, o.names.Project); err != nil || len(o.all()) == 0 {
+	if o, err = e.Observe(ctx, o.Names.Project); err != nil || len(o.all()) == 0 {
 		return r, blocked
 	}
 	if o, err = e.removeAllContainers(ctx, o, volumes, progress, r); err != nil {
@@ -97,14 +75,14 @@ func (e *Engine) remove(ctx context.Context, o *observed, volumes bool, progress
 	if blocked := e.removeRest(ctx, o, volumes, progress, r); blocked != nil {
 		return r, blocked
 	}
-	return r, o.clashError()
+	return r, o.ClashError()
 }
 
 // removeRest removes an observed stack's network and, with volumes, its
 // volumes, once its containers are gone. Containers devstack did not create
 // may still use them (an app joined with --network): they are named, never
 // touched, and the rest is removed anyway.
-func (e *Engine) removeRest(ctx context.Context, o *observed, volumes bool, progress event.Sink, r *DownReport) error {
+func (e *Engine) removeRest(ctx context.Context, o *Observed, volumes bool, progress event.Sink, r *DownReport) error {
 	var blocked error
 	for _, n := range o.spareNetworks {
 		if err := e.Docker.RemoveNetwork(ctx, n.ID); err != nil && !engine.IsNotFound(err) {
@@ -120,8 +98,8 @@ func (e *Engine) removeRest(ctx context.Context, o *observed, volumes bool, prog
 		}
 	}
 	if volumes {
-		for _, name := range slices.Sorted(maps.Keys(o.volumes)) {
-			progress.Done(o.volumes[name].Labels[stack.LabelService], 0, "removing volume %s", name)
+		for _, name := range slices.Sorted(maps.Keys(o.Volumes)) {
+			progress.Done(o.Volumes[name].Labels[stack.LabelService], 0, "removing volume %s", name)
 			if err := e.Docker.RemoveVolume(ctx, name); err != nil && !engine.IsNotFound(err) {
 				if blocked == nil {
 					blocked = fault.Env(err, "%v; stop the containers that use it, then run down again", err)
@@ -141,7 +119,7 @@ func (e *Engine) removeRest(ctx context.Context, o *observed, volumes bool, prog
 // network and volumes in use. With purge the data goes too: the containers
 // are killed, not stopped gracefully (a server that is still starting can
 // take its whole stop timeout).
-func (e *Engine) removeAllContainers(ctx context.Context, o *observed, purge bool, progress event.Sink, r *DownReport) (*observed, error) {
+func (e *Engine) removeAllContainers(ctx context.Context, o *Observed, purge bool, progress event.Sink, r *DownReport) (*Observed, error) {
 	for range 2 {
 		if len(o.all()) == 0 {
 			break
@@ -156,7 +134,7 @@ func (e *Engine) removeAllContainers(ctx context.Context, o *observed, purge boo
 		}
 		slices.Sort(r.Containers)
 		var err error
-		if o, err = e.observe(ctx, o.names.Project); err != nil {
+		if o, err = e.Observe(ctx, o.Names.Project); err != nil {
 			return nil, err
 		}
 	}

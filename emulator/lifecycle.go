@@ -1,0 +1,65 @@
+package emulator
+
+import (
+	"context"
+	"errors"
+
+	"github.com/wellcomecollection/devstack/emulator/config"
+	"github.com/wellcomecollection/devstack/emulator/internal/converge"
+	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/lock"
+	"github.com/wellcomecollection/devstack/emulator/internal/stack"
+)
+
+// Up brings a project's stack to the configured state: it observes what
+// Docker has, plans what to create, start or replace, and applies the plan:
+// network and volumes first, then each service's steps in parallel. On a
+// running, up-to-date stack it creates and starts nothing. A restore that
+// was cut short is finished first.
+func Up(ctx context.Context, e *Engine, cfg config.Config, opts UpOptions) (*StatusReport, error) {
+	progress := opts.Progress
+	fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := e.Up(ctx, cfg, fx, converge.RunOptions{UpOptions: opts}); err != nil {
+		return nil, err
+	}
+	r, err := e.Status(ctx, cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	// Something stopped the stack since it was ready (the engine, a user's
+	// docker stop): an up that leaves no running stack failed.
+	if r.State != converge.StateRunning {
+		return r, fault.Env(nil, "the stack is %s after up: %s; run `devstack up` again", r.State, stack.FirstNonEmpty(r.Reason, "a container stopped since it was ready"))
+	}
+	return r, nil
+}
+
+// Down stops the project's containers gracefully and removes them and the
+// network. Volumes stay unless opts.Volumes. Only resources with the
+// project's label are touched; names held by others are reported, after the
+// rest is done, as an error. A restore that was cut short is finished
+// first, unless the data goes anyway; one that cannot be finished does not
+// keep the containers up, and its journal stays for the next command.
+func Down(ctx context.Context, e *Engine, cfg config.Config, opts converge.DownOptions) (*converge.DownReport, error) {
+	progress := opts.Progress
+	unlock, err := lock.Project(ctx, cfg.Project, progress)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	var unsettled error
+	if !opts.Volumes {
+		unsettled = e.settle(ctx, cfg, progress)
+	}
+	r, err := e.DownLocked(ctx, cfg.Project, opts)
+	return r, errors.Join(unsettled, err)
+}
+
+// Status reports a project's stack as Docker has it, found by label.
+func Status(ctx context.Context, e *Engine, cfg config.Config) (*converge.StatusReport, error) {
+	return e.Status(ctx, cfg, false)
+}
