@@ -6,13 +6,14 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/server"
+	"github.com/wellcomecollection/devstack/emulator/internal/snapshot"
 )
 
 // Engine is a connection to a Docker engine, on which every command works.
-type Engine struct{ *converge.Engine }
+type Engine struct{ *snapshot.Engine }
 
 func newEngine(c *engine.Conn) *Engine {
-	return &Engine{&converge.Engine{Engine: &server.Engine{Conn: c}}}
+	return &Engine{&snapshot.Engine{Engine: &converge.Engine{Engine: &server.Engine{Conn: c}}}}
 }
 
 // Connect reaches the Docker engine the docker CLI would use (DOCKER_HOST,

@@ -35,7 +35,7 @@ type EnvOptions struct {
 // restore that was cut short is finished first: its values are the ones to
 // give.
 func Env(ctx context.Context, e *Engine, cfg config.Config, opts EnvOptions) ([]EnvVar, error) {
-	if err := e.settleUnlocked(ctx, cfg, opts.Progress); err != nil {
+	if err := e.SettleUnlocked(ctx, cfg, opts.Progress); err != nil {
 		return nil, err
 	}
 	o, err := e.Observe(ctx, cfg.Project)

@@ -18,7 +18,7 @@ import (
 // was cut short is finished first.
 func Up(ctx context.Context, e *Engine, cfg config.Config, opts UpOptions) (*StatusReport, error) {
 	progress := opts.Progress
-	fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
+	fx, unlock, err := e.LockForFixtures(ctx, cfg, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +53,7 @@ func Down(ctx context.Context, e *Engine, cfg config.Config, opts converge.DownO
 	defer unlock()
 	var unsettled error
 	if !opts.Volumes {
-		unsettled = e.settle(ctx, cfg, progress)
+		unsettled = e.Settle(ctx, cfg, progress)
 	}
 	r, err := e.DownLocked(ctx, cfg.Project, opts)
 	return r, errors.Join(unsettled, err)

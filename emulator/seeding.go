@@ -79,7 +79,7 @@ func (r SeedReport) String() string {
 // It takes the project lock before it looks at the stack, so a reset during
 // an up of the same project waits for the up and then finds its stack.
 func Seed(ctx context.Context, e *Engine, cfg config.Config, opts SeedOptions) (*SeedReport, error) {
-	unlock, err := e.lockSettled(ctx, cfg, opts.Progress)
+	unlock, err := e.LockSettled(ctx, cfg, opts.Progress)
 	if err != nil {
 		return nil, err
 	}

@@ -33,7 +33,7 @@ type Stack struct {
 // Attach reads the fixtures, finds a project's running stack by label and
 // connects to it. A restore that was cut short is finished first.
 func Attach(ctx context.Context, e *Engine, cfg config.Config) (*Stack, error) {
-	if err := e.settleUnlocked(ctx, cfg, nil); err != nil {
+	if err := e.SettleUnlocked(ctx, cfg, nil); err != nil {
 		return nil, err
 	}
 	return e.attach(ctx, cfg)

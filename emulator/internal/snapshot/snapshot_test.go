@@ -1,4 +1,4 @@
-package emulator
+package snapshot
 
 import (
 	"archive/tar"
@@ -25,6 +25,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack/stacktest"
 )
@@ -61,7 +62,7 @@ func testSnapshot() *snapshot {
 	return &snapshot{
 		SnapshotInfo: SnapshotInfo{Name: "s", Project: "p", Created: created.Add(time.Hour), Flavour: "mariadb", MySQLVersion: "10.11",
 			Image: "img", DevstackVersion: "v1", Schema: "abc", SizeBytes: -1},
-		pinned:  stack.Pinned{RootPassword: "root", AppPassword: "app", MySQLPort: 1001, RedisPort: 1002, DashboardUUID: "0f6c3f3e-6a53-4b7e-9d55-1d2e3f4a5b6c", Created: created},
+		Pinned:  stack.Pinned{RootPassword: "root", AppPassword: "app", MySQLPort: 1001, RedisPort: 1002, DashboardUUID: "0f6c3f3e-6a53-4b7e-9d55-1d2e3f4a5b6c", Created: created},
 		volumes: snapshotVolumesOf("p", "s"),
 	}
 }
@@ -76,8 +77,8 @@ func TestSnapshotLabelsCarryWhatRestoreNeeds(t *testing.T) {
 		t.Errorf("labels: %v", l)
 	}
 	back := snapshotFrom(l)
-	if back.pinned != s.pinned || back.SnapshotInfo != s.SnapshotInfo {
-		t.Errorf("read back %+v %+v, want %+v %+v", back.SnapshotInfo, back.pinned, s.SnapshotInfo, s.pinned)
+	if back.Pinned != s.Pinned || back.SnapshotInfo != s.SnapshotInfo {
+		t.Errorf("read back %+v %+v, want %+v %+v", back.SnapshotInfo, back.Pinned, s.SnapshotInfo, s.Pinned)
 	}
 	if other := s.labels(config.ServiceMySQL); other[stack.LabelRootPassword] != "" || other[stack.LabelService] != config.ServiceMySQL {
 		t.Errorf("MySQL volume labels: %v", other)
@@ -92,7 +93,7 @@ func TestRestoreTarget(t *testing.T) {
 
 	// Saved here: the saved values come back.
 	v, err := restoreTarget(cfg, s, absent, stacktest.Ports())
-	if err != nil || v.RootPassword != "root" || v.AppPassword != "app" || v.MySQLPort != 1001 || v.RedisPort != 1002 || v.DashboardUUID != s.pinned.DashboardUUID || !v.Created.Equal(s.pinned.Created) {
+	if err != nil || v.RootPassword != "root" || v.AppPassword != "app" || v.MySQLPort != 1001 || v.RedisPort != 1002 || v.DashboardUUID != s.Pinned.DashboardUUID || !v.Created.Equal(s.Pinned.Created) {
 		t.Errorf("in place: %+v, %v", v, err)
 	}
 
@@ -100,7 +101,7 @@ func TestRestoreTarget(t *testing.T) {
 	// UUID and time.
 	s.ImportedFrom = "p"
 	v, err = restoreTarget(cfg, s, absent, stacktest.Ports())
-	if err != nil || v.RootPassword == "root" || v.AppPassword == "app" || v.MySQLPort == 1001 || v.RedisPort == 1002 || v.DashboardUUID != s.pinned.DashboardUUID || !v.Created.Equal(s.pinned.Created) {
+	if err != nil || v.RootPassword == "root" || v.AppPassword == "app" || v.MySQLPort == 1001 || v.RedisPort == 1002 || v.DashboardUUID != s.Pinned.DashboardUUID || !v.Created.Equal(s.Pinned.Created) {
 		t.Errorf("imported, new project: %+v, %v", v, err)
 	}
 
@@ -109,7 +110,7 @@ func TestRestoreTarget(t *testing.T) {
 	existing := &converge.Observed{Names: stack.NamesFor("q"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{
 		stack.NamesFor("q").MySQLData: {Name: stack.NamesFor("q").MySQLData, Labels: own.Labels()}}}
 	v, err = restoreTarget(cfg, s, existing, stacktest.Ports())
-	if err != nil || v.RootPassword != "own-root" || v.AppPassword != "own-app" || v.MySQLPort != 2001 || v.RedisPort != 2002 || v.DashboardUUID != s.pinned.DashboardUUID {
+	if err != nil || v.RootPassword != "own-root" || v.AppPassword != "own-app" || v.MySQLPort != 2001 || v.RedisPort != 2002 || v.DashboardUUID != s.Pinned.DashboardUUID {
 		t.Errorf("imported, existing stack: %+v, %v", v, err)
 	}
 
@@ -121,7 +122,7 @@ func TestRestoreTarget(t *testing.T) {
 }
 
 func TestSamePinned(t *testing.T) {
-	v := testSnapshot().pinned
+	v := testSnapshot().Pinned
 	l := v.Labels()
 	l["io.devstack.other"] = "x"
 	if !samePinned(l, v) {
@@ -134,35 +135,12 @@ func TestSamePinned(t *testing.T) {
 	}
 }
 
-func TestStatusIsRestoringWhileTheJournalExists(t *testing.T) {
-	f, e := onStack("p")
-	cfg := stacktest.Config("p")
-	f.AddVolume(docker.Volume{Name: stack.NamesFor("p").Restoring, Labels: journalLabels("p", "s", testSnapshot().pinned)})
-	r, err := Status(context.Background(), e, cfg)
-	if err != nil || r.State != converge.StateRestoring {
-		t.Fatalf("status: %+v, %v", r, err)
-	}
-	// Down with --volumes removes the journal with the rest; snapshots stay.
-	s := testSnapshot()
-	stacktest.Must(t, e.makeSnapshotVolumes(context.Background(), s))
-	stacktest.Must(t, e.recordSnapshot(context.Background(), s))
-	if _, err := Down(context.Background(), e, cfg, converge.DownOptions{Volumes: true}); err != nil {
-		t.Fatal(err)
-	}
-	if r, _ := Status(context.Background(), e, cfg); r.State != converge.StateAbsent {
-		t.Errorf("after down --volumes: %s", r.State)
-	}
-	if got, _ := ListSnapshots(context.Background(), e, cfg, false); len(got) != 1 || !got[0].Complete {
-		t.Errorf("snapshots after down --volumes: %+v", got)
-	}
-}
-
 func TestSaveNeedsForceOverAnExistingName(t *testing.T) {
-	f, e := onStack("p")
+	f, e := stackOn("p")
 	s := testSnapshot()
 	stacktest.Must(t, e.makeSnapshotVolumes(context.Background(), s))
 	f.Calls = nil
-	_, err := SaveSnapshot(context.Background(), e, stacktest.Config("p"), "s", SnapshotOptions{})
+	_, err := e.Save(context.Background(), stacktest.Config("p"), "s", SnapshotOptions{})
 	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("save over an existing name: %v", err)
 	}
@@ -172,7 +150,7 @@ func TestSaveNeedsForceOverAnExistingName(t *testing.T) {
 }
 
 func TestSnapshotNameHeldByAnotherVolume(t *testing.T) {
-	f, e := onStack("p")
+	f, e := stackOn("p")
 	f.AddVolume(docker.Volume{Name: snapshotVolumesOf("p", "s")[stack.PartShared], Labels: map[string]string{"other": "x"}})
 	if _, err := e.findSnapshot(context.Background(), "p", "s"); fault.ExitCode(err) != fault.ExitUsage {
 		t.Errorf("a volume devstack did not make: %v", err)
@@ -180,7 +158,7 @@ func TestSnapshotNameHeldByAnotherVolume(t *testing.T) {
 }
 
 func TestForeignUsers(t *testing.T) {
-	f, e := onStack("p")
+	f, e := stackOn("p")
 	n := stack.NamesFor("p")
 	f.AddContainer(docker.Container{Name: "app", Volumes: []string{"elsewhere", n.Shared}})
 	f.AddContainer(docker.Container{Name: "unrelated", Volumes: []string{"elsewhere"}})
@@ -204,7 +182,7 @@ func export(t *testing.T) []byte {
 func exportWith(t *testing.T, edit func(*manifest), write func(w io.Writer, part, flavour string) error) []byte {
 	t.Helper()
 	s := testSnapshot()
-	m := &manifest{Format: exportFormat, Snapshot: s.SnapshotInfo, Pinned: s.pinned}
+	m := &manifest{Format: exportFormat, Snapshot: s.SnapshotInfo, Pinned: s.Pinned}
 	edit(m)
 	var spools []*os.File
 	for _, part := range snapshotParts {
@@ -245,7 +223,7 @@ func importInto(t *testing.T, data []byte) (*fake.Engine, error) {
 	f.AddImage(cfg.MySQL.Image)
 	f.Output[stack.NamesFor("q").Probe] = "mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)\n"
 	f.ExecFunc = statFromCopies(f)
-	_, err := ImportSnapshot(context.Background(), newEngine(engine.NewConn(docker.Said(f))), cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(data)})
+	_, err := engineOn(f).Import(context.Background(), cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(data)})
 	return f, err
 }
 
@@ -307,7 +285,7 @@ func TestImportRefusesAnotherFlavour(t *testing.T) {
 	cfg := stacktest.Config("q")
 	f.AddImage(cfg.MySQL.Image)
 	f.Output[stack.NamesFor("q").Probe] = "/usr/sbin/mysqld  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)\n"
-	_, err := ImportSnapshot(context.Background(), newEngine(engine.NewConn(docker.Said(f))), cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(export(t))})
+	_, err := engineOn(f).Import(context.Background(), cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(export(t))})
 	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "MariaDB 10.11") || !strings.Contains(err.Error(), "MySQL 8.0") {
 		t.Fatalf("import across flavours: %v", err)
 	}
@@ -352,15 +330,15 @@ func withManifest(t *testing.T, data []byte, change func(*manifest)) []byte {
 // What a save or an import cut short leaves (data volumes, no record) is
 // listed as incomplete, and a restore refuses it before changing anything.
 func TestIncompleteSnapshotIsRefused(t *testing.T) {
-	f, e := onStack("p")
+	f, e := stackOn("p")
 	cfg := stacktest.Config("p")
 	stacktest.Must(t, e.makeSnapshotVolumes(context.Background(), testSnapshot()))
-	got, err := ListSnapshots(context.Background(), e, cfg, false)
+	got, err := e.List(context.Background(), cfg, false)
 	if err != nil || len(got) != 1 || got[0].Complete {
 		t.Errorf("ls: %+v, %v", got, err)
 	}
 	f.Calls = nil
-	_, err = RestoreSnapshot(context.Background(), e, cfg, "s", SnapshotOptions{})
+	_, err = e.Restore(context.Background(), cfg, "s", SnapshotOptions{})
 	if fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "incomplete") {
 		t.Fatalf("restore of an incomplete snapshot: %v", err)
 	}
@@ -397,7 +375,7 @@ func TestImportFailsWhenTheEngineLosesTheCopy(t *testing.T) {
 	f.AddImage(cfg.MySQL.Image)
 	f.Output[stack.NamesFor("q").Probe] = "mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)\n"
 	f.ExecFunc = func(string, docker.Exec) (int, error) { return 0, nil } // stat finds nothing
-	_, err := ImportSnapshot(context.Background(), newEngine(engine.NewConn(docker.Said(f))), cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(export(t))})
+	_, err := engineOn(f).Import(context.Background(), cfg, ImportOptions{File: "-", Stdin: bytes.NewReader(export(t))})
 	if err == nil || !strings.Contains(err.Error(), "did not write what devstack copied") {
 		t.Fatalf("import onto a losing engine: %v", err)
 	}
@@ -526,5 +504,39 @@ func TestImportRefusesWhatNoStackHolds(t *testing.T) {
 		if got := snapshotVolumesOn(t, f); len(got) != 0 {
 			t.Errorf("%s: volumes left behind: %v", tc.name, got)
 		}
+	}
+}
+
+// engineOn is an engine that answers as f does.
+func engineOn(f *fake.Engine) *Engine {
+	return &Engine{&converge.Engine{Engine: &server.Engine{Conn: engine.NewConn(docker.Said(f))}}}
+}
+
+// stackOn is project's running stack on a fake engine.
+func stackOn(project string) (*fake.Engine, *Engine) {
+	f := stacktest.Running(project)
+	return f, engineOn(f)
+}
+
+func TestStatusIsRestoringWhileTheJournalExists(t *testing.T) {
+	f, e := stackOn("p")
+	cfg := stacktest.Config("p")
+	f.AddVolume(docker.Volume{Name: stack.NamesFor("p").Restoring, Labels: journalLabels("p", "s", testSnapshot().Pinned)})
+	r, err := e.Status(context.Background(), cfg, false)
+	if err != nil || r.State != converge.StateRestoring {
+		t.Fatalf("status: %+v, %v", r, err)
+	}
+	// Down with --volumes removes the journal with the rest; snapshots stay.
+	s := testSnapshot()
+	stacktest.Must(t, e.makeSnapshotVolumes(context.Background(), s))
+	stacktest.Must(t, e.recordSnapshot(context.Background(), s))
+	if _, err := e.Down(context.Background(), "p", converge.DownOptions{Volumes: true}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := e.Status(context.Background(), cfg, false); r.State != converge.StateAbsent {
+		t.Errorf("after down --volumes: %s", r.State)
+	}
+	if got, _ := e.List(context.Background(), cfg, false); len(got) != 1 || !got[0].Complete {
+		t.Errorf("snapshots after down --volumes: %+v", got)
 	}
 }

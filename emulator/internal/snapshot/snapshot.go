@@ -1,4 +1,4 @@
-package emulator
+package snapshot
 
 import (
 	"cmp"
@@ -124,7 +124,7 @@ type SnapshotInfo struct {
 // saved, and which of its volumes exist (the record first).
 type snapshot struct {
 	SnapshotInfo
-	pinned  stack.Pinned
+	Pinned  stack.Pinned
 	volumes snapshotVolumes
 	present []string
 }
@@ -134,7 +134,7 @@ type snapshot struct {
 func (s *snapshot) labels(part string) map[string]string {
 	l := map[string]string{}
 	if part == partRecord {
-		l = s.pinned.Labels()
+		l = s.Pinned.Labels()
 		maps.Copy(l, map[string]string{labelSnapshotFlavour: s.Flavour, labelSnapshotMySQLVersion: s.MySQLVersion,
 			labelSnapshotImage: s.Image, labelSnapshotDevstack: s.DevstackVersion, labelSnapshotSchema: s.Schema})
 		if s.ImportedFrom != "" {
@@ -152,7 +152,7 @@ func snapshotFrom(labels map[string]string) *snapshot {
 		ImportedFrom: labels[labelSnapshotImportedFrom], Flavour: labels[labelSnapshotFlavour], MySQLVersion: labels[labelSnapshotMySQLVersion],
 		Image: labels[labelSnapshotImage], DevstackVersion: labels[labelSnapshotDevstack], Schema: labels[labelSnapshotSchema], SizeBytes: -1}}
 	s.Created, _ = time.Parse(time.RFC3339, labels[stack.LabelCreated])
-	s.pinned = stack.PinnedFrom(labels)
+	s.Pinned = stack.PinnedFrom(labels)
 	s.volumes = snapshotVolumesOf(s.Project, s.Name)
 	return s
 }
@@ -192,9 +192,9 @@ func noSnapshot(project, name string) error {
 	return fault.Usage("project %s has no snapshot %s (`devstack snapshot ls` lists them)", project, name)
 }
 
-// ListSnapshots returns the snapshots of cfg's project, or of every project
+// List returns the snapshots of cfg's project, or of every project
 // with all, oldest first.
-func ListSnapshots(ctx context.Context, e *Engine, cfg config.Config, all bool) ([]SnapshotInfo, error) {
+func (e *Engine) List(ctx context.Context, cfg config.Config, all bool) ([]SnapshotInfo, error) {
 	filters := []string{LabelSnapshot}
 	if !all {
 		filters = append(filters, LabelSnapshotOf+"="+cfg.Project)
@@ -244,14 +244,14 @@ func sizeOf(sizes map[string]int64, volumes []string) int64 {
 	return total
 }
 
-// RemoveSnapshot removes one of the project's snapshots and returns its
+// Remove removes one of the project's snapshots and returns its
 // volumes. A restore of it that was cut short is finished first: it needs
 // the snapshot.
-func RemoveSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, progress event.Sink) ([]string, error) {
+func (e *Engine) Remove(ctx context.Context, cfg config.Config, name string, progress event.Sink) ([]string, error) {
 	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}
-	unlock, err := e.lockSettled(ctx, cfg, progress)
+	unlock, err := e.LockSettled(ctx, cfg, progress)
 	if err != nil {
 		return nil, err
 	}

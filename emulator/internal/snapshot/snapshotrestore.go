@@ -1,4 +1,4 @@
-package emulator
+package snapshot
 
 import (
 	"context"
@@ -42,20 +42,20 @@ type RestoreReport struct {
 	TookMS   int64                  `json:"took_ms"`
 }
 
-// RestoreSnapshot brings the project's stack to exactly the state of one
+// Restore brings the project's stack to exactly the state of one
 // of its snapshots and starts it: the services stop (their data goes), one
 // short-lived container copies the snapshot's volumes over the stack's, and
 // the services start on that data, which nothing seeds. A snapshot saved
 // from this project brings back its pinned values too; one imported from
 // elsewhere gets this project's. A snapshot of another MySQL flavour or
 // major.minor version is refused, before anything changes.
-func RestoreSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, opts SnapshotOptions) (*RestoreReport, error) {
+func (e *Engine) Restore(ctx context.Context, cfg config.Config, name string, opts SnapshotOptions) (*RestoreReport, error) {
 	t0 := time.Now()
 	progress := opts.Progress
 	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}
-	fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
+	fx, unlock, err := e.LockForFixtures(ctx, cfg, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func RestoreSnapshot(ctx context.Context, e *Engine, cfg config.Config, name str
 	if err := e.restore(ctx, cfg, fx, s, target, progress); err != nil {
 		return nil, err
 	}
-	r, err := Status(ctx, e, cfg)
+	r, err := e.Status(ctx, cfg, false)
 	if err != nil {
 		return nil, err
 	}
@@ -133,11 +133,11 @@ func incomplete(project, name string) error {
 // this project's passwords and ports (new ones for a new stack) and keeps
 // only what its rows carry: the pipeline's UUID and the creation time.
 func restoreTarget(cfg config.Config, s *snapshot, o *converge.Observed, freePort func() (int, error)) (stack.Pinned, error) {
-	labels := s.pinned.Labels()
+	labels := s.Pinned.Labels()
 	if s.ImportedFrom != "" {
 		labels = map[string]string{}
 		maps.Copy(labels, o.PinnedLabels())
-		maps.Copy(labels, map[string]string{stack.LabelDashboardUUID: s.pinned.DashboardUUID, stack.LabelSeeded: s.pinned.Created.Format(time.RFC3339)})
+		maps.Copy(labels, map[string]string{stack.LabelDashboardUUID: s.Pinned.DashboardUUID, stack.LabelSeeded: s.Pinned.Created.Format(time.RFC3339)})
 	}
 	return stack.ChoosePinned(cfg, labels, converge.PublishedPort(o.Containers[config.ServiceGearmand]), freePort)
 }
@@ -191,7 +191,7 @@ func (e *Engine) restore(ctx context.Context, cfg config.Config, fx *seed.Fixtur
 	if err != nil {
 		return err
 	}
-	if err := e.Up(ctx, cfg, fx, converge.RunOptions{UpOptions: converge.UpOptions{Progress: progress}, KeepData: true, CopiedRoot: s.pinned.RootPassword}); err != nil {
+	if err := e.Up(ctx, cfg, fx, converge.RunOptions{UpOptions: converge.UpOptions{Progress: progress}, KeepData: true, CopiedRoot: s.Pinned.RootPassword}); err != nil {
 		return err
 	}
 	if err := e.Docker.RemoveVolume(ctx, o.Names.Restoring); err != nil && !engine.IsNotFound(err) {
@@ -265,9 +265,9 @@ func samePinned(labels map[string]string, v stack.Pinned) bool {
 	return true
 }
 
-// settle finishes a restore that was cut short, as its journal records; the
+// Settle finishes a restore that was cut short, as its journal records; the
 // caller holds the project lock.
-func (e *Engine) settle(ctx context.Context, cfg config.Config, progress event.Sink) error {
+func (e *Engine) Settle(ctx context.Context, cfg config.Config, progress event.Sink) error {
 	j, err := e.journal(ctx, cfg.Project)
 	if err != nil || j == nil {
 		return err
@@ -291,28 +291,28 @@ func (e *Engine) settle(ctx context.Context, cfg config.Config, progress event.S
 	return nil
 }
 
-// settleUnlocked is settle for a command that does not hold the project
+// SettleUnlocked is settle for a command that does not hold the project
 // lock: it takes the lock only when there is a restore to finish.
-func (e *Engine) settleUnlocked(ctx context.Context, cfg config.Config, progress event.Sink) error {
+func (e *Engine) SettleUnlocked(ctx context.Context, cfg config.Config, progress event.Sink) error {
 	if j, err := e.journal(ctx, cfg.Project); err != nil || j == nil {
 		return err
 	}
-	unlock, err := e.lockSettled(ctx, cfg, progress)
+	unlock, err := e.LockSettled(ctx, cfg, progress)
 	if err == nil {
 		unlock()
 	}
 	return err
 }
 
-// lockForFixtures reads the fixtures, so that bad ones are refused before
+// LockForFixtures reads the fixtures, so that bad ones are refused before
 // anything waits, then takes lockSettled: where the commands that bring a
 // stack up start.
-func (e *Engine) lockForFixtures(ctx context.Context, cfg config.Config, progress event.Sink) (*seed.Fixtures, func(), error) {
+func (e *Engine) LockForFixtures(ctx context.Context, cfg config.Config, progress event.Sink) (*seed.Fixtures, func(), error) {
 	fx, err := seeding.Load(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	unlock, err := e.lockSettled(ctx, cfg, progress)
+	unlock, err := e.LockSettled(ctx, cfg, progress)
 	return fx, unlock, err
 }
 
@@ -326,15 +326,15 @@ func (e *Engine) following(ctx context.Context, cfg config.Config) (config.Confi
 	return o.Follow(cfg), nil
 }
 
-// lockSettled takes the project lock and finishes a restore that was cut
+// LockSettled takes the project lock and finishes a restore that was cut
 // short, where every command that changes a stack starts; the caller
 // unlocks.
-func (e *Engine) lockSettled(ctx context.Context, cfg config.Config, progress event.Sink) (func(), error) {
+func (e *Engine) LockSettled(ctx context.Context, cfg config.Config, progress event.Sink) (func(), error) {
 	unlock, err := lock.Project(ctx, cfg.Project, progress)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.settle(ctx, cfg, progress); err != nil {
+	if err := e.Settle(ctx, cfg, progress); err != nil {
 		unlock()
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package emulator
+package snapshot
 
 import (
 	"context"
@@ -37,18 +37,18 @@ type SaveReport struct {
 	TookMS  int64    `json:"took_ms"`
 }
 
-// SaveSnapshot copies a running stack's three volumes into a snapshot:
+// Save copies a running stack's three volumes into a snapshot:
 // Redis saves to disk, the services stop (MySQL cleanly), one short-lived
 // container copies the volumes, and the services start again with their
 // data as it was: nothing is seeded. A snapshot of the same name is
 // replaced only with opts.Force.
-func SaveSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, opts SnapshotOptions) (*SaveReport, error) {
+func (e *Engine) Save(ctx context.Context, cfg config.Config, name string, opts SnapshotOptions) (*SaveReport, error) {
 	t0 := time.Now()
 	progress := opts.Progress
 	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}
-	fx, unlock, err := e.lockForFixtures(ctx, cfg, progress)
+	fx, unlock, err := e.LockForFixtures(ctx, cfg, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func (e *Engine) newSnapshot(ctx context.Context, cfg config.Config, o *converge
 	}
 	return &snapshot{SnapshotInfo: SnapshotInfo{Name: name, Project: cfg.Project, Created: time.Now().UTC().Truncate(time.Second),
 		Flavour: f.Name(), MySQLVersion: f.Series(), Image: live[config.ServiceMySQL].Image, DevstackVersion: version, Schema: schema, SizeBytes: -1},
-		pinned: v, volumes: snapshotVolumesOf(cfg.Project, name)}, nil
+		Pinned: v, volumes: snapshotVolumesOf(cfg.Project, name)}, nil
 }
 
 // save makes the snapshot's volumes and copies the stack into them while

@@ -1,4 +1,4 @@
-package emulator
+package snapshot
 
 import (
 	"archive/tar"
@@ -76,10 +76,10 @@ type ExportReport struct {
 	SHA256 string `json:"sha256"`
 }
 
-// ExportSnapshot writes one of the project's snapshots as one file. A file
+// Export writes one of the project's snapshots as one file. A file
 // is written under a temporary name and renamed once complete, so a failed
 // export leaves none.
-func ExportSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, opts ExportOptions) (*ExportReport, error) {
+func (e *Engine) Export(ctx context.Context, cfg config.Config, name string, opts ExportOptions) (*ExportReport, error) {
 	if err := ValidateSnapshotName(name); err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func ExportSnapshot(ctx context.Context, e *Engine, cfg config.Config, name stri
 	case !s.Complete:
 		return nil, incomplete(cfg.Project, name)
 	}
-	m := &manifest{Format: exportFormat, Snapshot: s.SnapshotInfo, Pinned: s.pinned}
+	m := &manifest{Format: exportFormat, Snapshot: s.SnapshotInfo, Pinned: s.Pinned}
 	spools, err := e.spoolSnapshot(ctx, cfg, s, m)
 	defer closeAll(spools)
 	if err != nil {
@@ -305,12 +305,12 @@ type ImportOptions struct {
 	Progress event.Sink
 }
 
-// ImportSnapshot makes a snapshot of the project from an export. It refuses
+// Import makes a snapshot of the project from an export. It refuses
 // a file that is not a complete, intact export of a format it reads, or of
 // a MySQL flavour or major.minor version this project's image does not run,
 // and then leaves nothing behind. The snapshot is this project's; restoring
 // it gives the stack this project's passwords and ports.
-func ImportSnapshot(ctx context.Context, e *Engine, cfg config.Config, opts ImportOptions) (*SnapshotInfo, error) {
+func (e *Engine) Import(ctx context.Context, cfg config.Config, opts ImportOptions) (*SnapshotInfo, error) {
 	in, what, err := openImport(opts)
 	if err != nil {
 		return nil, err
@@ -402,7 +402,7 @@ func importedSnapshot(m *manifest, project, name string) *snapshot {
 	info := m.Snapshot
 	info.Name = stack.FirstNonEmpty(name, info.Name)
 	info.Project, info.ImportedFrom, info.SizeBytes = project, m.Snapshot.Project, -1
-	return &snapshot{SnapshotInfo: info, pinned: m.Pinned, volumes: snapshotVolumesOf(project, info.Name)}
+	return &snapshot{SnapshotInfo: info, Pinned: m.Pinned, volumes: snapshotVolumesOf(project, info.Name)}
 }
 
 // importable refuses an import that could not be restored, or that would

@@ -1,0 +1,12 @@
+// Package converge brings a project's stack to its configured state, as
+// compose does: it observes what the engine holds (observe.go), plans what
+// to create, start or replace (plan.go), and applies the plan (up.go,
+// upmysql.go, upgearmand.go); it also takes stacks down and reports their
+// state. The caller holds the project lock.
+package converge
+
+import "github.com/wellcomecollection/devstack/emulator/internal/server"
+
+// Engine brings a stack to its configured state: it observes what
+// the engine has, plans, and applies the plan.
+type Engine struct{ *server.Engine }
