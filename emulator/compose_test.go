@@ -8,6 +8,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/observe"
 	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack/stacktest"
@@ -32,7 +33,7 @@ func TestComposeCarriesUpsHashesAndVariables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &converge.Observed{Names: stack.NamesFor(cfg.Project)}
+	o := &observe.Observed{Names: stack.NamesFor(cfg.Project)}
 	p, err := converge.PlanUp(converge.PlanInput{Cfg: cfg, O: o, Tree: seeding.SharedTree(cfg, fx).Digest(), FreePort: stacktest.Ports()})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
+	"github.com/wellcomecollection/devstack/emulator/internal/observe"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
@@ -121,12 +122,12 @@ func (e *Engine) imagesCheck(ctx context.Context, cfg config.Config) Check {
 	var details, fixes []string
 	seen := map[string]bool{}
 	for _, role := range cfg.Services() {
-		ref := *converge.Images(&cfg)[role]
+		ref := *observe.Images(&cfg)[role]
 		if seen[ref] {
 			continue
 		}
 		seen[ref] = true
-		chosen := fmt.Sprintf("%s: %s, from %s", role, ref, stack.FirstNonEmpty(cfg.Sources[converge.ImageKeys[role]], "the default"))
+		chosen := fmt.Sprintf("%s: %s, from %s", role, ref, stack.FirstNonEmpty(cfg.Sources[observe.ImageKeys[role]], "the default"))
 		if img, err := e.Docker.Image(ctx, ref); err == nil {
 			details = append(details, chosen+", present"+e.ServerStartNote(ctx, cfg, role, img))
 			continue
@@ -137,7 +138,7 @@ func (e *Engine) imagesCheck(ctx context.Context, cfg config.Config) Check {
 		} else {
 			c.OK = false
 			details = append(details, fmt.Sprintf("%s, is not here: %v", chosen, err))
-			fixes = append(fixes, converge.ImageVariable(role))
+			fixes = append(fixes, observe.ImageVariable(role))
 		}
 	}
 	c.Detail = strings.Join(details, "; ")

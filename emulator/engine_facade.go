@@ -3,9 +3,7 @@ package emulator
 import (
 	"context"
 
-	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
-	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/snapshot"
 )
 
@@ -13,7 +11,7 @@ import (
 type Engine struct{ *snapshot.Engine }
 
 func newEngine(c *engine.Conn) *Engine {
-	return &Engine{&snapshot.Engine{Engine: &converge.Engine{Engine: &server.Engine{Conn: c}}}}
+	return &Engine{snapshot.New(c)}
 }
 
 // Connect reaches the Docker engine the docker CLI would use (DOCKER_HOST,

@@ -11,6 +11,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/lock"
+	"github.com/wellcomecollection/devstack/emulator/internal/observe"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
@@ -46,14 +47,14 @@ func (e *Engine) DownLocked(ctx context.Context, project string, opts DownOption
 	if err != nil {
 		return nil, err
 	}
-	if o.absent() {
+	if o.Absent() {
 		progress.Note("project %s: nothing to remove", project)
 	}
 	return e.remove(ctx, o, opts.Volumes, progress)
 }
 
 // remove takes an observed stack down; the caller holds the project lock.
-func (e *Engine) remove(ctx context.Context, o *Observed, volumes bool, progress event.Sink) (*DownReport, error) {
+func (e *Engine) remove(ctx context.Context, o *observe.Observed, volumes bool, progress event.Sink) (*DownReport, error) {
 	r := &DownReport{Project: o.Names.Project, Containers: []string{}, Networks: []string{}, Volumes: []string{}}
 	o, err := e.removeAllContainers(ctx, o, volumes, progress, r)
 	if err != nil {
@@ -66,7 +67,7 @@ func (e *Engine) remove(ctx context.Context, o *Observed, volumes bool, progress
 	// What holds the network or a volume may be the stack's own container,
 	// made after the last look by a create an interrupted up had sent (its
 	// template copy, say): one more look removes it, then the rest.
-	if o, err = e.Observe(ctx, o.Names.Project); err != nil || len(o.all()) == 0 {
+	if o, err = e.Observe(ctx, o.Names.Project); err != nil || len(o.All()) == 0 {
 		return r, blocked
 	}
 	if o, err = e.removeAllContainers(ctx, o, volumes, progress, r); err != nil {
@@ -82,19 +83,19 @@ func (e *Engine) remove(ctx context.Context, o *Observed, volumes bool, progress
 // volumes, once its containers are gone. Containers devstack did not create
 // may still use them (an app joined with --network): they are named, never
 // touched, and the rest is removed anyway.
-func (e *Engine) removeRest(ctx context.Context, o *Observed, volumes bool, progress event.Sink, r *DownReport) error {
+func (e *Engine) removeRest(ctx context.Context, o *observe.Observed, volumes bool, progress event.Sink, r *DownReport) error {
 	var blocked error
-	for _, n := range o.spareNetworks {
+	for _, n := range o.SpareNetworks {
 		if err := e.Docker.RemoveNetwork(ctx, n.ID); err != nil && !engine.IsNotFound(err) {
 			blocked = e.networkBlocked(ctx, n.ID, n.Name, err)
 		}
 	}
-	if o.network != nil {
-		progress.Done(stack.PartNetwork, 0, "removing %s", o.network.Name)
-		if err := e.Docker.RemoveNetwork(ctx, o.network.ID); err != nil && !engine.IsNotFound(err) {
-			blocked = e.networkBlocked(ctx, o.network.ID, o.network.Name, err)
+	if o.Network != nil {
+		progress.Done(stack.PartNetwork, 0, "removing %s", o.Network.Name)
+		if err := e.Docker.RemoveNetwork(ctx, o.Network.ID); err != nil && !engine.IsNotFound(err) {
+			blocked = e.networkBlocked(ctx, o.Network.ID, o.Network.Name, err)
 		} else {
-			r.Networks = append(r.Networks, o.network.Name)
+			r.Networks = append(r.Networks, o.Network.Name)
 		}
 	}
 	if volumes {
@@ -119,15 +120,15 @@ func (e *Engine) removeRest(ctx context.Context, o *Observed, volumes bool, prog
 // network and volumes in use. With purge the data goes too: the containers
 // are killed, not stopped gracefully (a server that is still starting can
 // take its whole stop timeout).
-func (e *Engine) removeAllContainers(ctx context.Context, o *Observed, purge bool, progress event.Sink, r *DownReport) (*Observed, error) {
+func (e *Engine) removeAllContainers(ctx context.Context, o *observe.Observed, purge bool, progress event.Sink, r *DownReport) (*observe.Observed, error) {
 	for range 2 {
-		if len(o.all()) == 0 {
+		if len(o.All()) == 0 {
 			break
 		}
-		if err := e.removeContainers(ctx, o.all(), purge, progress); err != nil {
+		if err := e.removeContainers(ctx, o.All(), purge, progress); err != nil {
 			return nil, err
 		}
-		for _, c := range o.all() {
+		for _, c := range o.All() {
 			if !slices.Contains(r.Containers, c.Name) {
 				r.Containers = append(r.Containers, c.Name)
 			}

@@ -5,8 +5,14 @@
 // state. The caller holds the project lock.
 package converge
 
-import "github.com/wellcomecollection/devstack/emulator/internal/server"
+import (
+	"github.com/wellcomecollection/devstack/emulator/internal/engine"
+	"github.com/wellcomecollection/devstack/emulator/internal/observe"
+)
 
 // Engine brings a stack to its configured state: it observes what
 // the engine has, plans, and applies the plan.
-type Engine struct{ *server.Engine }
+type Engine struct{ *observe.Engine }
+
+// New works on the engine c reaches.
+func New(c *engine.Conn) *Engine { return &Engine{observe.New(c)} }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
+	"github.com/wellcomecollection/devstack/emulator/internal/observe"
 	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
@@ -79,7 +80,7 @@ type upPlan struct {
 // PlanInput is what up plans from.
 type PlanInput struct {
 	Cfg  config.Config
-	O    *Observed
+	O    *observe.Observed
 	life stack.Lifetime
 	// tree is the digest of the fixtures' shared tree; api the engine's API
 	// version.
@@ -106,7 +107,7 @@ func PlanUp(in PlanInput) (*upPlan, error) {
 	}
 	_, haveData := o.Volumes[o.Names.MySQLData]
 	switch {
-	case in.template != nil && haveData && o.copyCutShort():
+	case in.template != nil && haveData && o.CopyCutShort():
 		// A copy cut short is done again; the volume keeps its values.
 	case in.template != nil && !haveData:
 		if in.template.Build {
@@ -119,9 +120,9 @@ func PlanUp(in PlanInput) (*upPlan, error) {
 	default:
 		in.template = nil
 	}
-	p := &upPlan{names: o.Names, life: life, pinned: v, newNetwork: o.network == nil, Specs: map[string]docker.ContainerSpec{},
+	p := &upPlan{names: o.Names, life: life, pinned: v, newNetwork: o.Network == nil, Specs: map[string]docker.ContainerSpec{},
 		actions: map[string]action{}, current: o.Containers, volumes: o.Volumes, template: in.template, imageIDs: in.imageIDs}
-	for _, c := range o.others {
+	for _, c := range o.Others {
 		// The compose file's init container is no leftover: it did its work
 		// and stays, exited, as compose left it.
 		if c.Labels[stack.LabelService] != stack.PartInit {
@@ -129,8 +130,8 @@ func PlanUp(in PlanInput) (*upPlan, error) {
 		}
 	}
 	n := o.Names
-	if o.network != nil {
-		p.networkID = o.network.ID
+	if o.Network != nil {
+		p.networkID = o.Network.ID
 	}
 	for _, vol := range []struct{ name, part string }{{n.MySQLData, config.ServiceMySQL}, {n.RedisData, config.ServiceRedis}, {n.Shared, stack.PartShared}} {
 		if _, ok := o.Volumes[vol.name]; ok {
@@ -196,7 +197,7 @@ func (p *upPlan) images() map[string]string {
 	out := map[string]string{}
 	for _, role := range slices.Sorted(maps.Keys(p.actions)) {
 		if a := p.actions[role]; a != keep && a != remove {
-			out[p.Specs[role].Image] = ImageVariable(role)
+			out[p.Specs[role].Image] = observe.ImageVariable(role)
 		}
 	}
 	return out

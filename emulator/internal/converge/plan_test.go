@@ -16,6 +16,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/observe"
 	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack/stacktest"
@@ -94,7 +95,7 @@ func TestPlanForPodman(t *testing.T) {
 func TestPlanUpNewStack(t *testing.T) {
 	cfg := stacktest.Config("p")
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
-	o := &Observed{Names: stack.NamesFor("p"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
+	o := &observe.Observed{Names: stack.NamesFor("p"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
 	p, err := PlanUp(PlanInput{Cfg: cfg, O: o, life: stack.Lifetime{Ephemeral: true}, Tree: "tree", FreePort: stacktest.Ports()})
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +133,7 @@ func TestPlanUpWarmStackDoesNothing(t *testing.T) {
 	cfg := stacktest.Config("p")
 	v := stack.Pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 63306, RedisPort: 63379, DashboardUUID: "u", Created: time.Unix(0, 0).UTC()}
 	n := stack.NamesFor("p")
-	o := &Observed{Names: n, Containers: map[string]docker.Container{}, network: &docker.Network{ID: stacktest.NetID, Name: n.Network},
+	o := &observe.Observed{Names: n, Containers: map[string]docker.Container{}, Network: &docker.Network{ID: stacktest.NetID, Name: n.Network},
 		Volumes: map[string]docker.Volume{n.MySQLData: {Name: n.MySQLData, Labels: v.Labels()}, n.RedisData: {Name: n.RedisData}, n.Shared: {Name: n.Shared}}}
 	for _, role := range stack.CoreRoles {
 		o.Containers[role] = stacktest.Container(cfg, role, v, "running")
@@ -187,7 +188,7 @@ func TestChoosePinned(t *testing.T) {
 
 // onFake is an engine that answers as f does.
 func onFake(f *fake.Engine) *Engine {
-	return &Engine{&server.Engine{Conn: engine.NewConn(docker.Said(f))}}
+	return New(engine.NewConn(docker.Said(f)))
 }
 
 func stackOnFake(t *testing.T, project string) (*fake.Engine, *Engine) {
@@ -202,8 +203,8 @@ func TestDownRemovesContainersAndNetworkKeepsVolumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	o, _ := e.Observe(context.Background(), "p")
-	if len(o.Containers) != 0 || o.network != nil || len(o.Volumes) != 3 {
-		t.Fatalf("after down: %d containers, network %v, %d volumes", len(o.Containers), o.network, len(o.Volumes))
+	if len(o.Containers) != 0 || o.Network != nil || len(o.Volumes) != 3 {
+		t.Fatalf("after down: %d containers, network %v, %d volumes", len(o.Containers), o.Network, len(o.Volumes))
 	}
 	if !slices.ContainsFunc(f.Calls, func(c string) bool { return strings.HasPrefix(c, "stop ") }) {
 		t.Errorf("containers were not stopped before removal: %v", f.Calls)
@@ -214,7 +215,7 @@ func TestDownRemovesContainersAndNetworkKeepsVolumes(t *testing.T) {
 	if r, err = e.Down(context.Background(), "p", DownOptions{Volumes: true}); err != nil || len(r.Volumes) != 3 {
 		t.Fatalf("down --volumes: %+v, %v", r, err)
 	}
-	if o, _ = e.Observe(context.Background(), "p"); !o.absent() {
+	if o, _ = e.Observe(context.Background(), "p"); !o.Absent() {
 		t.Fatalf("after down --volumes: %+v", o)
 	}
 }
@@ -236,7 +237,7 @@ func TestDownRemovesAContainerCreatedLate(t *testing.T) {
 	if !slices.Contains(f.Calls, "remove "+late.Name) {
 		t.Errorf("late container not removed: %v", f.Calls)
 	}
-	if o, _ := e.Observe(context.Background(), "p"); !o.absent() {
+	if o, _ := e.Observe(context.Background(), "p"); !o.Absent() {
 		t.Fatalf("left behind: %+v", o)
 	}
 }
@@ -251,8 +252,8 @@ func TestRemoveLooksAgainWhenAVolumeIsHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen, err := e.Observe(ctx, "p")
-	if err != nil || len(seen.all()) != 0 {
-		t.Fatalf("after down: %v, %v", seen.all(), err)
+	if err != nil || len(seen.All()) != 0 {
+		t.Fatalf("after down: %v, %v", seen.All(), err)
 	}
 	n := stack.NamesFor("p")
 	f.AddContainer(docker.Container{Name: n.TemplateCopy, Labels: map[string]string{stack.LabelProject: "p"}, Volumes: []string{n.MySQLData}, State: docker.State{Status: "created"}})
@@ -263,7 +264,7 @@ func TestRemoveLooksAgainWhenAVolumeIsHeld(t *testing.T) {
 	if !slices.Contains(r.Containers, n.TemplateCopy) || len(r.Volumes) != 3 {
 		t.Errorf("removed %+v", r)
 	}
-	if o, _ := e.Observe(ctx, "p"); !o.absent() {
+	if o, _ := e.Observe(ctx, "p"); !o.Absent() {
 		t.Fatalf("left behind: %+v", o)
 	}
 }
@@ -300,7 +301,7 @@ func TestStatusStates(t *testing.T) {
 		{"crash loop", map[string]docker.State{config.ServiceMySQL: {Status: "restarting", Running: true, Restarting: true, RestartCount: 4}, config.ServiceRedis: up, stack.PartHelper: up}, StatePartial, []string{ServiceRestarting, StateRunning}, "mysql is restarting"},
 		{"stopped", map[string]docker.State{config.ServiceMySQL: {Status: "exited"}, config.ServiceRedis: {Status: "exited"}, stack.PartHelper: {Status: "exited"}}, StateStopped, []string{ServiceExited, ServiceExited}, ""},
 	} {
-		o := &Observed{Names: n, Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
+		o := &observe.Observed{Names: n, Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
 		live := map[string]docker.Container{}
 		for role, st := range tc.states {
 			c := docker.Container{Image: "img", State: st, Labels: map[string]string{stack.LabelService: role}}
@@ -382,7 +383,7 @@ func TestPreflightPortHeldByTheStackItself(t *testing.T) {
 	f := fake.New()
 	cfg := stacktest.Config("p")
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
-	o := &Observed{Names: stack.NamesFor("p"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
+	o := &observe.Observed{Names: stack.NamesFor("p"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
 	held, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -417,7 +418,7 @@ func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	f := fake.New()
 	cfg := stacktest.Config("p")
 	f.AddImage(cfg.MySQL.Image)
-	o := &Observed{Names: stack.NamesFor("p"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
+	o := &observe.Observed{Names: stack.NamesFor("p"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
 	p, err := PlanUp(PlanInput{Cfg: cfg, O: o, life: stack.Lifetime{}, Tree: "tree", FreePort: stacktest.Ports()})
 	if err != nil {
 		t.Fatal(err)
@@ -448,7 +449,7 @@ func TestHealthCheckStartIntervalFollowsTheEngine(t *testing.T) {
 		f := fake.New()
 		f.API = api
 		cfg := stacktest.Config("p")
-		o := &Observed{Names: stack.NamesFor("p"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
+		o := &observe.Observed{Names: stack.NamesFor("p"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
 		e := onFake(f)
 		p, err := PlanUp(PlanInput{Cfg: cfg, O: o, Tree: "tree", api: e.APIVersion(), FreePort: stacktest.Ports()})
 		if err != nil {
@@ -468,9 +469,9 @@ func TestPlanRefillsADataVolumeWhoseCopyWasCutShort(t *testing.T) {
 	cfg := stacktest.Config("p")
 	n := stack.NamesFor("p")
 	v := stack.Pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2, Created: time.Unix(100, 0).UTC()}
-	o := &Observed{Names: n, Containers: map[string]docker.Container{}, network: &docker.Network{ID: stacktest.NetID, Name: n.Network},
+	o := &observe.Observed{Names: n, Containers: map[string]docker.Container{}, Network: &docker.Network{ID: stacktest.NetID, Name: n.Network},
 		Volumes: map[string]docker.Volume{n.MySQLData: {Name: n.MySQLData, Labels: v.Labels()}, n.RedisData: {Name: n.RedisData}, n.Shared: {Name: n.Shared}},
-		others:  []docker.Container{{Name: n.TemplateCopy}}}
+		Others:  []docker.Container{{Name: n.TemplateCopy}}}
 	tmpl := &server.Template{Key: "k", Volume: server.TemplateVolume("k"), RootPassword: "t", Created: time.Unix(50, 0).UTC()}
 	p, err := PlanUp(PlanInput{Cfg: cfg, O: o, Tree: "tree", FreePort: stacktest.Ports(), template: tmpl})
 	if err != nil {
@@ -479,7 +480,7 @@ func TestPlanRefillsADataVolumeWhoseCopyWasCutShort(t *testing.T) {
 	if p.template != tmpl || len(p.leftovers) != 1 || p.pinned.Created != v.Created {
 		t.Errorf("cut-short copy: template %v, leftovers %v, created %v", p.template, p.leftovers, p.pinned.Created)
 	}
-	o.others = nil
+	o.Others = nil
 	if p, _ = PlanUp(PlanInput{Cfg: cfg, O: o, Tree: "tree", FreePort: stacktest.Ports(), template: tmpl}); p.template != nil {
 		t.Errorf("an existing data volume got a template copy")
 	}
@@ -490,7 +491,7 @@ func TestPlanRefillsADataVolumeWhoseCopyWasCutShort(t *testing.T) {
 func TestPlanFromAnOldTemplateMakesANewStack(t *testing.T) {
 	cfg := stacktest.Config("p")
 	n := stack.NamesFor("p")
-	o := &Observed{Names: n, Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
+	o := &observe.Observed{Names: n, Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
 	old := time.Now().Add(-3 * time.Hour).UTC().Truncate(time.Second)
 	tmpl := &server.Template{Key: "k", Volume: server.TemplateVolume("k"), RootPassword: "t", Created: old}
 	p, err := PlanUp(PlanInput{Cfg: cfg, O: o, Tree: "tree", FreePort: stacktest.Ports(), template: tmpl})
@@ -535,19 +536,19 @@ func TestConfigHashLeavesOutConfiguredValues(t *testing.T) {
 // made meanwhile (a create in flight when an interrupted up cleans up): it
 // is the stack's, not a clash.
 func TestClashIsOnlyANameWithoutTheLabel(t *testing.T) {
-	e := &Engine{}
-	o := &Observed{Names: stack.NamesFor("p"), Volumes: map[string]docker.Volume{}}
+	e := New(nil)
+	o := &observe.Observed{Names: stack.NamesFor("p"), Volumes: map[string]docker.Volume{}}
 	adopted := false
 	lookup := func(project string, adopt func()) func() (map[string]string, func(), error) {
 		return func() (map[string]string, func(), error) {
 			return map[string]string{stack.LabelProject: project}, adopt, nil
 		}
 	}
-	stacktest.Must(t, e.clash(o, "volume", "mine", lookup("p", func() { adopted = true })))
-	stacktest.Must(t, e.clash(o, "volume", "theirs", lookup("q", func() { t.Error("adopted another project's volume") })))
-	stacktest.Must(t, e.clash(o, "volume", "gone", func() (map[string]string, func(), error) { return nil, nil, docker.ErrNotFound }))
-	if !adopted || !slices.Equal(o.clashes, []string{"volume theirs"}) {
-		t.Errorf("adopted %v, clashes %v", adopted, o.clashes)
+	stacktest.Must(t, e.Clash(o, "volume", "mine", lookup("p", func() { adopted = true })))
+	stacktest.Must(t, e.Clash(o, "volume", "theirs", lookup("q", func() { t.Error("adopted another project's volume") })))
+	stacktest.Must(t, e.Clash(o, "volume", "gone", func() (map[string]string, func(), error) { return nil, nil, docker.ErrNotFound }))
+	if !adopted || !slices.Equal(o.Clashes, []string{"volume theirs"}) {
+		t.Errorf("adopted %v, clashes %v", adopted, o.Clashes)
 	}
 }
 
@@ -579,7 +580,7 @@ func TestStatusGivesTheFailedUpsReason(t *testing.T) {
 		{"crashed and stopped", docker.State{Status: "exited"}, StatePartial, "the last up failed: mysql: boom"},
 		{"running again", up, StatePartial, "the last up failed: mysql: boom"},
 	} {
-		o := &Observed{Names: n, Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{
+		o := &observe.Observed{Names: n, Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{
 			n.Failed: {Name: n.Failed, Labels: map[string]string{stack.LabelFailure: "mysql: boom"}},
 		}}
 		live := map[string]docker.Container{}

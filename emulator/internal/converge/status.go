@@ -13,6 +13,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
+	"github.com/wellcomecollection/devstack/emulator/internal/observe"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 )
@@ -122,7 +123,7 @@ func probe(ctx context.Context, cfg config.Config, v stack.Pinned, service strin
 }
 
 // Inspect reads the stack's containers in full, by role.
-func (e *Engine) Inspect(ctx context.Context, o *Observed) (map[string]docker.Container, error) {
+func (e *Engine) Inspect(ctx context.Context, o *observe.Observed) (map[string]docker.Container, error) {
 	live := map[string]docker.Container{}
 	for _, role := range stack.AllRoles {
 		c, ok := o.Containers[role]
@@ -144,7 +145,7 @@ func (e *Engine) Inspect(ctx context.Context, o *Observed) (map[string]docker.Co
 // Connection are the values a client connects with: what the containers
 // really run with (their environment holds the passwords they were made
 // with), which may differ from the config until the next up.
-func Connection(cfg config.Config, o *Observed, live map[string]docker.Container) stack.Pinned {
+func Connection(cfg config.Config, o *observe.Observed, live map[string]docker.Container) stack.Pinned {
 	v := stack.KnownPinned(cfg, o.PinnedLabels())
 	if c, ok := live[config.ServiceMySQL]; ok {
 		v.AppPassword = stack.FirstNonEmpty(c.Env["MYSQL_PASSWORD"], v.AppPassword)
@@ -176,7 +177,7 @@ func PublishedPort(c docker.Container) int {
 
 // statusOf describes an observed stack. It chooses nothing: a port that is
 // not known yet is 0.
-func statusOf(cfg config.Config, o *Observed, live map[string]docker.Container) *StatusReport {
+func statusOf(cfg config.Config, o *observe.Observed, live map[string]docker.Container) *StatusReport {
 	v := Connection(cfg, o, live)
 	want := stack.Target{Config: cfg, Names: o.Names, Pinned: v}.Specs()
 	r := &StatusReport{Project: cfg.Project, Services: []ServiceStatus{}}
@@ -198,18 +199,18 @@ func statusOf(cfg config.Config, o *Observed, live map[string]docker.Container) 
 	// The helper is no service, but a stack without it cannot be seeded.
 	helper := o.Containers[stack.PartHelper].State.Running
 	switch {
-	case o.restoring():
+	case o.Restoring():
 		r.State = StateRestoring
-	case o.absent() && o.failure() != "":
-		r.State, r.Reason = StateAbsent, "the last up failed: "+o.failure()
-	case o.absent():
+	case o.Absent() && o.Failure() != "":
+		r.State, r.Reason = StateAbsent, "the last up failed: "+o.Failure()
+	case o.Absent():
 		r.State = StateAbsent
-	case running == len(r.Services) && helper && o.failure() != "":
-		r.State, r.Reason = StatePartial, "the last up failed: "+o.failure()
+	case running == len(r.Services) && helper && o.Failure() != "":
+		r.State, r.Reason = StatePartial, "the last up failed: "+o.Failure()
 	case running == len(r.Services) && helper:
 		r.State = StateRunning
 	case running > 0 || helper:
-		r.State, r.Reason = StatePartial, o.failure()
+		r.State, r.Reason = StatePartial, o.Failure()
 		if r.Reason == "" {
 			r.Reason = notRunning(r.Services, helper)
 		} else {
@@ -217,7 +218,7 @@ func statusOf(cfg config.Config, o *Observed, live map[string]docker.Container) 
 		}
 	default:
 		r.State = StateStopped
-		if f := o.failure(); f != "" {
+		if f := o.Failure(); f != "" {
 			r.Reason = "the last up failed: " + f
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/observe"
 	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
 	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
@@ -53,7 +54,7 @@ func (e *Engine) Up(ctx context.Context, cfg config.Config, fx *seed.Fixtures, o
 	}
 	// Spare networks hold nothing that runs (a container joins by name,
 	// which they make ambiguous): they go before anything joins one.
-	for _, n := range o.spareNetworks {
+	for _, n := range o.SpareNetworks {
 		if err := e.Docker.RemoveNetwork(ctx, n.ID); err != nil && !engine.IsNotFound(err) {
 			return fault.Env(err, "%v, made twice by an up the engine cut short", err)
 		}
@@ -68,7 +69,7 @@ func (e *Engine) Up(ctx context.Context, cfg config.Config, fx *seed.Fixtures, o
 	in := PlanInput{Cfg: cfg, O: o, life: opts.Lifetime, Tree: seeding.SharedTree(cfg, fx).Digest(), api: e.APIVersion(), FreePort: engine.FreeLocalPort, imageIDs: e.imageIDs(ctx, cfg)}
 	// Data to keep comes from a snapshot or is the stack's own: a template
 	// copy left half done before it is overwritten, and goes as a leftover.
-	if _, ok := o.Volumes[o.Names.MySQLData]; !opts.KeepData && (!ok || o.copyCutShort()) {
+	if _, ok := o.Volumes[o.Names.MySQLData]; !opts.KeepData && (!ok || o.CopyCutShort()) {
 		if in.template, err = e.TemplateFor(ctx, cfg, fx); err != nil {
 			return err
 		}
@@ -115,9 +116,9 @@ func (e *Engine) Up(ctx context.Context, cfg config.Config, fx *seed.Fixtures, o
 // status reports. An up on an existing stack leaves it as it is, its data
 // kept, with that record. An up that was interrupted leaves what it made
 // for the next up to finish.
-func (e *Engine) failedUp(ctx context.Context, o *Observed, p *upPlan, err error, progress event.Sink) error {
+func (e *Engine) failedUp(ctx context.Context, o *observe.Observed, p *upPlan, err error, progress event.Sink) error {
 	ctx = context.WithoutCancel(ctx)
-	if o.absent() && !errors.Is(err, context.Canceled) {
+	if o.Absent() && !errors.Is(err, context.Canceled) {
 		progress.Note("removing the new stack %s: %v", p.names.Project, err)
 		if rerr := e.removeNew(ctx, p.names.Project, progress); rerr != nil {
 			return fmt.Errorf("%w (and removing what up made failed: %v)", err, rerr)
@@ -130,7 +131,7 @@ func (e *Engine) failedUp(ctx context.Context, o *Observed, p *upPlan, err error
 	// restart policy: it stops, its data kept, until the next up. One that
 	// runs but fails its health check stays: it may yet recover, or be in use.
 	var cf *engine.ContainerFailed
-	if errors.As(err, &cf) && cf.Crashed && !cf.Removed && !o.absent() {
+	if errors.As(err, &cf) && cf.Crashed && !cf.Removed && !o.Absent() {
 		if e.Docker.Stop(ctx, cf.Name, 2*time.Second) == nil {
 			err = fmt.Errorf("%w (%s is stopped until the next up)", err, cf.Name)
 		}
@@ -200,7 +201,7 @@ func (e *Engine) CheckPort(ctx context.Context, project, role string, port int) 
 	if !e.Local() || engine.PortFree("127.0.0.1", port) {
 		return nil
 	}
-	own, err := e.Docker.Containers(ctx, projectLabel(project))
+	own, err := e.Docker.Containers(ctx, observe.ProjectLabel(project))
 	if err != nil {
 		return err
 	}
@@ -602,7 +603,7 @@ func (e *Engine) Helper(n stack.Names) shared.Container {
 // the plan; one that is not here (yet) is left out, and compared by name.
 func (e *Engine) imageIDs(ctx context.Context, cfg config.Config) map[string]string {
 	ids := map[string]string{}
-	refs := Images(&cfg)
+	refs := observe.Images(&cfg)
 	for _, role := range cfg.Services() {
 		ref := *refs[role]
 		if _, done := ids[ref]; done || ref == "" {

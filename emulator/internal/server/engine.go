@@ -7,3 +7,6 @@ import "github.com/wellcomecollection/devstack/emulator/internal/engine"
 
 // Engine starts MySQL servers and keeps their templates and volumes.
 type Engine struct{ *engine.Conn }
+
+// New works on the engine c reaches.
+func New(c *engine.Conn) *Engine { return &Engine{c} }

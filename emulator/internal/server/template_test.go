@@ -48,7 +48,7 @@ func TestPruneTemplatesUnderTheirLock(t *testing.T) {
 	}
 	defer unlock()
 
-	e := &Engine{engine.NewConn(docker.Said(f))}
+	e := New(engine.NewConn(docker.Said(f)))
 	var mu sync.Mutex
 	var removed []string
 	var out strings.Builder

@@ -25,7 +25,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
-	"github.com/wellcomecollection/devstack/emulator/internal/server"
+	"github.com/wellcomecollection/devstack/emulator/internal/observe"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack/stacktest"
 )
@@ -89,7 +89,7 @@ func TestRestoreTarget(t *testing.T) {
 	cfg := stacktest.Config("q")
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
 	s := testSnapshot()
-	absent := &converge.Observed{Names: stack.NamesFor("q"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
+	absent := &observe.Observed{Names: stack.NamesFor("q"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
 
 	// Saved here: the saved values come back.
 	v, err := restoreTarget(cfg, s, absent, stacktest.Ports())
@@ -107,7 +107,7 @@ func TestRestoreTarget(t *testing.T) {
 
 	// Imported into an existing stack: that stack's passwords and ports.
 	own := stack.Pinned{RootPassword: "own-root", AppPassword: "own-app", MySQLPort: 2001, RedisPort: 2002, DashboardUUID: "own-uuid", Created: time.Now().UTC().Truncate(time.Second)}
-	existing := &converge.Observed{Names: stack.NamesFor("q"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{
+	existing := &observe.Observed{Names: stack.NamesFor("q"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{
 		stack.NamesFor("q").MySQLData: {Name: stack.NamesFor("q").MySQLData, Labels: own.Labels()}}}
 	v, err = restoreTarget(cfg, s, existing, stacktest.Ports())
 	if err != nil || v.RootPassword != "own-root" || v.AppPassword != "own-app" || v.MySQLPort != 2001 || v.RedisPort != 2002 || v.DashboardUUID != s.Pinned.DashboardUUID {
@@ -509,7 +509,7 @@ func TestImportRefusesWhatNoStackHolds(t *testing.T) {
 
 // engineOn is an engine that answers as f does.
 func engineOn(f *fake.Engine) *Engine {
-	return &Engine{&converge.Engine{Engine: &server.Engine{Conn: engine.NewConn(docker.Said(f))}}}
+	return New(engine.NewConn(docker.Said(f)))
 }
 
 // stackOn is project's running stack on a fake engine.

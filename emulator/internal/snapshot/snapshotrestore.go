@@ -14,6 +14,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/lock"
+	"github.com/wellcomecollection/devstack/emulator/internal/observe"
 	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
 	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
@@ -132,7 +133,7 @@ func incomplete(project, name string) error {
 // from this project brings its own back. One imported from elsewhere takes
 // this project's passwords and ports (new ones for a new stack) and keeps
 // only what its rows carry: the pipeline's UUID and the creation time.
-func restoreTarget(cfg config.Config, s *snapshot, o *converge.Observed, freePort func() (int, error)) (stack.Pinned, error) {
+func restoreTarget(cfg config.Config, s *snapshot, o *observe.Observed, freePort func() (int, error)) (stack.Pinned, error) {
 	labels := s.Pinned.Labels()
 	if s.ImportedFrom != "" {
 		labels = map[string]string{}
@@ -151,9 +152,9 @@ func (e *Engine) restorable(ctx context.Context, cfg config.Config, v stack.Pinn
 			return err
 		}
 	}
-	images := converge.Images(&cfg)
+	images := observe.Images(&cfg)
 	for _, role := range cfg.Services() {
-		if err := e.EnsureImage(ctx, *images[role], converge.ImageVariable(role)); err != nil {
+		if err := e.EnsureImage(ctx, *images[role], observe.ImageVariable(role)); err != nil {
 			return err
 		}
 	}
@@ -202,7 +203,7 @@ func (e *Engine) restore(ctx context.Context, cfg config.Config, fx *seed.Fixtur
 
 // volumesReady reports whether the stack's volumes all exist and the data
 // volume pins the values the stack gets already.
-func volumesReady(o *converge.Observed, target stack.Pinned) bool {
+func volumesReady(o *observe.Observed, target stack.Pinned) bool {
 	for part, name := range stackVolumes(o.Names) {
 		v, exists := o.Volumes[name]
 		if !exists || part == config.ServiceMySQL && !samePinned(v.Labels, target) {
@@ -216,7 +217,7 @@ func volumesReady(o *converge.Observed, target stack.Pinned) bool {
 // exists, and the data volume pins the values the stack gets. Docker cannot
 // relabel a volume, so a data volume whose values change is made again,
 // after its container.
-func (e *Engine) prepareVolumes(ctx context.Context, o *converge.Observed, target stack.Pinned) error {
+func (e *Engine) prepareVolumes(ctx context.Context, o *observe.Observed, target stack.Pinned) error {
 	for part, name := range stackVolumes(o.Names) {
 		v, exists := o.Volumes[name]
 		if exists && (part != config.ServiceMySQL || samePinned(v.Labels, target)) {
@@ -242,7 +243,7 @@ func (e *Engine) prepareVolumes(ctx context.Context, o *converge.Observed, targe
 }
 
 // removeDataVolume removes the stack's data volume and its container.
-func (e *Engine) removeDataVolume(ctx context.Context, o *converge.Observed, name string) error {
+func (e *Engine) removeDataVolume(ctx context.Context, o *observe.Observed, name string) error {
 	if c, ok := o.Containers[config.ServiceMySQL]; ok {
 		if err := e.RemoveContainer(ctx, c.ID); err != nil {
 			return err
@@ -360,7 +361,7 @@ func (e *Engine) journal(ctx context.Context, project string) (*docker.Volume, e
 
 // serverFlavour is what cfg's MySQL image runs: asked of the stack's
 // server when it runs that image, else of the image's server binary.
-func (e *Engine) serverFlavour(ctx context.Context, cfg config.Config, o *converge.Observed) (setup.Flavour, error) {
+func (e *Engine) serverFlavour(ctx context.Context, cfg config.Config, o *observe.Observed) (setup.Flavour, error) {
 	if c, ok := o.Containers[config.ServiceMySQL]; ok && c.State.Running && c.Image == cfg.MySQL.Image {
 		live, err := e.Inspect(ctx, o)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/observe"
 	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
@@ -95,7 +96,7 @@ func (e *Engine) Save(ctx context.Context, cfg config.Config, name string, opts 
 
 // runningStack observes the project's stack and fails unless every service
 // runs: a snapshot records what its server says of itself.
-func (e *Engine) runningStack(ctx context.Context, cfg config.Config) (*converge.Observed, error) {
+func (e *Engine) runningStack(ctx context.Context, cfg config.Config) (*observe.Observed, error) {
 	o, err := e.Observe(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
@@ -115,7 +116,7 @@ func (e *Engine) runningStack(ctx context.Context, cfg config.Config) (*converge
 // flavour and schema, and the values the stack runs with. Redis saves to
 // disk now, so that one that cannot write fails the save before anything
 // stops.
-func (e *Engine) newSnapshot(ctx context.Context, cfg config.Config, o *converge.Observed, name, version string) (*snapshot, error) {
+func (e *Engine) newSnapshot(ctx context.Context, cfg config.Config, o *observe.Observed, name, version string) (*snapshot, error) {
 	live, err := e.Inspect(ctx, o)
 	if err != nil {
 		return nil, err
@@ -143,7 +144,7 @@ func (e *Engine) newSnapshot(ctx context.Context, cfg config.Config, o *converge
 
 // save makes the snapshot's volumes and copies the stack into them while
 // its services are stopped, then starts them again, keeping their data.
-func (e *Engine) save(ctx context.Context, cfg config.Config, fx *seed.Fixtures, o *converge.Observed, s *snapshot, progress event.Sink) error {
+func (e *Engine) save(ctx context.Context, cfg config.Config, fx *seed.Fixtures, o *observe.Observed, s *snapshot, progress event.Sink) error {
 	if err := e.makeSnapshotVolumes(ctx, s); err != nil {
 		return err
 	}
@@ -163,7 +164,7 @@ func (e *Engine) save(ctx context.Context, cfg config.Config, fx *seed.Fixtures,
 
 // stopServices stops the stack's services in parallel (not the helper,
 // which holds no data), each within timeout before Docker kills it.
-func (e *Engine) stopServices(ctx context.Context, o *converge.Observed, timeout time.Duration) error {
+func (e *Engine) stopServices(ctx context.Context, o *observe.Observed, timeout time.Duration) error {
 	var steps []func(context.Context) error
 	for _, role := range []string{config.ServiceMySQL, config.ServiceRedis, config.ServiceGearmand} {
 		c, ok := o.Containers[role]
@@ -182,7 +183,7 @@ func (e *Engine) stopServices(ctx context.Context, o *converge.Observed, timeout
 
 // foreignUsers names the containers devstack did not make that mount one
 // of the stack's volumes.
-func (e *Engine) foreignUsers(ctx context.Context, o *converge.Observed) ([]string, error) {
+func (e *Engine) foreignUsers(ctx context.Context, o *observe.Observed) ([]string, error) {
 	all, err := e.Docker.Containers(ctx)
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package converge
+package observe
 
 import (
 	"context"
@@ -19,24 +19,25 @@ type Observed struct {
 	// Containers are the stack's containers by role (mysql, redis, helper);
 	// others are its short-lived ones (a template copy cut short, say).
 	Containers map[string]docker.Container
-	others     []docker.Container
+	Others     []docker.Container
 	Volumes    map[string]docker.Volume
-	network    *docker.Network
-	// spareNetworks are more networks of the stack's name and label: a
+	Network    *docker.Network
+	// SpareNetworks are more networks of the stack's name and label: a
 	// create whose answer the engine never sent (it went away mid-request)
 	// and that the next up repeated. The engine takes the name as ambiguous.
-	spareNetworks []docker.Network
-	// clashes are the stack's names held by resources without its label.
-	clashes []string
+	SpareNetworks []docker.Network
+	// Clashes are the stack's names held by resources without its label.
+	Clashes []string
 }
 
-func projectLabel(project string) string { return stack.LabelProject + "=" + project }
+// ProjectLabel is the label filter for project's resources.
+func ProjectLabel(project string) string { return stack.LabelProject + "=" + project }
 
 // Observe lists the project's resources by label, and checks that no resource
 // carrying one of the stack's names lacks the label.
 func (e *Engine) Observe(ctx context.Context, project string) (*Observed, error) {
 	o := &Observed{Names: stack.NamesFor(project), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
-	cs, err := e.Docker.Containers(ctx, projectLabel(project))
+	cs, err := e.Docker.Containers(ctx, ProjectLabel(project))
 	if err != nil {
 		return nil, err
 	}
@@ -45,27 +46,27 @@ func (e *Engine) Observe(ctx context.Context, project string) (*Observed, error)
 		if role, ok := byName[c.Name]; ok {
 			o.Containers[role] = c
 		} else {
-			o.others = append(o.others, c)
+			o.Others = append(o.Others, c)
 		}
 	}
-	vs, err := e.Docker.Volumes(ctx, projectLabel(project))
+	vs, err := e.Docker.Volumes(ctx, ProjectLabel(project))
 	if err != nil {
 		return nil, err
 	}
 	for _, v := range vs {
 		o.Volumes[v.Name] = v
 	}
-	ns, err := e.Docker.Networks(ctx, projectLabel(project))
+	ns, err := e.Docker.Networks(ctx, ProjectLabel(project))
 	if err != nil {
 		return nil, err
 	}
 	for i := range ns {
 		switch {
 		case ns[i].Name != o.Names.Network:
-		case o.network == nil:
-			o.network = &ns[i]
+		case o.Network == nil:
+			o.Network = &ns[i]
 		default:
-			o.spareNetworks = append(o.spareNetworks, ns[i])
+			o.SpareNetworks = append(o.SpareNetworks, ns[i])
 		}
 	}
 	e.forwardPorts(ctx, o)
@@ -94,7 +95,7 @@ func (e *Engine) findClashes(ctx context.Context, o *Observed) error {
 		if _, ok := o.Containers[role]; ok {
 			continue
 		}
-		if err := e.clash(o, "container", name, func() (map[string]string, func(), error) {
+		if err := e.Clash(o, "container", name, func() (map[string]string, func(), error) {
 			c, err := e.Docker.Inspect(ctx, name)
 			return c.Labels, func() { o.Containers[role] = c }, err
 		}); err != nil {
@@ -105,31 +106,31 @@ func (e *Engine) findClashes(ctx context.Context, o *Observed) error {
 		if _, ok := o.Volumes[name]; ok {
 			continue
 		}
-		if err := e.clash(o, "volume", name, func() (map[string]string, func(), error) {
+		if err := e.Clash(o, "volume", name, func() (map[string]string, func(), error) {
 			v, err := e.Docker.Volume(ctx, name)
 			return v.Labels, func() { o.Volumes[name] = v }, err
 		}); err != nil {
 			return err
 		}
 	}
-	if o.network == nil {
-		return e.clash(o, "network", n.Network, func() (map[string]string, func(), error) {
+	if o.Network == nil {
+		return e.Clash(o, "network", n.Network, func() (map[string]string, func(), error) {
 			nw, err := e.Docker.Network(ctx, n.Network)
-			return nw.Labels, func() { o.network = &nw }, err
+			return nw.Labels, func() { o.Network = &nw }, err
 		})
 	}
 	return nil
 }
 
-// clash looks kind name up: one that carries the project's label is the
+// Clash looks kind name up: one that carries the project's label is the
 // stack's (lookup's adopt records it), any other a clash.
-func (e *Engine) clash(o *Observed, kind, name string, lookup func() (labels map[string]string, adopt func(), err error)) error {
+func (e *Engine) Clash(o *Observed, kind, name string, lookup func() (labels map[string]string, adopt func(), err error)) error {
 	labels, adopt, err := lookup()
 	switch {
 	case err == nil && labels[stack.LabelProject] == o.Names.Project:
 		adopt()
 	case err == nil:
-		o.clashes = append(o.clashes, kind+" "+name)
+		o.Clashes = append(o.Clashes, kind+" "+name)
 	case !engine.IsNotFound(err):
 		return err
 	}
@@ -139,37 +140,37 @@ func (e *Engine) clash(o *Observed, kind, name string, lookup func() (labels map
 // ClashError names the resources that hold the stack's names without its
 // label, or is nil.
 func (o *Observed) ClashError() error {
-	if len(o.clashes) == 0 {
+	if len(o.Clashes) == 0 {
 		return nil
 	}
 	return fault.Usage("name taken by a resource devstack did not create: %s (no %s=%s label); remove or rename it, or use another project (-p)",
-		strings.Join(o.clashes, ", "), stack.LabelProject, o.Names.Project)
+		strings.Join(o.Clashes, ", "), stack.LabelProject, o.Names.Project)
 }
 
-// absent reports whether the project has no resource at all, but maybe the
+// Absent reports whether the project has no resource at all, but maybe the
 // record of an up that failed.
-func (o *Observed) absent() bool {
+func (o *Observed) Absent() bool {
 	volumes := len(o.Volumes)
 	if _, failed := o.Volumes[o.Names.Failed]; failed {
 		volumes--
 	}
-	return len(o.Containers) == 0 && len(o.others) == 0 && volumes == 0 && o.network == nil
+	return len(o.Containers) == 0 && len(o.Others) == 0 && volumes == 0 && o.Network == nil
 }
 
-// copyCutShort reports whether a template copy into the data volume was
+// CopyCutShort reports whether a template copy into the data volume was
 // cut short: its short-lived container is still there.
-func (o *Observed) copyCutShort() bool {
-	return slices.ContainsFunc(o.others, func(c docker.Container) bool { return c.Name == o.Names.TemplateCopy })
+func (o *Observed) CopyCutShort() bool {
+	return slices.ContainsFunc(o.Others, func(c docker.Container) bool { return c.Name == o.Names.TemplateCopy })
 }
 
-// all are every container of the stack.
-func (o *Observed) all() []docker.Container {
-	return append(slices.Collect(maps.Values(o.Containers)), o.others...)
+// All are every container of the stack.
+func (o *Observed) All() []docker.Container {
+	return append(slices.Collect(maps.Values(o.Containers)), o.Others...)
 }
 
-// restoring reports whether a restore's journal is there: a restore is
+// Restoring reports whether a restore's journal is there: a restore is
 // under way, or was cut short.
-func (o *Observed) restoring() bool {
+func (o *Observed) Restoring() bool {
 	_, ok := o.Volumes[o.Names.Restoring]
 	return ok
 }
@@ -211,8 +212,8 @@ func (o *Observed) Follow(cfg config.Config) config.Config {
 // sourceStack is where an image the stack's container runs comes from.
 const sourceStack = "the stack's container"
 
-// failure is why the stack's last up failed, "" when it did not.
-func (o *Observed) failure() string {
+// Failure is why the stack's last up failed, "" when it did not.
+func (o *Observed) Failure() string {
 	v, ok := o.Volumes[o.Names.Failed]
 	if !ok {
 		return ""
