@@ -6,6 +6,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/internal/compose"
 	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/lock"
@@ -103,3 +104,7 @@ func RestoreSnapshot(ctx context.Context, e *Engine, cfg config.Config, name str
 func SaveSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, opts snapshot.SnapshotOptions) (*snapshot.SaveReport, error) {
 	return e.Save(ctx, cfg, name, opts)
 }
+
+// Compose returns the compose file of the stack cfg describes: the same
+// stack, seeded the same way, for docker compose without devstack.
+func Compose(cfg config.Config) ([]byte, error) { return compose.File(cfg) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/internal/child"
 	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"golang.org/x/sys/unix"
@@ -64,7 +65,7 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 	}
 	cmd := exec.Command(path, argv[1:]...)
 	cmd.Args[0] = argv[0]
-	orphanProof(cmd)
+	child.OrphanProof(cmd)
 	// Caught from the start, so that no signal can end devstack before it
 	// has removed the stack.
 	sigs := make(chan os.Signal, len(forwarded))

@@ -1,4 +1,7 @@
-package emulator
+// Package compose writes a project's stack as a compose file that brings up
+// the same stack without devstack: the same images, settings, volumes and
+// seeding, for those who run docker compose.
+package compose
 
 import (
 	"bytes"
@@ -49,10 +52,10 @@ func composeRef(name, value string) string { return refOpen + name + ":-" + valu
 // portSetting names the variable of each service's host port.
 var portSetting = map[string]string{config.ServiceMySQL: "DEVSTACK_MYSQL_PORT", config.ServiceRedis: "DEVSTACK_REDIS_PORT", config.ServiceGearmand: "DEVSTACK_GEARMAND_PORT"}
 
-// Compose returns the compose file of the stack cfg describes. The schema
+// File returns the compose file of the stack cfg describes. The schema
 // files are referenced by path, relative to the compose/ folder of a
 // checkout for the built-in ones.
-func Compose(cfg config.Config) ([]byte, error) {
+func File(cfg config.Config) ([]byte, error) {
 	for role, port := range map[string]int{config.ServiceMySQL: cfg.MySQL.Port, config.ServiceRedis: cfg.Redis.Port, config.ServiceGearmand: cfg.Gearmand.Port} {
 		if port == 0 && slices.Contains(cfg.Services(), role) {
 			return nil, fault.Usage("%s.port is 0: a compose file needs fixed ports (set %s)", role, portSetting[role])

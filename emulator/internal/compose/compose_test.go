@@ -1,4 +1,4 @@
-package emulator
+package compose
 
 import (
 	"regexp"
@@ -17,7 +17,7 @@ import (
 
 func TestComposeCarriesUpsHashesAndVariables(t *testing.T) {
 	cfg := config.DefaultConfig()
-	out, err := Compose(cfg)
+	out, err := File(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestComposeCarriesUpsHashesAndVariables(t *testing.T) {
 func TestComposeRefusesPickedPorts(t *testing.T) {
 	cfg := config.DefaultConfig()
 	cfg.Redis.Port = 0
-	if _, err := Compose(cfg); fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "DEVSTACK_REDIS_PORT") {
+	if _, err := File(cfg); fault.ExitCode(err) != fault.ExitUsage || !strings.Contains(err.Error(), "DEVSTACK_REDIS_PORT") {
 		t.Errorf("port 0: %v", err)
 	}
 }
@@ -68,7 +68,7 @@ func TestComposeRefusesPickedPorts(t *testing.T) {
 // its image and port from the variables and up's config hash.
 func TestComposeHasGearmandWhenEnabled(t *testing.T) {
 	cfg := config.DefaultConfig()
-	out, err := Compose(cfg)
+	out, err := File(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestComposeHasGearmandWhenEnabled(t *testing.T) {
 		t.Error("gearmand in the default compose file")
 	}
 	cfg.Gearmand.Enabled = true
-	if out, err = Compose(cfg); err != nil {
+	if out, err = File(cfg); err != nil {
 		t.Fatal(err)
 	}
 	var f struct {

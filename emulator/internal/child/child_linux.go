@@ -1,13 +1,14 @@
-package emulator
+// Package child makes the commands devstack runs die with it.
+package child
 
 import (
 	"os/exec"
 	"syscall"
 )
 
-// orphanProof gives the child of `devstack run` SIGTERM when devstack dies,
+// OrphanProof gives the child of `devstack run` SIGTERM when devstack dies,
 // even by SIGKILL, which no handler sees: it would otherwise run on against
 // a stack that is gone or going.
-func orphanProof(cmd *exec.Cmd) {
+func OrphanProof(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 }
