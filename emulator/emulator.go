@@ -9,9 +9,9 @@ package emulator
 import (
 	"context"
 
+	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/snapshot"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
+	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack/stacktest"
 	"github.com/wellcomecollection/devstack/emulator/seed"

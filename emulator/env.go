@@ -11,8 +11,8 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/converge"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 

@@ -6,9 +6,9 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/compose"
 	"github.com/wellcomecollection/devstack/emulator/internal/converge"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/lock"
 	"github.com/wellcomecollection/devstack/emulator/internal/snapshot"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"

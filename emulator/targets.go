@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
+	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"

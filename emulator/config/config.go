@@ -16,7 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/shared"
 )
 

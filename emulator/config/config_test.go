@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/fault"
 )
 
 func envMap(m map[string]string) func(string) string {

@@ -18,8 +18,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
+	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"

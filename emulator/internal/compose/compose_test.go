@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
+	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/converge"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/observe"
 	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"

@@ -7,9 +7,9 @@ import (
 	"strings"
 
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/lock"
 	"github.com/wellcomecollection/devstack/emulator/internal/observe"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"

@@ -12,9 +12,9 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/observe"
 	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
 	"github.com/wellcomecollection/devstack/emulator/internal/server"
@@ -329,7 +329,7 @@ func (u *upRun) converge(ctx context.Context, role string) error {
 	case start:
 		u.progress.Step(role, "starting %s", s.Name)
 		if err := u.e.Docker.Start(ctx, u.plan.current[role].ID); err != nil {
-			if perr := fault.PublishFailed(role, s.Ports[0], err); perr != nil {
+			if perr := engine.PublishFailed(role, s.Ports[0], err); perr != nil {
 				return perr
 			}
 			return err
@@ -356,7 +356,7 @@ func (u *upRun) create(ctx context.Context, role string) error {
 	if errors.Is(err, docker.ErrNameTaken) {
 		return u.adopt(ctx, role, err)
 	}
-	if perr := fault.PublishFailed(role, s.Ports[0], err); perr != nil {
+	if perr := engine.PublishFailed(role, s.Ports[0], err); perr != nil {
 		return perr
 	}
 	if err != nil {

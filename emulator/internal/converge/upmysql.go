@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
+	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
 	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"

@@ -2,13 +2,15 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/fault"
+	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 )
 
 // Where a stack's ports are published, and where devstack reaches them, is
@@ -71,4 +73,17 @@ func resolveIP(host string) (netip.Addr, error) {
 		}
 	}
 	return addrs[0], nil
+}
+
+// PublishFailed classifies an engine's refusal to publish a port: taken, or
+// an address its machine does not have (a DEVSTACK_HOST for a remote
+// engine that is not one of its addresses). nil for any other error.
+func PublishFailed(service string, p docker.Port, err error) error {
+	switch {
+	case errors.Is(err, docker.ErrPortTaken):
+		return fault.PortTaken(service, p.HostIP, p.HostPort)
+	case errors.Is(err, docker.ErrAddressUnavailable):
+		return fault.Usage("the engine cannot publish %s's port on %s: its machine has no such address; set DEVSTACK_HOST to an address of the engine's machine, or unset it to publish on DOCKER_HOST's host", service, p.HostIP)
+	}
+	return nil
 }

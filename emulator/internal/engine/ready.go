@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 )
 
 // permanent marks an error that polling must not retry.

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/docker/cli/cli/connhelper/ssh"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/fault"
 )
 
 // An ssh:// engine publishes a stack's ports on its machine's loopback, as

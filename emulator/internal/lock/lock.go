@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/event"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/fault"
 )
 
 // Project makes this process the one writer of a project. It is an flock

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 	"github.com/wellcomecollection/devstack/emulator/setup"

@@ -13,9 +13,9 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/lock"
 	"github.com/wellcomecollection/devstack/emulator/internal/seeding"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
@@ -241,7 +241,7 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 		return err
 	}
 	if err := e.Docker.RunService(ctx, spec); err != nil {
-		if perr := fault.PublishFailed(config.ServiceMySQL, spec.Ports[0], err); perr != nil {
+		if perr := engine.PublishFailed(config.ServiceMySQL, spec.Ports[0], err); perr != nil {
 			return perr
 		}
 		return fault.Env(err, "%v, to make the template", err)

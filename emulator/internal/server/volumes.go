@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 

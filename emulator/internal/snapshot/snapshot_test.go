@@ -20,11 +20,11 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
+	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker/fake"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/observe"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack/stacktest"

@@ -9,10 +9,10 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
+	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/lock"
 	"github.com/wellcomecollection/devstack/emulator/internal/observe"
 	"github.com/wellcomecollection/devstack/emulator/internal/seeding"

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
-	"github.com/wellcomecollection/devstack/emulator/internal/fault"
+	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/seed"
 )
 

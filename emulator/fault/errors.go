@@ -1,11 +1,11 @@
+// Package fault says what a failure means: bad input (exit 2) or a broken
+// environment (exit 1), so that the CLI never guesses from message text.
 package fault
 
 import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 )
 
 // Exit codes are part of the CLI contract (docs/architecture.md): scripts
@@ -33,10 +33,12 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Usage is bad input, said in one line.
 func Usage(format string, args ...any) error {
 	return &Error{Code: ExitUsage, Msg: fmt.Sprintf(format, args...)}
 }
 
+// Env is a failure of the environment, with its cause.
 func Env(err error, format string, args ...any) error {
 	return &Error{Code: ExitEnv, Msg: fmt.Sprintf(format, args...), Err: err}
 }
@@ -54,20 +56,8 @@ func ExitCode(err error) int {
 	return ExitEnv
 }
 
+// PortTaken is a host port that another program holds.
 func PortTaken(service, address string, port int) error {
 	return Usage("port %d on %s is taken, so %s cannot publish on it: stop what uses it, or set %s.port (DEVSTACK_%s_PORT) to another port (0 picks a free one for a new stack)",
 		port, address, service, service, strings.ToUpper(service))
-}
-
-// PublishFailed classifies an engine's refusal to publish a port: taken, or
-// an address its machine does not have (a DEVSTACK_HOST for a remote
-// engine that is not one of its addresses). nil for any other error.
-func PublishFailed(service string, p docker.Port, err error) error {
-	switch {
-	case errors.Is(err, docker.ErrPortTaken):
-		return PortTaken(service, p.HostIP, p.HostPort)
-	case errors.Is(err, docker.ErrAddressUnavailable):
-		return Usage("the engine cannot publish %s's port on %s: its machine has no such address; set DEVSTACK_HOST to an address of the engine's machine, or unset it to publish on DOCKER_HOST's host", service, p.HostIP)
-	}
-	return nil
 }
