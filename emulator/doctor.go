@@ -157,7 +157,7 @@ func portsCheck(cfg config.Config, v stack.Pinned, own []int, local bool) Check 
 		c.Detail = "not checked: the engine is on another machine"
 		return c
 	}
-	all := stack.Target{Config: cfg, Names: stack.NamesFor(cfg.Project), Pinned: v}.Specs()
+	all := stack.Blueprint{Config: cfg, Names: stack.NamesFor(cfg.Project), Pinned: v}.Specs()
 	var details []string
 	for _, s := range cfg.Services() {
 		port := all[s].Ports[0].HostPort

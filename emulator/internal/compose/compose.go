@@ -196,9 +196,9 @@ func (c *composer) render() ([]byte, error) {
 		}
 		c.file.Volumes[c.volumeKey(vol.name)] = composeNetwork{Name: vol.name, Labels: labels}
 	}
-	t := stack.Target{Config: c.cfg, Pinned: c.v, Tree: c.tree.Digest()}
-	refs, hashes := t.Template(composeRef), t.Template(stack.Bare)
-	real := stack.Target{Config: c.cfg, Names: stack.NamesFor(c.cfg.Project), Pinned: c.v}.Specs()
+	t := stack.Blueprint{Config: c.cfg, Pinned: c.v, Tree: c.tree.Digest()}
+	refs, hashes := t.Parameterised(composeRef), t.Parameterised(stack.Bare)
+	real := stack.Blueprint{Config: c.cfg, Names: stack.NamesFor(c.cfg.Project), Pinned: c.v}.Specs()
 	for _, role := range stack.Roles(c.cfg) {
 		s := c.service(refs[role])
 		s.Labels = c.labels(role)

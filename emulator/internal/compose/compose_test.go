@@ -89,7 +89,7 @@ func TestComposeHasGearmandWhenEnabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := f.Services[config.ServiceGearmand]
-	want := stack.SpecHash(stack.Target{Config: cfg, Pinned: composeDefaults, Tree: "x"}.Template(stack.Bare)[config.ServiceGearmand])
+	want := stack.SpecHash(stack.Blueprint{Config: cfg, Pinned: composeDefaults, Tree: "x"}.Parameterised(stack.Bare)[config.ServiceGearmand])
 	if g.Image != "${DEVSTACK_GEARMAND_IMAGE:-"+cfg.Gearmand.Image+"}" || g.Labels[stack.LabelConfigHash] != want || !strings.Contains(string(out), "${DEVSTACK_GEARMAND_PORT:-64730}") {
 		t.Errorf("gearmand: %+v (hash want %s)", g, want)
 	}

@@ -146,8 +146,8 @@ func PlanUp(in PlanInput) (*upPlan, error) {
 		}
 		p.newVolumes = append(p.newVolumes, docker.Volume{Name: vol.name, Labels: labels})
 	}
-	hashes := stack.Target{Config: cfg, Pinned: v, Tree: in.Tree}.Template(stack.Bare)
-	for role, s := range (stack.Target{Config: cfg, Names: n, Pinned: v, Tree: stack.TreeID(in.Tree, cfg.Shared.String()), API: in.api}).Specs() {
+	hashes := stack.Blueprint{Config: cfg, Pinned: v, Tree: in.Tree}.Parameterised(stack.Bare)
+	for role, s := range (stack.Blueprint{Config: cfg, Names: n, Pinned: v, Tree: stack.TreeID(in.Tree, cfg.Shared.String()), API: in.api}).Specs() {
 		var cur *docker.Container
 		if c, ok := o.Containers[role]; ok {
 			cur = &c

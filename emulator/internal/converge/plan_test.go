@@ -364,7 +364,7 @@ func TestExitCodes(t *testing.T) {
 
 func TestSpecsPublishOnLoopbackOnly(t *testing.T) {
 	cfg := stacktest.Config("p")
-	all := stack.Target{Config: cfg, Names: stack.NamesFor("p"), Pinned: stack.Pinned{MySQLPort: 1, RedisPort: 2}, Tree: "tree"}.Specs()
+	all := stack.Blueprint{Config: cfg, Names: stack.NamesFor("p"), Pinned: stack.Pinned{MySQLPort: 1, RedisPort: 2}, Tree: "tree"}.Specs()
 	for _, role := range slices.Sorted(maps.Keys(all)) {
 		for _, p := range all[role].Ports {
 			if p.HostIP != "127.0.0.1" {
@@ -521,13 +521,13 @@ func TestConfigHashLeavesOutConfiguredValues(t *testing.T) {
 	b.MySQL.Image, b.Redis.Image, b.Gearmand.Image, b.Shared.UID = "mariadb:11", "valkey:8", "gearmand:1", 333
 	va := stack.Pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2, GearmandPort: 3}
 	vb := stack.Pinned{RootPassword: "R", AppPassword: "A", RedisPassword: "x", MySQLPort: 4, RedisPort: 5, GearmandPort: 6}
-	ha, hb := stack.Target{Config: a, Pinned: va, Tree: "tree"}.Template(stack.Bare), stack.Target{Config: b, Pinned: vb, Tree: "tree"}.Template(stack.Bare)
+	ha, hb := stack.Blueprint{Config: a, Pinned: va, Tree: "tree"}.Parameterised(stack.Bare), stack.Blueprint{Config: b, Pinned: vb, Tree: "tree"}.Parameterised(stack.Bare)
 	for _, role := range stack.Roles(a) {
 		if stack.SpecHash(ha[role]) != stack.SpecHash(hb[role]) {
 			t.Errorf("%s: the hash follows configured values:\n%+v\n%+v", role, ha[role], hb[role])
 		}
 	}
-	if other := (stack.Target{Config: a, Pinned: va, Tree: "other tree"}).Template(stack.Bare); stack.SpecHash(other[stack.PartHelper]) == stack.SpecHash(ha[stack.PartHelper]) {
+	if other := (stack.Blueprint{Config: a, Pinned: va, Tree: "other tree"}).Parameterised(stack.Bare); stack.SpecHash(other[stack.PartHelper]) == stack.SpecHash(ha[stack.PartHelper]) {
 		t.Error("the helper's hash does not follow the fixtures' shared tree")
 	}
 }

@@ -179,7 +179,7 @@ func PublishedPort(c docker.Container) int {
 // not known yet is 0.
 func statusOf(cfg config.Config, o *observe.Observed, live map[string]docker.Container) *StatusReport {
 	v := Connection(cfg, o, live)
-	want := stack.Target{Config: cfg, Names: o.Names, Pinned: v}.Specs()
+	want := stack.Blueprint{Config: cfg, Names: o.Names, Pinned: v}.Specs()
 	r := &StatusReport{Project: cfg.Project, Services: []ServiceStatus{}}
 	running := 0
 	for _, role := range cfg.Services() {

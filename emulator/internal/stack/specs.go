@@ -28,8 +28,8 @@ var AllRoles = []string{config.ServiceMySQL, config.ServiceRedis, config.Service
 // CoreRoles are the containers every stack has.
 var CoreRoles = []string{config.ServiceMySQL, config.ServiceRedis, PartHelper}
 
-// Target is what a stack's containers are made from.
-type Target struct {
+// Blueprint is what a stack's containers are made from.
+type Blueprint struct {
 	Config config.Config
 	Names  Names
 	Pinned Pinned
@@ -40,8 +40,8 @@ type Target struct {
 	API string
 }
 
-// Specs are the containers the target asks for, by role.
-func (t Target) Specs() map[string]docker.ContainerSpec {
+// Specs are the containers the blueprint asks for, by role.
+func (t Blueprint) Specs() map[string]docker.ContainerSpec {
 	s := map[string]docker.ContainerSpec{
 		config.ServiceMySQL: t.mysql(),
 		config.ServiceRedis: t.redis(),
@@ -63,7 +63,7 @@ func Publish(cfg config.Config, containerPort, hostPort int) []docker.Port {
 // own entrypoint, devstack's server options as its command. Up gives the
 // entrypoint the image's CMD before the options, or starts the server
 // directly where it has seen how (serverSpec).
-func (t Target) mysql() docker.ContainerSpec {
+func (t Blueprint) mysql() docker.ContainerSpec {
 	cfg, n, v := t.Config, t.Names, t.Pinned
 	return docker.ContainerSpec{
 		Name:  n.MySQL,
@@ -89,7 +89,7 @@ func (t Target) mysql() docker.ContainerSpec {
 // redis-cli reads REDISCLI_AUTH, so the healthcheck and `devstack shell`
 // need no password in argv; env and seed read it back from there. redis-cli
 // would send an empty one as AUTH "", hence the unset.
-func (t Target) redis() docker.ContainerSpec {
+func (t Blueprint) redis() docker.ContainerSpec {
 	cfg, n, v := t.Config, t.Names, t.Pinned
 	return docker.ContainerSpec{
 		Name:    n.Redis,
@@ -111,7 +111,7 @@ func (t Target) redis() docker.ContainerSpec {
 // which both that image and the stand-in have. An empty Redis password is
 // none to gearmand, so the command has one shape with and without (as a
 // separate argument: gearmand refuses --redis-password= with nothing after).
-func (t Target) gearmand() docker.ContainerSpec {
+func (t Blueprint) gearmand() docker.ContainerSpec {
 	return docker.ContainerSpec{
 		Name:    t.Names.Gearmand,
 		Image:   t.Config.Gearmand.Image,
@@ -133,7 +133,7 @@ func (t Target) gearmand() docker.ContainerSpec {
 // stack kept an eighth of a core busy; at one in five, a fifth of that.
 //
 // test is a command, or ("CMD-SHELL", script).
-func (t Target) healthcheck(test ...string) *docker.Healthcheck {
+func (t Blueprint) healthcheck(test ...string) *docker.Healthcheck {
 	if test[0] != "CMD-SHELL" {
 		test = append([]string{"CMD"}, test...)
 	}
@@ -161,7 +161,7 @@ func APIAtLeast(version string, major, minor int) bool {
 // fixtures put in the shared directory, and its owner, are part of it: a
 // helper that runs was made after the shared directory was laid out so, and
 // up leaves both alone.
-func (t Target) helper() docker.ContainerSpec {
+func (t Blueprint) helper() docker.ContainerSpec {
 	cfg, n, tree := t.Config, t.Names, t.Tree
 	return docker.ContainerSpec{
 		Name:       n.Helper,
@@ -183,19 +183,19 @@ func (t Target) helper() docker.ContainerSpec {
 // fixtures' folders and files, and the owner (uid:gid).
 func TreeID(digest, owner string) string { return digest + "@" + owner }
 
-// variable is a reference to a configuration variable in a spec template:
+// variable is a reference to a configuration variable in parameterised specs:
 // ${DEVSTACK_X}, or ${DEVSTACK_X:-default} for a compose file.
 type variable func(name, value string) string
 
 func Bare(name, _ string) string { return "${" + name + "}" }
 
-// Template is the target's specs with every value that configuration
+// Parameterised is the blueprint's specs with every value that configuration
 // chooses (project, images, passwords, the shared directory's owner)
 // replaced by a reference to its variable, host ports left out (0), and the
 // healthchecks any engine takes: what only devstack's code decides. The
 // config hash digests it; the compose file is it with defaults. t.tree is
 // the digest of the fixtures' shared tree.
-func (t Target) Template(ref variable) map[string]docker.ContainerSpec {
+func (t Blueprint) Parameterised(ref variable) map[string]docker.ContainerSpec {
 	cfg := t.Config
 	cfg.MySQL.Image = ref("DEVSTACK_MYSQL_IMAGE", cfg.MySQL.Image)
 	cfg.Redis.Image = ref("DEVSTACK_REDIS_IMAGE", cfg.Redis.Image)
@@ -206,13 +206,13 @@ func (t Target) Template(ref variable) map[string]docker.ContainerSpec {
 		RedisPassword: ref("DEVSTACK_REDIS_PASSWORD", t.Pinned.RedisPassword),
 	}
 	owner := ref("DEVSTACK_SHARED_UID", strconv.Itoa(cfg.Shared.UID)) + ":" + ref("DEVSTACK_SHARED_GID", strconv.Itoa(cfg.Shared.GID))
-	return Target{Config: cfg, Names: NamesFor(ref("DEVSTACK_PROJECT", cfg.Project)), Pinned: v, Tree: TreeID(t.Tree, owner)}.Specs()
+	return Blueprint{Config: cfg, Names: NamesFor(ref("DEVSTACK_PROJECT", cfg.Project)), Pinned: v, Tree: TreeID(t.Tree, owner)}.Specs()
 }
 
 // SpecHash is the config-hash label of a container: a digest of its
-// Template, so that up can tell "running and right" from "running but
+// Parameterised specs, so that up can tell "running and right" from "running but
 // stale" and a compose file can carry the same label. The values the
-// Template leaves out are compared one by one (sameValues).
+// Parameterised specs leave out are compared one by one (sameValues).
 func SpecHash(template docker.ContainerSpec) string {
 	template.Labels = nil
 	b, _ := json.Marshal(template)

@@ -30,8 +30,8 @@ func Ports() func() (int, error) {
 
 // Spec is role's container as up makes it with cfg and v.
 func Spec(cfg config.Config, role string, v stack.Pinned) docker.ContainerSpec {
-	s := stack.Target{Config: cfg, Names: stack.NamesFor(cfg.Project), Pinned: v, Tree: stack.TreeID("tree", cfg.Shared.String())}.Specs()[role]
-	return stack.Labelled(s, cfg.Project, role, stack.SpecHash(stack.Target{Config: cfg, Pinned: v, Tree: "tree"}.Template(stack.Bare)[role]), stack.Lifetime{})
+	s := stack.Blueprint{Config: cfg, Names: stack.NamesFor(cfg.Project), Pinned: v, Tree: stack.TreeID("tree", cfg.Shared.String())}.Specs()[role]
+	return stack.Labelled(s, cfg.Project, role, stack.SpecHash(stack.Blueprint{Config: cfg, Pinned: v, Tree: "tree"}.Parameterised(stack.Bare)[role]), stack.Lifetime{})
 }
 
 // Container is what the engine would hold for role after an up with cfg.
