@@ -72,6 +72,7 @@ const (
 
 // The state of a stack, and the options of up and down.
 type DownOptions = converge.DownOptions
+type DownReport = converge.DownReport
 type StatusReport = converge.StatusReport
 type UpOptions = converge.UpOptions
 
@@ -94,7 +95,9 @@ const (
 // Snapshots: their description, the options of save, restore, export and
 // import, and their labels.
 type ExportOptions = snapshot.ExportOptions
+type ExportReport = snapshot.ExportReport
 type ImportOptions = snapshot.ImportOptions
+type RestoreReport = snapshot.RestoreReport
 type SaveReport = snapshot.SaveReport
 type SnapshotInfo = snapshot.SnapshotInfo
 type SnapshotOptions = snapshot.SnapshotOptions

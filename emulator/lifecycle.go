@@ -10,7 +10,6 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/compose"
 	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/lock"
-	"github.com/wellcomecollection/devstack/emulator/internal/snapshot"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
@@ -47,7 +46,7 @@ func Up(ctx context.Context, e *Engine, cfg config.Config, opts UpOptions) (*Sta
 // rest is done, as an error. A restore that was cut short is finished
 // first, unless the data goes anyway; one that cannot be finished does not
 // keep the containers up, and its journal stays for the next command.
-func Down(ctx context.Context, e *Engine, cfg config.Config, opts converge.DownOptions) (*converge.DownReport, error) {
+func Down(ctx context.Context, e *Engine, cfg config.Config, opts DownOptions) (*DownReport, error) {
 	progress := opts.Progress
 	unlock, err := lock.Project(ctx, cfg.Project, progress)
 	if err != nil {
@@ -63,13 +62,13 @@ func Down(ctx context.Context, e *Engine, cfg config.Config, opts converge.DownO
 }
 
 // Status reports a project's stack as Docker has it, found by label.
-func Status(ctx context.Context, e *Engine, cfg config.Config) (*converge.StatusReport, error) {
+func Status(ctx context.Context, e *Engine, cfg config.Config) (*StatusReport, error) {
 	return e.Status(ctx, cfg, false)
 }
 
 // ListSnapshots returns the snapshots of cfg's project, or of every project
 // with all, oldest first.
-func ListSnapshots(ctx context.Context, e *Engine, cfg config.Config, all bool) ([]snapshot.SnapshotInfo, error) {
+func ListSnapshots(ctx context.Context, e *Engine, cfg config.Config, all bool) ([]SnapshotInfo, error) {
 	return e.List(ctx, cfg, all)
 }
 
@@ -80,12 +79,12 @@ func RemoveSnapshot(ctx context.Context, e *Engine, cfg config.Config, name stri
 }
 
 // ExportSnapshot writes one of the project's snapshots as one file.
-func ExportSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, opts snapshot.ExportOptions) (*snapshot.ExportReport, error) {
+func ExportSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, opts ExportOptions) (*ExportReport, error) {
 	return e.Export(ctx, cfg, name, opts)
 }
 
 // ImportSnapshot makes a snapshot of the project from an export.
-func ImportSnapshot(ctx context.Context, e *Engine, cfg config.Config, opts snapshot.ImportOptions) (*snapshot.SnapshotInfo, error) {
+func ImportSnapshot(ctx context.Context, e *Engine, cfg config.Config, opts ImportOptions) (*SnapshotInfo, error) {
 	return e.Import(ctx, cfg, opts)
 }
 
@@ -93,7 +92,7 @@ func ImportSnapshot(ctx context.Context, e *Engine, cfg config.Config, opts snap
 // its snapshots and starts it: the services stop (their data goes), one short-
 // lived container copies the snapshot's volumes over the stack's, and the
 // services start on that data, which nothing seeds.
-func RestoreSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, opts snapshot.SnapshotOptions) (*snapshot.RestoreReport, error) {
+func RestoreSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, opts SnapshotOptions) (*RestoreReport, error) {
 	return e.Restore(ctx, cfg, name, opts)
 }
 
@@ -101,7 +100,7 @@ func RestoreSnapshot(ctx context.Context, e *Engine, cfg config.Config, name str
 // saves to disk, the services stop (MySQL cleanly), one short-lived container
 // copies the volumes, and the services start again with their data as it was:
 // nothing is seeded.
-func SaveSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, opts snapshot.SnapshotOptions) (*snapshot.SaveReport, error) {
+func SaveSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, opts SnapshotOptions) (*SaveReport, error) {
 	return e.Save(ctx, cfg, name, opts)
 }
 

@@ -13,7 +13,6 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/child"
-	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"golang.org/x/sys/unix"
 )
@@ -100,7 +99,7 @@ func Run(ctx context.Context, e *Engine, argv []string, opts RunOptions) int {
 		return code
 	}
 	// The caller's context may be cancelled by now: cleanup must still run.
-	if _, err := Down(context.WithoutCancel(ctx), e, cfg, converge.DownOptions{Volumes: true, Progress: progress}); err != nil {
+	if _, err := Down(context.WithoutCancel(ctx), e, cfg, DownOptions{Volumes: true, Progress: progress}); err != nil {
 		progress.Note("devstack: cannot remove stack %s: %v; remove it with `%s`", cfg.Project, err, remove)
 		return ExitRunFailed
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/internal/converge"
-	"github.com/wellcomecollection/devstack/emulator/internal/server"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 )
 
@@ -205,7 +204,7 @@ func Prune(ctx context.Context, e *Engine, opts PruneOptions) (*Pruned, error) {
 		progress.Note("removing throw-away stack %s (made %s ago by %s)", s.Project, s.Age(), s.Owner)
 		// Down finds the stack by label, so one that vanished meanwhile is
 		// simply nothing to remove.
-		if _, err := e.Down(ctx, s.Project, converge.DownOptions{Volumes: true, Progress: progress}); err != nil {
+		if _, err := e.Down(ctx, s.Project, DownOptions{Volumes: true, Progress: progress}); err != nil {
 			if first == nil {
 				first = err
 			}
@@ -222,6 +221,6 @@ func Prune(ctx context.Context, e *Engine, opts PruneOptions) (*Pruned, error) {
 }
 
 // ListTemplates returns the seeded templates on the engine.
-func ListTemplates(ctx context.Context, e *Engine) ([]server.TemplateInfo, error) {
+func ListTemplates(ctx context.Context, e *Engine) ([]TemplateInfo, error) {
 	return e.ListTemplates(ctx)
 }
