@@ -34,7 +34,7 @@ func TestComposeCarriesUpsHashesAndVariables(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := &observe.Observed{Names: stack.NamesFor(cfg.Project)}
-	p, err := converge.PlanUp(converge.PlanInput{Cfg: cfg, O: o, Tree: seeding.SharedTree(cfg, fx).Digest(), FreePort: stacktest.Ports()})
+	p, err := converge.PlanUp(converge.PlanInput{Config: cfg, Observed: o, Tree: seeding.SharedTree(cfg, fx).Digest(), FreePort: stacktest.Ports()})
 	if err != nil {
 		t.Fatal(err)
 	}

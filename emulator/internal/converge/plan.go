@@ -79,10 +79,10 @@ type upPlan struct {
 
 // PlanInput is what up plans from.
 type PlanInput struct {
-	Cfg  config.Config
-	O    *observe.Observed
-	life stack.Lifetime
-	// tree is the digest of the fixtures' shared tree; api the engine's API
+	Config   config.Config
+	Observed *observe.Observed
+	life     stack.Lifetime
+	// Tree is the digest of the fixtures' shared tree; api the engine's API
 	// version.
 	Tree, api string
 	// FreePort finds a free host port, for the values still open.
@@ -100,7 +100,7 @@ type PlanInput struct {
 // configuration; it chooses the values still open. The observed containers
 // are inspected ones: planFor compares what they run with.
 func PlanUp(in PlanInput) (*upPlan, error) {
-	cfg, o, life := in.Cfg, in.O, in.life
+	cfg, o, life := in.Config, in.Observed, in.life
 	v, err := stack.ChoosePinned(cfg, o.PinnedLabels(), PublishedPort(o.Containers[config.ServiceGearmand]), in.FreePort)
 	if err != nil {
 		return nil, err

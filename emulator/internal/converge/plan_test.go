@@ -96,7 +96,7 @@ func TestPlanUpNewStack(t *testing.T) {
 	cfg := stacktest.Config("p")
 	cfg.MySQL.Port, cfg.Redis.Port = 0, 0
 	o := &observe.Observed{Names: stack.NamesFor("p"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
-	p, err := PlanUp(PlanInput{Cfg: cfg, O: o, life: stack.Lifetime{Ephemeral: true}, Tree: "tree", FreePort: stacktest.Ports()})
+	p, err := PlanUp(PlanInput{Config: cfg, Observed: o, life: stack.Lifetime{Ephemeral: true}, Tree: "tree", FreePort: stacktest.Ports()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestPlanUpWarmStackDoesNothing(t *testing.T) {
 	for _, role := range stack.CoreRoles {
 		o.Containers[role] = stacktest.Container(cfg, role, v, "running")
 	}
-	p, err := PlanUp(PlanInput{Cfg: cfg, O: o, life: stack.Lifetime{}, Tree: "tree", FreePort: stacktest.Ports()})
+	p, err := PlanUp(PlanInput{Config: cfg, Observed: o, life: stack.Lifetime{}, Tree: "tree", FreePort: stacktest.Ports()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +390,7 @@ func TestPreflightPortHeldByTheStackItself(t *testing.T) {
 	}
 	defer held.Close()
 	port := held.Addr().(*net.TCPAddr).Port
-	p, err := PlanUp(PlanInput{Cfg: cfg, O: o, life: stack.Lifetime{}, Tree: "tree", FreePort: func() (int, error) { port++; return port - 1, nil }})
+	p, err := PlanUp(PlanInput{Config: cfg, Observed: o, life: stack.Lifetime{}, Tree: "tree", FreePort: func() (int, error) { port++; return port - 1, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +419,7 @@ func TestCreateTakesOverAContainerAKilledUpLeft(t *testing.T) {
 	cfg := stacktest.Config("p")
 	f.AddImage(cfg.MySQL.Image)
 	o := &observe.Observed{Names: stack.NamesFor("p"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
-	p, err := PlanUp(PlanInput{Cfg: cfg, O: o, life: stack.Lifetime{}, Tree: "tree", FreePort: stacktest.Ports()})
+	p, err := PlanUp(PlanInput{Config: cfg, Observed: o, life: stack.Lifetime{}, Tree: "tree", FreePort: stacktest.Ports()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +451,7 @@ func TestHealthCheckStartIntervalFollowsTheEngine(t *testing.T) {
 		cfg := stacktest.Config("p")
 		o := &observe.Observed{Names: stack.NamesFor("p"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
 		e := onFake(f)
-		p, err := PlanUp(PlanInput{Cfg: cfg, O: o, Tree: "tree", api: e.APIVersion(), FreePort: stacktest.Ports()})
+		p, err := PlanUp(PlanInput{Config: cfg, Observed: o, Tree: "tree", api: e.APIVersion(), FreePort: stacktest.Ports()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -473,7 +473,7 @@ func TestPlanRefillsADataVolumeWhoseCopyWasCutShort(t *testing.T) {
 		Volumes: map[string]docker.Volume{n.MySQLData: {Name: n.MySQLData, Labels: v.Labels()}, n.RedisData: {Name: n.RedisData}, n.Shared: {Name: n.Shared}},
 		Others:  []docker.Container{{Name: n.TemplateCopy}}}
 	tmpl := &server.Template{Key: "k", Volume: server.TemplateVolume("k"), RootPassword: "t", Created: time.Unix(50, 0).UTC()}
-	p, err := PlanUp(PlanInput{Cfg: cfg, O: o, Tree: "tree", FreePort: stacktest.Ports(), template: tmpl})
+	p, err := PlanUp(PlanInput{Config: cfg, Observed: o, Tree: "tree", FreePort: stacktest.Ports(), template: tmpl})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +481,7 @@ func TestPlanRefillsADataVolumeWhoseCopyWasCutShort(t *testing.T) {
 		t.Errorf("cut-short copy: template %v, leftovers %v, created %v", p.template, p.leftovers, p.pinned.Created)
 	}
 	o.Others = nil
-	if p, _ = PlanUp(PlanInput{Cfg: cfg, O: o, Tree: "tree", FreePort: stacktest.Ports(), template: tmpl}); p.template != nil {
+	if p, _ = PlanUp(PlanInput{Config: cfg, Observed: o, Tree: "tree", FreePort: stacktest.Ports(), template: tmpl}); p.template != nil {
 		t.Errorf("an existing data volume got a template copy")
 	}
 }
@@ -494,7 +494,7 @@ func TestPlanFromAnOldTemplateMakesANewStack(t *testing.T) {
 	o := &observe.Observed{Names: n, Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{}}
 	old := time.Now().Add(-3 * time.Hour).UTC().Truncate(time.Second)
 	tmpl := &server.Template{Key: "k", Volume: server.TemplateVolume("k"), RootPassword: "t", Created: old}
-	p, err := PlanUp(PlanInput{Cfg: cfg, O: o, Tree: "tree", FreePort: stacktest.Ports(), template: tmpl})
+	p, err := PlanUp(PlanInput{Config: cfg, Observed: o, Tree: "tree", FreePort: stacktest.Ports(), template: tmpl})
 	if err != nil {
 		t.Fatal(err)
 	}

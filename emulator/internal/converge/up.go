@@ -66,7 +66,7 @@ func (e *Engine) Up(ctx context.Context, cfg config.Config, fx *seed.Fixtures, o
 	}
 	// The plan compares what the containers run with.
 	maps.Copy(o.Containers, live)
-	in := PlanInput{Cfg: cfg, O: o, life: opts.Lifetime, Tree: seeding.SharedTree(cfg, fx).Digest(), api: e.APIVersion(), FreePort: engine.FreeLocalPort, imageIDs: e.imageIDs(ctx, cfg)}
+	in := PlanInput{Config: cfg, Observed: o, life: opts.Lifetime, Tree: seeding.SharedTree(cfg, fx).Digest(), api: e.APIVersion(), FreePort: engine.FreeLocalPort, imageIDs: e.imageIDs(ctx, cfg)}
 	// Data to keep comes from a snapshot or is the stack's own: a template
 	// copy left half done before it is overwritten, and goes as a leftover.
 	if _, ok := o.Volumes[o.Names.MySQLData]; !opts.KeepData && (!ok || o.CopyCutShort()) {
