@@ -367,7 +367,7 @@ func (u *upRun) create(ctx context.Context, role string) error {
 
 // runContainer makes and starts role's container: a service through
 // testcontainers, the helper (which publishes nothing) directly. MySQL's
-// server is started by the image's entrypoint, or directly (serverSpec).
+// server is started by the image's entrypoint, or directly (server.Engine.ServerSpec).
 func (u *upRun) runContainer(ctx context.Context, role string) error {
 	s := u.plan.Specs[role]
 	switch role {

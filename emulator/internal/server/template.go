@@ -135,7 +135,7 @@ func LockTemplate(ctx context.Context, key string, progress event.Sink) (func(),
 	return lock.Project(ctx, "template-"+key, progress)
 }
 
-// BuildLocked is buildTemplate for a caller that holds the template's lock.
+// BuildLocked is BuildTemplate for a caller that holds the template's lock.
 func (e *Engine) BuildLocked(ctx context.Context, cfg config.Config, fx *seed.Fixtures, want *Template, progress event.Sink) (*Template, error) {
 	key := want.Key
 	if err := e.removeTemplate(ctx, key); err != nil {

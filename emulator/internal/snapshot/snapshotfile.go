@@ -407,7 +407,7 @@ func importedSnapshot(m *manifest, project, name string) *snapshot {
 
 // importable refuses an import that could not be restored, or that would
 // replace a snapshot, before anything is made. cfg becomes the configuration
-// as it applies to the stack (observed.follow).
+// as it applies to the stack (observe.Observed.Follow).
 func (e *Engine) importable(ctx context.Context, cfg *config.Config, s *snapshot) error {
 	old, err := e.findSnapshot(ctx, cfg.Project, s.Name)
 	if err != nil {

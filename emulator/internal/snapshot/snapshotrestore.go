@@ -83,7 +83,7 @@ func (e *Engine) Restore(ctx context.Context, cfg config.Config, name string, op
 // planRestore checks everything a restore can be refused for, before it
 // changes anything, and returns the snapshot and the values the stack gets.
 // cfg becomes the configuration as it applies to the stack: with the images
-// its containers run where no setting names one (observed.follow).
+// its containers run where no setting names one (observe.Observed.Follow).
 func (e *Engine) planRestore(ctx context.Context, cfg *config.Config, name string) (*snapshot, stack.Pinned, error) {
 	s, err := e.completeSnapshot(ctx, cfg.Project, name)
 	if err != nil {
@@ -306,7 +306,7 @@ func (e *Engine) SettleUnlocked(ctx context.Context, cfg config.Config, progress
 }
 
 // LockForFixtures reads the fixtures, so that bad ones are refused before
-// anything waits, then takes lockSettled: where the commands that bring a
+// anything waits, then takes LockSettled: where the commands that bring a
 // stack up start.
 func (e *Engine) LockForFixtures(ctx context.Context, cfg config.Config, progress event.Sink) (*seed.Fixtures, func(), error) {
 	fx, err := seeding.Load(cfg)
@@ -318,7 +318,7 @@ func (e *Engine) LockForFixtures(ctx context.Context, cfg config.Config, progres
 }
 
 // following is cfg as it applies to the project's stack: with the images
-// its containers run where no setting names one (observed.follow).
+// its containers run where no setting names one (observe.Observed.Follow).
 func (e *Engine) following(ctx context.Context, cfg config.Config) (config.Config, error) {
 	o, err := e.Observe(ctx, cfg.Project)
 	if err != nil {

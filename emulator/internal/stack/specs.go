@@ -62,7 +62,7 @@ func Publish(cfg config.Config, containerPort, hostPort int) []docker.Port {
 // mysql is the MySQL container as a compose file would give it: the image's
 // own entrypoint, devstack's server options as its command. Up gives the
 // entrypoint the image's CMD before the options, or starts the server
-// directly where it has seen how (serverSpec).
+// directly where it has seen how (server.Engine.ServerSpec).
 func (t Blueprint) mysql() docker.ContainerSpec {
 	cfg, n, v := t.Config, t.Names, t.Pinned
 	return docker.ContainerSpec{
