@@ -18,7 +18,6 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
-	"github.com/wellcomecollection/devstack/emulator/internal/lock"
 	"github.com/wellcomecollection/devstack/emulator/internal/stack"
 	"github.com/wellcomecollection/devstack/emulator/setup"
 	"github.com/wellcomecollection/devstack/emulator/shared"
@@ -67,7 +66,7 @@ func Logs(ctx context.Context, e *Engine, cfg config.Config, opts LogsOptions, o
 	if len(services) == 0 {
 		services = cfg.Services()
 	}
-	o, err := e.Observe(ctx, cfg.Project)
+	o, err := e.core.Observe(ctx, cfg.Project)
 	if err != nil {
 		return err
 	}
@@ -94,7 +93,7 @@ func Logs(ctx context.Context, e *Engine, cfg config.Config, opts LogsOptions, o
 		steps[i] = func(ctx context.Context) error {
 			defer w.flush()
 			opts := docker.LogOptions{Follow: opts.Follow, Since: opts.Since, Tail: opts.Tail}
-			if err := e.Docker.Logs(ctx, o.Containers[s].ID, opts, w, w); err != nil && ctx.Err() == nil {
+			if err := e.core.Docker.Logs(ctx, o.Containers[s].ID, opts, w, w); err != nil && ctx.Err() == nil {
 				return err
 			}
 			return nil
@@ -189,7 +188,7 @@ func Shell(ctx context.Context, e *Engine, cfg config.Config, opts ShellOptions)
 	if err := CheckShellOptions(opts); err != nil {
 		return 0, err
 	}
-	o, err := e.Observe(ctx, cfg.Project)
+	o, err := e.core.Observe(ctx, cfg.Project)
 	if err != nil {
 		return 0, err
 	}
@@ -197,7 +196,7 @@ func Shell(ctx context.Context, e *Engine, cfg config.Config, opts ShellOptions)
 	if !ok || !c.State.Running {
 		return 0, fault.Env(nil, "%s of project %s is not running: run `devstack up` first", opts.Service, cfg.Project)
 	}
-	live, err := e.Inspect(ctx, o)
+	live, err := e.core.Inspect(ctx, o)
 	if err != nil {
 		return 0, err
 	}
@@ -219,7 +218,7 @@ func Shell(ctx context.Context, e *Engine, cfg config.Config, opts ShellOptions)
 		x.Cmd = append([]string{"sh", "-c", redisCLI, "redis-cli"}, opts.Args...)
 		x.Env = []string{"REDISCLI_AUTH=" + v.RedisPassword}
 	}
-	code, err := e.Docker.Exec(ctx, c.ID, x)
+	code, err := e.core.Docker.Exec(ctx, c.ID, x)
 	if err != nil {
 		return 0, err
 	}
@@ -231,14 +230,14 @@ func Shell(ctx context.Context, e *Engine, cfg config.Config, opts ShellOptions)
 
 // sharedDir finds a project's running helper.
 func (e *Engine) sharedDir(ctx context.Context, cfg config.Config) (shared.Container, error) {
-	o, err := e.Observe(ctx, cfg.Project)
+	o, err := e.core.Observe(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
 	}
 	if c, ok := o.Containers[stack.PartHelper]; !ok || !c.State.Running {
 		return nil, fault.Env(nil, "the %s stack's helper container is not running: run `devstack up` first", cfg.Project)
 	}
-	return e.Helper(o.Names), nil
+	return e.core.Helper(o.Names), nil
 }
 
 // filesError classifies the shared package's refusals: bad paths are bad
@@ -268,7 +267,9 @@ func SharedList(ctx context.Context, e *Engine, cfg config.Config, p string) ([]
 // the stack's uid:gid; it returns where it went.
 func SharedPut(ctx context.Context, e *Engine, cfg config.Config, local, remote string) (string, error) {
 	// A reset or a down must not pull the folder from under the copy.
-	unlock, err := lock.Project(ctx, cfg.Project, nil)
+	// A put during a restore cut short would be lost when the restore is
+	// finished: it copies the shared volume again.
+	unlock, err := e.core.LockSettled(ctx, cfg, nil)
 	if err != nil {
 		return "", err
 	}

@@ -70,7 +70,7 @@ func Doctor(ctx context.Context, cfg config.Config) *DoctorReport {
 		return r.done()
 	}
 	defer e.Close()
-	info, err := e.Docker.Info(ctx)
+	info, err := e.core.Docker.Info(ctx)
 	detail := fmt.Sprintf("%s (%s)", e.Endpoint(), e.Source())
 	if err == nil {
 		detail += ", " + engineName(info)
@@ -83,7 +83,7 @@ func Doctor(ctx context.Context, cfg config.Config) *DoctorReport {
 	}
 	add(apiCheck(e.APIVersion()))
 	v, own := stack.KnownPinned(cfg, nil), []int{}
-	o, oerr := e.Observe(ctx, cfg.Project)
+	o, oerr := e.core.Observe(ctx, cfg.Project)
 	if oerr == nil {
 		for _, c := range o.Containers {
 			for _, p := range c.Ports {
@@ -128,11 +128,11 @@ func (e *Engine) imagesCheck(ctx context.Context, cfg config.Config) Check {
 		}
 		seen[ref] = true
 		chosen := fmt.Sprintf("%s: %s, from %s", role, ref, stack.FirstNonEmpty(cfg.Sources[observe.ImageKeys[role]], "the default"))
-		if img, err := e.Docker.Image(ctx, ref); err == nil {
-			details = append(details, chosen+", present"+e.ServerStartNote(ctx, cfg, role, img))
+		if img, err := e.core.Docker.Image(ctx, ref); err == nil {
+			details = append(details, chosen+", present"+e.core.ServerStartNote(ctx, cfg, role, img))
 			continue
 		}
-		if err := e.Docker.Pullable(ctx, ref); err == nil {
+		if err := e.core.Docker.Pullable(ctx, ref); err == nil {
 			details = append(details, chosen+", can be pulled")
 			continue
 		} else {
@@ -212,14 +212,14 @@ func (e *Engine) diskCheck(ctx context.Context, cfg config.Config, root string) 
 func (e *Engine) networkCheck(ctx context.Context) Check {
 	c := Check{Name: checkNetwork, OK: true}
 	n := stack.NamesFor(config.EphemeralProject("doctor"))
-	id, err := e.Docker.CreateNetwork(ctx, n.Network, stack.Lifetime{Ephemeral: true}.Labels(n.Project, stack.PartNetwork))
+	id, err := e.core.Docker.CreateNetwork(ctx, n.Network, stack.Lifetime{Ephemeral: true}.Labels(n.Project, stack.PartNetwork))
 	if err != nil {
 		c.OK = false
 		c.Detail = err.Error()
 		c.Fix = "remove unused networks (docker network prune), or give the engine more address pools (default-address-pools in daemon.json)"
 		return c
 	}
-	if err := e.Docker.RemoveNetwork(context.WithoutCancel(ctx), id); err != nil {
+	if err := e.core.Docker.RemoveNetwork(context.WithoutCancel(ctx), id); err != nil {
 		c.Detail = fmt.Sprintf("room for another network (the probe is left: %v)", err)
 		return c
 	}

@@ -9,6 +9,7 @@ package emulator
 import (
 	"context"
 
+	"github.com/wellcomecollection/devstack/emulator/config"
 	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/engine"
@@ -18,11 +19,33 @@ import (
 )
 
 // Engine is a connection to a Docker engine, on which every command works.
-type Engine struct{ *snapshot.Engine }
+// The layers beneath it stay behind the commands: their methods skip the
+// project lock.
+type Engine struct{ core *snapshot.Engine }
 
 func newEngine(c *engine.Conn) *Engine {
 	return &Engine{snapshot.New(c)}
 }
+
+// Close ends the connection, and the tunnels devstack opened for it.
+func (e *Engine) Close() error { return e.core.Close() }
+
+// Endpoint is the engine's address; Source says where it was set.
+func (e *Engine) Endpoint() string { return e.core.Endpoint() }
+
+// Source says where the endpoint was set: DOCKER_HOST, a context, or the
+// default socket.
+func (e *Engine) Source() string { return e.core.Source() }
+
+// APIVersion is the API version spoken with the engine.
+func (e *Engine) APIVersion() string { return e.core.APIVersion() }
+
+// Local reports whether the engine runs on this machine.
+func (e *Engine) Local() bool { return e.core.Local() }
+
+// Reach is cfg with the host and ports at which this machine reaches the
+// engine's published ports.
+func (e *Engine) Reach(cfg config.Config) (config.Config, error) { return e.core.Reach(cfg) }
 
 // Connect reaches the Docker engine the docker CLI would use (DOCKER_HOST,
 // then the current context), and pings it.
@@ -40,8 +63,9 @@ func ResolveEndpoint(getenv func(string) string, home string) (endpoint, source 
 	return engine.ResolveEndpoint(getenv, home)
 }
 
-// The façade's names for the types and constants of the packages beneath it,
-// so that users of devstack import emulator alone.
+// The façade's names for the types and constants of the packages beneath
+// it: a program that uses devstack imports emulator and emulator/config,
+// never an internal package.
 
 // What a failure means: its exit code.
 type Error = fault.Error
@@ -73,15 +97,19 @@ const (
 // The state of a stack, and the options of up and down.
 type DownOptions = converge.DownOptions
 type DownReport = converge.DownReport
+type ServiceStatus = converge.ServiceStatus
 type StatusReport = converge.StatusReport
 type UpOptions = converge.UpOptions
 
 const (
-	ServiceExited  = converge.ServiceExited
-	StateAbsent    = converge.StateAbsent
-	StatePartial   = converge.StatePartial
-	StateRestoring = converge.StateRestoring
-	StateRunning   = converge.StateRunning
+	ServiceExited     = converge.ServiceExited
+	ServiceMissing    = converge.ServiceMissing
+	ServiceRestarting = converge.ServiceRestarting
+	StateStopped      = converge.StateStopped
+	StateAbsent       = converge.StateAbsent
+	StatePartial      = converge.StatePartial
+	StateRestoring    = converge.StateRestoring
+	StateRunning      = converge.StateRunning
 )
 
 // Seeded templates.

@@ -35,17 +35,17 @@ type EnvOptions struct {
 // restore that was cut short is finished first: its values are the ones to
 // give.
 func Env(ctx context.Context, e *Engine, cfg config.Config, opts EnvOptions) ([]EnvVar, error) {
-	if err := e.SettleUnlocked(ctx, cfg, opts.Progress); err != nil {
+	if err := e.core.SettleUnlocked(ctx, cfg, opts.Progress); err != nil {
 		return nil, err
 	}
-	o, err := e.Observe(ctx, cfg.Project)
+	o, err := e.core.Observe(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
 	}
 	if o.PinnedLabels() == nil {
 		return nil, fault.Env(nil, "no stack for project %s: run `devstack up` first", cfg.Project)
 	}
-	live, err := e.Inspect(ctx, o)
+	live, err := e.core.Inspect(ctx, o)
 	if err != nil {
 		return nil, err
 	}

@@ -20,15 +20,15 @@ import (
 // was cut short is finished first.
 func Up(ctx context.Context, e *Engine, cfg config.Config, opts UpOptions) (*StatusReport, error) {
 	progress := opts.Progress
-	fx, unlock, err := e.LockForFixtures(ctx, cfg, progress)
+	fx, unlock, err := e.core.LockForFixtures(ctx, cfg, progress)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if err := e.Up(ctx, cfg, fx, converge.RunOptions{UpOptions: opts}); err != nil {
+	if err := e.core.Up(ctx, cfg, fx, converge.RunOptions{UpOptions: opts}); err != nil {
 		return nil, err
 	}
-	r, err := e.Status(ctx, cfg, true)
+	r, err := e.core.Status(ctx, cfg, true)
 	if err != nil {
 		return nil, err
 	}
@@ -55,37 +55,37 @@ func Down(ctx context.Context, e *Engine, cfg config.Config, opts DownOptions) (
 	defer unlock()
 	var unsettled error
 	if !opts.Volumes {
-		unsettled = e.Settle(ctx, cfg, progress)
+		unsettled = e.core.Settle(ctx, cfg, progress)
 	}
-	r, err := e.DownLocked(ctx, cfg.Project, opts)
+	r, err := e.core.DownLocked(ctx, cfg.Project, opts)
 	return r, errors.Join(unsettled, err)
 }
 
 // Status reports a project's stack as Docker has it, found by label.
 func Status(ctx context.Context, e *Engine, cfg config.Config) (*StatusReport, error) {
-	return e.Status(ctx, cfg, false)
+	return e.core.Status(ctx, cfg, false)
 }
 
 // ListSnapshots returns the snapshots of cfg's project, or of every project
 // with all, oldest first.
 func ListSnapshots(ctx context.Context, e *Engine, cfg config.Config, all bool) ([]SnapshotInfo, error) {
-	return e.List(ctx, cfg, all)
+	return e.core.List(ctx, cfg, all)
 }
 
 // RemoveSnapshot removes one of the project's snapshots and returns its
 // volumes.
 func RemoveSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, progress event.Sink) ([]string, error) {
-	return e.Remove(ctx, cfg, name, progress)
+	return e.core.Remove(ctx, cfg, name, progress)
 }
 
 // ExportSnapshot writes one of the project's snapshots as one file.
 func ExportSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, opts ExportOptions) (*ExportReport, error) {
-	return e.Export(ctx, cfg, name, opts)
+	return e.core.Export(ctx, cfg, name, opts)
 }
 
 // ImportSnapshot makes a snapshot of the project from an export.
 func ImportSnapshot(ctx context.Context, e *Engine, cfg config.Config, opts ImportOptions) (*SnapshotInfo, error) {
-	return e.Import(ctx, cfg, opts)
+	return e.core.Import(ctx, cfg, opts)
 }
 
 // RestoreSnapshot brings the project's stack to exactly the state of one of
@@ -93,7 +93,7 @@ func ImportSnapshot(ctx context.Context, e *Engine, cfg config.Config, opts Impo
 // lived container copies the snapshot's volumes over the stack's, and the
 // services start on that data, which nothing seeds.
 func RestoreSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, opts SnapshotOptions) (*RestoreReport, error) {
-	return e.Restore(ctx, cfg, name, opts)
+	return e.core.Restore(ctx, cfg, name, opts)
 }
 
 // SaveSnapshot copies a running stack's three volumes into a snapshot: Redis
@@ -101,7 +101,7 @@ func RestoreSnapshot(ctx context.Context, e *Engine, cfg config.Config, name str
 // copies the volumes, and the services start again with their data as it was:
 // nothing is seeded.
 func SaveSnapshot(ctx context.Context, e *Engine, cfg config.Config, name string, opts SnapshotOptions) (*SaveReport, error) {
-	return e.Save(ctx, cfg, name, opts)
+	return e.core.Save(ctx, cfg, name, opts)
 }
 
 // Compose returns the compose file of the stack cfg describes: the same

@@ -42,7 +42,7 @@ type Stack struct {
 // Attach reads the fixtures, finds a project's running stack by label and
 // connects to it. A restore that was cut short is finished first.
 func Attach(ctx context.Context, e *Engine, cfg config.Config) (*Stack, error) {
-	if err := e.SettleUnlocked(ctx, cfg, nil); err != nil {
+	if err := e.core.SettleUnlocked(ctx, cfg, nil); err != nil {
 		return nil, err
 	}
 	return e.attach(ctx, cfg)
@@ -55,7 +55,7 @@ func (e *Engine) attach(ctx context.Context, cfg config.Config) (*Stack, error) 
 	if err != nil {
 		return nil, err
 	}
-	o, err := e.Observe(ctx, cfg.Project)
+	o, err := e.core.Observe(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (e *Engine) attach(ctx context.Context, cfg config.Config) (*Stack, error) 
 			return nil, fault.Env(nil, "the %s stack is not running (%s is down): run `devstack up` first", cfg.Project, role)
 		}
 	}
-	live, err := e.Inspect(ctx, o)
+	live, err := e.core.Inspect(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func (s *Stack) Close() {
 	s.redis.Close()
 }
 
-func (s *Stack) sharedDir() shared.Container { return s.e.Helper(s.names) }
+func (s *Stack) sharedDir() shared.Container { return s.e.core.Helper(s.names) }
 
 // ReadFile returns a file from the shared directory; p is relative to it.
 func (s *Stack) ReadFile(ctx context.Context, p string) ([]byte, error) {
@@ -158,7 +158,7 @@ func (r SeedReport) String() string {
 // It takes the project lock before it looks at the stack, so a reset during
 // an up of the same project waits for the up and then finds its stack.
 func Seed(ctx context.Context, e *Engine, cfg config.Config, opts SeedOptions) (*SeedReport, error) {
-	unlock, err := e.LockSettled(ctx, cfg, opts.Progress)
+	unlock, err := e.core.LockSettled(ctx, cfg, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +284,7 @@ func (s *Stack) restartGearmand(ctx context.Context) error {
 	}
 	name := s.names.Gearmand
 	// Nothing to keep: it is killed rather than asked to stop.
-	if err := s.e.Docker.Restart(ctx, name, 0); err != nil {
+	if err := s.e.core.Docker.Restart(ctx, name, 0); err != nil {
 		return err
 	}
 	addr := net.JoinHostPort(s.cfg.Host, strconv.Itoa(s.pinned.GearmandPort))
@@ -326,12 +326,12 @@ func AddUser(ctx context.Context, e *Engine, cfg config.Config, service string, 
 	}); err != nil {
 		return u, err
 	}
-	unlock, err := lock.Project(ctx, cfg.Project, nil)
+	unlock, err := e.core.LockSettled(ctx, cfg, nil)
 	if err != nil {
 		return u, err
 	}
 	defer unlock()
-	s, err := Attach(ctx, e, cfg)
+	s, err := e.attach(ctx, cfg)
 	if err != nil {
 		return u, err
 	}
@@ -351,12 +351,12 @@ func RemoveUser(ctx context.Context, e *Engine, cfg config.Config, service, user
 	if err := checkService(service); err != nil {
 		return err
 	}
-	unlock, err := lock.Project(ctx, cfg.Project, nil)
+	unlock, err := e.core.LockSettled(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	s, err := Attach(ctx, e, cfg)
+	s, err := e.attach(ctx, cfg)
 	if err != nil {
 		return err
 	}

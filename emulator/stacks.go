@@ -102,7 +102,7 @@ func ListStacks(ctx context.Context, e *Engine) ([]StackInfo, error) {
 		t.info.Kept = t.info.Kept || labels[stack.LabelKeep] == "true"
 		return t
 	}
-	cs, err := e.Docker.Containers(ctx, stack.LabelProject)
+	cs, err := e.core.Docker.Containers(ctx, stack.LabelProject)
 	if err != nil {
 		return nil, err
 	}
@@ -116,14 +116,14 @@ func ListStacks(ctx context.Context, e *Engine) ([]StackInfo, error) {
 			t.running = append(t.running, c.Labels[stack.LabelService])
 		}
 	}
-	ns, err := e.Docker.Networks(ctx, stack.LabelProject)
+	ns, err := e.core.Docker.Networks(ctx, stack.LabelProject)
 	if err != nil {
 		return nil, err
 	}
 	for _, n := range ns {
 		add(n.Labels)
 	}
-	vs, err := e.Docker.Volumes(ctx, stack.LabelProject)
+	vs, err := e.core.Docker.Volumes(ctx, stack.LabelProject)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +204,7 @@ func Prune(ctx context.Context, e *Engine, opts PruneOptions) (*Pruned, error) {
 		progress.Note("removing throw-away stack %s (made %s ago by %s)", s.Project, s.Age(), s.Owner)
 		// Down finds the stack by label, so one that vanished meanwhile is
 		// simply nothing to remove.
-		if _, err := e.Down(ctx, s.Project, DownOptions{Volumes: true, Progress: progress}); err != nil {
+		if _, err := e.core.Down(ctx, s.Project, DownOptions{Volumes: true, Progress: progress}); err != nil {
 			if first == nil {
 				first = err
 			}
@@ -213,7 +213,7 @@ func Prune(ctx context.Context, e *Engine, opts PruneOptions) (*Pruned, error) {
 		removed = append(removed, s.Project)
 	}
 	// Templates go with --all only when asked: they are no stack's.
-	templates, err := e.PruneTemplates(ctx, opts.Templates, progress)
+	templates, err := e.core.PruneTemplates(ctx, opts.Templates, progress)
 	if first == nil {
 		first = err
 	}
@@ -222,5 +222,5 @@ func Prune(ctx context.Context, e *Engine, opts PruneOptions) (*Pruned, error) {
 
 // ListTemplates returns the seeded templates on the engine.
 func ListTemplates(ctx context.Context, e *Engine) ([]TemplateInfo, error) {
-	return e.ListTemplates(ctx)
+	return e.core.ListTemplates(ctx)
 }

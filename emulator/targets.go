@@ -138,7 +138,7 @@ func volumeFolder(ctx context.Context, volume string) (string, error) {
 	if !e.Local() {
 		return "", fault.Usage("shared.volume needs a Docker engine on this machine (it reads the volume's folder): mount the share here and give shared.path instead")
 	}
-	v, err := e.Docker.Volume(ctx, volume)
+	v, err := e.core.Docker.Volume(ctx, volume)
 	if engine.IsNotFound(err) {
 		return "", fault.Usage("shared.volume: no Docker volume %q", volume)
 	}

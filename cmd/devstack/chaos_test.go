@@ -511,6 +511,36 @@ func TestChaos(t *testing.T) {
 		c.upNow()
 		c.intact()
 	})
+	run("users add and shared put after a restore cut short", func(c *chaos) {
+		c.mustRun("up")
+		c.written()
+		c.mustRun("snapshot", "save", "s")
+		cutShort := func() {
+			c.killDuring(syscall.SIGKILL, func(e string) bool { return strings.Contains(e, "restoring snapshot s") }, "snapshot", "restore", "s", "--yes")
+		}
+		// users add held the project lock, then waited for it again to
+		// finish the restore: until its context ended.
+		cutShort()
+		t0 := time.Now()
+		if r := c.run("users", "add", "--username", "chaos", "--email", "chaos@example.org"); r.code != 0 || !strings.Contains(r.stderr, "finishing the restore") || time.Since(t0) > time.Minute {
+			c.t.Errorf("users add after a restore cut short: exit %d after %s\n%s", r.code, time.Since(t0).Round(time.Second), r.stderr)
+		}
+		// A put into a stack whose restore is not finished would be lost
+		// when it is: the restore copies the shared volume again.
+		cutShort()
+		local := filepath.Join(c.t.TempDir(), "note.txt")
+		if err := os.WriteFile(local, []byte("kept"), 0o644); err != nil {
+			c.t.Fatal(err)
+		}
+		if r := c.run("shared", "put", local, "tmp/note.txt"); r.code != 0 || !strings.Contains(r.stderr, "finishing the restore") {
+			c.t.Errorf("shared put after a restore cut short: exit %d\n%s", r.code, r.stderr)
+		}
+		c.upNow()
+		if got := docker(c.t, "exec", "devstack-"+c.project+"-helper", "cat", shared+"/tmp/note.txt"); got != "kept" {
+			c.t.Errorf("the put's file after the next up: %q", got)
+		}
+		c.intact()
+	})
 	run("down -p with an empty name", func(c *chaos) {
 		c.mustRun("up")
 		c.written()

@@ -1,3 +1,6 @@
+// Package config is devstack's configuration: devstack.yaml, DEVSTACK_*
+// variables and flags merged (a flag over a variable over the file over the
+// default), checked, and with where each setting came from.
 package config
 
 import (
@@ -44,7 +47,7 @@ type Config struct {
 	// check (devstack.yaml's targets), by name.
 	Targets map[string]TargetConfig
 	// Sources say where each setting that is not a default came from, by
-	// Key: the variable (DEVSTACK_MYSQL_IMAGE), the file and line
+	// key: the variable (DEVSTACK_MYSQL_IMAGE), the file and line
 	// (devstack.yaml:3) or the flag (--project).
 	Sources map[string]string
 }
@@ -260,7 +263,7 @@ func setInt[T any](field func(*T) *int, lo, hi int, what string) func(*T, string
 }
 
 // LoadOptions says where configuration comes from. Flags hold only the
-// Settings given on the command line.
+// settings given on the command line.
 type LoadOptions struct {
 	// File is the config file; empty means ./devstack.yaml when it exists.
 	File string
@@ -386,7 +389,7 @@ func applyFile(cfg *Config, file string, data []byte) error {
 }
 
 // keySet is what keys a mapping of devstack.yaml holds: the file's
-// Settings and targets, or a target's keys.
+// settings and targets, or a target's keys.
 type keySet struct {
 	// keys are every key, dotted (mysql.image).
 	keys []string

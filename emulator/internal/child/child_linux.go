@@ -1,4 +1,3 @@
-// Package child makes the commands devstack runs die with it.
 package child
 
 import (

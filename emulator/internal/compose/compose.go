@@ -29,7 +29,7 @@ import (
 
 // The compose file (`devstack compose`, compose/docker-compose.yml) is the
 // stack up makes, as plain Docker Compose: the same containers, built from
-// the same template (specs.go) with the same config-hash labels, the same
+// the same blueprint (stack.Blueprint.Parameterised) with the same config-hash labels, the same
 // volumes and network with the same labels, plus a one-shot init service
 // that does what up does to a new stack. Values devstack would choose at a
 // first up are fixed development defaults there.

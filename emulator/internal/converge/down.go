@@ -40,7 +40,7 @@ func (e *Engine) Down(ctx context.Context, project string, opts DownOptions) (*D
 	return e.DownLocked(ctx, project, opts)
 }
 
-// DownLocked is down for a caller that holds the project lock.
+// DownLocked is Down for a caller that holds the project lock.
 func (e *Engine) DownLocked(ctx context.Context, project string, opts DownOptions) (*DownReport, error) {
 	progress := opts.Progress
 	o, err := e.Observe(ctx, project)

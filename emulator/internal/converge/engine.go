@@ -1,8 +1,9 @@
 // Package converge brings a project's stack to its configured state, as
-// compose does: it observes what the engine holds (observe.go), plans what
-// to create, start or replace (plan.go), and applies the plan (up.go,
+// compose does: it observes what the engine holds (package observe), plans
+// what to create, start or replace (plan.go), and applies the plan (up.go,
 // upmysql.go, upgearmand.go); it also takes stacks down and reports their
-// state. The caller holds the project lock.
+// state. Up and DownLocked expect the caller to hold the project lock;
+// Down takes it.
 package converge
 
 import (

@@ -195,7 +195,7 @@ func (e *Engine) preflight(ctx context.Context, p *upPlan) error {
 
 // CheckPort refuses a host port that role would publish and something else
 // holds. The engine may have started a container of the stack since it was
-// Observed (the create of an up that was killed): its port is no conflict.
+// observed (the create of an up that was killed): its port is no conflict.
 // Ports on a remote engine cannot be checked here.
 func (e *Engine) CheckPort(ctx context.Context, project, role string, port int) error {
 	if !e.Local() || engine.PortFree("127.0.0.1", port) {
@@ -249,7 +249,7 @@ type upRun struct {
 	// slower, so only the copy goes first).
 	othersMayStart chan struct{}
 	othersOnce     sync.Once
-	// KeepData and copiedRoot: see upOptions.
+	// keepData and copiedRoot: see RunOptions.
 	keepData   bool
 	copiedRoot string
 	// serverStart is how this up started MySQL's server, when it made its

@@ -30,11 +30,11 @@ type Entry struct {
 	owner string // uid:gid
 }
 
-// statFormat is what statScript prints of each path: owner, size, type, name.
+// statFormat is what StatScript prints of each path: owner, size, type, name.
 const statFormat = "%u:%g %s %F|%n"
 
 // StatScript stats the NUL-separated paths on its stdin, relative to $1;
-// What is missing is left out. It fails only when it cannot look.
+// what is missing is left out. It fails only when it cannot look.
 const StatScript = `cd "$1" || exit 2
 command -v xargs >/dev/null && command -v stat >/dev/null || exit 127
 xargs -0 -r stat -c "$2" -- 2>/dev/null
@@ -71,7 +71,7 @@ func memberPath(name string) string {
 	return strings.TrimPrefix(path.Clean("./"+name), "/")
 }
 
-// parseStat reads statScript's output. A name with a newline in it cannot be
+// parseStat reads StatScript's output. A name with a newline in it cannot be
 // told apart and is left out.
 func parseStat(out string) map[string]Entry {
 	got := map[string]Entry{}

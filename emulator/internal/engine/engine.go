@@ -1,3 +1,7 @@
+// Package engine is devstack's connection to a Docker or Podman engine: it
+// dials what the docker CLI would (DOCKER_HOST, the current context, ssh),
+// forwards ports, checks copies into containers, polls readiness, and says
+// an engine's errors once, with the operation and the object.
 package engine
 
 import (
@@ -18,7 +22,7 @@ import (
 	"github.com/wellcomecollection/devstack/emulator/shared"
 )
 
-// Engine is a Docker engine devstack has reached. Every later call goes to
+// Conn is a Docker engine devstack has reached. Every later call goes to
 // the same endpoint, testcontainers included.
 type Conn struct {
 	Docker docker.Client
@@ -160,7 +164,7 @@ func (e *Conn) Local() bool {
 }
 
 // EnsureImage makes an image available locally, pulling it when missing. A
-// Failure names the image and the setting that chose it.
+// failure names the image and the setting that chose it.
 func (e *Conn) EnsureImage(ctx context.Context, ref, setting string) error {
 	_, err := e.Docker.Image(ctx, ref)
 	if err == nil {

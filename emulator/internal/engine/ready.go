@@ -88,7 +88,7 @@ func (e *Conn) Alive(ctx context.Context, name string, restarts int) error {
 }
 
 // ContainerFailed is a container that stopped, or keeps crashing, while
-// devstack waited for it. removed says that devstack has removed it since
+// devstack waited for it. Removed says that devstack has removed it since
 // (a template's builder): its log is gone with it.
 type ContainerFailed struct {
 	Name, What, Lines string

@@ -23,7 +23,7 @@ import (
 // Programs started otherwise forward the ports themselves: up prints the
 // ssh command, and devstack then uses those forwards.
 
-// Tunnels forwards ports of an ssh engine's loopback.
+// tunnels forwards ports of an ssh engine's loopback.
 type tunnels struct {
 	// args are ssh's arguments for the engine's host (user, port).
 	args []string

@@ -1,3 +1,5 @@
+// Package lock is the project lock: one command at a time changes a
+// project's stack, across processes.
 package lock
 
 import (

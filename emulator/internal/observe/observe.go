@@ -17,7 +17,7 @@ import (
 type Observed struct {
 	Names stack.Names
 	// Containers are the stack's containers by role (mysql, redis, helper);
-	// others are its short-lived ones (a template copy cut short, say).
+	// Others are its short-lived ones (a template copy cut short, say).
 	Containers map[string]docker.Container
 	Others     []docker.Container
 	Volumes    map[string]docker.Volume

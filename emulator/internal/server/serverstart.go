@@ -61,7 +61,7 @@ import (
 
 const (
 	// labelDirectStart, on a direct start's volume, holds what devstack saw
-	// the entrypoint do (directStart, as JSON).
+	// the entrypoint do (DirectStart, as JSON).
 	labelDirectStart = "io.devstack.direct-start"
 	// labelDirectStartImage lets prune find the ones whose image is gone.
 	labelDirectStartImage = "io.devstack.direct-start-image-id"
@@ -128,7 +128,7 @@ type startPath struct {
 	Content string `json:"content,omitempty"`
 }
 
-// directScript does what a directStart says, then execs the server. Its
+// directScript does what a DirectStart says, then execs the server. Its
 // arguments are directives, then -- and the server's argv; a folder or file
 // it cannot make fails it (exit 70), and the image's entrypoint takes over.
 // Owners and modes are set as the entrypoint set them; where that fails,

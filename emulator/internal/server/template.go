@@ -84,7 +84,7 @@ type Template struct {
 	Volume       string
 	RootPassword string
 	Created      time.Time
-	// Build: none was found; imageID is what it is made for.
+	// Build: none was found; ImageID is what it is made for.
 	Build   bool
 	ImageID string
 }

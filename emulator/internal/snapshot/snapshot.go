@@ -124,7 +124,7 @@ type SnapshotInfo struct {
 // saved, and which of its volumes exist (the record first).
 type snapshot struct {
 	SnapshotInfo
-	Pinned  stack.Pinned
+	pinned  stack.Pinned
 	volumes snapshotVolumes
 	present []string
 }
@@ -134,7 +134,7 @@ type snapshot struct {
 func (s *snapshot) labels(part string) map[string]string {
 	l := map[string]string{}
 	if part == partRecord {
-		l = s.Pinned.Labels()
+		l = s.pinned.Labels()
 		maps.Copy(l, map[string]string{labelSnapshotFlavour: s.Flavour, labelSnapshotMySQLVersion: s.MySQLVersion,
 			labelSnapshotImage: s.Image, labelSnapshotDevstack: s.DevstackVersion, labelSnapshotSchema: s.Schema})
 		if s.ImportedFrom != "" {
@@ -152,7 +152,7 @@ func snapshotFrom(labels map[string]string) *snapshot {
 		ImportedFrom: labels[labelSnapshotImportedFrom], Flavour: labels[labelSnapshotFlavour], MySQLVersion: labels[labelSnapshotMySQLVersion],
 		Image: labels[labelSnapshotImage], DevstackVersion: labels[labelSnapshotDevstack], Schema: labels[labelSnapshotSchema], SizeBytes: -1}}
 	s.Created, _ = time.Parse(time.RFC3339, labels[stack.LabelCreated])
-	s.Pinned = stack.PinnedFrom(labels)
+	s.pinned = stack.PinnedFrom(labels)
 	s.volumes = snapshotVolumesOf(s.Project, s.Name)
 	return s
 }

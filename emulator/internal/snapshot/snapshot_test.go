@@ -62,7 +62,7 @@ func testSnapshot() *snapshot {
 	return &snapshot{
 		SnapshotInfo: SnapshotInfo{Name: "s", Project: "p", Created: created.Add(time.Hour), Flavour: "mariadb", MySQLVersion: "10.11",
 			Image: "img", DevstackVersion: "v1", Schema: "abc", SizeBytes: -1},
-		Pinned:  stack.Pinned{RootPassword: "root", AppPassword: "app", MySQLPort: 1001, RedisPort: 1002, DashboardUUID: "0f6c3f3e-6a53-4b7e-9d55-1d2e3f4a5b6c", Created: created},
+		pinned:  stack.Pinned{RootPassword: "root", AppPassword: "app", MySQLPort: 1001, RedisPort: 1002, DashboardUUID: "0f6c3f3e-6a53-4b7e-9d55-1d2e3f4a5b6c", Created: created},
 		volumes: snapshotVolumesOf("p", "s"),
 	}
 }
@@ -77,8 +77,8 @@ func TestSnapshotLabelsCarryWhatRestoreNeeds(t *testing.T) {
 		t.Errorf("labels: %v", l)
 	}
 	back := snapshotFrom(l)
-	if back.Pinned != s.Pinned || back.SnapshotInfo != s.SnapshotInfo {
-		t.Errorf("read back %+v %+v, want %+v %+v", back.SnapshotInfo, back.Pinned, s.SnapshotInfo, s.Pinned)
+	if back.pinned != s.pinned || back.SnapshotInfo != s.SnapshotInfo {
+		t.Errorf("read back %+v %+v, want %+v %+v", back.SnapshotInfo, back.pinned, s.SnapshotInfo, s.pinned)
 	}
 	if other := s.labels(config.ServiceMySQL); other[stack.LabelRootPassword] != "" || other[stack.LabelService] != config.ServiceMySQL {
 		t.Errorf("MySQL volume labels: %v", other)
@@ -93,7 +93,7 @@ func TestRestoreTarget(t *testing.T) {
 
 	// Saved here: the saved values come back.
 	v, err := restoreTarget(cfg, s, absent, stacktest.Ports())
-	if err != nil || v.RootPassword != "root" || v.AppPassword != "app" || v.MySQLPort != 1001 || v.RedisPort != 1002 || v.DashboardUUID != s.Pinned.DashboardUUID || !v.Created.Equal(s.Pinned.Created) {
+	if err != nil || v.RootPassword != "root" || v.AppPassword != "app" || v.MySQLPort != 1001 || v.RedisPort != 1002 || v.DashboardUUID != s.pinned.DashboardUUID || !v.Created.Equal(s.pinned.Created) {
 		t.Errorf("in place: %+v, %v", v, err)
 	}
 
@@ -101,7 +101,7 @@ func TestRestoreTarget(t *testing.T) {
 	// UUID and time.
 	s.ImportedFrom = "p"
 	v, err = restoreTarget(cfg, s, absent, stacktest.Ports())
-	if err != nil || v.RootPassword == "root" || v.AppPassword == "app" || v.MySQLPort == 1001 || v.RedisPort == 1002 || v.DashboardUUID != s.Pinned.DashboardUUID || !v.Created.Equal(s.Pinned.Created) {
+	if err != nil || v.RootPassword == "root" || v.AppPassword == "app" || v.MySQLPort == 1001 || v.RedisPort == 1002 || v.DashboardUUID != s.pinned.DashboardUUID || !v.Created.Equal(s.pinned.Created) {
 		t.Errorf("imported, new project: %+v, %v", v, err)
 	}
 
@@ -110,7 +110,7 @@ func TestRestoreTarget(t *testing.T) {
 	existing := &observe.Observed{Names: stack.NamesFor("q"), Containers: map[string]docker.Container{}, Volumes: map[string]docker.Volume{
 		stack.NamesFor("q").MySQLData: {Name: stack.NamesFor("q").MySQLData, Labels: own.Labels()}}}
 	v, err = restoreTarget(cfg, s, existing, stacktest.Ports())
-	if err != nil || v.RootPassword != "own-root" || v.AppPassword != "own-app" || v.MySQLPort != 2001 || v.RedisPort != 2002 || v.DashboardUUID != s.Pinned.DashboardUUID {
+	if err != nil || v.RootPassword != "own-root" || v.AppPassword != "own-app" || v.MySQLPort != 2001 || v.RedisPort != 2002 || v.DashboardUUID != s.pinned.DashboardUUID {
 		t.Errorf("imported, existing stack: %+v, %v", v, err)
 	}
 
@@ -122,7 +122,7 @@ func TestRestoreTarget(t *testing.T) {
 }
 
 func TestSamePinned(t *testing.T) {
-	v := testSnapshot().Pinned
+	v := testSnapshot().pinned
 	l := v.Labels()
 	l["io.devstack.other"] = "x"
 	if !samePinned(l, v) {
@@ -182,7 +182,7 @@ func export(t *testing.T) []byte {
 func exportWith(t *testing.T, edit func(*manifest), write func(w io.Writer, part, flavour string) error) []byte {
 	t.Helper()
 	s := testSnapshot()
-	m := &manifest{Format: exportFormat, Snapshot: s.SnapshotInfo, Pinned: s.Pinned}
+	m := &manifest{Format: exportFormat, Snapshot: s.SnapshotInfo, Pinned: s.pinned}
 	edit(m)
 	var spools []*os.File
 	for _, part := range snapshotParts {
@@ -521,7 +521,7 @@ func stackOn(project string) (*fake.Engine, *Engine) {
 func TestStatusIsRestoringWhileTheJournalExists(t *testing.T) {
 	f, e := stackOn("p")
 	cfg := stacktest.Config("p")
-	f.AddVolume(docker.Volume{Name: stack.NamesFor("p").Restoring, Labels: journalLabels("p", "s", testSnapshot().Pinned)})
+	f.AddVolume(docker.Volume{Name: stack.NamesFor("p").Restoring, Labels: journalLabels("p", "s", testSnapshot().pinned)})
 	r, err := e.Status(context.Background(), cfg, false)
 	if err != nil || r.State != converge.StateRestoring {
 		t.Fatalf("status: %+v, %v", r, err)

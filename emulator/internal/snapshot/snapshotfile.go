@@ -106,7 +106,7 @@ func (e *Engine) Export(ctx context.Context, cfg config.Config, name string, opt
 	case !s.Complete:
 		return nil, incomplete(cfg.Project, name)
 	}
-	m := &manifest{Format: exportFormat, Snapshot: s.SnapshotInfo, Pinned: s.Pinned}
+	m := &manifest{Format: exportFormat, Snapshot: s.SnapshotInfo, Pinned: s.pinned}
 	spools, err := e.spoolSnapshot(ctx, cfg, s, m)
 	defer closeAll(spools)
 	if err != nil {
@@ -402,7 +402,7 @@ func importedSnapshot(m *manifest, project, name string) *snapshot {
 	info := m.Snapshot
 	info.Name = stack.FirstNonEmpty(name, info.Name)
 	info.Project, info.ImportedFrom, info.SizeBytes = project, m.Snapshot.Project, -1
-	return &snapshot{SnapshotInfo: info, Pinned: m.Pinned, volumes: snapshotVolumesOf(project, info.Name)}
+	return &snapshot{SnapshotInfo: info, pinned: m.Pinned, volumes: snapshotVolumesOf(project, info.Name)}
 }
 
 // importable refuses an import that could not be restored, or that would

@@ -28,7 +28,7 @@ import (
 // the stack gets (those its data volume pins). Every step of a restore can
 // be done again, so a restore cut short anywhere is finished by doing it
 // again from the start: every command that works on the stack does that
-// first (settle), and status reports the stack as restoring meanwhile.
+// first (Settle), and status reports the stack as restoring meanwhile.
 
 // labelRestoring, on the journal, names the snapshot being restored.
 const labelRestoring = "io.devstack.restoring"
@@ -134,11 +134,11 @@ func incomplete(project, name string) error {
 // this project's passwords and ports (new ones for a new stack) and keeps
 // only what its rows carry: the pipeline's UUID and the creation time.
 func restoreTarget(cfg config.Config, s *snapshot, o *observe.Observed, freePort func() (int, error)) (stack.Pinned, error) {
-	labels := s.Pinned.Labels()
+	labels := s.pinned.Labels()
 	if s.ImportedFrom != "" {
 		labels = map[string]string{}
 		maps.Copy(labels, o.PinnedLabels())
-		maps.Copy(labels, map[string]string{stack.LabelDashboardUUID: s.Pinned.DashboardUUID, stack.LabelSeeded: s.Pinned.Created.Format(time.RFC3339)})
+		maps.Copy(labels, map[string]string{stack.LabelDashboardUUID: s.pinned.DashboardUUID, stack.LabelSeeded: s.pinned.Created.Format(time.RFC3339)})
 	}
 	return stack.ChoosePinned(cfg, labels, converge.PublishedPort(o.Containers[config.ServiceGearmand]), freePort)
 }
@@ -192,7 +192,7 @@ func (e *Engine) restore(ctx context.Context, cfg config.Config, fx *seed.Fixtur
 	if err != nil {
 		return err
 	}
-	if err := e.Up(ctx, cfg, fx, converge.RunOptions{UpOptions: converge.UpOptions{Progress: progress}, KeepData: true, CopiedRoot: s.Pinned.RootPassword}); err != nil {
+	if err := e.Up(ctx, cfg, fx, converge.RunOptions{UpOptions: converge.UpOptions{Progress: progress}, KeepData: true, CopiedRoot: s.pinned.RootPassword}); err != nil {
 		return err
 	}
 	if err := e.Docker.RemoveVolume(ctx, o.Names.Restoring); err != nil && !engine.IsNotFound(err) {
@@ -292,7 +292,7 @@ func (e *Engine) Settle(ctx context.Context, cfg config.Config, progress event.S
 	return nil
 }
 
-// SettleUnlocked is settle for a command that does not hold the project
+// SettleUnlocked is Settle for a command that does not hold the project
 // lock: it takes the lock only when there is a restore to finish.
 func (e *Engine) SettleUnlocked(ctx context.Context, cfg config.Config, progress event.Sink) error {
 	if j, err := e.journal(ctx, cfg.Project); err != nil || j == nil {

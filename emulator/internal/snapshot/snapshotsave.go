@@ -139,7 +139,7 @@ func (e *Engine) newSnapshot(ctx context.Context, cfg config.Config, o *observe.
 	}
 	return &snapshot{SnapshotInfo: SnapshotInfo{Name: name, Project: cfg.Project, Created: time.Now().UTC().Truncate(time.Second),
 		Flavour: f.Name(), MySQLVersion: f.Series(), Image: live[config.ServiceMySQL].Image, DevstackVersion: version, Schema: schema, SizeBytes: -1},
-		Pinned: v, volumes: snapshotVolumesOf(cfg.Project, name)}, nil
+		pinned: v, volumes: snapshotVolumesOf(cfg.Project, name)}, nil
 }
 
 // save makes the snapshot's volumes and copies the stack into them while

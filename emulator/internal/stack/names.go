@@ -1,3 +1,6 @@
+// Package stack describes a stack without touching an engine: its names
+// and labels, the values pinned once per stack, and the Blueprint its
+// containers are made from.
 package stack
 
 import (
@@ -26,7 +29,7 @@ const (
 	LabelRedisPort     = "io.devstack.redis-port"
 	LabelGearmandPort  = "io.devstack.gearmand-port"
 	LabelDashboardUUID = "io.devstack.dashboard-uuid"
-	// labelSeeded is the time the seeded rows carry: the stack's first up,
+	// LabelSeeded is the time the seeded rows carry: the stack's first up,
 	// or the template's, which a stack made from it keeps. It is not
 	// LabelCreated, which says how old the resource is (prune goes by it).
 	LabelSeeded = "io.devstack.seeded"

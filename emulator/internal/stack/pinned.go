@@ -14,7 +14,7 @@ import (
 
 // Pinned are the values chosen once per stack: passwords and ports that the
 // config leaves open, the pipeline's UUID and the creation time. They are
-// Pinned as labels on the MySQL data volume, so that every later command,
+// pinned as labels on the MySQL data volume, so that every later command,
 // from any directory, sees the same ones.
 type Pinned struct {
 	RootPassword string `json:"mysql_root_password"`
@@ -26,7 +26,7 @@ type Pinned struct {
 	// GearmandPort is 0 while gearmand was never enabled.
 	GearmandPort  int    `json:"gearmand_port,omitempty"`
 	DashboardUUID string `json:"dashboard_uuid"`
-	// Created is the time seeded rows carry (labelSeeded).
+	// Created is the time seeded rows carry (LabelSeeded).
 	Created time.Time `json:"created"`
 }
 
@@ -64,7 +64,7 @@ func KnownPinned(cfg config.Config, labels map[string]string) Pinned {
 	return v
 }
 
-// ChoosePinned is knownPinned with what is still open chosen now, for up.
+// ChoosePinned is KnownPinned with what is still open chosen now, for up.
 // freePort finds a free host port; gearmand's port is the one its container
 // publishes (current) when the volume does not pin it (gearmand was enabled
 // after the stack was made). The Redis password is never chosen: production

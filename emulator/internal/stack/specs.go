@@ -34,7 +34,7 @@ type Blueprint struct {
 	Names  Names
 	Pinned Pinned
 	// Tree identifies what the fixtures put in the shared directory, and its
-	// Owner (treeID).
+	// owner (TreeID).
 	Tree string
 	// API is the engine's API version: newer engines take more settings.
 	API string
@@ -210,9 +210,10 @@ func (t Blueprint) Parameterised(ref variable) map[string]docker.ContainerSpec {
 }
 
 // SpecHash is the config-hash label of a container: a digest of its
-// Parameterised specs, so that up can tell "running and right" from "running but
-// stale" and a compose file can carry the same label. The values the
-// Parameterised specs leave out are compared one by one (sameValues).
+// parameterised spec, so that up can tell "running and right" from
+// "running but stale" and a compose file can carry the same label. The
+// values the parameterised spec leaves out are compared one by one
+// (SameValues).
 func SpecHash(template docker.ContainerSpec) string {
 	template.Labels = nil
 	b, _ := json.Marshal(template)

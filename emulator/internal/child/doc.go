@@ -1,0 +1,2 @@
+// Package child makes the commands devstack runs die with it.
+package child
