@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
+	"github.com/wellcomecollection/devstack/emulator/event"
 	"github.com/wellcomecollection/devstack/emulator/fault"
 	"github.com/wellcomecollection/devstack/emulator/internal/converge"
 	"github.com/wellcomecollection/devstack/emulator/internal/docker"
@@ -265,11 +266,11 @@ func SharedList(ctx context.Context, e *Engine, cfg config.Config, p string) ([]
 
 // SharedPut copies a local file or tree into the shared directory, owned by
 // the stack's uid:gid; it returns where it went.
-func SharedPut(ctx context.Context, e *Engine, cfg config.Config, local, remote string) (string, error) {
+func SharedPut(ctx context.Context, e *Engine, cfg config.Config, local, remote string, progress event.Sink) (string, error) {
 	// A reset or a down must not pull the folder from under the copy.
 	// A put during a restore cut short would be lost when the restore is
 	// finished: it copies the shared volume again.
-	unlock, err := e.core.LockSettled(ctx, cfg, nil)
+	unlock, err := e.core.LockSettled(ctx, cfg, progress)
 	if err != nil {
 		return "", err
 	}

@@ -311,7 +311,7 @@ func ListUsers(ctx context.Context, e *Engine, cfg config.Config) ([]seed.UserRo
 // AddUser creates a user as the dashboard or storage service's user form
 // does. An empty password or API key is generated; the returned user carries
 // the values used, to be shown once.
-func AddUser(ctx context.Context, e *Engine, cfg config.Config, service string, u seed.User) (seed.User, error) {
+func AddUser(ctx context.Context, e *Engine, cfg config.Config, service string, u seed.User, progress event.Sink) (seed.User, error) {
 	if err := checkService(service); err != nil {
 		return u, err
 	}
@@ -326,7 +326,7 @@ func AddUser(ctx context.Context, e *Engine, cfg config.Config, service string, 
 	}); err != nil {
 		return u, err
 	}
-	unlock, err := e.core.LockSettled(ctx, cfg, nil)
+	unlock, err := e.core.LockSettled(ctx, cfg, progress)
 	if err != nil {
 		return u, err
 	}
@@ -347,11 +347,11 @@ func AddUser(ctx context.Context, e *Engine, cfg config.Config, service string, 
 }
 
 // RemoveUser deletes a user and the rows that belong to it.
-func RemoveUser(ctx context.Context, e *Engine, cfg config.Config, service, username string) error {
+func RemoveUser(ctx context.Context, e *Engine, cfg config.Config, service, username string, progress event.Sink) error {
 	if err := checkService(service); err != nil {
 		return err
 	}
-	unlock, err := e.core.LockSettled(ctx, cfg, nil)
+	unlock, err := e.core.LockSettled(ctx, cfg, progress)
 	if err != nil {
 		return err
 	}

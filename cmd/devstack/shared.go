@@ -94,7 +94,7 @@ func newSharedPut(a *app) *cobra.Command {
 			if len(args) > 1 {
 				remote = args[1]
 			}
-			dest, err := emulator.SharedPut(ctx, e, cfg, args[0], remote)
+			dest, err := emulator.SharedPut(ctx, e, cfg, args[0], remote, a.lines())
 			if err != nil {
 				return err
 			}

@@ -71,7 +71,7 @@ func newUsersAdd(a *app) *cobra.Command {
 		RunE: a.withEngine(func(ctx context.Context, cfg config.Config, e *emulator.Engine) error {
 			generated := u.Password == ""
 			u.Active = true
-			added, err := emulator.AddUser(ctx, e, cfg, service, u)
+			added, err := emulator.AddUser(ctx, e, cfg, service, u, a.lines())
 			if err != nil {
 				return err
 			}
@@ -142,7 +142,7 @@ func newUsersRemove(a *app) *cobra.Command {
 		Short: "Remove a user and its API key, profile and agent",
 		Args:  cobra.NoArgs,
 		RunE: a.withEngine(func(ctx context.Context, cfg config.Config, e *emulator.Engine) error {
-			if err := emulator.RemoveUser(ctx, e, cfg, service, username); err != nil {
+			if err := emulator.RemoveUser(ctx, e, cfg, service, username, a.lines()); err != nil {
 				return err
 			}
 			if a.output == "json" {
