@@ -122,7 +122,15 @@ func (e *Engine) CopyVolumes(ctx context.Context, c VolumeCopy) error {
 		return err
 	}
 	start := func(ctx context.Context) error {
-		if err := e.Docker.RunHelper(ctx, c.spec()); err != nil {
+		err := e.Docker.RunHelper(ctx, c.spec())
+		if errors.Is(err, docker.ErrNameTaken) {
+			// The engine finished the create of a killed devstack after the
+			// first look: that leftover goes too, once.
+			if err = e.RemoveLeftover(ctx, c.Name, c.Labels[stack.LabelProject]); err == nil {
+				err = e.Docker.RunHelper(ctx, c.spec())
+			}
+		}
+		if err != nil {
 			return fault.Env(err, "%v, to copy volumes", err)
 		}
 		if c.started != nil {
