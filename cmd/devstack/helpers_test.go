@@ -74,6 +74,10 @@ func newStack(t *testing.T, env ...string) *stack {
 		if left := resources(t, s.project); len(left) > 0 {
 			t.Errorf("left behind after down --volumes: %v", left)
 		}
+		// Snapshots outlive their stack: a test's go with it.
+		if vs := snapshotVolumes(t, s.project); len(vs) > 0 {
+			docker(t, append([]string{"volume", "rm"}, vs...)...)
+		}
 	})
 	return s
 }
@@ -847,16 +851,6 @@ func ptyPair(t *testing.T) (master, tty *os.File) {
 func snapshotVolumes(t *testing.T, project string) []string {
 	t.Helper()
 	return strings.Fields(docker(t, "volume", "ls", "-q", "--filter", "label="+emulator.LabelSnapshotOf+"="+project))
-}
-
-// dropSnapshots removes the project's snapshots when the test ends: they
-// outlive its stack.
-func (s *stack) dropSnapshots() {
-	s.t.Cleanup(func() {
-		if vs := snapshotVolumes(s.t, s.project); len(vs) > 0 {
-			docker(s.t, append([]string{"volume", "rm"}, vs...)...)
-		}
-	})
 }
 
 // redisDump is every key of the stack's Redis with its serialised value.

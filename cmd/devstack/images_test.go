@@ -81,7 +81,6 @@ func TestOtherImages(t *testing.T) {
 			}
 			s.mustRun("snapshot", "restore", "kept", "--yes")
 			note("after snapshot restore")
-			s.dropSnapshots()
 
 			s.mustRun("down", "--volumes", "--yes")
 			r = s.mustRun("up")

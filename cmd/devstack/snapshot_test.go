@@ -26,7 +26,6 @@ import (
 func upForSnapshots(t *testing.T, env ...string) *stack {
 	t.Helper()
 	s := newStack(t, env...)
-	s.dropSnapshots()
 	s.mustRun("up")
 	return s
 }
@@ -157,7 +156,6 @@ func TestSnapshotExportImport(t *testing.T) {
 	must(t, os.WriteFile(stdout, []byte(a.mustRun("snapshot", "export", "bug", "-").stdout), 0o600))
 
 	b := newStack(t)
-	b.dropSnapshots()
 	b.mustRun("snapshot", "import", stdout)
 	b.mustRun("snapshot", "restore", "bug", "--yes")
 	want := a.saved()

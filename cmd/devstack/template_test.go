@@ -272,7 +272,6 @@ func TestServerOptions(t *testing.T) {
 	if argv := serverArgv(t, "devstack-"+b.project+"-mysql"); slices.ContainsFunc(argv, func(a string) bool { return strings.HasPrefix(a, "--innodb") }) {
 		t.Errorf("none: the server's command is %q", argv)
 	}
-	a.dropSnapshots()
 	a.mustRun("snapshot", "save", "opts")
 	a.envAppend("DEVSTACK_MYSQL_SERVER_OPTIONS=none")
 	a.mustRun("snapshot", "restore", "opts", "--yes")
