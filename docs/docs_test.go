@@ -19,8 +19,9 @@ import (
 
 const module = "github.com/wellcomecollection/devstack/"
 
-// The package diagram in architecture.md must have exactly the edges the
-// code has: the imports between the module's packages (tests excluded).
+// The package diagram in architecture.md must hold the code's imports
+// between the module's packages (tests excluded): every arrow drawn is an
+// import, and every import follows the arrows.
 func TestArchitectureDiagram(t *testing.T) {
 	doc, err := os.ReadFile("architecture.md")
 	if err != nil {
@@ -71,6 +72,60 @@ func TestArchitectureDiagram(t *testing.T) {
 		if !reaches(next, from, to) {
 			t.Errorf("the code has %s; no path of the diagram's arrows leads there", e)
 		}
+	}
+}
+
+// The layout architecture.md describes stays one a reader can take in: the
+// façade small, no package of the library too long to read, engine errors
+// shortened once.
+func TestPackagesStaySmall(t *testing.T) {
+	facade, err := filepath.Glob("../emulator/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(facade) > 12 {
+		t.Errorf("emulator/ holds %d Go files; the façade keeps to 12: move what is not a command into a package beneath it", len(facade))
+	}
+	lines := map[string]int{}
+	shortened := 0
+	err = filepath.WalkDir("../emulator", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		lines[filepath.Dir(path)] += strings.Count(string(data), "\n")
+		if !strings.HasSuffix(path, "_test.go") {
+			shortened += len(regexp.MustCompile(`(?i)\bshortErr\(`).FindAll(data, -1)) - strings.Count(string(data), "func ShortErr(")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dir, n := range lines {
+		if n > 2500 {
+			t.Errorf("%s holds %d lines of Go; a package keeps under 2,500", dir, n)
+		}
+	}
+	if shortened > 10 {
+		t.Errorf("engine errors are shortened at %d places; they are said once, at the seam", shortened)
+	}
+}
+
+// The README says what devstack is and how to start; topics have pages.
+func TestReadmeStaysShort(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(readme), "\n"); n > 300 {
+		t.Errorf("README.md has %d lines; it keeps to 300, with topics on pages under docs/", n)
+	}
+	if pages, _ := filepath.Glob("*.md"); len(pages) < 5 {
+		t.Errorf("docs/ has %d pages", len(pages))
 	}
 }
 

@@ -577,9 +577,6 @@ func (u *upRun) upHelper(ctx context.Context) error {
 // there is (recreate) and one a killed up left under that name.
 func (u *upRun) newHelper(ctx context.Context, a action) error {
 	n, s := u.plan.names, u.plan.Specs[stack.PartHelper]
-	if err := u.e.RemoveLeftover(ctx, n.NewHelper, n.Project); err != nil {
-		return err
-	}
 	if a == recreate {
 		u.progress.Step(stack.PartHelper, "settings changed, replacing %s (data kept)", s.Name)
 		if err := u.e.RemoveContainer(ctx, u.plan.current[stack.PartHelper].ID); err != nil {
@@ -588,10 +585,7 @@ func (u *upRun) newHelper(ctx context.Context, a action) error {
 	}
 	u.progress.Step(stack.PartHelper, "creating %s from %s", s.Name, s.Image)
 	s.Name = n.NewHelper
-	if err := u.e.Docker.RunHelper(ctx, s); err != nil {
-		return err
-	}
-	return nil
+	return u.e.RunOwnHelper(ctx, s)
 }
 
 // Helper reaches the shared directory through the stack's helper container.

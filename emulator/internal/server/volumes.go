@@ -115,22 +115,10 @@ func (c VolumeCopy) spec() docker.ContainerSpec {
 	return s
 }
 
-// CopyVolumes runs the copy and waits for it. A container of the same name
-// that a killed devstack left behind is the project's own: it goes first.
+// CopyVolumes runs the copy and waits for it.
 func (e *Engine) CopyVolumes(ctx context.Context, c VolumeCopy) error {
-	if err := e.RemoveLeftover(ctx, c.Name, c.Labels[stack.LabelProject]); err != nil {
-		return err
-	}
 	start := func(ctx context.Context) error {
-		err := e.Docker.RunHelper(ctx, c.spec())
-		if errors.Is(err, docker.ErrNameTaken) {
-			// The engine finished the create of a killed devstack after the
-			// first look: that leftover goes too, once.
-			if err = e.RemoveLeftover(ctx, c.Name, c.Labels[stack.LabelProject]); err == nil {
-				err = e.Docker.RunHelper(ctx, c.spec())
-			}
-		}
-		if err != nil {
+		if err := e.RunOwnHelper(ctx, c.spec()); err != nil {
 			return fault.Env(err, "%v, to copy volumes", err)
 		}
 		if c.started != nil {
@@ -207,8 +195,22 @@ func (e *Engine) OwnDataVolume(ctx context.Context, img docker.Image, image, vol
 	return nil
 }
 
+// RunOwnHelper runs a short-lived helper container. A container of the same
+// name that a killed devstack left behind is the project's own: it goes,
+// and the helper takes its name. Asking first would not do: the engine may
+// finish a killed devstack's create after the look.
+func (e *Engine) RunOwnHelper(ctx context.Context, s docker.ContainerSpec) error {
+	err := e.Docker.RunHelper(ctx, s)
+	if errors.Is(err, docker.ErrNameTaken) {
+		if err = e.RemoveLeftover(ctx, s.Name, s.Labels[stack.LabelProject]); err == nil {
+			err = e.Docker.RunHelper(ctx, s)
+		}
+	}
+	return err
+}
+
 // RemoveLeftover removes the container name if it carries the project's
-// label; one without it is left alone, and running one there fails.
+// label, running or not; one without it is left alone.
 func (e *Engine) RemoveLeftover(ctx context.Context, name, project string) error {
 	c, err := e.Docker.Inspect(ctx, name)
 	if err != nil || c.Labels[stack.LabelProject] != project {

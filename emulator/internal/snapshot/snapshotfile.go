@@ -279,9 +279,6 @@ const snapshotMount = "/snapshot"
 func (e *Engine) snapshotContainer(ctx context.Context, cfg config.Config, vs snapshotVolumes, readOnly bool) (engine.InContainer, error) {
 	n := stack.NamesFor(cfg.Project)
 	c := engine.InContainer{Docker: e.Docker, Name: n.Copy}
-	if err := e.RemoveLeftover(ctx, n.Copy, cfg.Project); err != nil {
-		return c, err
-	}
 	spec := docker.ContainerSpec{Name: n.Copy, Image: cfg.MySQL.Image, Labels: stack.Lifetime{}.Labels(cfg.Project, stack.PartHelper), Network: docker.NoNetwork, User: stack.RootUser,
 		Entrypoint: []string{"sleep", "infinity"}, StopSignal: "SIGKILL", Tmpfs: map[string]string{"/var/lib/mysql": ""}}
 	for _, part := range snapshotParts {
@@ -290,7 +287,7 @@ func (e *Engine) snapshotContainer(ctx context.Context, cfg config.Config, vs sn
 	if err := e.EnsureImage(ctx, cfg.MySQL.Image, "DEVSTACK_MYSQL_IMAGE"); err != nil {
 		return c, err
 	}
-	if err := e.Docker.RunHelper(ctx, spec); err != nil {
+	if err := e.RunOwnHelper(ctx, spec); err != nil {
 		return c, fault.Env(err, "%v, to reach the snapshot's volumes", err)
 	}
 	return c, nil

@@ -388,11 +388,8 @@ func (e *Engine) imageFlavour(ctx context.Context, cfg config.Config) (setup.Fla
 	if err := e.EnsureImage(ctx, image, "DEVSTACK_MYSQL_IMAGE"); err != nil {
 		return setup.Flavour{}, err
 	}
-	if err := e.RemoveLeftover(ctx, n.Probe, cfg.Project); err != nil {
-		return setup.Flavour{}, err
-	}
 	spec := docker.ContainerSpec{Name: n.Probe, Image: image, Entrypoint: []string{"sh", "-c", versionScript}, Labels: stack.Lifetime{}.Labels(cfg.Project, stack.PartHelper), Network: docker.NoNetwork, StopSignal: "SIGKILL"}
-	if err := e.Docker.RunHelper(ctx, spec); err != nil {
+	if err := e.RunOwnHelper(ctx, spec); err != nil {
 		return setup.Flavour{}, fault.Env(err, "%v, to read its MySQL version", err)
 	}
 	defer e.Docker.Remove(context.WithoutCancel(ctx), n.Probe)
