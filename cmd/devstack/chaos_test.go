@@ -30,6 +30,8 @@ import (
 	"testing"
 	"text/tabwriter"
 	"time"
+
+	"github.com/wellcomecollection/devstack/emulator"
 )
 
 type chaosRow struct {
@@ -94,13 +96,13 @@ func (c *chaos) seeded() {
 }
 
 // tidy checks that the stack is exactly what a stack is: its network,
-// three volumes and three containers, and no container under its names
-// without its label.
+// three volumes (four for one whose first up made a template) and three
+// containers, and no container under its names without its label.
 func (c *chaos) tidy() {
 	c.t.Helper()
 	p := "devstack-" + c.project
 	want := []string{"container " + p + "-helper", "container " + p + "-mysql", "container " + p + "-redis",
-		"network " + p, "volume " + p + "-mysql-data", "volume " + p + "-redis-data", "volume " + p + "-shared"}
+		"network " + p, "volume " + p + "-mysql-data", "volume " + p + "-redis-data", "volume " + p + "-shared", "volume " + p + "-mysql-clone"}
 	got := resources(c.t, c.project)
 	for _, r := range got {
 		if !slices.Contains(want, r) {
@@ -354,6 +356,53 @@ func TestChaos(t *testing.T) {
 				c.seeded()
 			})
 		}
+	}
+
+	// A first cold up that makes the template from the stack's own server,
+	// cut short: the stack comes up with its data on the next up, and the
+	// template is complete or made again for the next stack.
+	inPlace := []struct {
+		name  string
+		sig   syscall.Signal
+		ready func(c *chaos, stderr string) bool
+	}{
+		{"SIGKILL during the first server's initialisation", syscall.SIGKILL, func(c *chaos, e string) bool {
+			return strings.Contains(e, "from this stack's first server") && containerExists("devstack-"+c.project+"-mysql")
+		}},
+		{"SIGINT during the first server's initialisation", syscall.SIGINT, func(c *chaos, e string) bool {
+			return strings.Contains(e, "from this stack's first server") && containerExists("devstack-"+c.project+"-mysql")
+		}},
+		{"SIGKILL during the template's seeding", syscall.SIGKILL, func(c *chaos, e string) bool {
+			return strings.Contains(e, "template: the image's entrypoint initialised the stack's server")
+		}},
+		{"SIGKILL during the stop and copy of a server that cannot clone itself", syscall.SIGKILL, func(c *chaos, e string) bool {
+			return strings.Contains(e, "template: set up, schema loaded and seeded")
+		}},
+		{"SIGKILL once MySQL has cloned itself", syscall.SIGKILL, func(c *chaos, e string) bool { return strings.Contains(e, "template: cloned") }},
+	}
+	for _, p := range inPlace {
+		run(p.name+" of a first cold up, then up and another stack", func(c *chaos) {
+			env := []string{"DEVSTACK_FIXTURES=" + ownFixtures(c.t)}
+			if strings.Contains(p.name, "MySQL has cloned") {
+				// The stand-in is MariaDB, which cannot clone itself.
+				env = append(env, "DEVSTACK_MYSQL_IMAGE="+plainImage(c.t, "DEVSTACK_MYSQL_ORACLE_IMAGE"))
+			}
+			c.envAppend(env...)
+			c.killAt(p.sig, func(e string) bool {
+				for _, m := range madeTemplate.FindAllStringSubmatch(e, -1) {
+					c.t.Cleanup(func() { _ = exec.Command("docker", "volume", "rm", m[1]).Run() })
+				}
+				return p.ready(c, e)
+			})
+			c.upNow()
+			c.seeded()
+			other := newStack(c.t, env...)
+			made(c.t, other.mustRun("up"))
+			other.mustRun("seed")
+			if st := other.status(); st.State != emulator.StateRunning {
+				c.t.Errorf("another stack after the cut-short template: %+v", st)
+			}
+		})
 	}
 
 	run("four concurrent ups", func(c *chaos) {

@@ -98,7 +98,7 @@ func (e *Engine) Up(ctx context.Context, cfg config.Config, fx *seed.Fixtures, o
 		}
 		progress.Step("stack", "the engine is reached through ssh, and so are its ports, while devstack runs; for other programs: %s", e.Tunnels.Command(ports...))
 	}
-	u := &upRun{e: e, cfg: cfg, plan: p, seeder: seed.NewSeeder(fx), progress: progress, redisUp: make(chan error, 1), othersMayStart: make(chan struct{}), keepData: opts.KeepData, copiedRoot: opts.CopiedRoot}
+	u := &upRun{e: e, cfg: cfg, plan: p, seeder: seed.NewSeeder(fx), progress: progress, redisUp: make(chan error, 1), othersMayStart: make(chan struct{}), templateMade: func() error { return nil }, keepData: opts.KeepData, copiedRoot: opts.CopiedRoot}
 	if err := u.applyPlan(ctx); err != nil {
 		return e.failedUp(ctx, o, p, err, progress)
 	}
@@ -256,6 +256,11 @@ type upRun struct {
 	// container; entrypointOnly is set once a direct start has failed.
 	serverStart    server.ServerStart
 	entrypointOnly bool
+	// firstServer is set while the container made is the stack's first
+	// server, which a template is made from.
+	firstServer *server.InPlace
+	// templateMade waits for a template made in place to be complete.
+	templateMade func() error
 }
 
 func (u *upRun) applyPlan(ctx context.Context) error {
@@ -374,6 +379,9 @@ func (u *upRun) runContainer(ctx context.Context, role string) error {
 	case stack.PartHelper:
 		return u.e.Docker.RunHelper(ctx, s)
 	case config.ServiceMySQL:
+		if u.firstServer != nil {
+			s = u.firstServer.Spec(s)
+		}
 		var err error
 		if s, u.serverStart, err = u.e.ServerSpec(ctx, s, !u.entrypointOnly); err != nil {
 			return err

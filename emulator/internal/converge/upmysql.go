@@ -27,11 +27,17 @@ func (u *upRun) upMySQL(ctx context.Context) error {
 	t0 := time.Now()
 	copied := false
 	if u.plan.template != nil {
-		if err := u.fromTemplate(ctx); err != nil {
+		made, err := u.inPlace(ctx)
+		if err == nil && !made {
+			err = u.fromTemplate(ctx)
+		}
+		if err != nil {
 			return err
 		}
 		copied = true
 	}
+	// A template made in place is finished beside the stack's own set-up.
+	defer u.templateMade()
 	// Only the copy goes first: the server's container starts beside the
 	// others, which measured quicker than one after the other.
 	u.releaseOthers()
@@ -61,6 +67,9 @@ func (u *upRun) upMySQL(ctx context.Context) error {
 		if err := u.seedMySQL(ctx, root, fresh); err != nil {
 			return err
 		}
+	}
+	if err := u.templateMade(); err != nil {
+		return err
 	}
 	u.ready(config.ServiceMySQL, t0)
 	return nil
@@ -92,6 +101,94 @@ func (u *upRun) startThroughEntrypoint(ctx context.Context, failed error) error 
 	u.entrypointOnly = true
 	u.restarts.Store(config.ServiceMySQL, 0)
 	return u.create(ctx, config.ServiceMySQL)
+}
+
+// inPlace makes the template that a first cold up would copy from the
+// stack's own first server (server.InPlace), where the template is to be
+// made and the data volume is new; it reports whether it did, the server
+// then running on the stack's data with the template's passwords. When
+// another process made the template meanwhile, the up copies it instead.
+func (u *upRun) inPlace(ctx context.Context) (bool, error) {
+	t, n := u.plan.template, u.plan.names
+	if !t.Build || !u.plan.newVolume(n.MySQLData) {
+		return false, nil
+	}
+	// Making the template takes seconds: nothing to go before.
+	u.releaseOthers()
+	ip, found, err := u.e.BeginInPlace(ctx, u.cfg, u.seeder.F, t, n.MySQLClone, u.progress)
+	if err == nil && ip == nil {
+		u.plan.template = found
+		return false, nil
+	}
+	var cloned bool
+	if err == nil {
+		if cloned, err = u.makeInPlace(ctx, ip); err != nil || !cloned {
+			ip.End(ctx, err)
+		}
+	}
+	if err == nil && cloned {
+		// The clone is copied into the template's volume while the stack
+		// adopts its server.
+		var finish func() error
+		if finish, err = ip.Take(ctx, u.cfg.MySQL.Image, n.Copy, u.plan.life.Labels(n.Project, stack.PartHelper)); finish != nil {
+			u.templateMade = func() error {
+				if err := finish(); err != nil {
+					return fmt.Errorf("making the seeded template %s: %w", t.Volume, err)
+				}
+				return nil
+			}
+		}
+	}
+	if err != nil {
+		return false, fmt.Errorf("making the seeded template %s: %w", t.Volume, err)
+	}
+	// The plan keeps the container made.
+	c, err := u.e.Docker.Inspect(ctx, n.MySQL)
+	if err != nil {
+		return false, err
+	}
+	u.plan.template = ip.Template()
+	u.plan.current[config.ServiceMySQL] = c
+	u.plan.actions[config.ServiceMySQL] = keep
+	return true, nil
+}
+
+// makeInPlace starts the stack's server on its new data volume, prepares
+// it and takes the template from it: by a clean stop and a copy, after
+// which the container is made again, where the server cannot clone itself;
+// else it reports true, the clone still to take.
+func (u *upRun) makeInPlace(ctx context.Context, ip *server.InPlace) (bool, error) {
+	n, v, image := u.plan.names, u.plan.pinned, u.cfg.MySQL.Image
+	helper := u.plan.life.Labels(n.Project, stack.PartHelper)
+	if err := ip.Volumes(ctx, image, n.MySQLData, n.Copy, helper, u.plan.life.Labels(n.Project, config.ServiceMySQL)); err != nil {
+		return false, err
+	}
+	u.firstServer = ip
+	err := u.create(ctx, config.ServiceMySQL)
+	u.firstServer = nil
+	if err != nil {
+		return false, err
+	}
+	if err := ip.Prepare(ctx, n.MySQL, u.cfg.Host, v.MySQLPort, v.RootPassword, u.serverStart.Key, []string{v.RootPassword, v.AppPassword}); err != nil {
+		return false, err
+	}
+	if ip.CanClone() {
+		return true, nil
+	}
+	stop := func(ctx context.Context) error { return u.e.Docker.Stop(ctx, n.MySQL, server.CleanStop) }
+	if err := ip.CopyStopped(ctx, n.MySQLData, image, n.Copy, helper, stop); err != nil {
+		return false, err
+	}
+	// A server started directly starts so again; one the entrypoint started
+	// is made again, to start directly as devstack has now seen how.
+	if u.serverStart.Direct {
+		return false, u.e.Docker.Start(ctx, n.MySQL)
+	}
+	if err := u.e.RemoveContainer(ctx, n.MySQL); err != nil {
+		return false, err
+	}
+	u.restarts.Store(config.ServiceMySQL, 0)
+	return false, u.create(ctx, config.ServiceMySQL)
 }
 
 // fromTemplate fills the new data volume from the seeded template, making

@@ -151,7 +151,7 @@ func (c InContainer) verifyCopy(ctx context.Context, dir string, want map[string
 		names.WriteString(p)
 		names.WriteByte(0)
 	}
-	out, err := c.execIn(ctx, strings.NewReader(names.String()), "sh", "-c", StatScript, "verify", dir, statFormat)
+	out, err := c.execIn(ctx, strings.NewReader(names.String()), "", "sh", "-c", StatScript, "verify", dir, statFormat)
 	if err != nil {
 		return fmt.Errorf("cannot check the copy into %s:%s: %w", c.Name, dir, err)
 	}

@@ -199,13 +199,18 @@ type InContainer struct {
 }
 
 func (c InContainer) Exec(ctx context.Context, argv ...string) (string, error) {
-	return c.execIn(ctx, nil, argv...)
+	return c.execIn(ctx, nil, "", argv...)
 }
 
-// execIn is Exec with stdin.
-func (c InContainer) execIn(ctx context.Context, stdin io.Reader, argv ...string) (string, error) {
+// ExecAs is Exec as user.
+func (c InContainer) ExecAs(ctx context.Context, user string, argv ...string) (string, error) {
+	return c.execIn(ctx, nil, user, argv...)
+}
+
+// execIn is Exec with stdin, as user ("": the container's).
+func (c InContainer) execIn(ctx context.Context, stdin io.Reader, user string, argv ...string) (string, error) {
 	var stdout, stderr strings.Builder
-	code, err := c.Docker.Exec(ctx, c.Name, docker.Exec{Cmd: argv, Stdin: stdin, Stdout: &stdout, Stderr: &stderr})
+	code, err := c.Docker.Exec(ctx, c.Name, docker.Exec{Cmd: argv, Stdin: stdin, User: user, Stdout: &stdout, Stderr: &stderr})
 	if err != nil {
 		return "", err
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -80,5 +81,15 @@ func TestFirstClassified(t *testing.T) {
 	}
 	if err := firstClassified([]error{nil, nil}); err != nil {
 		t.Errorf("firstClassified of nothing: %v", err)
+	}
+}
+
+// A permanent error still says what it marks: up restarts a container that
+// a killed command stopped cleanly (a ContainerFailed), which polling
+// reports as permanent.
+func TestPermanentShowsWhatItMarks(t *testing.T) {
+	var cf *ContainerFailed
+	if err := Permanent(&fault.Error{Code: fault.ExitEnv, Err: &ContainerFailed{Name: "c", CleanStop: true}}); !errors.As(err, &cf) || !cf.CleanStop {
+		t.Errorf("errors.As through Permanent: %v", err)
 	}
 }

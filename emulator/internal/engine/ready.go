@@ -20,6 +20,9 @@ type permanent struct{ error }
 // Permanent marks err as final: Poll returns it at once.
 func Permanent(err error) error { return permanent{err} }
 
+// Unwrap lets errors.As see what was marked: a container that failed, say.
+func (p permanent) Unwrap() error { return p.error }
+
 // Poll runs check at short intervals (never a fixed sleep) until it
 // succeeds, returns a permanent error, or the timeout passes: every 20 ms
 // for the first two seconds, where most services answer (a server opening

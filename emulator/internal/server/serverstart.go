@@ -452,7 +452,7 @@ func (d *DirectStart) changes(ctx context.Context, dc docker.Client, name string
 		if c.Kind == docker.Deleted {
 			return "the entrypoint deletes " + c.Path
 		}
-		if !runtimeFile(c.Path) {
+		if !runtimeFile(c.Path) && c.Path != CloneMount {
 			paths = append(paths, c.Path)
 		}
 	}

@@ -142,9 +142,8 @@ func (e *Engine) BuildLocked(ctx context.Context, cfg config.Config, fx *seed.Fi
 		return nil, err
 	}
 	progress.Step("mysql", "making seeded template %s (once for this image and these fixtures)", TemplateVolume(key))
-	b := templateBuild{e: e, cfg: cfg, seeder: seed.NewSeeder(fx), key: key, root: stack.NewSecret(), app: stack.NewSecret(), created: want.Created, progress: progress}
-	b.seeder.Prehash()
-	if err := b.run(ctx, want.ImageID); err != nil {
+	b := newBuild(e, cfg, fx, want, progress)
+	if err := b.run(ctx); err != nil {
 		if rerr := e.removeTemplate(context.WithoutCancel(ctx), key); rerr == nil {
 			var cf *engine.ContainerFailed
 			if errors.As(err, &cf) {
@@ -191,7 +190,17 @@ type templateBuild struct {
 	key       string
 	root, app string // the template's own passwords
 	created   time.Time
+	imageID   string
 	progress  event.Sink
+}
+
+// newBuild begins making want's template: its own passwords, and the
+// fixtures' password hashes made from the start, beside the server's
+// initialisation.
+func newBuild(e *Engine, cfg config.Config, fx *seed.Fixtures, want *Template, progress event.Sink) *templateBuild {
+	b := &templateBuild{e: e, cfg: cfg, seeder: seed.NewSeeder(fx), key: want.Key, root: stack.NewSecret(), app: stack.NewSecret(), created: want.Created, imageID: want.ImageID, progress: progress}
+	b.seeder.Prehash()
+	return b
 }
 
 // step reports a part of the build that is done, and how long it took.
@@ -201,18 +210,24 @@ func (b *templateBuild) step(t0 time.Time, what string) time.Time {
 	return time.Now()
 }
 
-func (b *templateBuild) run(ctx context.Context, imageID string) error {
+// createVolume makes the template's volume, labelled with what finds it
+// and logs in to its copies.
+func (b *templateBuild) createVolume(ctx context.Context) error {
+	labels := map[string]string{LabelTemplate: b.key, labelTemplateImageID: b.imageID, labelTemplateImage: b.cfg.MySQL.Image,
+		stack.LabelCreated: b.created.Format(time.RFC3339), labelTemplateRootPassword: b.root}
+	return b.e.Docker.CreateVolume(ctx, docker.Volume{Name: TemplateVolume(b.key), Labels: labels})
+}
+
+func (b *templateBuild) run(ctx context.Context) error {
 	e, name := b.e, templateBuilder(b.key)
-	img, err := e.Docker.Image(ctx, imageID)
+	img, err := e.Docker.Image(ctx, b.imageID)
 	if err != nil {
 		return err
 	}
-	labels := map[string]string{LabelTemplate: b.key, labelTemplateImageID: imageID, labelTemplateImage: b.cfg.MySQL.Image,
-		stack.LabelCreated: b.created.Format(time.RFC3339), labelTemplateRootPassword: b.root}
-	if err := e.Docker.CreateVolume(ctx, docker.Volume{Name: TemplateVolume(b.key), Labels: labels}); err != nil {
+	if err := b.createVolume(ctx); err != nil {
 		return err
 	}
-	owner := map[string]string{LabelTemplate: b.key, stack.LabelService: stack.PartHelper, stack.LabelOwner: stack.Lifetime{}.Owner(), stack.LabelCreated: labels[stack.LabelCreated]}
+	owner := map[string]string{LabelTemplate: b.key, stack.LabelService: stack.PartHelper, stack.LabelOwner: stack.Lifetime{}.Owner(), stack.LabelCreated: b.created.Format(time.RFC3339)}
 	t0 := time.Now()
 	if err := e.OwnDataVolume(ctx, img, b.cfg.MySQL.Image, TemplateVolume(b.key), name, owner); err != nil {
 		return err
@@ -255,14 +270,7 @@ func (b *templateBuild) run(ctx context.Context, imageID string) error {
 	}
 	defer root.Close()
 	t0 = b.step(t0, "the image's entrypoint initialised a new server")
-	// What the entrypoint did to start the server, and the time zones, while
-	// the set-up fills MCP and SS.
-	if err := engine.Parallel(ctx, func(ctx context.Context) error {
-		if err := b.watch(ctx, name, img.ID, spec.Cmd); err != nil {
-			return err
-		}
-		return b.timeZones(ctx, name)
-	}, func(ctx context.Context) error { return b.setUp(ctx, root) }); err != nil {
+	if err := b.prepare(ctx, root, name, directStartKey(img.ID, spec.Cmd), []string{b.root, b.app}); err != nil {
 		return err
 	}
 	t0 = b.step(t0, "set up, schema loaded and seeded")
@@ -333,22 +341,34 @@ func rootForAnyHost(ctx context.Context, c engine.InContainer, password string) 
 	return nil
 }
 
+// prepare makes a server that the image's entrypoint started a template's:
+// what the entrypoint did to start it (the direct start of key, where none
+// is known yet) and the time zones are read and loaded while the set-up
+// fills MCP and SS. secrets are the passwords the container was given.
+func (b *templateBuild) prepare(ctx context.Context, root *sql.DB, name, key string, secrets []string) error {
+	return engine.Parallel(ctx, func(ctx context.Context) error {
+		if err := b.watch(ctx, name, key, secrets); err != nil {
+			return err
+		}
+		return b.timeZones(ctx, name)
+	}, func(ctx context.Context) error { return b.setUp(ctx, root) })
+}
+
 // watch works out, once per image and options, how to start the server
-// without the entrypoint (serverstart.go), from the builder that the
+// without the entrypoint (serverstart.go), from a container that the
 // entrypoint started.
-func (b *templateBuild) watch(ctx context.Context, name, imageID string, cmd []string) error {
-	key := directStartKey(imageID, cmd)
+func (b *templateBuild) watch(ctx context.Context, name, key string, secrets []string) error {
 	if _, ok := b.e.findDirectStart(ctx, key); ok {
 		return nil
 	}
-	d, err := b.e.watchEntrypoint(ctx, name, []string{b.root, b.app})
+	d, err := b.e.watchEntrypoint(ctx, name, secrets)
 	if err != nil {
 		return err
 	}
 	if d.Why != "" {
 		b.progress.Step("mysql", "template: the image's entrypoint starts every server: %s", d.Why)
 	}
-	return b.e.KeepDirectStart(ctx, key, imageID, d)
+	return b.e.KeepDirectStart(ctx, key, b.imageID, d)
 }
 
 // timeZones loads the time zone tables, which the image was asked to skip.
@@ -411,7 +431,7 @@ func (e *Engine) removeTemplate(ctx context.Context, key string) error {
 // started is called once the copy's container has started.
 func (e *Engine) CopyTemplate(ctx context.Context, t *Template, n stack.Names, image string, life stack.Lifetime, started func()) error {
 	return e.CopyVolumes(ctx, VolumeCopy{Name: n.TemplateCopy, Labels: life.Labels(n.Project, stack.PartHelper), Image: image,
-		Pairs: []VolumePair{{t.Volume, n.MySQLData}}, need: templateDone, started: started})
+		Pairs: []VolumePair{{From: t.Volume, To: n.MySQLData}}, need: templateDone, started: started})
 }
 
 // TemplateInfo is one seeded template, as `devstack ls` shows it; its JSON

@@ -53,6 +53,9 @@ type VolumeCopy struct {
 	need string
 	// Strip leaves identityFiles out of the first target.
 	Strip bool
+	// mark is a done marker made in the first target once everything is
+	// copied.
+	mark string
 	// Stop, when set, stops what writes the volumes. It runs while the
 	// container starts, and the copy waits for it: either costs a few
 	// tenths of a second.
@@ -62,20 +65,28 @@ type VolumeCopy struct {
 }
 
 // VolumePair is a volume to copy and the volume to copy it into.
-type VolumePair struct{ From, To string }
+type VolumePair struct {
+	From, To string
+	// Sub is a folder of From to copy instead of all of it; with Drain it
+	// is removed once copied (From is then mounted writable).
+	Sub   string
+	Drain bool
+}
 
 // ErrHalfMade is a template without its done marker: what made it was cut
 // short.
 var ErrHalfMade = errors.New("it is not complete")
 
 // copyScript is constant: what varies reaches it as arguments ($1 need,
-// $2 strip, $3 the number of pairs, $4 gated), mounted at /from/N and
-// /to/N. A gated copy waits for /tmp/go, which devstack puts there once
-// the volumes' writers have stopped; one whose devstack died first gives
-// up after ten minutes, having copied nothing. InnoDB's files are mostly zeros (a
-// fresh ib_logfile0 and ibdata1 hold some 180 MB, 20 MB of it data): where
-// cp can leave holes for them, the copy writes a tenth as much.
-const copyScript = `need=$1 strip=$2 n=$3 gated=$4
+// $2 strip, $3 the number of pairs, $4 gated, $5 mark, then each pair's
+// folder and drain), mounted at /from/N and /to/N. A gated copy waits for
+// /tmp/go, which devstack puts there once the volumes' writers have
+// stopped; one whose devstack died first gives up after ten minutes, having
+// copied nothing. InnoDB's files are mostly zeros (a fresh ib_logfile0 and
+// ibdata1 hold some 180 MB, 20 MB of it data): where cp can leave holes for
+// them, the copy writes a tenth as much.
+const copyScript = `need=$1 strip=$2 n=$3 gated=$4 mark=$5
+shift 5
 [ -z "$need" ] || [ -f "/from/0/$need" ] || exit 3
 sparse=
 cp --sparse=always /dev/null /tmp/sparse 2>/dev/null && sparse=--sparse=always
@@ -87,13 +98,17 @@ while [ -n "$gated" ] && [ ! -e /tmp/go ]; do
 done
 pids= i=0
 while [ "$i" -lt "$n" ]; do
-	(find "/to/$i" -mindepth 1 -delete && cp -a $sparse "/from/$i/." "/to/$i/") &
+	from="/from/$i/$1" drain=$2
+	shift 2
+	(find "/to/$i" -mindepth 1 -delete && cp -a $sparse "$from/." "/to/$i/" &&
+		{ [ -z "$drain" ] || [ "$from" = "/from/$i/" ] || rm -rf "$from"; }) &
 	pids="$pids $!" i=$((i + 1))
 done
 for p in $pids; do wait "$p" || exit 1; done
 cd /to/0 || exit 1
 [ -z "$need" ] || rm -f "$need"
-[ -z "$strip" ] || rm -f ` + identityFiles
+[ -z "$strip" ] || rm -f ` + identityFiles + `
+[ -z "$mark" ] || : >"$mark"`
 
 func (c VolumeCopy) spec() docker.ContainerSpec {
 	strip, gated := "", ""
@@ -106,10 +121,15 @@ func (c VolumeCopy) spec() docker.ContainerSpec {
 	// A shell as PID 1 ignores SIGTERM: a stop of a copy (a killed
 	// command's, found by the next one) kills it at once.
 	s := docker.ContainerSpec{Name: c.Name, Image: c.Image, Labels: c.Labels, User: stack.RootUser, Network: docker.NoNetwork, StopSignal: "SIGKILL",
-		Entrypoint: []string{"sh", "-c", copyScript, "copy", c.need, strip, strconv.Itoa(len(c.Pairs)), gated}}
+		Entrypoint: []string{"sh", "-c", copyScript, "copy", c.need, strip, strconv.Itoa(len(c.Pairs)), gated, c.mark}}
 	for i, p := range c.Pairs {
+		drain := ""
+		if p.Drain {
+			drain = "yes"
+		}
+		s.Entrypoint = append(s.Entrypoint, p.Sub, drain)
 		s.Mounts = append(s.Mounts,
-			docker.Mount{Volume: p.From, Target: fmt.Sprintf("/from/%d", i), ReadOnly: true},
+			docker.Mount{Volume: p.From, Target: fmt.Sprintf("/from/%d", i), ReadOnly: !p.Drain},
 			docker.Mount{Volume: p.To, Target: fmt.Sprintf("/to/%d", i)})
 	}
 	return s

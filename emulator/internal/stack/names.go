@@ -69,8 +69,11 @@ type Names struct {
 	Redis     string
 	Gearmand  string
 	MySQLData string
-	RedisData string
-	Shared    string
+	// MySQLClone is where a stack's first server clones itself, to make a
+	// seeded template (server.InPlace).
+	MySQLClone string
+	RedisData  string
+	Shared     string
 	// Helper is an idle container that mounts the shared volume, so that
 	// seeding and resets reach it by exec instead of starting a container.
 	// A new one is made as NewHelper and takes its name once the shared
@@ -105,6 +108,7 @@ func NamesFor(project string) Names {
 		Redis:        p + "-redis",
 		Gearmand:     p + "-gearmand",
 		MySQLData:    p + "-mysql-data",
+		MySQLClone:   p + "-mysql-clone",
 		RedisData:    p + "-redis-data",
 		Shared:       p + "-shared",
 		Helper:       p + "-helper",
