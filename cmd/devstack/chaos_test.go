@@ -365,20 +365,26 @@ func TestChaos(t *testing.T) {
 		name  string
 		sig   syscall.Signal
 		ready func(c *chaos, stderr string) bool
+		// otherFirst: the other stack's first up comes before the next up of
+		// the stack cut short, whose leftovers hold the half-made template.
+		otherFirst bool
 	}{
+		{"SIGINT during the template's seeding, another stack's first up before the next up,", syscall.SIGINT, func(c *chaos, e string) bool {
+			return strings.Contains(e, "template: the image's entrypoint initialised the stack's server")
+		}, true},
 		{"SIGKILL during the first server's initialisation", syscall.SIGKILL, func(c *chaos, e string) bool {
 			return strings.Contains(e, "from this stack's first server") && containerExists("devstack-"+c.project+"-mysql")
-		}},
+		}, false},
 		{"SIGINT during the first server's initialisation", syscall.SIGINT, func(c *chaos, e string) bool {
 			return strings.Contains(e, "from this stack's first server") && containerExists("devstack-"+c.project+"-mysql")
-		}},
+		}, false},
 		{"SIGKILL during the template's seeding", syscall.SIGKILL, func(c *chaos, e string) bool {
 			return strings.Contains(e, "template: the image's entrypoint initialised the stack's server")
-		}},
+		}, false},
 		{"SIGKILL during the stop and copy of a server that cannot clone itself", syscall.SIGKILL, func(c *chaos, e string) bool {
 			return strings.Contains(e, "template: set up, schema loaded and seeded")
-		}},
-		{"SIGKILL once MySQL has cloned itself", syscall.SIGKILL, func(c *chaos, e string) bool { return strings.Contains(e, "template: cloned") }},
+		}, false},
+		{"SIGKILL once MySQL has cloned itself", syscall.SIGKILL, func(c *chaos, e string) bool { return strings.Contains(e, "template: cloned") }, false},
 	}
 	for _, p := range inPlace {
 		run(p.name+" of a first cold up, then up and another stack", func(c *chaos) {
@@ -394,17 +400,48 @@ func TestChaos(t *testing.T) {
 				}
 				return p.ready(c, e)
 			})
-			c.upNow()
-			c.seeded()
 			other := newStack(c.t, env...)
+			if !p.otherFirst {
+				c.upNow()
+				c.seeded()
+			}
 			made(c.t, other.mustRun("up"))
 			other.mustRun("seed")
 			if st := other.status(); st.State != emulator.StateRunning {
 				c.t.Errorf("another stack after the cut-short template: %+v", st)
 			}
+			if p.otherFirst {
+				c.upNow()
+				c.seeded()
+			}
 		})
 	}
 
+	run("SIGKILL while a first cold up makes the template, then prune", func(c *chaos) {
+		c.envAppend("DEVSTACK_FIXTURES=" + ownFixtures(c.t))
+		var tmpl string
+		c.killAt(syscall.SIGKILL, func(e string) bool {
+			if m := madeTemplate.FindStringSubmatch(e); m != nil && tmpl == "" {
+				tmpl = m[1]
+				c.t.Cleanup(func() { _ = exec.Command("docker", "volume", "rm", tmpl).Run() })
+			}
+			return strings.Contains(e, "template: the image's entrypoint initialised the stack's server")
+		})
+		// The stack comes up with its data (and takes its leftover copy,
+		// which held the template), and its maker being gone, a plain prune
+		// takes the half-made template.
+		c.upNow()
+		c.seeded()
+		v := newDockerView(c.t)
+		v.allow(c.project)
+		v.templates = true
+		if r := v.devstack(c.t, "prune"); r.code != 0 {
+			c.t.Fatalf("prune: exit %d\n%s", r.code, r.stderr)
+		}
+		if tmpl == "" || slices.Contains(templates(c.t), tmpl) {
+			c.t.Errorf("the half-made template %q is still there after a prune", tmpl)
+		}
+	})
 	run("four concurrent ups", func(c *chaos) {
 		var wg sync.WaitGroup
 		codes := make([]int, 4)

@@ -142,6 +142,7 @@ func PlanUp(in PlanInput) (*upPlan, error) {
 			maps.Copy(labels, v.Labels())
 			if in.template != nil {
 				labels[server.LabelFromTemplate] = in.template.Key
+				labels[server.LabelTemplateRootPassword] = in.template.RootPassword
 			}
 		}
 		p.newVolumes = append(p.newVolumes, docker.Volume{Name: vol.name, Labels: labels})

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
@@ -115,29 +116,13 @@ func (u *upRun) inPlace(ctx context.Context) (bool, error) {
 	}
 	// Making the template takes seconds: nothing to go before.
 	u.releaseOthers()
-	ip, found, err := u.e.BeginInPlace(ctx, u.cfg, u.seeder.F, t, n.MySQLClone, u.progress)
+	ip, found, err := u.e.BeginInPlace(ctx, u.cfg, u.seeder.F, t, n, u.plan.life.Labels(n.Project, stack.PartHelper), u.progress)
 	if err == nil && ip == nil {
 		u.plan.template = found
 		return false, nil
 	}
-	var cloned bool
 	if err == nil {
-		if cloned, err = u.makeInPlace(ctx, ip); err != nil || !cloned {
-			ip.End(ctx, err)
-		}
-	}
-	if err == nil && cloned {
-		// The clone is copied into the template's volume while the stack
-		// adopts its server.
-		var finish func() error
-		if finish, err = ip.Take(ctx, u.cfg.MySQL.Image, n.Copy, u.plan.life.Labels(n.Project, stack.PartHelper)); finish != nil {
-			u.templateMade = func() error {
-				if err := finish(); err != nil {
-					return fmt.Errorf("making the seeded template %s: %w", t.Volume, err)
-				}
-				return nil
-			}
-		}
+		err = u.makeInPlace(ctx, ip)
 	}
 	if err != nil {
 		return false, fmt.Errorf("making the seeded template %s: %w", t.Volume, err)
@@ -154,41 +139,45 @@ func (u *upRun) inPlace(ctx context.Context) (bool, error) {
 }
 
 // makeInPlace starts the stack's server on its new data volume, prepares
-// it and takes the template from it: by a clean stop and a copy, after
-// which the container is made again, where the server cannot clone itself;
-// else it reports true, the clone still to take.
-func (u *upRun) makeInPlace(ctx context.Context, ip *server.InPlace) (bool, error) {
-	n, v, image := u.plan.names, u.plan.pinned, u.cfg.MySQL.Image
-	helper := u.plan.life.Labels(n.Project, stack.PartHelper)
-	if err := ip.Volumes(ctx, image, n.MySQLData, n.Copy, helper, u.plan.life.Labels(n.Project, config.ServiceMySQL)); err != nil {
-		return false, err
+// it and takes the template from it. A server that cloned itself goes on
+// while the clone is copied (templateMade waits for that); one that was
+// stopped for a copy of its data is started again, or made again where
+// the entrypoint started it, to start directly as devstack has now seen.
+func (u *upRun) makeInPlace(ctx context.Context, ip *server.InPlace) error {
+	n, v := u.plan.names, u.plan.pinned
+	if err := ip.Volumes(ctx, u.plan.life.Labels(n.Project, config.ServiceMySQL)); err != nil {
+		return ip.Fail(ctx, err)
 	}
 	u.firstServer = ip
 	err := u.create(ctx, config.ServiceMySQL)
 	u.firstServer = nil
+	if err == nil {
+		err = ip.Prepare(ctx, u.cfg.Host, v.MySQLPort, v.RootPassword, u.serverStart.Key, []string{v.RootPassword, v.AppPassword})
+	}
 	if err != nil {
-		return false, err
+		return ip.Fail(ctx, err)
 	}
-	if err := ip.Prepare(ctx, n.MySQL, u.cfg.Host, v.MySQLPort, v.RootPassword, u.serverStart.Key, []string{v.RootPassword, v.AppPassword}); err != nil {
-		return false, err
+	cloned, err := ip.Taken(ctx)
+	if err != nil {
+		return err
 	}
-	if ip.CanClone() {
-		return true, nil
+	if cloned {
+		u.templateMade = sync.OnceValue(func() error {
+			if err := ip.Finish(); err != nil {
+				return fmt.Errorf("making the seeded template %s: %w", u.plan.template.Volume, err)
+			}
+			return nil
+		})
+		return nil
 	}
-	stop := func(ctx context.Context) error { return u.e.Docker.Stop(ctx, n.MySQL, server.CleanStop) }
-	if err := ip.CopyStopped(ctx, n.MySQLData, image, n.Copy, helper, stop); err != nil {
-		return false, err
-	}
-	// A server started directly starts so again; one the entrypoint started
-	// is made again, to start directly as devstack has now seen how.
 	if u.serverStart.Direct {
-		return false, u.e.Docker.Start(ctx, n.MySQL)
+		return u.e.Docker.Start(ctx, n.MySQL)
 	}
 	if err := u.e.RemoveContainer(ctx, n.MySQL); err != nil {
-		return false, err
+		return err
 	}
 	u.restarts.Store(config.ServiceMySQL, 0)
-	return false, u.create(ctx, config.ServiceMySQL)
+	return u.create(ctx, config.ServiceMySQL)
 }
 
 // fromTemplate fills the new data volume from the seeded template, making
@@ -273,9 +262,17 @@ func (u *upRun) login(ctx context.Context, copied bool) (*sql.DB, error) {
 			return u.adoptRoot(ctx, root)
 		}
 	}
-	if key := u.plan.volumeLabels(u.plan.names.MySQLData)[server.LabelFromTemplate]; key != "" {
+	labels := u.plan.volumeLabels(u.plan.names.MySQLData)
+	if key := labels[server.LabelFromTemplate]; key != "" {
+		passwords := []string{labels[server.LabelTemplateRootPassword]}
 		if t, _ := u.e.FindTemplate(ctx, key); t != nil {
-			if root, err := u.waitMySQL(ctx, t.RootPassword); err == nil {
+			passwords = append(passwords, t.RootPassword)
+		}
+		for _, pw := range passwords {
+			if pw == "" {
+				continue
+			}
+			if root, err := u.waitMySQL(ctx, pw); err == nil {
 				return u.adoptTemplate(ctx, root)
 			}
 		}

@@ -33,6 +33,9 @@ type Client interface {
 	RunService(ctx context.Context, spec ContainerSpec) error
 	// RunHelper creates and starts a container that publishes nothing.
 	RunHelper(ctx context.Context, spec ContainerSpec) error
+	// Create creates a container that publishes nothing, and does not
+	// start it.
+	Create(ctx context.Context, spec ContainerSpec) error
 	Start(ctx context.Context, id string) error
 	// Stop asks the container to stop and kills it after timeout.
 	Stop(ctx context.Context, id string, timeout time.Duration) error

@@ -226,6 +226,11 @@ func (m *moby) Inspect(ctx context.Context, nameOrID string) (Container, error) 
 			}
 		}
 	}
+	for _, m := range r.Mounts {
+		if m.Type == mount.TypeVolume {
+			c.Volumes = append(c.Volumes, m.Name)
+		}
+	}
 	return c, nil
 }
 
@@ -350,6 +355,11 @@ func (m *moby) RunHelper(ctx context.Context, s ContainerSpec) error {
 		return err
 	}
 	return nil
+}
+
+func (m *moby) Create(ctx context.Context, s ContainerSpec) error {
+	_, err := m.create(ctx, s)
+	return err
 }
 
 func (m *moby) create(ctx context.Context, s ContainerSpec) (string, error) {

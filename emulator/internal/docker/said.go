@@ -74,6 +74,10 @@ func (s said) RunHelper(ctx context.Context, spec ContainerSpec) error {
 	return op(s.c.RunHelper(ctx, spec), "start", spec.Name, "("+spec.Image+")")
 }
 
+func (s said) Create(ctx context.Context, spec ContainerSpec) error {
+	return op(s.c.Create(ctx, spec), "create", spec.Name, "("+spec.Image+")")
+}
+
 func (s said) Start(ctx context.Context, id string) error {
 	return op(s.c.Start(ctx, id), "start", id)
 }

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"maps"
 	"slices"
 	"sync"
@@ -48,66 +50,79 @@ const CloneMount = "/devstack-clone"
 const cloneData = "data"
 
 // InPlace is a template being made from a stack's own first server; the
-// template's lock is held until End.
+// template's lock is held until it is finished.
 type InPlace struct {
 	b      *templateBuild
+	n      stack.Names
+	labels map[string]string // the short-lived containers'
 	unlock func()
-	// clone is the stack's volume the server clones itself into.
-	clone    string
-	flavour  setup.Flavour
+	// host and port reach the server; flavour is what it is.
+	host    string
+	port    int
+	flavour setup.Flavour
+	t0      time.Time
+	// The copy into the template's volume starts while the server is set
+	// up, and copies once it is ready: when prepared is closed, unless
+	// failed says the set-up failed. cloned is closed once the server has
+	// cloned itself; copied carries how the copy went.
+	copying  bool
 	canClone bool
-	// host and port reach the server.
-	host string
-	port int
-	t0   time.Time
+	prepared chan struct{}
+	failed   error
+	late     error // a failure after the set-up
+	cloned   chan struct{}
+	copied   chan error
+	finish   func() error
 }
 
 // BeginInPlace takes the template's lock and begins making want in place,
-// its volume made. When another process has made the template meanwhile,
-// it returns that template instead, and no InPlace.
-func (e *Engine) BeginInPlace(ctx context.Context, cfg config.Config, fx *seed.Fixtures, want *Template, clone string, progress event.Sink) (*InPlace, *Template, error) {
+// from the stack named n, its volume made; labels are those of the
+// stack's short-lived containers. When another process has made the
+// template meanwhile, it returns that template instead, and no InPlace.
+func (e *Engine) BeginInPlace(ctx context.Context, cfg config.Config, fx *seed.Fixtures, want *Template, n stack.Names, labels map[string]string, progress event.Sink) (*InPlace, *Template, error) {
 	unlock, err := LockTemplate(ctx, want.Key, progress)
 	if err != nil {
 		return nil, nil, err
 	}
-	ip, t, err := e.beginLocked(ctx, cfg, fx, want, clone, progress)
-	if ip == nil {
+	if t, err := e.FindTemplate(ctx, want.Key); t != nil || err != nil {
 		unlock()
 		return nil, t, err
 	}
-	ip.unlock = unlock
-	return ip, nil, nil
-}
-
-func (e *Engine) beginLocked(ctx context.Context, cfg config.Config, fx *seed.Fixtures, want *Template, clone string, progress event.Sink) (*InPlace, *Template, error) {
-	if t, err := e.FindTemplate(ctx, want.Key); t != nil || err != nil {
-		return nil, t, err
-	}
+	ip := &InPlace{n: n, labels: labels, unlock: unlock, prepared: make(chan struct{}), cloned: make(chan struct{}), copied: make(chan error, 1)}
+	ip.finish = sync.OnceValue(ip.end)
 	if err := e.removeTemplate(ctx, want.Key); err != nil {
+		unlock()
 		return nil, nil, err
 	}
 	progress.Step("mysql", "making seeded template %s from this stack's first server (once for this image and these fixtures)", TemplateVolume(want.Key))
-	b := newBuild(e, cfg, fx, want, progress)
-	if err := b.createVolume(ctx); err != nil {
-		return nil, nil, err
+	ip.b = newBuild(e, cfg, fx, want, progress)
+	if err := ip.b.createVolume(ctx); err != nil {
+		return nil, nil, ip.Fail(ctx, err)
 	}
-	return &InPlace{b: b, clone: clone, t0: time.Now()}, nil, nil
+	// While the template is made, a container that never starts holds the
+	// builder's name, owned by this process: others see the template being
+	// built, and a prune removes one whose maker died.
+	marker := docker.ContainerSpec{Name: templateBuilder(want.Key), Image: cfg.MySQL.Image, Labels: ip.b.owner(), Network: docker.NoNetwork, Entrypoint: []string{"true"}}
+	if err := e.Docker.Create(ctx, marker); err != nil {
+		return nil, nil, ip.Fail(ctx, err)
+	}
+	ip.t0 = time.Now()
+	return ip, nil, nil
 }
 
 // Volumes readies the stack's new volumes for its first server: the data
-// volume gets the owner of the image's data directory, by a short-lived
-// container (copy, with labels), and the clone volume is made (with
-// cloneLabels).
-func (ip *InPlace) Volumes(ctx context.Context, image, data, copy string, labels, cloneLabels map[string]string) error {
-	e := ip.b.e
+// volume gets the owner of the image's data directory, and the clone
+// volume (with cloneLabels) is made.
+func (ip *InPlace) Volumes(ctx context.Context, cloneLabels map[string]string) error {
+	e, image := ip.b.e, ip.b.cfg.MySQL.Image
 	img, err := e.Docker.Image(ctx, image)
 	if err != nil {
 		return err
 	}
-	if err := e.OwnDataVolume(ctx, img, image, data, copy, labels); err != nil {
+	if err := e.OwnDataVolume(ctx, img, image, ip.n.MySQLData, ip.n.Copy, ip.labels); err != nil {
 		return err
 	}
-	return e.Docker.CreateVolume(ctx, docker.Volume{Name: ip.clone, Labels: cloneLabels})
+	return e.Docker.CreateVolume(ctx, docker.Volume{Name: ip.n.MySQLClone, Labels: cloneLabels})
 }
 
 // Spec is the stack's MySQL container for its first server: it mounts the
@@ -119,19 +134,20 @@ func (ip *InPlace) Volumes(ctx context.Context, image, data, copy string, labels
 func (ip *InPlace) Spec(s docker.ContainerSpec) docker.ContainerSpec {
 	s.Env = maps.Clone(s.Env)
 	s.Env["MYSQL_INITDB_SKIP_TZINFO"], s.Env["MARIADB_INITDB_SKIP_TZINFO"] = "1", "1"
-	s.Mounts = append(slices.Clone(s.Mounts), docker.Mount{Volume: ip.clone, Target: CloneMount})
+	s.Mounts = append(slices.Clone(s.Mounts), docker.Mount{Volume: ip.n.MySQLClone, Target: CloneMount})
 	s.CapAdd = append(slices.Clone(s.CapAdd), "SYS_PTRACE")
 	return s
 }
 
 // Prepare waits for the server the image's entrypoint starts in the stack's
-// container name to let root in with password, gives root the template's
+// container to let root in with password, gives root the template's
 // password, and sets the server up and seeds it as a template's; key is
 // the direct start the container was made for, secrets the passwords it was
-// given. Beside the set-up, it readies the server to clone itself
-// (CanClone).
-func (ip *InPlace) Prepare(ctx context.Context, name, host string, port int, password, key string, secrets []string) error {
-	b := ip.b
+// given. Beside the set-up, the copy into the template's volume starts: of
+// a clone, where the server can clone itself, else of the data directory
+// once the server is stopped (Taken).
+func (ip *InPlace) Prepare(ctx context.Context, host string, port int, password, key string, secrets []string) error {
+	b, name := ip.b, ip.n.MySQL
 	first, err := b.e.templateRoot(ctx, name, host, port, password, b.progress)
 	if err != nil {
 		return err
@@ -145,16 +161,27 @@ func (ip *InPlace) Prepare(ctx context.Context, name, host string, port int, pas
 	}
 	ip.host, ip.port = host, port
 	root := ip.root()
-	defer root.Close()
 	t0 := b.step(ip.t0, "the image's entrypoint initialised the stack's server")
 	err = engine.Parallel(ctx,
 		func(ctx context.Context) error { return b.prepare(ctx, root, name, key, secrets) },
-		func(ctx context.Context) error { return ip.readyToClone(ctx, root, name) })
+		func(ctx context.Context) error {
+			if err := ip.readyToClone(ctx, root); err != nil {
+				return err
+			}
+			ip.startCopy(ctx)
+			return nil
+		})
+	// Connections still open hold a shutdown up by seconds.
+	root.Close()
+	first.Close()
 	if err != nil {
-		return err
+		ip.failed = err
 	}
-	ip.t0 = b.step(t0, "set up, schema loaded and seeded")
-	return nil
+	close(ip.prepared)
+	if err == nil {
+		ip.t0 = b.step(t0, "set up, schema loaded and seeded")
+	}
+	return err
 }
 
 // root logs in as root with the template's password.
@@ -163,7 +190,7 @@ func (ip *InPlace) root() *sql.DB { return setup.OpenMySQL(ip.host, ip.port, "ro
 // readyToClone loads the server's clone plugin, where it has one, and
 // gives the clone volume to the server's user, who makes the clone's
 // folder in it. A server without the plugin is said to be so.
-func (ip *InPlace) readyToClone(ctx context.Context, root *sql.DB, name string) error {
+func (ip *InPlace) readyToClone(ctx context.Context, root *sql.DB) error {
 	if ip.flavour.MariaDB() {
 		return nil
 	}
@@ -177,78 +204,117 @@ func (ip *InPlace) readyToClone(ctx context.Context, root *sql.DB, name string) 
 			return nil
 		}
 	}
-	if _, err := (engine.InContainer{Docker: ip.b.e.Docker, Name: name}).ExecAs(ctx, stack.RootUser, "sh", "-c", `chown "$(stat -c %u:%g /var/lib/mysql)" `+CloneMount); err != nil {
+	if _, err := (engine.InContainer{Docker: ip.b.e.Docker, Name: ip.n.MySQL}).ExecAs(ctx, stack.RootUser, "sh", "-c", `chown "$(stat -c %u:%g /var/lib/mysql)" `+CloneMount); err != nil {
 		return err
 	}
 	ip.canClone = true
 	return nil
 }
 
-// CanClone reports whether the prepared server can clone itself: Take
-// makes the template then; else the caller stops the server and calls
-// CopyStopped.
-func (ip *InPlace) CanClone() bool { return ip.canClone }
-
-// Take makes the template from the running server: it clones itself into
-// the clone volume while a short-lived container (copy, with labels)
-// starts, which then copies the clone into the template's volume and marks
-// it complete. It returns once the clone is made, from when the server may
-// change; finish waits for the copy, and ends the making.
-func (ip *InPlace) Take(ctx context.Context, image, copy string, labels map[string]string) (finish func() error, err error) {
+// startCopy starts the copy into the template's volume: a short-lived
+// container that starts while the server is set up, then copies, once the
+// server has cloned itself, the clone (which it then removes), or else,
+// once the server is stopped cleanly, its data directory.
+func (ip *InPlace) startCopy(ctx context.Context) {
 	b := ip.b
-	cloned, copied := make(chan struct{}), make(chan error, 1)
-	clone := func(ctx context.Context) error {
+	pair := VolumePair{From: ip.n.MySQLData, To: TemplateVolume(b.key)}
+	if ip.canClone {
+		pair = VolumePair{From: ip.n.MySQLClone, Sub: cloneData, Drain: true, To: TemplateVolume(b.key)}
+	}
+	ready := func(ctx context.Context) error {
+		select {
+		case <-ip.prepared:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if ip.failed != nil {
+			return ip.failed
+		}
+		if !ip.canClone {
+			return b.e.Docker.Stop(ctx, ip.n.MySQL, CleanStop)
+		}
 		root := ip.root()
 		defer root.Close()
 		if _, err := root.ExecContext(ctx, "CLONE LOCAL DATA DIRECTORY = ?", CloneMount+"/"+cloneData); err != nil {
-			return fault.Env(err, "cannot clone the server into %s: %v", ip.clone, err)
+			return fault.Env(err, "cannot clone the server into %s: %v", ip.n.MySQLClone, err)
 		}
 		ip.t0 = b.step(ip.t0, "cloned")
-		close(cloned)
+		close(ip.cloned)
 		return nil
 	}
+	ip.copying = true
 	go func() {
-		err := b.e.CopyVolumes(ctx, VolumeCopy{Name: copy, Labels: labels, Image: image, Strip: true, mark: templateDone, Stop: clone,
-			Pairs: []VolumePair{{From: ip.clone, Sub: cloneData, Drain: true, To: TemplateVolume(b.key)}}})
+		// The copy carries the template's label too: one a killed making
+		// left goes when the template is made again.
+		labels := maps.Clone(ip.labels)
+		labels[LabelTemplate] = b.key
+		err := b.e.CopyVolumes(ctx, VolumeCopy{Name: ip.n.Copy, Labels: labels, Image: b.cfg.MySQL.Image, Strip: true, mark: templateDone, Stop: ready, Pairs: []VolumePair{pair}})
 		if err == nil {
-			b.step(ip.t0, "the clone copied into its volume")
+			b.step(ip.t0, map[bool]string{true: "the clone copied into its volume", false: "server stopped and copied"}[ip.canClone])
 		}
-		ip.End(ctx, err)
-		copied <- err
+		ip.copied <- err
 	}()
-	finish = sync.OnceValue(func() error { return <-copied })
+}
+
+// Taken waits until the template is taken from the server: it has cloned
+// itself (cloned), from when it may change, or it is stopped and its data
+// copied. The server cannot have changed before.
+func (ip *InPlace) Taken(ctx context.Context) (cloned bool, err error) {
+	if !ip.copying {
+		return false, ip.Fail(ctx, errors.New("the copy into the template's volume never started"))
+	}
 	select {
-	case <-cloned:
-		return finish, nil
-	case <-copied:
-		return nil, finish()
+	case <-ip.cloned:
+		return true, nil
+	case err := <-ip.copied:
+		ip.copied <- err
+		if err != nil {
+			return false, ip.Fail(ctx, err)
+		}
+		return false, ip.Finish()
 	}
 }
 
-// CopyStopped makes the template from the stack's data volume, by a
-// short-lived container (copy, with labels) that starts while stop stops
-// the server cleanly, and copies once it has.
-func (ip *InPlace) CopyStopped(ctx context.Context, data, image, copy string, labels map[string]string, stop func(context.Context) error) error {
-	b := ip.b
-	err := b.e.CopyVolumes(ctx, VolumeCopy{Name: copy, Labels: labels, Image: image, Strip: true, mark: templateDone, Stop: stop,
-		Pairs: []VolumePair{{From: data, To: TemplateVolume(b.key)}}})
-	if err == nil {
-		b.step(ip.t0, "server stopped and copied")
+// Finish waits for the copy into the template's volume, and ends the
+// making: the template is found once its marker has gone.
+func (ip *InPlace) Finish() error { return ip.finish() }
+
+// Fail ends a making that failed with err: its copy, if it started, is
+// stopped and the template removed. It returns err.
+func (ip *InPlace) Fail(ctx context.Context, err error) error {
+	select {
+	case <-ip.prepared:
+		ip.late = err
+	default:
+		ip.failed = err
+		close(ip.prepared)
 	}
+	_ = ip.finish()
 	return err
+}
+
+// end waits for the copy, if any, and releases the lock, the template made
+// (its marker removed) or, after a failure, removed.
+func (ip *InPlace) end() error {
+	defer ip.unlock()
+	err := cmp.Or(ip.failed, ip.late)
+	if ip.copying {
+		if cerr := <-ip.copied; err == nil {
+			err = cerr
+		}
+	}
+	ctx := context.Background()
+	if err != nil || ip.b == nil {
+		if ip.b != nil {
+			_ = ip.b.e.removeTemplate(ctx, ip.b.key)
+		}
+		return err
+	}
+	return ip.b.e.RemoveContainer(ctx, templateBuilder(ip.b.key))
 }
 
 // Template is the template made.
 func (ip *InPlace) Template() *Template {
 	b := ip.b
 	return &Template{Key: b.key, Volume: TemplateVolume(b.key), RootPassword: b.root, Created: b.created, ImageID: b.imageID}
-}
-
-// End releases the template's lock; a template that failed (err) is
-// removed.
-func (ip *InPlace) End(ctx context.Context, err error) {
-	if err != nil {
-		_ = ip.b.e.removeTemplate(context.WithoutCancel(ctx), ip.b.key)
-	}
-	ip.unlock()
 }

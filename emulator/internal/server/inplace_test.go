@@ -19,7 +19,7 @@ func TestFirstServerIsTheStacksOwnContainer(t *testing.T) {
 	v := stack.Pinned{RootPassword: "r", AppPassword: "a", MySQLPort: 1, RedisPort: 2}
 	want := stacktest.Spec(cfg, config.ServiceMySQL, v)
 	clone := stack.NamesFor("p").MySQLClone
-	first := (&InPlace{clone: clone}).Spec(want)
+	first := (&InPlace{n: stack.NamesFor("p")}).Spec(want)
 
 	made := docker.Container{Image: first.Image, Labels: first.Labels, Env: first.Env, Ports: first.Ports}
 	if made.Labels[stack.LabelConfigHash] != want.Labels[stack.LabelConfigHash] || !stack.SameValues(made, want, "") {

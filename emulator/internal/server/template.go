@@ -42,7 +42,11 @@ const (
 	// labelTemplateImageID lets prune find templates whose image is gone.
 	labelTemplateImageID      = "io.devstack.template-image-id"
 	labelTemplateImage        = "io.devstack.template-image"
-	labelTemplateRootPassword = "io.devstack.template-root-password"
+	// LabelTemplateRootPassword is a template's root password, on the
+	// template and on a stack's data volume made from it: a stack whose up
+	// was cut short before it got its own passwords logs in with it, even
+	// once its template is gone.
+	LabelTemplateRootPassword = "io.devstack.template-root-password"
 	// LabelFromTemplate, on a stack's data volume, names the template it
 	// was copied from: an up cut short before the copy got the stack's own
 	// passwords logs in with the template's.
@@ -109,7 +113,7 @@ func (e *Engine) FindTemplate(ctx context.Context, key string) (*Template, error
 		return nil, nil // being built, or its builder died
 	}
 	created, _ := time.Parse(time.RFC3339, v.Labels[stack.LabelCreated])
-	return &Template{Key: key, Volume: v.Name, RootPassword: v.Labels[labelTemplateRootPassword], Created: created, ImageID: v.Labels[labelTemplateImageID]}, nil
+	return &Template{Key: key, Volume: v.Name, RootPassword: v.Labels[LabelTemplateRootPassword], Created: created, ImageID: v.Labels[labelTemplateImageID]}, nil
 }
 
 // BuildTemplate makes the template with key, unless another process has
@@ -168,7 +172,7 @@ func (e *Engine) TemplateFor(ctx context.Context, cfg config.Config, fx *seed.Fi
 	key := templateKey(img.ID, cfg, fx)
 	t, err := e.FindTemplate(ctx, key)
 	if t == nil && err == nil {
-		t = &Template{Key: key, Volume: TemplateVolume(key), Build: true, ImageID: img.ID}
+		t = &Template{Key: key, Volume: TemplateVolume(key), Build: true, ImageID: img.ID, RootPassword: stack.NewSecret()}
 	}
 	return t, err
 }
@@ -198,7 +202,7 @@ type templateBuild struct {
 // fixtures' password hashes made from the start, beside the server's
 // initialisation.
 func newBuild(e *Engine, cfg config.Config, fx *seed.Fixtures, want *Template, progress event.Sink) *templateBuild {
-	b := &templateBuild{e: e, cfg: cfg, seeder: seed.NewSeeder(fx), key: want.Key, root: stack.NewSecret(), app: stack.NewSecret(), created: want.Created, imageID: want.ImageID, progress: progress}
+	b := &templateBuild{e: e, cfg: cfg, seeder: seed.NewSeeder(fx), key: want.Key, root: cmp.Or(want.RootPassword, stack.NewSecret()), app: stack.NewSecret(), created: want.Created, imageID: want.ImageID, progress: progress}
 	b.seeder.Prehash()
 	return b
 }
@@ -210,11 +214,17 @@ func (b *templateBuild) step(t0 time.Time, what string) time.Time {
 	return time.Now()
 }
 
+// owner are the labels of what makes the template: the template's key,
+// and this process, so that one whose maker died is known.
+func (b *templateBuild) owner() map[string]string {
+	return map[string]string{LabelTemplate: b.key, stack.LabelService: stack.PartHelper, stack.LabelOwner: stack.Lifetime{}.Owner(), stack.LabelCreated: b.created.Format(time.RFC3339)}
+}
+
 // createVolume makes the template's volume, labelled with what finds it
 // and logs in to its copies.
 func (b *templateBuild) createVolume(ctx context.Context) error {
 	labels := map[string]string{LabelTemplate: b.key, labelTemplateImageID: b.imageID, labelTemplateImage: b.cfg.MySQL.Image,
-		stack.LabelCreated: b.created.Format(time.RFC3339), labelTemplateRootPassword: b.root}
+		stack.LabelCreated: b.created.Format(time.RFC3339), LabelTemplateRootPassword: b.root}
 	return b.e.Docker.CreateVolume(ctx, docker.Volume{Name: TemplateVolume(b.key), Labels: labels})
 }
 
@@ -227,7 +237,7 @@ func (b *templateBuild) run(ctx context.Context) error {
 	if err := b.createVolume(ctx); err != nil {
 		return err
 	}
-	owner := map[string]string{LabelTemplate: b.key, stack.LabelService: stack.PartHelper, stack.LabelOwner: stack.Lifetime{}.Owner(), stack.LabelCreated: b.created.Format(time.RFC3339)}
+	owner := b.owner()
 	t0 := time.Now()
 	if err := e.OwnDataVolume(ctx, img, b.cfg.MySQL.Image, TemplateVolume(b.key), name, owner); err != nil {
 		return err
@@ -415,12 +425,30 @@ func (b *templateBuild) setUp(ctx context.Context, root *sql.DB) error {
 }
 
 // removeTemplate removes a template and its builder, if they exist.
+// What holds the template goes first: its builder, and the copy into it
+// that a making in place left (both carry its label). The marker of a
+// making in place holds nothing and goes last, so that a template that
+// cannot go yet is still known as half made.
 func (e *Engine) removeTemplate(ctx context.Context, key string) error {
-	if err := e.RemoveContainer(ctx, templateBuilder(key)); err != nil {
+	cs, err := e.Docker.Containers(ctx, LabelTemplate+"="+key)
+	if err != nil {
 		return err
+	}
+	var marker string
+	for _, c := range cs {
+		if c.Name == templateBuilder(key) && len(c.Volumes) == 0 {
+			marker = c.ID
+			continue
+		}
+		if err := e.RemoveContainer(ctx, c.ID); err != nil {
+			return err
+		}
 	}
 	if err := e.Docker.RemoveVolume(ctx, TemplateVolume(key)); err != nil && !engine.IsNotFound(err) {
 		return err
+	}
+	if marker != "" {
+		return e.RemoveContainer(ctx, marker)
 	}
 	return nil
 }

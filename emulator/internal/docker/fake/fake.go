@@ -218,6 +218,16 @@ func (e *Engine) RunHelper(_ context.Context, s docker.ContainerSpec) error {
 	return e.run(s, "run-helper")
 }
 
+func (e *Engine) Create(_ context.Context, s docker.ContainerSpec) error {
+	if err := e.run(s, "create"); err != nil {
+		return err
+	}
+	return e.change(s.Name, "created", func(c *docker.Container) error {
+		c.State = docker.State{Status: "created"}
+		return nil
+	})
+}
+
 // change applies f to a container found by name or ID.
 func (e *Engine) change(nameOrID, call string, f func(c *docker.Container) error) error {
 	e.mu.Lock()
