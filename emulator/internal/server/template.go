@@ -40,8 +40,8 @@ import (
 const (
 	LabelTemplate = "io.devstack.template"
 	// labelTemplateImageID lets prune find templates whose image is gone.
-	labelTemplateImageID      = "io.devstack.template-image-id"
-	labelTemplateImage        = "io.devstack.template-image"
+	labelTemplateImageID = "io.devstack.template-image-id"
+	labelTemplateImage   = "io.devstack.template-image"
 	// LabelTemplateRootPassword is a template's root password, on the
 	// template and on a stack's data volume made from it: a stack whose up
 	// was cut short before it got its own passwords logs in with it, even
