@@ -179,12 +179,16 @@ func (e *Engine) TemplateFor(ctx context.Context, cfg config.Config, fx *seed.Fi
 
 // timeZones loads the time zone tables from the image's zoneinfo, as the
 // official images do at a first start: Django's date lookups in a time zone
-// need them, and RDS has them.
+// need them, and RDS has them. MariaDB's tables take some 9,000 statements,
+// which cost 0.9 s one round trip each and 0.5 s as one batch (a delimiter
+// that never comes): one batch where the server takes a packet that large,
+// else one statement at a time (the tables are emptied first).
 const timeZones = `set -e
 tz=$(command -v mariadb-tzinfo-to-sql || command -v mysql_tzinfo_to_sql)
 client=$(command -v mariadb || command -v mysql)
-"$tz" /usr/share/zoneinfo 2>/dev/null | sed 's/Local time zone must be set--see zic manual page/FCTY/' |
-	"$client" --protocol=socket -uroot mysql`
+zones() { "$tz" /usr/share/zoneinfo 2>/dev/null | sed 's/Local time zone must be set--see zic manual page/FCTY/'; }
+load() { "$client" --protocol=socket -uroot mysql; }
+{ echo 'DELIMITER ;;;;'; zones; } | load 2>/dev/null || zones | load`
 
 // templateBuild is one template being made.
 type templateBuild struct {
