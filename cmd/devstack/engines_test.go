@@ -19,8 +19,13 @@ import (
 // (Podman, rootless engines, remote ones over tcp:// and ssh://, a newer
 // Docker); make test runs it on the default one.
 func TestEngineCore(t *testing.T) {
-	s := newStack(t)
+	// Fixtures of its own: the first up makes their template from the
+	// stack's own server, on this engine.
+	s := newStack(t, "DEVSTACK_FIXTURES="+ownFixtures(t))
 	first := s.mustRun("up")
+	if len(made(t, first)) != 1 {
+		t.Errorf("the first up made no template:\n%s", first.stderr)
+	}
 	if strings.Contains(first.stderr, "stack: the engine is reached through ssh") != strings.HasPrefix(os.Getenv("DOCKER_HOST"), "ssh://") {
 		t.Errorf("up on %s says nothing, or the wrong thing, of how its ports are reached:\n%s", os.Getenv("DOCKER_HOST"), first.stderr)
 	}
