@@ -414,6 +414,13 @@ start_docker_rootless() {
 	home=$(rl_home)
 	up_already docker-rootless "unix://$rt/docker.sock" "$pidfile" && return 0
 	rm -f "$rt/docker.sock"
+	# A containerd pid file left from an earlier run may name a process that
+	# is not containerd now (pids are reused): dockerd then waits for it
+	# until it gives up ("timeout waiting for containerd to start").
+	local cpid="$rt/docker/containerd/containerd.pid"
+	if [ -f "$cpid" ] && ! grep -qs containerd "/proc/$(cat "$cpid")/cmdline"; then
+		rm -f "$cpid"
+	fi
 	# dockerd-rootless.sh runs `dockerd` from PATH: ours is named dockerd-rl.
 	local wrap=$BIN_DIR/rootless
 	mkdir -p "$wrap"

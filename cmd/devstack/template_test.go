@@ -319,3 +319,26 @@ func TestTimeZonesOnAServerWithSmallPackets(t *testing.T) {
 		t.Errorf("no named time zones with max_allowed_packet=1M: CONVERT_TZ gave %v", london)
 	}
 }
+
+// A MySQL without its clone plugin (and MariaDB, which has none) makes its
+// template from the stack's first server all the same: stopped cleanly for
+// a copy of its data, then started again.
+func TestTemplateOfAServerThatCannotClone(t *testing.T) {
+	t.Parallel()
+	img := testImage(t, "noclone", "RUN rm -f /usr/lib/mysql/plugin/mysql_clone.so")
+	fixtures := ownFixtures(t)
+	a := newStack(t, "DEVSTACK_MYSQL_IMAGE="+img, "DEVSTACK_FIXTURES="+fixtures)
+	r := a.mustRun("up")
+	if ts := made(t, r); len(ts) != 1 || !strings.Contains(r.stderr, "template: server stopped and copied") {
+		t.Fatalf("the first cold up made templates %v:\n%s", ts, r.stderr)
+	}
+	if st := a.status(); st.State != emulator.StateRunning {
+		t.Errorf("the first stack after its server was stopped for the copy: %+v", st)
+	}
+	a.mustRun("seed")
+	b := newStack(t, "DEVSTACK_MYSQL_IMAGE="+img, "DEVSTACK_FIXTURES="+fixtures)
+	if r := b.mustRun("up"); !strings.Contains(r.stderr, "starting from seeded template") {
+		t.Errorf("the second cold up did not copy the template:\n%s", r.stderr)
+	}
+	b.mustRun("seed")
+}

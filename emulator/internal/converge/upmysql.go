@@ -8,7 +8,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/wellcomecollection/devstack/emulator/config"
@@ -26,6 +25,8 @@ import (
 func (u *upRun) upMySQL(ctx context.Context) error {
 	defer u.releaseOthers()
 	t0 := time.Now()
+	// A template made in place is finished beside the stack's own set-up.
+	defer func() { _ = u.templateMade() }()
 	copied := false
 	if u.plan.template != nil {
 		made, err := u.inPlace(ctx)
@@ -37,8 +38,6 @@ func (u *upRun) upMySQL(ctx context.Context) error {
 		}
 		copied = true
 	}
-	// A template made in place is finished beside the stack's own set-up.
-	defer u.templateMade()
 	// Only the copy goes first: the server's container starts beside the
 	// others, which measured quicker than one after the other.
 	u.releaseOthers()
@@ -141,8 +140,8 @@ func (u *upRun) inPlace(ctx context.Context) (bool, error) {
 // makeInPlace starts the stack's server on its new data volume, prepares
 // it and takes the template from it. A server that cloned itself goes on
 // while the clone is copied (templateMade waits for that); one that was
-// stopped for a copy of its data is started again, or made again where
-// the entrypoint started it, to start directly as devstack has now seen.
+// stopped for a copy of its data is started again, directly where it was
+// made so, else made again to start directly as devstack has now seen.
 func (u *upRun) makeInPlace(ctx context.Context, ip *server.InPlace) error {
 	n, v := u.plan.names, u.plan.pinned
 	if err := ip.Volumes(ctx, u.plan.life.Labels(n.Project, config.ServiceMySQL)); err != nil {
@@ -157,18 +156,24 @@ func (u *upRun) makeInPlace(ctx context.Context, ip *server.InPlace) error {
 	if err != nil {
 		return ip.Fail(ctx, err)
 	}
-	cloned, err := ip.Taken(ctx)
-	if err != nil {
+	// From here on only the template can fail: the stack's server and data
+	// are whole, and the stack goes on without it.
+	notMade := func(err error) error {
+		if err != nil && ctx.Err() == nil {
+			u.progress.Step("mysql", "template %s not made (%v); the next first up makes it", u.plan.template.Volume, err)
+			return nil
+		}
 		return err
 	}
-	if cloned {
-		u.templateMade = sync.OnceValue(func() error {
-			if err := ip.Finish(); err != nil {
-				return fmt.Errorf("making the seeded template %s: %w", u.plan.template.Volume, err)
-			}
-			return nil
-		})
-		return nil
+	cloned, err := ip.Taken(ctx)
+	if err = notMade(err); err != nil || ip.CanClone() {
+		if cloned {
+			// The lock goes as soon as the copy is done; the up waits for
+			// it once its own set-up is done.
+			go ip.Finish()
+			u.templateMade = func() error { return notMade(ip.Finish()) }
+		}
+		return err
 	}
 	if u.serverStart.Direct {
 		return u.e.Docker.Start(ctx, n.MySQL)
@@ -232,7 +237,9 @@ func (u *upRun) copyHalfMade(ctx context.Context, t *server.Template) (*server.T
 			return now, err
 		}
 	}
-	built, err := u.e.BuildLocked(ctx, u.cfg, u.seeder.F, &server.Template{Key: t.Key, Volume: t.Volume, ImageID: t.ImageID, Created: u.plan.pinned.Created}, u.progress)
+	// The template's root password is the one the data volume names.
+	built, err := u.e.BuildLocked(ctx, u.cfg, u.seeder.F, &server.Template{Key: t.Key, Volume: t.Volume, ImageID: t.ImageID, Created: u.plan.pinned.Created,
+		RootPassword: u.plan.volumeLabels(u.plan.names.MySQLData)[server.LabelTemplateRootPassword]}, u.progress)
 	if err != nil {
 		return nil, err
 	}

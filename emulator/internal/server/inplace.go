@@ -29,8 +29,8 @@ import (
 // from the running server: MySQL (8.0.17 and later) clones itself, with
 // CLONE LOCAL, into a volume of the stack's own, which a short-lived
 // container copies into the template's volume. A server that cannot clone
-// itself (MariaDB; a MySQL without its clone plugin) is stopped cleanly and
-// its data directory copied, and the stack's container is made again. The
+// itself (MariaDB; a MySQL without its clone plugin) is stopped cleanly,
+// its data directory copied, and started again. The
 // stack then adopts its server as a cold up from a template does (its own
 // passwords and UUID).
 //
@@ -176,11 +176,10 @@ func (ip *InPlace) Prepare(ctx context.Context, host string, port int, password,
 	first.Close()
 	if err != nil {
 		ip.failed = err
-	}
-	close(ip.prepared)
-	if err == nil {
+	} else {
 		ip.t0 = b.step(t0, "set up, schema loaded and seeded")
 	}
+	close(ip.prepared)
 	return err
 }
 
@@ -204,7 +203,9 @@ func (ip *InPlace) readyToClone(ctx context.Context, root *sql.DB) error {
 			return nil
 		}
 	}
-	if _, err := (engine.InContainer{Docker: ip.b.e.Docker, Name: ip.n.MySQL}).ExecAs(ctx, stack.RootUser, "sh", "-c", `chown "$(stat -c %u:%g /var/lib/mysql)" `+CloneMount); err != nil {
+	// A clone a killed up left would be in the way: CLONE makes its folder.
+	script := `rm -rf ` + CloneMount + "/" + cloneData + ` && chown "$(stat -c %u:%g /var/lib/mysql)" ` + CloneMount
+	if _, err := (engine.InContainer{Docker: ip.b.e.Docker, Name: ip.n.MySQL}).ExecAs(ctx, stack.RootUser, "sh", "-c", script); err != nil {
 		return err
 	}
 	ip.canClone = true
@@ -256,9 +257,14 @@ func (ip *InPlace) startCopy(ctx context.Context) {
 	}()
 }
 
+// CanClone reports whether the prepared server clones itself; else it is
+// stopped for a copy of its data.
+func (ip *InPlace) CanClone() bool { return ip.canClone }
+
 // Taken waits until the template is taken from the server: it has cloned
 // itself (cloned), from when it may change, or it is stopped and its data
-// copied. The server cannot have changed before.
+// copied (then the making is finished). The server cannot have changed
+// before. After an error the making is ended, the template removed.
 func (ip *InPlace) Taken(ctx context.Context) (cloned bool, err error) {
 	if !ip.copying {
 		return false, ip.Fail(ctx, errors.New("the copy into the template's volume never started"))
@@ -271,6 +277,9 @@ func (ip *InPlace) Taken(ctx context.Context) (cloned bool, err error) {
 		if err != nil {
 			return false, ip.Fail(ctx, err)
 		}
+		if ip.canClone {
+			return true, nil // the copy ended as soon as the clone did
+		}
 		return false, ip.Finish()
 	}
 }
@@ -279,8 +288,9 @@ func (ip *InPlace) Taken(ctx context.Context) (cloned bool, err error) {
 // making: the template is found once its marker has gone.
 func (ip *InPlace) Finish() error { return ip.finish() }
 
-// Fail ends a making that failed with err: its copy, if it started, is
-// stopped and the template removed. It returns err.
+// Fail ends a making that failed with err: a copy that has not begun
+// gives up, one under way is waited for, and the template is removed. It
+// returns err.
 func (ip *InPlace) Fail(ctx context.Context, err error) error {
 	select {
 	case <-ip.prepared:

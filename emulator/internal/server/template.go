@@ -43,9 +43,9 @@ const (
 	labelTemplateImageID = "io.devstack.template-image-id"
 	labelTemplateImage   = "io.devstack.template-image"
 	// LabelTemplateRootPassword is a template's root password, on the
-	// template and on a stack's data volume made from it: a stack whose up
-	// was cut short before it got its own passwords logs in with it, even
-	// once its template is gone.
+	// template and on a stack's data volume made from it (the template up
+	// planned to make, or the one it found): a stack whose up was cut short
+	// before it got its own passwords logs in with it on the next up.
 	LabelTemplateRootPassword = "io.devstack.template-root-password"
 	// LabelFromTemplate, on a stack's data volume, names the template it
 	// was copied from: an up cut short before the copy got the stack's own

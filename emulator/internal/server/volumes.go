@@ -98,10 +98,11 @@ while [ -n "$gated" ] && [ ! -e /tmp/go ]; do
 done
 pids= i=0
 while [ "$i" -lt "$n" ]; do
-	from="/from/$i/$1" drain=$2
+	sub=$1 drain=$2
 	shift 2
+	from="/from/$i/$sub"
 	(find "/to/$i" -mindepth 1 -delete && cp -a $sparse "$from/." "/to/$i/" &&
-		{ [ -z "$drain" ] || [ "$from" = "/from/$i/" ] || rm -rf "$from"; }) &
+		{ [ -z "$drain" ] || [ -z "$sub" ] || rm -rf "$from" || true; }) &
 	pids="$pids $!" i=$((i + 1))
 done
 for p in $pids; do wait "$p" || exit 1; done
