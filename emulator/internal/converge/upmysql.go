@@ -165,15 +165,18 @@ func (u *upRun) makeInPlace(ctx context.Context, ip *server.InPlace) error {
 		}
 		return err
 	}
-	cloned, err := ip.Taken(ctx)
-	if err = notMade(err); err != nil || ip.CanClone() {
-		if cloned {
-			// The lock goes as soon as the copy is done; the up waits for
-			// it once its own set-up is done.
-			go ip.Finish()
-			u.templateMade = func() error { return notMade(ip.Finish()) }
+	if err := ip.Taken(ctx); err != nil {
+		if err = notMade(err); err != nil {
+			return err
 		}
-		return err
+	} else {
+		// The lock goes as soon as the copy is done; the up waits for it
+		// once its own set-up is done.
+		go ip.Finish()
+		u.templateMade = func() error { return notMade(ip.Finish()) }
+	}
+	if ip.CanClone() {
+		return nil
 	}
 	if u.serverStart.Direct {
 		return u.e.Docker.Start(ctx, n.MySQL)

@@ -262,25 +262,22 @@ func (ip *InPlace) startCopy(ctx context.Context) {
 func (ip *InPlace) CanClone() bool { return ip.canClone }
 
 // Taken waits until the template is taken from the server: it has cloned
-// itself (cloned), from when it may change, or it is stopped and its data
-// copied (then the making is finished). The server cannot have changed
-// before. After an error the making is ended, the template removed.
-func (ip *InPlace) Taken(ctx context.Context) (cloned bool, err error) {
+// itself, from when it may change, or it is stopped and its data copied.
+// The server cannot have changed before. Finish waits for the rest; after
+// an error the making is ended, the template removed.
+func (ip *InPlace) Taken(ctx context.Context) error {
 	if !ip.copying {
-		return false, ip.Fail(ctx, errors.New("the copy into the template's volume never started"))
+		return ip.Fail(ctx, errors.New("the copy into the template's volume never started"))
 	}
 	select {
 	case <-ip.cloned:
-		return true, nil
+		return nil
 	case err := <-ip.copied:
 		ip.copied <- err
 		if err != nil {
-			return false, ip.Fail(ctx, err)
+			return ip.Fail(ctx, err)
 		}
-		if ip.canClone {
-			return true, nil // the copy ended as soon as the clone did
-		}
-		return false, ip.Finish()
+		return nil
 	}
 }
 
