@@ -79,7 +79,10 @@ var ErrHalfMade = errors.New("it is not complete")
 
 // copyScript is constant: what varies reaches it as arguments ($1 need,
 // $2 strip, $3 the number of pairs, $4 gated, $5 mark, then each pair's
-// folder and drain), mounted at /from/N and /to/N. A gated copy waits for
+// folder and drain), mounted at /from/N and /to/N. Each entry of a folder
+// is copied by a cp of its own, side by side: a data directory's thousand
+// files, most of them in two schemas, cost a cp alone 0.3 s (half that so),
+// and the time goes in the calls a file makes, not in its bytes. A gated copy waits for
 // /tmp/go, which devstack puts there once the volumes' writers have
 // stopped; one whose devstack died first gives up after ten minutes, having
 // copied nothing. InnoDB's files are mostly zeros (a fresh ib_logfile0 and
@@ -96,12 +99,22 @@ while [ -n "$gated" ] && [ ! -e /tmp/go ]; do
 	sleep 0.02
 	w=$((w + 1))
 done
+copy() {
+	own=$(stat -c %u:%g "$1") mode=$(stat -c %a "$1") cps=
+	for e in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+		[ -e "$e" ] || [ -L "$e" ] || continue
+		cp -a $sparse "$e" "$2/" &
+		cps="$cps $!"
+	done
+	for p in $cps; do wait "$p" || return 1; done
+	chown "$own" "$2" && chmod "$mode" "$2"
+}
 pids= i=0
 while [ "$i" -lt "$n" ]; do
 	sub=$1 drain=$2
 	shift 2
 	from="/from/$i/$sub"
-	(find "/to/$i" -mindepth 1 -delete && cp -a $sparse "$from/." "/to/$i/" &&
+	(find "/to/$i" -mindepth 1 -delete && copy "$from" "/to/$i" &&
 		{ [ -z "$drain" ] || [ -z "$sub" ] || rm -rf "$from" || true; }) &
 	pids="$pids $!" i=$((i + 1))
 done
