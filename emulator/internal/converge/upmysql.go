@@ -95,10 +95,15 @@ func (u *upRun) startThroughEntrypoint(ctx context.Context, failed error) error 
 	if err := u.e.KeepDirectStart(ctx, how.Key, how.ImageID, server.DirectStart{Why: why}); err != nil {
 		return err
 	}
-	if err := u.e.RemoveContainer(ctx, s.Name); err != nil {
+	u.entrypointOnly = true
+	return u.remakeMySQL(ctx)
+}
+
+// remakeMySQL replaces MySQL's container by a new one, the data kept.
+func (u *upRun) remakeMySQL(ctx context.Context) error {
+	if err := u.e.RemoveContainer(ctx, u.plan.names.MySQL); err != nil {
 		return err
 	}
-	u.entrypointOnly = true
 	u.restarts.Store(config.ServiceMySQL, 0)
 	return u.create(ctx, config.ServiceMySQL)
 }
@@ -126,13 +131,9 @@ func (u *upRun) inPlace(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("making the seeded template %s: %w", t.Volume, err)
 	}
-	// The plan keeps the container made.
-	c, err := u.e.Docker.Inspect(ctx, n.MySQL)
-	if err != nil {
-		return false, err
-	}
+	// The plan keeps the container made (converge looks it up by name).
 	u.plan.template = ip.Template()
-	u.plan.current[config.ServiceMySQL] = c
+	u.plan.current[config.ServiceMySQL] = docker.Container{ID: n.MySQL, Name: n.MySQL}
 	u.plan.actions[config.ServiceMySQL] = keep
 	return true, nil
 }
@@ -181,11 +182,7 @@ func (u *upRun) makeInPlace(ctx context.Context, ip *server.InPlace) error {
 	if u.serverStart.Direct {
 		return u.e.Docker.Start(ctx, n.MySQL)
 	}
-	if err := u.e.RemoveContainer(ctx, n.MySQL); err != nil {
-		return err
-	}
-	u.restarts.Store(config.ServiceMySQL, 0)
-	return u.create(ctx, config.ServiceMySQL)
+	return u.remakeMySQL(ctx)
 }
 
 // fromTemplate fills the new data volume from the seeded template, making

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"errors"
 	"maps"
 	"slices"
 	"sync"
@@ -266,9 +265,6 @@ func (ip *InPlace) CanClone() bool { return ip.canClone }
 // The server cannot have changed before. Finish waits for the rest; after
 // an error the making is ended, the template removed.
 func (ip *InPlace) Taken(ctx context.Context) error {
-	if !ip.copying {
-		return ip.Fail(ctx, errors.New("the copy into the template's volume never started"))
-	}
 	select {
 	case <-ip.cloned:
 		return nil
