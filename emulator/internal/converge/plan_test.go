@@ -390,7 +390,11 @@ func TestPreflightPortHeldByTheStackItself(t *testing.T) {
 	}
 	defer held.Close()
 	port := held.Addr().(*net.TCPAddr).Port
-	p, err := PlanUp(PlanInput{Config: cfg, Observed: o, life: stack.Lifetime{}, Tree: "tree", FreePort: func() (int, error) { port++; return port - 1, nil }})
+	// MySQL gets the held port, the others free ones (the next port up may be another test's).
+	redis, _ := engine.FreeLocalPort()
+	ports := []int{port, redis}
+	freePort := func() (int, error) { p := ports[0]; ports = append(ports[1:], 0); return p, nil }
+	p, err := PlanUp(PlanInput{Config: cfg, Observed: o, life: stack.Lifetime{}, Tree: "tree", FreePort: freePort})
 	if err != nil {
 		t.Fatal(err)
 	}

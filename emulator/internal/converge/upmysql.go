@@ -157,8 +157,7 @@ func (u *upRun) makeInPlace(ctx context.Context, ip *server.InPlace) error {
 	if err != nil {
 		return ip.Fail(ctx, err)
 	}
-	// From here on only the template can fail: the stack's server and data
-	// are whole, and the stack goes on without it.
+	// From here on only the template can fail: the stack goes on without it.
 	notMade := func(err error) error {
 		if err != nil && ctx.Err() == nil {
 			u.progress.Step("mysql", "template %s not made (%v); the next first up makes it", u.plan.template.Volume, err)
@@ -171,8 +170,7 @@ func (u *upRun) makeInPlace(ctx context.Context, ip *server.InPlace) error {
 			return err
 		}
 	} else {
-		// The lock goes as soon as the copy is done; the up waits for it
-		// once its own set-up is done.
+		// The lock goes once the copy is done; up waits for it at its end.
 		go ip.Finish()
 		u.templateMade = func() error { return notMade(ip.Finish()) }
 	}
